@@ -1,0 +1,3 @@
+from triergon_studio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Headless commands. Each area registers its subcommands from its own module, and every command calls the
+same engine, audio and video code the UI calls.
+
+Heavy imports (torch, Qt) happen inside the command handlers, never at module import, so ``measure`` and
+``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from triergon_studio import __version__
+from triergon_studio.errors import StudioError
+
+# Each module defines ``register(subparsers)``; a handler is stored with ``set_defaults(func=...)``.
+COMMAND_MODULES = (
+    "triergon_studio.cli.audio_cmds",
+    "triergon_studio.cli.media_cmds",
+    "triergon_studio.cli.model_cmds",
+    "triergon_studio.cli.train_cmds",
+    "triergon_studio.cli.app_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triergon-studio",
+        description="Tri-Ergon Studio: video-to-audio Foley with L/R loudness control.",
+    )
+    parser.add_argument("--version", action="version", version=f"triergon-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # an area not built yet must not break the others
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        rc = args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

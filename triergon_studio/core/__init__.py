@@ -1,0 +1,1 @@
+"""Plain-Python project model, curves, timecode and undo. No Qt, no torch."""

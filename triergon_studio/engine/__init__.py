@@ -1,0 +1,1 @@
+"""Tri-Ergon model, samplers, pipeline and checkpoint loaders (torch). No Qt."""

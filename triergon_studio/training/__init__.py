@@ -1,0 +1,1 @@
+"""Procedural corpus, manifests, training loops and evaluation (torch). No Qt."""

@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph front end. Holds no model, audio or project logic."""
