@@ -49,7 +49,10 @@ fi
 case "$mode" in
   setup) echo "[setup] done" ;;
   app)
-    .venv/bin/python -m triergon_studio.resources_demo --ensure >/dev/null 2>&1 || true
+    # The demo video and project are generated, not committed (resources/make_demo.py is idempotent).
+    if [ $# -eq 0 ] && [ -f resources/make_demo.py ]; then
+      .venv/bin/python resources/make_demo.py --ensure
+    fi
     if [ $# -eq 0 ] && [ -f resources/demo/demo_project.json ]; then
       exec .venv/bin/triergon-studio app resources/demo/demo_project.json
     fi

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "triergon_studio.cli.audio_cmds",
     "triergon_studio.cli.media_cmds",
     "triergon_studio.cli.model_cmds",
+    "triergon_studio.cli.predict_cmds",
     "triergon_studio.cli.train_cmds",
     "triergon_studio.cli.app_cmd",
 )
