@@ -376,7 +376,7 @@ class Project:
         project.video = ref
         for k, v in timing.items():
             setattr(project, k, v)
-        project.name = Path(video_path).stem
+        project.name = project.path.stem if project.path else Path(video_path).stem
         return project
 
     def new_take_path(self, stem: str, suffix: str = ".wav") -> Path:
