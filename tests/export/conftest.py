@@ -10,7 +10,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "video"))
 
-from video_factory import make_video  # noqa: E402
+from video_factory import make_video  # noqa: E402,F401
 
 from triergon_studio.core.model import Take  # noqa: E402
 from triergon_studio.core.project import Project  # noqa: E402
