@@ -177,17 +177,35 @@ def imagenet_normalize(images: Tensor) -> Tensor:
     return (images - mean) / std
 
 
-def preprocess_frames(frames: Tensor, size: int = 224) -> Tensor:
-    """[F, 3, H, W] in [0, 1] (or uint8 [F, H, W, 3]) -> resized short side ``size``, centre-cropped to
-    ``size`` x ``size`` (a multiple of 14), ImageNet-normalised."""
+def to_float_frames(frames: Tensor) -> Tensor:
+    """uint8 [F, H, W, 3] -> float [F, 3, H, W] in [0, 1]; float [F, 3, H, W] passes through."""
     if frames.dtype == torch.uint8:
-        frames = frames.permute(0, 3, 1, 2).float() / 255.0
+        return frames.permute(0, 3, 1, 2).float() / 255.0
+    return frames.float()
+
+
+def preprocess_frames(frames: Tensor, size: int = 224, crop: bool = True, multiple: int = 14) -> Tensor:
+    """Frames (uint8 [F, H, W, 3] or [F, 3, H, W] in [0, 1]) -> ImageNet-normalised model input.
+
+    ``crop=True``: short side ``size`` then a centre ``size`` x ``size`` crop. ``crop=False`` keeps the
+    whole picture (left/right edges matter for stereo): short side ``size``, the long side rounded to a
+    multiple of ``multiple``.
+    """
+    frames = to_float_frames(frames)
     h, w = frames.shape[-2:]
     scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    x = F.interpolate(frames, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return imagenet_normalize(x[:, :, top : top + size, left : left + size])
+    if crop:
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    else:
+        nh = max(multiple, round(h * scale / multiple) * multiple)
+        nw = max(multiple, round(w * scale / multiple) * multiple)
+    x = frames
+    if (nh, nw) != (h, w):
+        x = F.interpolate(frames, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+    if crop:
+        top, left = (nh - size) // 2, (nw - size) // 2
+        x = x[:, :, top : top + size, left : left + size]
+    return imagenet_normalize(x)
 
 
 @torch.no_grad()
