@@ -128,3 +128,14 @@ def test_dinov2_feature_path() -> None:
     feats = model.frame_features(frames)
     assert feats.shape == (3, 3 * 384)
     assert model.predict_curves(frames).shape == (2, 3)
+
+
+def test_config_from_preset_dict() -> None:
+    assert LufsPredictorConfig.from_dict({"preset": "S"}) == LUFS_PRESETS["t-lufs-s"]
+    assert LufsPredictorConfig.from_dict({"preset": "L"}).n_layers == 14
+    small = LufsPredictorConfig.from_dict({"preset": "small", "n_layers": 2, "frame_cnn": {"out_dim": 64}})
+    assert small.n_layers == 2 and small.frame_cnn.out_dim == 64 and small.d_in == 64
+    with pytest.raises(ModelError, match="unknown T_LUFS preset"):
+        LufsPredictorConfig.from_dict({"preset": "XL"})
+    with pytest.raises(ModelError, match="invalid T_LUFS config"):
+        LufsPredictorConfig.from_dict({"preset": "S", "bogus": 1})

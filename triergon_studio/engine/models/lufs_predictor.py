@@ -85,11 +85,23 @@ class LufsPredictorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LufsPredictorConfig:
+        """From ``to_dict`` output, or ``{"preset": "S" | "L" | "small" | "tiny" | "t-lufs-s", ...}`` with
+        optional field overrides."""
         data = dict(data)
-        cnn = data.pop("frame_cnn", None) or {}
+        base: dict[str, Any] = {}
+        if "preset" in data:
+            name = str(data.pop("preset"))
+            key = name if name in LUFS_PRESETS else f"t-lufs-{name.lower()}"
+            if key not in LUFS_PRESETS:
+                raise ModelError(f"unknown T_LUFS preset {name!r}; choose one of {', '.join(LUFS_PRESETS)}")
+            base = LUFS_PRESETS[key].to_dict()
+        cnn = {**base.pop("frame_cnn", {}), **(data.pop("frame_cnn", None) or {})}
         cnn = FrameCNNConfig(**{**cnn, "channels": tuple(cnn.get("channels", FrameCNNConfig.channels)),
                                 "grid": tuple(cnn.get("grid", FrameCNNConfig.grid))})
-        return cls(**data, frame_cnn=cnn)
+        try:
+            return cls(**{**base, **data}, frame_cnn=cnn)
+        except TypeError as exc:
+            raise ModelError(f"invalid T_LUFS config: {exc}") from exc
 
 
 LUFS_PRESETS: dict[str, LufsPredictorConfig] = {
