@@ -320,3 +320,20 @@ def test_defaults_and_unknown_sampler() -> None:
     assert get_sampler("dpmpp_2m") is SAMPLERS["dpmpp-2m"]
     with pytest.raises(ModelError, match="unknown sampler 'heun'.*euler"):
         get_sampler("heun")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_bfloat16_runs_with_float32_sigmas(name: str) -> None:
+    seen: list[torch.dtype] = []
+
+    def model(xs: Tensor, tt: Tensor) -> Tensor:
+        seen.append(tt.dtype)
+        return gaussian_model(xs.float(), tt).to(xs.dtype)
+
+    g = torch.Generator().manual_seed(0)
+    sigmas = polyexponential_sigmas(10)
+    x = (torch.randn(2, 1, 8, generator=g) * sigmas[0]).bfloat16()
+    out = get_sampler(name)(VDenoiser(model), x, sigmas, generator=g)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+    assert set(seen) == {torch.float32}
+    assert (out.float().mean() - MU).abs() < 1.0

@@ -49,9 +49,13 @@ def resolve_lufs_predictor(spec: str | None, device: str = "cpu") -> Any:
 
     if spec in RANDOM_MODELS:
         return seeded_lufs_predictor(RANDOM_MODELS[spec], seed=0).to(device)
+    import importlib
+
     try:
-        from triergon_studio.engine import weights
+        weights = importlib.import_module("triergon_studio.engine.weights")
     except ModuleNotFoundError as exc:
+        if exc.name != "triergon_studio.engine.weights":
+            raise
         raise ModelError(
             f"cannot load model {spec or '(bundled)'}: model loading is not available in this build; "
             "use --model tiny-random"

@@ -31,7 +31,8 @@ def v_scalings(sigma: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _per_batch_sigma(sigma: Tensor | float, x: Tensor) -> Tensor:
-    s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    # at least float32: in bf16, sigma = 0.3 would become 0.3008 and t near 1 would lose all resolution
+    s = torch.as_tensor(sigma, device=x.device).to(torch.promote_types(x.dtype, torch.float32))
     if s.ndim == 0:
         s = s.expand(x.shape[0])
     return s
@@ -48,12 +49,12 @@ class VDenoiser:
         """The network's raw v prediction at (x, sigma)."""
         s = _per_batch_sigma(sigma, x)
         _, _, c_in = v_scalings(s)
-        return self.model_fn(x * _bcast(c_in, x), sigma_to_t(s), **self.kwargs)
+        return self.model_fn(x * _bcast(c_in, x).to(x.dtype), sigma_to_t(s), **self.kwargs)
 
     def __call__(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         s = _per_batch_sigma(sigma, x)
         c_skip, c_out, _ = v_scalings(s)
-        return x * _bcast(c_skip, x) + self.v(x, s) * _bcast(c_out, x)
+        return x * _bcast(c_skip, x).to(x.dtype) + self.v(x, s) * _bcast(c_out, x).to(x.dtype)
 
 
 def _join(cond: Any, uncond: Any, name: str) -> Any:

@@ -26,22 +26,28 @@ def alpha_sigma(t: Tensor) -> tuple[Tensor, Tensor]:
 
 def _bcast(v: Tensor, like: Tensor) -> Tensor:
     """Reshape a per-batch [B] (or scalar) tensor so it broadcasts over ``like`` [B, ...]."""
-    v = torch.as_tensor(v, dtype=like.dtype, device=like.device)
+    v = torch.as_tensor(v, device=like.device)
     if v.ndim == 0:
         return v
     return v.reshape(v.shape[0], *([1] * (like.ndim - 1)))
 
 
+def _scales(t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
+    """alpha, sigma computed in at least float32, shaped to broadcast over ``like`` and cast to its dtype."""
+    a, s = alpha_sigma(torch.as_tensor(t, device=like.device).to(torch.promote_types(like.dtype, torch.float32)))
+    return _bcast(a, like).to(like.dtype), _bcast(s, like).to(like.dtype)
+
+
 def add_noise(x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
     """x_t = alpha(t) x0 + sigma(t) noise."""
-    a, s = alpha_sigma(t.to(x0.dtype))
-    return _bcast(a, x0) * x0 + _bcast(s, x0) * noise
+    a, s = _scales(t, x0)
+    return a * x0 + s * noise
 
 
 def v_target(x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
     """The v-objective's regression target alpha(t) noise - sigma(t) x0."""
-    a, s = alpha_sigma(t.to(x0.dtype))
-    return _bcast(a, x0) * noise - _bcast(s, x0) * x0
+    a, s = _scales(t, x0)
+    return a * noise - s * x0
 
 
 def v_loss(

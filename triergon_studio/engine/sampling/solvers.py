@@ -101,7 +101,8 @@ class _Loop:
 
 
 def _denoise(denoiser: Denoiser, x: Tensor, sigma: float) -> Tensor:
-    return denoiser(x, torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype))
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    return denoiser(x, torch.full((x.shape[0],), sigma, device=x.device, dtype=dtype))
 
 
 @torch.no_grad()
