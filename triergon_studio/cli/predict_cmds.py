@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.errors import ExportError, ModelError
+from triergon_studio.errors import ExportError, ModelError, VideoFileError
 
 RANDOM_MODELS = {"tiny-random": "t-lufs-tiny"}
 
@@ -70,6 +70,8 @@ def resolve_lufs_predictor(spec: str | None, device: str = "cpu") -> Any:
 
 def run_predict_lufs(args: argparse.Namespace) -> int:
     out: Path = args.output
+    if not args.video.is_file():  # fail before torch loads
+        raise VideoFileError("video file not found", args.video)
     if out.exists() and not args.overwrite:
         raise ExportError("output exists; pass --overwrite to replace it", out)
     if not out.parent.exists():
