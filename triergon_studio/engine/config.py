@@ -112,7 +112,7 @@ class ConditioningConfig:
 class SamplingDefaults:
     steps: int = 100
     cfg_scale: float = 7.0
-    sampler: str = "dpmpp_3m_sde"
+    sampler: str = "dpmpp-3m-sde"
     sigma_min: float = 0.3
     sigma_max: float = 500.0
 
@@ -229,8 +229,9 @@ def _tiny() -> ModelConfig:
         vae=VAEConfig(channels=4, c_mults=[1, 2, 2, 4], strides=[4, 8, 8, 8], latent_dim=8),
         dit=DiTConfig(io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128),
         conditioning=ConditioningConfig(cond_dim=64, num_tokens=4, number_features=32),
-        sampling=SamplingDefaults(steps=8, cfg_scale=7.0, sampler="dpmpp_3m_sde"),
+        sampling=SamplingDefaults(steps=8, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
         encoders={"kind": "small", "preset": "tiny"},
+        lufs_predictor={"preset": "tiny"},
     )
 
 
@@ -243,8 +244,9 @@ def _compact() -> ModelConfig:
         dit=DiTConfig(io_channels=32, embed_dim=384, depth=8, num_heads=6, cond_token_dim=384,
                       global_cond_dim=768, lufs_mode="tokens+frame"),
         conditioning=ConditioningConfig(cond_dim=384, num_tokens=4),
-        sampling=SamplingDefaults(steps=25, cfg_scale=5.0, sampler="dpmpp_2m"),
+        sampling=SamplingDefaults(steps=25, cfg_scale=5.0, sampler="dpmpp-2m"),
         encoders={"kind": "small", "preset": "compact"},
+        lufs_predictor={"preset": "small"},
     )
 
 
@@ -255,7 +257,7 @@ def _tri_ergon(depth: int, name: str) -> ModelConfig:
         vae=VAEConfig(),
         dit=DiTConfig(depth=depth),
         conditioning=ConditioningConfig(cond_dim=768, num_tokens=4),
-        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp_3m_sde"),
+        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
         encoders={"kind": "languagebind"},
         lufs_predictor={"preset": "S" if depth == 20 else "L"},
     )
@@ -268,7 +270,7 @@ def _sao() -> ModelConfig:
         vae=VAEConfig(),
         dit=DiTConfig(depth=24),
         conditioning=ConditioningConfig(kind="sao", cond_dim=768, prompt_max_length=128),
-        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp_3m_sde"),
+        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
         sample_size_frames=2097152 // 2048,
         max_duration_s=2097152 / SAMPLE_RATE,
     )
