@@ -28,6 +28,7 @@ MANIFEST_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "manifest.json"
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "model_weights"
 RANDOM_SUFFIX = "-random"
+DEFAULT_MODEL = "compact"  # the bundled model in model_weights/compact
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
