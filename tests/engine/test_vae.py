@@ -17,14 +17,14 @@ def tiny_vae() -> OobleckVAE:
     return OobleckVAE(get_preset("tiny").vae).eval()
 
 
-@pytest.mark.parametrize("n", [1, 2047, 2048, 2049, 44100, 321_931])
+@pytest.mark.parametrize("n", [1, 2047, 2048, 2049, 100_003])
 def test_any_length_round_trips_shape(tiny_vae: OobleckVAE, n: int) -> None:
-    x = torch.randn(2, 2, n)
+    x = torch.randn(1, 2, n)
     with torch.inference_mode():
         z = tiny_vae.encode(x)
-        assert z.shape == (2, 8, math.ceil(n / 2048))
+        assert z.shape == (1, 8, math.ceil(n / 2048))
         y = tiny_vae.decode(z, n)
-    assert y.shape == (2, 2, n)
+    assert y.shape == (1, 2, n)
     assert torch.isfinite(y).all()
 
 

@@ -407,13 +407,17 @@ def generate(
     duration = n_samples / model.sample_rate
     st = _settings(request, model)
     plan = plan_chunks(model, n_samples)
-    cond, info = build_conditions(request, model, duration)
+    from triergon_studio.engine.device import check_memory
     from triergon_studio.engine.models.triergon import task_id
+
+    dev = next(model.parameters()).device
+    check_memory(model.cfg, 0, dev, next(model.parameters()).dtype,
+                 plan.chunk_frames * model.cfg.vae.downsampling_ratio / model.sample_rate)
+    cond, info = build_conditions(request, model, duration)
 
     tid = int(task_id(cond)[0])
     stride = model.cfg.vae.downsampling_ratio
     total = st["steps"] * len(plan.starts) * request.variations
-    dev = next(model.parameters()).device
 
     def run(report: Callable[[Progress], None], cancelled: Callable[[], bool]) -> list[GeneratedAudio]:
         takes = []

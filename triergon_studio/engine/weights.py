@@ -214,6 +214,7 @@ def load_model(
     seed: int = 0,
 ) -> TriErgon:
     kind, path = resolve_model(name_or_dir)
+    _check_fits(kind, path, str(name_or_dir), device, dtype)
     if kind == "random":
         model = random_model(str(name_or_dir)[: -len(RANDOM_SUFFIX)], seed)
         return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
@@ -221,3 +222,32 @@ def load_model(
     if kind == "sao":
         return load_stable_audio_open(path, device, dtype)
     return load_model_dir(path, device, dtype)
+
+
+def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any) -> None:
+    """Estimate memory from the config (model built on meta) before allocating anything."""
+    import torch
+
+    from triergon_studio.engine.device import check_memory
+    from triergon_studio.engine.models.triergon import build_model
+
+    if kind == "random":
+        cfg = get_preset(name[: -len(RANDOM_SUFFIX)])
+    elif kind == "sao":
+        from triergon_studio.engine.importers.sao import sao_config_from_dict
+
+        assert path is not None
+        try:
+            data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"unreadable model_config.json ({type(exc).__name__})", path) from exc
+        cfg = sao_config_from_dict(data, path / "model_config.json")
+    else:
+        assert path is not None
+        if not (path / CONFIG_FILE).exists():
+            raise ModelError(f"missing {CONFIG_FILE}", path)
+        cfg = ModelConfig.from_json(path / CONFIG_FILE)
+    n = sum(p.numel() for p in build_model(cfg, "meta").parameters())
+    dev = torch.device(device)
+    # Weights are loaded in fp32 on the CPU first, then cast; the check uses the final precision on ``dev``.
+    check_memory(cfg, n, dev, dtype or torch.float32, 10.0)
