@@ -108,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout-dir", default="runs/heldout")
     ap.add_argument("--eval-clips", type=int, default=36)
     ap.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per stage (the recorded runs used 2)")
     args = ap.parse_args(argv)
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             from triergon_studio.training.runner import run_stage
 
             cfg = stage_config(step, work)
+            cfg.num_threads = args.threads
             if (Path(cfg.out_dir) / "weights.safetensors").exists():
                 info = {"skipped": True}
             else:
