@@ -207,7 +207,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _conform(audio: Any, sr: int, curves: Any, request: Any, model: Any) -> Any:
-    from triergon_studio.audio.conform import conform_to_curve
+    try:
+        from triergon_studio.audio.conform import conform_to_curve
+    except ImportError as exc:
+        raise ModelError("--conform is not available in this build (triergon_studio.audio.conform)") from exc
 
     if curves is None:
         from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video

@@ -98,7 +98,9 @@ def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
     info = _probe(request.video_path)
     frames = int(getattr(info, "frame_count", 0) or 0)
     if frames > 0:
-        return int(round(frames * sr / info.fps))  # picture length to the sample
+        from triergon_studio.core.timecode import picture_samples
+
+        return int(picture_samples(frames, info.fps, sr))  # picture length to the sample, as export does
     return int(round(float(info.duration_s) * sr))
 
 
