@@ -135,13 +135,43 @@ def test_all_task_ids_through_the_pipeline(model: TriErgon) -> None:
     assert all(not np.allclose(outs[0], outs[k]) for k in range(1, 8))
 
 
-def test_prompts_without_encoders_fail_clearly(model: TriErgon) -> None:
+def test_prompts_without_encoders_fail_clearly() -> None:
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.triergon import build_model
+
+    bare = build_model(get_preset("tiny"), "cpu", build_encoders=False)
     with pytest.raises(ModelError, match="no prompt encoders"):
-        _gen(model, duration_s=0.5, text="door slam")
+        _gen(bare, duration_s=0.5, text="door slam")
+    with pytest.raises(ModelError, match="no LUFS predictor"):
+        _gen(bare, duration_s=0.5, predict_curves=True, use_video=False,
+             video_frames=np.zeros((3, 8, 8, 3), np.uint8))
     with pytest.raises(ModelError, match="duration or a video"):
-        _gen(model)
+        _gen(bare)
     with pytest.raises(ModelError, match=r"\[2, frames\]"):
-        _gen(model, duration_s=0.5, curves=np.zeros(10))
+        _gen(bare, duration_s=0.5, curves=np.zeros(10))
+
+
+def test_text_audio_video_prompts_through_the_encoders(model: TriErgon) -> None:
+    assert model.encoders is not None and model.lufs_predictor is not None
+    rng = np.random.default_rng(1)
+    ref = (0.1 * rng.standard_normal((22050, 1))).astype(np.float32)  # mono at 22.05 kHz: resampled, doubled
+    frames = rng.integers(0, 255, (12, 40, 64, 3), dtype=np.uint8)
+    (take,) = _gen(model, duration_s=2.0, text="glass bottle crushed underfoot", ref_audio=ref,
+                   ref_audio_sr=22050, ref_in_s=0.1, ref_out_s=0.4, video_frames=frames, predict_curves=True)
+    assert take.metadata["task_id"] == 7 and take.metadata["curves"] == "predicted"
+    (no_video,) = _gen(model, duration_s=2.0, text="glass bottle crushed underfoot", video_frames=frames,
+                       use_video=False)
+    assert no_video.metadata["task_id"] == 4
+    assert not np.allclose(take.audio, no_video.audio)
+
+
+def test_video_span_prompt_and_length(model: TriErgon, shared_media: object) -> None:
+    from pathlib import Path
+
+    video = Path(str(shared_media)) / "car-detection.mp4"
+    (take,) = _gen(model, video_path=str(video), span=(2.0, 3.5), steps=2, predict_curves=True)
+    assert take.audio.shape == (round(1.5 * SR), 2)
+    assert take.metadata["task_id"] == 1 and take.metadata["span"] == [2.0, 3.5]
 
 
 def test_curves_change_the_output(model: TriErgon) -> None:

@@ -168,19 +168,37 @@ def _ref_audio(request: GenerationRequest, sr: int) -> np.ndarray | None:
     return audio[:, :2]
 
 
+def _frame_size(model: TriErgon, path: str) -> tuple[int, int]:
+    """Decode at about the encoder's input size (short side), keeping the aspect ratio, so a long video
+    stays small in memory."""
+    short = int(getattr(getattr(model.encoders, "cfg", None), "frame_size", 0) or 224)
+    if getattr(getattr(model.encoders, "cfg", None), "kind", "small") == "languagebind":
+        short = 224
+    info = _probe(path)
+    w, h = int(info.width), int(info.height)
+    if int(getattr(info, "rotation", 0) or 0) % 180:
+        w, h = h, w
+    scale = short / max(1, min(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _span_slice(frames: np.ndarray, span: tuple[float, float] | None) -> np.ndarray:
+    if span is None:
+        return frames
+    a, b = (int(round(s * CURVE_RATE_HZ)) for s in span)
+    return frames[a:max(a + 1, b)]
+
+
 def _video_frames(request: GenerationRequest, model: TriErgon) -> np.ndarray | None:
+    """Frames at 6 fps, uint8 [F, H, W, 3], of the requested span."""
     if request.video_frames is not None:
         return np.asarray(request.video_frames)
     if not request.video_path:
         return None
     from triergon_studio.video.sampling import sample_frames_6fps
 
-    size = getattr(model.encoders, "video_size", None) or 224
-    frames = sample_frames_6fps(request.video_path, size=(size, size) if isinstance(size, int) else size)
-    if request.span is not None:
-        a, b = (int(round(s * CURVE_RATE_HZ)) for s in request.span)
-        frames = frames[a:max(a + 1, b)]
-    return frames
+    frames = sample_frames_6fps(request.video_path, size=_frame_size(model, request.video_path))
+    return _span_slice(frames, request.span)
 
 
 def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: float) -> tuple[Conditions, dict]:
@@ -233,17 +251,27 @@ def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: fl
 
 
 def _predict_curves(request: GenerationRequest, model: TriErgon, frames: np.ndarray | None) -> np.ndarray:
+    """T_LUFS on the video (its own frame size), cut to the span; normalised [2, F]."""
     import torch
 
     if model.lufs_predictor is None:
         raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor; pass curves instead")
+    if request.video_path and request.video_frames is None:
+        from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
+
+        curve = predict_curves_for_video(request.video_path, model.lufs_predictor)
+        lufs = np.stack([np.asarray(curve.left), np.asarray(curve.right)])
+        if request.span is not None:
+            a, b = (int(round(x * CURVE_RATE_HZ)) for x in request.span)
+            lufs = lufs[:, a:max(a + 1, b)]
+        return normalized_curves(lufs)
     if frames is None:
-        if request.video_frames is None and not request.video_path:
-            raise ModelError("predicting curves needs a video")
         frames = _video_frames(request, model)
+    if frames is None or not len(frames):
+        raise ModelError("predicting curves needs a video")
     with torch.inference_mode():
-        lufs = model.lufs_predictor.predict_curves(frames)
-    return normalized_curves(np.asarray(lufs.detach().cpu().double()))
+        lufs_t = model.lufs_predictor.predict_curves(frames)
+    return normalized_curves(lufs_t.detach().cpu().double().numpy())
 
 
 # ------------------------------------------------------------------------------------------------ sampling
