@@ -251,3 +251,17 @@ def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any
     dev = torch.device(device)
     # Weights are loaded in fp32 on the CPU first, then cast; the check uses the final precision on ``dev``.
     check_memory(cfg, n, dev, dtype or torch.float32, 10.0)
+
+
+def import_dinov2(path: str | Path) -> Any:
+    """A DINOv2 ViT-S/B/14 (with or without registers) from a hub ``.pth`` or a transformers checkpoint."""
+    from triergon_studio.engine.models.dinov2 import load_dinov2
+
+    return load_dinov2(path)
+
+
+def import_languagebind(video: str | Path | None = None, audio: str | Path | None = None, **kwargs: Any) -> Any:
+    """LanguageBind prompt encoders from the user's LanguageBind_Video / LanguageBind_Audio checkpoints."""
+    from triergon_studio.engine.models.languagebind import import_languagebind as _import
+
+    return _import(video, audio, **kwargs)
