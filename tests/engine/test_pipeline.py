@@ -233,3 +233,15 @@ def test_picture_length_and_span_in_video_time(model: TriErgon) -> None:
     np.testing.assert_allclose(late.audio, loud.audio, atol=1e-5)
     assert not np.allclose(early.audio, loud.audio)
     assert late.metadata["span"] == [6.0, 8.0]
+
+
+def test_reduced_precision_generation() -> None:
+    from triergon_studio.engine.pipeline import load_model
+
+    m = load_model("tiny-random", "cpu", torch.bfloat16)
+    assert m.dit.transformer.project_in.weight.dtype == torch.bfloat16
+    assert m.encoders is not None and next(m.encoders.parameters()).dtype == torch.float32
+    take = run_to_end(generate(GenerationRequest(duration_s=0.7, steps=2, seed=1, text="a door",
+                                                 curves=np.full((2, 5), -20.0)), m))
+    assert take.audio.dtype == np.float32 and take.audio.shape == (round(0.7 * SR), 2)
+    assert np.isfinite(take.audio).all() and take.metadata["dtype"] == "bfloat16"
