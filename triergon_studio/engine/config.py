@@ -241,7 +241,7 @@ def _compact() -> ModelConfig:
         name="compact",
         preset="compact",
         vae=VAEConfig(channels=16, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
-        dit=DiTConfig(io_channels=32, embed_dim=384, depth=5, num_heads=6, cond_token_dim=384,
+        dit=DiTConfig(io_channels=32, embed_dim=384, depth=6, num_heads=6, cond_token_dim=384,
                       global_cond_dim=768, lufs_mode="tokens+frame"),
         conditioning=ConditioningConfig(cond_dim=384, num_tokens=4),
         sampling=SamplingDefaults(steps=25, cfg_scale=5.0, sampler="dpmpp-2m"),
