@@ -122,3 +122,10 @@ def test_text_video_alignment_is_learnable() -> None:
         model.eval()
         sims = model.embed_video(videos) @ model.embed_text(texts).T
         assert (sims.argmax(1) == torch.arange(4)).all()
+
+
+def test_builds_on_meta_for_counting() -> None:
+    with torch.device("meta"):
+        model = build_prompt_encoders("small/compact")
+    assert count_params(model) == count_params(build_prompt_encoders("small/compact"))
+    assert model.mel.fb.device.type == "meta"

@@ -233,10 +233,13 @@ class LogMel(nn.Module):
 
         self.sample_rate, self.n_fft, self.hop = sample_rate, 512, sample_rate // 100
         win = round(0.025 * sample_rate)
-        self.register_buffer("window", torch.hann_window(win), persistent=False)
-        fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
-                                                   sample_rate, norm="slaney", mel_scale="slaney")
-        self.register_buffer("fb", fb, persistent=False)
+        target = torch.empty(0).device  # the ambient device: "meta" when a large model is only counted
+        with torch.device("cpu"):  # the filter design needs real tensors
+            fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
+                                                       sample_rate, norm="slaney", mel_scale="slaney")
+            window = torch.hann_window(win)
+        self.register_buffer("window", window.to(target), persistent=False)
+        self.register_buffer("fb", fb.to(target), persistent=False)
 
     def forward(self, wave: Tensor) -> Tensor:
         b, c, n = wave.shape
