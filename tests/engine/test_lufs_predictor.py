@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import Tensor
@@ -139,3 +141,20 @@ def test_config_from_preset_dict() -> None:
         LufsPredictorConfig.from_dict({"preset": "XL"})
     with pytest.raises(ModelError, match="invalid T_LUFS config"):
         LufsPredictorConfig.from_dict({"preset": "S", "bogus": 1})
+
+
+def test_import_dinov2_into_the_feature_network(tmp_path: Path) -> None:
+    from triergon_studio.engine.models.dinov2 import DINOV2_PRESETS, DinoV2
+
+    src = DinoV2(DINOV2_PRESETS["dinov2-vits14"])
+    path = tmp_path / "dinov2_vits14_pretrain.pth"
+    torch.save(src.state_dict(), path)
+    model = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14"))
+    model.import_dinov2(path)
+    assert torch.equal(model.features.pos_embed, src.pos_embed)
+    with pytest.raises(ModelError, match="not DINOv2"):
+        seeded_lufs_predictor().import_dinov2(path)
+    wrong = tmp_path / "b.pth"
+    torch.save(DinoV2(DINOV2_PRESETS["dinov2-vitb14"]).state_dict(), wrong)
+    with pytest.raises(ModelError, match="shape mismatches"):
+        model.import_dinov2(wrong)
