@@ -158,3 +158,9 @@ def test_import_dinov2_into_the_feature_network(tmp_path: Path) -> None:
     torch.save({**src.state_dict(), "pos_embed": torch.zeros(1, 10, 384)}, wrong)
     with pytest.raises(ModelError, match="shape mismatches"):
         model.import_dinov2(wrong)
+
+
+def test_bfloat16_weights_predict_float_curves() -> None:
+    model = seeded_lufs_predictor().to(torch.bfloat16)
+    curves = model.predict_curves(torch.randint(0, 256, (8, 40, 64, 3), dtype=torch.uint8))
+    assert curves.dtype == torch.float32 and curves.shape == (2, 8) and torch.isfinite(curves).all()

@@ -280,8 +280,8 @@ class LufsPredictor(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            feats = self.frame_features(frames_6fps)
-            return self.predict_lufs(feats[None].float() if feats.dtype != torch.float32 else feats[None])[0]
+            feats = self.frame_features(frames_6fps).to(self.proj_in.weight.dtype)
+            return self.predict_lufs(feats[None])[0].float()
         finally:
             self.train(was_training)
 
