@@ -538,7 +538,7 @@ class LoudnessReport:
         """JSON-safe: silence (-inf) becomes null."""
 
         def num(v: float) -> float | None:
-            return round(float(v), 2) if math.isfinite(v) else None
+            return round(float(v), 3) if math.isfinite(v) else None
 
         return {
             "integrated_lufs": num(self.integrated_lufs),
