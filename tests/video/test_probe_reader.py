@@ -31,6 +31,18 @@ def test_real_bottle_detection_odd_rate(shared_media: Path) -> None:
     assert info.duration_s == pytest.approx(1189 * 6 / 179)
 
 
+@pytest.mark.slow
+def test_real_bottle_detection_count_matches_decoded_frames(shared_media: Path) -> None:
+    with VideoReader(shared_media / "bottle-detection.mp4") as reader:
+        last = None
+        count = 0
+        for count, frame in enumerate(reader.iter_frames(), start=1):  # noqa: B007
+            last = frame
+        assert count == 1189 == reader.info.frame_count
+        assert last is not None and last.pts_s == pytest.approx(1188 * 6 / 179)
+        assert np.array_equal(reader.frame_at_index(1188).image, last.image)
+
+
 def test_real_car_detection_12_5(shared_media: Path) -> None:
     path = shared_media / "car-detection.mp4"
     info = probe(path)
