@@ -49,6 +49,7 @@ def test_new_from_video(project: Project, tmp_path: Path) -> None:
     assert project.video is not None and project.video.path == "picture.mp4"
     assert project.video.fingerprint.size == (tmp_path / "picture.mp4").stat().st_size
     assert project.video_status() == "ok" and project.is_dirty is False
+    assert project.picture_samples() == 80080 and project.picture_samples(44100) == 73574  # 73573.5 -> up
 
 
 def test_every_edit_is_undoable_and_notifies(project: Project) -> None:

@@ -35,7 +35,7 @@ from triergon_studio.core.model import (
     opt,
     req,
 )
-from triergon_studio.core.timecode import Rate, timecode_to_frames
+from triergon_studio.core.timecode import Rate, picture_samples, seconds_to_samples, timecode_to_frames
 from triergon_studio.core.undo import Command, UndoStack
 from triergon_studio.errors import ProjectError, StudioError
 
@@ -116,6 +116,14 @@ class Project:
     @property
     def start_frame(self) -> int:
         return timecode_to_frames(self.start_timecode, self.rate)
+
+    def picture_samples(self, sample_rate: int | None = None) -> int:
+        """Length of the picture in samples at ``sample_rate`` (default: the delivery rate): every export
+        and every generated take for the whole picture has exactly this length."""
+        sr = int(sample_rate or self.sample_rate)
+        if self.video is not None and self.video.is_vfr:
+            return seconds_to_samples(Fraction(self.duration_s), sr)
+        return picture_samples(self.frame_count, self.fps, sr)
 
     @property
     def is_dirty(self) -> bool:
@@ -566,7 +574,7 @@ def _video_ref_for(video_path: Path, project_path: Path | None) -> tuple[VideoRe
     abs_video = video_path.resolve()
     rel = _relative_or_absolute(abs_video, project_path.parent) if project_path else abs_video.as_posix()
     ref = VideoRef(rel, VideoFingerprint.compute(abs_video, info.duration_s), info.width, info.height,
-                   info.rotation, info.frame_count)
+                   info.rotation, info.frame_count, info.is_vfr)
     timing = {"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s,
               "drop_frame": False}
     return ref, timing
