@@ -194,6 +194,29 @@ def test_audio_only_file_given_as_video(tmp_path: Path) -> None:
         probe(path)
 
 
+def test_edit_list_trim_shows_only_the_kept_frames(media_dir: Path) -> None:
+    from video_factory import ffmpeg
+
+    src = make_video(media_dir / "src25.mp4", 50, fps=25, gop=25)
+    trimmed = media_dir / "trimmed.mp4"
+    ffmpeg("-ss", "0.4", "-i", str(src), "-c", "copy", str(trimmed))  # edit list; packets before 0.4 s discarded
+    with VideoReader(trimmed) as reader:
+        assert reader.info.frame_count == 40  # as ffprobe -count_frames reports
+        assert [read_index(f.image) for f in reader.iter_frames()] == list(range(10, 50))
+        assert read_index(reader.frame_at_index(0).image) == 10
+        assert read_index(reader.frame_at_index(39).image) == 49
+        assert reader.frame_at_index(0).pts_s == 0.0
+
+
+def test_still_image_given_as_video(tmp_path: Path) -> None:
+    import cv2
+
+    path = tmp_path / "still.png"
+    cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(VideoFileError, match="still image"):
+        probe(path)
+
+
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(VideoFileError, match="does not exist"):
         VideoReader(tmp_path / "nope.mp4")
