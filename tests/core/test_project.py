@@ -292,3 +292,18 @@ def test_autosave_never_touches_a_corrupt_project(tmp_path: Path, project: Proje
     assert not has_recovery(project.path)
     with pytest.raises(ProjectError):
         recover(project.path)
+
+
+def test_recall_take_settings_is_one_step(project: Project) -> None:
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+    from triergon_studio.core.model import Prompts
+
+    curve = LoudnessCurve.constant(-30.0, project.duration_s, CurveSource.DRAWN)
+    take = Take(id="g1", name="gen", path="takes/g1.wav", prompts=Prompts("glass shatters"),
+                settings=GenerationSettings(seed=99, steps=12), curves=curve.to_json())
+    project.add_take(take)
+    project.recall_take("g1")
+    assert project.prompts.text == "glass shatters" and project.settings.seed == 99
+    assert np.allclose(project.curves.left, -30.0)
+    project.undo.undo()
+    assert project.prompts.text == "" and project.curves is None and project.settings.seed == 0

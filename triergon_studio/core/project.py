@@ -252,6 +252,21 @@ class Project:
         lanes = tuple(replace(ln, items=tuple(i for i in ln.items if i.take_id != take_id)) for ln in self.lanes)
         self._push(f"Remove take {take.name}", takes=tuple(t for t in self.takes if t.id != take_id), lanes=lanes)
 
+    def recall_take(self, take_id: str) -> None:
+        """Put back the prompts, generation settings and curves a take was made with (one undo step)."""
+        take = self.take(take_id)
+        changes: dict[str, Any] = {}
+        if take.prompts is not None:
+            changes["prompts"] = take.prompts
+        if take.settings is not None:
+            changes["settings"] = take.settings
+        if take.curves is not None:
+            from triergon_studio.core.curves import LoudnessCurve
+
+            changes["curves"] = LoudnessCurve.from_json(take.curves)
+        if changes:
+            self._push(f"Recall settings of {take.name}", **changes)
+
     def _set_lane(self, name: str, text: str, **changes: Any) -> None:
         i = self._lane_index(name)
         lanes = list(self.lanes)
