@@ -10,14 +10,12 @@ import pytest
 import soundfile as sf
 from conftest import CLICK_AT, add_click_take
 
-audio_io = pytest.importorskip("triergon_studio.audio.io")  # the audio layer (write_wav, bext) lands on main
-pytest.importorskip("triergon_studio.audio.loudness")
-
-from triergon_studio.audio.export import ExportSettings, export_project  # noqa: E402
-from triergon_studio.audio.reaper import parse_rpp_items  # noqa: E402
-from triergon_studio.core.project import Project  # noqa: E402
-from triergon_studio.core.timecode import picture_samples, timecode_to_samples  # noqa: E402
-from triergon_studio.errors import CancelledError, ExportError  # noqa: E402
+import triergon_studio.audio.io as audio_io
+from triergon_studio.audio.export import ExportSettings, export_project
+from triergon_studio.audio.reaper import parse_rpp_items
+from triergon_studio.core.project import Project
+from triergon_studio.core.timecode import picture_samples, timecode_to_samples
+from triergon_studio.errors import CancelledError, ExportError
 
 
 def _wavs(folder: Path) -> list[Path]:
