@@ -234,8 +234,11 @@ class LogMel(nn.Module):
         self.sample_rate, self.n_fft, self.hop = sample_rate, 512, sample_rate // 100
         win = round(0.025 * sample_rate)
         self.register_buffer("window", torch.hann_window(win), persistent=False)
-        fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
-                                                   sample_rate, norm="slaney", mel_scale="slaney")
+        # Fixed filters are computed on the CPU even when the model is built on `meta` (nonzero has no
+        # meta kernel); they are not parameters, so counting on meta stays free.
+        with torch.device("cpu"):
+            fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
+                                                       sample_rate, norm="slaney", mel_scale="slaney")
         self.register_buffer("fb", fb, persistent=False)
 
     def forward(self, wave: Tensor) -> Tensor:
