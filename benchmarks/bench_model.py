@@ -74,11 +74,11 @@ def time_generation(model: torch.nn.Module, seconds: float, steps: int, cfg_scal
                     device: str) -> float:
     from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
 
-    req = GenerationRequest(duration_s=seconds, steps=steps, cfg_scale=cfg_scale, sampler=sampler, seed=0)
+    req = GenerationRequest(duration_s=seconds, steps=steps, cfg=cfg_scale, sampler=sampler, seed=0)
     run_to_end(generate(GenerationRequest(duration_s=1.0, steps=2, seed=0), model))  # warm-up
     _sync(device)
     t0 = time.perf_counter()
-    (take,) = run_to_end(generate(req, model))
+    take = run_to_end(generate(req, model))
     _sync(device)
     assert take.audio.shape[0] == round(seconds * 44100)
     return time.perf_counter() - t0

@@ -70,7 +70,10 @@ def test_generate_video_length_to_the_sample(tmp_path: Path, shared_media: Path)
                "-o", str(out_wav))
     assert out.returncode == 0, out.stderr
     data, sr = sf.read(out_wav)
-    assert len(data) == round(info.frame_count * 44100 / info.fps)
+    from triergon_studio.core.timecode import picture_samples
+
+    assert len(data) == picture_samples(info.frame_count, info.fps, 44100)
+    assert len(data) == round(info.frame_count * 44100 / float(info.fps))
 
 
 def test_generate_needs_duration_or_video(tmp_path: Path) -> None:

@@ -40,21 +40,27 @@ CHUNK_OVERLAP_S = 4.0
 
 @dataclass
 class GenerationRequest:
+    """What to generate. With a video, ``start_s`` + ``duration_s`` (or ``span``) select the picture span;
+    curves given as a ``LoudnessCurve`` or array are in video time then (sliced from the span start)."""
+
     duration_s: float | None = None
     video_path: str | None = None
-    span: tuple[float, float] | None = None  # (start_s, end_s) inside the video
+    start_s: float = 0.0
+    span: tuple[float, float] | None = None  # (start_s, end_s) inside the video, instead of start/duration
+    frame_count: int | None = None  # picture length of the whole video, for a sample-exact output
+    fps: Any = None
     use_video: bool = True
     video_frames: np.ndarray | None = None  # [F, H, W, 3] uint8 at 6 fps, instead of reading video_path
     text: str | None = None
-    ref_audio: np.ndarray | None = None  # [N, C] float32
-    ref_audio_sr: int | None = None
-    ref_audio_path: str | None = None
-    ref_in_s: float | None = None
-    ref_out_s: float | None = None
+    reference_audio: np.ndarray | None = None  # [N, C] float32
+    reference_sr: int | None = None
+    reference_path: str | None = None
+    reference_in_s: float | None = None
+    reference_out_s: float | None = None
     curves: Any = None  # LoudnessCurve, or a [2, F] array of LUFS at 6 Hz
     predict_curves: bool = False
     steps: int | None = None
-    cfg_scale: float | None = None
+    cfg: float | None = None
     seed: int | None = None
     sampler: str | None = None
     variations: int = 1
@@ -62,6 +68,14 @@ class GenerationRequest:
     preview_every: int = 0
     # Precomputed prompt embeddings {"text" | "audio" | "video": [M, d]} (e.g. T5 tokens for sao-1.0).
     prompt_embeddings: dict[str, Any] | None = None
+
+    def video_span(self) -> tuple[float, float] | None:
+        """The picture span in video seconds, or None (whole video / no video)."""
+        if self.span is not None:
+            return (float(self.span[0]), float(self.span[1]))
+        if self.video_path is not None and self.duration_s is not None:
+            return (float(self.start_s), float(self.start_s) + float(self.duration_s))
+        return None
 
 
 @dataclass
@@ -83,22 +97,27 @@ class GeneratedAudio:
 
 
 def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
-    """Exact output length in samples: the picture length of the span/video, or round(duration * sr)."""
-    if request.duration_s is not None:
-        if not request.duration_s > 0:
-            raise ModelError(f"duration must be positive, got {request.duration_s}")
-        return int(round(request.duration_s * sr))
+    """Exact output length in samples: the picture length of the video or span, or round(duration * sr)."""
+    from triergon_studio.core.timecode import picture_samples
+
     if request.span is not None:
         start, end = request.span
         if not end > start >= 0:
             raise ModelError(f"bad span {request.span}: need 0 <= start < end")
         return int(round((end - start) * sr))
+    if request.duration_s is not None:
+        if not request.duration_s > 0:
+            raise ModelError(f"duration must be positive, got {request.duration_s}")
+        if request.frame_count and request.fps and request.start_s == 0 and \
+                abs(request.duration_s - request.frame_count / float(request.fps)) < 1e-6:
+            return int(picture_samples(request.frame_count, request.fps, sr))  # the whole picture, exactly
+        return int(round(request.duration_s * sr))
     if request.video_path is None:
         raise ModelError("a generation needs a duration or a video")
     info = _probe(request.video_path)
     frames = int(getattr(info, "frame_count", 0) or 0)
     if frames > 0:
-        return int(round(frames * sr / info.fps))  # picture length to the sample
+        return int(picture_samples(frames, info.fps, sr))  # picture length to the sample, as export does
     return int(round(float(info.duration_s) * sr))
 
 
@@ -142,18 +161,18 @@ def _emb(value: Any, device: torch.device) -> torch.Tensor:
 
 
 def _ref_audio(request: GenerationRequest, sr: int) -> np.ndarray | None:
-    audio, rate = request.ref_audio, request.ref_audio_sr
-    if audio is None and request.ref_audio_path:
+    audio, rate = request.reference_audio, request.reference_sr
+    if audio is None and request.reference_path:
         from triergon_studio.audio.io import read_audio
 
-        audio, rate = read_audio(request.ref_audio_path, sample_rate=sr)
+        audio, rate = read_audio(request.reference_path, sample_rate=sr)
     if audio is None:
         return None
     audio = np.asarray(audio, dtype=np.float32)
     audio = audio[:, None] if audio.ndim == 1 else audio
     rate = int(rate or sr)
-    a = int(round((request.ref_in_s or 0.0) * rate))
-    b = int(round(request.ref_out_s * rate)) if request.ref_out_s is not None else len(audio)
+    a = int(round((request.reference_in_s or 0.0) * rate))
+    b = int(round(request.reference_out_s * rate)) if request.reference_out_s is not None else len(audio)
     audio = audio[max(0, a):max(a + 1, b)]
     if rate != sr:
         from triergon_studio.audio.io import resample
@@ -162,23 +181,41 @@ def _ref_audio(request: GenerationRequest, sr: int) -> np.ndarray | None:
     if audio.shape[1] == 1:
         audio = np.repeat(audio, 2, axis=1)
     if len(audio) == 0:
-        raise ModelError("the reference audio selection is empty", request.ref_audio_path)
+        raise ModelError("the reference audio selection is empty", request.reference_path)
     return audio[:, :2]
 
 
+def _frame_size(model: TriErgon, path: str) -> tuple[int, int]:
+    """Decode at about the encoder's input size (short side), keeping the aspect ratio, so a long video
+    stays small in memory."""
+    short = int(getattr(getattr(model.encoders, "cfg", None), "frame_size", 0) or 224)
+    if getattr(getattr(model.encoders, "cfg", None), "kind", "small") == "languagebind":
+        short = 224
+    info = _probe(path)
+    w, h = int(info.width), int(info.height)
+    if int(getattr(info, "rotation", 0) or 0) % 180:
+        w, h = h, w
+    scale = short / max(1, min(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _span_slice(frames: np.ndarray, span: tuple[float, float] | None) -> np.ndarray:
+    if span is None:
+        return frames
+    a, b = (int(round(s * CURVE_RATE_HZ)) for s in span)
+    return frames[a:max(a + 1, b)]
+
+
 def _video_frames(request: GenerationRequest, model: TriErgon) -> np.ndarray | None:
+    """Frames at 6 fps, uint8 [F, H, W, 3], of the requested span."""
     if request.video_frames is not None:
         return np.asarray(request.video_frames)
     if not request.video_path:
         return None
     from triergon_studio.video.sampling import sample_frames_6fps
 
-    size = getattr(model.encoders, "video_size", None) or 224
-    frames = sample_frames_6fps(request.video_path, size=(size, size) if isinstance(size, int) else size)
-    if request.span is not None:
-        a, b = (int(round(s * CURVE_RATE_HZ)) for s in request.span)
-        frames = frames[a:max(a + 1, b)]
-    return frames
+    frames = sample_frames_6fps(request.video_path, size=_frame_size(model, request.video_path))
+    return _span_slice(frames, request.video_span())
 
 
 def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: float) -> tuple[Conditions, dict]:
@@ -189,7 +226,7 @@ def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: fl
 
     dev = next(model.parameters()).device
     pre = dict(request.prompt_embeddings or {})
-    info: dict[str, Any] = {"text": request.text, "ref_audio": request.ref_audio_path, "curves": None}
+    info: dict[str, Any] = {"text": request.text, "reference": request.reference_path, "curves": None}
     text_emb = audio_emb = video_emb = None
     with torch.inference_mode():
         if "text" in pre:
@@ -217,7 +254,7 @@ def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: fl
                 video_emb = enc.encode_video(clip[None].to(dev)).float().to(dev)
         lufs = None
         if request.curves is not None:
-            lufs = normalized_curves(request.curves)
+            lufs = _curves_for_span(normalized_curves(request.curves), request.video_span())
             info["curves"] = str(getattr(getattr(request.curves, "source", None), "value", "array"))
         elif request.predict_curves:
             lufs = _predict_curves(request, model, frames)
@@ -230,18 +267,40 @@ def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: fl
     return cond, info
 
 
+def _curves_for_span(lufs: np.ndarray, span: tuple[float, float] | None) -> np.ndarray:
+    """A curve that covers the span's end is in video time: cut it from the span start. A shorter one is
+    taken to start at the span start already."""
+    if span is None or span[0] <= 0:
+        return lufs
+    if lufs.shape[1] / CURVE_RATE_HZ + 1 / CURVE_RATE_HZ < span[1]:
+        return lufs
+    a, b = (int(round(x * CURVE_RATE_HZ)) for x in span)
+    return lufs[:, a:max(a + 1, b)]
+
+
 def _predict_curves(request: GenerationRequest, model: TriErgon, frames: np.ndarray | None) -> np.ndarray:
+    """T_LUFS on the video (its own frame size), cut to the span; normalised [2, F]."""
     import torch
 
     if model.lufs_predictor is None:
         raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor; pass curves instead")
+    if request.video_path and request.video_frames is None:
+        from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
+
+        curve = predict_curves_for_video(request.video_path, model.lufs_predictor)
+        lufs = np.stack([np.asarray(curve.left), np.asarray(curve.right)])
+        span = request.video_span()
+        if span is not None:
+            a, b = (int(round(x * CURVE_RATE_HZ)) for x in span)
+            lufs = lufs[:, a:max(a + 1, b)]
+        return normalized_curves(lufs)
     if frames is None:
-        if request.video_frames is None and not request.video_path:
-            raise ModelError("predicting curves needs a video")
         frames = _video_frames(request, model)
+    if frames is None or not len(frames):
+        raise ModelError("predicting curves needs a video")
     with torch.inference_mode():
-        lufs = model.lufs_predictor.predict_curves(frames)
-    return normalized_curves(np.asarray(lufs.detach().cpu().double()))
+        lufs_t = model.lufs_predictor.predict_curves(frames)
+    return normalized_curves(lufs_t.detach().cpu().double().numpy())
 
 
 # ------------------------------------------------------------------------------------------------ sampling
@@ -382,7 +441,7 @@ def _settings(request: GenerationRequest, model: TriErgon) -> dict[str, Any]:
     if request.variations < 1:
         raise ModelError(f"variations must be at least 1, got {request.variations}")
     seed = int(request.seed) if request.seed is not None else int(time.time_ns() % (2**31))
-    return {"steps": steps, "cfg_scale": float(request.cfg_scale if request.cfg_scale is not None else s.cfg_scale),
+    return {"steps": steps, "cfg_scale": float(request.cfg if request.cfg is not None else s.cfg_scale),
             "sampler": request.sampler or s.sampler, "seed": seed}
 
 
@@ -396,8 +455,19 @@ def _resolve_model(request: GenerationRequest, model: TriErgon | None) -> TriErg
 
 def generate(
     request: GenerationRequest, model: TriErgon | None = None, cancel: threading.Event | None = None
+) -> Generator[Progress, None, GeneratedAudio]:
+    """One take (``request.variations`` must be 1): yield ``Progress`` after every step, return the take."""
+    if request.variations != 1:
+        raise ModelError(f"generate() makes one take; use generate_takes() for {request.variations} variations")
+    takes = yield from generate_takes(request, model, cancel)
+    return takes[0]
+
+
+def generate_takes(
+    request: GenerationRequest, model: TriErgon | None = None, cancel: threading.Event | None = None
 ) -> Generator[Progress, None, list[GeneratedAudio]]:
-    """Yield ``Progress`` after every sampler step; return one ``GeneratedAudio`` per variation."""
+    """``request.variations`` takes with seeds seed, seed+1, ...: yield ``Progress`` after every sampler step
+    (counted over all takes), return the takes."""
     import torch
 
     from triergon_studio.engine.device import oom_guard
@@ -467,7 +537,7 @@ def generate(
                 "model": model.cfg.name, "preset": model.cfg.preset, "seed": st["seed"] + k, "variation": k,
                 "steps": st["steps"], "cfg_scale": st["cfg_scale"], "sampler": st["sampler"],
                 "duration_s": duration, "n_samples": n_samples, "sample_rate": model.sample_rate,
-                "task_id": tid, "video": request.video_path, "span": list(request.span) if request.span else None,
+                "task_id": tid, "video": request.video_path, "span": list(request.video_span() or []) or None,
                 "use_video": request.use_video, "chunks": len(plan.starts), "device": str(dev),
                 "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
                 "elapsed_s": round(time.perf_counter() - t0, 3), **info,
@@ -555,6 +625,26 @@ def regenerate_region(
     return (yield from _worker(run, cancel))
 
 
+def load_model(name_or_dir: str, device: str | Any = "cpu", dtype: Any = None) -> TriErgon:
+    """A bundled model name, a model folder, a Stable Audio Open folder or ``<preset>-random``."""
+    from triergon_studio.engine.weights import load_model as _load
+
+    return _load(name_or_dir, device, dtype)
+
+
+def predict_curves(video_path: str, model: TriErgon | None = None, cancel: threading.Event | None = None,
+                   model_name: str | None = None) -> Any:
+    """The L/R loudness curves of a whole video predicted by the model's T_LUFS (a ``LoudnessCurve``)."""
+    from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
+
+    model = model if model is not None else load_model(model_name or "compact")
+    if model.lufs_predictor is None:
+        raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor")
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("curve prediction cancelled")
+    return predict_curves_for_video(video_path, model.lufs_predictor)
+
+
 def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progress], None] | None = None) -> Any:
     """Drive a generation generator to completion (CLI, tests); returns its result."""
     while True:
@@ -567,4 +657,5 @@ def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progr
 
 
 __all__ = ["CancelledError", "GeneratedAudio", "GenerationRequest", "Progress", "equal_power_crossfade",
-           "generate", "output_samples", "plan_chunks", "regenerate_region", "run_to_end"]
+           "generate", "generate_takes", "load_model", "output_samples", "plan_chunks", "predict_curves",
+           "regenerate_region", "run_to_end"]
