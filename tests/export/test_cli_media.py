@@ -49,8 +49,6 @@ def test_probe_failures_exit_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_new_add_take_export(tmp_path: Path) -> None:
-    pytest.importorskip("triergon_studio.audio.io")  # add-take and export need the audio layer
-    pytest.importorskip("triergon_studio.audio.loudness")
     video = make_video(tmp_path / "cut.mp4", 50, fps=Fraction(24000, 1001))
     project = tmp_path / "show" / "show.json"
     res = run("new", str(video), "-o", str(project), "--start-timecode", "01:00:00:00")

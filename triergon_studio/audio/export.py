@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from triergon_studio.core.project import Project
-from triergon_studio.core.timecode import picture_samples, seconds_to_samples, timecode_to_samples
+from triergon_studio.core.timecode import seconds_to_samples, timecode_to_samples
 from triergon_studio.errors import CancelledError, ExportError, StudioError
 
 BITS = ("24", "32f")
@@ -143,7 +143,7 @@ def export_project(project: Project, out_dir: str | Path, settings: ExportSettin
     if project.frame_count <= 0:
         raise ExportError("the project has no picture length (no video frames)", project.path)
     sr = s.sample_rate
-    n = picture_samples(project.frame_count, project.fps, sr)
+    n = project.picture_samples(sr)
     base = _safe(project.name)
     finals = {f"stem:{ln.name}": out / f"{base}_{_safe(ln.name)}.wav" for ln in project.lanes}
     finals["mix"] = out / f"{base}_MIX.wav"

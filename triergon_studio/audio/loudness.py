@@ -7,6 +7,9 @@ Two K-weighting designs:
 - ``"pyloudnorm"``: the RBJ cookbook biquads pyloudnorm uses (shelf 1500 Hz / +4 dB / Q 1/sqrt 2, high-pass
   38 Hz / Q 0.5), so results can be checked against pyloudnorm exactly.
 
+``"pyloudnorm"`` also copies pyloudnorm's framing (its floating-point block edges, and for integrated
+loudness the extra block it counts past the end), so that mode reproduces pyloudnorm on any length.
+
 The paper's curves (``channel_curves``) are per-channel momentary loudness on non-overlapping 1/6 s windows.
 Frame ``k`` covers samples ``[round(k*hop*sr), round(k*hop*sr + window*sr))``. There are
 ``ceil(N / (hop*sr))`` frames, so every sample belongs to a frame: **the final partial window is measured
@@ -94,7 +97,11 @@ def _rbj(kind: str, gain_db: float, q: float, fc: float, sr: int) -> list[float]
     cw, alpha = math.cos(w0), math.sin(w0) / (2 * q)
     if kind == "high_shelf":
         sa = 2 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - sa)]
+        b = [
+            a * ((a + 1) + (a - 1) * cw + sa),
+            -2 * a * ((a - 1) + (a + 1) * cw),
+            a * ((a + 1) + (a - 1) * cw - sa),
+        ]
         den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa]
     else:  # high_pass
         b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
@@ -167,12 +174,22 @@ def _lufs(power: np.ndarray | float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- curves
-def _frame_bounds(n: int, sr: int, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _frame_bounds(
+    n: int, sr: int, window_s: float, hop_s: float, mode: str = "itu"
+) -> tuple[np.ndarray, np.ndarray]:
     hop = hop_s * sr
     frames = max(0, int(math.ceil(n / hop - 1e-9)))
-    starts = np.round(np.arange(frames) * hop).astype(np.int64)
-    ends = np.minimum(np.round(np.arange(frames) * hop + window_s * sr).astype(np.int64), n)
-    return starts, ends
+    k = np.arange(frames, dtype=np.float64)
+    if mode == "pyloudnorm":
+        # pyloudnorm's edges: int(T_g * (j * step) * rate) in floating point, which truncates 7999.999...
+        # to 7999 at 48 kHz. Copying it keeps that mode block-for-block equal to pyloudnorm.
+        step = hop_s / window_s
+        starts = np.floor(window_s * (k * step) * sr).astype(np.int64)
+        ends = np.floor(window_s * (k * step + 1.0) * sr).astype(np.int64)
+    else:
+        starts = np.round(k * hop).astype(np.int64)
+        ends = np.round(k * hop + window_s * sr).astype(np.int64)
+    return starts, np.minimum(ends, n)
 
 
 def _window_sums(sq: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -204,7 +221,7 @@ def channel_curves(
         raise ValueError("window_s and hop_s must be positive")
     sr = int(sr)
     x = _as_channels(audio)
-    starts, ends = _frame_bounds(x.shape[1], sr, window_s, hop)
+    starts, ends = _frame_bounds(x.shape[1], sr, window_s, hop, filter)
     _k_sos(sr, filter)
 
     def one(ch: np.ndarray) -> np.ndarray:
@@ -232,9 +249,11 @@ def _sub_block_bounds(n: int, sr: int) -> np.ndarray:
 
 
 def _sub_block_sums(sq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums over the complete sub-blocks, then one more entry: the incomplete tail after them."""
+    tail = float(np.sum(sq[bounds[-1] :])) if bounds.size else float(np.sum(sq))
     if bounds.size < 2 or bounds[-1] == 0:
-        return np.zeros(max(0, bounds.size - 1))
-    return np.add.reduceat(sq[: bounds[-1]], bounds[:-1])
+        return np.array([tail])
+    return np.append(np.add.reduceat(sq[: bounds[-1]], bounds[:-1]), tail)
 
 
 @dataclass
@@ -244,11 +263,16 @@ class _Blocks:
     sums: np.ndarray  # [B] sum of G_i * y_i^2 over each complete sub-block
     lengths: np.ndarray  # [B] samples per sub-block
     sr: int
+    tail: float = 0.0  # weighted energy of the incomplete sub-block after them
+    n: int = 0  # samples measured
+    pyloudnorm_framing: bool = False
 
     @classmethod
-    def from_channel_sums(cls, per_channel: np.ndarray, bounds: np.ndarray, sr: int) -> _Blocks:
+    def from_channel_sums(
+        cls, per_channel: np.ndarray, bounds: np.ndarray, sr: int, n: int, mode: str
+    ) -> _Blocks:
         weighted = _channel_gains(per_channel.shape[0]) @ per_channel
-        return cls(weighted, np.diff(bounds), sr)
+        return cls(weighted[:-1], np.diff(bounds), sr, float(weighted[-1]), n, mode == "pyloudnorm")
 
 
 def _window_powers(blocks: _Blocks, width: int, pad_start: bool) -> np.ndarray:
@@ -257,15 +281,17 @@ def _window_powers(blocks: _Blocks, width: int, pad_start: bool) -> np.ndarray:
     ``pad_start``: windows reaching before t = 0 count silence there (series); otherwise only complete
     windows are returned (gating, LRA).
     """
-    cs = np.concatenate([[0.0], np.cumsum(blocks.sums)])
-    cl = np.concatenate([[0], np.cumsum(blocks.lengths)])
-    ends = np.arange(1 if pad_start else width, blocks.sums.size + 1)
-    starts = np.maximum(ends - width, 0)
+    b = blocks.sums.size
+    if b == 0 or (not pad_start and b < width):
+        return np.zeros(0)
+    # Direct sliding sums (no cumulative-sum differences), so a silent window after loud audio stays
+    # at its true tiny energy instead of cancellation noise.
+    ones = np.ones(width)
+    energy = np.convolve(blocks.sums, ones)[:b]
     if pad_start:
-        length = np.full(ends.size, width * blocks.sr * SERIES_HOP_S)
-    else:
-        length = (cl[ends] - cl[starts]).astype(np.float64)
-    return np.maximum(cs[ends] - cs[starts], 0.0) / length
+        return energy / (width * blocks.sr * SERIES_HOP_S)
+    length = np.convolve(blocks.lengths.astype(np.float64), ones)[:b]
+    return energy[width - 1 :] / length[width - 1 :]
 
 
 def _series(blocks: _Blocks, window_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -273,6 +299,24 @@ def _series(blocks: _Blocks, window_s: float) -> tuple[np.ndarray, np.ndarray]:
     power = _window_powers(blocks, width, pad_start=True)
     times = np.arange(1, power.size + 1) * SERIES_HOP_S
     return times, _lufs(power)
+
+
+def _gating_powers(blocks: _Blocks) -> np.ndarray:
+    """Powers of the 400 ms gating blocks (75 % overlap) that lie inside the signal.
+
+    With pyloudnorm framing (``filter="pyloudnorm"``), also the blocks pyloudnorm adds past the end: it
+    counts ``round((T - 0.4) / 0.1) + 1`` blocks and divides an overrunning block's energy by the full
+    400 ms. Matching that keeps the mode equal to pyloudnorm on any length, not only on whole blocks.
+    """
+    powers = _window_powers(blocks, 4, pad_start=False)
+    if not blocks.pyloudnorm_framing:
+        return powers
+    total = int(np.round((blocks.n / blocks.sr - MOMENTARY_S) / SERIES_HOP_S)) + 1
+    extra = []
+    for j in range(powers.size, total):
+        energy = float(np.sum(blocks.sums[j:])) + blocks.tail
+        extra.append(max(energy, 0.0) / (MOMENTARY_S * blocks.sr))
+    return np.concatenate([powers, np.asarray(extra)]) if extra else powers
 
 
 def _integrated_from_powers(powers: np.ndarray) -> float:
@@ -309,8 +353,8 @@ def _blocks(audio: np.ndarray, sr: int, filter: FilterMode) -> _Blocks:
         y = _kfilter_channel(ch, sr, filter)
         return _sub_block_sums(y * y, bounds)
 
-    sums = np.stack(_map_channels(one, x)) if x.shape[1] else np.zeros((x.shape[0], 0))
-    return _Blocks.from_channel_sums(sums, bounds, sr)
+    sums = np.stack(_map_channels(one, x))
+    return _Blocks.from_channel_sums(sums, bounds, sr, x.shape[1], filter)
 
 
 def momentary_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> tuple[np.ndarray, np.ndarray]:
@@ -318,14 +362,16 @@ def momentary_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> 
     return _series(_blocks(audio, sr, filter), MOMENTARY_S)
 
 
-def short_term_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> tuple[np.ndarray, np.ndarray]:
+def short_term_series(
+    audio: np.ndarray, sr: int, filter: FilterMode = "itu"
+) -> tuple[np.ndarray, np.ndarray]:
     """(window end times in s, LUFS) of the summed-channel 3 s loudness every 100 ms."""
     return _series(_blocks(audio, sr, filter), SHORT_TERM_S)
 
 
 def integrated_loudness(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> float:
     """Gated integrated loudness (LUFS); -inf when every block is below the absolute gate."""
-    return _integrated_from_powers(_window_powers(_blocks(audio, sr, filter), 4, pad_start=False))
+    return _integrated_from_powers(_gating_powers(_blocks(audio, sr, filter)))
 
 
 def loudness_range(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> float:
@@ -420,7 +466,9 @@ def _channel_true_peak(x: np.ndarray) -> float:
     centre = seg[:, half : half + blk + 1]
     energy = np.concatenate([np.zeros((seg.shape[0], 1)), np.cumsum(seg * seg, axis=1)], axis=1)
     wsum = np.maximum(energy[:, 2 * half + 1 : 2 * half + 1 + blk] - energy[:, :blk], 0.0)
-    far_l2 = float(max(np.sqrt(np.sum(np.delete(kern[p], [half, half + 1]) ** 2)) for p in range(1, OVERSAMPLE)))
+    far_l2 = float(
+        max(np.sqrt(np.sum(np.delete(kern[p], [half, half + 1]) ** 2)) for p in range(1, OVERSAMPLE))
+    )
     bound_far = far_l2 * np.sqrt(wsum)
     hot = np.zeros(bound_far.shape, dtype=bool)
     for p in range(1, OVERSAMPLE):
@@ -490,7 +538,7 @@ class LoudnessReport:
         """JSON-safe: silence (-inf) becomes null."""
 
         def num(v: float) -> float | None:
-            return round(float(v), 2) if math.isfinite(v) else None
+            return round(float(v), 3) if math.isfinite(v) else None
 
         return {
             "integrated_lufs": num(self.integrated_lufs),
@@ -541,13 +589,15 @@ class LoudnessAnalysis:
         )
 
 
-def analyze(audio: np.ndarray, sr: int, filter: FilterMode = "itu", true_peak: bool = True) -> LoudnessAnalysis:
+def analyze(
+    audio: np.ndarray, sr: int, filter: FilterMode = "itu", true_peak: bool = True
+) -> LoudnessAnalysis:
     """Curves, M/S series, integrated, LRA, true and sample peak from one K-weighting pass per channel."""
     sr = int(sr)
     x = _as_channels(audio)
     n = x.shape[1]
     hop = 1.0 / CURVE_RATE_HZ
-    starts, ends = _frame_bounds(n, sr, hop, hop)
+    starts, ends = _frame_bounds(n, sr, hop, hop, filter)
     bounds = _sub_block_bounds(n, sr)
     _k_sos(sr, filter)
 
@@ -561,10 +611,10 @@ def analyze(audio: np.ndarray, sr: int, filter: FilterMode = "itu", true_peak: b
         raise ValueError("cannot measure empty audio")
     parts = _map_channels(one, x)
     curves = _curve_lufs(np.stack([p[0] for p in parts]), starts, ends, LUFS_FLOOR)
-    blocks = _Blocks.from_channel_sums(np.stack([p[1] for p in parts]), bounds, sr)
+    blocks = _Blocks.from_channel_sums(np.stack([p[1] for p in parts]), bounds, sr, n, filter)
     m_t, m_v = _series(blocks, MOMENTARY_S)
     s_t, s_v = _series(blocks, SHORT_TERM_S)
-    integrated = _integrated_from_powers(_window_powers(blocks, 4, pad_start=False))
+    integrated = _integrated_from_powers(_gating_powers(blocks))
     lra = _lra_from_short_term(_lufs(_window_powers(blocks, 30, pad_start=False)))
     tp = _dbfs(np.array([p[2] for p in parts]))
     sp = _dbfs(np.array([p[3] for p in parts]))

@@ -94,7 +94,15 @@ class StreamingMeter:
 
     # ------------------------------------------------------------------------------------------ readings
     def _blocks(self) -> _ld._Blocks:
-        return _ld._Blocks(np.asarray(self._sub_sums), np.asarray(self._sub_lens, dtype=np.int64), self.sr)
+        tail = sum(float(self._gains @ np.add.reduce(p, axis=1)) for p in self._pending)
+        return _ld._Blocks(
+            np.asarray(self._sub_sums),
+            np.asarray(self._sub_lens, dtype=np.int64),
+            self.sr,
+            tail,
+            self._n,
+            self.filter == "pyloudnorm",
+        )
 
     def _last_window(self, width: int) -> float:
         if not self._sub_sums:
@@ -118,7 +126,7 @@ class StreamingMeter:
 
     @property
     def integrated(self) -> float:
-        return _ld._integrated_from_powers(_ld._window_powers(self._blocks(), 4, pad_start=False))
+        return _ld._integrated_from_powers(_ld._gating_powers(self._blocks()))
 
     @property
     def loudness_range(self) -> float:

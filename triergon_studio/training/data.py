@@ -82,12 +82,13 @@ def corpus_segment(seed: int, index: int, spec: SegmentSpec, cfg: CorpusConfig,
     audio = ex.audio[i0 : i0 + spec.samples]
     item = _finish(audio, spec, start, total)
     times_v = start + (np.arange(spec.video_frames) + 0.5) * min(spec.seconds, total - start) / spec.video_frames
+    # frames are rendered at the clip's own size and scaled down, as decoded videos are at inference
     if spec.with_video:
-        item["video"] = ex.video.frames_at(times_v, size=(spec.video_size, spec.video_size))
+        item["video"] = _resize_frames(ex.video.frames_at(times_v), spec.video_size)
     if spec.with_frames6:
         n6 = min(spec.curve_frames, max(1, int(math.floor((total - start) * CURVE_RATE + 1e-6))))
-        f6 = ex.video.frames_at(start + np.arange(n6) / CURVE_RATE, size=(spec.lufs_size, spec.lufs_size))
-        item["frames6"] = _pad_frames(f6, spec.curve_frames)
+        f6 = ex.video.frames_at(start + np.arange(n6) / CURVE_RATE)
+        item["frames6"] = _pad_frames(_resize_frames(f6, spec.lufs_size), spec.curve_frames)
     item.update(caption=ex.caption, label=ex.class_id, source="corpus", clip=f"corpus:{seed}:{index}")
     return item
 

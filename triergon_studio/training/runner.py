@@ -55,6 +55,8 @@ class StageConfig:
     num_workers: int = 0  # DataLoader workers for the streaming path
     log_every: int = 5
     ckpt_every: int = 50
+    stop_at: int = 0  # > 0: checkpoint and stop after this step (a time-sliced or pre-empted run), resume later
+    time_limit_s: float = 0.0  # > 0: a safety net; the stage ends (and exports) early, recording the steps done
     num_threads: int = 0  # torch.set_num_threads (0: leave as is)
     device: str = "auto"
     # VAE
@@ -243,7 +245,9 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     module.train()
     t0 = time.perf_counter()
     last_loss = float("nan")
-    for step in range(start, cfg.steps):
+    timed_out = False
+    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at > 0 else cfg.steps
+    for step in range(start, end):
         lr = lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -261,16 +265,29 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
             log.log(step, {"loss": last_loss, "lr": lr, "grad_norm": float(gnorm), "elapsed_s": time.perf_counter() - t0,
                            **{k: float(v) for k, v in metrics.items()}})
         done = step + 1
-        if dist.main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
+        if cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s and done < end:
+            flag = torch.tensor([1.0])
+        else:
+            flag = torch.tensor([0.0])
+        if dist.world_size > 1:  # every rank stops at the same step
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        if flag.item() > 0:
+            end = done
+            timed_out = True
+        if dist.main and (done % cfg.ckpt_every == 0 or done == end):
             rng_states = [rng.bit_generator.state]
             save_checkpoint(ckpt_path, {"step": done, "module": module.state_dict(), "optim": opt.state_dict(),
                                         "ema": ema.shadow if ema is not None else None, "rng": rng_states,
                                         "torch_rng": torch.get_rng_state(), "extra": stage.extra_state(),
                                         "config": cfg.to_dict(), "world_size": dist.world_size})
-    summary: dict[str, Any] = {"stage": cfg.stage, "steps": cfg.steps, "resumed_from": start, "final_loss": last_loss,
+        if done >= end:
+            break
+    finished = end == cfg.steps or timed_out
+    summary: dict[str, Any] = {"stage": cfg.stage, "steps": end, "finished": finished, "resumed_from": start,
+                               "final_loss": last_loss, "stopped_by_time_limit": timed_out,
                                "seconds": round(time.perf_counter() - t0, 2), "world_size": dist.world_size,
                                "device": str(dist.device), "seed": cfg.seed, "out_dir": str(out)}
-    if dist.main:
+    if dist.main and finished:
         weights = stage.export(ema.shadow if ema is not None else None)
         from safetensors.torch import save_file
 
@@ -280,6 +297,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         tmp.replace(out / "weights.safetensors")
         summary["weights"] = str(out / "weights.safetensors")
         summary.update(getattr(stage, "summary_extra", {}))
+    if dist.main:
         atomic_write_json(out / "summary.json", summary)
     log.close()
     if dist.world_size > 1:

@@ -113,6 +113,13 @@ class DiTStage(Stage):
             cache[k] = torch.from_numpy(np.asarray(pool.arrays[k]))
         return cache
 
+    def extra_state(self) -> dict[str, Any]:
+        return {"generator": self.gen.get_state()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if "generator" in state:
+            self.gen.set_state(state["generator"])
+
     def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
         dev = self.dist.device
         if self.cache is not None:
