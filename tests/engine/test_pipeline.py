@@ -245,3 +245,23 @@ def test_reduced_precision_generation() -> None:
                                                  curves=np.full((2, 5), -20.0)), m))
     assert take.audio.dtype == np.float32 and take.audio.shape == (round(0.7 * SR), 2)
     assert np.isfinite(take.audio).all() and take.metadata["dtype"] == "bfloat16"
+
+
+def test_short_window_model_chunks_and_regenerates_inside_a_window() -> None:
+    """A model whose window is 3 s: 8 s comes in overlapping chunks, and a region late in a long take is
+    regenerated inside a window that does not start at 0."""
+    import dataclasses
+
+    m = random_model("tiny", seed=0)
+    m.cfg = dataclasses.replace(m.cfg, max_duration_s=3.0)
+    plan = plan_chunks(m, 8 * SR)
+    assert len(plan.starts) >= 3 and plan.starts[1] == plan.chunk_frames - plan.overlap_frames
+    (take,) = _gen(m, duration_s=8.0, steps=2, seed=4)
+    assert take.audio.shape == (8 * SR, 2) and take.metadata["chunks"] == len(plan.starts)
+    out = run_to_end(regenerate_region(take.audio, 6.0, 6.8, GenerationRequest(steps=2, seed=1), m))
+    a, b = 6 * SR, round(6.8 * SR)
+    np.testing.assert_array_equal(out.audio[:a], take.audio[:a])
+    np.testing.assert_array_equal(out.audio[b:], take.audio[b:])
+    assert not np.allclose(out.audio[a:b], take.audio[a:b])
+    with pytest.raises(ModelError, match="longer than the model's"):
+        run_to_end(regenerate_region(take.audio, 1.0, 7.0, GenerationRequest(steps=2), m))

@@ -136,7 +136,10 @@ def plan_chunks(model: TriErgon, n_samples: int) -> _Plan:
     if total_frames <= max_frames:
         frames = max(total_frames, cfg.sample_size_frames or 0)
         return _Plan(n_samples, frames, 0, [0])
-    overlap = max(1, int(round(CHUNK_OVERLAP_S * cfg.latent_rate_hz)))
+    if max_frames < 4:
+        raise ModelError(f"model window of {max_frames} latent frames is too short to generate in chunks")
+    # a fixed 4 s, but never more than a quarter of the window (short-window models)
+    overlap = max(1, min(int(round(CHUNK_OVERLAP_S * cfg.latent_rate_hz)), max_frames // 4))
     hop = max_frames - overlap
     starts = [0]
     while starts[-1] + max_frames < total_frames:
