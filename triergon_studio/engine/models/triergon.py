@@ -146,8 +146,9 @@ def build_model(
                 f"out of memory building {cfg.name} on {device}: try a smaller preset, --device cpu, or bf16"
             ) from exc
         raise
-    if dtype is not None:
-        model = model.to(dtype)
+    if dtype is not None:  # the prompt encoders and T_LUFS stay fp32 (run once per generation)
+        for part in (model.vae, model.dit, model.conditioner):
+            part.to(dtype)
     return model.eval()
 
 
