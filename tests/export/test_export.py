@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import CLICK_AT, add_click_take
+from tests.export.conftest import CLICK_AT, add_click_take
 
 import triergon_studio.audio.io as audio_io
 from triergon_studio.audio.export import ExportSettings, export_project
