@@ -265,3 +265,19 @@ def test_short_window_model_chunks_and_regenerates_inside_a_window() -> None:
     assert not np.allclose(out.audio[a:b], take.audio[a:b])
     with pytest.raises(ModelError, match="longer than the model's"):
         run_to_end(regenerate_region(take.audio, 1.0, 7.0, GenerationRequest(steps=2), m))
+
+
+def test_predict_curves_for_the_ui(model: TriErgon, shared_media: object) -> None:
+    from pathlib import Path
+
+    from triergon_studio.engine.pipeline import predict_curves
+
+    video = Path(str(shared_media)) / "car-detection.mp4"
+    curve = predict_curves(str(video), model=model)
+    assert curve.rate_hz == 6.0 and curve.duration_s == pytest.approx(30.16, abs=0.01)
+    assert len(curve.left) == len(curve.right) >= 180
+    assert np.all(curve.left >= -70.0) and np.all(curve.left <= 0.0)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError):
+        predict_curves(str(video), model=model, cancel=cancel)
