@@ -49,7 +49,7 @@ def test_generate_duration_exact_length(tmp_path: Path) -> None:
     sf = pytest.importorskip("soundfile")
     pytest.importorskip("triergon_studio.audio.io")
     out_wav = tmp_path / "out.wav"
-    out = _cli("generate", "--duration", "1.2345", "--model", "tiny-random", "--steps", "2", "--seed", "5",
+    out = _cli("generate", "--duration", "1.2345", "--no-video", "--model", "tiny-random", "--steps", "2", "--seed", "5",
                "--variations", "2", "-o", str(out_wav))
     assert out.returncode == 0, out.stderr
     for p in (out_wav, tmp_path / "out-2.wav"):
@@ -66,9 +66,10 @@ def test_generate_video_length_to_the_sample(tmp_path: Path, shared_media: Path)
     video = shared_media / "bottle-detection.mp4"
     info = probe.probe(video)
     out_wav = tmp_path / "v.wav"
-    out = _cli("generate", str(video), "--no-video", "--model", "tiny-random", "--steps", "2", "--seed", "1",
-               "-o", str(out_wav))
+    out = _cli("generate", str(video), "--text", "plastic bottle crushed", "--predict-curves", "--model",
+               "tiny-random", "--steps", "2", "--seed", "1", "-o", str(out_wav))
     assert out.returncode == 0, out.stderr
+    assert "task id 5" in out.stdout  # text + video
     data, sr = sf.read(out_wav)
     from triergon_studio.core.timecode import picture_samples
 
