@@ -35,7 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -125,10 +125,10 @@ def _k_tf(sr: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _map_channels(fn: Callable[[np.ndarray], _T], channels: np.ndarray) -> list[_T]:
+def _map_channels(fn: Callable[[np.ndarray], _T], channels: Any) -> list[_T]:
     """Run ``fn`` per channel, in parallel threads when there are several (scipy and numpy release the GIL)."""
     global _POOL
-    if channels.shape[0] <= 1 or _THREADS <= 1:
+    if len(channels) <= 1 or _THREADS <= 1:
         return [fn(ch) for ch in channels]
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="loudness")
@@ -139,7 +139,17 @@ def _kfilter_channel(x: np.ndarray, sr: int, mode: str) -> np.ndarray:
     from scipy.signal import lfilter
 
     b, a = _k_tf(sr, mode)
-    return lfilter(b, a, x)
+    return lfilter(b, a, np.ascontiguousarray(x, dtype=np.float64))
+
+
+def _columns(audio: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Per-channel 1-D views of ``[N]`` / ``[N, C]`` audio (converted to float64 later, in the workers)."""
+    a = np.asarray(audio)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"audio must be [frames, channels], got shape {a.shape}")
+    return [a[:, c] for c in range(a.shape[1])], a.shape[0]
 
 
 def _as_channels(audio: np.ndarray) -> np.ndarray:
@@ -192,10 +202,23 @@ def _frame_bounds(
     return starts, np.minimum(ends, n)
 
 
-def _window_sums(sq: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Sums of one channel's ``sq`` over [start, end) windows."""
+def _window_sums(y: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Sums of one channel's ``y**2`` over [start, end) windows."""
     if starts.size == 0:
         return np.zeros(0)
+    step = int(starts[1] - starts[0]) if starts.size > 1 else int(ends[0] - starts[0])
+    full = int(np.count_nonzero(ends - starts == step))
+    regular = (
+        step > 0
+        and np.array_equal(starts[:full], np.arange(full) * step)
+        and np.array_equal(ends[:full], starts[:full] + step)
+    )
+    if regular:  # row-wise dot products of a reshaped view: one pass, no squared copy
+        rows = y[: full * step].reshape(full, step)
+        head = np.einsum("ij,ij->i", rows, rows)
+        tail = [float(np.dot(y[a:b], y[a:b])) for a, b in zip(starts[full:], ends[full:], strict=True)]
+        return np.concatenate([head, np.asarray(tail)]) if tail else head
+    sq = y * y
     if np.array_equal(starts[1:], ends[:-1]):  # back-to-back windows: exact per-window sums
         return np.add.reduceat(sq[: ends[-1]], starts) if ends[-1] > starts[-1] else np.zeros(starts.size)
     cs = np.zeros(sq.size + 1)
@@ -220,15 +243,14 @@ def channel_curves(
     if window_s <= 0 or hop <= 0:
         raise ValueError("window_s and hop_s must be positive")
     sr = int(sr)
-    x = _as_channels(audio)
-    starts, ends = _frame_bounds(x.shape[1], sr, window_s, hop, filter)
+    cols, n = _columns(audio)
+    starts, ends = _frame_bounds(n, sr, window_s, hop, filter)
     _k_sos(sr, filter)
 
     def one(ch: np.ndarray) -> np.ndarray:
-        y = _kfilter_channel(ch, sr, filter)
-        return _window_sums(y * y, starts, ends)
+        return _window_sums(_kfilter_channel(ch, sr, filter), starts, ends)
 
-    sums = np.stack(_map_channels(one, x)) if x.shape[1] else np.zeros((x.shape[0], 0))
+    sums = np.stack(_map_channels(one, cols)) if n else np.zeros((len(cols), 0))
     return _curve_lufs(sums, starts, ends, floor)
 
 
@@ -248,12 +270,13 @@ def _sub_block_bounds(n: int, sr: int) -> np.ndarray:
     return bounds[bounds <= n]
 
 
-def _sub_block_sums(sq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sums over the complete sub-blocks, then one more entry: the incomplete tail after them."""
-    tail = float(np.sum(sq[bounds[-1] :])) if bounds.size else float(np.sum(sq))
-    if bounds.size < 2 or bounds[-1] == 0:
+def _sub_block_sums(y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums of ``y**2`` over the complete sub-blocks, then one more entry: the incomplete tail after them."""
+    last = int(bounds[-1]) if bounds.size else 0
+    tail = float(np.dot(y[last:], y[last:]))
+    if bounds.size < 2 or last == 0:
         return np.array([tail])
-    return np.append(np.add.reduceat(sq[: bounds[-1]], bounds[:-1]), tail)
+    return np.append(_window_sums(y, bounds[:-1], bounds[1:]), tail)
 
 
 @dataclass
@@ -345,16 +368,15 @@ def _lra_from_short_term(st_lufs: np.ndarray) -> float:
 
 def _blocks(audio: np.ndarray, sr: int, filter: FilterMode) -> _Blocks:
     sr = int(sr)
-    x = _as_channels(audio)
-    bounds = _sub_block_bounds(x.shape[1], sr)
+    cols, n = _columns(audio)
+    bounds = _sub_block_bounds(n, sr)
     _k_sos(sr, filter)
 
     def one(ch: np.ndarray) -> np.ndarray:
-        y = _kfilter_channel(ch, sr, filter)
-        return _sub_block_sums(y * y, bounds)
+        return _sub_block_sums(_kfilter_channel(ch, sr, filter), bounds)
 
-    sums = np.stack(_map_channels(one, x))
-    return _Blocks.from_channel_sums(sums, bounds, sr, x.shape[1], filter)
+    sums = np.stack(_map_channels(one, cols))
+    return _Blocks.from_channel_sums(sums, bounds, sr, n, filter)
 
 
 def momentary_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> tuple[np.ndarray, np.ndarray]:
@@ -429,7 +451,13 @@ def oversampled_peak_full(x: np.ndarray) -> float:
 
 
 def _channel_true_peak(x: np.ndarray) -> float:
-    """Exactly ``oversampled_peak_full(x)``, interpolating in full only where the peak could be.
+    return _channel_peaks(x)[0]
+
+
+def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
+    """(true peak, sample peak) as linear values; the true peak equals ``oversampled_peak_full(x)``.
+
+    The true peak is interpolated in full only where it could be:
 
     1. The exact peak around the loudest sample gives a first value ``best``.
     2. Coarse screen: |value| <= sum|kern| * max|x| over the window; 64-sample blocks whose neighbourhood
@@ -437,11 +465,12 @@ def _channel_true_peak(x: np.ndarray) -> float:
     3. Fine screen in the remaining blocks: value = near part (the two neighbouring samples, computed
        exactly) + far part, and |far part| <= ||far taps||_2 * ||x over the window||_2 (Cauchy-Schwarz).
     4. Positions whose bound exceeds ``best`` are interpolated exactly.
-    Dense material where most blocks survive the screens is interpolated in full directly.
+    Dense material where most blocks survive the coarse screen runs the fine screen over the whole signal
+    with fewer passes (``_dense_true_peak``).
     """
     n = x.size
     if n == 0:
-        return 0.0
+        return 0.0, 0.0
     kern = true_peak_kernel()
     half = _TP_TAPS // 2
     blk = 64
@@ -451,7 +480,8 @@ def _channel_true_peak(x: np.ndarray) -> float:
     a = np.abs(xp)
     amax = int(np.argmax(a))
     near_pos = np.arange(max(half, amax - 2 * half), min(xp.size - half, amax + 2 * half))
-    best = max(float(a[amax]), _positions_peak(xp, near_pos, kern))
+    peak = float(a[amax])
+    best = max(peak, _positions_peak(xp, near_pos, kern))
     # Block b covers centre positions half + b*blk .. half + (b+1)*blk - 1; its windows span
     # xp[b*blk .. b*blk + blk + 2*half].
     rows = np.lib.stride_tricks.sliding_window_view(xp, blk + 2 * half + 1)[: nb * blk : blk]
@@ -459,9 +489,9 @@ def _channel_true_peak(x: np.ndarray) -> float:
     lsum = float(np.abs(kern).sum(axis=1).max())
     cand = np.flatnonzero(lsum * wmax > best)
     if cand.size == 0:
-        return best
+        return best, peak
     if cand.size > _DENSE * nb:
-        return max(best, _phase_peak(xp, kern))
+        return max(best, _dense_true_peak(xp, kern, best)), peak
     seg = rows[cand]  # [B, blk + 2*half + 1] copy
     centre = seg[:, half : half + blk + 1]
     energy = np.concatenate([np.zeros((seg.shape[0], 1)), np.cumsum(seg * seg, axis=1)], axis=1)
@@ -476,9 +506,68 @@ def _channel_true_peak(x: np.ndarray) -> float:
         hot |= near + bound_far > best
     bi, off = np.nonzero(hot)
     if bi.size == 0:
-        return best
+        return best, peak
     pos = half + cand[bi] * blk + off
-    return max(best, _positions_peak(xp, pos, kern))
+    return max(best, _positions_peak(xp, pos, kern)), peak
+
+
+def _near_far_coeffs(kern: np.ndarray) -> tuple[float, float, float, float]:
+    """Bound coefficients for phases 1..3 (see ``_dense_true_peak``)."""
+    half = _TP_TAPS // 2
+    a1, b1 = kern[1, half], kern[1, half + 1]
+    a3, b3 = kern[3, half], kern[3, half + 1]
+    hs = max(abs(a1 + b1), abs(a3 + b3)) / 2
+    hd = max(abs(a1 - b1), abs(a3 - b3)) / 2
+    c = max(abs(kern[2, half]), abs(kern[2, half + 1]))
+    c2 = abs(kern[2, half] - kern[2, half + 1]) / 2
+    far = max(float(np.sqrt(np.sum(np.delete(kern[p], [half, half + 1]) ** 2))) for p in range(1, OVERSAMPLE))
+    return hs, hd, max(c, hs) + c2, far
+
+
+def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int = 1 << 15) -> float:
+    """Fine screen over the whole padded signal, then exact values where the bound beats ``best``.
+
+    With s = x[n] + x[n+1] and d = x[n] - x[n+1], the near part of phases 1 and 3 (mirror images, taps a
+    and b) is at most ((a+b)|s| + |a-b||d|) / 2, and of phase 2 at most c|s| (+ an allowance for the two
+    taps differing in rounding). The far part is bounded by Cauchy-Schwarz with the window energy from a
+    cumulative sum, plus an allowance for the sum's rounding. Chunks keep the temporaries in cache.
+    """
+    half = _TP_TAPS // 2
+    hs, hd, c2, far = _near_far_coeffs(kern)
+    last = xp.size - half - 1  # centres half .. last - 1 have full windows
+    hot: list[np.ndarray] = []
+    count = 0
+    for c0 in range(half, last, chunk):
+        c1 = min(c0 + chunk, last)
+        seg = xp[c0 - half : c1 + half + 1]
+        cs = np.empty(seg.size + 1)
+        cs[0] = 0.0
+        np.cumsum(seg * seg, out=cs[1:])
+        m = c1 - c0
+        bound = cs[2 * half + 1 : 2 * half + 1 + m] - cs[:m]
+        bound += 1e-9 * cs[-1]
+        np.maximum(bound, 0.0, out=bound)
+        np.sqrt(bound, out=bound)
+        bound *= far
+        x0 = seg[half : half + m]
+        x1 = seg[half + 1 : half + 1 + m]
+        sm = np.abs(x0 + x1)
+        df = np.abs(x0 - x1)
+        df *= hd
+        near = hs * sm
+        near += df
+        sm *= c2
+        np.maximum(near, sm, out=near)
+        bound += near
+        idx = np.flatnonzero(bound > best)
+        if idx.size:
+            hot.append(idx + c0)
+            count += idx.size
+            if count > 0.1 * xp.size:
+                return _phase_peak(xp, kern)
+    if not hot:
+        return best
+    return max(best, _positions_peak(xp, np.concatenate(hot), kern))
 
 
 def _row_max(a: np.ndarray, nb: int, blk: int) -> np.ndarray:
@@ -594,22 +683,21 @@ def analyze(
 ) -> LoudnessAnalysis:
     """Curves, M/S series, integrated, LRA, true and sample peak from one K-weighting pass per channel."""
     sr = int(sr)
-    x = _as_channels(audio)
-    n = x.shape[1]
+    cols, n = _columns(audio)
     hop = 1.0 / CURVE_RATE_HZ
     starts, ends = _frame_bounds(n, sr, hop, hop, filter)
     bounds = _sub_block_bounds(n, sr)
     _k_sos(sr, filter)
 
-    def one(ch: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def one(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        ch = np.ascontiguousarray(col, dtype=np.float64)
         y = _kfilter_channel(ch, sr, filter)
-        sq = y * y
-        tp = _channel_true_peak(ch) if true_peak else math.nan
-        return _window_sums(sq, starts, ends), _sub_block_sums(sq, bounds), tp, float(np.abs(ch).max())
+        tp, sp = _channel_peaks(ch) if true_peak else (math.nan, float(np.abs(ch).max()))
+        return _window_sums(y, starts, ends), _sub_block_sums(y, bounds), tp, sp
 
     if n == 0:
         raise ValueError("cannot measure empty audio")
-    parts = _map_channels(one, x)
+    parts = _map_channels(one, cols)
     curves = _curve_lufs(np.stack([p[0] for p in parts]), starts, ends, LUFS_FLOOR)
     blocks = _Blocks.from_channel_sums(np.stack([p[1] for p in parts]), bounds, sr, n, filter)
     m_t, m_v = _series(blocks, MOMENTARY_S)
