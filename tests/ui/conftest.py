@@ -1,0 +1,113 @@
+"""Fixtures for the UI tests: a small real video made with PyAV, a real project on it, and helpers that
+send real mouse events to pyqtgraph views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+
+def make_video(path: Path, seconds: float = 4.0, fps: int = 25, size: tuple[int, int] = (320, 180),
+               tone_hz: float | None = None) -> Path:
+    """H.264 test picture: a white box moving left to right over a red ramp (optionally with a tone)."""
+    import av
+
+    w, h = size
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.options = {"g": "12"}
+    n = int(round(seconds * fps))
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, :, 0] = (i * 7) % 256
+        x = int(i * (w - 20) / max(n - 1, 1))
+        img[h // 2 - 10:h // 2 + 10, x:x + 20] = 255
+        for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_video(tmp_path_factory.mktemp("media") / "picture.mp4")
+
+
+@pytest.fixture()
+def project(tmp_path: Path, small_video: Path):
+    from triergon_studio.core.project import Project
+
+    p = Project.new_from_video(small_video, tmp_path / "proj" / "scene.json")
+    p.save(overwrite=True)
+    return p
+
+
+@pytest.fixture()
+def qsettings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture()
+def window(qtbot, project, qsettings):
+    from triergon_studio.ui.main_window import MainWindow
+
+    win = MainWindow(project=project, settings=qsettings, open_audio=False)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.project.undo.set_clean()  # no unsaved-changes prompt while tearing down
+    win.close()
+
+
+class ViewMouse:
+    """Real QMouseEvents on a pyqtgraph GraphicsView, addressed in a ViewBox's data coordinates."""
+
+    def __init__(self, view, viewbox) -> None:
+        self.view = view
+        self.vb = viewbox
+
+    def point(self, x: float, y: float) -> QPoint:
+        scene = self.vb.mapViewToScene(QPointF(x, y))
+        return self.view.mapFromScene(scene)
+
+    def _send(self, kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton,
+              modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        vp = self.view.viewport()
+        ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), button, buttons, modifiers)
+        QApplication.sendEvent(vp, ev)
+
+    def press(self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        self._send(QEvent.Type.MouseButtonPress, self.point(x, y), Qt.MouseButton.LeftButton,
+                   Qt.MouseButton.LeftButton, modifiers)
+
+    def move(self, x: float, y: float) -> None:
+        self._send(QEvent.Type.MouseMove, self.point(x, y), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+
+    def release(self, x: float, y: float) -> None:
+        self._send(QEvent.Type.MouseButtonRelease, self.point(x, y), Qt.MouseButton.LeftButton,
+                   Qt.MouseButton.NoButton)
+
+    def drag(self, points: list[tuple[float, float]]) -> None:
+        self.press(*points[0])
+        for p in points[1:]:
+            self.move(*p)
+        self.release(*points[-1])
+
+    def click(self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        self.press(x, y, modifiers)
+        self.release(x, y)
+
+
+@pytest.fixture()
+def view_mouse():
+    return ViewMouse

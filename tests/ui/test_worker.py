@@ -1,0 +1,134 @@
+"""The generator worker and job queue, driven by plain Python generators on real threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+
+import pytest
+
+from triergon_studio.errors import AudioFileError, CancelledError
+from triergon_studio.ui.worker import GeneratorWorker, Job, JobQueue, describe_error
+
+
+def counting(n: int, delay: float = 0.0):
+    def factory(cancel: threading.Event) -> Generator[int, None, str]:
+        for i in range(n):
+            if delay:
+                time.sleep(delay)
+            yield i
+        return f"done {n}"
+
+    return factory
+
+
+def test_queue_yields_and_returns_on_ui_thread(qtbot) -> None:
+    queue = JobQueue()
+    seen: list[int] = []
+    threads: set[int] = set()
+    results: list[str] = []
+
+    def on_yield(v: int) -> None:
+        seen.append(v)
+        threads.add(threading.get_ident())
+
+    job = Job("count", counting(5), on_yield=on_yield, on_return=results.append)
+    with qtbot.waitSignal(queue.job_finished, timeout=5000):
+        queue.submit(job)
+    assert seen == [0, 1, 2, 3, 4]
+    assert results == ["done 5"]
+    assert threads == {threading.get_ident()}  # callbacks delivered on the UI thread
+    assert not queue.is_busy()
+
+
+def test_jobs_queue_up_in_order(qtbot) -> None:
+    queue = JobQueue()
+    order: list[str] = []
+    jobs = [Job(f"j{i}", counting(3, 0.005), on_return=order.append) for i in range(3)]
+    for j in jobs:
+        queue.submit(j)
+    assert len(queue) == 3 and queue.current is jobs[0]
+    qtbot.waitUntil(lambda: len(order) == 3 and not queue.is_busy(), timeout=5000)
+    assert order == ["done 3"] * 3
+
+
+def test_abort_between_yields(qtbot) -> None:
+    queue = JobQueue()
+    steps: list[int] = []
+    aborted: list[bool] = []
+    returned: list[object] = []
+    job = Job("slow", counting(1000, 0.01), on_yield=steps.append, on_abort=lambda: aborted.append(True),
+              on_return=returned.append)
+    queue.submit(job)
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=5000)
+    with qtbot.waitSignal(queue.job_finished, timeout=5000):
+        queue.cancel_current()
+    assert aborted == [True] and returned == []
+    assert len(steps) < 1000
+
+
+def test_generator_can_watch_the_cancel_event(qtbot) -> None:
+    """A job that blocks inside a step sees the same event and raises CancelledError."""
+
+    def factory(cancel: threading.Event) -> Generator[str, None, None]:
+        yield "loading"
+        if cancel.wait(5.0):
+            raise CancelledError("cancelled inside a step")
+        yield "never"
+
+    queue = JobQueue()
+    aborted: list[bool] = []
+    queue.submit(Job("blocking", factory, on_abort=lambda: aborted.append(True)))
+    qtbot.waitUntil(queue.is_busy, timeout=2000)
+    t0 = time.monotonic()
+    queue.cancel_current()
+    qtbot.waitUntil(lambda: not queue.is_busy(), timeout=5000)
+    assert aborted == [True]
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_errors_become_one_line_messages(qtbot) -> None:
+    def bad(cancel: threading.Event) -> Generator[int, None, None]:
+        yield 1
+        raise AudioFileError("not a RIFF file", path="/tmp/ref.wav")
+
+    queue = JobQueue()
+    errors: list[str] = []
+    with qtbot.waitSignal(queue.job_finished, timeout=5000):
+        queue.submit(Job("bad", bad, on_error=errors.append))
+    assert errors == ["/tmp/ref.wav: not a RIFF file"]
+    assert "Traceback" not in errors[0] and "\n" not in errors[0]
+
+
+def test_later_job_runs_after_a_failed_one(qtbot) -> None:
+    def boom(cancel: threading.Event) -> Generator[int, None, None]:
+        raise RuntimeError("kaput")
+        yield 0  # pragma: no cover
+
+    queue = JobQueue()
+    errors: list[str] = []
+    results: list[str] = []
+    queue.submit(Job("boom", boom, on_error=errors.append))
+    queue.submit(Job("ok", counting(2), on_return=results.append))
+    qtbot.waitUntil(lambda: results == ["done 2"], timeout=5000)
+    assert errors == ["RuntimeError: kaput"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "needle"),
+    [(MemoryError("cannot allocate 8 GiB"), "Out of memory"),
+     (FileNotFoundError(2, "No such file", "/x/weights.safetensors"), "/x/weights.safetensors"),
+     (ValueError("bad\nvalue"), "ValueError: bad value")],
+)
+def test_describe_error(exc: BaseException, needle: str) -> None:
+    text = describe_error(exc)
+    assert needle in text and "\n" not in text
+
+
+def test_worker_direct_run_reports_return() -> None:
+    worker = GeneratorWorker(counting(2))
+    got: list[object] = []
+    worker.returned.connect(got.append)
+    worker.run()  # same thread: direct connections
+    assert got == ["done 2"]

@@ -1,0 +1,293 @@
+"""Picture-exact delivery: one stem per lane plus the mix, a review video, a REAPER project and a report.
+
+Every WAV is exactly ``picture_samples(frame_count, fps, sr)`` long and starts at the picture's first frame;
+takes are resampled to the delivery rate and placed at their lane offsets. Files are written under hidden
+temporary names and renamed only when everything has been written, so an interrupted export leaves no
+half-written file under a final name. Existing files are never replaced unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triergon_studio.core.project import Project
+from triergon_studio.core.timecode import seconds_to_samples, timecode_to_samples
+from triergon_studio.errors import CancelledError, ExportError, StudioError
+
+BITS = ("24", "32f")
+TARGETS = ("none", "r128", "a85", "stream", "apple", "custom")
+MUX = ("none", "mp4", "mov")
+ORIGINATOR = "Tri-Ergon Studio"
+
+
+@dataclass
+class ExportSettings:
+    sample_rate: int = 48000
+    bits: str = "24"
+    target: str = "none"
+    target_lufs: float | None = None  # for target="custom"
+    true_peak_dbtp: float | None = None  # ceiling for "custom" (presets carry their own)
+    mux: str = "none"
+    reaper: bool = False
+    force: bool = False
+
+    def validate(self, where: Path) -> None:
+        if self.sample_rate not in (44100, 48000):
+            raise ExportError(f"delivery sample rate must be 44100 or 48000, not {self.sample_rate}", where)
+        if self.bits not in BITS:
+            raise ExportError(f"bit depth must be one of {BITS}, not {self.bits!r}", where)
+        if self.target not in TARGETS:
+            raise ExportError(f"loudness target must be one of {TARGETS}, not {self.target!r}", where)
+        if self.target == "custom" and (self.target_lufs is None or self.true_peak_dbtp is None):
+            raise ExportError("a custom loudness target needs target_lufs and true_peak_dbtp", where)
+        if self.mux not in MUX:
+            raise ExportError(f"review video must be one of {MUX}, not {self.mux!r}", where)
+
+
+@dataclass
+class ExportedFile:
+    kind: str  # stem | mix | review | reaper | report
+    path: Path
+    lane: str | None = None
+    samples: int | None = None
+    loudness: dict[str, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "file": self.path.name}
+        if self.lane is not None:
+            d["lane"] = self.lane
+        if self.samples is not None:
+            d["length_samples"] = self.samples
+        if self.loudness is not None:
+            d.update(self.loudness)
+        d.update(self.extra)
+        return d
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    files: list[ExportedFile]
+    picture_samples: int
+    time_reference: int
+    mix_gain_db: float
+    report_path: Path
+
+
+Progress = Callable[[str, float], None]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "untitled"
+
+
+def _loudness(audio: np.ndarray, sr: int) -> dict[str, float]:
+    from triergon_studio.audio.loudness import measure
+
+    r = measure(audio, sr)
+
+    def num(v: float) -> float | None:  # JSON has no -inf: silence is reported as null
+        return round(float(v), 2) if np.isfinite(v) else None
+
+    return {"integrated_lufs": num(r.integrated_lufs), "loudness_range_lu": num(r.loudness_range_lu),
+            "true_peak_dbtp": num(r.true_peak_dbtp)}
+
+
+def render_lanes(project: Project, sr: int, n: int) -> dict[str, np.ndarray]:
+    """Each lane as [n, 2] float32 at ``sr``: takes resampled, placed at their offsets, lane+item gain."""
+    from triergon_studio.audio.io import read_audio
+
+    cache: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    for lane in project.lanes:
+        buf = np.zeros((n, 2), np.float32)
+        for item in lane.items:
+            take = project.take(item.take_id)
+            if take.id not in cache:
+                path = project.take_path(take)
+                if not path.is_file():
+                    raise ExportError(f"take {take.name!r} is missing its audio file", path)
+                cache[take.id], _ = read_audio(path, sample_rate=sr)
+            audio = cache[take.id]
+            start = seconds_to_samples(item.offset_s, sr)
+            a0, b0 = max(0, -start), min(len(audio), n - start)  # part of the take inside the picture
+            if b0 > a0:
+                gain = np.float32(10 ** ((lane.gain_db + item.gain_db) / 20))
+                buf[start + a0 : start + b0] += audio[a0:b0] * gain
+        out[lane.name] = buf
+    return out
+
+
+def audible_lanes(project: Project) -> list[str]:
+    solo = [ln.name for ln in project.lanes if ln.solo]
+    return solo if solo else [ln.name for ln in project.lanes if not ln.mute]
+
+
+def export_project(project: Project, out_dir: str | Path, settings: ExportSettings | None = None,
+                   progress: Progress | None = None, cancel: threading.Event | None = None) -> ExportResult:
+    """Render and write the whole delivery. Raises ExportError (or CancelledError) and then leaves no
+    file under a final name that was not there before."""
+    s = settings or ExportSettings()
+    out = Path(out_dir)
+    s.validate(out)
+    if project.frame_count <= 0:
+        raise ExportError("the project has no picture length (no video frames)", project.path)
+    sr = s.sample_rate
+    n = project.picture_samples(sr)
+    base = _safe(project.name)
+    finals = {f"stem:{ln.name}": out / f"{base}_{_safe(ln.name)}.wav" for ln in project.lanes}
+    finals["mix"] = out / f"{base}_MIX.wav"
+    if len(set(finals.values())) != len(finals):
+        raise ExportError("two lanes map to the same file name; rename one", out)
+    if s.mux != "none":
+        finals["review"] = out / f"{base}_review.{s.mux}"
+    if s.reaper:
+        finals["reaper"] = out / f"{base}.rpp"
+    finals["report"] = out / f"{base}_export.json"
+    existing = [p.name for p in finals.values() if p.exists()]
+    if existing and not s.force:
+        raise ExportError(f"would overwrite {', '.join(existing)}; use --force to replace them", out)
+    video = project.video_abspath()
+    if s.mux != "none" and (video is None or not video.is_file()):
+        raise ExportError("the review video needs the project's video, which is missing; relink it", video)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def step(message: str, fraction: float) -> None:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError("export cancelled", out)
+        if progress is not None:
+            progress(message, fraction)
+
+    temps: dict[str, Path] = {}
+    try:
+        step("Rendering lanes", 0.0)
+        lanes = render_lanes(project, sr, n)
+        audible = audible_lanes(project)
+        mix = np.zeros((n, 2), np.float32)
+        for name in audible:
+            mix += lanes[name]
+        gain_db, limited = 0.0, False
+        if s.target != "none" and np.any(mix):
+            from triergon_studio.audio.normalize import PRESETS, normalize
+
+            lufs, tp = (s.target_lufs, s.true_peak_dbtp) if s.target == "custom" else PRESETS[s.target]
+            res = normalize(mix, sr, float(lufs), float(tp))  # type: ignore[arg-type]
+            mix, gain_db, limited = np.asarray(res.audio, np.float32), float(res.gain_db), bool(res.limited)
+            g = np.float32(10 ** (gain_db / 20))  # stems get the same gain so they still sum to the mix
+            lanes = {k: v * g for k, v in lanes.items()}
+        time_ref = timecode_to_samples(project.start_timecode, project.rate, sr)
+        files: list[ExportedFile] = []
+        jobs = [(f"stem:{name}", name, audio) for name, audio in lanes.items()] + [("mix", None, mix)]
+        for i, (key, lane, audio) in enumerate(jobs):
+            step(f"Writing {finals[key].name}", 0.1 + 0.6 * i / len(jobs))
+            loud = _loudness(audio, sr)
+            temps[key] = _temp_for(finals[key])
+            _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
+            extra = {"in_mix": lane in audible} if lane is not None else {}
+            files.append(ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra))
+        if s.mux != "none":
+            from triergon_studio.video.mux import mux_review
+
+            step(f"Writing {finals['review'].name}", 0.75)
+            temps["review"] = _temp_for(finals["review"])
+            assert video is not None
+            mux_review(video, mix, sr, temps["review"], s.mux)
+            files.append(ExportedFile("review", finals["review"], extra={"container": s.mux,
+                                                                        "video_copied_from": video.name}))
+        if s.reaper:
+            step(f"Writing {finals['reaper'].name}", 0.85)
+            temps["reaper"] = _temp_for(finals["reaper"])
+            _write_reaper(temps["reaper"], project, files, sr, n / sr, video, out)
+            files.append(ExportedFile("reaper", finals["reaper"]))
+        report = _report(project, s, files, n, time_ref, gain_db, limited)
+        temps["report"] = _temp_for(finals["report"])
+        _write_text(temps["report"], json.dumps(report, indent=1))
+        step("Finishing", 0.95)
+        for key, tmp in temps.items():
+            os.replace(tmp, finals[key])
+        temps.clear()
+    except StudioError:
+        raise
+    except OSError as exc:
+        raise ExportError(f"could not be written: {exc.strerror or exc}", out) from exc
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    if progress is not None:
+        progress("Done", 1.0)
+    return ExportResult(out, [*files, ExportedFile("report", finals["report"])], n, time_ref, gain_db,
+                        finals["report"])
+
+
+def _temp_for(final: Path) -> Path:
+    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    from triergon_studio.core.atomic import atomic_write_text
+
+    atomic_write_text(path, text + "\n")
+
+
+def _write_stem(path: Path, audio: np.ndarray, sr: int, bits: str, project: Project, lane: str | None,
+                time_ref: int, loud: dict[str, float | None]) -> None:
+    from triergon_studio.audio.io import BextInfo, write_wav
+
+    now = datetime.now()
+    what = f"{lane} stem" if lane else "mix"
+    bext = BextInfo(description=f"{project.name} {what} @ {project.start_timecode} {project.rate}",
+                    originator=ORIGINATOR, origination_date=now.strftime("%Y-%m-%d"),
+                    origination_time=now.strftime("%H:%M:%S"), time_reference=time_ref,
+                    coding_history=f"A=PCM,F={sr},W={32 if bits == '32f' else 24},M=stereo,T={ORIGINATOR}\r\n",
+                    loudness_value=loud["integrated_lufs"], loudness_range=loud["loudness_range_lu"],
+                    max_true_peak_level=loud["true_peak_dbtp"])
+    write_wav(path, audio, sr, bits=bits, bext=bext, overwrite=True)
+
+
+def _write_reaper(path: Path, project: Project, files: list[ExportedFile], sr: int, length_s: float,
+                  video: Path | None, out: Path) -> None:
+    from triergon_studio.audio.reaper import RppItem, RppProject, RppTrack, write_rpp
+
+    lanes = {ln.name: ln for ln in project.lanes}
+    tracks = []
+    if video is not None:
+        try:
+            vfile = os.path.relpath(video, out)
+        except ValueError:
+            vfile = str(video)
+        tracks.append(RppTrack("VIDEO", (RppItem(video.name, vfile, 0.0, length_s, "VIDEO"),)))
+    for f in files:
+        if f.kind == "stem":
+            lane = lanes[f.lane or ""]
+            tracks.append(RppTrack(f.lane or "", (RppItem(f.path.name, f.path.name, 0.0, length_s),),
+                                   mute=lane.mute, solo=lane.solo))
+    start_s = float(timecode_to_samples(project.start_timecode, project.rate, 1_000_000)) / 1_000_000
+    write_rpp(path, RppProject(
+        tracks=tracks, fps=project.fps, drop_frame=project.drop_frame, sample_rate=sr, start_offset_s=start_s,
+        markers=[(m.time_s, m.name) for m in project.markers],
+        regions=[(r.start_s, r.end_s, r.name) for r in project.regions]))
+
+
+def _report(project: Project, s: ExportSettings, files: list[ExportedFile], n: int, time_ref: int,
+            gain_db: float, limited: bool) -> dict[str, Any]:
+    return {
+        "format": "triergon-export-report", "version": 1, "project": project.name,
+        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "video": project.video.path if project.video else None,
+        "fps": {"num": project.fps.numerator, "den": project.fps.denominator, "drop_frame": project.drop_frame},
+        "frame_count": project.frame_count, "start_timecode": project.start_timecode,
+        "sample_rate": s.sample_rate, "bits": s.bits, "picture_samples": n,
+        "bext_time_reference": time_ref,
+        "loudness_target": s.target, "mix_gain_db": round(gain_db, 3), "mix_limited": limited,
+        "files": [f.to_json() for f in files],
+    }

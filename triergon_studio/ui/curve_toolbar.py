@@ -1,0 +1,77 @@
+"""Tool strip above the curve editor: tools, snapping, link/overlay and the selection edits."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
+
+from triergon_studio.ui.curve_editor import CurveEditor, Tool
+from triergon_studio.ui.curve_ops import SnapMode
+
+TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R"}
+
+
+class CurveToolbar(QToolBar):
+    def __init__(self, editor: CurveEditor, parent: QWidget | None = None) -> None:
+        super().__init__("Curve tools", parent)
+        self.setObjectName("curveToolbar")
+        self.editor = editor
+        group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool in Tool:
+            act = QAction(tool.value.capitalize(), self)
+            act.setCheckable(True)
+            act.setShortcut(QKeySequence(TOOL_KEYS[tool]))
+            act.setToolTip(f"{tool.value.capitalize()} tool ({TOOL_KEYS[tool]})")
+            act.triggered.connect(lambda _=False, t=tool: editor.set_tool(t))
+            group.addAction(act)
+            self.addAction(act)
+            self.tool_actions[tool] = act
+        self.tool_actions[editor.tool].setChecked(True)
+        editor.tool_changed.connect(lambda name: self.tool_actions[Tool(name)].setChecked(True))
+        self.addSeparator()
+        self.addWidget(QLabel(" Snap "))
+        self.snap = QComboBox()
+        self.snap.addItem("Off", SnapMode.OFF)
+        self.snap.addItem("Frames", SnapMode.FRAMES)
+        self.snap.addItem("Grid", SnapMode.GRID)
+        self.snap.currentIndexChanged.connect(lambda i: editor.set_snap(self.snap.itemData(i)))
+        self.addWidget(self.snap)
+        self.grid = QDoubleSpinBox()
+        self.grid.setRange(0.05, 10.0)
+        self.grid.setValue(editor.grid_s)
+        self.grid.setSuffix(" s")
+        self.grid.setToolTip("Grid spacing in seconds (the value grid is 1 dB)")
+        self.grid.valueChanged.connect(lambda v: editor.set_snap(editor.snap, grid_s=v))
+        self.addWidget(self.grid)
+        self.addSeparator()
+        self.link = QAction("Link L/R", self)
+        self.link.setCheckable(True)
+        self.link.toggled.connect(editor.set_linked)
+        self.addAction(self.link)
+        self.overlay = QAction("Overlay", self)
+        self.overlay.setCheckable(True)
+        self.overlay.setToolTip("Draw L and R in one lane")
+        self.overlay.toggled.connect(editor.set_overlay)
+        self.addAction(self.overlay)
+        self.addSeparator()
+        self.copy_lr = self._action("Copy L→R", editor.copy_left_to_right)
+        self.smooth = self._action("Smooth", editor.smooth_selection, "S")
+        self.flatten = self._action("Flatten", editor.flatten_selection, "F")
+        self.raise_ = self._action("+dB", lambda: editor.offset_selection(self.step.value()), "Alt+Up")
+        self.lower = self._action("−dB", lambda: editor.offset_selection(-self.step.value()), "Alt+Down")
+        self.step = QDoubleSpinBox()
+        self.step.setRange(0.1, 24.0)
+        self.step.setValue(1.0)
+        self.step.setSuffix(" dB")
+        self.addWidget(self.step)
+        self.delete = self._action("Delete points", editor.delete_selected_points)
+
+    def _action(self, text: str, slot: object, shortcut: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(f"{text} ({shortcut})")
+        act.triggered.connect(lambda _=False: slot())
+        self.addAction(act)
+        return act

@@ -1,0 +1,136 @@
+"""Job factories for the worker: load the model, generate takes, predict curves.
+
+Each factory returns a callable ``(cancel: threading.Event) -> generator`` that runs on the worker thread;
+torch and the engine are imported there, never on the UI thread. Jobs yield ``JobProgress`` and return plain
+data; the window turns the results into project changes on the UI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class JobProgress:
+    step: int
+    total: int
+    message: str = ""
+    stage: str = "sampling"  # loading | sampling | writing | predicting
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, self.step / self.total)
+
+
+@dataclass
+class GeneratedTake:
+    """One variation, already written to ``path`` (a take file inside the project)."""
+
+    path: Path
+    seed: int
+    duration_s: float
+    sample_rate: int
+    start_s: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelHost:
+    """Keeps the loaded model between jobs (loaded lazily, on the worker thread, the first time)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.name: str | None = None
+        self.model: Any | None = None
+        self._lock = threading.Lock()
+
+    def ensure(self, name: str) -> Generator[JobProgress, None, Any]:
+        with self._lock:
+            if self.model is not None and self.name == name:
+                return self.model
+        yield JobProgress(0, 1, f"Loading model {name}…", "loading")
+        from triergon_studio.engine.pipeline import load_model
+
+        model = load_model(name, device=self.device)
+        with self._lock:
+            self.model, self.name = model, name
+        yield JobProgress(1, 1, f"Model {name} ready", "loading")
+        return model
+
+
+def _fill(cls: Any, values: dict[str, Any]) -> Any:
+    """Build ``cls`` from the values whose names it declares (the engine owns the request's shape)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
+                   out_paths: list[Path]) -> Any:
+    """``spec`` is a snapshot of the project's prompts, curves and settings taken on the UI thread."""
+
+    def run(cancel: threading.Event) -> Generator[JobProgress, None, list[GeneratedTake]]:
+        from triergon_studio.audio.io import write_wav
+        from triergon_studio.engine import pipeline
+
+        model = yield from host.ensure(spec["model"])
+        results: list[GeneratedTake] = []
+        for k, (seed, path) in enumerate(zip(seeds, out_paths, strict=True)):
+            request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed})
+            gen = pipeline.generate(request, model=model, cancel=cancel)
+            label = f"take {k + 1}/{len(seeds)}" if len(seeds) > 1 else "take"
+            t0 = time.monotonic()
+            while True:
+                try:
+                    p = next(gen)
+                except StopIteration as stop:
+                    out = stop.value
+                    break
+                yield JobProgress(int(p.step), int(p.total), f"Sampling {label}: step {p.step}/{p.total}")
+            yield JobProgress(1, 1, f"Writing {label}", "writing")
+            audio = np.asarray(out.audio, dtype=np.float32)
+            write_wav(path, audio, int(out.sample_rate), bits="32f")
+            results.append(GeneratedTake(path, seed, audio.shape[0] / float(out.sample_rate),
+                                         int(out.sample_rate), float(spec.get("start_s", 0.0)),
+                                         {**dict(getattr(out, "metadata", {}) or {}),
+                                          "seconds": round(time.monotonic() - t0, 3)}))
+        return results
+
+    return run
+
+
+def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: float) -> Any:
+    def run(cancel: threading.Event) -> Generator[JobProgress, None, Any]:
+        from triergon_studio.engine import pipeline
+
+        model = yield from host.ensure(model_name)
+        yield JobProgress(0, 2, "Sampling the picture at 6 fps", "predicting")
+        curves = pipeline.predict_curves(video_path, model=model, cancel=cancel)
+        yield JobProgress(2, 2, "Curves predicted", "predicting")
+        return curves
+
+    return run
+
+
+def measure_reference(path: str, in_s: float, out_s: float | None, duration_s: float) -> Any:
+    """Curves measured on the chosen region of a reference sound, laid over the picture from 0 s."""
+    from triergon_studio.audio.io import read_audio
+    from triergon_studio.audio.loudness import measure_curves
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve, frame_count
+
+    audio, sr = read_audio(path)
+    a = int(in_s * sr)
+    b = audio.shape[0] if out_s is None else int(out_s * sr)
+    measured = measure_curves(audio[a:b], sr)
+    n = frame_count(duration_s)
+    left = np.full(n, -70.0)
+    right = np.full(n, -70.0)
+    m = min(n, measured.n_frames)
+    left[:m], right[:m] = measured.left[:m], measured.right[:m]
+    return LoudnessCurve(left, right, duration_s, source=CurveSource.MEASURED)

@@ -1,0 +1,316 @@
+"""Prompt and settings panel: text prompt, reference audio, "use picture", the task id in words, the
+generation settings, and the Generate / Cancel / progress controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triergon_studio.ui.timeline import waveform_envelope
+
+SAMPLERS = ("dpmpp_3m_sde", "dpmpp_2m", "ddim", "euler")
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".mkv"}
+
+
+def task_words(text: bool, audio: bool, video: bool) -> str:
+    """The paper's task id (4*text + 2*audio + 1*video) and what it means."""
+    task = 4 * int(text) + 2 * int(audio) + int(video)
+    parts = [name for on, name in ((text, "text"), (audio, "reference audio"), (video, "picture")) if on]
+    return f"Task {task}: " + (" + ".join(parts) if parts else "no prompt (loudness curve only)")
+
+
+class ReferenceAudioWidget(QWidget):
+    """Open or drop a reference sound, see its waveform, choose a region, play it."""
+
+    file_chosen = Signal(str)
+    region_changed = Signal(float, float)
+    play_requested = Signal()
+    cleared = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("referenceAudio")
+        self.setAcceptDrops(True)
+        self.path: str | None = None
+        self.duration_s = 0.0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.label = QLabel("No reference audio: open a file or drop one here")
+        self.label.setWordWrap(True)
+        self.open_button = QPushButton("Open…")
+        self.play_button = QPushButton("Play")
+        self.measure_button = QPushButton("Measure curves")
+        self.measure_button.setToolTip("Measure from reference audio: seed the L/R curves from this region")
+        self.clear_button = QPushButton("Clear")
+        for b in (self.play_button, self.measure_button, self.clear_button):
+            b.setEnabled(False)
+        row.addWidget(self.open_button)
+        row.addWidget(self.play_button)
+        row.addWidget(self.measure_button)
+        row.addWidget(self.clear_button)
+        layout.addWidget(self.label)
+        layout.addLayout(row)
+        self.plot = pg.PlotWidget(background="#17181a")
+        self.plot.setFixedHeight(70)
+        self.plot.hideAxis("left")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.wave = pg.PlotDataItem(connect="pairs", pen=pg.mkPen("#9ccc65"))
+        self.plot.addItem(self.wave)
+        self.region = pg.LinearRegionItem((0.0, 1.0), brush=pg.mkBrush(255, 213, 79, 40))
+        self.region.setVisible(False)
+        self.region.sigRegionChangeFinished.connect(self._emit_region)
+        self.plot.addItem(self.region)
+        layout.addWidget(self.plot)
+        self.open_button.clicked.connect(self._open_dialog)
+        self.play_button.clicked.connect(self.play_requested)
+        self.clear_button.clicked.connect(self.cleared)
+
+    def show_audio(self, path: str, audio: np.ndarray, sr: int, in_s: float = 0.0,
+                   out_s: float | None = None) -> None:
+        self.path = path
+        self.duration_s = audio.shape[0] / float(sr)
+        x, y = waveform_envelope(audio, sr, points_per_s=max(20.0, 2000.0 / max(self.duration_s, 0.1)))
+        self.wave.setData(x, y)
+        self.plot.setXRange(0, self.duration_s, padding=0)
+        self.plot.setYRange(-1, 1, padding=0.05)
+        self.region.blockSignals(True)
+        self.region.setBounds((0, self.duration_s))
+        self.region.setRegion((in_s, self.duration_s if out_s is None else out_s))
+        self.region.blockSignals(False)
+        self.region.setVisible(True)
+        self.label.setText(f"{Path(path).name}  ({self.duration_s:.2f} s)")
+        for b in (self.play_button, self.measure_button, self.clear_button):
+            b.setEnabled(True)
+
+    def clear(self) -> None:
+        self.path = None
+        self.wave.setData([], [])
+        self.region.setVisible(False)
+        self.label.setText("No reference audio: open a file or drop one here")
+        for b in (self.play_button, self.measure_button, self.clear_button):
+            b.setEnabled(False)
+
+    def show_error(self, message: str) -> None:
+        self.label.setText(message)
+
+    def selected_region(self) -> tuple[float, float]:
+        lo, hi = self.region.getRegion()
+        return float(lo), float(hi)
+
+    def _emit_region(self) -> None:
+        lo, hi = self.selected_region()
+        self.region_changed.emit(lo, hi)
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reference audio", "",
+                                              "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff *.m4a);;All files (*)")
+        if path:
+            self.file_chosen.emit(path)
+
+    def dragEnterEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: Any) -> None:  # noqa: N802
+        for url in ev.mimeData().urls():
+            if url.isLocalFile():
+                self.file_chosen.emit(url.toLocalFile())
+                ev.acceptProposedAction()
+                return
+
+
+class PromptPanel(QWidget):
+    """Edits are pushed to the project (as undoable commands) shortly after the user stops typing."""
+
+    generate_requested = Signal()
+    cancel_requested = Signal()
+    predict_requested = Signal()
+    regenerate_region_requested = Signal()
+    prompts_edited = Signal()
+    settings_edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("promptPanel")
+        layout = QVBoxLayout(self)
+        prompt_box = QGroupBox("Prompts")
+        pl = QVBoxLayout(prompt_box)
+        self.prompt_text = QPlainTextEdit()
+        self.prompt_text.setObjectName("promptText")
+        self.prompt_text.setPlaceholderText("Describe the sound, e.g. 'footsteps on gravel, close'")
+        self.prompt_text.setFixedHeight(70)
+        pl.addWidget(self.prompt_text)
+        self.reference = ReferenceAudioWidget()
+        pl.addWidget(self.reference)
+        self.use_picture = QCheckBox("Use picture (video prompt)")
+        self.use_picture.setChecked(True)
+        pl.addWidget(self.use_picture)
+        self.task_label = QLabel(task_words(False, False, True))
+        self.task_label.setObjectName("taskLabel")
+        pl.addWidget(self.task_label)
+        self.predict_button = QPushButton("Predict curves from video")
+        self.predict_button.setObjectName("predictButton")
+        pl.addWidget(self.predict_button)
+        layout.addWidget(prompt_box)
+
+        settings_box = QGroupBox("Settings")
+        form = QFormLayout(settings_box)
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 500)
+        self.cfg = QDoubleSpinBox()
+        self.cfg.setRange(0.0, 30.0)
+        self.cfg.setSingleStep(0.5)
+        self.sampler = QComboBox()
+        self.sampler.addItems(SAMPLERS)
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed_locked = QCheckBox("Lock")
+        self.seed_locked.setToolTip("Locked: every generation uses this seed. Unlocked: a new random seed each time.")
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.seed_locked)
+        self.variations = QSpinBox()
+        self.variations.setRange(1, 16)
+        self.span = QComboBox()
+        self.span.addItems(["Whole video", "Selected region"])
+        self.conform = QCheckBox("Conform to curve after generation")
+        form.addRow("Model", self.model)
+        form.addRow("Steps", self.steps)
+        form.addRow("CFG", self.cfg)
+        form.addRow("Sampler", self.sampler)
+        form.addRow("Seed", seed_row)
+        form.addRow("Variations", self.variations)
+        form.addRow("Span", self.span)
+        form.addRow(self.conform)
+        layout.addWidget(settings_box)
+
+        run_row = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate takes (Ctrl+Enter)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        self.regen_button = QPushButton("Regenerate region")
+        self.regen_button.setObjectName("regenerateButton")
+        run_row.addWidget(self.generate_button, 2)
+        run_row.addWidget(self.cancel_button, 1)
+        layout.addLayout(run_row)
+        layout.addWidget(self.regen_button)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progressBar")
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        layout.addWidget(self.progress)
+        self.job_label = QLabel("")
+        self.job_label.setWordWrap(True)
+        self.job_label.setObjectName("jobLabel")
+        layout.addWidget(self.job_label)
+        layout.addStretch(1)
+
+        self._commit_timer = QTimer(self)
+        self._commit_timer.setSingleShot(True)
+        self._commit_timer.setInterval(700)
+        self._commit_timer.timeout.connect(self.prompts_edited)
+        self.prompt_text.textChanged.connect(self._commit_timer.start)
+        self.prompt_text.textChanged.connect(self.refresh_task)
+        self.use_picture.toggled.connect(lambda *_: (self.refresh_task(), self.prompts_edited.emit()))
+        for w in (self.steps, self.seed, self.variations):
+            w.valueChanged.connect(lambda *_: self.settings_edited.emit())
+        self.cfg.valueChanged.connect(lambda *_: self.settings_edited.emit())
+        for c in (self.model, self.sampler, self.span):
+            c.currentTextChanged.connect(lambda *_: self.settings_edited.emit())
+        for cb in (self.seed_locked, self.conform):
+            cb.toggled.connect(lambda *_: self.settings_edited.emit())
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.predict_button.clicked.connect(self.predict_requested)
+        self.regen_button.clicked.connect(self.regenerate_region_requested)
+
+    def flush(self) -> None:
+        """Push a pending text edit now (before generating or saving)."""
+        if self._commit_timer.isActive():
+            self._commit_timer.stop()
+            self.prompts_edited.emit()
+
+    def refresh_task(self) -> None:
+        has_text = bool(self.prompt_text.toPlainText().strip())
+        has_audio = self.reference.path is not None
+        self.task_label.setText(task_words(has_text, has_audio, self.use_picture.isChecked()))
+
+    def set_models(self, names: list[str]) -> None:
+        current = self.model.currentText()
+        self.model.blockSignals(True)
+        self.model.clear()
+        self.model.addItems(names)
+        if current:
+            self.model.setCurrentText(current)
+        self.model.blockSignals(False)
+
+    def show_settings(self, s: Any) -> None:
+        widgets = (self.model, self.steps, self.cfg, self.sampler, self.seed, self.seed_locked,
+                   self.variations, self.span, self.conform)
+        for w in widgets:
+            w.blockSignals(True)
+        self.model.setCurrentText(s.model)
+        self.steps.setValue(int(s.steps))
+        self.cfg.setValue(float(s.cfg))
+        if self.sampler.findText(s.sampler) < 0:
+            self.sampler.addItem(s.sampler)
+        self.sampler.setCurrentText(s.sampler)
+        self.seed.setValue(int(s.seed))
+        self.seed_locked.setChecked(bool(s.seed_locked))
+        self.variations.setValue(int(s.variations))
+        self.span.setCurrentIndex(0 if s.span is None else 1)
+        self.conform.setChecked(bool(s.conform))
+        for w in widgets:
+            w.blockSignals(False)
+
+    def show_prompts(self, prompts: Any) -> None:
+        if self.prompt_text.toPlainText() != prompts.text:
+            self.prompt_text.blockSignals(True)
+            self.prompt_text.setPlainText(prompts.text)
+            self.prompt_text.blockSignals(False)
+        self.use_picture.blockSignals(True)
+        self.use_picture.setChecked(bool(prompts.use_video))
+        self.use_picture.blockSignals(False)
+        self.refresh_task()
+
+    def set_running(self, running: bool) -> None:
+        self.cancel_button.setEnabled(running)
+        if not running:
+            self.progress.setValue(0)
+            self.progress.setFormat("idle")
+
+    def keyPressEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.generate_requested.emit()
+            return
+        super().keyPressEvent(ev)

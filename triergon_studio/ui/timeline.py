@@ -1,0 +1,231 @@
+"""The timeline: a timecode ruler with a thumbnail strip, the curve editor, and one row per project lane with
+its takes drawn as waveforms. Every row shares the curve editor's x axis (zoom and pan move together) and
+shows the playhead; dragging on the ruler, or dragging any playhead line, scrubs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from triergon_studio.ui.curve_editor import AXIS_WIDTH, CurveEditor
+
+TAKE_MIME = "application/x-triergon-take"
+LANE_COLOURS = ("#81c784", "#ba68c8", "#4dd0e1", "#ffb74d", "#e57373", "#90a4ae")
+
+
+class TimecodeAxis(pg.AxisItem):
+    def __init__(self, formatter: Callable[[float], str], orientation: str = "top") -> None:
+        super().__init__(orientation)
+        self._fmt = formatter
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [self._fmt(v) if v >= 0 else "" for v in values]
+
+
+class _ScrubViewBox(pg.ViewBox):
+    """Left click or drag anywhere scrubs; the wheel zooms the shared x axis."""
+
+    def __init__(self, on_scrub: Callable[[float], None]) -> None:
+        super().__init__(enableMenu=False)
+        self._on_scrub = on_scrub
+        self.setMouseEnabled(x=True, y=False)
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._on_scrub(max(0.0, self.mapSceneToView(ev.scenePos()).x()))
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton and axis is None:
+            ev.accept()
+            self._on_scrub(max(0.0, self.mapSceneToView(ev.scenePos()).x()))
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+def waveform_envelope(audio: np.ndarray, sr: int, points_per_s: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical min/max strokes (x pairs, y pairs) for a fast ``connect='pairs'`` waveform."""
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    hop = max(1, int(sr / points_per_s))
+    n = mono.shape[0] // hop
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    blocks = mono[: n * hop].reshape(n, hop)
+    lo, hi = blocks.min(axis=1), blocks.max(axis=1)
+    x = np.repeat(np.arange(n) * hop / sr, 2)
+    y = np.empty(2 * n)
+    y[0::2], y[1::2] = lo, hi
+    return x, y
+
+
+class LanesView(pg.PlotWidget):
+    """Rows for the project lanes; a take dragged from the takes list drops onto a lane at the drop time."""
+
+    take_dropped = Signal(str, str, float)  # take id, lane name, offset seconds
+    scrub = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self._vb = _ScrubViewBox(lambda t: self.scrub.emit(t))
+        super().__init__(parent, viewBox=self._vb, background="#1e1f22")
+        self.setAcceptDrops(True)
+        self.plotItem.hideButtons()
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.setContentsMargins(0, 0, 0, 0)
+        self.plotItem.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plotItem.getAxis("bottom").setStyle(showValues=False)
+        self.plotItem.showGrid(x=True, y=False, alpha=0.15)
+        self.lane_names: list[str] = []
+        self._items: list[Any] = []
+        self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))
+        self.playhead.sigDragged.connect(lambda line: self.scrub.emit(float(line.value())))
+        self.addItem(self.playhead)
+
+    def set_lanes(self, lanes: list[Any], waveforms: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        for item in self._items:
+            self.removeItem(item)
+        self._items = []
+        self.lane_names = [lane.name for lane in lanes]
+        n = max(1, len(lanes))
+        self._vb.setYRange(-n, 0, padding=0.02)
+        ticks = []
+        soloed = any(getattr(lane, "solo", False) for lane in lanes)
+        for k, lane in enumerate(lanes):
+            centre = -(k + 0.5)
+            flags = ("M" if lane.mute else "") + ("S" if lane.solo else "")
+            ticks.append((centre, f"{lane.name} {flags}".strip()))
+            sep = pg.InfiniteLine(pos=-(k + 1), angle=0, pen=pg.mkPen("#3a3d42"))
+            self.addItem(sep)
+            self._items.append(sep)
+            audible = not lane.mute and (lane.solo or not soloed)
+            colour = QColor(LANE_COLOURS[k % len(LANE_COLOURS)])
+            if not audible:
+                colour.setAlpha(70)
+            for item in lane.items:
+                env = waveforms.get(item.take_id)
+                if env is None:
+                    continue
+                x, y = env
+                peak = float(np.max(np.abs(y))) if y.size else 1.0
+                scale = 0.45 / max(peak, 1e-3)
+                wave = pg.PlotDataItem(x + item.offset_s, centre + y * scale, connect="pairs",
+                                       pen=pg.mkPen(colour, width=1))
+                self.addItem(wave)
+                self._items.append(wave)
+                if x.size:
+                    box = pg.LinearRegionItem((item.offset_s, item.offset_s + float(x[-1])), movable=False,
+                                              brush=pg.mkBrush(colour.red(), colour.green(), colour.blue(), 25),
+                                              pen=pg.mkPen(None))
+                    box.setZValue(-10)
+                    self.addItem(box)
+                    self._items.append(box)
+        self.plotItem.getAxis("left").setTicks([ticks, []])
+
+    def lane_at(self, y: float) -> str | None:
+        k = int(np.floor(-y))
+        return self.lane_names[k] if 0 <= k < len(self.lane_names) else None
+
+    def dragEnterEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.mimeData().hasFormat(TAKE_MIME):
+            ev.acceptProposedAction()
+        else:
+            super().dragEnterEvent(ev)
+
+    def dragMoveEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.mimeData().hasFormat(TAKE_MIME):
+            ev.acceptProposedAction()
+        else:
+            super().dragMoveEvent(ev)
+
+    def dropEvent(self, ev: Any) -> None:  # noqa: N802
+        data: QMimeData = ev.mimeData()
+        if not data.hasFormat(TAKE_MIME):
+            super().dropEvent(ev)
+            return
+        take_id = bytes(data.data(TAKE_MIME).data()).decode()
+        pos = self._vb.mapSceneToView(self.mapToScene(ev.position().toPoint()))
+        lane = self.lane_at(pos.y())
+        if lane is not None:
+            self.take_dropped.emit(take_id, lane, max(0.0, pos.x()))
+            ev.acceptProposedAction()
+
+
+class RulerStrip(pg.PlotWidget):
+    """Timecode ruler over a strip of thumbnails."""
+
+    scrub = Signal(float)
+
+    def __init__(self, formatter: Callable[[float], str], parent: QWidget | None = None) -> None:
+        self._vb = _ScrubViewBox(lambda t: self.scrub.emit(t))
+        axis = TimecodeAxis(formatter, "top")
+        super().__init__(parent, viewBox=self._vb, axisItems={"top": axis}, background="#17181a")
+        self.plotItem.hideButtons()
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.showAxis("top")
+        self.plotItem.setContentsMargins(0, 0, 0, 0)
+        self.plotItem.hideAxis("bottom")
+        self.plotItem.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plotItem.getAxis("left").setStyle(showValues=False)
+        self._vb.setYRange(0, 1, padding=0)
+        self._thumbs: list[pg.ImageItem] = []
+        self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f", width=2))
+        self.playhead.sigDragged.connect(lambda line: self.scrub.emit(float(line.value())))
+        self.addItem(self.playhead)
+        self.setFixedHeight(96)
+
+    def set_thumbnails(self, images: list[np.ndarray], duration_s: float) -> None:
+        for item in self._thumbs:
+            self.removeItem(item)
+        self._thumbs = []
+        if not images or duration_s <= 0:
+            return
+        width = duration_s / len(images)
+        for k, img in enumerate(images):
+            # ImageItem wants [x, y, rgb] with y up: transpose and flip the rows.
+            item = pg.ImageItem(np.ascontiguousarray(np.transpose(img[::-1], (1, 0, 2))))
+            item.setRect(pg.QtCore.QRectF(k * width, 0.0, width, 1.0))
+            item.setZValue(-20)
+            self.addItem(item)
+            self._thumbs.append(item)
+
+
+class Timeline(QWidget):
+    scrub = Signal(float)
+
+    def __init__(self, project: Any, formatter: Callable[[float], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("timeline")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.ruler = RulerStrip(formatter)
+        self.curve_editor = CurveEditor(project)
+        self.lanes = LanesView()
+        layout.addWidget(self.ruler)
+        layout.addWidget(self.curve_editor, 3)
+        layout.addWidget(self.lanes, 2)
+        master = self.curve_editor.viewbox
+        self.ruler.getViewBox().setXLink(master)
+        self.lanes.getViewBox().setXLink(master)
+        self.ruler.scrub.connect(self.scrub)
+        self.lanes.scrub.connect(self.scrub)
+        self.curve_editor.playhead_moved.connect(self.scrub)
+
+    def set_duration(self, duration_s: float) -> None:
+        if duration_s > 0:
+            vb = self.curve_editor.viewbox
+            for box in (vb, self.ruler.getViewBox(), self.lanes.getViewBox()):
+                box.setLimits(xMin=0, xMax=duration_s)
+            vb.setXRange(0, duration_s, padding=0)
+
+    def set_playhead(self, t: float) -> None:
+        self.ruler.playhead.setValue(t)
+        self.lanes.playhead.setValue(t)
+        self.curve_editor.set_playhead(t)

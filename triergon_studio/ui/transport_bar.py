@@ -1,0 +1,85 @@
+"""Transport bar: buttons, timecode, shuttle speed, loop and the output-device chooser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+
+
+class TransportBar(QWidget):
+    device_chosen = Signal(object)
+
+    def __init__(self, transport: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transportBar")
+        self.transport = transport
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 2)
+
+        def button(text: str, tip: str, slot: Any, name: str = "") -> QToolButton:
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            if name:
+                b.setObjectName(name)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+            return b
+
+        self.home_button = button("|◀◀", "Go to start (Home)", transport.home)
+        self.back_button = button("◀◀", "Shuttle back (J)", transport.shuttle_back)
+        self.step_back_button = button("◀|", "Step one frame back (Left)", lambda: transport.step(-1))
+        self.play_button = button("▶", "Play / stop (Space)", transport.toggle, "playButton")
+        self.play_button.setMinimumWidth(44)
+        self.step_fwd_button = button("|▶", "Step one frame forward (Right)", lambda: transport.step(1))
+        self.fwd_button = button("▶▶", "Shuttle forward (L)", transport.shuttle_forward)
+        self.end_button = button("▶▶|", "Go to end (End)", transport.end)
+        self.loop_box = QCheckBox("Loop region")
+        self.loop_box.toggled.connect(transport.set_looping)
+        row.addWidget(self.loop_box)
+        self.timecode = QLabel("00:00:00:00")
+        self.timecode.setObjectName("timecodeLabel")
+        font = QFont("monospace")
+        font.setPointSize(14)
+        font.setBold(True)
+        self.timecode.setFont(font)
+        row.addSpacing(12)
+        row.addWidget(self.timecode)
+        self.rate_label = QLabel("")
+        row.addWidget(self.rate_label)
+        row.addStretch(1)
+        row.addWidget(QLabel("Output"))
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("deviceCombo")
+        self.device_combo.setMinimumWidth(160)
+        self.device_combo.activated.connect(lambda i: self.device_chosen.emit(self.device_combo.itemData(i)))
+        row.addWidget(self.device_combo)
+        transport.playing_changed.connect(self._on_playing)
+
+    def set_devices(self, devices: list[Any], current: Any | None = None) -> None:
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        self.device_combo.addItem("Default output", None)
+        for d in devices:
+            name = getattr(d, "name", None) or (d.get("name") if isinstance(d, dict) else str(d))
+            index = getattr(d, "index", None)
+            if index is None and isinstance(d, dict):
+                index = d.get("index")
+            self.device_combo.addItem(str(name), index if index is not None else name)
+        if current is not None:
+            k = self.device_combo.findData(current)
+            if k >= 0:
+                self.device_combo.setCurrentIndex(k)
+        self.device_combo.blockSignals(False)
+
+    def show_time(self, timecode: str) -> None:
+        self.timecode.setText(timecode)
+        rate = self.transport.rate
+        self.rate_label.setText("" if not self.transport.playing or rate == 1.0 else f"{rate:+.0f}x")
+
+    def _on_playing(self, playing: bool) -> None:
+        self.play_button.setText("■" if playing else "▶")

@@ -1,0 +1,65 @@
+"""Frames derived from a video: the 6 fps samples the loudness predictor sees, and timeline thumbnails."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from triergon_studio.video.reader import VideoReader
+
+SAMPLE_RATE_HZ = 6
+
+
+def sample_indices(reader: VideoReader, rate_hz: int = SAMPLE_RATE_HZ) -> list[int]:
+    """Frame index shown at each time k/rate_hz for every k with k/rate_hz inside the picture."""
+    duration = Fraction(reader.info.duration_s) if reader.info.is_vfr else \
+        Fraction(reader.info.frame_count) / reader.info.fps
+    count = max(1, math.ceil(duration * rate_hz))
+    return [reader.index_at_time(Fraction(k, rate_hz)) for k in range(count)]
+
+
+def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    import cv2
+
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA)
+
+
+def sample_frames_6fps(path: str | Path, size: tuple[int, int] | None = None,
+                       rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """[F, H, W, 3] uint8 RGB where frame k is the picture shown at k/6 s; ``size`` = (width, height).
+
+    The file is decoded once, in order, so this costs one pass whatever the frame rate.
+    """
+    with VideoReader(path) as reader:
+        wanted = sample_indices(reader, rate_hz)
+        needed = set(wanted)
+        picked: dict[int, np.ndarray] = {}
+        last = max(needed)
+        for frame in reader.iter_frames(start=min(needed), stop=last + 1):
+            if frame.index in needed:
+                picked[frame.index] = _resize(frame.image, size)
+        missing = needed - picked.keys()
+        for i in sorted(missing):  # a frame the sequential pass skipped (should not happen): fetch it
+            picked[i] = _resize(reader.frame_at_index(i).image, size)
+        return np.stack([picked[i] for i in wanted])
+
+
+def thumbnails(path: str | Path, count: int, height: int) -> list[np.ndarray]:
+    """``count`` RGB thumbnails ``height`` pixels high, taken at the middle of equal slices of the picture."""
+    if count <= 0:
+        return []
+    with VideoReader(path) as reader:
+        n = reader.info.frame_count
+        idx = sorted({min(n - 1, int((k + 0.5) * n / count)) for k in range(count)})
+        by_index = {}
+        for i in idx:
+            image = reader.frame_at_index(i).image
+            h, w = image.shape[:2]
+            width = max(1, round(w * height / h))
+            by_index[i] = _resize(image, (width, height))
+        return [by_index[min(n - 1, int((k + 0.5) * n / count))] for k in range(count)]
