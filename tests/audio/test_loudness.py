@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.signal import resample_poly, sosfilt, sosfreqz
 
 from triergon_studio.audio import loudness as ld
+from triergon_studio.audio import truepeak as tpk
 from triergon_studio.core.curves import LUFS_FLOOR, CurveSource
 
 ITU_48K = np.array(
@@ -297,8 +298,8 @@ def _test_signals_for_peak() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("name", list(_test_signals_for_peak()))
 def test_screened_true_peak_equals_full_oversampling(name: str) -> None:
     x = _test_signals_for_peak()[name]
-    got = ld._channel_true_peak(x)
-    full = ld.oversampled_peak_full(x)
+    got = tpk._channel_true_peak(x)
+    full = tpk.oversampled_peak_full(x)
     assert got == pytest.approx(full, rel=1e-12, abs=1e-300)
     assert got >= np.abs(x).max()  # never below the sample peak
 
@@ -340,7 +341,7 @@ def test_property_screened_true_peak_is_exact(n: int, seed: int, density: str) -
         x *= rng.random(n) < 0.01
     elif density == "decay":
         x *= np.exp(-np.arange(n) / rng.uniform(5, 2000))
-    assert ld._channel_true_peak(x) == pytest.approx(ld.oversampled_peak_full(x), rel=1e-12, abs=1e-300)
+    assert tpk._channel_true_peak(x) == pytest.approx(tpk.oversampled_peak_full(x), rel=1e-12, abs=1e-300)
 
 
 @settings(max_examples=25, deadline=None)
