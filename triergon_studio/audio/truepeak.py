@@ -90,15 +90,19 @@ def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
     nb = -(-(n + 2 * half) // blk)  # blocks covering every centre position that can be non-zero
     xp = np.zeros((nb + 2) * blk)
     xp[2 * half : 2 * half + n] = x
-    a = np.abs(xp)
-    amax = int(np.argmax(a))
+    # Block maxima of |x| from per-block max and min (no full-length |x| temporary).
+    blocks = xp.reshape(nb + 2, blk)
+    bm = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
+    top = int(np.argmax(bm))
+    amax = top * blk + int(np.argmax(np.abs(blocks[top])))
     near_pos = np.arange(max(half, amax - 2 * half), min(xp.size - half, amax + 2 * half))
-    peak = float(a[amax])
+    peak = float(bm[top])
     best = max(peak, _positions_peak(xp, near_pos, kern))
     # Block b covers centre positions half + b*blk .. half + (b+1)*blk - 1; its windows span
     # xp[b*blk .. b*blk + blk + 2*half].
     rows = np.lib.stride_tricks.sliding_window_view(xp, blk + 2 * half + 1)[: nb * blk : blk]
-    wmax = _row_max(a, nb, blk)
+    # block b's window span [b*blk, b*blk + blk + 2*half] lies within blocks b and b+1 (2*half < blk)
+    wmax = np.maximum(bm[:nb], bm[1 : nb + 1])
     lsum = float(np.abs(kern).sum(axis=1).max())
     cand = np.flatnonzero(lsum * wmax > best)
     if cand.size == 0:
@@ -181,13 +185,6 @@ def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int =
     if not hot:
         return best
     return max(best, _positions_peak(xp, np.concatenate(hot), kern))
-
-
-def _row_max(a: np.ndarray, nb: int, blk: int) -> np.ndarray:
-    """max|x| over each block's window span, from block maxima (the span covers a block and T/2 either side)."""
-    bm = a[: (nb + 1) * blk].reshape(nb + 1, blk).max(axis=1)
-    # span of block b: [b*blk, b*blk + blk + 2*half] lies within blocks b and b+1 (2*half < blk)
-    return np.maximum(bm[:nb], bm[1 : nb + 1])
 
 
 def _positions_peak(xp: np.ndarray, pos: np.ndarray, kern: np.ndarray) -> float:
