@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import write_click
+from tests.export.conftest import write_click
 from video_factory import make_audio_only, make_video, truncated_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
