@@ -6,9 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import resample_poly, sosfilt, sosfreqz
 
 from triergon_studio.audio import loudness as ld
+from triergon_studio.audio import truepeak as tpk
 from triergon_studio.core.curves import LUFS_FLOOR, CurveSource
 
 ITU_48K = np.array(
@@ -295,8 +298,8 @@ def _test_signals_for_peak() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("name", list(_test_signals_for_peak()))
 def test_screened_true_peak_equals_full_oversampling(name: str) -> None:
     x = _test_signals_for_peak()[name]
-    got = ld._channel_true_peak(x)
-    full = ld.oversampled_peak_full(x)
+    got = tpk._channel_true_peak(x)
+    full = tpk.oversampled_peak_full(x)
     assert got == pytest.approx(full, rel=1e-12, abs=1e-300)
     assert got >= np.abs(x).max()  # never below the sample peak
 
@@ -320,3 +323,38 @@ def test_measure_report_keys() -> None:
     assert d["sample_peak_dbfs"] == pytest.approx(-20.0, abs=0.01)
     assert d["integrated_lufs"] == pytest.approx(-20.0, abs=0.1)  # two channels of a -23 LUFS tone
     assert ld.measure(np.zeros((44100, 2)), 44100).to_json_dict()["integrated_lufs"] is None
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 6000),
+    seed=st.integers(0, 2**31 - 1),
+    density=st.sampled_from(["sparse", "decay", "dense"]),
+)
+def test_property_screened_true_peak_is_exact(n: int, seed: int, density: str) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    if density == "sparse":
+        x *= rng.random(n) < 0.01
+    elif density == "decay":
+        x *= np.exp(-np.arange(n) / rng.uniform(5, 2000))
+    assert tpk._channel_true_peak(x) == pytest.approx(tpk.oversampled_peak_full(x), rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seconds=st.floats(0.05, 3.0), seed=st.integers(0, 2**31 - 1))
+def test_property_curve_frames_cover_the_signal(seconds: float, seed: int) -> None:
+    sr = 16000
+    n = max(1, int(seconds * sr))
+    x = np.random.default_rng(seed).standard_normal((n, 2)) * 0.1
+    curves = ld.channel_curves(x, sr)
+    assert curves.shape == (2, math.ceil(n / (sr / 6) - 1e-9))
+    assert np.all(curves >= LUFS_FLOOR) and np.all(np.isfinite(curves))
+    y = ld.k_weighted(x, sr)
+    last = int(round((curves.shape[1] - 1) * sr / 6))
+    np.testing.assert_allclose(
+        curves[:, -1], -0.691 + 10 * np.log10(np.mean(y[:, last:] ** 2, axis=1)), atol=1e-9
+    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triergon_studio.audio import loudness as _ld
+from triergon_studio.audio import truepeak as _tp
 
 
 @dataclass
@@ -30,13 +31,13 @@ class LimiterResult:
 
 def _oversampled_envelope(x: np.ndarray) -> np.ndarray:
     """[N] max |4x interpolated value| over channels at positions n, n+1/4, n+1/2, n+3/4."""
-    kern = _ld.true_peak_kernel()
-    half = _ld._TP_TAPS // 2
+    kern = _tp.true_peak_kernel()
+    half = _tp.TAPS // 2
     env = np.zeros(x.shape[0])
     for ch in x.T:
         xp = np.concatenate([np.zeros(half), ch, np.zeros(half)])
         env = np.maximum(env, np.abs(ch))
-        for p in range(1, _ld.OVERSAMPLE):
+        for p in range(1, _tp.OVERSAMPLE):
             y = np.convolve(xp, kern[p][::-1], mode="valid")
             env = np.maximum(env, np.abs(y))
     return env

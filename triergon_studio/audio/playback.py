@@ -55,12 +55,14 @@ def list_output_devices() -> list[dict[str, Any]]:
 class Player:
     """Plays a ``[frames, channels]`` float32 buffer; see the module docstring for the threading rules."""
 
-    def __init__(self, device: int | str | None = None, latency: str | float = 0.1) -> None:
+    def __init__(
+        self, device: int | str | None = None, latency: str | float = 0.1, sample_rate: int = 48000
+    ) -> None:
         self._device = device
         self._latency = latency
         self._stream: Any = None
         self._buf = np.zeros((1, 2), dtype=np.float32)
-        self._sr = 48000
+        self._sr = int(sample_rate)
         self._pos = 0
         self._loop: tuple[int, int] = (0, 0)  # (start, end); end 0 means no loop
         self._seek_req: tuple[int, int] = (0, 0)  # (serial, frame) read by the callback
@@ -90,9 +92,10 @@ class Player:
             return
         sd = _sounddevice()
         self._stop_signal = sd.CallbackStop()
+        name = "the default device" if self._device is None else f"device {self._device!r}"
         try:
             if not any(d["max_output_channels"] > 0 for d in sd.query_devices()):
-                raise NoAudioDevice("no audio output device found")
+                raise NoAudioDevice(f"no audio output device found (wanted {name})")
             self._stream = sd.OutputStream(
                 samplerate=self._sr,
                 channels=self._buf.shape[1],
@@ -102,7 +105,6 @@ class Player:
                 callback=self._callback,
             )
         except (sd.PortAudioError, ValueError) as exc:
-            name = "default device" if self._device is None else f"device {self._device!r}"
             raise NoAudioDevice(f"cannot open {name} for output ({' '.join(str(exc).split())})") from exc
 
     def close(self) -> None:
