@@ -122,3 +122,19 @@ def test_text_video_alignment_is_learnable() -> None:
         model.eval()
         sims = model.embed_video(videos) @ model.embed_text(texts).T
         assert (sims.argmax(1) == torch.arange(4)).all()
+
+
+def test_builds_on_meta_for_counting() -> None:
+    with torch.device("meta"):
+        model = build_prompt_encoders("small/compact")
+    assert count_params(model) == count_params(build_prompt_encoders("small/compact"))
+    assert model.mel.fb.device.type == "meta"
+
+
+def test_bfloat16_weights() -> None:
+    torch.manual_seed(0)
+    model = build_prompt_encoders("small/tiny").eval().to(torch.bfloat16)
+    with torch.no_grad():
+        assert model.encode_text(["a"]).dtype == torch.bfloat16
+        assert torch.isfinite(model.encode_audio(torch.randn(1, 2, 4410)).float()).all()
+        assert torch.isfinite(model.encode_video(torch.rand(1, 3, 3, 16, 16)).float()).all()

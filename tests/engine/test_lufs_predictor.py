@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import Tensor
@@ -139,3 +141,26 @@ def test_config_from_preset_dict() -> None:
         LufsPredictorConfig.from_dict({"preset": "XL"})
     with pytest.raises(ModelError, match="invalid T_LUFS config"):
         LufsPredictorConfig.from_dict({"preset": "S", "bogus": 1})
+
+
+def test_import_dinov2_into_the_feature_network(tmp_path: Path) -> None:
+    from triergon_studio.engine.models.dinov2 import DINOV2_PRESETS, DinoV2
+
+    src = DinoV2(DINOV2_PRESETS["dinov2-vits14"])
+    path = tmp_path / "dinov2_vits14_pretrain.pth"
+    torch.save(src.state_dict(), path)
+    model = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14"))
+    model.import_dinov2(path)
+    assert torch.equal(model.features.pos_embed, src.pos_embed)
+    with pytest.raises(ModelError, match="not DINOv2"):
+        seeded_lufs_predictor().import_dinov2(path)
+    wrong = tmp_path / "b.pth"
+    torch.save({**src.state_dict(), "pos_embed": torch.zeros(1, 10, 384)}, wrong)
+    with pytest.raises(ModelError, match="shape mismatches"):
+        model.import_dinov2(wrong)
+
+
+def test_bfloat16_weights_predict_float_curves() -> None:
+    model = seeded_lufs_predictor().to(torch.bfloat16)
+    curves = model.predict_curves(torch.randint(0, 256, (8, 40, 64, 3), dtype=torch.uint8))
+    assert curves.dtype == torch.float32 and curves.shape == (2, 8) and torch.isfinite(curves).all()

@@ -15,6 +15,7 @@ from triergon_studio.engine.pipeline import (
     Progress,
     equal_power_crossfade,
     generate,
+    generate_takes,
     plan_chunks,
     regenerate_region,
     run_to_end,
@@ -33,7 +34,7 @@ def model() -> TriErgon:
 def _gen(model: TriErgon, **kw: object) -> list:
     kw.setdefault("steps", 3)
     kw.setdefault("seed", 7)
-    return run_to_end(generate(GenerationRequest(**kw), model))  # type: ignore[arg-type]
+    return run_to_end(generate_takes(GenerationRequest(**kw), model))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("duration", [1.0, 7.3, 0.0123, 2.345678])
@@ -75,8 +76,8 @@ def test_determinism_by_seed_and_variations(model: TriErgon) -> None:
 
 def test_progress_counts_and_preview(model: TriErgon) -> None:
     seen: list[Progress] = []
-    run_to_end(generate(GenerationRequest(duration_s=1.0, steps=4, variations=2, preview_every=2, seed=0), model),
-               seen.append)
+    run_to_end(generate_takes(GenerationRequest(duration_s=1.0, steps=4, variations=2, preview_every=2, seed=0),
+                              model), seen.append)
     assert [p.step for p in seen] == list(range(1, 9))
     assert all(p.total == 8 for p in seen)
     previews = [p for p in seen if p.preview is not None]
@@ -135,13 +136,43 @@ def test_all_task_ids_through_the_pipeline(model: TriErgon) -> None:
     assert all(not np.allclose(outs[0], outs[k]) for k in range(1, 8))
 
 
-def test_prompts_without_encoders_fail_clearly(model: TriErgon) -> None:
+def test_prompts_without_encoders_fail_clearly() -> None:
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.triergon import build_model
+
+    bare = build_model(get_preset("tiny"), "cpu", build_encoders=False)
     with pytest.raises(ModelError, match="no prompt encoders"):
-        _gen(model, duration_s=0.5, text="door slam")
+        _gen(bare, duration_s=0.5, text="door slam")
+    with pytest.raises(ModelError, match="no LUFS predictor"):
+        _gen(bare, duration_s=0.5, predict_curves=True, use_video=False,
+             video_frames=np.zeros((3, 8, 8, 3), np.uint8))
     with pytest.raises(ModelError, match="duration or a video"):
-        _gen(model)
+        _gen(bare)
     with pytest.raises(ModelError, match=r"\[2, frames\]"):
-        _gen(model, duration_s=0.5, curves=np.zeros(10))
+        _gen(bare, duration_s=0.5, curves=np.zeros(10))
+
+
+def test_text_audio_video_prompts_through_the_encoders(model: TriErgon) -> None:
+    assert model.encoders is not None and model.lufs_predictor is not None
+    rng = np.random.default_rng(1)
+    ref = (0.1 * rng.standard_normal((22050, 1))).astype(np.float32)  # mono at 22.05 kHz: resampled, doubled
+    frames = rng.integers(0, 255, (12, 40, 64, 3), dtype=np.uint8)
+    (take,) = _gen(model, duration_s=2.0, text="glass bottle crushed underfoot", reference_audio=ref,
+                   reference_sr=22050, reference_in_s=0.1, reference_out_s=0.4, video_frames=frames, predict_curves=True)
+    assert take.metadata["task_id"] == 7 and take.metadata["curves"] == "predicted"
+    (no_video,) = _gen(model, duration_s=2.0, text="glass bottle crushed underfoot", video_frames=frames,
+                       use_video=False)
+    assert no_video.metadata["task_id"] == 4
+    assert not np.allclose(take.audio, no_video.audio)
+
+
+def test_video_span_prompt_and_length(model: TriErgon, shared_media: object) -> None:
+    from pathlib import Path
+
+    video = Path(str(shared_media)) / "car-detection.mp4"
+    (take,) = _gen(model, video_path=str(video), span=(2.0, 3.5), steps=2, predict_curves=True)
+    assert take.audio.shape == (round(1.5 * SR), 2)
+    assert take.metadata["task_id"] == 1 and take.metadata["span"] == [2.0, 3.5]
 
 
 def test_curves_change_the_output(model: TriErgon) -> None:
@@ -174,3 +205,79 @@ def test_equal_power_crossfade() -> None:
     b = np.zeros((1000, 2), np.float32)
     fade = equal_power_crossfade(a, b)
     assert fade[0, 0] > 0.99 and fade[-1, 0] < 0.01
+
+
+def test_generate_returns_one_take_and_refuses_variations(model: TriErgon) -> None:
+    take = run_to_end(generate(GenerationRequest(duration_s=0.5, steps=2, seed=1), model))
+    assert take.audio.shape == (round(0.5 * SR), 2)
+    with pytest.raises(ModelError, match="generate_takes"):
+        run_to_end(generate(GenerationRequest(duration_s=0.5, variations=2), model))
+
+
+def test_picture_length_and_span_in_video_time(model: TriErgon) -> None:
+    from fractions import Fraction
+
+    from triergon_studio.core.timecode import picture_samples
+
+    fps = Fraction(30000, 1001)
+    (take,) = _gen(model, duration_s=1001 / 30000 * 47, frame_count=47, fps=fps, video_path="unused.mp4",
+                   use_video=False)
+    assert len(take.audio) == picture_samples(47, fps, SR)
+    # a curve covering the whole video is cut from the span start: a loud second half vs a quiet one
+    curve = np.full((2, 60), -60.0)
+    curve[:, 30:] = -6.0
+    req = {"video_path": "unused.mp4", "use_video": False, "duration_s": 2.0, "steps": 2, "seed": 2}
+    late = _gen(model, start_s=6.0, curves=curve, **req)[0]
+    early = _gen(model, start_s=1.0, curves=curve, **req)[0]
+    loud = _gen(model, curves=np.full((2, 12), -6.0), duration_s=2.0, steps=2, seed=2)[0]
+    np.testing.assert_allclose(late.audio, loud.audio, atol=1e-5)
+    assert not np.allclose(early.audio, loud.audio)
+    assert late.metadata["span"] == [6.0, 8.0]
+
+
+def test_reduced_precision_generation() -> None:
+    from triergon_studio.engine.pipeline import load_model
+
+    m = load_model("tiny-random", "cpu", torch.bfloat16)
+    assert m.dit.transformer.project_in.weight.dtype == torch.bfloat16
+    assert m.encoders is not None and next(m.encoders.parameters()).dtype == torch.float32
+    take = run_to_end(generate(GenerationRequest(duration_s=0.7, steps=2, seed=1, text="a door",
+                                                 curves=np.full((2, 5), -20.0)), m))
+    assert take.audio.dtype == np.float32 and take.audio.shape == (round(0.7 * SR), 2)
+    assert np.isfinite(take.audio).all() and take.metadata["dtype"] == "bfloat16"
+
+
+def test_short_window_model_chunks_and_regenerates_inside_a_window() -> None:
+    """A model whose window is 3 s: 8 s comes in overlapping chunks, and a region late in a long take is
+    regenerated inside a window that does not start at 0."""
+    import dataclasses
+
+    m = random_model("tiny", seed=0)
+    m.cfg = dataclasses.replace(m.cfg, max_duration_s=3.0)
+    plan = plan_chunks(m, 8 * SR)
+    assert len(plan.starts) >= 3 and plan.starts[1] == plan.chunk_frames - plan.overlap_frames
+    (take,) = _gen(m, duration_s=8.0, steps=2, seed=4)
+    assert take.audio.shape == (8 * SR, 2) and take.metadata["chunks"] == len(plan.starts)
+    out = run_to_end(regenerate_region(take.audio, 6.0, 6.8, GenerationRequest(steps=2, seed=1), m))
+    a, b = 6 * SR, round(6.8 * SR)
+    np.testing.assert_array_equal(out.audio[:a], take.audio[:a])
+    np.testing.assert_array_equal(out.audio[b:], take.audio[b:])
+    assert not np.allclose(out.audio[a:b], take.audio[a:b])
+    with pytest.raises(ModelError, match="longer than the model's"):
+        run_to_end(regenerate_region(take.audio, 1.0, 7.0, GenerationRequest(steps=2), m))
+
+
+def test_predict_curves_for_the_ui(model: TriErgon, shared_media: object) -> None:
+    from pathlib import Path
+
+    from triergon_studio.engine.pipeline import predict_curves
+
+    video = Path(str(shared_media)) / "car-detection.mp4"
+    curve = predict_curves(str(video), model=model)
+    assert curve.rate_hz == 6.0 and curve.duration_s == pytest.approx(30.16, abs=0.01)
+    assert len(curve.left) == len(curve.right) >= 180
+    assert np.all(curve.left >= -70.0) and np.all(curve.left <= 0.0)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError):
+        predict_curves(str(video), model=model, cancel=cancel)

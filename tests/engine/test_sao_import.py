@@ -182,3 +182,17 @@ def test_full_size_sao_preset_matches_sao_config_on_meta() -> None:
     preset = get_preset("sao-1.0")
     assert (cfg.vae, cfg.dit, cfg.conditioning, cfg.sample_size_frames) == (
         preset.vae, preset.dit, preset.conditioning, preset.sample_size_frames)
+
+
+def test_generate_with_an_imported_sao_model(tmp_path: Path) -> None:
+    import numpy as np
+
+    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+
+    model = load_stable_audio_open(_write(tmp_path / "sao", _official_state_dict()))
+    t5 = np.random.default_rng(0).standard_normal((7, 32)).astype(np.float32)
+    take = run_to_end(generate(GenerationRequest(duration_s=0.9, steps=2, seed=0, prompt_embeddings={"text": t5}),
+                               model))
+    assert take.audio.shape == (round(0.9 * 44100), 2) and take.metadata["task_id"] == 4
+    with pytest.raises(ModelError, match="T5"):
+        run_to_end(generate(GenerationRequest(duration_s=0.5, text="rain on a tin roof"), model))

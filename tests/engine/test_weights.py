@@ -144,3 +144,22 @@ def test_model_names() -> None:
 def test_tiny_under_two_million_params_in_all() -> None:
     model = build_model(get_preset("tiny"), "meta")
     assert sum(p.numel() for p in model.parameters()) < 2_000_000
+
+
+def test_contract_importers_for_dinov2(tmp_path: Path) -> None:
+    from triergon_studio.engine.models.dinov2 import DinoV2, DinoV2Config
+    from triergon_studio.engine.weights import import_dinov2
+
+    torch.manual_seed(0)
+    src = DinoV2(DinoV2Config(64, 2, 1, 4, 14, 70, name="t"))  # reduced width, hub key layout, registers
+    torch.save(src.state_dict(), tmp_path / "dinov2_vits14_reg4_pretrain.pth")
+    model = import_dinov2(tmp_path / "dinov2_vits14_reg4_pretrain.pth")
+    _sd_equal(src.state_dict(), model.state_dict())
+    with pytest.raises(ModelError, match="not found"):
+        import_dinov2(tmp_path / "missing.pth")
+
+
+def _sd_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)

@@ -173,7 +173,7 @@ def run_generate(args: argparse.Namespace) -> int:
     outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
 
     from triergon_studio.engine.device import resolve_device, resolve_dtype
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+    from triergon_studio.engine.pipeline import GenerationRequest, generate_takes, run_to_end
     from triergon_studio.engine.weights import DEFAULT_MODEL, load_model
 
     device = resolve_device(args.device)
@@ -185,13 +185,13 @@ def run_generate(args: argparse.Namespace) -> int:
         video_path=str(args.video) if args.video is not None else None,
         use_video=not args.no_video,
         text=args.text,
-        ref_audio_path=str(args.ref_audio) if args.ref_audio else None,
+        reference_path=str(args.ref_audio) if args.ref_audio else None,
         curves=curves,
         predict_curves=args.predict_curves,
-        steps=args.steps, cfg_scale=args.cfg, seed=args.seed, sampler=args.sampler,
+        steps=args.steps, cfg=args.cfg, seed=args.seed, sampler=args.sampler,
         variations=max(1, args.variations), model=args.model,
     )
-    takes = run_to_end(generate(request, model), _Printer())
+    takes = run_to_end(generate_takes(request, model), _Printer())
     for take, path in zip(takes, outputs, strict=True):
         audio = take.audio
         if args.conform:
@@ -207,7 +207,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _conform(audio: Any, sr: int, curves: Any, request: Any, model: Any) -> Any:
-    from triergon_studio.audio.conform import conform_to_curve
+    try:
+        from triergon_studio.audio.conform import conform_to_curve
+    except ImportError as exc:
+        raise ModelError("--conform is not available in this build (triergon_studio.audio.conform)") from exc
 
     if curves is None:
         from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video

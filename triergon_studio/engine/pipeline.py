@@ -25,6 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from triergon_studio.engine.pipeline_inputs import (
+    CURVE_RATE_HZ,
+    SAMPLE_RATE,
+    GenerationRequest,
+    build_conditions,
+    normalized_curves,
+    output_samples,
+)
 from triergon_studio.errors import CancelledError, ModelError
 
 if TYPE_CHECKING:
@@ -32,36 +40,7 @@ if TYPE_CHECKING:
 
     from triergon_studio.engine.models.triergon import Conditions, TriErgon
 
-SAMPLE_RATE = 44100
-CURVE_RATE_HZ = 6.0
-LUFS_FLOOR = -70.0
 CHUNK_OVERLAP_S = 4.0
-
-
-@dataclass
-class GenerationRequest:
-    duration_s: float | None = None
-    video_path: str | None = None
-    span: tuple[float, float] | None = None  # (start_s, end_s) inside the video
-    use_video: bool = True
-    video_frames: np.ndarray | None = None  # [F, H, W, 3] uint8 at 6 fps, instead of reading video_path
-    text: str | None = None
-    ref_audio: np.ndarray | None = None  # [N, C] float32
-    ref_audio_sr: int | None = None
-    ref_audio_path: str | None = None
-    ref_in_s: float | None = None
-    ref_out_s: float | None = None
-    curves: Any = None  # LoudnessCurve, or a [2, F] array of LUFS at 6 Hz
-    predict_curves: bool = False
-    steps: int | None = None
-    cfg_scale: float | None = None
-    seed: int | None = None
-    sampler: str | None = None
-    variations: int = 1
-    model: str | None = None
-    preview_every: int = 0
-    # Precomputed prompt embeddings {"text" | "audio" | "video": [M, d]} (e.g. T5 tokens for sao-1.0).
-    prompt_embeddings: dict[str, Any] | None = None
 
 
 @dataclass
@@ -77,171 +56,6 @@ class GeneratedAudio:
     audio: np.ndarray  # [N, 2] float32
     sample_rate: int = SAMPLE_RATE
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------------------- inputs
-
-
-def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
-    """Exact output length in samples: the picture length of the span/video, or round(duration * sr)."""
-    if request.duration_s is not None:
-        if not request.duration_s > 0:
-            raise ModelError(f"duration must be positive, got {request.duration_s}")
-        return int(round(request.duration_s * sr))
-    if request.span is not None:
-        start, end = request.span
-        if not end > start >= 0:
-            raise ModelError(f"bad span {request.span}: need 0 <= start < end")
-        return int(round((end - start) * sr))
-    if request.video_path is None:
-        raise ModelError("a generation needs a duration or a video")
-    info = _probe(request.video_path)
-    frames = int(getattr(info, "frame_count", 0) or 0)
-    if frames > 0:
-        return int(round(frames * sr / info.fps))  # picture length to the sample
-    return int(round(float(info.duration_s) * sr))
-
-
-def _probe(path: str) -> Any:
-    try:
-        from triergon_studio.video.probe import probe
-    except ImportError as exc:
-        raise ModelError("video support is not installed in this build (triergon_studio.video.probe)", path) from exc
-    return probe(path)
-
-
-def normalized_curves(curves: Any) -> np.ndarray:
-    """LoudnessCurve or a [2, F] LUFS array -> [2, F] float32 in [0, 1] ((L + 70) / 70, clipped)."""
-    if hasattr(curves, "to_normalized"):
-        arr = np.asarray(curves.to_normalized(), dtype=np.float64)
-        rate = float(getattr(curves, "rate_hz", CURVE_RATE_HZ))
-        if abs(rate - CURVE_RATE_HZ) > 1e-9:
-            arr = np.asarray(curves.resample(CURVE_RATE_HZ), dtype=np.float64)
-            arr = np.clip((arr - LUFS_FLOOR) / -LUFS_FLOOR, 0.0, 1.0)
-        return arr.astype(np.float32)
-    arr = np.asarray(curves, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] != 2 or arr.shape[1] == 0:
-        raise ModelError(f"curves must be [2, frames] (left, right) LUFS at 6 Hz, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        arr = np.nan_to_num(arr, nan=LUFS_FLOOR, neginf=LUFS_FLOOR, posinf=0.0)
-    return np.clip((arr - LUFS_FLOOR) / -LUFS_FLOOR, 0.0, 1.0).astype(np.float32)
-
-
-def _encoders(model: TriErgon, what: str) -> Any:
-    enc = model.encoders
-    if enc is None:
-        raise ModelError(f"model '{model.cfg.name}' has no prompt encoders, so it cannot use a {what} prompt")
-    return enc
-
-
-def _emb(value: Any, device: torch.device) -> torch.Tensor:
-    import torch
-
-    t = torch.as_tensor(np.asarray(value, dtype=np.float32) if not isinstance(value, torch.Tensor) else value)
-    return (t[None] if t.ndim == 2 else t).float().to(device)
-
-
-def _ref_audio(request: GenerationRequest, sr: int) -> np.ndarray | None:
-    audio, rate = request.ref_audio, request.ref_audio_sr
-    if audio is None and request.ref_audio_path:
-        from triergon_studio.audio.io import read_audio
-
-        audio, rate = read_audio(request.ref_audio_path, sample_rate=sr)
-    if audio is None:
-        return None
-    audio = np.asarray(audio, dtype=np.float32)
-    audio = audio[:, None] if audio.ndim == 1 else audio
-    rate = int(rate or sr)
-    a = int(round((request.ref_in_s or 0.0) * rate))
-    b = int(round(request.ref_out_s * rate)) if request.ref_out_s is not None else len(audio)
-    audio = audio[max(0, a):max(a + 1, b)]
-    if rate != sr:
-        from triergon_studio.audio.io import resample
-
-        audio = resample(audio, rate, sr)
-    if audio.shape[1] == 1:
-        audio = np.repeat(audio, 2, axis=1)
-    if len(audio) == 0:
-        raise ModelError("the reference audio selection is empty", request.ref_audio_path)
-    return audio[:, :2]
-
-
-def _video_frames(request: GenerationRequest, model: TriErgon) -> np.ndarray | None:
-    if request.video_frames is not None:
-        return np.asarray(request.video_frames)
-    if not request.video_path:
-        return None
-    from triergon_studio.video.sampling import sample_frames_6fps
-
-    size = getattr(model.encoders, "video_size", None) or 224
-    frames = sample_frames_6fps(request.video_path, size=(size, size) if isinstance(size, int) else size)
-    if request.span is not None:
-        a, b = (int(round(s * CURVE_RATE_HZ)) for s in request.span)
-        frames = frames[a:max(a + 1, b)]
-    return frames
-
-
-def build_conditions(request: GenerationRequest, model: TriErgon, duration_s: float) -> tuple[Conditions, dict]:
-    """Prompts -> embeddings [1, M, d]; curves -> [1, 2, F] normalised; timing for the whole duration."""
-    import torch
-
-    from triergon_studio.engine.models.triergon import Conditions
-
-    dev = next(model.parameters()).device
-    pre = dict(request.prompt_embeddings or {})
-    info: dict[str, Any] = {"text": request.text, "ref_audio": request.ref_audio_path, "curves": None}
-    text_emb = audio_emb = video_emb = None
-    with torch.inference_mode():
-        if "text" in pre:
-            text_emb = _emb(pre["text"], dev)
-        elif request.text:
-            if model.cfg.conditioning.kind == "sao":
-                raise ModelError("sao-1.0 needs a T5-base text encoder, which is not bundled: pass precomputed T5 "
-                                 "prompt embeddings (prompt_embeddings['text'], [tokens, 768])")
-            text_emb = _encoders(model, "text").encode_text([request.text]).float().to(dev)
-        if "audio" in pre:
-            audio_emb = _emb(pre["audio"], dev)
-        else:
-            ref = _ref_audio(request, model.sample_rate)
-            if ref is not None:
-                wave = torch.from_numpy(np.ascontiguousarray(ref.T))[None].to(dev)
-                audio_emb = _encoders(model, "reference-audio").encode_audio(wave).float().to(dev)
-        frames = None
-        if "video" in pre and request.use_video:
-            video_emb = _emb(pre["video"], dev)
-        elif request.use_video and (request.video_frames is not None or request.video_path):
-            frames = _video_frames(request, model)
-            if frames is not None and len(frames):
-                enc = _encoders(model, "video")
-                clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255.0)
-                video_emb = enc.encode_video(clip[None].to(dev)).float().to(dev)
-        lufs = None
-        if request.curves is not None:
-            lufs = normalized_curves(request.curves)
-            info["curves"] = str(getattr(getattr(request.curves, "source", None), "value", "array"))
-        elif request.predict_curves:
-            lufs = _predict_curves(request, model, frames)
-            info["curves"] = "predicted"
-    cond = Conditions(
-        text_emb=text_emb, audio_emb=audio_emb, video_emb=video_emb,
-        lufs=torch.from_numpy(lufs)[None].to(dev) if lufs is not None else None,
-        seconds_start=torch.zeros(1, device=dev), seconds_total=torch.full((1,), float(duration_s), device=dev),
-    )
-    return cond, info
-
-
-def _predict_curves(request: GenerationRequest, model: TriErgon, frames: np.ndarray | None) -> np.ndarray:
-    import torch
-
-    if model.lufs_predictor is None:
-        raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor; pass curves instead")
-    if frames is None:
-        if request.video_frames is None and not request.video_path:
-            raise ModelError("predicting curves needs a video")
-        frames = _video_frames(request, model)
-    with torch.inference_mode():
-        lufs = model.lufs_predictor.predict_curves(frames)
-    return normalized_curves(np.asarray(lufs.detach().cpu().double()))
 
 
 # ------------------------------------------------------------------------------------------------ sampling
@@ -322,7 +136,10 @@ def plan_chunks(model: TriErgon, n_samples: int) -> _Plan:
     if total_frames <= max_frames:
         frames = max(total_frames, cfg.sample_size_frames or 0)
         return _Plan(n_samples, frames, 0, [0])
-    overlap = max(1, int(round(CHUNK_OVERLAP_S * cfg.latent_rate_hz)))
+    if max_frames < 4:
+        raise ModelError(f"model window of {max_frames} latent frames is too short to generate in chunks")
+    # a fixed 4 s, but never more than a quarter of the window (short-window models)
+    overlap = max(1, min(int(round(CHUNK_OVERLAP_S * cfg.latent_rate_hz)), max_frames // 4))
     hop = max_frames - overlap
     starts = [0]
     while starts[-1] + max_frames < total_frames:
@@ -382,7 +199,7 @@ def _settings(request: GenerationRequest, model: TriErgon) -> dict[str, Any]:
     if request.variations < 1:
         raise ModelError(f"variations must be at least 1, got {request.variations}")
     seed = int(request.seed) if request.seed is not None else int(time.time_ns() % (2**31))
-    return {"steps": steps, "cfg_scale": float(request.cfg_scale if request.cfg_scale is not None else s.cfg_scale),
+    return {"steps": steps, "cfg_scale": float(request.cfg if request.cfg is not None else s.cfg_scale),
             "sampler": request.sampler or s.sampler, "seed": seed}
 
 
@@ -396,8 +213,19 @@ def _resolve_model(request: GenerationRequest, model: TriErgon | None) -> TriErg
 
 def generate(
     request: GenerationRequest, model: TriErgon | None = None, cancel: threading.Event | None = None
+) -> Generator[Progress, None, GeneratedAudio]:
+    """One take (``request.variations`` must be 1): yield ``Progress`` after every step, return the take."""
+    if request.variations != 1:
+        raise ModelError(f"generate() makes one take; use generate_takes() for {request.variations} variations")
+    takes = yield from generate_takes(request, model, cancel)
+    return takes[0]
+
+
+def generate_takes(
+    request: GenerationRequest, model: TriErgon | None = None, cancel: threading.Event | None = None
 ) -> Generator[Progress, None, list[GeneratedAudio]]:
-    """Yield ``Progress`` after every sampler step; return one ``GeneratedAudio`` per variation."""
+    """``request.variations`` takes with seeds seed, seed+1, ...: yield ``Progress`` after every sampler step
+    (counted over all takes), return the takes."""
     import torch
 
     from triergon_studio.engine.device import oom_guard
@@ -467,7 +295,7 @@ def generate(
                 "model": model.cfg.name, "preset": model.cfg.preset, "seed": st["seed"] + k, "variation": k,
                 "steps": st["steps"], "cfg_scale": st["cfg_scale"], "sampler": st["sampler"],
                 "duration_s": duration, "n_samples": n_samples, "sample_rate": model.sample_rate,
-                "task_id": tid, "video": request.video_path, "span": list(request.span) if request.span else None,
+                "task_id": tid, "video": request.video_path, "span": list(request.video_span() or []) or None,
                 "use_video": request.use_video, "chunks": len(plan.starts), "device": str(dev),
                 "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
                 "elapsed_s": round(time.perf_counter() - t0, 3), **info,
@@ -555,6 +383,26 @@ def regenerate_region(
     return (yield from _worker(run, cancel))
 
 
+def load_model(name_or_dir: str, device: str | Any = "cpu", dtype: Any = None) -> TriErgon:
+    """A bundled model name, a model folder, a Stable Audio Open folder or ``<preset>-random``."""
+    from triergon_studio.engine.weights import load_model as _load
+
+    return _load(name_or_dir, device, dtype)
+
+
+def predict_curves(video_path: str, model: TriErgon | None = None, cancel: threading.Event | None = None,
+                   model_name: str | None = None) -> Any:
+    """The L/R loudness curves of a whole video predicted by the model's T_LUFS (a ``LoudnessCurve``)."""
+    from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
+
+    model = model if model is not None else load_model(model_name or "compact")
+    if model.lufs_predictor is None:
+        raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor")
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("curve prediction cancelled")
+    return predict_curves_for_video(video_path, model.lufs_predictor)
+
+
 def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progress], None] | None = None) -> Any:
     """Drive a generation generator to completion (CLI, tests); returns its result."""
     while True:
@@ -566,5 +414,6 @@ def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progr
             on_progress(p)
 
 
-__all__ = ["CancelledError", "GeneratedAudio", "GenerationRequest", "Progress", "equal_power_crossfade",
-           "generate", "output_samples", "plan_chunks", "regenerate_region", "run_to_end"]
+__all__ = ["CancelledError", "GeneratedAudio", "GenerationRequest", "Progress", "build_conditions",
+           "equal_power_crossfade", "generate", "generate_takes", "load_model", "normalized_curves",
+           "output_samples", "plan_chunks", "predict_curves", "regenerate_region", "run_to_end"]

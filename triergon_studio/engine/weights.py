@@ -140,7 +140,17 @@ def load_model_dir(
     model = build_model(cfg, "cpu")
     load_state_dict_checked(model, state, folder / WEIGHTS_FILE)
     model.manifest = manifest  # type: ignore[assignment]
-    return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+    return place(model, device, dtype)
+
+
+def place(model: TriErgon, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> TriErgon:
+    """Move to ``device``; cast the VAE, DiT and conditioner to ``dtype``. The prompt encoders and T_LUFS run
+    once per generation and stay in fp32 (their input pipelines assume it)."""
+    model = model.to(device)
+    if dtype is not None:
+        for part in (model.vae, model.dit, model.conditioner):
+            part.to(dtype)
+    return model
 
 
 def randomize_(model: Any, seed: int, scale: float = 1.0) -> None:
@@ -188,7 +198,7 @@ def load_stable_audio_open(
     cfg, state = import_stable_audio_open(folder)
     model = build_model(cfg, "cpu")
     load_state_dict_checked(model, state, find_weights(Path(folder)))
-    return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+    return place(model, device, dtype)
 
 
 def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
@@ -217,7 +227,7 @@ def load_model(
     _check_fits(kind, path, str(name_or_dir), device, dtype)
     if kind == "random":
         model = random_model(str(name_or_dir)[: -len(RANDOM_SUFFIX)], seed)
-        return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+        return place(model, device, dtype)
     assert path is not None
     if kind == "sao":
         return load_stable_audio_open(path, device, dtype)
@@ -251,3 +261,17 @@ def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any
     dev = torch.device(device)
     # Weights are loaded in fp32 on the CPU first, then cast; the check uses the final precision on ``dev``.
     check_memory(cfg, n, dev, dtype or torch.float32, 10.0)
+
+
+def import_dinov2(path: str | Path) -> Any:
+    """A DINOv2 ViT-S/B/14 (with or without registers) from a hub ``.pth`` or a transformers checkpoint."""
+    from triergon_studio.engine.models.dinov2 import load_dinov2
+
+    return load_dinov2(path)
+
+
+def import_languagebind(video: str | Path | None = None, audio: str | Path | None = None, **kwargs: Any) -> Any:
+    """LanguageBind prompt encoders from the user's LanguageBind_Video / LanguageBind_Audio checkpoints."""
+    from triergon_studio.engine.models.languagebind import import_languagebind as _import
+
+    return _import(video, audio, **kwargs)

@@ -233,20 +233,20 @@ class LogMel(nn.Module):
 
         self.sample_rate, self.n_fft, self.hop = sample_rate, 512, sample_rate // 100
         win = round(0.025 * sample_rate)
-        self.register_buffer("window", torch.hann_window(win), persistent=False)
-        # Fixed filters are computed on the CPU even when the model is built on `meta` (nonzero has no
-        # meta kernel); they are not parameters, so counting on meta stays free.
-        with torch.device("cpu"):
+        target = torch.empty(0).device  # the ambient device: "meta" when a large model is only counted
+        with torch.device("cpu"):  # the filter design needs real tensors
             fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
                                                        sample_rate, norm="slaney", mel_scale="slaney")
-        self.register_buffer("fb", fb, persistent=False)
+            window = torch.hann_window(win)
+        self.register_buffer("window", window.to(target), persistent=False)
+        self.register_buffer("fb", fb.to(target), persistent=False)
 
     def forward(self, wave: Tensor) -> Tensor:
         b, c, n = wave.shape
         win = self.window.shape[0]
-        spec = torch.stft(wave.reshape(b * c, n).float(), self.n_fft, self.hop, win, self.window,
+        spec = torch.stft(wave.reshape(b * c, n).float(), self.n_fft, self.hop, win, self.window.float(),
                           center=True, return_complex=True).abs() ** 2
-        mel = torch.einsum("bft,fm->bmt", spec, self.fb)
+        mel = torch.einsum("bft,fm->bmt", spec, self.fb.float())
         # log compresses the range; the fixed offset/scale put typical program material near [-1, 1]
         return ((torch.log(mel + 1e-6) + 7.0) / 5.0).reshape(b, c, -1, mel.shape[-1])
 
@@ -286,6 +286,10 @@ class SmallPromptEncoders(nn.Module):
     def device(self) -> torch.device:
         return self.byte_embed.weight.device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.byte_embed.weight.dtype
+
     # -- text
     def encode_text(self, texts: list[str]) -> Tensor:
         ids, words, pad = self.tokenizer(list(texts), self.device)
@@ -309,9 +313,9 @@ class SmallPromptEncoders(nn.Module):
         return self.mel(x)
 
     def encode_audio(self, wave: Tensor) -> Tensor:
-        feats = self.audio_conv(self.audio_features(wave))  # [B, C, F', T']
+        feats = self.audio_conv(self.audio_features(wave).to(self.dtype))  # [B, C, F', T']
         x = self.audio_in(feats.permute(0, 3, 1, 2).flatten(2))
-        x = x + sinusoidal(x.shape[1], x.shape[2], x.device)
+        x = x + sinusoidal(x.shape[1], x.shape[2], x.device).to(x.dtype)
         for layer in self.audio_layers:
             x = layer(x)
         return self.audio_head(x)
@@ -331,7 +335,7 @@ class SmallPromptEncoders(nn.Module):
         return ((x - mean) / std).reshape(b, self.cfg.video_frames, 3, s, s)
 
     def encode_video(self, frames: Tensor) -> Tensor:
-        x = self.sample_video_frames(frames)
+        x = self.sample_video_frames(frames).to(self.dtype)
         b, t = x.shape[:2]
         feats = self.frame_in(self.frame_conv(x.flatten(0, 1)).mean(dim=(2, 3))).reshape(b, t, -1)
         feats = feats + self.video_pos[:t]

@@ -232,6 +232,16 @@ class LufsPredictor(nn.Module):
         """[B, F, d_in] -> LUFS curves [B, 2, F] in [-70, 0]."""
         return self.predict_normalized(feats) * -LUFS_FLOOR + LUFS_FLOOR
 
+    def import_dinov2(self, path: str | Path) -> None:
+        """Load a DINOv2 checkpoint (hub ``.pth`` or transformers layout) into the frame feature network."""
+        from triergon_studio.engine.checkpoint_io import load_state_dict_checked, read_state_dict
+        from triergon_studio.engine.models.dinov2 import hf_to_hub_state_dict, is_hf_layout
+
+        if not isinstance(self.features, DinoV2):
+            raise ModelError(f"this T_LUFS uses {self.cfg.features!r} features, not DINOv2", path)
+        sd = read_state_dict(path)
+        load_state_dict_checked(self.features, hf_to_hub_state_dict(sd) if is_hf_layout(sd) else sd, path)
+
     @torch.no_grad()
     def frame_features(self, frames: Tensor | np.ndarray, batch_size: int = 32) -> Tensor:
         """uint8 [F, H, W, 3] (or float [F, 3, H, W] in [0, 1]) frames at 6 fps -> [F, d_in]."""
@@ -270,8 +280,8 @@ class LufsPredictor(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            feats = self.frame_features(frames_6fps)
-            return self.predict_lufs(feats[None].float() if feats.dtype != torch.float32 else feats[None])[0]
+            feats = self.frame_features(frames_6fps).to(self.proj_in.weight.dtype)
+            return self.predict_lufs(feats[None])[0].float()
         finally:
             self.train(was_training)
 

@@ -106,48 +106,30 @@ class TriErgon(nn.Module):
         }
 
 
-def _build_encoders(cfg: ModelConfig) -> nn.Module | None:
+def _optional_module(name: str) -> Any:
+    """The prompt-encoder and T_LUFS layers are separate modules; a tree without them builds the core only."""
+    full = f"triergon_studio.engine.models.{name}"
     try:
-        enc_mod = importlib.import_module("triergon_studio.engine.models.encoders")
+        return importlib.import_module(full)
     except ModuleNotFoundError as exc:
-        if exc.name != "triergon_studio.engine.models.encoders":
+        if exc.name != full:
             raise
-        return None  # the prompt-encoder layer is not installed in this tree yet
-    builder = getattr(enc_mod, "build_prompt_encoders", None)
-    if builder is None:
         return None
-    enc_cfg: Any = cfg.encoders
-    cfg_cls = getattr(enc_mod, "EncoderConfig", None)
-    if cfg_cls is not None and isinstance(enc_cfg, dict) and hasattr(cfg_cls, "from_dict"):
-        enc_cfg = cfg_cls.from_dict(enc_cfg)
-    try:
-        return builder(enc_cfg, cond_dim=cfg.conditioning.cond_dim, num_tokens=cfg.conditioning.num_tokens)
-    except TypeError:
-        return builder(enc_cfg)
+
+
+def _build_encoders(cfg: ModelConfig) -> nn.Module | None:
+    mod = _optional_module("encoders")
+    if mod is None or cfg.encoders is None:
+        return None
+    return mod.build_prompt_encoders(dict(cfg.encoders), cond_dim=cfg.conditioning.cond_dim,
+                                     num_tokens=cfg.conditioning.num_tokens)
 
 
 def _build_lufs_predictor(cfg: ModelConfig) -> nn.Module | None:
-    try:
-        lp = importlib.import_module("triergon_studio.engine.models.lufs_predictor")
-    except ModuleNotFoundError as exc:
-        if exc.name != "triergon_studio.engine.models.lufs_predictor":
-            raise
+    mod = _optional_module("lufs_predictor")
+    if mod is None or cfg.lufs_predictor is None:
         return None
-    cls = getattr(lp, "LufsPredictor", None)
-    cfg_cls = getattr(lp, "LufsPredictorConfig", None)
-    if cls is None or cfg_cls is None:
-        return None
-    raw = cfg.lufs_predictor or {}
-    try:
-        if hasattr(cfg_cls, "from_dict"):
-            lcfg = cfg_cls.from_dict(raw)
-        elif "preset" in raw and hasattr(lp, "PRESETS"):
-            lcfg = lp.PRESETS[raw["preset"]]()
-        else:
-            lcfg = cfg_cls(**raw)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return cls(lcfg)
+    return mod.LufsPredictor(mod.LufsPredictorConfig.from_dict(dict(cfg.lufs_predictor)))
 
 
 def build_model(
@@ -164,8 +146,9 @@ def build_model(
                 f"out of memory building {cfg.name} on {device}: try a smaller preset, --device cpu, or bf16"
             ) from exc
         raise
-    if dtype is not None:
-        model = model.to(dtype)
+    if dtype is not None:  # the prompt encoders and T_LUFS stay fp32 (run once per generation)
+        for part in (model.vae, model.dit, model.conditioner):
+            part.to(dtype)
     return model.eval()
 
 
