@@ -85,8 +85,8 @@ def generate_one(model: Any, clip: Clip, row: str, steps: int | None, seed: int)
         req.curves = clip.gt_curves
     elif row == "V+T+pred":
         req.predict_curves = True
-    takes = run_to_end(generate(req, model))
-    return np.asarray(takes[0].audio, dtype=np.float32)
+    take = run_to_end(generate(req, model))
+    return np.asarray(take.audio, dtype=np.float32)
 
 
 def predicted_curves(model: Any, clip: Clip) -> np.ndarray:
@@ -137,7 +137,7 @@ def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ..
                 if e is not None:
                     raw_err.append(e)
                 target = LoudnessCurve(cond_curve[0], cond_curve[1], len(audio) / SR, 6.0, CurveSource.DRAWN)
-                conformed = conform_to_curve(audio, SR, target, tolerance_lu=0.1).audio
+                conformed = conform_to_curve(audio, SR, target).audio
                 e2 = curve_mae(cond_curve, np.asarray(channel_curves(conformed, SR)))
                 if e2 is not None:
                     conf_err.append(e2)
