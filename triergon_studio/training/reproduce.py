@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-ALL_STEPS = ("pool", "vae", "encoders", "lufs", "dit", "assemble", "classifier", "eval")
+ALL_STEPS = ("pool", "vae", "encoders", "lufs", "dit", "dit_tokens", "assemble", "assemble_tokens", "classifier",
+             "eval")
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens")  # dit_tokens: the comparison DiT with the paper's LUFS tokens only
 
 
 def stage_config(stage: str, work: Path) -> Any:
@@ -59,35 +61,42 @@ def hardware() -> str:
     return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch threads {torch.get_num_threads()}"
 
 
-def assemble(work: Path, out: Path, overwrite: bool = False) -> Path:
+def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -> Path:
     """One model folder from the four stages' weights (the DiT's EMA weights)."""
-    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.config import ModelConfig, get_preset
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import save_model_dir
     from triergon_studio.training.stages import load_stage_weights
 
     cfg = get_preset("compact")
+    dit_conf = json.loads((work / dit / "config.json").read_text())
+    if dit_conf.get("model_overrides"):
+        from triergon_studio.training.stages import _merge
+
+        cfg = ModelConfig.from_dict(_merge(cfg.to_dict(), dit_conf["model_overrides"]))
+        cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     model = build_model(cfg)
-    paths = [str(work / s / "weights.safetensors") for s in STAGE_STEPS]
+    paths = [str(work / s / "weights.safetensors") for s in (*STAGE_STEPS[:-1], dit)]
     loaded = set(load_stage_weights(model, paths))
     missing = [k for k in model.state_dict() if k not in loaded]
     if missing:
         raise RuntimeError(f"the stages left {len(missing)} tensors untrained, first {missing[0]}")
-    return save_model_dir(model, cfg, out, training_manifest(work), overwrite=overwrite)
+    return save_model_dir(model, cfg, out, training_manifest(work, dit), overwrite=overwrite)
 
 
-def training_manifest(work: Path) -> dict[str, Any]:
+def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     from triergon_studio.training.corpus import CLASS_NAMES
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED
 
     stages: dict[str, Any] = {}
-    for s in STAGE_STEPS:
+    for s in (*STAGE_STEPS[:-1], dit):
         summ = json.loads((work / s / "summary.json").read_text())
         conf = json.loads((work / s / "config.json").read_text())
         stages[s] = {"steps": summ["steps"], "planned_steps": conf["steps"], "seconds": summ["seconds"],
                      "final_loss": summ["final_loss"], "seed": conf["seed"], "batch_size": conf["batch_size"],
                      "lr": conf["lr"], "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
-                     "config": f"triergon_studio/training/configs/compact_{s}.json"}
+                     "config": f"triergon_studio/training/configs/compact_{s}.json",
+                     "model_overrides": conf.get("model_overrides") or None}
     vae_conf = json.loads((work / "vae" / "config.json").read_text())
     return {"training": {
         "hardware": hardware(), "hardware_note": "CPU, 2 cores (shared with other jobs while training)",
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         if step == "pool":
             info: Any = build_shared_pool(work)
-        elif step in STAGE_STEPS:
+        elif step in RUN_STEPS:
             from triergon_studio.training.runner import run_stage
 
             cfg = stage_config(step, work)
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 info = run_stage(cfg, resume=(Path(cfg.out_dir) / "checkpoint.pt").exists())
         elif step == "assemble":
             info = {"model": str(assemble(work, out, overwrite=args.overwrite))}
+        elif step == "assemble_tokens":
+            info = {"model": str(assemble(work, work / "model_tokens", overwrite=True, dit="dit_tokens"))}
         elif step == "classifier":
             from triergon_studio.training.eval.classifier import train_classifier
 
@@ -138,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         elif step == "eval":
             from triergon_studio.training.eval.report import evaluate_and_record
 
-            info = evaluate_and_record(out, work, Path(args.heldout_dir), args.eval_clips)
+            tokens = work / "model_tokens"
+            info = evaluate_and_record(out, work, Path(args.heldout_dir), args.eval_clips,
+                                       compare=tokens if tokens.exists() else None)
         else:
             raise SystemExit(f"unknown step {step!r}; choose from {ALL_STEPS}")
         print(json.dumps({"step": step, "wall_s": round(time.perf_counter() - t0, 1), **(info or {})}), flush=True)
