@@ -241,7 +241,7 @@ def _compact() -> ModelConfig:
     return ModelConfig(
         name="compact",
         preset="compact",
-        vae=VAEConfig(channels=12, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
+        vae=VAEConfig(channels=8, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
         dit=DiTConfig(io_channels=32, embed_dim=256, depth=6, num_heads=4, cond_token_dim=256,
                       global_cond_dim=512, lufs_mode="tokens+frame"),
         conditioning=ConditioningConfig(cond_dim=256, num_tokens=4),

@@ -62,6 +62,7 @@ class StageConfig:
     # VAE
     kl_weight: float = 1e-4
     stereo_weight: float = 0.5
+    envelope_weight: float = 0.0
     adversarial: bool = False
     adv_weight: float = 0.1
     # encoders

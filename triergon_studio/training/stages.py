@@ -188,8 +188,10 @@ class VAEModule(nn.Module):
         y = self.vae.decode(z, x.shape[-1])
         mr = losses.multi_resolution_stft(y, x)
         ms = losses.sum_difference_stft(y, x)
-        loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl
-        metrics = {"mrstft": float(mr.detach()), "midside": float(ms.detach()), "kl": float(kl.detach())}
+        env = losses.envelope_loss(y, x)
+        loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl + self.cfg.envelope_weight * env
+        metrics = {"mrstft": float(mr.detach()), "midside": float(ms.detach()), "kl": float(kl.detach()),
+                   "envelope": float(env.detach())}
         disc = self.disc[0]
         if disc is not None:
             fake_logits, fake_feats = disc(y)
