@@ -63,6 +63,8 @@ class StageConfig:
     kl_weight: float = 1e-4
     stereo_weight: float = 0.5
     envelope_weight: float = 0.0
+    sample_latents: bool = True  # False: train on the posterior mean (KL reduced to an L2 on the mean)
+    data_init: bool = False  # VAE: weight-norm data-dependent init before the first step
     adversarial: bool = False
     adv_weight: float = 0.1
     # encoders

@@ -184,7 +184,12 @@ class VAEModule(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         x = batch["audio"]
-        z, kl = self.vae.encode_with_kl(x)
+        if self.cfg.sample_latents:
+            z, kl = self.vae.encode_with_kl(x)
+        else:  # a deterministic autoencoder: short runs collapse when the decoder only sees noisy samples
+            mean, scale = self.vae.encode_moments(x)
+            z = mean
+            kl = (mean * mean).sum(1).mean()
         y = self.vae.decode(z, x.shape[-1])
         mr = losses.multi_resolution_stft(y, x)
         ms = losses.sum_difference_stft(y, x)
@@ -202,6 +207,32 @@ class VAEModule(nn.Module):
             metrics["adv_g"] = float(adv.detach())
             self.last_fake = y.detach()
         return loss, metrics
+
+
+@torch.no_grad()
+def data_dependent_init(vae: nn.Module, audio: Tensor) -> int:
+    """Weight-norm data-dependent init (Salimans & Kingma 2016): scale each conv so its output has unit variance
+    per channel on real audio, one conv at a time in forward order. Quiet audio otherwise leaves the latent
+    path so weak that a short run learns a constant output and ignores the latent (seen on this corpus).
+    The decoder's last conv is scaled to the audio's own RMS instead."""
+    convs = [m for m in vae.modules() if hasattr(m, "weight_g") and hasattr(m, "weight_v")]
+    last = vae.decoder.layers[-2] if isinstance(vae.decoder.layers[-1], nn.Identity) else None
+    for conv in convs:
+        out: list[Tensor] = []
+        handle = conv.register_forward_hook(lambda _m, _i, o, store=out: store.append(o))
+        vae.decode(vae.encode(audio), audio.shape[-1])
+        handle.remove()
+        o = out[0].transpose(0, 1).flatten(1)  # [C, B*T]
+        std = o.std(1).clamp_min(1e-6)
+        goal = float(audio.std()) if conv is last else 1.0
+        w = conv.weight().clone()
+        axis = 1 if getattr(conv, "transpose", False) else 0  # the output-channel axis
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        _wn_set(conv, w * (goal / std).view(shape))
+        if conv.bias is not None:
+            conv.bias.copy_(conv.bias * goal / std - o.mean(1) * goal / std * (conv is not last))
+    return len(convs)
 
 
 class VAEStage(Stage):
@@ -222,6 +253,8 @@ class VAEStage(Stage):
                 self.disc_train = nn.parallel.DistributedDataParallel(self.disc, device_ids=ids)
         self.module = VAEModule(model.vae, cfg, self.disc)
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=False))
+        if cfg.data_init and not cfg.init:
+            data_dependent_init(model.vae, self.next_batch(np.random.default_rng([cfg.seed, 0xD1]))["audio"])
 
     def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
         b = super().next_batch(rng)
