@@ -93,3 +93,33 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 6
     assert (out / "weights.safetensors").exists() and len(read_log(out)) >= 2
+
+
+def test_data_dependent_init_makes_the_latent_path_live() -> None:
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.vae import OobleckVAE
+    from triergon_studio.training.stages import data_dependent_init
+
+    torch.manual_seed(0)
+    vae = OobleckVAE(get_preset("tiny").vae)
+    t = torch.arange(8192) / 44100
+    audio = torch.stack([torch.stack([a * torch.sin(2 * torch.pi * f * t)] * 2) for a, f in
+                         ((0.01, 220.0), (0.03, 880.0), (0.02, 3000.0))])
+    data_dependent_init(vae, audio)
+    with torch.no_grad():
+        z = vae.encode(audio)
+        y = vae.decode(z, audio.shape[-1])
+        y0 = vae.decode(torch.zeros_like(z), audio.shape[-1])
+    assert 0.5 < float(z.std()) < 2.0
+    assert abs(float(y.std()) / float(audio.std()) - 1.0) < 0.5
+    assert float((y - y0).std()) > 0.2 * float(audio.std())  # the output depends on the latent
+
+
+def test_losses_ignore_the_noise_floor_but_see_level() -> None:
+    from triergon_studio.training import losses
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 8192) * 0.1
+    floor_a, floor_b = x + torch.randn_like(x) * 1e-6, x + torch.randn_like(x) * 1e-6
+    assert float(losses.multi_resolution_stft(floor_a, floor_b)) < 0.05
+    assert float(losses.envelope_loss(x * 0.1, x)) == pytest.approx(2.0, abs=0.05)  # -20 dB = 2 in log10 energy
