@@ -73,6 +73,7 @@ def test_evaluation_rows_targets_and_markdown(tiny_model_and_classifier: tuple[P
     assert "| V+T+GT |" in md and "T_LUFS error" in md
 
 
+@pytest.mark.slow
 def test_cli_eval_json(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
     from triergon_studio.training.corpus.heldout import write_heldout
 

@@ -80,6 +80,7 @@ def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path:
     assert steps == sorted(steps) and steps[-1] == 23
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
