@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         project.changed.connect(self._on_project_changed)
         project.undo.changed.connect(self._update_title)
         self.curve_editor.set_project(project)
+        window_actions.attach_autosaver(self)
         window_actions.bind_undo(self)
         self.transport.set_media(project.fps, project.duration_s)
         self.timeline.set_duration(project.duration_s)
@@ -290,7 +291,7 @@ class MainWindow(QMainWindow):
             return thumbnails(path, max(4, min(40, int(duration / 1.5) or 4)), 54)
 
         run_async(thumbs, lambda images: self.timeline.ruler.set_thumbnails(list(images), duration),
-                  lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000))
+                  lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000), context=self)
 
     def _on_position(self, t: float) -> None:
         tc = timecode_at(self.project, t)
@@ -357,7 +358,7 @@ class MainWindow(QMainWindow):
                 self.project.add_reference(clip)
             self.prompt_panel.refresh_task()
 
-        run_async(read, shown, lambda msg: (self.prompt_panel.reference.show_error(msg), self.show_error(msg)))
+        run_async(read, shown, lambda msg: (self.prompt_panel.reference.show_error(msg), self.show_error(msg)), context=self)
 
     def _show_references(self) -> None:
         refs = self.project.prompts.references
@@ -408,7 +409,7 @@ class MainWindow(QMainWindow):
         path, duration = ref.path, self.project.duration_s or (hi - lo)
         run_async(lambda: measure_reference(path, lo, hi, duration),
                   lambda curve: self.project.set_curves(curve, "Measure curves from reference audio"),
-                  self.show_error)
+                  self.show_error, context=self)
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, region: tuple[float, float] | None = None) -> None:
@@ -486,10 +487,11 @@ class MainWindow(QMainWindow):
 
         def measure() -> tuple[float, float, Any, Any]:
             from triergon_studio.audio.io import read_audio
-            from triergon_studio.audio.loudness import integrated_loudness, measure_curves, true_peak_dbtp
+            from triergon_studio.audio.loudness import measure, measure_curves
 
             audio, sr = read_audio(path)
-            return (integrated_loudness(audio, sr), true_peak_dbtp(audio, sr), measure_curves(audio, sr),
+            report = measure(audio, sr)
+            return (report.integrated_lufs, report.true_peak_dbtp, measure_curves(audio, sr),
                     waveform_envelope(audio, sr))
 
         def done(result: tuple[float, float, Any, Any]) -> None:
@@ -502,7 +504,7 @@ class MainWindow(QMainWindow):
 
         if not hasattr(self, "_take_curves"):
             self._take_curves: dict[str, Any] = {}
-        run_async(measure, done, lambda msg: self.statusBar().showMessage(msg, 6000))
+        run_async(measure, done, lambda msg: self.statusBar().showMessage(msg, 6000), context=self)
 
     def _on_take_selected(self, take_id: str | None) -> None:
         self._selected_take = take_id
@@ -518,7 +520,8 @@ class MainWindow(QMainWindow):
         if self.project.lanes:
             self._guard(self.project.place_take, take_id, self.project.lanes[0].name, 0.0)
 
-    def _lane_changed(self, name: str, mute: bool, solo: bool, gain_db: float) -> None:
+    def _lane_changed(self, name: str, mute_flag: int, solo_flag: int, gain_db: float) -> None:
+        mute, solo = bool(mute_flag), bool(solo_flag)
         lane = self.project.lane(name)
         with self.project.undo.macro(f"Mix {name}"):
             if lane.mute != mute:

@@ -76,6 +76,7 @@ class LanesView(pg.PlotWidget):
         self._vb = _ScrubViewBox(lambda t: self.scrub.emit(t))
         super().__init__(parent, viewBox=self._vb, background="#1e1f22")
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # drag-and-drop events arrive at the viewport
         self.plotItem.hideButtons()
         self.plotItem.setMenuEnabled(False)
         self.plotItem.setContentsMargins(0, 0, 0, 0)

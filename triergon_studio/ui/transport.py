@@ -19,7 +19,7 @@ TICK_MS = 8  # well under one frame at 60 fps, so the picture never lags by more
 
 class Transport(QObject):
     position_changed = Signal(float)
-    playing_changed = Signal(bool)
+    playing_changed = Signal(int)  # 1 playing, 0 stopped (int: PySide6 6.12 mis-counts emitted bools)
     tick = Signal(float)  # every timer tick while playing (meters read audio up to here)
 
     def __init__(self, fps: Fraction | float = Fraction(25), duration_s: float = 0.0,
@@ -106,7 +106,7 @@ class Transport(QObject):
         self._timer.start()
         if not self._playing:
             self._playing = True
-            self.playing_changed.emit(True)
+            self.playing_changed.emit(1)
 
     def stop(self) -> None:
         self._timer.stop()
@@ -118,7 +118,7 @@ class Transport(QObject):
         self._rate = 1.0
         if self._playing:
             self._playing = False
-            self.playing_changed.emit(False)
+            self.playing_changed.emit(0)
 
     def toggle(self) -> None:
         if self._playing:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -244,9 +243,16 @@ def autosave(win: MainWindow) -> None:
     saver = getattr(win, "_autosaver", None)
     if saver is None or saver.project is not win.project:
         saver = win._autosaver = Autosaver(win.project, interval_s=0.0)
-    saver.maybe_autosave(time.monotonic())
+    saver.autosave_now()
     if saver.last_error:
         win.statusBar().showMessage(saver.last_error, 8000)
+
+
+def attach_autosaver(win: MainWindow) -> None:
+    """One autosaver per open project, made when it is opened (it compares against that revision)."""
+    from triergon_studio.core.autosave import Autosaver
+
+    win._autosaver = Autosaver(win.project, interval_s=0.0)
 
 
 def handle_drop(win: MainWindow, paths: list[str]) -> None:
