@@ -7,6 +7,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,12 @@ def test_cli_help_imports_neither_torch_nor_qt() -> None:
 
 def test_package_version() -> None:
     assert triergon_studio.__version__
+
+
+def test_import_linter_contracts_hold() -> None:
+    """The same seams checked statically by import-linter (contracts in pyproject.toml)."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, timeout=300,
+                         cwd=Path(triergon_studio.__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "0 broken" in out.stdout

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triergon_studio.core.curves import (
     CURVE_RATE_HZ,
@@ -129,3 +131,18 @@ def test_bad_files(tmp_path: Path) -> None:
     nan.write_text(json.dumps(d).replace("-60.0", "NaN", 1))
     with pytest.raises(ProjectError, match="finite"):
         LoudnessCurve.load(nan)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=st.lists(st.floats(-90.0, 10.0, allow_nan=False), min_size=1, max_size=400),
+    source=st.sampled_from(list(CurveSource)),
+)
+def test_property_json_round_trip(values: list[float], source: CurveSource) -> None:
+    left = np.asarray(values)
+    curve = LoudnessCurve(left, left[::-1].copy(), len(values) / 6.0, source=source)
+    back = LoudnessCurve.from_json(json.loads(json.dumps(curve.to_json())))
+    np.testing.assert_allclose(back.left, np.maximum(left, LUFS_FLOOR), atol=1e-4)
+    assert back.n_frames == curve.n_frames and back.source is source
+    norm = curve.to_normalized()
+    assert norm.min() >= 0.0 and norm.max() <= 1.0

@@ -28,11 +28,6 @@ def project(tmp_path: Path, video: Path) -> Project:
     return Project.new_from_video(tmp_path / "picture.mp4", tmp_path / "show.json")
 
 
-@pytest.fixture
-def needs_atomic() -> None:
-    pytest.importorskip("triergon_studio.core.atomic")  # lands with the audio layer
-
-
 def make_take(project: Project, name: str = "door") -> Take:
     path = project.new_take_path(name)
     path.write_bytes(b"RIFF")  # content is irrelevant to the model
@@ -49,10 +44,11 @@ def test_new_from_video(project: Project, tmp_path: Path) -> None:
     assert project.video is not None and project.video.path == "picture.mp4"
     assert project.video.fingerprint.size == (tmp_path / "picture.mp4").stat().st_size
     assert project.video_status() == "ok" and project.is_dirty is False
+    assert project.picture_samples() == 80080 and project.picture_samples(44100) == 73574  # 73573.5 -> up
 
 
 def test_every_edit_is_undoable_and_notifies(project: Project) -> None:
-    curves = pytest.importorskip("triergon_studio.core.curves")  # lands with the audio layer
+    from triergon_studio.core import curves
     seen: list[str] = []
     project.changed.connect(seen.append)
     before = project.to_json()
@@ -145,8 +141,8 @@ def test_drop_frame_toggle(project: Project) -> None:
     assert project.start_frame == 107892
 
 
-def test_save_load_round_trip(project: Project, tmp_path: Path, needs_atomic: None) -> None:
-    curves = pytest.importorskip("triergon_studio.core.curves")  # lands with the audio layer
+def test_save_load_round_trip(project: Project, tmp_path: Path) -> None:
+    from triergon_studio.core import curves
     project.set_curves(curves.LoudnessCurve.constant(-18.0, project.duration_s, curves.CurveSource.PREDICTED))
     take = make_take(project)
     project.add_take(take, lane="FOLEY", offset_s=0.75)
@@ -164,7 +160,7 @@ def test_save_load_round_trip(project: Project, tmp_path: Path, needs_atomic: No
     assert loaded.video_status() == "ok" and not loaded.is_dirty
 
 
-def test_save_as_refuses_existing_and_rebases(project: Project, tmp_path: Path, needs_atomic: None) -> None:
+def test_save_as_refuses_existing_and_rebases(project: Project, tmp_path: Path) -> None:
     take = make_take(project)
     project.add_take(take)
     project.save()
@@ -180,7 +176,7 @@ def test_save_as_refuses_existing_and_rebases(project: Project, tmp_path: Path, 
     assert copy.take_path(take.id).is_file()
 
 
-def test_moved_and_replaced_video_detected_and_relinked(project: Project, tmp_path: Path, video: Path, needs_atomic: None) -> None:
+def test_moved_and_replaced_video_detected_and_relinked(project: Project, tmp_path: Path, video: Path) -> None:
     project.save()
     moved = tmp_path / "media" / "picture_moved.mp4"
     moved.parent.mkdir()
@@ -210,7 +206,7 @@ def test_newer_version_refused(tmp_path: Path, project: Project) -> None:
         Project.load(path)
 
 
-def test_v0_project_migrates(tmp_path: Path, video: Path, needs_atomic: None) -> None:
+def test_v0_project_migrates(tmp_path: Path, video: Path) -> None:
     shutil.copy(video, tmp_path / "old.mp4")
     (tmp_path / "takes").mkdir()
     (tmp_path / "takes" / "a.wav").write_bytes(b"RIFF")
@@ -257,7 +253,7 @@ def test_dangling_lane_item_refused(tmp_path: Path, project: Project) -> None:
         Project.from_json(doc, tmp_path / "x.json")
 
 
-def test_autosave_every_30_s_and_recover(project: Project, tmp_path: Path, needs_atomic: None) -> None:
+def test_autosave_every_30_s_and_recover(project: Project, tmp_path: Path) -> None:
     project.save()
     saver = Autosaver(project)
     side = autosave_path(project.path)
@@ -279,7 +275,7 @@ def test_autosave_every_30_s_and_recover(project: Project, tmp_path: Path, needs
     assert Project.load(project.path).prompts.text == "unsaved words"
 
 
-def test_autosave_never_touches_a_corrupt_project(tmp_path: Path, project: Project, needs_atomic: None) -> None:
+def test_autosave_never_touches_a_corrupt_project(tmp_path: Path, project: Project) -> None:
     project.save()
     project.path.write_bytes(b"{corrupt")
     with pytest.raises(ProjectError):
@@ -291,3 +287,18 @@ def test_autosave_never_touches_a_corrupt_project(tmp_path: Path, project: Proje
     assert not has_recovery(project.path)
     with pytest.raises(ProjectError):
         recover(project.path)
+
+
+def test_recall_take_settings_is_one_step(project: Project) -> None:
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+    from triergon_studio.core.model import Prompts
+
+    curve = LoudnessCurve.constant(-30.0, project.duration_s, CurveSource.DRAWN)
+    take = Take(id="g1", name="gen", path="takes/g1.wav", prompts=Prompts("glass shatters"),
+                settings=GenerationSettings(seed=99, steps=12), curves=curve.to_json())
+    project.add_take(take)
+    project.recall_take("g1")
+    assert project.prompts.text == "glass shatters" and project.settings.seed == 99
+    assert np.allclose(project.curves.left, -30.0)
+    project.undo.undo()
+    assert project.prompts.text == "" and project.curves is None and project.settings.seed == 0

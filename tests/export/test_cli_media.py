@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import write_click
+from tests.export.conftest import write_click
 from video_factory import make_audio_only, make_video, truncated_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +49,6 @@ def test_probe_failures_exit_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_new_add_take_export(tmp_path: Path) -> None:
-    pytest.importorskip("triergon_studio.audio.io")  # add-take and export need the audio layer
-    pytest.importorskip("triergon_studio.audio.loudness")
     video = make_video(tmp_path / "cut.mp4", 50, fps=Fraction(24000, 1001))
     project = tmp_path / "show" / "show.json"
     res = run("new", str(video), "-o", str(project), "--start-timecode", "01:00:00:00")

@@ -8,16 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import CLICK_AT, add_click_take
+from tests.export.conftest import CLICK_AT, add_click_take
 
-audio_io = pytest.importorskip("triergon_studio.audio.io")  # the audio layer (write_wav, bext) lands on main
-pytest.importorskip("triergon_studio.audio.loudness")
-
-from triergon_studio.audio.export import ExportSettings, export_project  # noqa: E402
-from triergon_studio.audio.reaper import parse_rpp_items  # noqa: E402
-from triergon_studio.core.project import Project  # noqa: E402
-from triergon_studio.core.timecode import picture_samples, timecode_to_samples  # noqa: E402
-from triergon_studio.errors import CancelledError, ExportError  # noqa: E402
+import triergon_studio.audio.io as audio_io
+from triergon_studio.audio.export import ExportSettings, export_project
+from triergon_studio.audio.reaper import parse_rpp_items
+from triergon_studio.core.project import Project
+from triergon_studio.core.timecode import picture_samples, timecode_to_samples
+from triergon_studio.errors import CancelledError, ExportError
 
 
 def _wavs(folder: Path) -> list[Path]:
@@ -107,7 +105,6 @@ def test_report_lists_every_file(project: Project, tmp_path: Path) -> None:
 @pytest.mark.parametrize("target, lufs, ceiling", [("r128", -23.0, -1.0), ("stream", -14.0, -1.0)])
 def test_normalise_mix_to_target(project: Project, tmp_path: Path, target: str, lufs: float,
                                  ceiling: float) -> None:
-    pytest.importorskip("triergon_studio.audio.normalize")
     from triergon_studio.audio.loudness import measure
 
     result = export_project(project, tmp_path / "out", ExportSettings(target=target, bits="32f"))
@@ -238,3 +235,16 @@ def test_reaper_project(project: Project, tmp_path: Path, export_video: Path) ->
     assert "MUTESOLO 1 0 0" in rpp  # BG stays muted in the DAW too
     offs = next(line for line in rpp.splitlines() if line.strip().startswith("PROJOFFS"))
     assert float(offs.split()[1]) == pytest.approx((3600 - 2) * 1.001, abs=1e-6)
+
+
+def test_vfr_picture_length_is_its_duration(tmp_path: Path) -> None:
+    from video_factory import make_video
+
+    pts = [0, 40, 80, 200, 240, 500, 533, 566, 1000, 1040]
+    video = make_video(tmp_path / "vfr.mp4", len(pts), fps=25, pts_ms=pts)
+    p = Project.new_from_video(video, tmp_path / "vfr.json")
+    p.save()
+    assert p.video.is_vfr
+    result = export_project(p, tmp_path / "out")
+    assert result.picture_samples == round(p.duration_s * 48000)
+    assert sf.info(tmp_path / "out" / "vfr_MIX.wav").frames == result.picture_samples

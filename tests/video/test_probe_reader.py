@@ -31,6 +31,18 @@ def test_real_bottle_detection_odd_rate(shared_media: Path) -> None:
     assert info.duration_s == pytest.approx(1189 * 6 / 179)
 
 
+@pytest.mark.slow
+def test_real_bottle_detection_count_matches_decoded_frames(shared_media: Path) -> None:
+    with VideoReader(shared_media / "bottle-detection.mp4") as reader:
+        last = None
+        count = 0
+        for count, frame in enumerate(reader.iter_frames(), start=1):  # noqa: B007
+            last = frame
+        assert count == 1189 == reader.info.frame_count
+        assert last is not None and last.pts_s == pytest.approx(1188 * 6 / 179)
+        assert np.array_equal(reader.frame_at_index(1188).image, last.image)
+
+
 def test_real_car_detection_12_5(shared_media: Path) -> None:
     path = shared_media / "car-detection.mp4"
     info = probe(path)
@@ -179,6 +191,29 @@ def test_corrupt_file(tmp_path: Path) -> None:
 def test_audio_only_file_given_as_video(tmp_path: Path) -> None:
     path = make_audio_only(tmp_path / "sound.m4a")
     with pytest.raises(VideoFileError, match="audio-only"):
+        probe(path)
+
+
+def test_edit_list_trim_shows_only_the_kept_frames(media_dir: Path) -> None:
+    from video_factory import ffmpeg
+
+    src = make_video(media_dir / "src25.mp4", 50, fps=25, gop=25)
+    trimmed = media_dir / "trimmed.mp4"
+    ffmpeg("-ss", "0.4", "-i", str(src), "-c", "copy", str(trimmed))  # edit list; packets before 0.4 s discarded
+    with VideoReader(trimmed) as reader:
+        assert reader.info.frame_count == 40  # as ffprobe -count_frames reports
+        assert [read_index(f.image) for f in reader.iter_frames()] == list(range(10, 50))
+        assert read_index(reader.frame_at_index(0).image) == 10
+        assert read_index(reader.frame_at_index(39).image) == 49
+        assert reader.frame_at_index(0).pts_s == 0.0
+
+
+def test_still_image_given_as_video(tmp_path: Path) -> None:
+    import cv2
+
+    path = tmp_path / "still.png"
+    cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(VideoFileError, match="still image"):
         probe(path)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from triergon_studio.core.project import Project
-from triergon_studio.core.timecode import picture_samples, seconds_to_samples, timecode_to_samples
+from triergon_studio.core.timecode import seconds_to_samples, timecode_to_samples
 from triergon_studio.errors import CancelledError, ExportError, StudioError
 
 BITS = ("24", "32f")
@@ -99,8 +99,11 @@ def _loudness(audio: np.ndarray, sr: int) -> dict[str, float]:
     def num(v: float) -> float | None:  # JSON has no -inf: silence is reported as null
         return round(float(v), 2) if np.isfinite(v) else None
 
-    return {"integrated_lufs": num(r.integrated_lufs), "loudness_range_lu": num(r.loudness_range_lu),
-            "true_peak_dbtp": num(r.true_peak_dbtp)}
+    return {
+        "integrated_lufs": num(r.integrated_lufs),
+        "loudness_range_lu": num(r.loudness_range_lu),
+        "true_peak_dbtp": num(r.true_peak_dbtp),
+    }
 
 
 def render_lanes(project: Project, sr: int, n: int) -> dict[str, np.ndarray]:
@@ -133,8 +136,13 @@ def audible_lanes(project: Project) -> list[str]:
     return solo if solo else [ln.name for ln in project.lanes if not ln.mute]
 
 
-def export_project(project: Project, out_dir: str | Path, settings: ExportSettings | None = None,
-                   progress: Progress | None = None, cancel: threading.Event | None = None) -> ExportResult:
+def export_project(
+    project: Project,
+    out_dir: str | Path,
+    settings: ExportSettings | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ExportResult:
     """Render and write the whole delivery. Raises ExportError (or CancelledError) and then leaves no
     file under a final name that was not there before."""
     s = settings or ExportSettings()
@@ -143,7 +151,7 @@ def export_project(project: Project, out_dir: str | Path, settings: ExportSettin
     if project.frame_count <= 0:
         raise ExportError("the project has no picture length (no video frames)", project.path)
     sr = s.sample_rate
-    n = picture_samples(project.frame_count, project.fps, sr)
+    n = project.picture_samples(sr)
     base = _safe(project.name)
     finals = {f"stem:{ln.name}": out / f"{base}_{_safe(ln.name)}.wav" for ln in project.lanes}
     finals["mix"] = out / f"{base}_MIX.wav"
@@ -194,7 +202,9 @@ def export_project(project: Project, out_dir: str | Path, settings: ExportSettin
             temps[key] = _temp_for(finals[key])
             _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
             extra = {"in_mix": lane in audible} if lane is not None else {}
-            files.append(ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra))
+            files.append(
+                ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra)
+            )
         if s.mux != "none":
             from triergon_studio.video.mux import mux_review
 
@@ -202,8 +212,11 @@ def export_project(project: Project, out_dir: str | Path, settings: ExportSettin
             temps["review"] = _temp_for(finals["review"])
             assert video is not None
             mux_review(video, mix, sr, temps["review"], s.mux)
-            files.append(ExportedFile("review", finals["review"], extra={"container": s.mux,
-                                                                        "video_copied_from": video.name}))
+            files.append(
+                ExportedFile(
+                    "review", finals["review"], extra={"container": s.mux, "video_copied_from": video.name}
+                )
+            )
         if s.reaper:
             step(f"Writing {finals['reaper'].name}", 0.85)
             temps["reaper"] = _temp_for(finals["reaper"])
@@ -225,8 +238,9 @@ def export_project(project: Project, out_dir: str | Path, settings: ExportSettin
             tmp.unlink(missing_ok=True)
     if progress is not None:
         progress("Done", 1.0)
-    return ExportResult(out, [*files, ExportedFile("report", finals["report"])], n, time_ref, gain_db,
-                        finals["report"])
+    return ExportResult(
+        out, [*files, ExportedFile("report", finals["report"])], n, time_ref, gain_db, finals["report"]
+    )
 
 
 def _temp_for(final: Path) -> Path:
@@ -239,23 +253,43 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write_text(path, text + "\n")
 
 
-def _write_stem(path: Path, audio: np.ndarray, sr: int, bits: str, project: Project, lane: str | None,
-                time_ref: int, loud: dict[str, float | None]) -> None:
+def _write_stem(
+    path: Path,
+    audio: np.ndarray,
+    sr: int,
+    bits: str,
+    project: Project,
+    lane: str | None,
+    time_ref: int,
+    loud: dict[str, float | None],
+) -> None:
     from triergon_studio.audio.io import BextInfo, write_wav
 
     now = datetime.now()
     what = f"{lane} stem" if lane else "mix"
-    bext = BextInfo(description=f"{project.name} {what} @ {project.start_timecode} {project.rate}",
-                    originator=ORIGINATOR, origination_date=now.strftime("%Y-%m-%d"),
-                    origination_time=now.strftime("%H:%M:%S"), time_reference=time_ref,
-                    coding_history=f"A=PCM,F={sr},W={32 if bits == '32f' else 24},M=stereo,T={ORIGINATOR}\r\n",
-                    loudness_value=loud["integrated_lufs"], loudness_range=loud["loudness_range_lu"],
-                    max_true_peak_level=loud["true_peak_dbtp"])
+    bext = BextInfo(
+        description=f"{project.name} {what} @ {project.start_timecode} {project.rate}",
+        originator=ORIGINATOR,
+        origination_date=now.strftime("%Y-%m-%d"),
+        origination_time=now.strftime("%H:%M:%S"),
+        time_reference=time_ref,
+        coding_history=f"A=PCM,F={sr},W={32 if bits == '32f' else 24},M=stereo,T={ORIGINATOR}\r\n",
+        loudness_value=loud["integrated_lufs"],
+        loudness_range=loud["loudness_range_lu"],
+        max_true_peak_level=loud["true_peak_dbtp"],
+    )
     write_wav(path, audio, sr, bits=bits, bext=bext, overwrite=True)
 
 
-def _write_reaper(path: Path, project: Project, files: list[ExportedFile], sr: int, length_s: float,
-                  video: Path | None, out: Path) -> None:
+def _write_reaper(
+    path: Path,
+    project: Project,
+    files: list[ExportedFile],
+    sr: int,
+    length_s: float,
+    video: Path | None,
+    out: Path,
+) -> None:
     from triergon_studio.audio.reaper import RppItem, RppProject, RppTrack, write_rpp
 
     lanes = {ln.name: ln for ln in project.lanes}
@@ -269,25 +303,57 @@ def _write_reaper(path: Path, project: Project, files: list[ExportedFile], sr: i
     for f in files:
         if f.kind == "stem":
             lane = lanes[f.lane or ""]
-            tracks.append(RppTrack(f.lane or "", (RppItem(f.path.name, f.path.name, 0.0, length_s),),
-                                   mute=lane.mute, solo=lane.solo))
+            tracks.append(
+                RppTrack(
+                    f.lane or "",
+                    (RppItem(f.path.name, f.path.name, 0.0, length_s),),
+                    mute=lane.mute,
+                    solo=lane.solo,
+                )
+            )
     start_s = float(timecode_to_samples(project.start_timecode, project.rate, 1_000_000)) / 1_000_000
-    write_rpp(path, RppProject(
-        tracks=tracks, fps=project.fps, drop_frame=project.drop_frame, sample_rate=sr, start_offset_s=start_s,
-        markers=[(m.time_s, m.name) for m in project.markers],
-        regions=[(r.start_s, r.end_s, r.name) for r in project.regions]))
+    write_rpp(
+        path,
+        RppProject(
+            tracks=tracks,
+            fps=project.fps,
+            drop_frame=project.drop_frame,
+            sample_rate=sr,
+            start_offset_s=start_s,
+            markers=[(m.time_s, m.name) for m in project.markers],
+            regions=[(r.start_s, r.end_s, r.name) for r in project.regions],
+        ),
+    )
 
 
-def _report(project: Project, s: ExportSettings, files: list[ExportedFile], n: int, time_ref: int,
-            gain_db: float, limited: bool) -> dict[str, Any]:
+def _report(
+    project: Project,
+    s: ExportSettings,
+    files: list[ExportedFile],
+    n: int,
+    time_ref: int,
+    gain_db: float,
+    limited: bool,
+) -> dict[str, Any]:
     return {
-        "format": "triergon-export-report", "version": 1, "project": project.name,
+        "format": "triergon-export-report",
+        "version": 1,
+        "project": project.name,
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "video": project.video.path if project.video else None,
-        "fps": {"num": project.fps.numerator, "den": project.fps.denominator, "drop_frame": project.drop_frame},
-        "frame_count": project.frame_count, "start_timecode": project.start_timecode,
-        "sample_rate": s.sample_rate, "bits": s.bits, "picture_samples": n,
+        "fps": {
+            "num": project.fps.numerator,
+            "den": project.fps.denominator,
+            "drop_frame": project.drop_frame,
+        },
+        "frame_count": project.frame_count,
+        "start_timecode": project.start_timecode,
+        "sample_rate": s.sample_rate,
+        "bits": s.bits,
+        "picture_samples": n,
         "bext_time_reference": time_ref,
-        "loudness_target": s.target, "mix_gain_db": round(gain_db, 3), "mix_limited": limited,
+        "loudness_target": s.target,
+        "mix_gain_db": round(gain_db, 3),
+        "mix_limited": limited,
         "files": [f.to_json() for f in files],
     }

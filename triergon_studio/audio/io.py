@@ -4,9 +4,9 @@ Reading returns ``[frames, 2]`` float32 and the sample rate:
 
 - WAV, FLAC, OGG, AIFF and MP3 go through libsndfile (soundfile); anything libsndfile cannot open (the audio
   track of a video, AAC, ...) goes through PyAV.
-- Mono becomes dual-mono. More than two channels are downmixed ITU-R BS.775 style, assuming the WAV/SMPTE
-  channel order (L, R, C, LFE, Ls, Rs, Lrs, Rrs): ``Lo = L + 0.7071 C + 0.7071 Ls (+ 0.7071 Lrs)``, likewise
-  for Ro; LFE is dropped. Counts without a standard layout (7, or more than 8) alternate channels to left
+- Mono becomes dual-mono. More than two channels are downmixed ITU-R BS.775 style, assuming the WAV
+  channel order (3: L R C; 4: L R Ls Rs; 5: L R C Ls Rs; 6: L R C LFE Ls Rs; 8: L R C LFE Lb Rb Ls Rs):
+  ``Lo = L + 0.7071 C + 0.7071 (each left surround)``, likewise for Ro; LFE is dropped. Counts without a standard layout (7, or more than 8) alternate channels to left
   and right and average each side. The downmix is not normalised (float output may exceed 1.0), so
   loudness stays comparable with the source.
 - Bad input (missing, empty, truncated, corrupt, non-audio, NaN/inf samples, sample rate 0 or above
@@ -98,7 +98,7 @@ def to_stereo(data: np.ndarray) -> np.ndarray:
         4: ([0, 2], [1, 3]),  # L R Ls Rs (quad)
         5: ([0, 2, 3], [1, 2, 4]),  # L R C Ls Rs
         6: ([0, 2, 4], [1, 2, 5]),  # L R C LFE Ls Rs
-        8: ([0, 2, 4, 6], [1, 2, 5, 7]),  # L R C LFE Lrs Rrs Ls Rs
+        8: ([0, 2, 4, 6], [1, 2, 5, 7]),  # L R C LFE Lb Rb Ls Rs
     }
     if c in layouts:
         lidx, ridx = layouts[c]
@@ -130,7 +130,7 @@ def _check_riff_header(p: Path, size: int) -> None:
     """Catch WAV problems libsndfile would read past silently: truncated data, absurd sample rates."""
     with open(p, "rb") as fh:
         head = fh.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return
         pos = 12
         while pos + 8 <= size:

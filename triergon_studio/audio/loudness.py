@@ -7,6 +7,9 @@ Two K-weighting designs:
 - ``"pyloudnorm"``: the RBJ cookbook biquads pyloudnorm uses (shelf 1500 Hz / +4 dB / Q 1/sqrt 2, high-pass
   38 Hz / Q 0.5), so results can be checked against pyloudnorm exactly.
 
+``"pyloudnorm"`` also copies pyloudnorm's framing (its floating-point block edges, and for integrated
+loudness the extra block it counts past the end), so that mode reproduces pyloudnorm on any length.
+
 The paper's curves (``channel_curves``) are per-channel momentary loudness on non-overlapping 1/6 s windows.
 Frame ``k`` covers samples ``[round(k*hop*sr), round(k*hop*sr + window*sr))``. There are
 ``ceil(N / (hop*sr))`` frames, so every sample belongs to a frame: **the final partial window is measured
@@ -32,11 +35,40 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
+from triergon_studio.audio.truepeak import (
+    OVERSAMPLE,
+    TAPS,
+    _channel_peaks,
+    _channel_true_peak,
+    oversampled_peak_full,
+    true_peak_kernel,
+)
 from triergon_studio.core.curves import CURVE_RATE_HZ, LUFS_FLOOR, CurveSource, LoudnessCurve
+
+__all__ = [
+    "OVERSAMPLE",
+    "TAPS",
+    "LoudnessAnalysis",
+    "LoudnessReport",
+    "analyze",
+    "channel_curves",
+    "integrated_loudness",
+    "k_weighted",
+    "k_weighting_coeffs",
+    "loudness_range",
+    "measure",
+    "measure_curves",
+    "momentary_series",
+    "oversampled_peak_full",
+    "sample_peak_dbfs",
+    "short_term_series",
+    "true_peak_dbtp",
+    "true_peak_kernel",
+]
 
 FilterMode = str  # "itu" | "pyloudnorm"
 FILTER_MODES = ("itu", "pyloudnorm")
@@ -50,9 +82,6 @@ MOMENTARY_S, SHORT_TERM_S, SERIES_HOP_S = 0.4, 3.0, 0.1
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE_I = -10.0
 RELATIVE_GATE_LRA = -20.0
-OVERSAMPLE = 4
-_TP_TAPS = 32  # taps per polyphase branch of the true-peak interpolator
-_DENSE = 0.5  # fraction of candidate blocks above which full interpolation is cheaper
 # One worker per channel, at most one per CPU; TRIERGON_LOUDNESS_THREADS=1 forces a single thread.
 _THREADS = max(1, int(os.environ.get("TRIERGON_LOUDNESS_THREADS", "0")) or min(8, os.cpu_count() or 1))
 _T = TypeVar("_T")
@@ -94,7 +123,11 @@ def _rbj(kind: str, gain_db: float, q: float, fc: float, sr: int) -> list[float]
     cw, alpha = math.cos(w0), math.sin(w0) / (2 * q)
     if kind == "high_shelf":
         sa = 2 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - sa)]
+        b = [
+            a * ((a + 1) + (a - 1) * cw + sa),
+            -2 * a * ((a - 1) + (a + 1) * cw),
+            a * ((a + 1) + (a - 1) * cw - sa),
+        ]
         den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa]
     else:  # high_pass
         b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
@@ -118,10 +151,10 @@ def _k_tf(sr: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _map_channels(fn: Callable[[np.ndarray], _T], channels: np.ndarray) -> list[_T]:
+def _map_channels(fn: Callable[[np.ndarray], _T], channels: Any) -> list[_T]:
     """Run ``fn`` per channel, in parallel threads when there are several (scipy and numpy release the GIL)."""
     global _POOL
-    if channels.shape[0] <= 1 or _THREADS <= 1:
+    if len(channels) <= 1 or _THREADS <= 1:
         return [fn(ch) for ch in channels]
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="loudness")
@@ -132,7 +165,17 @@ def _kfilter_channel(x: np.ndarray, sr: int, mode: str) -> np.ndarray:
     from scipy.signal import lfilter
 
     b, a = _k_tf(sr, mode)
-    return lfilter(b, a, x)
+    return lfilter(b, a, np.ascontiguousarray(x, dtype=np.float64))
+
+
+def _columns(audio: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Per-channel 1-D views of ``[N]`` / ``[N, C]`` audio (converted to float64 later, in the workers)."""
+    a = np.asarray(audio)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"audio must be [frames, channels], got shape {a.shape}")
+    return [a[:, c] for c in range(a.shape[1])], a.shape[0]
 
 
 def _as_channels(audio: np.ndarray) -> np.ndarray:
@@ -167,18 +210,41 @@ def _lufs(power: np.ndarray | float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- curves
-def _frame_bounds(n: int, sr: int, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _frame_bounds(
+    n: int, sr: int, window_s: float, hop_s: float, mode: str = "itu"
+) -> tuple[np.ndarray, np.ndarray]:
     hop = hop_s * sr
     frames = max(0, int(math.ceil(n / hop - 1e-9)))
-    starts = np.round(np.arange(frames) * hop).astype(np.int64)
-    ends = np.minimum(np.round(np.arange(frames) * hop + window_s * sr).astype(np.int64), n)
-    return starts, ends
+    k = np.arange(frames, dtype=np.float64)
+    if mode == "pyloudnorm":
+        # pyloudnorm's edges: int(T_g * (j * step) * rate) in floating point, which truncates 7999.999...
+        # to 7999 at 48 kHz. Copying it keeps that mode block-for-block equal to pyloudnorm.
+        step = hop_s / window_s
+        starts = np.floor(window_s * (k * step) * sr).astype(np.int64)
+        ends = np.floor(window_s * (k * step + 1.0) * sr).astype(np.int64)
+    else:
+        starts = np.round(k * hop).astype(np.int64)
+        ends = np.round(k * hop + window_s * sr).astype(np.int64)
+    return starts, np.minimum(ends, n)
 
 
-def _window_sums(sq: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Sums of one channel's ``sq`` over [start, end) windows."""
+def _window_sums(y: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Sums of one channel's ``y**2`` over [start, end) windows."""
     if starts.size == 0:
         return np.zeros(0)
+    step = int(starts[1] - starts[0]) if starts.size > 1 else int(ends[0] - starts[0])
+    full = int(np.count_nonzero(ends - starts == step))
+    regular = (
+        step > 0
+        and np.array_equal(starts[:full], np.arange(full) * step)
+        and np.array_equal(ends[:full], starts[:full] + step)
+    )
+    if regular:  # row-wise dot products of a reshaped view: one pass, no squared copy
+        rows = y[: full * step].reshape(full, step)
+        head = np.einsum("ij,ij->i", rows, rows)
+        tail = [float(np.dot(y[a:b], y[a:b])) for a, b in zip(starts[full:], ends[full:], strict=True)]
+        return np.concatenate([head, np.asarray(tail)]) if tail else head
+    sq = y * y
     if np.array_equal(starts[1:], ends[:-1]):  # back-to-back windows: exact per-window sums
         return np.add.reduceat(sq[: ends[-1]], starts) if ends[-1] > starts[-1] else np.zeros(starts.size)
     cs = np.zeros(sq.size + 1)
@@ -203,15 +269,14 @@ def channel_curves(
     if window_s <= 0 or hop <= 0:
         raise ValueError("window_s and hop_s must be positive")
     sr = int(sr)
-    x = _as_channels(audio)
-    starts, ends = _frame_bounds(x.shape[1], sr, window_s, hop)
+    cols, n = _columns(audio)
+    starts, ends = _frame_bounds(n, sr, window_s, hop, filter)
     _k_sos(sr, filter)
 
     def one(ch: np.ndarray) -> np.ndarray:
-        y = _kfilter_channel(ch, sr, filter)
-        return _window_sums(y * y, starts, ends)
+        return _window_sums(_kfilter_channel(ch, sr, filter), starts, ends)
 
-    sums = np.stack(_map_channels(one, x)) if x.shape[1] else np.zeros((x.shape[0], 0))
+    sums = np.stack(_map_channels(one, cols)) if n else np.zeros((len(cols), 0))
     return _curve_lufs(sums, starts, ends, floor)
 
 
@@ -231,10 +296,13 @@ def _sub_block_bounds(n: int, sr: int) -> np.ndarray:
     return bounds[bounds <= n]
 
 
-def _sub_block_sums(sq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    if bounds.size < 2 or bounds[-1] == 0:
-        return np.zeros(max(0, bounds.size - 1))
-    return np.add.reduceat(sq[: bounds[-1]], bounds[:-1])
+def _sub_block_sums(y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums of ``y**2`` over the complete sub-blocks, then one more entry: the incomplete tail after them."""
+    last = int(bounds[-1]) if bounds.size else 0
+    tail = float(np.dot(y[last:], y[last:]))
+    if bounds.size < 2 or last == 0:
+        return np.array([tail])
+    return np.append(_window_sums(y, bounds[:-1], bounds[1:]), tail)
 
 
 @dataclass
@@ -244,11 +312,16 @@ class _Blocks:
     sums: np.ndarray  # [B] sum of G_i * y_i^2 over each complete sub-block
     lengths: np.ndarray  # [B] samples per sub-block
     sr: int
+    tail: float = 0.0  # weighted energy of the incomplete sub-block after them
+    n: int = 0  # samples measured
+    pyloudnorm_framing: bool = False
 
     @classmethod
-    def from_channel_sums(cls, per_channel: np.ndarray, bounds: np.ndarray, sr: int) -> _Blocks:
+    def from_channel_sums(
+        cls, per_channel: np.ndarray, bounds: np.ndarray, sr: int, n: int, mode: str
+    ) -> _Blocks:
         weighted = _channel_gains(per_channel.shape[0]) @ per_channel
-        return cls(weighted, np.diff(bounds), sr)
+        return cls(weighted[:-1], np.diff(bounds), sr, float(weighted[-1]), n, mode == "pyloudnorm")
 
 
 def _window_powers(blocks: _Blocks, width: int, pad_start: bool) -> np.ndarray:
@@ -257,15 +330,17 @@ def _window_powers(blocks: _Blocks, width: int, pad_start: bool) -> np.ndarray:
     ``pad_start``: windows reaching before t = 0 count silence there (series); otherwise only complete
     windows are returned (gating, LRA).
     """
-    cs = np.concatenate([[0.0], np.cumsum(blocks.sums)])
-    cl = np.concatenate([[0], np.cumsum(blocks.lengths)])
-    ends = np.arange(1 if pad_start else width, blocks.sums.size + 1)
-    starts = np.maximum(ends - width, 0)
+    b = blocks.sums.size
+    if b == 0 or (not pad_start and b < width):
+        return np.zeros(0)
+    # Direct sliding sums (no cumulative-sum differences), so a silent window after loud audio stays
+    # at its true tiny energy instead of cancellation noise.
+    ones = np.ones(width)
+    energy = np.convolve(blocks.sums, ones)[:b]
     if pad_start:
-        length = np.full(ends.size, width * blocks.sr * SERIES_HOP_S)
-    else:
-        length = (cl[ends] - cl[starts]).astype(np.float64)
-    return np.maximum(cs[ends] - cs[starts], 0.0) / length
+        return energy / (width * blocks.sr * SERIES_HOP_S)
+    length = np.convolve(blocks.lengths.astype(np.float64), ones)[:b]
+    return energy[width - 1 :] / length[width - 1 :]
 
 
 def _series(blocks: _Blocks, window_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -273,6 +348,24 @@ def _series(blocks: _Blocks, window_s: float) -> tuple[np.ndarray, np.ndarray]:
     power = _window_powers(blocks, width, pad_start=True)
     times = np.arange(1, power.size + 1) * SERIES_HOP_S
     return times, _lufs(power)
+
+
+def _gating_powers(blocks: _Blocks) -> np.ndarray:
+    """Powers of the 400 ms gating blocks (75 % overlap) that lie inside the signal.
+
+    With pyloudnorm framing (``filter="pyloudnorm"``), also the blocks pyloudnorm adds past the end: it
+    counts ``round((T - 0.4) / 0.1) + 1`` blocks and divides an overrunning block's energy by the full
+    400 ms. Matching that keeps the mode equal to pyloudnorm on any length, not only on whole blocks.
+    """
+    powers = _window_powers(blocks, 4, pad_start=False)
+    if not blocks.pyloudnorm_framing:
+        return powers
+    total = int(np.round((blocks.n / blocks.sr - MOMENTARY_S) / SERIES_HOP_S)) + 1
+    extra = []
+    for j in range(powers.size, total):
+        energy = float(np.sum(blocks.sums[j:])) + blocks.tail
+        extra.append(max(energy, 0.0) / (MOMENTARY_S * blocks.sr))
+    return np.concatenate([powers, np.asarray(extra)]) if extra else powers
 
 
 def _integrated_from_powers(powers: np.ndarray) -> float:
@@ -301,16 +394,15 @@ def _lra_from_short_term(st_lufs: np.ndarray) -> float:
 
 def _blocks(audio: np.ndarray, sr: int, filter: FilterMode) -> _Blocks:
     sr = int(sr)
-    x = _as_channels(audio)
-    bounds = _sub_block_bounds(x.shape[1], sr)
+    cols, n = _columns(audio)
+    bounds = _sub_block_bounds(n, sr)
     _k_sos(sr, filter)
 
     def one(ch: np.ndarray) -> np.ndarray:
-        y = _kfilter_channel(ch, sr, filter)
-        return _sub_block_sums(y * y, bounds)
+        return _sub_block_sums(_kfilter_channel(ch, sr, filter), bounds)
 
-    sums = np.stack(_map_channels(one, x)) if x.shape[1] else np.zeros((x.shape[0], 0))
-    return _Blocks.from_channel_sums(sums, bounds, sr)
+    sums = np.stack(_map_channels(one, cols))
+    return _Blocks.from_channel_sums(sums, bounds, sr, n, filter)
 
 
 def momentary_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> tuple[np.ndarray, np.ndarray]:
@@ -318,14 +410,16 @@ def momentary_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> 
     return _series(_blocks(audio, sr, filter), MOMENTARY_S)
 
 
-def short_term_series(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> tuple[np.ndarray, np.ndarray]:
+def short_term_series(
+    audio: np.ndarray, sr: int, filter: FilterMode = "itu"
+) -> tuple[np.ndarray, np.ndarray]:
     """(window end times in s, LUFS) of the summed-channel 3 s loudness every 100 ms."""
     return _series(_blocks(audio, sr, filter), SHORT_TERM_S)
 
 
 def integrated_loudness(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> float:
     """Gated integrated loudness (LUFS); -inf when every block is below the absolute gate."""
-    return _integrated_from_powers(_window_powers(_blocks(audio, sr, filter), 4, pad_start=False))
+    return _integrated_from_powers(_gating_powers(_blocks(audio, sr, filter)))
 
 
 def loudness_range(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> float:
@@ -334,124 +428,6 @@ def loudness_range(audio: np.ndarray, sr: int, filter: FilterMode = "itu") -> fl
 
 
 # --------------------------------------------------------------------------------------------- peaks
-@lru_cache(maxsize=1)
-def true_peak_kernel() -> np.ndarray:
-    """``[4, T+1]`` polyphase interpolator: row p gives the value at n + p/4 from x[n - T/2 .. n + T/2].
-
-    Kaiser-windowed sinc (beta 8) with its cutoff at the original Nyquist; phase 0 is the identity, so the
-    true peak never reads below the sample peak, and each phase has unit DC gain.
-    """
-    from scipy.signal.windows import kaiser
-
-    t = _TP_TAPS
-    idx = np.arange(-2 * t, 2 * t + 1)
-    h = np.sinc(idx / OVERSAMPLE) * kaiser(4 * t + 1, 8.0)
-    h[idx % OVERSAMPLE == 0] = 0.0
-    h[2 * t] = 1.0
-    kern = np.zeros((OVERSAMPLE, t + 1))
-    for p in range(OVERSAMPLE):
-        for i in range(t + 1):
-            j = OVERSAMPLE * (t // 2 - i) + p + 2 * t
-            if 0 <= j <= 4 * t:
-                kern[p, i] = h[j]
-        kern[p] /= kern[p].sum()
-    return kern
-
-
-def _phase_peak(seg: np.ndarray, kern: np.ndarray) -> float:
-    """Max |value| over all 4 phases at the centre positions of ``seg`` (``seg`` includes T/2 margins)."""
-    best = float(np.abs(seg).max()) if seg.size else 0.0  # phase 0 is the identity
-    for p in range(1, OVERSAMPLE):
-        y = np.convolve(seg, kern[p][::-1], mode="valid")
-        if y.size:
-            best = max(best, float(np.abs(y).max()))
-    return best
-
-
-def _padded(x: np.ndarray, extra: int = 0) -> tuple[np.ndarray, int]:
-    """Signal with zeros so every position that can be non-zero (-T/2 .. N-1+T/2) has a full window."""
-    half = _TP_TAPS // 2
-    xp = np.zeros(x.size + 4 * half + extra)
-    xp[2 * half : 2 * half + x.size] = x
-    return xp, half
-
-
-def oversampled_peak_full(x: np.ndarray) -> float:
-    """Reference: max |4x interpolation| of one channel computed at every position."""
-    xp, _half = _padded(np.asarray(x, np.float64))
-    return _phase_peak(xp, true_peak_kernel())
-
-
-def _channel_true_peak(x: np.ndarray) -> float:
-    """Exactly ``oversampled_peak_full(x)``, interpolating in full only where the peak could be.
-
-    1. The exact peak around the loudest sample gives a first value ``best``.
-    2. Coarse screen: |value| <= sum|kern| * max|x| over the window; 64-sample blocks whose neighbourhood
-       maximum cannot beat ``best`` are skipped.
-    3. Fine screen in the remaining blocks: value = near part (the two neighbouring samples, computed
-       exactly) + far part, and |far part| <= ||far taps||_2 * ||x over the window||_2 (Cauchy-Schwarz).
-    4. Positions whose bound exceeds ``best`` are interpolated exactly.
-    Dense material where most blocks survive the screens is interpolated in full directly.
-    """
-    n = x.size
-    if n == 0:
-        return 0.0
-    kern = true_peak_kernel()
-    half = _TP_TAPS // 2
-    blk = 64
-    nb = -(-(n + 2 * half) // blk)  # blocks covering every centre position that can be non-zero
-    xp = np.zeros((nb + 2) * blk)
-    xp[2 * half : 2 * half + n] = x
-    a = np.abs(xp)
-    amax = int(np.argmax(a))
-    near_pos = np.arange(max(half, amax - 2 * half), min(xp.size - half, amax + 2 * half))
-    best = max(float(a[amax]), _positions_peak(xp, near_pos, kern))
-    # Block b covers centre positions half + b*blk .. half + (b+1)*blk - 1; its windows span
-    # xp[b*blk .. b*blk + blk + 2*half].
-    rows = np.lib.stride_tricks.sliding_window_view(xp, blk + 2 * half + 1)[: nb * blk : blk]
-    wmax = _row_max(a, nb, blk)
-    lsum = float(np.abs(kern).sum(axis=1).max())
-    cand = np.flatnonzero(lsum * wmax > best)
-    if cand.size == 0:
-        return best
-    if cand.size > _DENSE * nb:
-        return max(best, _phase_peak(xp, kern))
-    seg = rows[cand]  # [B, blk + 2*half + 1] copy
-    centre = seg[:, half : half + blk + 1]
-    energy = np.concatenate([np.zeros((seg.shape[0], 1)), np.cumsum(seg * seg, axis=1)], axis=1)
-    wsum = np.maximum(energy[:, 2 * half + 1 : 2 * half + 1 + blk] - energy[:, :blk], 0.0)
-    far_l2 = float(max(np.sqrt(np.sum(np.delete(kern[p], [half, half + 1]) ** 2)) for p in range(1, OVERSAMPLE)))
-    bound_far = far_l2 * np.sqrt(wsum)
-    hot = np.zeros(bound_far.shape, dtype=bool)
-    for p in range(1, OVERSAMPLE):
-        near = np.abs(kern[p, half] * centre[:, :-1] + kern[p, half + 1] * centre[:, 1:])
-        hot |= near + bound_far > best
-    bi, off = np.nonzero(hot)
-    if bi.size == 0:
-        return best
-    pos = half + cand[bi] * blk + off
-    return max(best, _positions_peak(xp, pos, kern))
-
-
-def _row_max(a: np.ndarray, nb: int, blk: int) -> np.ndarray:
-    """max|x| over each block's window span, from block maxima (the span covers a block and T/2 either side)."""
-    bm = a[: (nb + 1) * blk].reshape(nb + 1, blk).max(axis=1)
-    # span of block b: [b*blk, b*blk + blk + 2*half] lies within blocks b and b+1 (2*half < blk)
-    return np.maximum(bm[:nb], bm[1 : nb + 1])
-
-
-def _positions_peak(xp: np.ndarray, pos: np.ndarray, kern: np.ndarray) -> float:
-    """Exact max |value| over phases 1..3 at centre positions ``pos`` of ``xp``."""
-    half = _TP_TAPS // 2
-    offs = np.arange(_TP_TAPS + 1) - half
-    kt = kern[1:].T.copy()
-    best = 0.0
-    for s in range(0, pos.size, 1 << 14):
-        p = pos[s : s + (1 << 14)]
-        best = max(best, float(np.abs(xp[p[:, None] + offs[None, :]] @ kt).max()))
-    return best
-
-
 def _dbfs(v: np.ndarray | float) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return 20.0 * np.log10(np.asarray(v, dtype=np.float64))
@@ -490,7 +466,7 @@ class LoudnessReport:
         """JSON-safe: silence (-inf) becomes null."""
 
         def num(v: float) -> float | None:
-            return round(float(v), 2) if math.isfinite(v) else None
+            return round(float(v), 3) if math.isfinite(v) else None
 
         return {
             "integrated_lufs": num(self.integrated_lufs),
@@ -541,30 +517,31 @@ class LoudnessAnalysis:
         )
 
 
-def analyze(audio: np.ndarray, sr: int, filter: FilterMode = "itu", true_peak: bool = True) -> LoudnessAnalysis:
+def analyze(
+    audio: np.ndarray, sr: int, filter: FilterMode = "itu", true_peak: bool = True
+) -> LoudnessAnalysis:
     """Curves, M/S series, integrated, LRA, true and sample peak from one K-weighting pass per channel."""
     sr = int(sr)
-    x = _as_channels(audio)
-    n = x.shape[1]
+    cols, n = _columns(audio)
     hop = 1.0 / CURVE_RATE_HZ
-    starts, ends = _frame_bounds(n, sr, hop, hop)
+    starts, ends = _frame_bounds(n, sr, hop, hop, filter)
     bounds = _sub_block_bounds(n, sr)
     _k_sos(sr, filter)
 
-    def one(ch: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def one(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        ch = np.ascontiguousarray(col, dtype=np.float64)
         y = _kfilter_channel(ch, sr, filter)
-        sq = y * y
-        tp = _channel_true_peak(ch) if true_peak else math.nan
-        return _window_sums(sq, starts, ends), _sub_block_sums(sq, bounds), tp, float(np.abs(ch).max())
+        tp, sp = _channel_peaks(ch) if true_peak else (math.nan, float(np.abs(ch).max()))
+        return _window_sums(y, starts, ends), _sub_block_sums(y, bounds), tp, sp
 
     if n == 0:
         raise ValueError("cannot measure empty audio")
-    parts = _map_channels(one, x)
+    parts = _map_channels(one, cols)
     curves = _curve_lufs(np.stack([p[0] for p in parts]), starts, ends, LUFS_FLOOR)
-    blocks = _Blocks.from_channel_sums(np.stack([p[1] for p in parts]), bounds, sr)
+    blocks = _Blocks.from_channel_sums(np.stack([p[1] for p in parts]), bounds, sr, n, filter)
     m_t, m_v = _series(blocks, MOMENTARY_S)
     s_t, s_v = _series(blocks, SHORT_TERM_S)
-    integrated = _integrated_from_powers(_window_powers(blocks, 4, pad_start=False))
+    integrated = _integrated_from_powers(_gating_powers(blocks))
     lra = _lra_from_short_term(_lufs(_window_powers(blocks, 30, pad_start=False)))
     tp = _dbfs(np.array([p[2] for p in parts]))
     sp = _dbfs(np.array([p[3] for p in parts]))

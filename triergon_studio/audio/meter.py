@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from triergon_studio.audio import loudness as _ld
+from triergon_studio.audio import truepeak as _tp
 
 
 class StreamingMeter:
@@ -30,8 +31,8 @@ class StreamingMeter:
         self.filter = filter
         self._b, self._a = _ld._k_tf(self.sr, filter)
         self._gains = _ld._channel_gains(self.channels)
-        self._half = _ld._TP_TAPS // 2
-        self._kern = _ld.true_peak_kernel()
+        self._half = _tp.TAPS // 2
+        self._kern = _tp.true_peak_kernel()
         self.reset()
 
     def reset(self) -> None:
@@ -89,12 +90,20 @@ class StreamingMeter:
     def _push_true_peak(self, xt: np.ndarray) -> None:
         buf = np.concatenate([self._tp_buf, xt], axis=1)
         for c in range(self.channels):
-            self._tp[c] = max(self._tp[c], _ld._phase_peak(buf[c], self._kern))
+            self._tp[c] = max(self._tp[c], _tp._phase_peak(buf[c], self._kern))
         self._tp_buf = buf[:, -2 * self._half :].copy()
 
     # ------------------------------------------------------------------------------------------ readings
     def _blocks(self) -> _ld._Blocks:
-        return _ld._Blocks(np.asarray(self._sub_sums), np.asarray(self._sub_lens, dtype=np.int64), self.sr)
+        tail = sum(float(self._gains @ np.add.reduce(p, axis=1)) for p in self._pending)
+        return _ld._Blocks(
+            np.asarray(self._sub_sums),
+            np.asarray(self._sub_lens, dtype=np.int64),
+            self.sr,
+            tail,
+            self._n,
+            self.filter == "pyloudnorm",
+        )
 
     def _last_window(self, width: int) -> float:
         if not self._sub_sums:
@@ -118,7 +127,7 @@ class StreamingMeter:
 
     @property
     def integrated(self) -> float:
-        return _ld._integrated_from_powers(_ld._window_powers(self._blocks(), 4, pad_start=False))
+        return _ld._integrated_from_powers(_ld._gating_powers(self._blocks()))
 
     @property
     def loudness_range(self) -> float:
@@ -128,7 +137,7 @@ class StreamingMeter:
     def true_peak_per_channel(self) -> np.ndarray:
         """dBTP per channel, including the interpolation tail after the last sample."""
         tail = np.concatenate([self._tp_buf, np.zeros((self.channels, 2 * self._half))], axis=1)
-        peaks = [max(self._tp[c], _ld._phase_peak(tail[c], self._kern)) for c in range(self.channels)]
+        peaks = [max(self._tp[c], _tp._phase_peak(tail[c], self._kern)) for c in range(self.channels)]
         return _ld._dbfs(np.array(peaks))
 
     @property

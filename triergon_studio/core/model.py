@@ -298,11 +298,12 @@ class VideoRef:
     height: int = 0
     rotation: int = 0
     frame_count: int = 0
+    is_vfr: bool = False  # variable frame rate: the picture's length is its duration, not frames / fps
 
     def to_json(self) -> dict[str, Any]:
         fp = self.fingerprint.to_json() if self.fingerprint else None
-        return {"path": self.path, "fingerprint": fp, "width": self.width,
-                "height": self.height, "rotation": self.rotation, "frame_count": self.frame_count}
+        return {"path": self.path, "fingerprint": fp, "width": self.width, "height": self.height,
+                "rotation": self.rotation, "frame_count": self.frame_count, "is_vfr": self.is_vfr}
 
     @classmethod
     def from_json(cls, d: Any, where: str = "video") -> VideoRef:
@@ -312,7 +313,8 @@ class VideoRef:
         fp = opt(d, "fingerprint", dict, where, None)
         return cls(path, VideoFingerprint.from_json(fp) if fp is not None else None,
                    opt(d, "width", int, where, 0), opt(d, "height", int, where, 0),
-                   opt(d, "rotation", int, where, 0), opt(d, "frame_count", int, where, 0))
+                   opt(d, "rotation", int, where, 0), opt(d, "frame_count", int, where, 0),
+                   opt(d, "is_vfr", bool, where, False))
 
 
 DEFAULT_LANES = ("FOLEY", "FX", "BG")

@@ -9,7 +9,6 @@ goes through a helper (``set_curves``, ``add_take``, ``place_take`` ...) that pu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import replace
 from fractions import Fraction
@@ -30,12 +29,10 @@ from triergon_studio.core.model import (
     Take,
     VideoFingerprint,
     VideoRef,
-    check,
     new_id,
-    opt,
-    req,
 )
-from triergon_studio.core.timecode import Rate, timecode_to_frames
+from triergon_studio.core.project_io import SAMPLE_RATES, read_state, relative_or_absolute, video_ref_for
+from triergon_studio.core.timecode import Rate, picture_samples, seconds_to_samples, timecode_to_frames
 from triergon_studio.core.undo import Command, UndoStack
 from triergon_studio.errors import ProjectError, StudioError
 
@@ -44,7 +41,6 @@ _STATE_FIELDS = {
     "start_timecode": "timing", "sample_rate": "timing", "curves": "curves", "prompts": "prompts",
     "settings": "settings", "takes": "takes", "lanes": "lanes", "markers": "markers", "regions": "regions",
 }
-SAMPLE_RATES = (44100, 48000, 88200, 96000)
 
 
 def autosave_path(path: str | Path) -> Path:
@@ -116,6 +112,14 @@ class Project:
     @property
     def start_frame(self) -> int:
         return timecode_to_frames(self.start_timecode, self.rate)
+
+    def picture_samples(self, sample_rate: int | None = None) -> int:
+        """Length of the picture in samples at ``sample_rate`` (default: the delivery rate): every export
+        and every generated take for the whole picture has exactly this length."""
+        sr = int(sample_rate or self.sample_rate)
+        if self.video is not None and self.video.is_vfr:
+            return seconds_to_samples(Fraction(self.duration_s), sr)
+        return picture_samples(self.frame_count, self.fps, sr)
 
     @property
     def is_dirty(self) -> bool:
@@ -244,6 +248,21 @@ class Project:
         lanes = tuple(replace(ln, items=tuple(i for i in ln.items if i.take_id != take_id)) for ln in self.lanes)
         self._push(f"Remove take {take.name}", takes=tuple(t for t in self.takes if t.id != take_id), lanes=lanes)
 
+    def recall_take(self, take_id: str) -> None:
+        """Put back the prompts, generation settings and curves a take was made with (one undo step)."""
+        take = self.take(take_id)
+        changes: dict[str, Any] = {}
+        if take.prompts is not None:
+            changes["prompts"] = take.prompts
+        if take.settings is not None:
+            changes["settings"] = take.settings
+        if take.curves is not None:
+            from triergon_studio.core.curves import LoudnessCurve
+
+            changes["curves"] = LoudnessCurve.from_json(take.curves)
+        if changes:
+            self._push(f"Recall settings of {take.name}", **changes)
+
     def _set_lane(self, name: str, text: str, **changes: Any) -> None:
         i = self._lane_index(name)
         lanes = list(self.lanes)
@@ -360,7 +379,7 @@ class Project:
 
     def relink_video(self, new_path: str | Path, accept_changed: bool = False) -> None:
         """Point the project at a moved video. A different file (new cut) needs ``accept_changed=True``."""
-        ref, timing = _video_ref_for(Path(new_path), self.path)
+        ref, timing = video_ref_for(Path(new_path), self.path)
         old = self.video.fingerprint if self.video else None
         if old is not None and ref.fingerprint is not None and not old.matches(ref.fingerprint) and not accept_changed:
             raise ProjectError("is not the same video as the project's (size or content differ); "
@@ -372,7 +391,7 @@ class Project:
     def new_from_video(cls, video_path: str | Path, project_path: str | Path) -> Project:
         """A fresh project for ``video_path`` that will be saved at ``project_path`` (not written yet)."""
         project = cls(project_path)
-        ref, timing = _video_ref_for(Path(video_path), project.path)
+        ref, timing = video_ref_for(Path(video_path), project.path)
         project.video = ref
         for k, v in timing.items():
             setattr(project, k, v)
@@ -431,7 +450,7 @@ class Project:
     def _rebase(self, doc: dict[str, Any], target: Path) -> dict[str, Any]:
         video = self.video_abspath()
         if video is not None:
-            doc["video"]["path"] = _relative_or_absolute(video, target.parent)
+            doc["video"]["path"] = relative_or_absolute(video, target.parent)
         if self.path is not None:
             for take in self.takes:
                 src, dst = self.folder / take.path, target.parent / take.path
@@ -460,48 +479,9 @@ class Project:
 
     @classmethod
     def _from_current(cls, d: dict[str, Any], path: str | Path | None) -> Project:
-        p = cls(path)
-        p.name = opt(d, "name", str, "project", "") or p.name
-        fps = req(d, "fps", dict, "project")
-        num, den = req(fps, "num", int, "fps"), req(fps, "den", int, "fps")
-        if num <= 0 or den <= 0:
-            raise ProjectError("fps must be a positive fraction")
-        p.fps = Fraction(num, den)
-        p.drop_frame = opt(d, "drop_frame", bool, "project", False)
-        try:
-            Rate(p.fps, p.drop_frame)
-        except ValueError as exc:
-            raise ProjectError(str(exc)) from exc
-        p.frame_count = opt(d, "frame_count", int, "project", 0)
-        p.duration_s = opt(d, "duration_s", float, "project", 0.0)
-        if p.frame_count < 0 or p.duration_s < 0:
-            raise ProjectError("frame_count and duration_s must not be negative")
-        p.start_timecode = opt(d, "start_timecode", str, "project", "00:00:00:00")
-        try:
-            timecode_to_frames(p.start_timecode, p.rate)
-        except ValueError as exc:
-            raise ProjectError(str(exc)) from exc
-        p.sample_rate = opt(d, "sample_rate", int, "project", 48000)
-        if p.sample_rate not in SAMPLE_RATES:
-            raise ProjectError(f"sample_rate {p.sample_rate} is not one of {SAMPLE_RATES}")
-        video = opt(d, "video", dict, "project", None)
-        p.video = VideoRef.from_json(video) if video is not None else None
-        curves = opt(d, "curves", dict, "project", None)
-        if curves is not None:
-            from triergon_studio.core.curves import LoudnessCurve
-
-            try:
-                p.curves = LoudnessCurve.from_json(curves)
-            except StudioError as exc:
-                raise ProjectError(f"has unreadable curves ({exc})") from exc
-        p.prompts = Prompts.from_json(opt(d, "prompts", dict, "project", {}))
-        p.settings = GenerationSettings.from_json(opt(d, "settings", dict, "project", {}))
-        p.takes = tuple(Take.from_json(t, f"takes[{i}]") for i, t in enumerate(opt(d, "takes", list, "project", [])))
-        p.lanes = tuple(Lane.from_json(x, f"lanes[{i}]") for i, x in enumerate(opt(d, "lanes", list, "project", [])))
-        p.markers = tuple(Marker.from_json(x, f"markers[{i}]") for i, x in enumerate(opt(d, "markers", list, "project", [])))
-        p.regions = tuple(Region.from_json(x, f"regions[{i}]") for i, x in enumerate(opt(d, "regions", list, "project", [])))
-        _validate_refs(p)
-        return p
+        project = cls(path)
+        read_state(project, d)
+        return project
 
     @classmethod
     def load(cls, path: str | Path) -> Project:
@@ -530,43 +510,7 @@ class Project:
         path = self.video_abspath()
         if self.video is not None and self.video.fingerprint is None and path is not None and path.is_file():
             try:
-                ref, _ = _video_ref_for(path, self.path)
+                ref, _ = video_ref_for(path, self.path)
             except StudioError:
                 return  # the video is unreadable; video_status/relink will report it
             self.video = replace(ref, path=self.video.path)
-
-
-def _validate_refs(p: Project) -> None:
-    ids = [t.id for t in p.takes]
-    if len(set(ids)) != len(ids):
-        raise ProjectError("has two takes with the same id")
-    names = [ln.name.casefold() for ln in p.lanes]
-    if len(set(names)) != len(names):
-        raise ProjectError("has two lanes with the same name")
-    known = set(ids)
-    for lane in p.lanes:
-        for item in lane.items:
-            if item.take_id not in known:
-                raise ProjectError(f"lane {lane.name!r} places a take that does not exist ({item.take_id!r})")
-    for m in p.markers:
-        check(m.time_s, float, "marker.time_s")
-
-
-def _relative_or_absolute(path: Path, folder: Path) -> str:
-    try:
-        return Path(os.path.relpath(path, folder)).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-
-
-def _video_ref_for(video_path: Path, project_path: Path | None) -> tuple[VideoRef, dict[str, Any]]:
-    from triergon_studio.video.probe import probe
-
-    info = probe(video_path)
-    abs_video = video_path.resolve()
-    rel = _relative_or_absolute(abs_video, project_path.parent) if project_path else abs_video.as_posix()
-    ref = VideoRef(rel, VideoFingerprint.compute(abs_video, info.duration_s), info.width, info.height,
-                   info.rotation, info.frame_count)
-    timing = {"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s,
-              "drop_frame": False}
-    return ref, timing

@@ -112,6 +112,9 @@ def probe(path: str | Path) -> VideoInfo:
             kind = "an audio-only file" if container.streams.audio else "a file without a video stream"
             raise VideoFileError(f"is {kind}, not a video", p)
         stream = container.streams.video[0]
+        fmt = container.format.name or ""
+        if fmt == "image2" or fmt.endswith("_pipe") or stream.codec_context.name in ("png", "bmp", "tiff", "webp"):
+            raise VideoFileError("is a still image, not a video", p)
         tb = stream.time_base
         if tb is None:
             raise VideoFileError("has a video stream without a time base", p)
@@ -119,10 +122,14 @@ def probe(path: str | Path) -> VideoInfo:
                  for s in container.streams.audio]
         pts: list[int] = []
         durations: list[int] = []
+        packets = 0
         try:
             for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None and packet.dts is None:
+                if packet.size == 0 or (packet.pts is None and packet.dts is None):
                     continue  # the flush packet
+                packets += 1
+                if packet.is_discard:
+                    continue  # outside the container's edit list: never shown
                 pts.append(packet.pts if packet.pts is not None else packet.dts)
                 durations.append(packet.duration or 0)
         except av.FFmpegError as exc:
@@ -132,8 +139,8 @@ def probe(path: str | Path) -> VideoInfo:
         if not pts:
             raise VideoFileError("holds no video frames (truncated or empty file?)", p)
         declared = int(stream.frames or 0)
-        if declared and len(pts) < declared:
-            raise VideoFileError(f"is truncated: the header lists {declared} frames but only {len(pts)} are present", p)
+        if declared and packets < declared:
+            raise VideoFileError(f"is truncated: the header lists {declared} frames but only {packets} are present", p)
         first_frame = _decode_first(container, stream, p)
         pts.sort()
         rate = _rate_of(stream)

@@ -1,0 +1,166 @@
+"""T_LUFS: preset sizes, output ranges, windowed stitching over 60 s, frame features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from triergon_studio.engine.models.lufs_predictor import (
+    LUFS_PRESETS,
+    FrameCNNConfig,
+    FrameFeatureExtractor,
+    LufsPredictor,
+    LufsPredictorConfig,
+    build_lufs_predictor,
+    seeded_lufs_predictor,
+    transformer_params,
+    window_starts,
+    windowed_apply,
+)
+from triergon_studio.errors import ModelError
+
+
+def expected_transformer_params(d: int, layers: int, d_in: int, window: int = 360) -> int:
+    per_layer = (3 * d * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d) + 4 * d
+    return layers * per_layer + (d_in * d + d) + window * d + 2 * d + (2 * d + 2)
+
+
+@pytest.mark.parametrize(("name", "d", "layers", "heads"), [("t-lufs-s", 768, 12, 8), ("t-lufs-l", 768, 14, 12)])
+def test_paper_presets(name: str, d: int, layers: int, heads: int) -> None:
+    cfg = LUFS_PRESETS[name]
+    assert (cfg.d_model, cfg.n_layers, cfg.n_heads) == (d, layers, heads)
+    model = build_lufs_predictor(name, "meta")
+    assert transformer_params(model) == expected_transformer_params(d, layers, cfg.d_in)
+
+
+def test_small_preset_and_config_round_trip() -> None:
+    cfg = LUFS_PRESETS["t-lufs-small"]
+    assert cfg.features == "frame-cnn"
+    assert transformer_params(build_lufs_predictor(cfg, "meta")) == expected_transformer_params(256, 4, 256)
+    assert LufsPredictorConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ModelError, match="unknown T_LUFS preset"):
+        build_lufs_predictor("t-lufs-xl")
+
+
+def test_forward_range_and_lufs_scale() -> None:
+    model = seeded_lufs_predictor()
+    feats = torch.randn(3, 50, model.cfg.d_in) * 5
+    y = model(feats)
+    assert y.shape == (3, 2, 50) and (y > 0).all() and (y < 1).all()
+    lufs = model.predict_lufs(feats)
+    assert torch.allclose(lufs, y * 70 - 70, atol=1e-5)
+    with pytest.raises(ModelError, match="window"):
+        model(torch.randn(1, 361, model.cfg.d_in))
+
+
+def test_seeded_weights_are_reproducible() -> None:
+    a, b = seeded_lufs_predictor(seed=1), seeded_lufs_predictor(seed=1)
+    c = seeded_lufs_predictor(seed=2)
+    feats = torch.randn(1, 12, a.cfg.d_in)
+    assert torch.equal(a(feats), b(feats)) and not torch.equal(a(feats), c(feats))
+
+
+def test_window_starts_cover_everything() -> None:
+    assert window_starts(360, 360, 60) == [0]
+    assert window_starts(900, 360, 60) == [0, 300, 540]
+    for n in (361, 659, 660, 661, 2000):
+        starts = window_starts(n, 360, 60)
+        assert starts[0] == 0 and starts[-1] + 360 == n
+        assert all(b - a <= 300 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_150_seconds_gives_900_values_and_stitching_is_seamless() -> None:
+    model = seeded_lufs_predictor()
+    feats = torch.randn(1, 6 * 150, model.cfg.d_in, generator=torch.Generator().manual_seed(0))
+    out = model.predict_lufs(feats)
+    assert out.shape == (1, 2, 900) and torch.isfinite(out).all()
+    # frames only the first window sees match that window alone
+    first = model.predict_lufs(feats[:, :360])
+    assert torch.allclose(out[..., :300], first[..., :300], atol=1e-5)
+    # ... and frames only the last window sees match the last window alone
+    last = model.predict_lufs(feats[:, 540:])
+    assert torch.allclose(out[..., 660:], last[..., 120:], atol=1e-5)
+
+
+def test_stitching_equals_single_pass_where_windows_agree() -> None:
+    def local(x: Tensor) -> Tensor:  # per-frame function: every window agrees on every frame
+        return torch.sigmoid(x[..., :2]).transpose(1, 2)
+
+    feats = torch.randn(2, 900, 4)
+    assert torch.allclose(windowed_apply(local, feats, 360, 60), local(feats), atol=1e-6)
+
+    def offset(x: Tensor) -> Tensor:  # windows disagree by a constant: the crossfade blends linearly
+        return torch.full((x.shape[0], 1, x.shape[1]), float(x[0, 0, 0]))
+
+    ramp = torch.arange(900.0).reshape(1, 900, 1)
+    stitched = windowed_apply(offset, ramp, 360, 60)[0, 0]
+    assert stitched[0] == 0 and stitched[299] == 0 and stitched[-1] == 540
+    assert torch.all(stitched[300:360].diff() > 0)  # crossfades from window 0's value to window 1's
+
+
+def test_predict_curves_from_uint8_frames() -> None:
+    model = seeded_lufs_predictor()
+    frames = torch.randint(0, 256, (40, 45, 80, 3), dtype=torch.uint8)
+    curves = model.predict_curves(frames.numpy())
+    assert curves.shape == (2, 40) and (curves >= -70).all() and (curves <= 0).all()
+
+
+def test_frame_cnn_sees_motion_and_left_right() -> None:
+    torch.manual_seed(0)
+    cnn = FrameFeatureExtractor(FrameCNNConfig((8, 16), 16, 32, True)).eval()
+    still = torch.zeros(3, 3, 32, 32)
+    still[..., 8:16, 4:12] = 1.0
+    moving = still.clone()
+    moving[1] = torch.roll(still[1], 8, dims=-1)
+    f_still, f_moving = cnn(still), cnn(moving)
+    assert torch.allclose(f_still[0], f_still[1], atol=1e-6)
+    assert not torch.allclose(f_still[1], f_moving[1], atol=1e-4)
+    mirrored = torch.flip(still, dims=[-1])
+    assert not torch.allclose(cnn(still)[0], cnn(mirrored)[0], atol=1e-4)
+
+
+def test_dinov2_feature_path() -> None:
+    cfg = LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14", dinov2_image_size=56)
+    assert cfg.d_in == 3 * 384
+    model = LufsPredictor(cfg).eval()
+    frames = torch.randint(0, 256, (3, 54, 96, 3), dtype=torch.uint8)
+    feats = model.frame_features(frames)
+    assert feats.shape == (3, 3 * 384)
+    assert model.predict_curves(frames).shape == (2, 3)
+
+
+def test_config_from_preset_dict() -> None:
+    assert LufsPredictorConfig.from_dict({"preset": "S"}) == LUFS_PRESETS["t-lufs-s"]
+    assert LufsPredictorConfig.from_dict({"preset": "L"}).n_layers == 14
+    small = LufsPredictorConfig.from_dict({"preset": "small", "n_layers": 2, "frame_cnn": {"out_dim": 64}})
+    assert small.n_layers == 2 and small.frame_cnn.out_dim == 64 and small.d_in == 64
+    with pytest.raises(ModelError, match="unknown T_LUFS preset"):
+        LufsPredictorConfig.from_dict({"preset": "XL"})
+    with pytest.raises(ModelError, match="invalid T_LUFS config"):
+        LufsPredictorConfig.from_dict({"preset": "S", "bogus": 1})
+
+
+def test_import_dinov2_into_the_feature_network(tmp_path: Path) -> None:
+    from triergon_studio.engine.models.dinov2 import DINOV2_PRESETS, DinoV2
+
+    src = DinoV2(DINOV2_PRESETS["dinov2-vits14"])
+    path = tmp_path / "dinov2_vits14_pretrain.pth"
+    torch.save(src.state_dict(), path)
+    model = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14"))
+    model.import_dinov2(path)
+    assert torch.equal(model.features.pos_embed, src.pos_embed)
+    with pytest.raises(ModelError, match="not DINOv2"):
+        seeded_lufs_predictor().import_dinov2(path)
+    wrong = tmp_path / "b.pth"
+    torch.save({**src.state_dict(), "pos_embed": torch.zeros(1, 10, 384)}, wrong)
+    with pytest.raises(ModelError, match="shape mismatches"):
+        model.import_dinov2(wrong)
+
+
+def test_bfloat16_weights_predict_float_curves() -> None:
+    model = seeded_lufs_predictor().to(torch.bfloat16)
+    curves = model.predict_curves(torch.randint(0, 256, (8, 40, 64, 3), dtype=torch.uint8))
+    assert curves.dtype == torch.float32 and curves.shape == (2, 8) and torch.isfinite(curves).all()

@@ -1,0 +1,184 @@
+"""Audio commands: ``measure``, ``conform`` and ``normalize``.
+
+Only argparse and pathlib are imported here; numpy, scipy and soundfile load inside the handlers so
+``triergon-studio --help`` stays instant. Outputs are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from triergon_studio.errors import AudioFileError, ExportError, StudioError
+
+
+def register(subparsers: Any) -> None:  # argparse's _SubParsersAction is private
+    p = subparsers.add_parser(
+        "measure",
+        help="loudness of an audio/video file (EBU R128: I, LRA, true peak, max M/S)",
+        description="Measure integrated loudness, loudness range, true and sample peak and the maximum "
+        "momentary and short-term loudness (ITU-R BS.1770-4 / EBU R128).",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--curves", type=Path, metavar="OUT.json", help="also write the L/R 6 Hz loudness curves")
+    p.add_argument("--filter", choices=("itu", "pyloudnorm"), default="itu", help="K-weighting design")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --curves file")
+    p.set_defaults(func=cmd_measure)
+
+    p = subparsers.add_parser(
+        "conform",
+        help="apply a smooth gain envelope so the audio follows L/R loudness curves",
+    )
+    p.add_argument("input", type=Path)
+    p.add_argument("--curves", type=Path, required=True, metavar="C.json", help="triergon-curves JSON")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument("--max-gain", type=float, default=24.0, metavar="DB", help="largest boost (default 24)")
+    p.add_argument("--bits", choices=("16", "24", "32f"), default="24", help="output WAV format")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(func=cmd_conform)
+
+    p = subparsers.add_parser(
+        "normalize",
+        help="normalise to a loudness target with a true-peak ceiling",
+        description="Presets: r128 (-23 LUFS / -1 dBTP), a85 (-24 / -2), stream (-14 / -1), "
+        "apple (-16 / -1), or a LUFS value (ceiling -1 dBTP unless --true-peak).",
+    )
+    p.add_argument("input", type=Path)
+    p.add_argument("--target", required=True, help="r128 | a85 | stream | apple | <LUFS>")
+    p.add_argument("--true-peak", type=float, default=None, metavar="DBTP", help="true-peak ceiling")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument("--bits", choices=("16", "24", "32f"), default="24", help="output WAV format")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(func=cmd_normalize)
+
+
+def _check_output(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise ExportError("output already exists (use --force to replace it)", path)
+    if not path.parent.exists() and str(path.parent):
+        raise ExportError("output folder does not exist", path)
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:7.1f} {unit}" if math.isfinite(value) else f"{'-inf':>7} {unit}"
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from triergon_studio.audio.io import read_audio
+    from triergon_studio.audio.loudness import analyze
+    from triergon_studio.core.curves import CURVE_RATE_HZ, CurveSource, LoudnessCurve
+
+    if args.curves is not None:
+        _check_output(args.curves, args.force)
+    audio, sr = read_audio(args.file)
+    analysis = analyze(audio, sr, filter=args.filter)
+    report = analysis.report()
+    if args.curves is not None:
+        curve = LoudnessCurve(
+            analysis.curves[0], analysis.curves[1], audio.shape[0] / sr, CURVE_RATE_HZ, CurveSource.MEASURED
+        )
+        try:
+            curve.save(args.curves)
+        except OSError as exc:
+            raise ExportError(f"cannot write curves ({exc.strerror or exc})", args.curves) from exc
+    if args.json:
+        print(json.dumps(report.to_json_dict()))
+        return 0
+    lines = [
+        f"{args.file}: {report.sample_rate} Hz, {report.channels} ch, {report.duration_s:.3f} s"
+        f" (K-weighting: {args.filter})",
+        f"  Integrated       {_fmt(report.integrated_lufs, 'LUFS')}",
+        f"  Loudness range   {_fmt(report.loudness_range_lu, 'LU')}",
+        f"  True peak        {_fmt(report.true_peak_dbtp, 'dBTP')}",
+        f"  Sample peak      {_fmt(report.sample_peak_dbfs, 'dBFS')}",
+        f"  Momentary max    {_fmt(report.momentary_max_lufs, 'LUFS')}",
+        f"  Short-term max   {_fmt(report.short_term_max_lufs, 'LUFS')}",
+    ]
+    if args.curves is not None:
+        lines.append(f"  Curves written to {args.curves}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    from triergon_studio.audio.conform import conform_to_curve
+    from triergon_studio.audio.io import read_audio, read_bext, write_wav
+    from triergon_studio.core.curves import LoudnessCurve
+
+    _check_output(args.output, args.force)
+    curve = LoudnessCurve.load(args.curves)
+    audio, sr = read_audio(args.input)
+    result = conform_to_curve(audio, sr, curve, max_gain_db=args.max_gain)
+    write_wav(
+        args.output, result.audio, sr, bits=args.bits, bext=_bext_of(args.input, read_bext), overwrite=True
+    )
+    total = int(result.conformable.size)
+    print(
+        f"{args.output}: conformed to {args.curves.name}; mean error {result.mae_lu:.2f} LU over "
+        f"{int(result.conformable.sum())}/{total} frames; {result.unmet_count} frame(s) could not be met"
+    )
+    if result.unmet_count:
+        for ch, name in enumerate(("left", "right")[: result.unmet_frames.shape[0]]):
+            idx = [int(i) for i in result.unmet_frames[ch].nonzero()[0]]
+            if idx:
+                print(f"  unmet {name}: {_ranges(idx)} (frame = 1/6 s)")
+    return 0
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    from triergon_studio.audio.io import read_audio, read_bext, write_wav
+    from triergon_studio.audio.normalize import SilentAudioError, normalize, resolve_target
+
+    try:
+        target, ceiling = resolve_target(args.target, args.true_peak)
+    except ValueError as exc:
+        raise StudioError(str(exc)) from exc
+    _check_output(args.output, args.force)
+    audio, sr = read_audio(args.input)
+    try:
+        result = normalize(audio, sr, target, ceiling)
+    except SilentAudioError as exc:
+        raise AudioFileError(str(exc), args.input) from exc
+    bext = _bext_of(args.input, read_bext)
+    if bext is not None:
+        bext.loudness_value = result.output_lufs
+        bext.max_true_peak_level = result.output_true_peak_dbtp
+    write_wav(args.output, result.audio, sr, bits=args.bits, bext=bext, overwrite=True)
+    limit = (
+        f"true-peak limiter engaged (max {result.max_gain_reduction_db:.1f} dB reduction)"
+        if result.limited
+        else "no limiting needed"
+    )
+    print(
+        f"{args.output}: {result.input_lufs:.1f} -> {result.output_lufs:.1f} LUFS "
+        f"(gain {result.gain_db:+.2f} dB), true peak {result.output_true_peak_dbtp:.1f} dBTP "
+        f"<= {ceiling:.1f}; {limit}"
+    )
+    return 0
+
+
+def _bext_of(path: Path, read_bext: Any) -> Any:
+    """The input's bext chunk (kept so timecode survives processing), or None."""
+    if path.suffix.lower() not in (".wav", ".bwf", ".wave"):
+        return None
+    try:
+        return read_bext(path)
+    except AudioFileError:
+        return None
+
+
+def _ranges(idx: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    groups: list[tuple[int, int]] = []
+    start = prev = idx[0]
+    for i in idx[1:]:
+        if i != prev + 1:
+            groups.append((start, prev))
+            start = i
+        prev = i
+    groups.append((start, prev))
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in groups)

@@ -1,0 +1,97 @@
+"""Training, evaluation, corpus and manifest commands. Heavy imports live inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+STAGES = ("vae", "encoders", "dit", "lufs")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("train", help="train one stage of a model from a JSON config")
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--config", required=True, help="stage config (JSON), see triergon_studio/training/configs")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--out", help="run folder (overrides the config's out_dir)")
+    p.add_argument("--steps", type=int, help="override the number of steps")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval", help="evaluate a model on the held-out set (Markdown table or JSON)")
+    e.add_argument("model", help="model directory (config.json + model.safetensors)")
+    e.add_argument("--set", dest="eval_set", default="heldout", choices=["heldout"])
+    e.add_argument("--heldout-dir", help="a held-out set written by `corpus write-heldout` (default: generate)")
+    e.add_argument("--clips", type=int, default=36, help="clips to evaluate")
+    e.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
+    e.add_argument("--rows", default="all", help="comma list of Table 3 rows or 'all'")
+    e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    e.add_argument("--out", help="also write the JSON report here")
+    e.set_defaults(func=_eval)
+
+    c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
+    csub = c.add_subparsers(dest="corpus_cmd", metavar="CMD", required=True)
+    w = csub.add_parser("write-heldout", help="write the fixed held-out set (mp4 + wav + json) to a folder")
+    w.add_argument("dir")
+    w.add_argument("-n", type=int, default=36)
+    w.add_argument("--seed", type=int, default=None)
+    w.add_argument("--max-seconds", type=float, default=8.0)
+    w.add_argument("--overwrite", action="store_true")
+    w.set_defaults(func=_write_heldout)
+
+    m = subparsers.add_parser("build-manifest", help="JSONL manifest of real clips (folder or VGGSound/AudioSet CSV)")
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--folder", help="folder of videos with optional same-name .txt captions")
+    src.add_argument("--csv", help="VGGSound (ytid,start,label,split), AudioSet segments, or path,caption CSV")
+    m.add_argument("--videos", help="folder holding the CSV's clips (default: beside the CSV)")
+    m.add_argument("--labels", help="AudioSet label map (index,mid,display_name)")
+    m.add_argument("--out", required=True)
+    m.add_argument("--cache-dir")
+    m.add_argument("--feature-size", type=int, default=96)
+    m.add_argument("--min-seconds", type=float, default=0.0)
+    m.add_argument("--max-seconds", type=float, default=float("inf"))
+    m.add_argument("--overwrite", action="store_true")
+    m.set_defaults(func=_build_manifest)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from triergon_studio.training.runner import run_stage_from_file
+
+    summary = run_stage_from_file(args.stage, args.config, resume=args.resume, out_dir=args.out, steps=args.steps)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from triergon_studio.training.eval.report import evaluate_model_dir, to_markdown
+
+    rows = None if args.rows == "all" else [r.strip() for r in args.rows.split(",") if r.strip()]
+    report = evaluate_model_dir(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, steps=args.steps,
+                                rows=rows)
+    if args.out:
+        from triergon_studio.training.fileio import atomic_write_json
+
+        atomic_write_json(args.out, report)
+    print(json.dumps(report, indent=1) if args.json else to_markdown(report))
+    return 0
+
+
+def _write_heldout(args: argparse.Namespace) -> int:
+    from triergon_studio.training.corpus.heldout import HELDOUT_SEED, write_heldout
+
+    entries = write_heldout(args.dir, args.n, HELDOUT_SEED if args.seed is None else args.seed, args.max_seconds,
+                            overwrite=args.overwrite)
+    print(f"wrote {len(entries)} held-out clips to {args.dir}")
+    return 0
+
+
+def _build_manifest(args: argparse.Namespace) -> int:
+    from triergon_studio.training.manifest import build_manifest
+
+    rep = build_manifest(args.out, folder=args.folder, csv_path=args.csv, videos=args.videos, label_map=args.labels,
+                         cache_dir=args.cache_dir, feature_size=args.feature_size, min_seconds=args.min_seconds,
+                         max_seconds=args.max_seconds, overwrite=args.overwrite)
+    print(f"{rep.written} clips written to {rep.path}; {len(rep.skipped)} skipped")
+    for clip_id, reason in rep.skipped:
+        print(f"  skipped {clip_id}: {reason}")
+    return 0

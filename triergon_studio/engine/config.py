@@ -1,0 +1,294 @@
+"""Typed model configuration and the preset table.
+
+A ``ModelConfig`` is saved as ``config.json`` beside the weights. It is plain Python (no torch) so the CLI can
+read a model directory without loading the framework.
+
+Facts behind the large presets: SPEC §3 (Stable Audio Open layout) and §1 (Tri-Ergon sizes: 20 blocks for S,
+24 for L, dim 1536, 24 heads, d_tau 768).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from triergon_studio.errors import ModelError
+
+SAMPLE_RATE = 44100
+CONFIG_FORMAT = "triergon-model-config"
+CONFIG_VERSION = 1
+
+
+@dataclass
+class VAEConfig:
+    """Oobleck VAE (Stable Audio Open). The encoder outputs 2*latent_dim channels (mean and scale)."""
+
+    io_channels: int = 2
+    channels: int = 128
+    c_mults: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    strides: list[int] = field(default_factory=lambda: [2, 4, 4, 8, 8])
+    latent_dim: int = 64
+    use_snake: bool = True
+    final_tanh: bool = False
+
+    @property
+    def downsampling_ratio(self) -> int:
+        return math.prod(self.strides)
+
+    def validate(self) -> None:
+        if len(self.c_mults) != len(self.strides) or not self.strides:
+            raise ModelError(f"VAE config: c_mults {self.c_mults} and strides {self.strides} differ in length")
+        # Kernel 2s / padding ceil(s/2) only maps length L*s <-> L exactly for even strides.
+        if any(s < 2 or s % 2 for s in self.strides):
+            raise ModelError(f"VAE config: every stride must be even and >= 2, got {self.strides}")
+
+
+@dataclass
+class DiTConfig:
+    """Continuous-transformer DiT (Stable Audio Open's ``continuous_transformer``)."""
+
+    io_channels: int = 64
+    embed_dim: int = 1536
+    depth: int = 24
+    num_heads: int = 24
+    cond_token_dim: int = 768
+    global_cond_dim: int = 1536
+    ff_mult: int = 4
+    # "tokens": loudness only through the cross-attention tokens (the paper). "tokens+frame": also add the
+    # L/R curves, resampled to the latent frame rate, to the input tokens through a zero-initialised Linear.
+    lufs_mode: Literal["tokens", "tokens+frame"] = "tokens"
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    def validate(self) -> None:
+        if self.embed_dim % self.num_heads:
+            raise ModelError(f"DiT config: embed_dim {self.embed_dim} is not a multiple of {self.num_heads} heads")
+        if self.cond_token_dim % self.head_dim or self.num_heads % (self.cond_token_dim // self.head_dim):
+            raise ModelError(
+                f"DiT config: cond_token_dim {self.cond_token_dim} gives a KV head count that does not divide "
+                f"{self.num_heads} heads of {self.head_dim}"
+            )
+        if self.lufs_mode not in ("tokens", "tokens+frame"):
+            raise ModelError(f"DiT config: unknown lufs_mode {self.lufs_mode!r}")
+
+
+@dataclass
+class ConditioningConfig:
+    """How the cross-attention context and the global condition are built.
+
+    ``kind="triergon"``: E = concat(E_M, E_L, E_T) (SPEC §1). ``kind="sao"``: Stable Audio Open's own context,
+    precomputed T5 prompt tokens followed by the two seconds embeddings.
+    """
+
+    kind: Literal["triergon", "sao"] = "triergon"
+    cond_dim: int = 768  # d_tau
+    num_tokens: int = 4  # M, tokens per prompt modality
+    max_duration_s: float = 60.0
+    curve_rate_hz: float = 6.0
+    number_min: float = 0.0
+    number_max: float = 512.0
+    number_features: int = 256  # learned Fourier features: 128 weights -> [x, sin, cos] = 257
+    prompt_max_length: int = 128  # sao: T5 tokens
+
+    @property
+    def curve_frames(self) -> int:
+        return int(round(self.max_duration_s * self.curve_rate_hz))
+
+    @property
+    def context_tokens(self) -> int:
+        if self.kind == "sao":
+            return self.prompt_max_length + 2
+        return 8 * self.num_tokens
+
+
+@dataclass
+class SamplingDefaults:
+    steps: int = 100
+    cfg_scale: float = 7.0
+    sampler: str = "dpmpp-3m-sde"
+    sigma_min: float = 0.3
+    sigma_max: float = 500.0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"
+    preset: str = "tiny"
+    sample_rate: int = SAMPLE_RATE
+    audio_channels: int = 2
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
+    # Prompt encoders and the T_LUFS predictor are configured by their own modules; kept as plain dicts here so
+    # this file never depends on them (None: not part of this model).
+    encoders: dict[str, Any] | None = None
+    lufs_predictor: dict[str, Any] | None = None
+    # Fixed number of latent frames to generate, then trim (Stable Audio Open was trained on fixed windows);
+    # None: the latent length follows the requested duration.
+    sample_size_frames: int | None = None
+    max_duration_s: float = 60.0
+
+    @property
+    def latent_rate_hz(self) -> float:
+        return self.sample_rate / self.vae.downsampling_ratio
+
+    def validate(self) -> None:
+        self.vae.validate()
+        self.dit.validate()
+        if self.dit.io_channels != self.vae.latent_dim:
+            raise ModelError(f"config: DiT io_channels {self.dit.io_channels} != VAE latent_dim {self.vae.latent_dim}")
+        if self.dit.cond_token_dim != self.conditioning.cond_dim:
+            raise ModelError(
+                f"config: DiT cond_token_dim {self.dit.cond_token_dim} != conditioning dim {self.conditioning.cond_dim}"
+            )
+        if self.dit.global_cond_dim != 2 * self.conditioning.cond_dim:
+            raise ModelError(
+                f"config: DiT global_cond_dim {self.dit.global_cond_dim} must be 2 x cond_dim "
+                f"{self.conditioning.cond_dim} (seconds_start + seconds_total)"
+            )
+        if self.audio_channels != self.vae.io_channels:
+            raise ModelError(f"config: audio_channels {self.audio_channels} != VAE io_channels {self.vae.io_channels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **dataclasses.asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> ModelConfig:
+        if data.get("format", CONFIG_FORMAT) != CONFIG_FORMAT:
+            raise ModelError(f"not a Tri-Ergon model config (format {data.get('format')!r})", source)
+        if int(data.get("version", 1)) > CONFIG_VERSION:
+            raise ModelError(f"config version {data.get('version')} is newer than this program supports", source)
+        body = {k: v for k, v in data.items() if k not in ("format", "version")}
+        nested = {"vae": VAEConfig, "dit": DiTConfig, "conditioning": ConditioningConfig,
+                  "sampling": SamplingDefaults}
+        try:
+            kwargs: dict[str, Any] = {}
+            for key, value in body.items():
+                if key in nested:
+                    kwargs[key] = _build(nested[key], value)
+                else:
+                    kwargs[key] = value
+            cfg = cls(**kwargs)
+        except TypeError as exc:
+            raise ModelError(f"bad model config: {exc}", source) from exc
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> ModelConfig:
+        path: Path | None = None
+        if isinstance(text_or_path, Path) or not str(text_or_path).lstrip().startswith("{"):
+            path = Path(text_or_path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError as exc:
+                raise ModelError("model config not found", path) from exc
+            except OSError as exc:
+                raise ModelError(f"cannot read model config: {exc}", path) from exc
+        else:
+            text = str(text_or_path)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"model config is not valid JSON ({exc.msg} at line {exc.lineno})", path) from exc
+        if not isinstance(data, dict):
+            raise ModelError("model config must be a JSON object", path)
+        return cls.from_dict(data, path)
+
+
+def _build(kind: type, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise TypeError(f"{kind.__name__} must be an object, got {type(value).__name__}")
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(value) - names
+    if unknown:
+        raise TypeError(f"{kind.__name__} has no field(s) {sorted(unknown)}")
+    return kind(**value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Presets
+
+
+def _tiny() -> ModelConfig:
+    """For tests: < 2M parameters in all, total stride 2048 so 60 s stays a short latent sequence."""
+    return ModelConfig(
+        name="tiny",
+        preset="tiny",
+        vae=VAEConfig(channels=4, c_mults=[1, 2, 2, 4], strides=[4, 8, 8, 8], latent_dim=8),
+        dit=DiTConfig(io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128),
+        conditioning=ConditioningConfig(cond_dim=64, num_tokens=4, number_features=32),
+        sampling=SamplingDefaults(steps=8, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
+        encoders={"kind": "small", "preset": "tiny"},
+        lufs_predictor={"preset": "tiny"},
+    )
+
+
+def _compact() -> ModelConfig:
+    """The bundled model: sized so 10 s of stereo generates in about 10 s on a 2-core CPU."""
+    return ModelConfig(
+        name="compact",
+        preset="compact",
+        vae=VAEConfig(channels=16, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
+        dit=DiTConfig(io_channels=32, embed_dim=384, depth=6, num_heads=6, cond_token_dim=384,
+                      global_cond_dim=768, lufs_mode="tokens+frame"),
+        conditioning=ConditioningConfig(cond_dim=384, num_tokens=4),
+        sampling=SamplingDefaults(steps=25, cfg_scale=5.0, sampler="dpmpp-2m"),
+        encoders={"kind": "small", "preset": "compact"},
+        lufs_predictor={"preset": "small"},
+    )
+
+
+def _tri_ergon(depth: int, name: str) -> ModelConfig:
+    return ModelConfig(
+        name=name,
+        preset=name,
+        vae=VAEConfig(),
+        dit=DiTConfig(depth=depth),
+        conditioning=ConditioningConfig(cond_dim=768, num_tokens=4),
+        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
+        encoders={"kind": "languagebind"},
+        lufs_predictor={"preset": "S" if depth == 20 else "L"},
+    )
+
+
+def _sao() -> ModelConfig:
+    return ModelConfig(
+        name="sao-1.0",
+        preset="sao-1.0",
+        vae=VAEConfig(),
+        dit=DiTConfig(depth=24),
+        conditioning=ConditioningConfig(kind="sao", cond_dim=768, prompt_max_length=128),
+        sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
+        sample_size_frames=2097152 // 2048,
+        max_duration_s=2097152 / SAMPLE_RATE,
+    )
+
+
+PRESETS: dict[str, Callable[[], ModelConfig]] = {
+    "tiny": _tiny,
+    "compact": _compact,
+    "tri-ergon-s": lambda: _tri_ergon(20, "tri-ergon-s"),
+    "tri-ergon-l": lambda: _tri_ergon(24, "tri-ergon-l"),
+    "sao-1.0": _sao,
+}
+
+
+def get_preset(name: str) -> ModelConfig:
+    try:
+        cfg = PRESETS[name]()
+    except KeyError:
+        raise ModelError(f"unknown model preset {name!r} (known: {', '.join(PRESETS)})") from None
+    cfg.validate()
+    return cfg

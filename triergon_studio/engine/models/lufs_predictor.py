@@ -1,0 +1,335 @@
+"""T_LUFS: predict the per-channel momentary loudness curves (6 values per second) from video frames.
+
+The paper's module: frame features at 6 fps (DINOv2) -> transformer encoder -> L/R curves, trained with
+MSE, up to 60 s. Presets S (12 layers, 8 heads, 768) and L (14, 12, 768) follow the paper; ``small`` and
+``tiny`` serve the bundled model and the tests. The bundled model uses ``FrameFeatureExtractor``, a small
+CNN that also sees the difference to the previous frame (motion drives most Foley loudness).
+
+The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. Inputs longer
+than one window (60 s) are cut into windows overlapping by 10 s and stitched with a linear crossfade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from triergon_studio.engine.models.dinov2 import (
+    DINOV2_PRESETS,
+    DinoV2,
+    imagenet_normalize,
+    preprocess_frames,
+    to_float_frames,
+)
+from triergon_studio.errors import ModelError
+
+RATE_HZ = 6
+LUFS_FLOOR = -70.0
+
+
+@dataclass(frozen=True)
+class FrameCNNConfig:
+    """The bundled model's per-frame feature extractor."""
+
+    channels: tuple[int, ...] = (32, 64, 128, 192)
+    out_dim: int = 256
+    image_size: int = 112
+    use_motion: bool = True
+    grid: tuple[int, int] = (2, 4)  # pooled rows x columns: keeps left/right apart for the stereo curves
+
+
+@dataclass(frozen=True)
+class LufsPredictorConfig:
+    name: str = "t-lufs-small"
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    window_s: float = 60.0
+    overlap_s: float = 10.0
+    # "frame-cnn" (bundled) or a DINOv2 preset name such as "dinov2-vitb14".
+    features: str = "frame-cnn"
+    frame_cnn: FrameCNNConfig = field(default_factory=FrameCNNConfig)
+    dinov2_image_size: int = 224
+    # DINOv2 input per frame: CLS plus the mean patch token of the left and of the right half (3 D values).
+    # The CLS token alone barely encodes where a source sits; the halves give the L/R curves a handle.
+    dinov2_lr_pooling: bool = True
+
+    @property
+    def d_in(self) -> int:
+        if self.features == "frame-cnn":
+            return self.frame_cnn.out_dim
+        if self.features not in DINOV2_PRESETS:
+            raise ModelError(f"unknown T_LUFS feature extractor {self.features!r}")
+        d = DINOV2_PRESETS[self.features].embed_dim
+        return 3 * d if self.dinov2_lr_pooling else d
+
+    @property
+    def window_frames(self) -> int:
+        return round(self.window_s * RATE_HZ)
+
+    @property
+    def overlap_frames(self) -> int:
+        return round(self.overlap_s * RATE_HZ)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LufsPredictorConfig:
+        """From ``to_dict`` output, or ``{"preset": "S" | "L" | "small" | "tiny" | "t-lufs-s", ...}`` with
+        optional field overrides."""
+        data = dict(data)
+        base: dict[str, Any] = {}
+        if "preset" in data:
+            name = str(data.pop("preset"))
+            key = name if name in LUFS_PRESETS else f"t-lufs-{name.lower()}"
+            if key not in LUFS_PRESETS:
+                raise ModelError(f"unknown T_LUFS preset {name!r}; choose one of {', '.join(LUFS_PRESETS)}")
+            base = LUFS_PRESETS[key].to_dict()
+        cnn = {**base.pop("frame_cnn", {}), **(data.pop("frame_cnn", None) or {})}
+        cnn = FrameCNNConfig(**{**cnn, "channels": tuple(cnn.get("channels", FrameCNNConfig.channels)),
+                                "grid": tuple(cnn.get("grid", FrameCNNConfig.grid))})
+        try:
+            return cls(**{**base, **data}, frame_cnn=cnn)
+        except TypeError as exc:
+            raise ModelError(f"invalid T_LUFS config: {exc}") from exc
+
+
+LUFS_PRESETS: dict[str, LufsPredictorConfig] = {
+    # The paper's sizes; the feature network is not named there beyond "DINOv2": ViT-B/14 matches dim 768.
+    "t-lufs-s": LufsPredictorConfig("t-lufs-s", 768, 12, 8, features="dinov2-vitb14"),
+    "t-lufs-l": LufsPredictorConfig("t-lufs-l", 768, 14, 12, features="dinov2-vitb14"),
+    "t-lufs-small": LufsPredictorConfig("t-lufs-small", 256, 4, 4),
+    "t-lufs-tiny": LufsPredictorConfig("t-lufs-tiny", 32, 2, 2, dropout=0.0,
+                                       frame_cnn=FrameCNNConfig((8, 16), 32, 32, True)),
+}
+
+
+class FrameFeatureExtractor(nn.Module):
+    """Frames [F, 3, H, W] in [0, 1] (one clip, in time order) -> features [F, out_dim]."""
+
+    def __init__(self, cfg: FrameCNNConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        c_in = 6 if cfg.use_motion else 3
+        for c in cfg.channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(8, c), c), nn.SiLU()]
+            c_in = c
+        self.conv = nn.Sequential(*layers)
+        self.proj = nn.Linear(c_in * cfg.grid[0] * cfg.grid[1], cfg.out_dim)
+
+    def prepare(self, frames: Tensor) -> Tensor:
+        """uint8 [F, H, W, 3] or float [F, 3, H, W] -> the whole picture squashed to ``image_size``
+        square (nothing cropped), ImageNet-normalised."""
+        x = to_float_frames(frames)
+        s = self.cfg.image_size
+        if x.shape[-2:] != (s, s):
+            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        return imagenet_normalize(x)
+
+    def forward(self, images: Tensor, previous: Tensor | None = None) -> Tensor:
+        """``images`` are prepared frames; ``previous`` is the prepared frame before ``images[0]``."""
+        x = images
+        if self.cfg.use_motion:
+            before = torch.cat([images[:1] if previous is None else previous, images[:-1]])
+            x = torch.cat([images, images - before], dim=1)
+        return self.proj(F.adaptive_avg_pool2d(self.conv(x), self.cfg.grid).flatten(1))
+
+
+def _crossfade_weights(length: int, ramp_in: int, ramp_out: int, device: Any) -> Tensor:
+    w = torch.ones(length, device=device, dtype=torch.float64)
+    if ramp_in > 0:
+        w[:ramp_in] = (torch.arange(ramp_in, device=device, dtype=torch.float64) + 0.5) / ramp_in
+    if ramp_out > 0:
+        w[length - ramp_out :] = torch.minimum(
+            w[length - ramp_out :], (torch.arange(ramp_out, 0, -1, device=device, dtype=torch.float64) - 0.5) / ramp_out
+        )
+    return w
+
+
+def window_starts(n: int, window: int, overlap: int) -> list[int]:
+    """Window start frames covering ``n`` frames; the last window ends exactly at ``n``."""
+    if n <= window:
+        return [0]
+    hop = window - overlap
+    starts = list(range(0, n - window, hop)) + [n - window]
+    return sorted(set(starts))
+
+
+def windowed_apply(fn: Callable[[Tensor], Tensor], features: Tensor, window: int, overlap: int) -> Tensor:
+    """Apply ``fn`` ([B, w, D] -> [B, C, w]) over overlapping windows, stitched by linear crossfades."""
+    b, n, _ = features.shape
+    starts = window_starts(n, window, overlap)
+    if len(starts) == 1:
+        return fn(features)
+    acc: Tensor | None = None
+    wsum = torch.zeros(n, dtype=torch.float64, device=features.device)
+    for i, s in enumerate(starts):
+        e = min(n, s + window)
+        out = fn(features[:, s:e]).double()
+        ramp_in = starts[i - 1] + window - s if i > 0 else 0  # overlap with the previous window
+        ramp_out = e - starts[i + 1] if i + 1 < len(starts) else 0
+        w = _crossfade_weights(e - s, ramp_in, ramp_out, features.device)
+        if acc is None:
+            acc = torch.zeros(b, out.shape[1], n, dtype=torch.float64, device=features.device)
+        acc[:, :, s:e] += out * w
+        wsum[s:e] += w
+    assert acc is not None
+    return (acc / wsum).to(features.dtype)
+
+
+class LufsPredictor(nn.Module):
+    """Frame features at 6 fps [B, F, d_in] -> normalised L/R curves [B, 2, F]."""
+
+    def __init__(self, cfg: LufsPredictorConfig, with_features: bool = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.features: nn.Module | None = None
+        if with_features:
+            self.features = (FrameFeatureExtractor(cfg.frame_cnn) if cfg.features == "frame-cnn"
+                             else DinoV2(DINOV2_PRESETS[cfg.features]))
+        self.proj_in = nn.Linear(cfg.d_in, d)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.window_frames, d))
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, cfg.n_heads, d * cfg.ff_mult, cfg.dropout, activation="gelu",
+                                       batch_first=True, norm_first=True)
+            for _ in range(cfg.n_layers)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 2)
+        if self.pos.device.type != "meta":
+            nn.init.normal_(self.pos, std=0.02)
+
+    def forward(self, feats: Tensor, padding_mask: Tensor | None = None) -> Tensor:
+        """[B, F, d_in] (F <= one window) -> normalised curves [B, 2, F] in (0, 1).
+
+        ``padding_mask`` [B, F] is True at padded frames (ignored by attention).
+        """
+        n = feats.shape[1]
+        if n > self.cfg.window_frames:
+            raise ModelError(f"T_LUFS window is {self.cfg.window_frames} frames, got {n}: use predict_normalized")
+        x = self.proj_in(feats) + self.pos[:, :n]
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=padding_mask)
+        return torch.sigmoid(self.head(self.norm(x))).transpose(1, 2)
+
+    def predict_normalized(self, feats: Tensor) -> Tensor:
+        """Any length: overlapping windows stitched with a linear crossfade. [B, F, d_in] -> [B, 2, F]."""
+        return windowed_apply(self.forward, feats, self.cfg.window_frames, self.cfg.overlap_frames)
+
+    def predict_lufs(self, feats: Tensor) -> Tensor:
+        """[B, F, d_in] -> LUFS curves [B, 2, F] in [-70, 0]."""
+        return self.predict_normalized(feats) * -LUFS_FLOOR + LUFS_FLOOR
+
+    def import_dinov2(self, path: str | Path) -> None:
+        """Load a DINOv2 checkpoint (hub ``.pth`` or transformers layout) into the frame feature network."""
+        from triergon_studio.engine.checkpoint_io import load_state_dict_checked, read_state_dict
+        from triergon_studio.engine.models.dinov2 import hf_to_hub_state_dict, is_hf_layout
+
+        if not isinstance(self.features, DinoV2):
+            raise ModelError(f"this T_LUFS uses {self.cfg.features!r} features, not DINOv2", path)
+        sd = read_state_dict(path)
+        load_state_dict_checked(self.features, hf_to_hub_state_dict(sd) if is_hf_layout(sd) else sd, path)
+
+    @torch.no_grad()
+    def frame_features(self, frames: Tensor | np.ndarray, batch_size: int = 32) -> Tensor:
+        """uint8 [F, H, W, 3] (or float [F, 3, H, W] in [0, 1]) frames at 6 fps -> [F, d_in]."""
+        if self.features is None:
+            raise ModelError("this T_LUFS was built without its frame feature network")
+        t = torch.as_tensor(frames)
+        dev = self.proj_in.weight.device
+        out: list[Tensor] = []
+        previous: Tensor | None = None
+        for i in range(0, t.shape[0], batch_size):
+            chunk = t[i : i + batch_size].to(dev)
+            if isinstance(self.features, FrameFeatureExtractor):
+                images = self.features.prepare(chunk).to(self.proj_in.weight.dtype)
+                out.append(self.features(images, previous))
+                previous = images[-1:]
+            else:
+                images = preprocess_frames(chunk, self.cfg.dinov2_image_size, crop=False)
+                out.append(self._dinov2_features(images.to(self.proj_in.weight.dtype)))
+        return torch.cat(out) if out else torch.zeros(0, self.cfg.d_in, device=dev)
+
+    def _dinov2_features(self, images: Tensor) -> Tensor:
+        assert isinstance(self.features, DinoV2)
+        feats = self.features.forward_features(images)
+        if not self.cfg.dinov2_lr_pooling:
+            return feats["cls"]
+        p = self.features.cfg.patch_size
+        gh, gw = images.shape[-2] // p, images.shape[-1] // p
+        grid = feats["patch_tokens"].reshape(images.shape[0], gh, gw, -1)
+        half = gw // 2
+        left, right = grid[:, :, : max(half, 1)].mean(dim=(1, 2)), grid[:, :, gw - max(half, 1) :].mean(dim=(1, 2))
+        return torch.cat([feats["cls"], left, right], dim=-1)
+
+    @torch.no_grad()
+    def predict_curves(self, frames_6fps: Tensor | np.ndarray) -> Tensor:
+        """Frames sampled at 6 fps -> LUFS curves [2, F] (one value per frame per channel)."""
+        was_training = self.training
+        self.eval()
+        try:
+            feats = self.frame_features(frames_6fps).to(self.proj_in.weight.dtype)
+            return self.predict_lufs(feats[None])[0].float()
+        finally:
+            self.train(was_training)
+
+
+def build_lufs_predictor(name_or_cfg: str | LufsPredictorConfig, device: Any = "cpu",
+                         with_features: bool = True) -> LufsPredictor:
+    if isinstance(name_or_cfg, str):
+        if name_or_cfg not in LUFS_PRESETS:
+            raise ModelError(f"unknown T_LUFS preset {name_or_cfg!r}; choose one of {', '.join(LUFS_PRESETS)}")
+        name_or_cfg = LUFS_PRESETS[name_or_cfg]
+    with torch.device(device):
+        return LufsPredictor(name_or_cfg, with_features)
+
+
+def seeded_lufs_predictor(name: str = "t-lufs-tiny", seed: int = 0) -> LufsPredictor:
+    """Random weights that are the same on every run (for ``--model tiny-random`` and tests)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_lufs_predictor(name).eval()
+
+
+def transformer_params(model: LufsPredictor) -> int:
+    """Parameters of T_LUFS itself, without the frame feature network."""
+    feat = sum(p.numel() for p in model.features.parameters()) if model.features is not None else 0
+    return sum(p.numel() for p in model.parameters()) - feat
+
+
+def predict_curves_for_video(video_path: str | Path, model: LufsPredictor) -> Any:
+    """Predict a ``LoudnessCurve`` (source PREDICTED) for a whole video file."""
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+    from triergon_studio.video.probe import probe
+    from triergon_studio.video.sampling import sample_frames_6fps
+
+    info = probe(video_path)
+    # Decode straight to (about) the model's input size so a long video stays small in memory.
+    if model.cfg.features == "frame-cnn":
+        size = (model.cfg.frame_cnn.image_size,) * 2
+    else:
+        w, h = info.display_size
+        scale = model.cfg.dinov2_image_size / max(1, min(w, h))
+        size = (max(14, round(w * scale)), max(14, round(h * scale)))
+    frames = sample_frames_6fps(video_path, size=size)
+    curves = model.predict_curves(frames).double().cpu().numpy()
+    return LoudnessCurve(curves[0], curves[1], float(info.duration_s), float(RATE_HZ), CurveSource.PREDICTED)
+
+
+__all__ = [
+    "LUFS_PRESETS", "FrameCNNConfig", "FrameFeatureExtractor", "LufsPredictor", "LufsPredictorConfig",
+    "build_lufs_predictor", "imagenet_normalize", "predict_curves_for_video", "seeded_lufs_predictor",
+    "transformer_params", "window_starts", "windowed_apply",
+]

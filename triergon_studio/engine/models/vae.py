@@ -1,0 +1,213 @@
+"""Oobleck VAE (Stable Audio Open; Evans et al. 2024), the latent space under the Tri-Ergon DiT.
+
+The module tree mirrors the key names of a Stable Audio Open checkpoint (``encoder.layers.N...``,
+``decoder.layers.N...``, weight-norm pairs ``weight_g``/``weight_v``, SnakeBeta ``alpha``/``beta``), so such a
+state dict loads with strict key matching after its ``pretransform.model.`` prefix is replaced by ``vae.``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from triergon_studio.engine.config import VAEConfig
+
+
+class WNConv1d(nn.Module):
+    """A weight-normed (transposed) 1-D convolution holding ``weight_g`` / ``weight_v`` like the legacy
+    ``torch.nn.utils.weight_norm`` (dim 0), without its deprecated hooks."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        bias: bool = True,
+        transpose: bool = False,
+    ) -> None:
+        super().__init__()
+        self.stride, self.padding, self.dilation, self.transpose = stride, padding, dilation, transpose
+        shape = (in_channels, out_channels, kernel_size) if transpose else (out_channels, in_channels, kernel_size)
+        v = torch.empty(shape)
+        nn.init.kaiming_uniform_(v, a=math.sqrt(5))
+        self.weight_v = nn.Parameter(v)
+        self.weight_g = nn.Parameter(_norm_except_0(v))
+        if bias:
+            fan_in = (out_channels if transpose else in_channels) * kernel_size
+            bound = 1.0 / math.sqrt(fan_in)
+            self.bias: nn.Parameter | None = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias", None)
+
+    def weight(self) -> Tensor:
+        return self.weight_v * (self.weight_g / _norm_except_0(self.weight_v))
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = self.weight().to(x.dtype)
+        b = self.bias.to(x.dtype) if self.bias is not None else None
+        if self.transpose:
+            return F.conv_transpose1d(x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation)
+        return F.conv1d(x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation)
+
+
+def _norm_except_0(v: Tensor) -> Tensor:
+    return v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (v.ndim - 1)))
+
+
+class SnakeBeta(nn.Module):
+    """``x + 1/(exp(beta)+1e-9) * sin(exp(alpha) x)^2`` with per-channel log-scale alpha and beta."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(channels))
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        alpha = self.alpha.exp().to(x.dtype)[None, :, None]
+        inv_beta = (self.beta.exp() + 1e-9).reciprocal().to(x.dtype)[None, :, None]
+        return x + inv_beta * torch.sin(x * alpha).pow(2)
+
+
+def _act(channels: int, use_snake: bool) -> nn.Module:
+    return SnakeBeta(channels) if use_snake else nn.ELU()
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, dilation: int, use_snake: bool) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            _act(channels, use_snake),
+            WNConv1d(channels, channels, 7, dilation=dilation, padding=dilation * 3),
+            _act(channels, use_snake),
+            WNConv1d(channels, channels, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.layers(x)
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, use_snake: bool) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            ResidualUnit(cin, 1, use_snake),
+            ResidualUnit(cin, 3, use_snake),
+            ResidualUnit(cin, 9, use_snake),
+            _act(cin, use_snake),
+            WNConv1d(cin, cout, 2 * stride, stride=stride, padding=math.ceil(stride / 2)),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, use_snake: bool) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            _act(cin, use_snake),
+            WNConv1d(cin, cout, 2 * stride, stride=stride, padding=math.ceil(stride / 2), transpose=True),
+            ResidualUnit(cout, 1, use_snake),
+            ResidualUnit(cout, 3, use_snake),
+            ResidualUnit(cout, 9, use_snake),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class OobleckEncoder(nn.Module):
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        ch = [cfg.channels] + [m * cfg.channels for m in cfg.c_mults]
+        layers: list[nn.Module] = [WNConv1d(cfg.io_channels, ch[0], 7, padding=3)]
+        for i, stride in enumerate(cfg.strides):
+            layers.append(EncoderBlock(ch[i], ch[i + 1], stride, cfg.use_snake))
+        layers += [_act(ch[-1], cfg.use_snake), WNConv1d(ch[-1], 2 * cfg.latent_dim, 3, padding=1)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class OobleckDecoder(nn.Module):
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        ch = [cfg.channels] + [m * cfg.channels for m in cfg.c_mults]
+        layers: list[nn.Module] = [WNConv1d(cfg.latent_dim, ch[-1], 7, padding=3)]
+        for i in range(len(cfg.strides), 0, -1):
+            layers.append(DecoderBlock(ch[i], ch[i - 1], cfg.strides[i - 1], cfg.use_snake))
+        layers += [
+            _act(ch[0], cfg.use_snake),
+            WNConv1d(ch[0], cfg.io_channels, 7, padding=3, bias=False),
+            nn.Tanh() if cfg.final_tanh else nn.Identity(),
+        ]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+def vae_sample(mean: Tensor, scale: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Reparameterised sample and the KL term of Stable Audio's VAE bottleneck."""
+    std = F.softplus(scale) + 1e-4
+    var = std * std
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    kl = (mean * mean + var - var.log() - 1).sum(1).mean()
+    return mean + std * noise, kl
+
+
+class OobleckVAE(nn.Module):
+    """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / stride)]."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.encoder = OobleckEncoder(cfg)
+        self.decoder = OobleckDecoder(cfg)
+
+    @property
+    def stride(self) -> int:
+        return self.cfg.downsampling_ratio
+
+    def latent_frames(self, n_samples: int) -> int:
+        return -(-n_samples // self.stride)
+
+    def encode_moments(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        """Pad to a multiple of the total stride and return (mean, scale) of the posterior."""
+        n = audio.shape[-1]
+        pad = self.latent_frames(n) * self.stride - n
+        if pad:
+            audio = F.pad(audio, (0, pad))
+        mean, scale = self.encoder(audio).chunk(2, dim=1)
+        return mean, scale
+
+    def encode(
+        self, audio: Tensor, *, sample: bool = False, generator: torch.Generator | None = None
+    ) -> Tensor:
+        mean, scale = self.encode_moments(audio)
+        if not sample:
+            return mean
+        return vae_sample(mean, scale, generator)[0]
+
+    def encode_with_kl(self, audio: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        mean, scale = self.encode_moments(audio)
+        return vae_sample(mean, scale, generator)
+
+    def decode(self, latents: Tensor, n_samples: int | None = None) -> Tensor:
+        """Decode, then trim (or zero-pad) to ``n_samples`` when given."""
+        audio = self.decoder(latents)
+        if n_samples is not None:
+            if audio.shape[-1] >= n_samples:
+                audio = audio[..., :n_samples]
+            else:
+                audio = F.pad(audio, (0, n_samples - audio.shape[-1]))
+        return audio

@@ -1,0 +1,277 @@
+"""Model directories and loaders.
+
+A model directory holds ``config.json`` (``ModelConfig``), ``model.safetensors`` (the ``TriErgon`` state
+dict) and ``manifest.json``: name, version, sha256 of each file, parameter counts, how it was trained and its
+evaluation figures. Loading verifies every checksum before reading a byte of the weights.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
+from triergon_studio.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+    from triergon_studio.engine.models.triergon import TriErgon
+
+MANIFEST_FORMAT = "triergon-model-manifest"
+MANIFEST_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "manifest.json"
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "model_weights"
+RANDOM_SUFFIX = "-random"
+DEFAULT_MODEL = "compact"  # the bundled model in model_weights/compact
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_model_dir(
+    model: TriErgon,
+    cfg: ModelConfig | None,
+    path: str | Path,
+    manifest_extra: dict[str, Any] | None = None,
+    *,
+    version: str = "1",
+    overwrite: bool = False,
+) -> Path:
+    """Write the three files into a temporary folder beside ``path``, fsync, then rename it into place."""
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.checkpoint_io import sha256_file
+
+    cfg = cfg or model.cfg
+    path = Path(path)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise ModelError("model folder already exists and is not empty (refusing to overwrite)", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        _fsync_write(tmp / CONFIG_FILE, cfg.to_json().encode("utf-8"))
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "triergon", "name": cfg.name})
+        with open(tmp / WEIGHTS_FILE, "rb+") as fh:
+            os.fsync(fh.fileno())
+        extra = dict(manifest_extra or {})
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "manifest_version": MANIFEST_VERSION,
+            "name": cfg.name,
+            "preset": cfg.preset,
+            "version": str(extra.pop("version", version)),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "files": {name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+                      for name in (CONFIG_FILE, WEIGHTS_FILE)},
+            "parameters": model.param_counts(),
+            "training": extra.pop("training", None),
+            "eval": extra.pop("eval", None),
+            **extra,
+        }
+        _fsync_write(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    p = Path(path) / MANIFEST_FILE
+    if not p.exists():
+        raise ModelError(f"missing {MANIFEST_FILE} (not a Tri-Ergon model folder)", Path(path))
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"unreadable manifest ({type(exc).__name__})", p) from exc
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise ModelError("not a Tri-Ergon model manifest", p)
+    return data
+
+
+def verify_model_dir(path: str | Path) -> dict[str, Any]:
+    """Check that every file exists and matches its manifest checksum; return the manifest."""
+    from triergon_studio.engine.checkpoint_io import verify_sha256
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ModelError("model folder not found", folder)
+    manifest = read_manifest(folder)
+    files = manifest.get("files") or {}
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).exists():
+            raise ModelError(f"missing {name}", folder)
+        entry = files.get(name)
+        if not isinstance(entry, dict) or "sha256" not in entry:
+            raise ModelError(f"the manifest lists no checksum for {name}", folder / MANIFEST_FILE)
+        verify_sha256(folder / name, str(entry["sha256"]))
+    return manifest
+
+
+def load_model_dir(
+    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> TriErgon:
+    """Verify checksums, build the model from ``config.json`` and load the weights strictly."""
+    from triergon_studio.engine.checkpoint_io import load_state_dict_checked, read_state_dict
+    from triergon_studio.engine.models.triergon import build_model
+
+    folder = Path(path)
+    manifest = verify_model_dir(folder)
+    cfg = ModelConfig.from_json(folder / CONFIG_FILE)
+    state = read_state_dict(folder / WEIGHTS_FILE)
+    model = build_model(cfg, "cpu")
+    load_state_dict_checked(model, state, folder / WEIGHTS_FILE)
+    model.manifest = manifest  # type: ignore[assignment]
+    return place(model, device, dtype)
+
+
+def place(model: TriErgon, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> TriErgon:
+    """Move to ``device``; cast the VAE, DiT and conditioner to ``dtype``. The prompt encoders and T_LUFS run
+    once per generation and stay in fp32 (their input pipelines assume it)."""
+    model = model.to(device)
+    if dtype is not None:
+        for part in (model.vae, model.dit, model.conditioner):
+            part.to(dtype)
+    return model
+
+
+def randomize_(model: Any, seed: int, scale: float = 1.0) -> None:
+    """Seeded random weights for every parameter, including those zero-initialised for training (output
+    projections, the frame-LUFS path), so a random model responds to every condition."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("weight_g", "gamma")) or name.endswith((".alpha", ".beta")):
+                continue  # keep norms / snake at their init (unit gains, alpha = beta = 1)
+            fan_in = p.shape[1] * (p[0][0].numel() if p.ndim > 2 else 1) if p.ndim >= 2 else p.shape[0]
+            std = scale / max(fan_in, 1) ** 0.5
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def random_model(preset: str, seed: int = 0, device: str | torch.device = "cpu") -> TriErgon:
+    import torch
+
+    from triergon_studio.engine.models.triergon import build_model
+
+    cfg = get_preset(preset)
+    cfg.name = f"{preset}{RANDOM_SUFFIX}"
+    with torch.random.fork_rng(devices=[]):  # same weights on every run, global RNG untouched
+        torch.manual_seed(seed)
+        model = build_model(cfg, "cpu")
+    randomize_(model, seed)
+    return model.to(device)
+
+
+def import_stable_audio_open(folder: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    from triergon_studio.engine.importers.sao import import_stable_audio_open as _import
+
+    return _import(folder)
+
+
+def load_stable_audio_open(
+    folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> TriErgon:
+    from triergon_studio.engine.checkpoint_io import load_state_dict_checked
+    from triergon_studio.engine.importers.sao import find_weights
+    from triergon_studio.engine.models.triergon import build_model
+
+    cfg, state = import_stable_audio_open(folder)
+    model = build_model(cfg, "cpu")
+    load_state_dict_checked(model, state, find_weights(Path(folder)))
+    return place(model, device, dtype)
+
+
+def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
+    """("random", None) for ``<preset>-random``; ("dir", path) for a model or Stable Audio folder."""
+    text = str(name_or_dir)
+    if text.endswith(RANDOM_SUFFIX) and text[: -len(RANDOM_SUFFIX)] in PRESETS:
+        return "random", None
+    p = Path(text).expanduser()
+    if p.is_dir():
+        return ("sao" if (p / "model_config.json").exists() and not (p / MANIFEST_FILE).exists() else "dir"), p
+    bundled = BUNDLED_DIR / text
+    if bundled.is_dir():
+        return "dir", bundled
+    if text in PRESETS:
+        raise ModelError(
+            f"no weights for preset '{text}': pass a model folder, or '{text}{RANDOM_SUFFIX}' for random weights"
+        )
+    raise ModelError(f"model '{text}' not found (not a folder, a bundled model or '<preset>{RANDOM_SUFFIX}')")
+
+
+def load_model(
+    name_or_dir: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+    seed: int = 0,
+) -> TriErgon:
+    kind, path = resolve_model(name_or_dir)
+    _check_fits(kind, path, str(name_or_dir), device, dtype)
+    if kind == "random":
+        model = random_model(str(name_or_dir)[: -len(RANDOM_SUFFIX)], seed)
+        return place(model, device, dtype)
+    assert path is not None
+    if kind == "sao":
+        return load_stable_audio_open(path, device, dtype)
+    return load_model_dir(path, device, dtype)
+
+
+def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any) -> None:
+    """Estimate memory from the config (model built on meta) before allocating anything."""
+    import torch
+
+    from triergon_studio.engine.device import check_memory
+    from triergon_studio.engine.models.triergon import build_model
+
+    if kind == "random":
+        cfg = get_preset(name[: -len(RANDOM_SUFFIX)])
+    elif kind == "sao":
+        from triergon_studio.engine.importers.sao import sao_config_from_dict
+
+        assert path is not None
+        try:
+            data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"unreadable model_config.json ({type(exc).__name__})", path) from exc
+        cfg = sao_config_from_dict(data, path / "model_config.json")
+    else:
+        assert path is not None
+        if not (path / CONFIG_FILE).exists():
+            raise ModelError(f"missing {CONFIG_FILE}", path)
+        cfg = ModelConfig.from_json(path / CONFIG_FILE)
+    n = sum(p.numel() for p in build_model(cfg, "meta").parameters())
+    dev = torch.device(device)
+    # Weights are loaded in fp32 on the CPU first, then cast; the check uses the final precision on ``dev``.
+    check_memory(cfg, n, dev, dtype or torch.float32, 10.0)
+
+
+def import_dinov2(path: str | Path) -> Any:
+    """A DINOv2 ViT-S/B/14 (with or without registers) from a hub ``.pth`` or a transformers checkpoint."""
+    from triergon_studio.engine.models.dinov2 import load_dinov2
+
+    return load_dinov2(path)
+
+
+def import_languagebind(video: str | Path | None = None, audio: str | Path | None = None, **kwargs: Any) -> Any:
+    """LanguageBind prompt encoders from the user's LanguageBind_Video / LanguageBind_Audio checkpoints."""
+    from triergon_studio.engine.models.languagebind import import_languagebind as _import
+
+    return _import(video, audio, **kwargs)

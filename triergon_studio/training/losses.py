@@ -1,0 +1,95 @@
+"""Training losses: multi-resolution STFT (per channel and on mid/side), InfoNCE, and an optional small STFT
+discriminator for the VAE's adversarial term."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def stft_mag(x: Tensor, n_fft: int) -> Tensor:
+    """|STFT| of [B, N] with hop n_fft/4 and a Hann window."""
+    win = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
+    spec = torch.stft(x, n_fft, hop_length=n_fft // 4, window=win, return_complex=True, center=True)
+    return spec.abs().clamp_min(1e-7)
+
+
+def stft_loss(pred: Tensor, target: Tensor, n_fft: int) -> Tensor:
+    """Spectral convergence + log-magnitude L1 at one resolution; inputs [B, N]."""
+    p, t = stft_mag(pred, n_fft), stft_mag(target, n_fft)
+    sc = torch.linalg.vector_norm(t - p, dim=(-2, -1)) / torch.linalg.vector_norm(t, dim=(-2, -1)).clamp_min(1e-5)
+    mag = (p.log() - t.log()).abs().mean(dim=(-2, -1))
+    return (sc + mag).mean()
+
+
+def multi_resolution_stft(pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> Tensor:
+    """[B, C, N] -> mean over resolutions, summed over channels (each channel is its own signal)."""
+    b, c, n = pred.shape
+    p, t = pred.reshape(b * c, n), target.reshape(b * c, n)
+    return sum(stft_loss(p, t, f) for f in ffts) / len(ffts)
+
+
+def sum_difference_stft(pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> Tensor:
+    """Stereo image loss: MR-STFT on mid (L+R) and side (L-R), as Stable Audio's VAE training does."""
+    pm, tm = pred[:, 0] + pred[:, 1], target[:, 0] + target[:, 1]
+    ps, ts = pred[:, 0] - pred[:, 1], target[:, 0] - target[:, 1]
+    return (multi_resolution_stft(pm[:, None], tm[:, None], ffts)
+            + multi_resolution_stft(ps[:, None], ts[:, None], ffts))
+
+
+def info_nce(query: Tensor, anchor: Tensor, logit_scale: Tensor, labels: Tensor | None = None) -> Tensor:
+    """Symmetric InfoNCE between L2-normalised [B, d] embeddings.
+
+    With class labels (>= 0), every item of the same class counts as a positive (the corpus repeats classes
+    inside a batch, so plain one-hot targets would push identical sounds apart).
+    """
+    logits = logit_scale.exp().clamp(max=100.0) * query @ anchor.t()
+    b = query.shape[0]
+    if labels is None or bool((labels < 0).any()):
+        target = torch.eye(b, device=query.device, dtype=logits.dtype)
+    else:
+        target = (labels[:, None] == labels[None, :]).to(logits.dtype)
+    target = target / target.sum(1, keepdim=True)
+    loss_q = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+    loss_a = -(target.t() / target.t().sum(1, keepdim=True) * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    return 0.5 * (loss_q + loss_a)
+
+
+class STFTDiscriminator(nn.Module):
+    """A small 2-D conv discriminator on log-magnitude spectrograms of L, R, mid and side (optional)."""
+
+    def __init__(self, n_fft: int = 1024, channels: int = 16) -> None:
+        super().__init__()
+        self.n_fft = n_fft
+        c = channels
+        self.layers = nn.ModuleList([
+            nn.Conv2d(4, c, (3, 9), padding=(1, 4)),
+            nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
+            nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
+            nn.Conv2d(c, c, (3, 3), padding=(1, 1)),
+        ])
+        self.out = nn.Conv2d(c, 1, (3, 3), padding=(1, 1))
+
+    def forward(self, audio: Tensor) -> tuple[Tensor, list[Tensor]]:
+        sig = torch.stack([audio[:, 0], audio[:, 1], audio[:, 0] + audio[:, 1], audio[:, 0] - audio[:, 1]], 1)
+        b, c, n = sig.shape
+        mag = stft_mag(sig.reshape(b * c, n), self.n_fft).log()
+        x = mag.reshape(b, c, *mag.shape[-2:]).transpose(-1, -2)  # [B, 4, T, F]
+        feats = []
+        for layer in self.layers:
+            x = F.leaky_relu(layer(x), 0.2)
+            feats.append(x)
+        return self.out(x), feats
+
+
+def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def hinge_g(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def feature_matching(real_feats: list[Tensor], fake_feats: list[Tensor]) -> Tensor:
+    return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True)) / len(real_feats)

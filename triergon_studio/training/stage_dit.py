@@ -1,0 +1,137 @@
+"""The DiT stage: the v-objective on VAE latents under the Tri-Ergon conditions, with the paper's dropout
+(each prompt 0.3, the whole condition set 0.1) plus curve dropout, and EMA weights.
+
+The VAE and the prompt encoders are frozen (trained by their stages). With a pool, the latents and prompt
+tokens are computed once before the first step; with the stream they are computed per batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from triergon_studio.training.runner import Dist, StageConfig
+from triergon_studio.training.stages import (
+    Source,
+    Stage,
+    build_triergon,
+    segment_spec,
+    to_device,
+    video_float,
+)
+
+
+class DiTModule(nn.Module):
+    def __init__(self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: StageConfig) -> None:
+        super().__init__()
+        self.dit, self.conditioner = dit, conditioner
+        self.latent_rate, self.cfg = latent_rate, cfg
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        from triergon_studio.engine.models.conditioning import Conditions, apply_condition_dropout
+        from triergon_studio.engine.models.triergon import curve_to_frames
+        from triergon_studio.engine.sampling import sample_training_t, v_loss
+
+        x0 = batch["latents"]
+        b, _, t_len = x0.shape
+        gen = batch["generator"]
+        use_curve = bool(torch.rand(1, generator=gen) >= self.cfg.p_lufs)
+        cond = Conditions(text_emb=batch["text_emb"], audio_emb=batch["audio_emb"], video_emb=batch["video_emb"],
+                          lufs=batch["curves"].float() if use_curve else None,
+                          seconds_start=batch["seconds_start"].float(), seconds_total=batch["seconds_total"].float())
+        cond = apply_condition_dropout(cond, p_modality=self.cfg.p_modality, p_all=self.cfg.p_all, generator=gen)
+        ct = self.conditioner(cond)
+        frames = None
+        if ct.lufs is not None and self.dit.lufs_frame_proj is not None:
+            frames = curve_to_frames(ct.lufs, t_len, self.latent_rate)
+        t = sample_training_t(b, generator=gen).to(x0.device)
+        noise = torch.randn(x0.shape, generator=gen).to(x0.device)
+        mask = batch["latent_mask"][:, None, :]
+        loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, cond_tokens=ct.tokens, global_cond=ct.global_cond,
+                      frame_cond=frames)
+        return loss, {"with_curve": float(use_curve)}
+
+
+class DiTStage(Stage):
+    prefix = {"dit.": "dit.", "conditioner.": "conditioner."}
+
+    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+        super().__init__(cfg, dist)
+        self.model = build_triergon(cfg, dist.device)
+        self.model.vae.eval()
+        if self.model.encoders is not None:
+            self.model.encoders.eval()
+        for part in (self.model.dit, self.model.conditioner):
+            for p in part.parameters():
+                p.requires_grad_(True)
+        self.module = DiTModule(self.model.dit, self.model.conditioner, self.model.latent_rate_hz, cfg)
+        self.ema_target = self.module
+        self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
+        self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + dist.rank)
+        self.cache: dict[str, Tensor] | None = None
+        if self.source.pool is not None:
+            self.cache = self._encode_pool()
+
+    @torch.no_grad()
+    def _conditions(self, audio: Tensor, video: Tensor, captions: list[str]) -> dict[str, Tensor | None]:
+        enc = self.model.encoders
+        if enc is None:
+            return {"text_emb": None, "audio_emb": None, "video_emb": None}
+        return {"text_emb": enc.encode_text(captions), "audio_emb": enc.encode_audio(audio),
+                "video_emb": enc.encode_video(video_float(video))}
+
+    @torch.no_grad()
+    def _latents(self, audio: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+        z = self.model.vae.encode(audio)
+        stride = self.model.vae.stride
+        n_valid = torch.ceil(valid.float() / stride)
+        mask = (torch.arange(z.shape[-1], device=z.device)[None, :] < n_valid[:, None].to(z.device)).float()
+        return z, mask
+
+    @torch.no_grad()
+    def _encode_pool(self) -> dict[str, Tensor]:
+        pool = self.source.pool
+        assert pool is not None
+        parts: dict[str, list[Tensor]] = {}
+        dev = self.dist.device
+        for s in range(0, len(pool), 16):
+            idx = np.arange(s, min(s + 16, len(pool)))
+            raw = pool.batch(idx)
+            audio = torch.from_numpy(raw["audio"]).to(dev).float()
+            video = torch.from_numpy(raw["video"]).to(dev)
+            z, mask = self._latents(audio, torch.from_numpy(np.asarray(raw["valid"])))
+            items: dict[str, Tensor | None] = {"latents": z, "latent_mask": mask,
+                                               **self._conditions(audio, video, raw["caption"])}
+            for k, v in items.items():
+                if v is not None:
+                    parts.setdefault(k, []).append(v.cpu())
+        cache = {k: torch.cat(v) for k, v in parts.items()}
+        for k in ("curves", "seconds_start", "seconds_total"):
+            cache[k] = torch.from_numpy(np.asarray(pool.arrays[k]))
+        return cache
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"generator": self.gen.get_state()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if "generator" in state:
+            self.gen.set_state(state["generator"])
+
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        dev = self.dist.device
+        if self.cache is not None:
+            idx = torch.from_numpy(rng.integers(0, len(self.cache["latents"]), size=self.cfg.batch_size))
+            batch: dict[str, Any] = {k: v[idx].to(dev) for k, v in self.cache.items()}
+        else:
+            raw = to_device(self.source.next(rng), dev)
+            z, mask = self._latents(raw["audio"], raw["valid"])
+            batch = {"latents": z, "latent_mask": mask, "curves": raw["curves"],
+                     "seconds_start": raw["seconds_start"], "seconds_total": raw["seconds_total"],
+                     **self._conditions(raw["audio"], raw["video"], list(raw["caption"]))}
+        for k in ("text_emb", "audio_emb", "video_emb"):
+            batch.setdefault(k, None)
+        batch["generator"] = self.gen
+        return batch

@@ -1,0 +1,374 @@
+"""The four training stages. Each wraps the parts of a ``TriErgon`` model it trains in a module whose
+``forward(batch)`` returns ``(loss, metrics)``, so the runner can put it under DistributedDataParallel.
+
+- vae: multi-resolution STFT + mid/side STFT + KL (+ optional STFT-discriminator hinge loss);
+- encoders: language-centred contrastive alignment (InfoNCE audio<->text and video<->text, text as anchor);
+- dit: v-objective, modality dropout 0.3 each, full-condition dropout 0.1, curve dropout, EMA weights;
+- lufs: T_LUFS regression (MSE) of the normalised L/R curves from 6 fps frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from triergon_studio.errors import StudioError
+from triergon_studio.training import losses
+from triergon_studio.training.corpus import CorpusConfig
+from triergon_studio.training.data import (
+    MixSpec,
+    SegmentSpec,
+    SegmentStream,
+    as_iterable_dataset,
+    collate,
+)
+from triergon_studio.training.pool import Pool, build_pool
+from triergon_studio.training.runner import Dist, StageConfig
+
+LUFS_FLOOR = -70.0
+
+
+# ---- model and weights -------------------------------------------------------------------------------------
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_model_config(cfg: StageConfig) -> Any:
+    from triergon_studio.engine.config import ModelConfig, get_preset
+
+    base = ModelConfig.from_json(Path(cfg.model)) if cfg.model.endswith(".json") else get_preset(cfg.model)
+    if not cfg.model_overrides:
+        return base
+    return ModelConfig.from_dict(_merge(base.to_dict(), cfg.model_overrides))
+
+
+def load_stage_weights(model: nn.Module, paths: list[str]) -> list[str]:
+    """Load prefixed weights (``vae.``, ``dit.``, ``encoders.``...) written by earlier stages."""
+    from safetensors.torch import load_file
+
+    own = model.state_dict()
+    loaded: list[str] = []
+    for p in paths:
+        if not Path(p).exists():
+            raise StudioError("weights of an earlier stage not found", p)
+        sd = load_file(p)
+        bad = [k for k in sd if k not in own or own[k].shape != sd[k].shape]
+        if bad:
+            raise StudioError(f"weights do not fit this model (first: {bad[0]})", p)
+        model.load_state_dict(sd, strict=False)
+        loaded.extend(sd)
+    return loaded
+
+
+def build_triergon(cfg: StageConfig, device: torch.device) -> Any:
+    from triergon_studio.engine.models.triergon import build_model
+
+    model = build_model(resolve_model_config(cfg), device="cpu").to(device)
+    load_stage_weights(model, cfg.init)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+# ---- data --------------------------------------------------------------------------------------------------
+
+def segment_spec(cfg: StageConfig, **flags: bool) -> SegmentSpec:
+    return SegmentSpec(seconds=cfg.segment_seconds, video_frames=cfg.video_frames, video_size=cfg.video_size,
+                       lufs_size=cfg.lufs_size, **flags)
+
+
+class Source:
+    """Batches from a fixed pool (random items per rank) or from the endless stream through a DataLoader."""
+
+    def __init__(self, cfg: StageConfig, dist: Dist, spec: SegmentSpec) -> None:
+        self.cfg, self.dist = cfg, dist
+        corpus = CorpusConfig(**cfg.corpus)
+        self.pool: Pool | None = None
+        if cfg.pool_size > 0:
+            path = Path(cfg.pool_path) if cfg.pool_path else None
+            full = dataclasses.replace(spec, with_video=True, with_frames6=True) if path else spec
+            if path is not None and path.exists():
+                self.pool = Pool.load(path)
+            elif path is not None and dist.world_size > 1 and not dist.main:
+                torch.distributed.barrier()  # rank 0 builds the shared pool
+                self.pool = Pool.load(path)
+            else:
+                self.pool = build_pool(cfg.pool_size, cfg.seed, full, corpus, tuple(cfg.manifests),
+                                       cfg.manifest_weight, cfg.pool_workers)
+                if path is not None:
+                    self.pool.save(path)
+                    if dist.world_size > 1:
+                        torch.distributed.barrier()
+            self.iterator = None
+        else:
+            stream = SegmentStream(cfg.seed, spec, MixSpec(corpus, tuple(cfg.manifests), cfg.manifest_weight),
+                                   dist.rank, dist.world_size)
+            loader = torch.utils.data.DataLoader(as_iterable_dataset(stream), batch_size=cfg.batch_size,
+                                                 num_workers=cfg.num_workers, collate_fn=collate)
+            self.iterator = iter(loader)
+
+    def next(self, rng: np.random.Generator) -> dict[str, Any]:
+        if self.pool is not None:
+            idx = rng.integers(0, len(self.pool), size=self.cfg.batch_size)
+            raw = self.pool.batch(idx)
+            out = {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v) for k, v in raw.items()}
+            out["index"] = torch.from_numpy(idx)
+            return out
+        assert self.iterator is not None
+        return next(self.iterator)
+
+
+def to_device(batch: dict[str, Any], dev: torch.device) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in batch.items():
+        if isinstance(v, Tensor):
+            v = v.to(dev)
+            if k == "audio":
+                v = v.float()  # pools keep audio as float16; frames stay uint8 until used
+        out[k] = v
+    return out
+
+
+def video_float(frames: Tensor) -> Tensor:
+    """uint8 [B, F, H, W, 3] -> float [B, F, 3, H, W] in [0, 1]."""
+    return frames.permute(0, 1, 4, 2, 3).float() / 255.0
+
+
+# ---- stages ------------------------------------------------------------------------------------------------
+
+class Stage:
+    module: nn.Module
+    ema_target: nn.Module | None = None
+    prefix: dict[str, str] = {}
+
+    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+        self.cfg, self.dist = cfg, dist
+
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        return to_device(self.source.next(rng), self.dist.device)
+
+    def after_step(self, batch: dict[str, Any], step: int, lr: float) -> dict[str, float]:
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        return None
+
+    def export(self, ema: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        sd = ema if ema is not None else self.module.state_dict()
+        out: dict[str, Tensor] = {}
+        for k, v in sd.items():
+            for src, dst in self.prefix.items():
+                if k.startswith(src):
+                    out[dst + k[len(src):]] = v
+        return out
+
+
+class VAEModule(nn.Module):
+    def __init__(self, vae: nn.Module, cfg: StageConfig, disc: nn.Module | None) -> None:
+        super().__init__()
+        self.vae, self.cfg = vae, cfg
+        self.disc = [disc]  # a list keeps the discriminator out of this module's parameters
+        self.last_fake: Tensor | None = None
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        x = batch["audio"]
+        z, kl = self.vae.encode_with_kl(x)
+        y = self.vae.decode(z, x.shape[-1])
+        mr = losses.multi_resolution_stft(y, x)
+        ms = losses.sum_difference_stft(y, x)
+        loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl
+        metrics = {"mrstft": float(mr.detach()), "midside": float(ms.detach()), "kl": float(kl.detach())}
+        disc = self.disc[0]
+        if disc is not None:
+            fake_logits, fake_feats = disc(y)
+            with torch.no_grad():
+                _, real_feats = disc(x)
+            adv = losses.hinge_g(fake_logits) + losses.feature_matching(real_feats, fake_feats)
+            loss = loss + self.cfg.adv_weight * adv
+            metrics["adv_g"] = float(adv.detach())
+            self.last_fake = y.detach()
+        return loss, metrics
+
+
+class VAEStage(Stage):
+    prefix = {"vae.": "vae."}
+
+    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+        super().__init__(cfg, dist)
+        model = build_triergon(cfg, dist.device)
+        for p in model.vae.parameters():
+            p.requires_grad_(True)
+        self.disc: nn.Module | None = None
+        if cfg.adversarial:
+            self.disc = losses.STFTDiscriminator().to(dist.device)
+            self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+            self.disc_train: nn.Module = self.disc
+            if dist.world_size > 1:
+                ids = [dist.local_rank] if dist.device.type == "cuda" else None
+                self.disc_train = nn.parallel.DistributedDataParallel(self.disc, device_ids=ids)
+        self.module = VAEModule(model.vae, cfg, self.disc)
+        self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=False))
+
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        b = super().next_batch(rng)
+        crop = int(self.cfg.crop_seconds * 44100)
+        n = b["audio"].shape[-1]
+        if 0 < crop < n:
+            valid = b["valid"].cpu().numpy() if isinstance(b["valid"], Tensor) else np.asarray(b["valid"])
+            starts = [int(rng.integers(0, max(1, min(n, int(v)) - crop + 1))) for v in valid]
+            b["audio"] = torch.stack([b["audio"][i, :, s : s + crop] for i, s in enumerate(starts)])
+        return b
+
+    def after_step(self, batch: dict[str, Any], step: int, lr: float) -> dict[str, float]:
+        if self.disc is None or self.module.last_fake is None:
+            return {}
+        for g in self.disc_opt.param_groups:
+            g["lr"] = lr
+        real, _ = self.disc_train(batch["audio"])
+        fake, _ = self.disc_train(self.module.last_fake)
+        d_loss = losses.hinge_d(real, fake)
+        self.disc_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.disc_opt.step()
+        return {"adv_d": float(d_loss.detach())}
+
+    @torch.no_grad()
+    def export(self, ema: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        """Fold per-channel latent centring and scaling into the encoder's last and the decoder's first conv,
+        so the DiT sees roughly zero-mean, unit-variance latents (the samplers assume sigma_data = 1)."""
+        vae = self.module.vae
+        vae.eval()
+        rng = np.random.default_rng([self.cfg.seed, 0x5CA1E])
+        zs = [vae.encode(self.next_batch(rng)["audio"]) for _ in range(max(1, 64 // self.cfg.batch_size))]
+        z = torch.cat(zs).transpose(0, 1).flatten(1)  # [C, B*T]
+        mean, std = z.mean(1), z.std(1).clamp_min(1e-3)
+        normalise_latents(vae, mean, std)
+        z2 = torch.cat([vae.encode(self.next_batch(rng)["audio"]) for _ in range(2)])
+        self.summary_extra = {"latent_mean_before": float(mean.abs().mean()), "latent_std_before": float(std.mean()),
+                              "latent_std_after": float(z2.std())}
+        return super().export(None)
+
+    def extra_state(self) -> dict[str, Any]:
+        if self.disc is None:
+            return {}
+        return {"disc": self.disc.state_dict(), "disc_opt": self.disc_opt.state_dict()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.disc is not None and "disc" in state:
+            self.disc.load_state_dict(state["disc"])
+            self.disc_opt.load_state_dict(state["disc_opt"])
+
+
+def _wn_set(conv: nn.Module, weight: Tensor) -> None:
+    """Set a weight-normed conv's effective weight (g = per-output-row norm, v = the weight)."""
+    dims = tuple(range(1, weight.ndim))
+    conv.weight_v.copy_(weight)
+    conv.weight_g.copy_(weight.norm(dim=dims, keepdim=True))
+
+
+@torch.no_grad()
+def normalise_latents(vae: nn.Module, mean: Tensor, std: Tensor) -> None:
+    """z' = (z - mean) / std, exactly, by editing two convs (the decoder sees z = z' std + mean)."""
+    enc_out = vae.encoder.layers[-1]
+    c = mean.numel()
+    w = enc_out.weight().clone()
+    w[:c] = w[:c] / std[:, None, None]
+    _wn_set(enc_out, w)
+    enc_out.bias[:c] = (enc_out.bias[:c] - mean) / std
+    dec_in = vae.decoder.layers[0]
+    w = dec_in.weight().clone()  # [out, C, k]
+    dec_in.bias += (w * mean[None, :, None]).sum(dim=(1, 2))
+    _wn_set(dec_in, w * std[None, :, None])
+
+
+class EncodersModule(nn.Module):
+    def __init__(self, encoders: nn.Module, init_logit_scale: float) -> None:
+        super().__init__()
+        self.encoders = encoders
+        self.logit_scale = nn.Parameter(torch.tensor(float(init_logit_scale)))
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        enc = self.encoders
+        t = enc.embed_text(list(batch["caption"]))
+        a = enc.embed_audio(batch["audio"])
+        v = enc.embed_video(video_float(batch["video"]))
+        labels = batch["label"].long() if isinstance(batch["label"], Tensor) else None
+        l_at = losses.info_nce(a, t, self.logit_scale, labels)
+        l_vt = losses.info_nce(v, t, self.logit_scale, labels)
+        metrics = {"nce_audio_text": float(l_at.detach()), "nce_video_text": float(l_vt.detach()),
+                   "logit_scale": float(self.logit_scale.detach())}
+        if labels is not None:
+            with torch.no_grad():
+                metrics["a2t_top1"] = float((labels[(a @ t.t()).argmax(1)] == labels).float().mean())
+        return l_at + l_vt, metrics
+
+
+class EncodersStage(Stage):
+    prefix = {"encoders.": "encoders."}
+
+    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+        super().__init__(cfg, dist)
+        model = build_triergon(cfg, dist.device)
+        if model.encoders is None:
+            raise StudioError(f"model {cfg.model!r} has no prompt encoders to train")
+        for p in model.encoders.parameters():
+            p.requires_grad_(True)
+        self.module = EncodersModule(model.encoders, cfg.init_logit_scale)
+        self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
+
+
+class LufsModule(nn.Module):
+    def __init__(self, predictor: nn.Module) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def features(self, frames6: Tensor) -> Tensor:
+        fx = self.predictor.features
+        feats = [fx(fx.prepare(clip)) for clip in frames6]  # per clip: the motion input needs time order
+        return torch.stack(feats)
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        feats = self.features(batch["frames6"])
+        pred = self.predictor(feats)  # [B, 2, F] normalised
+        target = batch["curves"].float()
+        n_valid = torch.ceil(batch["valid"].float() / 44100 * 6).clamp(min=1)
+        mask = (torch.arange(target.shape[-1], device=target.device)[None, :] < n_valid[:, None]).float()
+        mask = mask[:, None, :].expand_as(target)
+        loss = ((pred - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+        with torch.no_grad():
+            audible = mask * (target * -LUFS_FLOOR + LUFS_FLOOR > -60.0).float()
+            mae = ((pred - target).abs() * 70 * audible).sum() / audible.sum().clamp_min(1)
+        return loss, {"mae_lu": float(mae)}
+
+
+class LufsStage(Stage):
+    prefix = {"predictor.": "lufs_predictor."}
+
+    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+        super().__init__(cfg, dist)
+        model = build_triergon(cfg, dist.device)
+        if model.lufs_predictor is None:
+            raise StudioError(f"model {cfg.model!r} has no T_LUFS predictor (set lufs_predictor in its config)")
+        for p in model.lufs_predictor.parameters():
+            p.requires_grad_(True)
+        self.module = LufsModule(model.lufs_predictor)
+        self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=True))
+
+
+def build_stage(cfg: StageConfig, dist: Dist) -> Stage:
+    from triergon_studio.training.stage_dit import DiTStage
+
+    kinds: dict[str, type[Stage]] = {"vae": VAEStage, "encoders": EncodersStage, "dit": DiTStage, "lufs": LufsStage}
+    return kinds[cfg.stage](cfg, dist)
