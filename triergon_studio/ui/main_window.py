@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         self.lane_mixer.guide_changed.connect(self.playback.set_guide)
         self.jobs.job_started.connect(self._on_job_started)
         self.jobs.job_yielded.connect(self._on_job_progress)
-        self.jobs.job_errored.connect(lambda job, msg: self.show_error(msg))
+        self.jobs.job_errored.connect(self._on_job_error)
         self.jobs.job_aborted.connect(lambda job: self._set_job_text(f"Cancelled: {job.name}"))
         self.jobs.job_finished.connect(self._on_job_finished)
 
@@ -471,6 +471,10 @@ class MainWindow(QMainWindow):
         if self.model_host.name:
             self.status_model.setText(f"Model: {self.model_host.name} ({self.model_host.device})")
 
+    def _on_job_error(self, job: Any, message: str) -> None:
+        self.show_error(message)
+        self._set_job_text(f"Failed: {job.name}: {message}")
+
     def _set_job_text(self, text: str) -> None:
         self.status_job.setText(text)
         self.prompt_panel.job_label.setText(text)
@@ -554,8 +558,6 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.banner.show_message(message, "error")
         self.statusBar().showMessage(message, 10000)
-        if self.status_job.text().startswith("Running"):
-            self._set_job_text(f"Failed: {message}")
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         """Run a project edit; a refused edit becomes a message in the window."""

@@ -35,6 +35,8 @@ class Transport(QObject):
         self._looping = False
         self._wall_t0 = 0.0
         self._wall_pos0 = 0.0
+        self._audio_last_pos = -1.0
+        self._audio_last_t = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(TICK_MS)
@@ -98,6 +100,7 @@ class Transport(QObject):
             self._set_position(0.0)
         self._rate = rate
         self._wall_t0, self._wall_pos0 = time.monotonic(), self._position
+        self._audio_last_pos, self._audio_last_t = -1.0, time.monotonic()
         if self._audio_master():
             self.player.seek(self._position)
             self.player.play()
@@ -174,8 +177,25 @@ class Transport(QObject):
 
     def _clock(self) -> float:
         if self._audio_master():
-            return float(self.player.position_s)
+            return self._audio_clock()
         return self._wall_pos0 + (time.monotonic() - self._wall_t0) * self._rate
+
+    def _audio_clock(self) -> float:
+        """What is being heard now: the device position, less the output latency, smoothed between the
+        callback's block-sized steps with the monotonic clock."""
+        now = time.monotonic()
+        pos = float(self.player.position_s)
+        if not getattr(self.player, "is_playing", True) and now - self._wall_t0 > 0.5:
+            return pos  # the device has played the buffer to its end (or was stopped under us)
+        if pos != self._audio_last_pos:
+            self._audio_last_pos, self._audio_last_t = pos, now
+            since = 0.0
+        else:
+            block = 0.05  # never run ahead of the device by more than a block if the callback stalls
+            since = min(now - self._audio_last_t, block)
+        latency = float(getattr(self.player, "latency_s", 0.0) or 0.0)
+        # Until the first samples reach the speaker the picture holds at the start point.
+        return max(self._wall_pos0, pos + since - latency)
 
     def _on_tick(self) -> None:
         t = self._clock()

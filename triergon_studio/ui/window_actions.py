@@ -24,7 +24,7 @@ MAX_RECENT = 8
 
 def model_names() -> list[str]:
     """Model choices without importing torch: presets by name plus bundled model folders."""
-    names = ["compact", "tiny-random", "tiny"]
+    names = ["compact", "tiny-random", "compact-random"]
     root = Path(__file__).resolve().parents[2] / "model_weights"
     if root.is_dir():
         names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
@@ -305,7 +305,7 @@ def generation_spec(win: MainWindow, region: tuple[float, float] | None) -> dict
     start, end = float(span[0]), float(span[1])
     refs = p.prompts.references
     return {
-        "model": s.model, "video_path": p.video_abspath() if p.video is not None else None,
+        "model": s.model, "video_path": str(p.video_abspath()) if p.video is not None else None,
         "use_video": p.prompts.use_video, "text": p.prompts.text.strip() or None,
         "reference_path": refs[0].path if refs else None,
         "reference_in_s": refs[0].in_s if refs else 0.0, "reference_out_s": refs[0].out_s if refs else None,
