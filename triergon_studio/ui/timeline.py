@@ -82,7 +82,6 @@ class LanesView(pg.PlotWidget):
         self.plotItem.setContentsMargins(0, 0, 0, 0)
         self.plotItem.getAxis("left").setWidth(AXIS_WIDTH)
         self.plotItem.getAxis("bottom").setStyle(showValues=False)
-        self.plotItem.showGrid(x=True, y=False, alpha=0.15)
         self.lane_names: list[str] = []
         self._items: list[Any] = []
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))
