@@ -134,8 +134,8 @@ def make_720p(path: Path, seconds: float = 6.0, fps: int = 25) -> Path:
 def bench_scrub(video: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
-    from triergon_studio.video.reader import VideoReader
     from triergon_studio.ui.video_view import FrameProvider, VideoView
+    from triergon_studio.video.reader import VideoReader
 
     app = QApplication.instance() or QApplication([])
     with VideoReader(video) as reader:
