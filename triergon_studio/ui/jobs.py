@@ -107,6 +107,37 @@ def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
     return run
 
 
+def regenerate_job(host: ModelHost, spec: dict[str, Any], take_path: Path, take_start_s: float,
+                   region: tuple[float, float], seed: int, out_path: Path) -> Any:
+    """Regenerate ``region`` (video seconds) of an existing take by latent inpainting; the rest of the take
+    is kept sample for sample. The result is written as a new take."""
+
+    def run(cancel: threading.Event) -> Generator[JobProgress, None, list[GeneratedTake]]:
+        from triergon_studio.audio.io import read_audio, write_wav
+        from triergon_studio.engine import pipeline
+
+        model = yield from host.ensure(spec["model"])
+        audio, sr = read_audio(take_path, sample_rate=int(model.sample_rate))
+        request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed, "variations": 1})
+        a, b = region[0] - take_start_s, region[1] - take_start_s
+        gen = pipeline.regenerate_region(audio, a, b, request, model=model, cancel=cancel)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                out = stop.value
+                break
+            yield JobProgress(int(p.step), int(p.total), f"Regenerating {region[0]:.2f}-{region[1]:.2f} s: "
+                              f"step {p.step}/{p.total}")
+        yield JobProgress(1, 1, "Writing the regenerated take", "writing")
+        new = np.asarray(out.audio, dtype=np.float32)
+        write_wav(out_path, new, int(out.sample_rate), bits="32f")
+        return [GeneratedTake(out_path, seed, new.shape[0] / float(out.sample_rate), int(out.sample_rate),
+                              take_start_s, dict(getattr(out, "metadata", {}) or {}))]
+
+    return run
+
+
 def _conform(audio: np.ndarray, sr: int, curves: Any, start_s: float) -> tuple[np.ndarray, float]:
     """Conform a take to the part of the project's curve it covers (``audio.conform``)."""
     from triergon_studio.audio.conform import conform_to_curve

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from triergon_studio.ui.jobs import generation_job, predict_job
+from triergon_studio.ui.jobs import generation_job, predict_job, regenerate_job
 from triergon_studio.ui.worker import Job
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ def submit_generation(win: MainWindow, region: tuple[float, float] | None = None
         with proj.undo.macro(f"Generate {len(results)} take(s)"):
             for k, r in enumerate(results):
                 take_settings = dataclasses.replace(settings, seed=int(r.seed),
-                                                    span=(spec["start_s"], spec["start_s"] + spec["duration_s"]))
+                                                    span=(r.start_s, r.start_s + float(r.duration_s)))
                 rel = Path(r.path).relative_to(proj.folder).as_posix()
                 name = f"{stem} {len(proj.takes) + 1}"
                 take = Take(id=new_id(), name=name, path=rel, duration_s=float(r.duration_s),
@@ -352,7 +352,17 @@ def submit_generation(win: MainWindow, region: tuple[float, float] | None = None
         if first is not None:
             win.takes_panel.select(first)
 
-    label = "Regenerate region" if region else "Generate"
+    source = p.take(win._selected_take) if region and win._selected_take else None
+    if source is not None:
+        # Inpaint the region of the selected take; everything outside it stays as it was.
+        start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
+        stem = f"{source.name}_regen".replace(" ", "_")
+        spec = {**spec, "start_s": start, "duration_s": source.duration_s}
+        job = regenerate_job(win.model_host, spec, p.take_path(source), start, region, seeds[0], paths[0])
+        win.jobs.submit(Job(f"Regenerate {region[0]:.2f}-{region[1]:.2f} s of {source.name}", job,
+                            on_return=done))
+        return
+    label = "Generate region" if region else "Generate"
     n = len(seeds)
     win.jobs.submit(Job(f"{label} ({n} take{'s' if n > 1 else ''})",
                         generation_job(win.model_host, spec, seeds, paths), on_return=done))
