@@ -196,7 +196,7 @@ def test_scenario_predict_draw_generate_cancel_audition_export(audio_window, qtb
     offsets = [pos - (cap.frame_at(t) + lag) / 48000 for t, pos in shown if 0.3 < pos < project.duration_s - 0.3]
     offset_ms = 1000 * float(np.median(offsets))
     print(f"A/V offset through the device: {offset_ms:+.1f} ms (n={len(offsets)}, correlation {peak:.3f})")
-    assert abs(offset_ms) < 80.0
+    assert abs(offset_ms) < 40.0  # the target is 10 ms; the margin covers the capture path
 
     # 8. export, and check the files
     win.takes_panel.place_button.click()

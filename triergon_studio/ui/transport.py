@@ -37,6 +37,7 @@ class Transport(QObject):
         self._wall_pos0 = 0.0
         self._audio_last_pos = -1.0
         self._audio_last_t = 0.0
+        self._audio_block = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(TICK_MS)
@@ -100,7 +101,7 @@ class Transport(QObject):
             self._set_position(0.0)
         self._rate = rate
         self._wall_t0, self._wall_pos0 = time.monotonic(), self._position
-        self._audio_last_pos, self._audio_last_t = -1.0, time.monotonic()
+        self._audio_last_pos, self._audio_last_t, self._audio_block = -1.0, time.monotonic(), 0.0
         if self._audio_master():
             self.player.seek(self._position)
             self.player.play()
@@ -188,12 +189,18 @@ class Transport(QObject):
         if not getattr(self.player, "is_playing", True) and now - self._wall_t0 > 0.5:
             return pos  # the device has played the buffer to its end (or was stopped under us)
         if pos != self._audio_last_pos:
+            step = pos - self._audio_last_pos
+            if self._audio_last_pos >= 0 and 0 < step < 0.5:
+                self._audio_block = step  # the callback hands over one block at a time
             self._audio_last_pos, self._audio_last_t = pos, now
             since = 0.0
         else:
-            block = 0.05  # never run ahead of the device by more than a block if the callback stalls
-            since = min(now - self._audio_last_t, block)
+            # Between callbacks the device plays on; never run ahead by more than a block if it stalls.
+            since = min(now - self._audio_last_t, self._audio_block)
+        # ``position_s`` is the end of the block just handed over: its first sample is heard after the
+        # output latency, so the sound at the speaker now is one block and one latency behind.
         latency = float(getattr(self.player, "latency_s", 0.0) or 0.0)
+        pos -= self._audio_block
         # Until the first samples reach the speaker the picture holds at the start point.
         return max(self._wall_pos0, pos + since - latency)
 
