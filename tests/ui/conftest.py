@@ -78,6 +78,21 @@ def window(qtbot, project, qsettings, monkeypatch):
     qtbot.wait(10)
 
 
+def add_take(project, name: str = "steps", seconds: float | None = None, freq: float = 220.0) -> str:
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.model import Take, new_id
+
+    sr = 44100
+    seconds = project.duration_s if seconds is None else seconds
+    t = np.arange(int(seconds * sr)) / sr
+    audio = np.stack([0.2 * np.sin(2 * np.pi * freq * t), 0.1 * np.sin(2 * np.pi * freq * t)], 1).astype(np.float32)
+    path = project.new_take_path(name)
+    write_wav(path, audio, sr, bits="32f")
+    rel = path.relative_to(project.folder).as_posix()
+    take = Take(id=new_id(), name=name, path=rel, duration_s=seconds, sample_rate=sr)
+    return project.add_take(take)
+
+
 class ViewMouse:
     """Real QMouseEvents on a pyqtgraph GraphicsView, addressed in a ViewBox's data coordinates."""
 

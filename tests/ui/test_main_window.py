@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from .conftest import add_take
+
 OBJECT_NAMES = ("videoView", "curveEditor", "promptText", "referenceAudio", "generateButton", "cancelButton",
                 "progressBar", "takesList", "playButton", "exportButton", "loudnessMeter")
-
-
-def add_take(project, name: str = "steps", seconds: float | None = None, freq: float = 220.0) -> str:
-    from triergon_studio.audio.io import write_wav
-    from triergon_studio.core.model import Take, new_id
-
-    sr = 44100
-    seconds = project.duration_s if seconds is None else seconds
-    t = np.arange(int(seconds * sr)) / sr
-    audio = np.stack([0.2 * np.sin(2 * np.pi * freq * t), 0.1 * np.sin(2 * np.pi * freq * t)], 1).astype(np.float32)
-    path = project.new_take_path(name)
-    write_wav(path, audio, sr, bits="32f")
-    rel = path.relative_to(project.folder).as_posix()
-    take = Take(id=new_id(), name=name, path=rel, duration_s=seconds, sample_rate=sr)
-    return project.add_take(take)
 
 
 def test_object_names(window) -> None:

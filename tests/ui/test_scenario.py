@@ -258,3 +258,25 @@ def test_regenerate_region_of_selected_take(window, qtbot) -> None:
     assert np.array_equal(a[:i], b[:i]) and np.array_equal(a[j:], b[j:])  # outside the region: untouched
     assert not np.allclose(a[int(1.2 * sr):int(1.8 * sr)], b[int(1.2 * sr):int(1.8 * sr)])
     assert new.name.startswith(source.name.replace(" ", "_"))
+
+
+@pytest.mark.audio_device
+def test_ab_switch_while_playing(audio_window, qtbot) -> None:
+    from .conftest import add_take
+
+    win = audio_window
+    a = add_take(win.project, "A", freq=220.0)
+    b = add_take(win.project, "B", freq=880.0)
+    win.takes_panel.select(a)
+    qtbot.waitUntil(lambda: np.any(win.playback.buffer), timeout=10000)
+    buf_a = win.playback.buffer.copy()
+    win.transport.play()
+    qtbot.wait(400)
+    assert win.playback.player.is_playing
+    win.takes_panel.select(b)  # A/B: swap what plays without stopping
+    qtbot.waitUntil(lambda: not np.array_equal(win.playback.buffer, buf_a), timeout=10000)
+    assert win.transport.playing and win.playback.player.is_playing
+    assert win.playback.player._buf is win.playback.buffer  # the device now reads take B's samples
+    # The faint measured curve follows the selected take.
+    qtbot.waitUntil(lambda: win.curve_editor.ref_lines[0][0].isVisible(), timeout=10000)
+    win.transport.stop()
