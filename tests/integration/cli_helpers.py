@@ -37,9 +37,29 @@ def ok(*args: str | Path, cwd: Path | None = None) -> Result:
     return r
 
 
-def fails_cleanly(*args: str | Path, names: str, cwd: Path | None = None) -> str:
+def cli_inproc(*args: str | Path, cwd: Path | None = None) -> Result:
+    """The same dispatcher in this process: for model commands, so each case does not pay torch's import.
+    An exception other than StudioError escapes ``main`` and fails the test, like a traceback would."""
+    import contextlib
+    import io
+
+    from triergon_studio.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main([str(a) for a in args])
+    finally:
+        os.chdir(old)
+    return Result(rc, out.getvalue(), err.getvalue())
+
+
+def fails_cleanly(*args: str | Path, names: str, cwd: Path | None = None, inproc: bool = False) -> str:
     """Exit 2, exactly one stderr line, no traceback, and the line names the offending file."""
-    r = cli(*args, cwd=cwd)
+    r = cli_inproc(*args, cwd=cwd) if inproc else cli(*args, cwd=cwd)
     lines = [ln for ln in r.err.splitlines() if ln.strip()]
     assert r.rc == 2, f"{args}: rc {r.rc}, stderr: {r.err[-2000:]}"
     assert "Traceback" not in r.err, r.err
@@ -70,7 +90,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
     return out
 
 
-def make_video(path: Path, seconds: float, fps: int = 6, size: tuple[int, int] = (64, 48),
+def make_video(path: Path, seconds: float, fps: int | Fraction = 6, size: tuple[int, int] = (64, 48),
                audio: bool = False) -> Path:
     """A tiny MPEG-4 video (moving gradient), optionally with a stereo AAC track."""
     import av

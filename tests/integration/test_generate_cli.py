@@ -30,6 +30,7 @@ def test_video_length_is_exact_on_odd_rate(shared_media: Path, work: Path) -> No
     assert wav_frames(out)[0] == 1757594
 
 
+@pytest.mark.slow
 def test_video_with_audio_track(shared_media: Path, work: Path) -> None:
     video = shared_media / "car-detection.mp4"
     info = json.loads(ok("probe", video).out)
@@ -52,7 +53,9 @@ def test_duration_text_ref_variations(work: Path) -> None:
     assert not np.array_equal(sf.read(out)[0], sf.read(second)[0])  # seeds 1 and 2
 
 
-@pytest.mark.parametrize("sampler", ["euler", "ddim", "dpmpp-2m", "dpmpp-3m-sde"])
+@pytest.mark.parametrize("sampler", [pytest.param("euler", marks=pytest.mark.slow),
+                                     pytest.param("ddim", marks=pytest.mark.slow), "dpmpp-2m",
+                                     pytest.param("dpmpp-3m-sde", marks=pytest.mark.slow)])
 def test_each_sampler(work: Path, sampler: str) -> None:
     out = work / f"s_{sampler}.wav"
     ok(*GEN, "--duration", "1.01", "--sampler", sampler, "-o", out)
@@ -60,16 +63,19 @@ def test_each_sampler(work: Path, sampler: str) -> None:
     assert np.isfinite(sf.read(out)[0]).all()
 
 
-def test_curves_contract_between_commands(shared_media: Path, work: Path) -> None:
-    """predict-lufs -> generate --curves --conform; measure --curves -> conform --curves; --curves-from."""
-    video = shared_media / "car-detection.mp4"
+def test_curves_contract_between_commands(work: Path) -> None:
+    """predict-lufs -> generate --curves --conform; measure --curves -> conform --curves; --curves-from.
+    The video (12.5 fps, 3 s) carries its own audio track."""
+    video = make_video(work / "short_av.mp4", 3.0, fps=Fraction(25, 2), audio=True)
+    info = json.loads(ok("probe", video).out)
+    assert info["has_audio"] is True and Fraction(info["fps_num"], info["fps_den"]) == Fraction(25, 2)
     curves = work / "pred.json"
     ok("predict-lufs", video, "--model", "tiny-random", "-o", curves)
     doc = json.loads(curves.read_text())
     assert doc["format"] == "triergon-curves" and doc["version"] == 1 and len(doc["left"]) == len(doc["right"])
     out = work / "conformed.wav"
     ok(*GEN, video, "--curves", curves, "--conform", "-o", out)
-    n = exact_samples(377, Fraction(25, 2), 44100)
+    n = exact_samples(info["frame_count"], Fraction(25, 2), 44100)
     assert wav_frames(out)[0] == n
 
     measured = work / "measured.json"
