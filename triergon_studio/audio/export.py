@@ -198,10 +198,17 @@ def export_project(
         jobs = [(f"stem:{name}", name, audio) for name, audio in lanes.items()] + [("mix", None, mix)]
         for i, (key, lane, audio) in enumerate(jobs):
             step(f"Writing {finals[key].name}", 0.1 + 0.6 * i / len(jobs))
+            clipped = 0
+            if s.bits != "32f":  # PCM stops at full scale: measure and report what the file will hold
+                over = np.abs(audio) > 1.0
+                clipped = int(np.count_nonzero(over.any(axis=1)))
+                if clipped:
+                    audio = np.clip(audio, -1.0, 1.0)
             loud = _loudness(audio, sr)
             temps[key] = _temp_for(finals[key])
             _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
-            extra = {"in_mix": lane in audible} if lane is not None else {}
+            extra: dict[str, Any] = {"in_mix": lane in audible} if lane is not None else {}
+            extra["clipped_samples"] = clipped
             files.append(
                 ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra)
             )

@@ -189,7 +189,7 @@ def run_generate(args: argparse.Namespace) -> int:
         curves=curves,
         predict_curves=args.predict_curves,
         steps=args.steps, cfg=args.cfg, seed=args.seed, sampler=args.sampler,
-        variations=max(1, args.variations), model=args.model,
+        variations=args.variations, model=args.model,
     )
     takes = run_to_end(generate_takes(request, model), _Printer())
     for take, path in zip(takes, outputs, strict=True):
