@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -200,3 +201,31 @@ def test_scrub_via_curve_editor_playhead_and_ruler_point(window) -> None:
     window.curve_editor.playhead_moved.emit(1.5)
     assert window.transport.position_s == pytest.approx(1.5)
     assert QPoint  # keep the import used for readers of the drop test
+
+
+def test_bad_reference_file_is_a_message(window, qtbot, tmp_path) -> None:
+    bad = tmp_path / "ref.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    window.load_reference(str(bad))
+    qtbot.waitUntil(lambda: "ref.wav" in window.banner.text, timeout=10000)
+    assert "Traceback" not in window.banner.text and "\n" not in window.banner.text
+    assert window.project.prompts.references == ()  # nothing half-added
+
+
+def test_good_reference_sets_task_and_region(window, qtbot, tmp_path) -> None:
+    from triergon_studio.audio.io import write_wav
+
+    sr = 48000
+    t = np.arange(2 * sr) / sr
+    ref = tmp_path / "knock.wav"
+    write_wav(ref, np.stack([np.sin(2 * np.pi * 300 * t)] * 2, 1).astype(np.float32) * 0.3, sr)
+    window.load_reference(str(ref))
+    qtbot.waitUntil(lambda: len(window.project.prompts.references) == 1, timeout=10000)
+    assert "reference audio" in window.prompt_panel.task_label.text()
+    window.reference_audio.region.setRegion((0.5, 1.5))
+    window.reference_audio.region.sigRegionChangeFinished.emit(window.reference_audio.region)
+    clip = window.project.prompts.references[0]
+    assert (clip.in_s, clip.out_s) == pytest.approx((0.5, 1.5))
+    window.measure_from_reference()
+    qtbot.waitUntil(lambda: window.project.curves is not None, timeout=10000)
+    assert window.project.curves.source.value == "measured"
