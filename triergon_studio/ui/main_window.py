@@ -14,19 +14,17 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from triergon_studio.ui import window_actions
 from triergon_studio.ui.background import run_async
+from triergon_studio.ui.banner import Banner
 from triergon_studio.ui.curve_toolbar import CurveToolbar
 from triergon_studio.ui.jobs import ModelHost, measure_reference
 from triergon_studio.ui.meter_widget import LoudnessMeter
@@ -41,38 +39,6 @@ from triergon_studio.ui.video_view import FrameProvider, VideoView
 from triergon_studio.ui.worker import JobQueue
 
 AUTOSAVE_MS = 60_000
-
-
-class Banner(QWidget):
-    """A one-line message strip at the top of the window (errors, no audio device)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 8, 4)
-        self.label = QLabel("")
-        self.label.setObjectName("bannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.hide)
-        row.addWidget(self.label, 1)
-        row.addWidget(close)
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        self.setProperty("kind", kind)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        self.label.setText(text)
-        self.show()
-
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
 
 
 class MainWindow(QMainWindow):
@@ -603,6 +569,3 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev: Any) -> None:  # noqa: N802
         window_actions.handle_drop(self, [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()])
 
-
-def ask(parent: QWidget, title: str, text: str, buttons: Any, default: Any) -> Any:
-    return QMessageBox.question(parent, title, text, buttons, default)
