@@ -151,3 +151,20 @@ def test_bad_generation_settings(bad: Path, untouched: None, args: list[str], pr
 def test_generate_refuses_to_overwrite(bad: Path, untouched: None) -> None:
     assert "--overwrite" in fails_cleanly(*GEN, "--duration", "1", "-o", "good.wav", names="good.wav", cwd=bad,
                                           inproc=True)
+
+
+def test_output_pipe_closed_early_is_no_traceback(bad: Path) -> None:
+    """`probe VIDEO | head -1`: the reader leaves before the JSON is printed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.cli_helpers import REPO_ROOT
+
+    p = subprocess.Popen([sys.executable, "-m", "triergon_studio", "probe", str(bad / "clip.mp4")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # nobody reads the output
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
