@@ -168,3 +168,10 @@ def test_output_pipe_closed_early_is_no_traceback(bad: Path) -> None:
     err = p.stderr.read().decode()
     p.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_export_into_a_file_is_refused(bad: Path, untouched: None) -> None:
+    """Was: FileExistsError traceback from mkdir."""
+    assert "not a folder" in fails_cleanly("export", "proj.json", "-o", "good.wav", names="good.wav", cwd=bad)
+    assert "export folder" in fails_cleanly("export", "proj.json", "-o", "good.wav/sub", names="good.wav/sub",
+                                            cwd=bad)
