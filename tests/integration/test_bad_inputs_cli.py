@@ -149,7 +149,7 @@ def test_bad_generation_settings(bad: Path, untouched: None, args: list[str], pr
 
 
 def test_generate_refuses_to_overwrite(bad: Path, untouched: None) -> None:
-    assert "--overwrite" in fails_cleanly(*GEN, "--duration", "1", "-o", "good.wav", names="good.wav", cwd=bad,
+    assert "--force" in fails_cleanly(*GEN, "--duration", "1", "-o", "good.wav", names="good.wav", cwd=bad,
                                           inproc=True)
 
 
@@ -175,3 +175,14 @@ def test_export_into_a_file_is_refused(bad: Path, untouched: None) -> None:
     assert "not a folder" in fails_cleanly("export", "proj.json", "-o", "good.wav", names="good.wav", cwd=bad)
     assert "export folder" in fails_cleanly("export", "proj.json", "-o", "good.wav/sub", names="good.wav/sub",
                                             cwd=bad)
+
+
+def test_force_replaces_in_every_writing_command(bad: Path) -> None:
+    """generate and predict-lufs take --force like conform, normalize, new and export (was: only --overwrite)."""
+    out = bad / "replace_me.wav"
+    ok(*GEN, "--duration", "0.5", "-o", out, inproc=True)
+    ok(*GEN, "--duration", "0.5", "--seed", "2", "-o", out, "--force", inproc=True)
+    ok("predict-lufs", bad / "clip.mp4", "--model", "tiny-random", "-o", bad / "pred.json", inproc=True)
+    ok("predict-lufs", bad / "clip.mp4", "--model", "tiny-random", "-o", bad / "pred.json", "--force", inproc=True)
+    out.unlink()
+    (bad / "pred.json").unlink()

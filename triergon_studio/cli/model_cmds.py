@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
-    gen.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
+                     help="replace existing output files (--force, as in every other command)")
     gen.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
     gen.set_defaults(func=run_generate)
 
@@ -121,7 +122,7 @@ def _outputs(base: Path, k: int, overwrite: bool) -> list[Path]:
         raise ExportError("output folder does not exist", base.parent)
     for p in paths:
         if p.exists() and not overwrite:
-            raise ExportError("output exists; pass --overwrite to replace it", p)
+            raise ExportError("output already exists (use --force, or --overwrite, to replace it)", p)
     return paths
 
 
