@@ -186,3 +186,14 @@ def test_force_replaces_in_every_writing_command(bad: Path) -> None:
     ok("predict-lufs", bad / "clip.mp4", "--model", "tiny-random", "-o", bad / "pred.json", "--force", inproc=True)
     out.unlink()
     (bad / "pred.json").unlink()
+
+
+def test_conform_without_curves_fails_before_sampling(bad: Path, untouched: None) -> None:
+    """Was: the whole generation ran first, then the error came (minutes with a real model)."""
+    import time
+
+    t0 = time.perf_counter()
+    line = fails_cleanly(*GEN, "--duration", "20", "--conform", "--steps", "100", "-o", "g.wav", names="--conform",
+                         cwd=bad, inproc=True)
+    assert "needs curves" in line
+    assert time.perf_counter() - t0 < 5.0  # 100 steps on 20 s (about 30 s of work) were not sampled

@@ -171,6 +171,9 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ModelError("video not found", args.video)
     if args.predict_curves and args.video is None:
         raise ModelError("--predict-curves needs a VIDEO")
+    if args.conform and args.curves is None and args.curves_from is None and not args.predict_curves:
+        # checked before sampling: with a real model the user would wait minutes for this error
+        raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
     outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
 
     from triergon_studio.engine.device import resolve_device, resolve_dtype
@@ -196,8 +199,6 @@ def run_generate(args: argparse.Namespace) -> int:
     for take, path in zip(takes, outputs, strict=True):
         audio = take.audio
         if args.conform:
-            if curves is None and not args.predict_curves:
-                raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
             audio = _conform(audio, take.sample_rate, curves, request, model)
         _write(path, audio, take.sample_rate, args.bits, args.overwrite)
         m = take.metadata
