@@ -182,8 +182,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
+    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
     model = load_model(args.model or DEFAULT_MODEL, device, dtype)
-    curves = _load_curves(args)
     request = GenerationRequest(
         duration_s=args.duration if args.video is None else None,
         video_path=str(args.video) if args.video is not None else None,
