@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     e.add_argument("--clips", type=int, default=36, help="clips to evaluate")
     e.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     e.add_argument("--rows", default="all", help="comma list of Table 3 rows or 'all'")
+    e.add_argument("--classifier", help="the evaluation classifier (default: beside the model or runs/compact)")
     e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     e.add_argument("--out", help="also write the JSON report here")
     e.set_defaults(func=_eval)
@@ -67,7 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     rows = None if args.rows == "all" else [r.strip() for r in args.rows.split(",") if r.strip()]
     report = evaluate_model_dir(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, steps=args.steps,
-                                rows=rows)
+                                rows=rows, classifier_path=args.classifier)
     if args.out:
         from triergon_studio.training.fileio import atomic_write_json
 

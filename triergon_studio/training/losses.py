@@ -16,11 +16,15 @@ def stft_mag(x: Tensor, n_fft: int) -> Tensor:
 
 
 def stft_loss(pred: Tensor, target: Tensor, n_fft: int) -> Tensor:
-    """Spectral convergence + log-magnitude L1 at one resolution; inputs [B, N]."""
+    """Spectral convergence + log-magnitude L1 at one resolution; inputs [B, N].
+
+    Spectral convergence is taken over the whole batch (one norm ratio), not per item: a near-silent crop
+    would otherwise divide by almost nothing and blow the gradient up.
+    """
     p, t = stft_mag(pred, n_fft), stft_mag(target, n_fft)
-    sc = torch.linalg.vector_norm(t - p, dim=(-2, -1)) / torch.linalg.vector_norm(t, dim=(-2, -1)).clamp_min(1e-5)
-    mag = (p.log() - t.log()).abs().mean(dim=(-2, -1))
-    return (sc + mag).mean()
+    sc = torch.linalg.vector_norm(t - p) / torch.linalg.vector_norm(t).clamp_min(1e-5)
+    mag = (p.log() - t.log()).abs().mean()
+    return sc + mag
 
 
 def multi_resolution_stft(pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> Tensor:

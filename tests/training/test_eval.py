@@ -1,0 +1,89 @@
+"""The evaluation on a tiny random model: every Table 3 row is produced, conform tightens adherence, the
+classifier trains on a pool, and the CLI prints Markdown/JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triergon_studio.training.corpus import CorpusConfig
+from triergon_studio.training.data import SegmentSpec
+from triergon_studio.training.eval.classifier import kl_divergence, train_classifier
+from triergon_studio.training.eval.report import curve_mae, to_markdown
+from triergon_studio.training.pool import build_pool
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_curve_mae_counts_only_audible_target_frames() -> None:
+    target = np.array([[-20.0, -65.0, -30.0], [-70.0, -70.0, -70.0]])
+    measured = np.array([[-22.0, -20.0, -31.0], [-10.0, -10.0, -10.0]])
+    mae = curve_mae(target, measured)
+    assert mae is not None and mae[0] == pytest.approx(1.5) and np.isnan(mae[1])
+    assert curve_mae(np.full((2, 3), -70.0), measured) is None
+
+
+def test_kl_is_zero_for_equal_distributions_and_positive_otherwise() -> None:
+    p = np.array([[0.7, 0.2, 0.1]])
+    assert kl_divergence(p, p)[0] == pytest.approx(0.0, abs=1e-9)
+    assert kl_divergence(p, np.array([[0.1, 0.2, 0.7]]))[0] > 0.5
+
+
+@pytest.fixture(scope="module")
+def tiny_model_and_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import randomize_, save_model_dir
+
+    d = tmp_path_factory.mktemp("evalmodel")
+    cfg = get_preset("tiny")
+    cfg.lufs_predictor = {"preset": "tiny"}
+    model = build_model(cfg)
+    randomize_(model, 0)
+    save_model_dir(model, cfg, d / "model")
+    spec = SegmentSpec(seconds=2.0, video_frames=4, video_size=32, lufs_size=32)
+    build_pool(24, 5, spec, CorpusConfig(max_seconds=3.0, mean_seconds=2.0)).save(d / "pool.npz")
+    info = train_classifier(d / "classifier.pt", d / "pool.npz", steps=6, batch=6, crop_s=1.0)
+    assert 0.0 <= info["val_accuracy_corpus"] <= 1.0
+    return d / "model", d / "classifier.pt"
+
+
+def test_evaluation_rows_targets_and_markdown(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+    from triergon_studio.training.corpus.heldout import write_heldout
+    from triergon_studio.training.eval.report import evaluate_model_dir
+
+    model_dir, clf = tiny_model_and_classifier
+    write_heldout(tmp_path / "h", n=2, max_seconds=2.5)
+    report = evaluate_model_dir(model_dir, heldout_dir=tmp_path / "h", n_clips=2, steps=2,
+                                rows=["T", "V+T+pred", "V+T+GT"], classifier_path=clf)
+    rows = report["rows"]
+    assert set(rows) == {"T", "V+T+pred", "V+T+GT"}
+    gt = rows["V+T+GT"]
+    assert gt["lufs_mae_conform"]["mean"] <= gt["lufs_mae_raw"]["mean"] + 1e-6
+    assert "lufs_mae_raw" not in rows["T"] and 0.0 <= rows["T"]["class_acc"] <= 1.0
+    assert report["t_lufs_mae"] >= 0.0 and report["reference"]["av_align_gt"] >= 0.0
+    assert set(report["targets"]) >= {"lufs_mae_raw_gt", "class_acc_text", "av_align_ratio", "t_lufs_mae"}
+    md = to_markdown(report)
+    assert "| V+T+GT |" in md and "T_LUFS error" in md
+
+
+def test_cli_eval_json(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+    from triergon_studio.training.corpus.heldout import write_heldout
+
+    model_dir, clf = tiny_model_and_classifier
+    write_heldout(tmp_path / "h", n=1, max_seconds=2.0)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    r = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(model_dir), "--set", "heldout",
+                        "--heldout-dir", str(tmp_path / "h"), "--clips", "1", "--steps", "2", "--rows", "T",
+                        "--classifier", str(clf), "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["rows"]["T"]["class_acc"] in (0.0, 1.0)
+    bad = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(tmp_path / "nope"), "--set", "heldout"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

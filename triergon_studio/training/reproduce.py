@@ -1,0 +1,162 @@
+"""Rebuild the bundled model from scratch with the recorded configs and seeds:
+
+    python -m triergon_studio.training.reproduce --out model_weights/compact
+
+Steps (each can be run alone with ``--steps``): ``pool`` (the shared corpus pool), ``vae``, ``encoders``,
+``lufs``, ``dit`` (the four stages, configs in ``training/configs/compact_*.json``), ``assemble`` (one model
+folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
+``classifier`` (the evaluation's prompt classifier, trained on corpus audio) and ``eval`` (the held-out
+evaluation, whose figures go into the manifest). A finished step is skipped when its output exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+ALL_STEPS = ("pool", "vae", "encoders", "lufs", "dit", "dit_tokens", "assemble", "assemble_tokens", "classifier",
+             "eval")
+STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens")  # dit_tokens: the comparison DiT with the paper's LUFS tokens only
+
+
+def stage_config(stage: str, work: Path) -> Any:
+    from triergon_studio.training.runner import StageConfig
+
+    cfg = StageConfig.load(CONFIG_DIR / f"compact_{stage}.json")
+    cfg.out_dir = str(work / stage)
+    cfg.pool_path = str(work / "pool.npz")
+    cfg.init = [str(work / Path(p).parent.name / Path(p).name) for p in cfg.init]
+    return cfg
+
+
+def build_shared_pool(work: Path) -> dict[str, Any]:
+    from triergon_studio.training.corpus import CorpusConfig
+    from triergon_studio.training.pool import build_pool
+    from triergon_studio.training.stages import segment_spec
+
+    cfg = stage_config("vae", work)
+    path = Path(cfg.pool_path)
+    if path.exists():
+        return {"pool": str(path), "skipped": True}
+    t0 = time.perf_counter()
+    spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
+    pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
+    pool.save(path)
+    return {"pool": str(path), "items": len(pool), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def hardware() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch threads {torch.get_num_threads()}"
+
+
+def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -> Path:
+    """One model folder from the four stages' weights (the DiT's EMA weights)."""
+    from triergon_studio.engine.config import ModelConfig, get_preset
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import save_model_dir
+    from triergon_studio.training.stages import load_stage_weights
+
+    cfg = get_preset("compact")
+    dit_conf = json.loads((work / dit / "config.json").read_text())
+    if dit_conf.get("model_overrides"):
+        from triergon_studio.training.stages import _merge
+
+        cfg = ModelConfig.from_dict(_merge(cfg.to_dict(), dit_conf["model_overrides"]))
+        cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
+    model = build_model(cfg)
+    paths = [str(work / s / "weights.safetensors") for s in (*STAGE_STEPS[:-1], dit)]
+    loaded = set(load_stage_weights(model, paths))
+    missing = [k for k in model.state_dict() if k not in loaded]
+    if missing:
+        raise RuntimeError(f"the stages left {len(missing)} tensors untrained, first {missing[0]}")
+    return save_model_dir(model, cfg, out, training_manifest(work, dit), overwrite=overwrite)
+
+
+def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
+    from triergon_studio.training.corpus import CLASS_NAMES
+    from triergon_studio.training.corpus.heldout import HELDOUT_SEED
+
+    stages: dict[str, Any] = {}
+    for s in (*STAGE_STEPS[:-1], dit):
+        summ = json.loads((work / s / "summary.json").read_text())
+        conf = json.loads((work / s / "config.json").read_text())
+        stages[s] = {"steps": summ["steps"], "planned_steps": conf["steps"], "seconds": summ["seconds"],
+                     "final_loss": summ["final_loss"], "seed": conf["seed"], "batch_size": conf["batch_size"],
+                     "lr": conf["lr"], "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
+                     "config": f"triergon_studio/training/configs/compact_{s}.json",
+                     "model_overrides": conf.get("model_overrides") or None}
+    vae_conf = json.loads((work / "vae" / "config.json").read_text())
+    return {"training": {
+        "hardware": hardware(), "hardware_note": "CPU, 2 cores (shared with other jobs while training)",
+        "stages": stages, "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
+        "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
+        "corpus": {"generator": "triergon_studio.training.corpus (procedural Foley, 18 classes)",
+                   "classes": list(CLASS_NAMES), "pool_seed": vae_conf["seed"], "pool_items": vae_conf["pool_size"],
+                   "segment_seconds": vae_conf["segment_seconds"], "clip_lengths": vae_conf["corpus"],
+                   "heldout_seed": HELDOUT_SEED, "heldout_captions": "held-out paraphrase templates, odd clips"},
+    }}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="model_weights/compact")
+    ap.add_argument("--work", default="runs/compact", help="stage run folders and the shared pool")
+    ap.add_argument("--steps", default=",".join(ALL_STEPS), help=f"comma list from {ALL_STEPS}")
+    ap.add_argument("--heldout-dir", default="runs/heldout")
+    ap.add_argument("--eval-clips", type=int, default=36)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per stage (the recorded runs used 2)")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    work, out = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    for step in steps:
+        t0 = time.perf_counter()
+        if step == "pool":
+            info: Any = build_shared_pool(work)
+        elif step in RUN_STEPS:
+            from triergon_studio.training.runner import run_stage
+
+            cfg = stage_config(step, work)
+            cfg.num_threads = args.threads
+            if (Path(cfg.out_dir) / "weights.safetensors").exists():
+                info = {"skipped": True}
+            else:
+                info = run_stage(cfg, resume=(Path(cfg.out_dir) / "checkpoint.pt").exists())
+        elif step == "assemble":
+            info = {"model": str(assemble(work, out, overwrite=args.overwrite))}
+        elif step == "assemble_tokens":
+            info = {"model": str(assemble(work, work / "model_tokens", overwrite=True, dit="dit_tokens"))}
+        elif step == "classifier":
+            from triergon_studio.training.eval.classifier import train_classifier
+
+            info = train_classifier(work / "classifier.pt")
+        elif step == "eval":
+            from triergon_studio.training.eval.report import evaluate_and_record
+
+            tokens = work / "model_tokens"
+            info = evaluate_and_record(out, work, Path(args.heldout_dir), args.eval_clips,
+                                       compare=tokens if tokens.exists() else None)
+        else:
+            raise SystemExit(f"unknown step {step!r}; choose from {ALL_STEPS}")
+        print(json.dumps({"step": step, "wall_s": round(time.perf_counter() - t0, 1), **(info or {})}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
