@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,9 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         f"(gain {result.gain_db:+.2f} dB), true peak {result.output_true_peak_dbtp:.1f} dBTP "
         f"<= {ceiling:.1f}; {limit}"
     )
+    if abs(result.output_lufs - target) > 0.5:
+        print(f"warning: {args.output}: target {target:.1f} LUFS not reached under the {ceiling:.1f} dBTP ceiling "
+              f"({result.output_lufs:.1f} LUFS); the audio is too dense to get louder", file=sys.stderr)
     return 0
 
 
