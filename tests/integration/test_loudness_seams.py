@@ -37,3 +37,25 @@ def test_normalize_cli_says_when_the_target_is_missed(tmp_path) -> None:  # type
     assert "not reached" in r.err
     r = ok("normalize", tmp_path / "noise.wav", "--target", "r128", "-o", tmp_path / "r128.wav")
     assert "not reached" not in r.err
+
+
+def test_conform_cli_warns_when_pcm_clips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Was: a conform to a loud curve wrote a clipped 24-bit file and printed 'mean error 0.00 LU'."""
+    import json
+
+    import soundfile as sf
+
+    from tests.integration.cli_helpers import ok
+
+    sr = 44100
+    noise = np.random.default_rng(5).standard_normal((sr * 3, 2)) * 0.02
+    sf.write(tmp_path / "quiet.wav", noise, sr, subtype="FLOAT")
+    curves = {"format": "triergon-curves", "version": 1, "rate_hz": 6.0, "duration_s": 3.0,
+              "left": [-2.0] * 18, "right": [-2.0] * 18, "source": "drawn"}
+    (tmp_path / "loud.json").write_text(json.dumps(curves))
+    r = ok("conform", tmp_path / "quiet.wav", "--curves", tmp_path / "loud.json", "-o", tmp_path / "pcm.wav")
+    assert "clipped" in r.err
+    r = ok("conform", tmp_path / "quiet.wav", "--curves", tmp_path / "loud.json", "-o", tmp_path / "f.wav",
+           "--bits", "32f")
+    assert "clipped" not in r.err
+    assert np.abs(sf.read(tmp_path / "f.wav")[0]).max() > 1.0  # the float file keeps what PCM could not
