@@ -31,8 +31,8 @@ def cli(*args: str | Path, cwd: Path | None = None, timeout: float = 240) -> Res
     return Result(p.returncode, p.stdout, p.stderr)
 
 
-def ok(*args: str | Path, cwd: Path | None = None) -> Result:
-    r = cli(*args, cwd=cwd)
+def ok(*args: str | Path, cwd: Path | None = None, inproc: bool = False) -> Result:
+    r = cli_inproc(*args, cwd=cwd) if inproc else cli(*args, cwd=cwd)
     assert r.rc == 0, f"{args} failed ({r.rc}): {r.err[-2000:]}"
     return r
 

@@ -149,5 +149,51 @@ def test_bad_generation_settings(bad: Path, untouched: None, args: list[str], pr
 
 
 def test_generate_refuses_to_overwrite(bad: Path, untouched: None) -> None:
-    assert "--overwrite" in fails_cleanly(*GEN, "--duration", "1", "-o", "good.wav", names="good.wav", cwd=bad,
+    assert "--force" in fails_cleanly(*GEN, "--duration", "1", "-o", "good.wav", names="good.wav", cwd=bad,
                                           inproc=True)
+
+
+def test_output_pipe_closed_early_is_no_traceback(bad: Path) -> None:
+    """`probe VIDEO | head -1`: the reader leaves before the JSON is printed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.cli_helpers import REPO_ROOT
+
+    p = subprocess.Popen([sys.executable, "-m", "triergon_studio", "probe", str(bad / "clip.mp4")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # nobody reads the output
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_export_into_a_file_is_refused(bad: Path, untouched: None) -> None:
+    """Was: FileExistsError traceback from mkdir."""
+    assert "not a folder" in fails_cleanly("export", "proj.json", "-o", "good.wav", names="good.wav", cwd=bad)
+    assert "export folder" in fails_cleanly("export", "proj.json", "-o", "good.wav/sub", names="good.wav/sub",
+                                            cwd=bad)
+
+
+def test_force_replaces_in_every_writing_command(bad: Path) -> None:
+    """generate and predict-lufs take --force like conform, normalize, new and export (was: only --overwrite)."""
+    out = bad / "replace_me.wav"
+    ok(*GEN, "--duration", "0.5", "-o", out, inproc=True)
+    ok(*GEN, "--duration", "0.5", "--seed", "2", "-o", out, "--force", inproc=True)
+    ok("predict-lufs", bad / "clip.mp4", "--model", "tiny-random", "-o", bad / "pred.json", inproc=True)
+    ok("predict-lufs", bad / "clip.mp4", "--model", "tiny-random", "-o", bad / "pred.json", "--force", inproc=True)
+    out.unlink()
+    (bad / "pred.json").unlink()
+
+
+def test_conform_without_curves_fails_before_sampling(bad: Path, untouched: None) -> None:
+    """Was: the whole generation ran first, then the error came (minutes with a real model)."""
+    import time
+
+    t0 = time.perf_counter()
+    line = fails_cleanly(*GEN, "--duration", "20", "--conform", "--steps", "100", "-o", "g.wav", names="--conform",
+                         cwd=bad, inproc=True)
+    assert "needs curves" in line
+    assert time.perf_counter() - t0 < 5.0  # 100 steps on 20 s (about 30 s of work) were not sampled

@@ -58,7 +58,7 @@ def test_duration_text_ref_variations(work: Path) -> None:
                                      pytest.param("dpmpp-3m-sde", marks=pytest.mark.slow)])
 def test_each_sampler(work: Path, sampler: str) -> None:
     out = work / f"s_{sampler}.wav"
-    ok(*GEN, "--duration", "1.01", "--sampler", sampler, "-o", out)
+    ok(*GEN, "--duration", "1.01", "--sampler", sampler, "-o", out, inproc=True)
     assert wav_frames(out)[0] == round(1.01 * 44100)
     assert np.isfinite(sf.read(out)[0]).all()
 
@@ -70,11 +70,11 @@ def test_curves_contract_between_commands(work: Path) -> None:
     info = json.loads(ok("probe", video).out)
     assert info["has_audio"] is True and Fraction(info["fps_num"], info["fps_den"]) == Fraction(25, 2)
     curves = work / "pred.json"
-    ok("predict-lufs", video, "--model", "tiny-random", "-o", curves)
+    ok("predict-lufs", video, "--model", "tiny-random", "-o", curves, inproc=True)
     doc = json.loads(curves.read_text())
     assert doc["format"] == "triergon-curves" and doc["version"] == 1 and len(doc["left"]) == len(doc["right"])
     out = work / "conformed.wav"
-    ok(*GEN, video, "--curves", curves, "--conform", "-o", out)
+    ok(*GEN, video, "--curves", curves, "--conform", "-o", out, inproc=True)
     n = exact_samples(info["frame_count"], Fraction(25, 2), 44100)
     assert wav_frames(out)[0] == n
 
@@ -86,8 +86,8 @@ def test_curves_contract_between_commands(work: Path) -> None:
     ok("conform", out, "--curves", curves, "-o", conf2)
     ok("conform", out, "--curves", measured, "-o", work / "conf3.wav")
     assert wav_frames(conf2)[0] == n
-    ok(*GEN, "--duration", "2", "--curves", measured, "-o", work / "from_measured.wav")
-    ok(*GEN, "--duration", "2", "--curves-from", out, "--conform", "-o", work / "curves_from.wav")
+    ok(*GEN, "--duration", "2", "--curves", measured, "-o", work / "from_measured.wav", inproc=True)
+    ok(*GEN, "--duration", "2", "--curves-from", out, "--conform", "-o", work / "curves_from.wav", inproc=True)
     assert wav_frames(work / "curves_from.wav")[0] == 88200
     norm = work / "norm.wav"
     ok("normalize", conf2, "--target", "r128", "-o", norm)

@@ -168,7 +168,12 @@ def export_project(
     video = project.video_abspath()
     if s.mux != "none" and (video is None or not video.is_file()):
         raise ExportError("the review video needs the project's video, which is missing; relink it", video)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ExportError("is a file, not a folder to export into", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the export folder: {exc.strerror or exc}", out) from exc
 
     def step(message: str, fraction: float) -> None:
         if cancel is not None and cancel.is_set():
