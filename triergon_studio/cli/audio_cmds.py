@@ -113,6 +113,14 @@ def cmd_conform(args: argparse.Namespace) -> int:
     _check_output(args.output, args.force)
     curve = LoudnessCurve.load(args.curves)
     audio, sr = read_audio(args.input)
+    seconds = audio.shape[0] / sr
+    # A curve drawn for another clip would be silently held at its last value: refuse it instead.
+    if abs(curve.duration_s - seconds) > 1.0 / curve.rate_hz:
+        raise AudioFileError(
+            f"the curves cover {curve.duration_s:.2f} s but {args.input.name} lasts {seconds:.2f} s; "
+            "measure or predict curves for this clip",
+            args.curves,
+        )
     result = conform_to_curve(audio, sr, curve, max_gain_db=args.max_gain)
     write_wav(
         args.output, result.audio, sr, bits=args.bits, bext=_bext_of(args.input, read_bext), overwrite=True
