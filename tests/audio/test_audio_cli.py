@@ -136,6 +136,18 @@ def test_conform_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "already exists" in capsys.readouterr().err
 
 
+def test_conform_refuses_curves_of_another_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wav = tmp_path / "in.wav"
+    _program(wav, 4.0, seed=3)
+    short = LoudnessCurve(np.full(12, -30.0), np.full(12, -30.0), 2.0)
+    short.save(tmp_path / "short.json")
+    out = tmp_path / "out.wav"
+    assert main(["conform", str(wav), "--curves", str(tmp_path / "short.json"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "short.json" in err and "2.00 s" in err and "4.00 s" in err and "\n" not in err
+    assert not out.exists()
+
+
 def test_normalize_command_keeps_bext(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.wav"
     x = np.random.default_rng(2).standard_normal((3 * SR, 2)) * 0.01

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
@@ -36,6 +37,11 @@ def make_video(path: Path, seconds: float = 4.0, fps: int = 25, size: tuple[int,
     return path
 
 
+# pyqtgraph drops mouse moves that arrive faster than its rate limit; synthetic events come in a burst, so
+# the tests turn the limit off and every event reaches the handlers.
+pg.setConfigOption("mouseRateLimit", -1)
+
+
 @pytest.fixture(scope="session")
 def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "picture.mp4")
@@ -56,17 +62,35 @@ def qsettings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture()
-def window(qtbot, project, qsettings):
+def window(qtbot, project, qsettings, monkeypatch):
     from triergon_studio.ui.main_window import MainWindow
 
     win = MainWindow(project=project, settings=qsettings, open_audio=False)
-    qtbot.addWidget(win)
+    # Not qtbot.addWidget: the teardown below closes it without the unsaved-changes prompt.
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
     yield win
-    win.project.undo.set_clean()  # no unsaved-changes prompt while tearing down
+    # No modal prompt may block the teardown (a failed test can leave the project dirty).
+    win.project.undo.set_clean()
     win.close()
+    win.deleteLater()  # delete the Qt side now, not in the interpreter's final garbage collection
+    qtbot.wait(10)
+
+
+def add_take(project, name: str = "steps", seconds: float | None = None, freq: float = 220.0) -> str:
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.model import Take, new_id
+
+    sr = 44100
+    seconds = project.duration_s if seconds is None else seconds
+    t = np.arange(int(seconds * sr)) / sr
+    audio = np.stack([0.2 * np.sin(2 * np.pi * freq * t), 0.1 * np.sin(2 * np.pi * freq * t)], 1).astype(np.float32)
+    path = project.new_take_path(name)
+    write_wav(path, audio, sr, bits="32f")
+    rel = path.relative_to(project.folder).as_posix()
+    take = Take(id=new_id(), name=name, path=rel, duration_s=seconds, sample_rate=sr)
+    return project.add_take(take)
 
 
 class ViewMouse:
@@ -111,3 +135,15 @@ class ViewMouse:
 @pytest.fixture()
 def view_mouse():
     return ViewMouse
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage(qtbot):
+    """Free Qt wrappers while the QApplication is alive: collected at interpreter exit, shiboken can
+    release them in the wrong order and abort the process."""
+    yield
+    import gc
+
+    QApplication.processEvents()
+    gc.collect()
+    QApplication.processEvents()

@@ -132,3 +132,19 @@ def test_worker_direct_run_reports_return() -> None:
     worker.returned.connect(got.append)
     worker.run()  # same thread: direct connections
     assert got == ["done 2"]
+
+
+def test_pyside_bool_emit_refcount_guard() -> None:
+    """Our signals carry flags as int: in PySide6 6.12 each Python emit of ``True`` drops a reference to
+    ``True`` (the interpreter aborts once it reaches zero). This test fails if a UI signal declares bool."""
+    import inspect
+
+    from PySide6.QtCore import Signal
+
+    from triergon_studio.ui import takes_panel, transport, worker
+
+    for module in (takes_panel, transport, worker):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            for name, attr in vars(cls).items():
+                if isinstance(attr, Signal):
+                    assert "bool" not in str(attr), f"{cls.__name__}.{name} declares a bool argument"

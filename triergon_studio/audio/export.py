@@ -168,7 +168,12 @@ def export_project(
     video = project.video_abspath()
     if s.mux != "none" and (video is None or not video.is_file()):
         raise ExportError("the review video needs the project's video, which is missing; relink it", video)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ExportError("is a file, not a folder to export into", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the export folder: {exc.strerror or exc}", out) from exc
 
     def step(message: str, fraction: float) -> None:
         if cancel is not None and cancel.is_set():
@@ -198,10 +203,17 @@ def export_project(
         jobs = [(f"stem:{name}", name, audio) for name, audio in lanes.items()] + [("mix", None, mix)]
         for i, (key, lane, audio) in enumerate(jobs):
             step(f"Writing {finals[key].name}", 0.1 + 0.6 * i / len(jobs))
+            clipped = 0
+            if s.bits != "32f":  # PCM stops at full scale: measure and report what the file will hold
+                over = np.abs(audio) > 1.0
+                clipped = int(np.count_nonzero(over.any(axis=1)))
+                if clipped:
+                    audio = np.clip(audio, -1.0, 1.0)
             loud = _loudness(audio, sr)
             temps[key] = _temp_for(finals[key])
             _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
-            extra = {"in_mix": lane in audible} if lane is not None else {}
+            extra: dict[str, Any] = {"in_mix": lane in audible} if lane is not None else {}
+            extra["clipped_samples"] = clipped
             files.append(
                 ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra)
             )

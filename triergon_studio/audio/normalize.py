@@ -89,9 +89,17 @@ def normalize(
     result = None
     out_lufs = measured
     prev: tuple[float, float] | None = None
+    best = None
     for _ in range(max(1, max_passes)):
         result = limit_true_peak(x * 10.0 ** (gain_db / 20.0), sr, true_peak_dbtp)
         out_lufs = _ld.integrated_loudness(result.audio, sr, filter)
+        if prev is not None and out_lufs - prev[1] < 0.1 * (gain_db - prev[0]) and gain_db > prev[0]:
+            # The limiter now takes back nearly all added gain (dense audio at the ceiling): the target is
+            # out of reach, and more gain would only inflate the reported figure. Keep the previous pass.
+            assert best is not None
+            result, gain_db, out_lufs = best
+            break
+        best = (result, gain_db, out_lufs)
         miss = target_lufs - out_lufs
         if abs(miss) <= LOUDNESS_TOLERANCE_LU:
             break

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,19 @@ def cmd_conform(args: argparse.Namespace) -> int:
     _check_output(args.output, args.force)
     curve = LoudnessCurve.load(args.curves)
     audio, sr = read_audio(args.input)
+    seconds = audio.shape[0] / sr
+    # A curve drawn for another clip would be silently held at its last value: refuse it instead.
+    if abs(curve.duration_s - seconds) > 1.0 / curve.rate_hz:
+        raise AudioFileError(
+            f"the curves cover {curve.duration_s:.2f} s but {args.input.name} lasts {seconds:.2f} s; "
+            "measure or predict curves for this clip",
+            args.curves,
+        )
     result = conform_to_curve(audio, sr, curve, max_gain_db=args.max_gain)
     write_wav(
         args.output, result.audio, sr, bits=args.bits, bext=_bext_of(args.input, read_bext), overwrite=True
     )
+    _warn_clipping(args.output, result.audio, args.bits)
     total = int(result.conformable.size)
     print(
         f"{args.output}: conformed to {args.curves.name}; mean error {result.mae_lu:.2f} LU over "
@@ -148,6 +158,7 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         bext.loudness_value = result.output_lufs
         bext.max_true_peak_level = result.output_true_peak_dbtp
     write_wav(args.output, result.audio, sr, bits=args.bits, bext=bext, overwrite=True)
+    _warn_clipping(args.output, result.audio, args.bits)
     limit = (
         f"true-peak limiter engaged (max {result.max_gain_reduction_db:.1f} dB reduction)"
         if result.limited
@@ -158,7 +169,22 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         f"(gain {result.gain_db:+.2f} dB), true peak {result.output_true_peak_dbtp:.1f} dBTP "
         f"<= {ceiling:.1f}; {limit}"
     )
+    if abs(result.output_lufs - target) > 0.5:
+        print(f"warning: {args.output}: target {target:.1f} LUFS not reached under the {ceiling:.1f} dBTP ceiling "
+              f"({result.output_lufs:.1f} LUFS); the audio is too dense to get louder", file=sys.stderr)
     return 0
+
+
+def _warn_clipping(path: Path, audio: Any, bits: str) -> None:
+    """PCM stops at full scale: say so rather than let the printed figures describe audio the file lacks."""
+    import numpy as np
+
+    if bits == "32f":
+        return
+    n = int(np.count_nonzero((np.abs(audio) > 1.0).any(axis=-1)))
+    if n:
+        print(f"warning: {path}: {n} sample(s) clipped at full scale in {bits}-bit PCM; use --bits 32f to keep "
+              f"them", file=sys.stderr)
 
 
 def _bext_of(path: Path, read_bext: Any) -> Any:

@@ -114,6 +114,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
 
     result = export_project(project, args.output, settings, progress=progress)
+    for f in result.files:
+        if f.extra.get("clipped_samples"):
+            print(f"warning: {f.path}: {f.extra['clipped_samples']} sample(s) clipped at full scale; lower the "
+                  f"lane gain, use --target or --bits 32f", file=sys.stderr)
     print(json.dumps({"report": str(result.report_path), "picture_samples": result.picture_samples,
                       "time_reference": result.time_reference, "mix_gain_db": round(result.mix_gain_db, 3),
                       "files": [str(f.path) for f in result.files]}, indent=1))

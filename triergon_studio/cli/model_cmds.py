@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
-    gen.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
+                     help="replace existing output files (--force, as in every other command)")
     gen.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
     gen.set_defaults(func=run_generate)
 
@@ -121,7 +122,7 @@ def _outputs(base: Path, k: int, overwrite: bool) -> list[Path]:
         raise ExportError("output folder does not exist", base.parent)
     for p in paths:
         if p.exists() and not overwrite:
-            raise ExportError("output exists; pass --overwrite to replace it", p)
+            raise ExportError("output already exists (use --force, or --overwrite, to replace it)", p)
     return paths
 
 
@@ -170,6 +171,9 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ModelError("video not found", args.video)
     if args.predict_curves and args.video is None:
         raise ModelError("--predict-curves needs a VIDEO")
+    if args.conform and args.curves is None and args.curves_from is None and not args.predict_curves:
+        # checked before sampling: with a real model the user would wait minutes for this error
+        raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
     outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
 
     from triergon_studio.engine.device import resolve_device, resolve_dtype
@@ -178,8 +182,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
+    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
     model = load_model(args.model or DEFAULT_MODEL, device, dtype)
-    curves = _load_curves(args)
     request = GenerationRequest(
         duration_s=args.duration if args.video is None else None,
         video_path=str(args.video) if args.video is not None else None,
@@ -189,14 +193,12 @@ def run_generate(args: argparse.Namespace) -> int:
         curves=curves,
         predict_curves=args.predict_curves,
         steps=args.steps, cfg=args.cfg, seed=args.seed, sampler=args.sampler,
-        variations=max(1, args.variations), model=args.model,
+        variations=args.variations, model=args.model,
     )
     takes = run_to_end(generate_takes(request, model), _Printer())
     for take, path in zip(takes, outputs, strict=True):
         audio = take.audio
         if args.conform:
-            if curves is None and not args.predict_curves:
-                raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
             audio = _conform(audio, take.sample_rate, curves, request, model)
         _write(path, audio, take.sample_rate, args.bits, args.overwrite)
         m = take.metadata

@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
                    help="model directory or name (default: the bundled model; 'tiny-random' = seeded random "
                         "weights for testing the path end to end)")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
+                   help="replace OUTPUT if it exists (--force, as in every other command)")
     p.set_defaults(func=run_predict_lufs)
 
 
@@ -78,7 +79,7 @@ def run_predict_lufs(args: argparse.Namespace) -> int:
     if not args.video.is_file():  # fail before torch loads
         raise VideoFileError("video file not found", args.video)
     if out.exists() and not args.overwrite:
-        raise ExportError("output exists; pass --overwrite to replace it", out)
+        raise ExportError("output already exists (use --force, or --overwrite, to replace it)", out)
     if not out.parent.exists():
         raise ExportError("output folder does not exist", out.parent)
     from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video

@@ -45,9 +45,11 @@ class Autosaver:
         doc = project.to_json()
         doc["autosave_of"] = project.path.name
         try:
-            atomic_write_text(target, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-        except OSError as exc:  # a full disk must not stop the user's work; the UI shows last_error
-            self.last_error = f"{target}: autosave failed: {exc.strerror or exc}"
+            atomic_write_text(target, json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        # A full disk (OSError) or a NaN the loader would refuse (ValueError) must not stop the user's work;
+        # the last good autosave stays and the UI shows last_error.
+        except (OSError, ValueError) as exc:
+            self.last_error = f"{target}: autosave failed: {getattr(exc, 'strerror', None) or exc}"
             return None
         self.last_error = None
         self._saved_revision = project.undo.revision

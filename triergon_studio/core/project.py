@@ -9,6 +9,7 @@ goes through a helper (``set_curves``, ``add_take``, ``place_take`` ...) that pu
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import replace
 from fractions import Fraction
@@ -263,6 +264,13 @@ class Project:
         if changes:
             self._push(f"Recall settings of {take.name}", **changes)
 
+    def _finite(self, value: float, what: str) -> float:
+        """The loader refuses NaN/inf, so an edit must never put one into the project."""
+        v = float(value)
+        if not math.isfinite(v):
+            raise ProjectError(f"{what} must be a finite number, got {value!r}", self.path)
+        return v
+
     def _set_lane(self, name: str, text: str, **changes: Any) -> None:
         i = self._lane_index(name)
         lanes = list(self.lanes)
@@ -297,7 +305,7 @@ class Project:
         self._push(f"Move lane {name}", lanes=tuple(lanes))
 
     def set_lane_gain(self, name: str, gain_db: float) -> None:
-        self._set_lane(name, f"{name} gain", gain_db=float(gain_db))
+        self._set_lane(name, f"{name} gain", gain_db=self._finite(gain_db, "gain"))
 
     def set_lane_mute(self, name: str, mute: bool) -> None:
         self._set_lane(name, f"{'Mute' if mute else 'Unmute'} {name}", mute=bool(mute))
@@ -308,7 +316,7 @@ class Project:
     def place_take(self, take_id: str, lane: str, offset_s: float, gain_db: float = 0.0) -> str:
         """Put a take on a lane at ``offset_s`` from the picture's first frame. Returns the item id."""
         self.take(take_id)
-        item = LaneItem(take_id, float(offset_s), float(gain_db))
+        item = LaneItem(take_id, self._finite(offset_s, "offset"), self._finite(gain_db, "gain"))
         i = self._lane_index(lane)
         self._set_lane(self.lanes[i].name, f"Place take on {self.lanes[i].name}",
                        items=(*self.lanes[i].items, item))
@@ -318,8 +326,8 @@ class Project:
                   gain_db: float | None = None) -> None:
         """Move a placed take in time and/or to another lane, or change its gain (one step)."""
         src, item = self.find_item(item_id)
-        new_item = replace(item, offset_s=item.offset_s if offset_s is None else float(offset_s),
-                           gain_db=item.gain_db if gain_db is None else float(gain_db))
+        new_item = replace(item, offset_s=item.offset_s if offset_s is None else self._finite(offset_s, "offset"),
+                           gain_db=item.gain_db if gain_db is None else self._finite(gain_db, "gain"))
         dst_name = src.name if lane is None else self.lane(lane).name
         lanes = []
         for ln in self.lanes:
@@ -431,7 +439,10 @@ class Project:
         doc = self.to_json()
         if target.parent != (self.path.parent if self.path else None):
             doc = self._rebase(doc, target)
-        text = json.dumps(doc, indent=1, ensure_ascii=False)
+        try:  # a NaN or inf written now could never be loaded again: refuse before touching the file
+            text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)
+        except ValueError as exc:
+            raise ProjectError("not saved: it holds a value that is not a finite number", target) from exc
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(target, text + "\n")

@@ -198,8 +198,11 @@ def _settings(request: GenerationRequest, model: TriErgon) -> dict[str, Any]:
         raise ModelError(f"steps must be at least 1, got {steps}")
     if request.variations < 1:
         raise ModelError(f"variations must be at least 1, got {request.variations}")
+    cfg_scale = float(request.cfg if request.cfg is not None else s.cfg_scale)
+    if not math.isfinite(cfg_scale):  # NaN guidance turns every sample into NaN
+        raise ModelError(f"cfg must be a finite number, got {cfg_scale}")
     seed = int(request.seed) if request.seed is not None else int(time.time_ns() % (2**31))
-    return {"steps": steps, "cfg_scale": float(request.cfg if request.cfg is not None else s.cfg_scale),
+    return {"steps": steps, "cfg_scale": cfg_scale,
             "sampler": request.sampler or s.sampler, "seed": seed}
 
 

@@ -5,6 +5,7 @@ Split from ``pipeline.py`` (which re-exports these names) to keep each file read
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +69,12 @@ def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
 
     if request.span is not None:
         start, end = request.span
-        if not end > start >= 0:
-            raise ModelError(f"bad span {request.span}: need 0 <= start < end")
+        if not (math.isfinite(start) and math.isfinite(end) and end > start >= 0):
+            raise ModelError(f"bad span {request.span}: need finite 0 <= start < end")
         return int(round((end - start) * sr))
     if request.duration_s is not None:
-        if not request.duration_s > 0:
-            raise ModelError(f"duration must be positive, got {request.duration_s}")
+        if not (math.isfinite(request.duration_s) and request.duration_s > 0):
+            raise ModelError(f"duration must be a positive number of seconds, got {request.duration_s}")
         if request.frame_count and request.fps and request.start_s == 0 and \
                 abs(request.duration_s - request.frame_count / float(request.fps)) < 1e-6:
             return int(picture_samples(request.frame_count, request.fps, sr))  # the whole picture, exactly

@@ -41,6 +41,8 @@ def open_target(win: object, target: str | None) -> None:
 
 
 def main(target: str | None = None, open_audio: bool = True, device: str = "cpu") -> int:
+    if target and not Path(target).exists():
+        raise StudioError("does not exist", target)  # before any window: the CLI prints it and exits 2
     app = make_app()
     from triergon_studio.ui.main_window import MainWindow
 

@@ -1,17 +1,22 @@
 """Short background tasks (read a file, measure a take, make thumbnails) off the UI thread.
 
 Long generator jobs go through ``worker.JobQueue``; these are one-shot calls whose result comes back on the
-UI thread through a queued signal.
+UI thread through a queued signal. Plain Python threads do the work (no QRunnable wrappers to outlive the
+interpreter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from triergon_studio.ui.worker import describe_error
+
+_live: set[_Relay] = set()
+_executor: ThreadPoolExecutor | None = None
 
 
 class _Relay(QObject):
@@ -20,8 +25,9 @@ class _Relay(QObject):
     done = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, on_done: Callable[[Any], None], on_error: Callable[[str], None] | None) -> None:
-        super().__init__()
+    def __init__(self, on_done: Callable[[Any], None], on_error: Callable[[str], None] | None,
+                 context: QObject | None = None) -> None:
+        super().__init__(context)
         self._on_done, self._on_error = on_done, on_error
         self.done.connect(self._deliver_done)
         self.failed.connect(self._deliver_error)
@@ -38,40 +44,42 @@ class _Relay(QObject):
             self._on_error(message)
 
 
-class _Task(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
-        super().__init__()
-        self.fn = fn
-        self.relay = relay
-        self.setAutoDelete(True)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.fn()
-        except BaseException as exc:  # noqa: BLE001 - reported as one line
-            self.relay.failed.emit(describe_error(exc))
-            return
-        self.relay.done.emit(result)
+def executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        # Two workers: the decoder and the job queue have their own threads on a 2-core machine.
+        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ui-bg")
+    return _executor
 
 
-_live: set[_Relay] = set()
-
-
-def pool() -> QThreadPool:
-    p = QThreadPool.globalInstance()
-    if p.maxThreadCount() > 2:
-        p.setMaxThreadCount(2)  # the decoder and the job queue have their own threads
-    return p
+def _emit(signal: Any, value: Any) -> None:
+    try:
+        signal.emit(value)
+    except RuntimeError:
+        pass  # the widget that asked was closed meanwhile: nobody is waiting for the answer
 
 
 def run_async(fn: Callable[[], Any], on_done: Callable[[Any], None],
-              on_error: Callable[[str], None] | None = None) -> None:
-    """Run ``fn`` on the pool; ``on_done(result)`` or ``on_error(message)`` runs on the UI thread."""
-    relay = _Relay(on_done, on_error)
+              on_error: Callable[[str], None] | None = None, context: QObject | None = None) -> None:
+    """Run ``fn`` in the background; ``on_done(result)`` or ``on_error(message)`` runs on the UI thread.
+
+    With a ``context`` object the answer is dropped once that object has been deleted (a closed window).
+    """
+    relay = _Relay(on_done, on_error, context)
     _live.add(relay)  # keep the relay alive until it has delivered
-    pool().start(_Task(fn, relay))
+
+    def task() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported as one line
+            _emit(relay.failed, describe_error(exc))
+            return
+        _emit(relay.done, result)
+
+    executor().submit(task)
 
 
-def wait_all(timeout_ms: int = 10000) -> bool:
-    return pool().waitForDone(timeout_ms)
+def wait_all(timeout_s: float = 10.0) -> None:
+    """Block until queued background tasks have run (tests and shutdown)."""
+    done = executor().submit(lambda: None)
+    done.result(timeout=timeout_s)

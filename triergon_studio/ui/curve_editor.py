@@ -124,7 +124,11 @@ class CurveEditor(QWidget):
         plot = pg.PlotItem(viewBox=vb)
         plot.hideButtons()
         plot.setMenuEnabled(False)
-        plot.showGrid(x=True, y=True, alpha=0.15)
+        # Level lines as plain items: pyqtgraph's axis grid costs ~15 ms a repaint at this size, which a
+        # drag cannot afford (the mouse-move budget is 8 ms).
+        for level in range(-60, 0, 10):
+            plot.addItem(pg.InfiniteLine(pos=level, angle=0, movable=False, pen=pg.mkPen(60, 63, 68)),
+                         ignoreBounds=True)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.getAxis("left").setLabel(f"{CHANNEL_NAMES[ch]} LUFS")
         plot.getAxis("bottom").setStyle(showValues=ch == 1)

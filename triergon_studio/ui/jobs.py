@@ -58,7 +58,7 @@ class ModelHost:
         yield JobProgress(0, 1, f"Loading model {name}…", "loading")
         from triergon_studio.engine.pipeline import load_model
 
-        model = load_model(name, device=self.device)
+        model = load_model(name, device=self.device)  # ModelError (no weights, unknown name) -> message
         with self._lock:
             self.model, self.name = model, name
         yield JobProgress(1, 1, f"Model {name} ready", "loading")
@@ -82,7 +82,7 @@ def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
         model = yield from host.ensure(spec["model"])
         results: list[GeneratedTake] = []
         for k, (seed, path) in enumerate(zip(seeds, out_paths, strict=True)):
-            request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed})
+            request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed, "variations": 1})
             gen = pipeline.generate(request, model=model, cancel=cancel)
             label = f"take {k + 1}/{len(seeds)}" if len(seeds) > 1 else "take"
             t0 = time.monotonic()
@@ -93,16 +93,63 @@ def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
                     out = stop.value
                     break
                 yield JobProgress(int(p.step), int(p.total), f"Sampling {label}: step {p.step}/{p.total}")
-            yield JobProgress(1, 1, f"Writing {label}", "writing")
             audio = np.asarray(out.audio, dtype=np.float32)
-            write_wav(path, audio, int(out.sample_rate), bits="32f")
-            results.append(GeneratedTake(path, seed, audio.shape[0] / float(out.sample_rate),
-                                         int(out.sample_rate), float(spec.get("start_s", 0.0)),
-                                         {**dict(getattr(out, "metadata", {}) or {}),
-                                          "seconds": round(time.monotonic() - t0, 3)}))
+            sr = int(out.sample_rate)
+            meta = {**dict(getattr(out, "metadata", {}) or {}), "seconds": round(time.monotonic() - t0, 3)}
+            if spec.get("conform") and spec.get("curves") is not None:
+                yield JobProgress(0, 1, f"Conforming {label} to the curve", "writing")
+                audio, meta["conform_mae_lu"] = _conform(audio, sr, spec["curves"], float(spec["start_s"]))
+            yield JobProgress(1, 1, f"Writing {label}", "writing")
+            write_wav(path, audio, sr, bits="32f")
+            results.append(GeneratedTake(path, seed, audio.shape[0] / float(sr), sr, float(spec["start_s"]), meta))
         return results
 
     return run
+
+
+def regenerate_job(host: ModelHost, spec: dict[str, Any], take_path: Path, take_start_s: float,
+                   region: tuple[float, float], seed: int, out_path: Path) -> Any:
+    """Regenerate ``region`` (video seconds) of an existing take by latent inpainting; the rest of the take
+    is kept sample for sample. The result is written as a new take."""
+
+    def run(cancel: threading.Event) -> Generator[JobProgress, None, list[GeneratedTake]]:
+        from triergon_studio.audio.io import read_audio, write_wav
+        from triergon_studio.engine import pipeline
+
+        model = yield from host.ensure(spec["model"])
+        audio, sr = read_audio(take_path, sample_rate=int(model.sample_rate))
+        request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed, "variations": 1})
+        a, b = region[0] - take_start_s, region[1] - take_start_s
+        gen = pipeline.regenerate_region(audio, a, b, request, model=model, cancel=cancel)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                out = stop.value
+                break
+            yield JobProgress(int(p.step), int(p.total), f"Regenerating {region[0]:.2f}-{region[1]:.2f} s: "
+                              f"step {p.step}/{p.total}")
+        yield JobProgress(1, 1, "Writing the regenerated take", "writing")
+        new = np.asarray(out.audio, dtype=np.float32)
+        write_wav(out_path, new, int(out.sample_rate), bits="32f")
+        return [GeneratedTake(out_path, seed, new.shape[0] / float(out.sample_rate), int(out.sample_rate),
+                              take_start_s, dict(getattr(out, "metadata", {}) or {}))]
+
+    return run
+
+
+def _conform(audio: np.ndarray, sr: int, curves: Any, start_s: float) -> tuple[np.ndarray, float]:
+    """Conform a take to the part of the project's curve it covers (``audio.conform``)."""
+    from triergon_studio.audio.conform import conform_to_curve
+    from triergon_studio.core.curves import LoudnessCurve
+
+    duration = audio.shape[0] / float(sr)
+    first = int(round(start_s * curves.rate_hz))
+    n = int(np.ceil(duration * curves.rate_hz - 1e-9))
+    part = LoudnessCurve(curves.left[first:first + n], curves.right[first:first + n], duration, curves.rate_hz,
+                         curves.source)
+    res = conform_to_curve(audio, sr, part)
+    return np.asarray(res.audio, dtype=np.float32), float(res.mae_lu)
 
 
 def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: float) -> Any:
@@ -110,9 +157,9 @@ def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: 
         from triergon_studio.engine import pipeline
 
         model = yield from host.ensure(model_name)
-        yield JobProgress(0, 2, "Sampling the picture at 6 fps", "predicting")
-        curves = pipeline.predict_curves(video_path, model=model, cancel=cancel)
-        yield JobProgress(2, 2, "Curves predicted", "predicting")
+        yield JobProgress(0, 1, "Predicting the L/R curves from the picture (T_LUFS)", "predicting")
+        curves = pipeline.predict_curves(str(video_path), model=model, cancel=cancel)
+        yield JobProgress(1, 1, "Curves predicted", "predicting")
         return curves
 
     return run

@@ -14,19 +14,17 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from triergon_studio.ui import window_actions
 from triergon_studio.ui.background import run_async
+from triergon_studio.ui.banner import Banner
 from triergon_studio.ui.curve_toolbar import CurveToolbar
 from triergon_studio.ui.jobs import ModelHost, measure_reference
 from triergon_studio.ui.meter_widget import LoudnessMeter
@@ -41,38 +39,6 @@ from triergon_studio.ui.video_view import FrameProvider, VideoView
 from triergon_studio.ui.worker import JobQueue
 
 AUTOSAVE_MS = 60_000
-
-
-class Banner(QWidget):
-    """A one-line message strip at the top of the window (errors, no audio device)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 8, 4)
-        self.label = QLabel("")
-        self.label.setObjectName("bannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.hide)
-        row.addWidget(self.label, 1)
-        row.addWidget(close)
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        self.setProperty("kind", kind)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        self.label.setText(text)
-        self.show()
-
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
 
 
 class MainWindow(QMainWindow):
@@ -210,7 +176,7 @@ class MainWindow(QMainWindow):
         self.lane_mixer.guide_changed.connect(self.playback.set_guide)
         self.jobs.job_started.connect(self._on_job_started)
         self.jobs.job_yielded.connect(self._on_job_progress)
-        self.jobs.job_errored.connect(lambda job, msg: self.show_error(msg))
+        self.jobs.job_errored.connect(self._on_job_error)
         self.jobs.job_aborted.connect(lambda job: self._set_job_text(f"Cancelled: {job.name}"))
         self.jobs.job_finished.connect(self._on_job_finished)
 
@@ -224,6 +190,7 @@ class MainWindow(QMainWindow):
         project.changed.connect(self._on_project_changed)
         project.undo.changed.connect(self._update_title)
         self.curve_editor.set_project(project)
+        window_actions.attach_autosaver(self)
         window_actions.bind_undo(self)
         self.transport.set_media(project.fps, project.duration_s)
         self.timeline.set_duration(project.duration_s)
@@ -290,7 +257,7 @@ class MainWindow(QMainWindow):
             return thumbnails(path, max(4, min(40, int(duration / 1.5) or 4)), 54)
 
         run_async(thumbs, lambda images: self.timeline.ruler.set_thumbnails(list(images), duration),
-                  lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000))
+                  lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000), context=self)
 
     def _on_position(self, t: float) -> None:
         tc = timecode_at(self.project, t)
@@ -357,7 +324,7 @@ class MainWindow(QMainWindow):
                 self.project.add_reference(clip)
             self.prompt_panel.refresh_task()
 
-        run_async(read, shown, lambda msg: (self.prompt_panel.reference.show_error(msg), self.show_error(msg)))
+        run_async(read, shown, lambda msg: (self.prompt_panel.reference.show_error(msg), self.show_error(msg)), context=self)
 
     def _show_references(self) -> None:
         refs = self.project.prompts.references
@@ -408,7 +375,7 @@ class MainWindow(QMainWindow):
         path, duration = ref.path, self.project.duration_s or (hi - lo)
         run_async(lambda: measure_reference(path, lo, hi, duration),
                   lambda curve: self.project.set_curves(curve, "Measure curves from reference audio"),
-                  self.show_error)
+                  self.show_error, context=self)
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, region: tuple[float, float] | None = None) -> None:
@@ -470,6 +437,10 @@ class MainWindow(QMainWindow):
         if self.model_host.name:
             self.status_model.setText(f"Model: {self.model_host.name} ({self.model_host.device})")
 
+    def _on_job_error(self, job: Any, message: str) -> None:
+        self.show_error(message)
+        self._set_job_text(f"Failed: {job.name}: {message}")
+
     def _set_job_text(self, text: str) -> None:
         self.status_job.setText(text)
         self.prompt_panel.job_label.setText(text)
@@ -486,10 +457,11 @@ class MainWindow(QMainWindow):
 
         def measure() -> tuple[float, float, Any, Any]:
             from triergon_studio.audio.io import read_audio
-            from triergon_studio.audio.loudness import integrated_loudness, measure_curves, true_peak_dbtp
+            from triergon_studio.audio.loudness import measure, measure_curves
 
             audio, sr = read_audio(path)
-            return (integrated_loudness(audio, sr), true_peak_dbtp(audio, sr), measure_curves(audio, sr),
+            report = measure(audio, sr)
+            return (report.integrated_lufs, report.true_peak_dbtp, measure_curves(audio, sr),
                     waveform_envelope(audio, sr))
 
         def done(result: tuple[float, float, Any, Any]) -> None:
@@ -502,7 +474,7 @@ class MainWindow(QMainWindow):
 
         if not hasattr(self, "_take_curves"):
             self._take_curves: dict[str, Any] = {}
-        run_async(measure, done, lambda msg: self.statusBar().showMessage(msg, 6000))
+        run_async(measure, done, lambda msg: self.statusBar().showMessage(msg, 6000), context=self)
 
     def _on_take_selected(self, take_id: str | None) -> None:
         self._selected_take = take_id
@@ -518,7 +490,8 @@ class MainWindow(QMainWindow):
         if self.project.lanes:
             self._guard(self.project.place_take, take_id, self.project.lanes[0].name, 0.0)
 
-    def _lane_changed(self, name: str, mute: bool, solo: bool, gain_db: float) -> None:
+    def _lane_changed(self, name: str, mute_flag: int, solo_flag: int, gain_db: float) -> None:
+        mute, solo = bool(mute_flag), bool(solo_flag)
         lane = self.project.lane(name)
         with self.project.undo.macro(f"Mix {name}"):
             if lane.mute != mute:
@@ -551,8 +524,6 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.banner.show_message(message, "error")
         self.statusBar().showMessage(message, 10000)
-        if self.status_job.text().startswith("Running"):
-            self._set_job_text(f"Failed: {message}")
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         """Run a project edit; a refused edit becomes a message in the window."""
@@ -598,6 +569,3 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev: Any) -> None:  # noqa: N802
         window_actions.handle_drop(self, [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()])
 
-
-def ask(parent: QWidget, title: str, text: str, buttons: Any, default: Any) -> Any:
-    return QMessageBox.question(parent, title, text, buttons, default)

@@ -25,35 +25,15 @@ def read_take_audio(path: Path, sr: int) -> np.ndarray:
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def lane_gain(lane: Any, any_solo: bool) -> float:
-    if lane.mute or (any_solo and not lane.solo):
-        return 0.0
-    return float(10.0 ** (lane.gain_db / 20.0))
+def monitor_mix(project: Any, sr: int, length: int) -> np.ndarray:
+    """The lane mix as delivered (``audio.export``'s lanes, mute and solo), for monitoring."""
+    from triergon_studio.audio.export import audible_lanes, render_lanes
 
-
-def mix_lanes(project: Any, sr: int, length: int, audio_of: Any) -> np.ndarray:
-    """Sum of every placed take, with lane mute / solo / gain and item gain, cut to ``length`` samples.
-
-    ``audio_of(take_id)`` returns the take's samples at ``sr``. This is the monitor mix only; the delivered
-    stems and mix come from ``audio.export``.
-    """
-    out = np.zeros((length, 2), dtype=np.float32)
-    any_solo = any(lane.solo for lane in project.lanes)
-    for lane in project.lanes:
-        g = lane_gain(lane, any_solo)
-        if g == 0.0:
-            continue
-        for item in lane.items:
-            audio = audio_of(item.take_id)
-            if audio is None:
-                continue
-            start = int(round(item.offset_s * sr))
-            if start >= length:
-                continue
-            n = min(audio.shape[0], length - start)
-            ig = g * float(10.0 ** (getattr(item, "gain_db", 0.0) / 20.0))
-            out[start:start + n] += audio[:n] * ig
-    return out
+    lanes = render_lanes(project, sr, length)
+    mix = np.zeros((length, 2), dtype=np.float32)
+    for name in audible_lanes(project):
+        mix += lanes[name]
+    return mix
 
 
 class PlaybackController(QObject):
@@ -163,8 +143,7 @@ class PlaybackController(QObject):
         gen = self._generation
         length = self.length()
         audition = self.audition_take
-        placed = {item.take_id for lane in p.lanes for item in lane.items}
-        wanted = {audition} if audition else placed
+        wanted = {audition} if audition else set()
         paths = {}
         for take in p.takes:
             if take.id in wanted and take.id not in self._takes:
@@ -172,7 +151,7 @@ class PlaybackController(QObject):
         guide_path = p.video_abspath() if self.guide_on and self._guide is None else None
         sr = self.sr
         cache = dict(self._takes)
-        lanes_view = _Lanes(tuple(p.lanes))  # immutable snapshot for the worker thread
+        snapshot = _Snapshot(p)  # immutable records only: the worker never reads the live project
         audition_start = _take_start(p, audition) if audition else 0.0
 
         def build() -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
@@ -189,7 +168,7 @@ class PlaybackController(QObject):
                     n = max(0, min(a.shape[0], length - start))
                     buf[start:start + n] = a[:n]
             else:
-                buf = mix_lanes(lanes_view, sr, length, cache.get)
+                buf = monitor_mix(snapshot, sr, length) if snapshot.has_items else np.zeros((length, 2), np.float32)
             return loaded, guide, buf
 
         def done(result: tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]) -> None:
@@ -205,7 +184,7 @@ class PlaybackController(QObject):
                 buf[: g.shape[0]] += g
             self._install(buf)
 
-        run_async(build, done, self.error.emit)
+        run_async(build, done, self.error.emit, context=self)
 
     def _install(self, buf: np.ndarray) -> None:
         self.buffer = np.ascontiguousarray(buf, dtype=np.float32)
@@ -241,9 +220,20 @@ class PlaybackController(QObject):
             self.meter.push(block)
 
 
-class _Lanes:
-    def __init__(self, lanes: tuple[Any, ...]) -> None:
-        self.lanes = lanes
+class _Snapshot:
+    """What ``render_lanes`` reads, frozen at the moment of the request."""
+
+    def __init__(self, project: Any) -> None:
+        self.lanes = tuple(project.lanes)
+        self.takes = {t.id: t for t in project.takes}
+        self._paths = {t.id: project.take_path(t) for t in project.takes}
+        self.has_items = any(lane.items for lane in self.lanes)
+
+    def take(self, take_id: str) -> Any:
+        return self.takes[take_id]
+
+    def take_path(self, take: Any) -> Path:
+        return self._paths[take.id]
 
 
 def _take_start(project: Any, take_id: str) -> float:

@@ -162,8 +162,10 @@ class TakesPanel(QWidget):
 class LaneMixer(QWidget):
     """Mute, solo and gain per lane, plus the picture's own audio as an optional guide."""
 
-    lane_changed = Signal(str, bool, bool, float)  # name, mute, solo, gain_db
-    guide_changed = Signal(bool, float)
+    # Flags travel as int: PySide6 6.12 drops a reference to True on every Python emit of a bool argument,
+    # which aborts the interpreter after enough emits (see tests/ui/test_worker.py).
+    lane_changed = Signal(str, int, int, float)  # name, mute, solo, gain_db
+    guide_changed = Signal(int, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -177,8 +179,8 @@ class LaneMixer(QWidget):
         self.guide_gain.setRange(-60, 12)
         self.guide_gain.setValue(-12.0)
         self.guide_gain.setSuffix(" dB")
-        self.guide.toggled.connect(lambda on: self.guide_changed.emit(on, self.guide_gain.value()))
-        self.guide_gain.valueChanged.connect(lambda v: self.guide_changed.emit(self.guide.isChecked(), v))
+        self.guide.toggled.connect(lambda on: self.guide_changed.emit(int(on), self.guide_gain.value()))
+        self.guide_gain.valueChanged.connect(lambda v: self.guide_changed.emit(int(self.guide.isChecked()), v))
 
     def show_lanes(self, lanes: list[Any]) -> None:
         while self.grid.count():
@@ -210,4 +212,4 @@ class LaneMixer(QWidget):
 
     def _emit(self, row: tuple[str, QCheckBox, QCheckBox, QDoubleSpinBox]) -> None:
         name, mute, solo, gain = row
-        self.lane_changed.emit(name, mute.isChecked(), solo.isChecked(), gain.value())
+        self.lane_changed.emit(name, int(mute.isChecked()), int(solo.isChecked()), gain.value())

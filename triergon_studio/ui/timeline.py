@@ -76,12 +76,12 @@ class LanesView(pg.PlotWidget):
         self._vb = _ScrubViewBox(lambda t: self.scrub.emit(t))
         super().__init__(parent, viewBox=self._vb, background="#1e1f22")
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # drag-and-drop events arrive at the viewport
         self.plotItem.hideButtons()
         self.plotItem.setMenuEnabled(False)
         self.plotItem.setContentsMargins(0, 0, 0, 0)
         self.plotItem.getAxis("left").setWidth(AXIS_WIDTH)
         self.plotItem.getAxis("bottom").setStyle(showValues=False)
-        self.plotItem.showGrid(x=True, y=False, alpha=0.15)
         self.lane_names: list[str] = []
         self._items: list[Any] = []
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))

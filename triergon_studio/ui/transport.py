@@ -19,7 +19,7 @@ TICK_MS = 8  # well under one frame at 60 fps, so the picture never lags by more
 
 class Transport(QObject):
     position_changed = Signal(float)
-    playing_changed = Signal(bool)
+    playing_changed = Signal(int)  # 1 playing, 0 stopped (int: PySide6 6.12 mis-counts emitted bools)
     tick = Signal(float)  # every timer tick while playing (meters read audio up to here)
 
     def __init__(self, fps: Fraction | float = Fraction(25), duration_s: float = 0.0,
@@ -35,6 +35,9 @@ class Transport(QObject):
         self._looping = False
         self._wall_t0 = 0.0
         self._wall_pos0 = 0.0
+        self._audio_last_pos = -1.0
+        self._audio_last_t = 0.0
+        self._audio_block = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(TICK_MS)
@@ -98,6 +101,7 @@ class Transport(QObject):
             self._set_position(0.0)
         self._rate = rate
         self._wall_t0, self._wall_pos0 = time.monotonic(), self._position
+        self._audio_last_pos, self._audio_last_t, self._audio_block = -1.0, time.monotonic(), 0.0
         if self._audio_master():
             self.player.seek(self._position)
             self.player.play()
@@ -106,7 +110,7 @@ class Transport(QObject):
         self._timer.start()
         if not self._playing:
             self._playing = True
-            self.playing_changed.emit(True)
+            self.playing_changed.emit(1)
 
     def stop(self) -> None:
         self._timer.stop()
@@ -118,7 +122,7 @@ class Transport(QObject):
         self._rate = 1.0
         if self._playing:
             self._playing = False
-            self.playing_changed.emit(False)
+            self.playing_changed.emit(0)
 
     def toggle(self) -> None:
         if self._playing:
@@ -174,8 +178,31 @@ class Transport(QObject):
 
     def _clock(self) -> float:
         if self._audio_master():
-            return float(self.player.position_s)
+            return self._audio_clock()
         return self._wall_pos0 + (time.monotonic() - self._wall_t0) * self._rate
+
+    def _audio_clock(self) -> float:
+        """What is being heard now: the device position, less the output latency, smoothed between the
+        callback's block-sized steps with the monotonic clock."""
+        now = time.monotonic()
+        pos = float(self.player.position_s)
+        if not getattr(self.player, "is_playing", True) and now - self._wall_t0 > 0.5:
+            return pos  # the device has played the buffer to its end (or was stopped under us)
+        if pos != self._audio_last_pos:
+            step = pos - self._audio_last_pos
+            if self._audio_last_pos >= 0 and 0 < step < 0.5:
+                self._audio_block = step  # the callback hands over one block at a time
+            self._audio_last_pos, self._audio_last_t = pos, now
+            since = 0.0
+        else:
+            # Between callbacks the device plays on; never run ahead by more than a block if it stalls.
+            since = min(now - self._audio_last_t, self._audio_block)
+        # ``position_s`` is the end of the block just handed over: its first sample is heard after the
+        # output latency, so the sound at the speaker now is one block and one latency behind.
+        latency = float(getattr(self.player, "latency_s", 0.0) or 0.0)
+        pos -= self._audio_block
+        # Until the first samples reach the speaker the picture holds at the start point.
+        return max(self._wall_pos0, pos + since - latency)
 
     def _on_tick(self) -> None:
         t = self._clock()

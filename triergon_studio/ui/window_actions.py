@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from triergon_studio.ui.jobs import generation_job, predict_job
+from triergon_studio.ui.jobs import generation_job, predict_job, regenerate_job
 from triergon_studio.ui.worker import Job
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ MAX_RECENT = 8
 
 def model_names() -> list[str]:
     """Model choices without importing torch: presets by name plus bundled model folders."""
-    names = ["compact", "tiny-random", "tiny"]
+    names = ["compact", "tiny-random", "compact-random"]
     root = Path(__file__).resolve().parents[2] / "model_weights"
     if root.is_dir():
         names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
@@ -244,9 +243,16 @@ def autosave(win: MainWindow) -> None:
     saver = getattr(win, "_autosaver", None)
     if saver is None or saver.project is not win.project:
         saver = win._autosaver = Autosaver(win.project, interval_s=0.0)
-    saver.maybe_autosave(time.monotonic())
+    saver.autosave_now()
     if saver.last_error:
         win.statusBar().showMessage(saver.last_error, 8000)
+
+
+def attach_autosaver(win: MainWindow) -> None:
+    """One autosaver per open project, made when it is opened (it compares against that revision)."""
+    from triergon_studio.core.autosave import Autosaver
+
+    win._autosaver = Autosaver(win.project, interval_s=0.0)
 
 
 def handle_drop(win: MainWindow, paths: list[str]) -> None:
@@ -299,7 +305,7 @@ def generation_spec(win: MainWindow, region: tuple[float, float] | None) -> dict
     start, end = float(span[0]), float(span[1])
     refs = p.prompts.references
     return {
-        "model": s.model, "video_path": p.video_abspath() if p.video is not None else None,
+        "model": s.model, "video_path": str(p.video_abspath()) if p.video is not None else None,
         "use_video": p.prompts.use_video, "text": p.prompts.text.strip() or None,
         "reference_path": refs[0].path if refs else None,
         "reference_in_s": refs[0].in_s if refs else 0.0, "reference_out_s": refs[0].out_s if refs else None,
@@ -333,7 +339,7 @@ def submit_generation(win: MainWindow, region: tuple[float, float] | None = None
         with proj.undo.macro(f"Generate {len(results)} take(s)"):
             for k, r in enumerate(results):
                 take_settings = dataclasses.replace(settings, seed=int(r.seed),
-                                                    span=(spec["start_s"], spec["start_s"] + spec["duration_s"]))
+                                                    span=(r.start_s, r.start_s + float(r.duration_s)))
                 rel = Path(r.path).relative_to(proj.folder).as_posix()
                 name = f"{stem} {len(proj.takes) + 1}"
                 take = Take(id=new_id(), name=name, path=rel, duration_s=float(r.duration_s),
@@ -346,7 +352,17 @@ def submit_generation(win: MainWindow, region: tuple[float, float] | None = None
         if first is not None:
             win.takes_panel.select(first)
 
-    label = "Regenerate region" if region else "Generate"
+    source = p.take(win._selected_take) if region and win._selected_take else None
+    if source is not None:
+        # Inpaint the region of the selected take; everything outside it stays as it was.
+        start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
+        stem = f"{source.name}_regen".replace(" ", "_")
+        spec = {**spec, "start_s": start, "duration_s": source.duration_s}
+        job = regenerate_job(win.model_host, spec, p.take_path(source), start, region, seeds[0], paths[0])
+        win.jobs.submit(Job(f"Regenerate {region[0]:.2f}-{region[1]:.2f} s of {source.name}", job,
+                            on_return=done))
+        return
+    label = "Generate region" if region else "Generate"
     n = len(seeds)
     win.jobs.submit(Job(f"{label} ({n} take{'s' if n > 1 else ''})",
                         generation_job(win.model_host, spec, seeds, paths), on_return=done))

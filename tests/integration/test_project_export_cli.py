@@ -1,0 +1,106 @@
+"""new -> generate -> add-take -> export (stems, mix, review mp4/mov, REAPER, report), on a real odd-rate video,
+as a sound designer would; then the refusal without --force, and a generated take's metadata in a project."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.integration.cli_helpers import GEN, exact_samples, fails_cleanly, make_video, ok, tree_digest
+
+
+def _ffprobe_audio_samples(path: Path) -> int:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-count_packets", "-show_entries",
+                          "stream=codec_name,duration_ts", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(json.loads(out)["streams"][0]["duration_ts"])
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("proj")
+    video = make_video(d / "pic.mp4", 2.5, fps=Fraction(179, 6))  # the odd rate of the real media
+    proj = d / "work" / "scene.json"
+    proj.parent.mkdir()
+    ok("new", video, "-o", proj, "--start-timecode", "01:00:00:00")
+    take = d / "take.wav"
+    ok(*GEN, video, "--text", "footsteps", "-o", take)
+    loud = d / "loud.wav"  # a hot library sound: summed on a lane it goes over full scale
+    t = np.arange(48000 * 2) / 48000
+    sf.write(loud, np.stack([0.9 * np.sin(2 * np.pi * 100 * t)] * 2, axis=1), 48000, subtype="FLOAT")
+    ok("add-take", proj, take, "--lane", "FOLEY", "--at", "0")
+    ok("add-take", proj, loud, "--lane", "FX", "--at", "0.5")
+    ok("add-take", proj, loud, "--lane", "FX", "--at", "0.5")
+    return {"dir": d, "video": video, "proj": proj}
+
+
+def test_export_full_delivery(session: dict[str, Path]) -> None:
+    proj, out = session["proj"], session["dir"] / "deliver"
+    r = ok("export", proj, "-o", out, "--reaper", "--mux", "mp4")
+    res = json.loads(r.out)
+    info = json.loads(ok("probe", session["video"]).out)
+    n = exact_samples(info["frame_count"], Fraction(info["fps_num"], info["fps_den"]), 48000)
+    assert res["picture_samples"] == n
+    # 01:00:00:00 counts 3600 * 30 frames (nominal 30 fps timecode), each 6/179 s long, in samples at 48 kHz
+    assert res["time_reference"] == exact_samples(3600 * 30, Fraction(179, 6), 48000)
+    report = json.loads(Path(res["report"]).read_text())
+    stems = [f for f in report["files"] if f["kind"] in ("stem", "mix")]
+    assert {f["file"] for f in stems} == {"scene_FOLEY.wav", "scene_FX.wav", "scene_BG.wav", "scene_MIX.wav"}
+    for f in stems:
+        data, sr = sf.read(out / f["file"], always_2d=True)
+        assert (len(data), sr) == (n, 48000) == (f["length_samples"], report["sample_rate"])
+        if f["integrated_lufs"] is not None:  # the report describes the file as written
+            m = json.loads(ok("measure", out / f["file"], "--json").out)
+            assert abs(m["integrated_lufs"] - f["integrated_lufs"]) < 0.05
+            assert abs(m["true_peak_dbtp"] - f["true_peak_dbtp"]) < 0.05
+    fx = next(f for f in stems if f["file"] == "scene_FX.wav")
+    assert fx["clipped_samples"] > 0 and "clipped" in r.err  # two 0.9 sines summed: the user is told
+    assert _ffprobe_audio_samples(out / "scene_review.mp4") >= n
+    rpp = (out / "scene.rpp").read_text()
+    files = re.findall(r'FILE "([^"]+)"', rpp)
+    assert len(files) == 4  # video + 3 lanes
+    for f in files:
+        assert (out / f).resolve().is_file(), f"{f} in the .rpp does not exist"
+
+    # Again without --force: refused, nothing changed; with --force: mov, 32-bit float, R128.
+    before = tree_digest(out)
+    assert "--force" in fails_cleanly("export", proj, "-o", out, "--reaper", "--mux", "mp4", names=str(out))
+    assert tree_digest(out) == before
+    r = ok("export", proj, "-o", out, "--reaper", "--mux", "mov", "--bits", "32f", "--target", "r128", "--force")
+    report = json.loads(Path(json.loads(r.out)["report"]).read_text())
+    mix = next(f for f in report["files"] if f["kind"] == "mix")
+    assert abs(mix["integrated_lufs"] + 23.0) < 0.1 and mix["true_peak_dbtp"] <= -0.95
+    assert sf.info(str(out / "scene_MIX.wav")).subtype == "FLOAT"
+    assert all(f.get("clipped_samples", 0) == 0 for f in report["files"])
+    assert _ffprobe_audio_samples(out / "scene_review.mov") == n  # PCM in MOV: exact
+
+
+def test_generated_take_metadata_round_trips(session: dict[str, Path], tmp_path: Path) -> None:
+    """The engine's metadata (what the UI stores on a take) survives save and load unchanged."""
+    from triergon_studio.core.model import Take, new_id
+    from triergon_studio.core.project import Project
+    from triergon_studio.engine.pipeline import GenerationRequest, generate, load_model, run_to_end
+
+    model = load_model("tiny-random", "cpu")
+    req = GenerationRequest(video_path=str(session["video"]), text="door", steps=2, seed=5)
+    gen = run_to_end(generate(req, model))
+    proj = Project.load(session["proj"])
+    path = proj.new_take_path("gen")
+    from triergon_studio.audio.io import write_wav
+
+    write_wav(path, gen.audio, gen.sample_rate, bits="32f")
+    take = Take(id=new_id(), name="gen", path=path.relative_to(proj.folder).as_posix(),
+                duration_s=len(gen.audio) / gen.sample_rate, sample_rate=gen.sample_rate,
+                metadata=dict(gen.metadata))
+    proj.add_take(take, lane="BG", offset_s=0.0)
+    saved = proj.save(tmp_path / "copy.json")
+    again = Project.load(saved).take(take.id)
+    assert again.metadata == json.loads(json.dumps(gen.metadata))
+    assert again.metadata["seed"] == 5 and again.metadata["n_samples"] == len(gen.audio)
