@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from tests.export.conftest import CLICK_AT, add_click_take
 
 import triergon_studio.audio.io as audio_io
+from tests.export.conftest import CLICK_AT, add_click_take
 from triergon_studio.audio.export import ExportSettings, export_project
 from triergon_studio.audio.reaper import parse_rpp_items
 from triergon_studio.core.project import Project

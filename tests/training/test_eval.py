@@ -88,3 +88,18 @@ def test_cli_eval_json(tiny_model_and_classifier: tuple[Path, Path], tmp_path: P
     bad = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(tmp_path / "nope"), "--set", "heldout"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_reference_audio_row_reaches_the_model(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+    """V+T+A must condition on the clip's audio: it once set a misspelt request field and equalled V+T."""
+    from triergon_studio.engine.weights import load_model_dir
+    from triergon_studio.training.corpus.heldout import write_heldout
+    from triergon_studio.training.eval.report import generate_one, load_clips
+
+    model_dir, _ = tiny_model_and_classifier
+    write_heldout(tmp_path / "h", n=1, max_seconds=2.0)
+    (clip,) = load_clips(tmp_path / "h", 1)
+    model = load_model_dir(model_dir)
+    vt = generate_one(model, clip, "V+T", steps=2, seed=5)
+    vta = generate_one(model, clip, "V+T+A", steps=2, seed=5)
+    assert vt.shape == vta.shape and not np.allclose(vt, vta)

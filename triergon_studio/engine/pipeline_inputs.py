@@ -23,7 +23,8 @@ CURVE_RATE_HZ = 6.0
 LUFS_FLOOR = -70.0
 
 
-@dataclass
+# slots: a misspelt field (req.ref_audio = ...) raises instead of being silently ignored.
+@dataclass(slots=True)
 class GenerationRequest:
     """What to generate. With a video, ``start_s`` + ``duration_s`` (or ``span``) select the picture span;
     curves given as a ``LoudnessCurve`` or array are in video time then (sliced from the span start)."""

@@ -80,7 +80,7 @@ def generate_one(model: Any, clip: Clip, row: str, steps: int | None, seed: int)
     if "T" in row.split("+"):
         req.text = str(clip.meta["caption"])
     if row == "V+T+A":
-        req.ref_audio, req.ref_audio_sr = clip.gt_audio, SR
+        req.reference_audio, req.reference_sr = clip.gt_audio, SR
     if row == "V+T+GT":
         req.curves = clip.gt_curves
     elif row == "V+T+pred":
