@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test services: a PulseAudio daemon with a null sink (real PortAudio device for audio tests)
 # and an Xvfb display (real X windows for screenshots). Sourced by bootstrap.sh.
-TS_DIR=${TS_DIR:-/tmp/triergon-test-services}
+# One folder per run: its own PulseAudio runtime dir, so parallel runs never stop each other's daemon.
+TS_DIR=${TS_DIR:-$(mktemp -d /tmp/triergon-test-services.XXXXXX)}
 
 start_test_services() {
   mkdir -p "$TS_DIR"
@@ -19,10 +20,11 @@ start_test_services() {
     export TRIERGON_TEST_PULSE=1
   fi
   if command -v Xvfb >/dev/null; then
-    local d=:97
-    Xvfb "$d" -screen 0 1600x1000x24 -nolisten tcp >"$TS_DIR/xvfb.log" 2>&1 &
+    # -displayfd: Xvfb picks a free display number and writes it, so parallel runs never collide.
+    Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$TS_DIR/display" >"$TS_DIR/xvfb.log" 2>&1 &
     echo $! >"$TS_DIR/xvfb.pid"
-    export TRIERGON_TEST_DISPLAY="$d"
+    for _ in $(seq 50); do [ -s "$TS_DIR/display" ] && break; sleep 0.1; done
+    export TRIERGON_TEST_DISPLAY=":$(head -n1 "$TS_DIR/display")"
   fi
 }
 
