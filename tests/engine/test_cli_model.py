@@ -45,6 +45,26 @@ def test_model_info_of_a_saved_dir(tmp_path: Path) -> None:
     assert info["name"] == "tiny-random" and info["eval"] == {"x": 1}
 
 
+def test_model_info_verify_checksums(tmp_path: Path) -> None:
+    from triergon_studio.engine.weights import random_model, save_model_dir
+
+    path = save_model_dir(random_model("tiny"), None, tmp_path / "m", {})
+    ok = _cli("model-info", str(path), "--verify")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["verified"] == ["config.json", "model.safetensors"]
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit in the last tensor
+    weights.write_bytes(bytes(data))
+    bad = _cli("model-info", str(path), "--verify")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "model.safetensors" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    plain = _cli("model-info", str(path))  # without --verify the layout is still shown
+    assert plain.returncode == 0
+    preset = _cli("model-info", "tiny", "--verify")
+    assert preset.returncode == 2 and "nothing to verify" in preset.stderr
+
+
 def test_generate_duration_exact_length(tmp_path: Path) -> None:
     sf = pytest.importorskip("soundfile")
     pytest.importorskip("triergon_studio.audio.io")

@@ -104,3 +104,30 @@ def test_generated_take_metadata_round_trips(session: dict[str, Path], tmp_path:
     again = Project.load(saved).take(take.id)
     assert again.metadata == json.loads(json.dumps(gen.metadata))
     assert again.metadata["seed"] == 5 and again.metadata["n_samples"] == len(gen.audio)
+
+
+def test_cli_generated_take_keeps_its_settings(session: dict[str, Path]) -> None:
+    """`generate` writes NAME.take.json; `add-take` imports the WAV as a generated take with those settings."""
+    from triergon_studio.core.project import Project
+
+    take_wav = session["dir"] / "take.wav"
+    side = take_wav.with_name("take.take.json")
+    record = json.loads(side.read_text())
+    assert record["format"] == "triergon-take" and record["settings"]["seed"] == 1
+    assert record["prompts"]["text"] == "footsteps" and record["settings"]["steps"] == 2
+    proj = Project.load(session["proj"])
+    foley = [proj.take(p.take_id) for p in proj.lane("FOLEY").items]
+    t = foley[0]
+    assert t.source == "generated" and t.settings is not None and t.prompts is not None
+    assert (t.settings.seed, t.settings.steps, t.settings.sampler) == (1, 2, record["settings"]["sampler"])
+    assert t.prompts.text == "footsteps" and t.metadata["task_id"] == record["metadata"]["task_id"]
+    fx = [proj.take(p.take_id) for p in proj.lane("FX").items]
+    assert all(x.source == "imported" and x.settings is None for x in fx)  # plain library audio: no sidecar
+
+    # A sidecar that is not ours: a clear one-line refusal naming it, and the project is left as it was.
+    bad = session["dir"] / "odd.wav"
+    sf.write(bad, np.zeros((4410, 2)), 44100)
+    bad.with_name("odd.take.json").write_text("{not json")
+    before = session["proj"].read_bytes()
+    assert "odd.take.json" in fails_cleanly("add-take", session["proj"], bad, names="odd.take.json")
+    assert session["proj"].read_bytes() == before

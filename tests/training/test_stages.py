@@ -124,3 +124,34 @@ def test_losses_ignore_the_noise_floor_but_see_level() -> None:
     floor_a, floor_b = x + torch.randn_like(x) * 1e-6, x + torch.randn_like(x) * 1e-6
     assert float(losses.multi_resolution_stft(floor_a, floor_b)) < 0.05
     assert float(losses.envelope_loss(x * 0.1, x)) == pytest.approx(2.0, abs=0.05)  # -20 dB = 2 in log10 energy
+
+
+def test_multi_scale_mel_sees_timbre_not_phase() -> None:
+    from triergon_studio.training import losses
+
+    torch.manual_seed(1)
+    n = 16384
+    t = torch.arange(n) / 44100
+    low = torch.sin(2 * torch.pi * 220 * t)[None, None].repeat(1, 2, 1) * 0.1
+    shifted = torch.sin(2 * torch.pi * 220 * t + 1.3)[None, None].repeat(1, 2, 1) * 0.1  # same spectrum
+    high = torch.sin(2 * torch.pi * 3520 * t)[None, None].repeat(1, 2, 1) * 0.1
+    same = float(losses.multi_scale_mel(shifted, low))
+    other = float(losses.multi_scale_mel(high, low))
+    assert same < 0.05 and other > max(0.2, 10 * same), (same, other)  # log10 units, averaged over bands
+    pred = high.clone().requires_grad_(True)
+    losses.multi_scale_mel(pred, low).backward()
+    assert pred.grad is not None and float(pred.grad.abs().sum()) > 0
+
+
+def test_run_log_survives_a_foreign_header_and_new_metrics(tmp_path: Path) -> None:
+    from triergon_studio.training.runner import RunLog
+
+    (tmp_path / "log.csv").write_text("310,6.8,0.1\n,,\n")  # a damaged log from an interrupted run
+    log = RunLog(tmp_path, True)
+    log.log(0, {"loss": 1.0})
+    log.log(10, {"loss": 0.5, "mel": 0.25})  # a resumed run that logs one more metric
+    log.close()
+    rows = read_log(tmp_path)
+    assert [r["step"] for r in rows] == [0, 10]
+    assert rows[1]["mel"] == 0.25 and rows[0]["loss"] == 1.0
+    assert len(list(tmp_path.glob("log.unreadable-*.csv"))) == 1  # the old file is kept, not overwritten

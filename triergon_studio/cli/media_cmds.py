@@ -80,23 +80,27 @@ def cmd_add_take(args: argparse.Namespace) -> int:
     from triergon_studio.audio.io import read_audio, write_wav
     from triergon_studio.core.model import Take, new_id
     from triergon_studio.core.project import Project
+    from triergon_studio.core.take_sidecar import read_sidecar
 
     project = Project.load(args.project)
     project.lane(args.lane)  # fail before copying anything if the lane does not exist
+    made = read_sidecar(args.audio)  # written by `generate`: keep how the take was made
     audio, sr = read_audio(args.audio)
     name = args.name or args.audio.stem
     dest = project.new_take_path(name)
     write_wav(dest, audio, sr, bits="32f")  # lossless copy of what was read, inside the project folder
+    meta = {**(made["metadata"] if made else {}), "imported_from": str(args.audio.resolve())}
     take = Take(id=new_id(), name=name, path=dest.relative_to(project.folder).as_posix(),
-                duration_s=len(audio) / sr, sample_rate=sr, source="imported",
-                metadata={"imported_from": str(args.audio.resolve())})
+                duration_s=len(audio) / sr, sample_rate=sr, source="generated" if made else "imported",
+                prompts=made["prompts"] if made else None, settings=made["settings"] if made else None,
+                curves=made["curves"] if made else None, metadata=meta)
     try:
         project.add_take(take, lane=args.lane, offset_s=args.at)
         project.save()
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
-    print(json.dumps({"take_id": take.id, "file": take.path, "lane": project.lane(args.lane).name,
+    print(json.dumps({"take_id": take.id, "file": take.path, "source": take.source, "lane": project.lane(args.lane).name,
                       "offset_s": args.at, "duration_s": round(take.duration_s, 6)}, indent=1))
     return 0
 

@@ -20,6 +20,8 @@ def register(subparsers: Any) -> None:
     )
     info.add_argument("model", help="preset name (tiny, compact, tri-ergon-s, tri-ergon-l, sao-1.0), "
                                     "'<preset>-random', a model folder or a Stable Audio Open folder")
+    info.add_argument("--verify", action="store_true",
+                      help="check every file of a model folder against its manifest's sha256 (exit 2 on a mismatch)")
     info.set_defaults(func=run_model_info)
 
     gen = subparsers.add_parser(
@@ -55,10 +57,10 @@ def register(subparsers: Any) -> None:
 # ------------------------------------------------------------------------------------------- model-info
 
 
-def model_info(spec: str) -> dict[str, Any]:
+def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
     from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest
+    from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest, verify_model_dir
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
@@ -69,7 +71,9 @@ def model_info(spec: str) -> dict[str, Any]:
         cfg.name = spec
     elif path.is_dir() and (path / "config.json").exists():
         cfg = ModelConfig.from_json(path / "config.json")
-        if (path / MANIFEST_FILE).exists():
+        if verify:
+            manifest = verify_model_dir(path)  # raises on a missing file or a checksum mismatch
+        elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
     elif path.is_dir() and (path / "model_config.json").exists():
         from triergon_studio.engine.importers.sao import sao_config_from_dict
@@ -101,6 +105,10 @@ def model_info(spec: str) -> dict[str, Any]:
         "default_cfg": cfg.sampling.cfg_scale,
         "default_sampler": cfg.sampling.sampler,
     }
+    if verify and manifest is None:
+        raise ModelError("nothing to verify: only a model folder with a manifest has checksums", spec)
+    if verify:
+        out["verified"] = sorted((manifest or {}).get("files") or {})
     if manifest is not None:
         out["version"] = manifest.get("version")
         out["training"] = manifest.get("training")
@@ -109,7 +117,7 @@ def model_info(spec: str) -> dict[str, Any]:
 
 
 def run_model_info(args: argparse.Namespace) -> int:
-    print(json.dumps(model_info(args.model), indent=2))
+    print(json.dumps(model_info(args.model, verify=args.verify), indent=2))
     return 0
 
 
@@ -117,13 +125,32 @@ def run_model_info(args: argparse.Namespace) -> int:
 
 
 def _outputs(base: Path, k: int, overwrite: bool) -> list[Path]:
+    from triergon_studio.core.take_sidecar import sidecar_path
+
     paths = [base] + [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(2, k + 1)]
     if not base.parent.exists():
         raise ExportError("output folder does not exist", base.parent)
     for p in paths:
-        if p.exists() and not overwrite:
-            raise ExportError("output already exists (use --force, or --overwrite, to replace it)", p)
+        for q in (p, sidecar_path(p)):
+            if q.exists() and not overwrite:
+                raise ExportError("output already exists (use --force, or --overwrite, to replace it)", q)
     return paths
+
+
+def _settings_record(args: argparse.Namespace, request: Any, curves: Any, meta: dict[str, Any],
+                     conformed: bool) -> dict[str, Any]:
+    """What made a take, in the project's own Prompts/GenerationSettings form (read back by ``add-take``)."""
+    from triergon_studio.core.model import GenerationSettings, Prompts, ReferenceClip
+
+    refs = (ReferenceClip(path=str(Path(request.reference_path).resolve())),) if request.reference_path else ()
+    prompts = Prompts(text=request.text or "", references=refs, use_video=bool(request.use_video))
+    settings = GenerationSettings(model=str(meta.get("model", args.model or "")), steps=int(meta["steps"]),
+                                  cfg=float(meta["cfg_scale"]), sampler=str(meta["sampler"]), seed=int(meta["seed"]),
+                                  seed_locked=args.seed is not None, variations=max(1, args.variations),
+                                  conform=conformed)
+    return {"prompts": prompts.to_json(), "settings": settings.to_json(),
+            "curves": curves.to_json() if curves is not None and hasattr(curves, "to_json") else None,
+            "metadata": {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | None)}}
 
 
 def _load_curves(args: argparse.Namespace) -> Any:
@@ -201,6 +228,9 @@ def run_generate(args: argparse.Namespace) -> int:
         if args.conform:
             audio = _conform(audio, take.sample_rate, curves, request, model)
         _write(path, audio, take.sample_rate, args.bits, args.overwrite)
+        from triergon_studio.core.take_sidecar import write_sidecar
+
+        write_sidecar(path, _settings_record(args, request, curves, dict(take.metadata), args.conform))
         m = take.metadata
         print(f"wrote {path}: {len(audio)} samples ({len(audio) / take.sample_rate:.3f} s) at {take.sample_rate} Hz, "
               f"seed {m['seed']}, task id {m['task_id']}, {m['steps']} steps, cfg {m['cfg_scale']:g}, "

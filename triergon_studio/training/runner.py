@@ -63,6 +63,7 @@ class StageConfig:
     kl_weight: float = 1e-4
     stereo_weight: float = 0.5
     envelope_weight: float = 0.0
+    mel_weight: float = 0.0
     sample_latents: bool = True  # False: train on the posterior mean (KL reduced to an L2 on the mean)
     data_init: bool = False  # VAE: weight-norm data-dependent init before the first step
     adversarial: bool = False
@@ -146,6 +147,9 @@ class RunLog:
             if self.path.exists():
                 with self.path.open() as fh:
                     self.fields = next(csv.reader(fh), None)
+                if not self.fields or self.fields[0] != "step":  # not our header: keep it aside, start anew
+                    self.path.replace(self.path.with_name(f"log.unreadable-{int(time.time())}.csv"))
+                    self.fields = None
 
     def log(self, step: int, values: dict[str, float]) -> None:
         if not self.enabled:
@@ -155,11 +159,25 @@ class RunLog:
             self.fields = list(row)
             with self.path.open("w", newline="") as fh:
                 csv.writer(fh).writerow(self.fields)
+        elif any(k not in self.fields for k in row):
+            self._widen([k for k in row if k not in self.fields])  # a resumed run may log a new metric
         with self.path.open("a", newline="") as fh:
             csv.writer(fh).writerow([row.get(k, "") for k in self.fields])
         for k, v in values.items():
             self.writer.add_scalar(k, float(v), step)
         self.writer.flush()
+
+    def _widen(self, new: list[str]) -> None:
+        assert self.fields is not None
+        with self.path.open(newline="") as fh:
+            rows = list(csv.reader(fh))[1:]
+        self.fields = self.fields + new
+        tmp = self.path.with_name(self.path.name + ".part")
+        with tmp.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(self.fields)
+            w.writerows(r + [""] * len(new) for r in rows)
+        tmp.replace(self.path)
 
     def close(self) -> None:
         if self.writer is not None:

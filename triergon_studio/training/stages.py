@@ -197,6 +197,10 @@ class VAEModule(nn.Module):
         loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl + self.cfg.envelope_weight * env
         metrics = {"mrstft": float(mr.detach()), "midside": float(ms.detach()), "kl": float(kl.detach()),
                    "envelope": float(env.detach())}
+        if self.cfg.mel_weight > 0:
+            mel = losses.multi_scale_mel(y, x)
+            loss = loss + self.cfg.mel_weight * mel
+            metrics["mel"] = float(mel.detach())
         disc = self.disc[0]
         if disc is not None:
             fake_logits, fake_feats = disc(y)
