@@ -248,3 +248,21 @@ def test_vfr_picture_length_is_its_duration(tmp_path: Path) -> None:
     result = export_project(p, tmp_path / "out")
     assert result.picture_samples == round(p.duration_s * 48000)
     assert sf.info(tmp_path / "out" / "vfr_MIX.wav").frames == result.picture_samples
+
+
+def test_reaper_refuses_a_missing_video_and_writes_nothing(tmp_path: Path, export_video: Path) -> None:
+    import shutil
+
+    video = tmp_path / "moved.mp4"
+    shutil.copy(export_video, video)
+    p = Project.new_from_video(video, tmp_path / "proj" / "reel2.json")
+    p.folder.mkdir(parents=True, exist_ok=True)
+    add_click_take(p, "door", "FOLEY", 0.5)
+    p.save()
+    video.unlink()  # the picture went away after the project was made
+    with pytest.raises(ExportError, match="relink") as err:
+        export_project(p, tmp_path / "out", ExportSettings(reaper=True))
+    assert "moved.mp4" in str(err.value)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    result = export_project(p, tmp_path / "out")  # stems alone need no picture file
+    assert [f.kind for f in result.files if f.kind in ("stem", "mix")]

@@ -78,12 +78,16 @@ def test_video_into_model_commands(bad: Path, untouched: None) -> None:
     fails_cleanly("predict-lufs", "trunc.mp4", "--model", "tiny-random", "-o", "c.json", names="trunc.mp4", cwd=bad,
                   inproc=True)
     fails_cleanly(*GEN, "text.mp4", "-o", "g.wav", names="text.mp4", cwd=bad)  # one real process
+    for cmd in (["predict-lufs", "folder.wav", "--model", "tiny-random", "-o", "c.json"],
+                [*GEN, "folder.wav", "-o", "g.wav"]):
+        assert "is a folder" in fails_cleanly(*cmd, names="folder.wav", cwd=bad, inproc=True)
     assert not (bad / "c.json").exists() and not (bad / "g.wav").exists()
 
 
 @pytest.mark.parametrize(("name", "problem"), [("c_format.json", "not a triergon-curves"),
                                               ("c_version.json", "newer"), ("c_lengths.json", "frames"),
-                                              ("c_corrupt.json", "JSON"), ("missing.json", "not found")])
+                                              ("c_corrupt.json", "JSON"), ("missing.json", "not found"),
+                                              ("folder.wav", "is a folder")])
 def test_bad_curves(bad: Path, untouched: None, name: str, problem: str) -> None:
     assert problem in fails_cleanly("conform", "good.wav", "--curves", name, "-o", "o.wav", names=name, cwd=bad)
 

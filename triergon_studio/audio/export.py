@@ -168,6 +168,9 @@ def export_project(
     video = project.video_abspath()
     if s.mux != "none" and (video is None or not video.is_file()):
         raise ExportError("the review video needs the project's video, which is missing; relink it", video)
+    if s.reaper and video is not None and not video.is_file():  # an .rpp pointing at nothing opens broken
+        raise ExportError("the REAPER project would point at the project's video, which is missing; relink it "
+                          "or export without --reaper", video)
     if out.exists() and not out.is_dir():
         raise ExportError("is a file, not a folder to export into", out)
     try:

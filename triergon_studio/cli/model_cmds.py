@@ -194,6 +194,8 @@ def _write(path: Path, audio: Any, sr: int, bits: str, overwrite: bool) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     if args.video is None and args.duration is None:
         raise ModelError("give a VIDEO or --duration SECONDS")
+    if args.video is not None and args.video.is_dir():
+        raise ModelError("is a folder, not a video file", args.video)
     if args.video is not None and not args.video.exists():
         raise ModelError("video not found", args.video)
     if args.predict_curves and args.video is None:

@@ -76,6 +76,8 @@ def resolve_lufs_predictor(spec: str | None, device: str = "cpu") -> Any:
 
 def run_predict_lufs(args: argparse.Namespace) -> int:
     out: Path = args.output
+    if args.video.is_dir():
+        raise VideoFileError("is a folder, not a video file", args.video)
     if not args.video.is_file():  # fail before torch loads
         raise VideoFileError("video file not found", args.video)
     if out.exists() and not args.overwrite:

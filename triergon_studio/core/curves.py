@@ -244,6 +244,8 @@ class LoudnessCurve:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ProjectError("is a folder, not a curves file", path)
     if not path.is_file():
         raise ProjectError("curves file not found", path)
     try:
