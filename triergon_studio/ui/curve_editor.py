@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from triergon_studio.ui import curve_ops as ops
+from triergon_studio.ui import curve_shapes_tool as shapes_tool
 from triergon_studio.ui.curve_ops import SnapMode
 
 CHANNEL_COLOURS = ("#4fc3f7", "#ff8a65")  # L, R
@@ -31,6 +32,11 @@ class Tool(StrEnum):
     POINTS = "points"
     LINE = "line"
     SELECT = "select"
+    TRIANGLE = "triangle"  # repeating pencils: one wave period per grid unit (curve_shapes_tool)
+    SQUARE = "square"
+
+
+_WAVE_TOOLS = {Tool.LINE: "Draw line", Tool.TRIANGLE: "Draw triangle wave", Tool.SQUARE: "Draw square wave"}
 
 
 class _EditViewBox(pg.ViewBox):
@@ -56,11 +62,15 @@ class _EditViewBox(pg.ViewBox):
             self._editor._drag_end(self.channel)
 
     def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        pos = self.mapSceneToView(ev.scenePos())
+        if ev.button() == Qt.MouseButton.RightButton and self._editor.tool is Tool.POINTS and \
+                shapes_tool.open_shape_menu(self._editor, self.channel, pos.x(), pos.y(), ev.screenPos()):
+            ev.accept()
+            return
         if ev.button() != Qt.MouseButton.LeftButton:
             super().mouseClickEvent(ev)
             return
         ev.accept()
-        pos = self.mapSceneToView(ev.scenePos())
         self._editor._click(self.channel, pos.x(), pos.y(), ev.modifiers(), ev.double())
 
 
@@ -87,6 +97,9 @@ class CurveEditor(QWidget):
         self._sel = np.zeros((2, 0), dtype=bool)
         self._region: tuple[float, float] | None = None
         self._gesture: dict[str, Any] | None = None
+        self.shape_keys = shapes_tool.empty_keys()  # shaped points per channel (POINTS tool)
+        self.bezier_tension = 0.0
+        self.shape_menu = shapes_tool.build_shape_menu(self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -184,6 +197,7 @@ class CurveEditor(QWidget):
         self.project = project
         self._work, self._gesture, self._region = None, None, None
         self._sel = np.zeros((2, 0), dtype=bool)
+        self.shape_keys = shapes_tool.empty_keys()
         project.changed.connect(self._on_project_changed)
         self.set_region(None)
         self._sync_from_project()
@@ -204,6 +218,19 @@ class CurveEditor(QWidget):
             self.grid_s = grid_s
         if grid_db is not None:
             self.grid_db = grid_db
+
+    def set_point_shape(self, shape: str, tension: float | None = None) -> None:
+        """Give the selected points ``shape`` (for the segments leaving them): one undoable command."""
+        base = self._base_values()
+        if base is None or self._sel.shape[1] != base.shape[1] or not self._sel.any():
+            return
+        tension = self.bezier_tension if tension is None else tension
+        values, keys = shapes_tool.apply_shape(base, self.shape_keys, self._sel, shape, tension, self._rate())
+        self._commit(values, f"Shape points: {shape}", keys=keys)
+
+    def set_shape_keys(self, keys: shapes_tool.Keys) -> None:
+        self.shape_keys = keys
+        self._update_markers()
 
     def set_linked(self, linked: bool) -> None:
         self.linked = bool(linked)
@@ -274,10 +301,10 @@ class CurveEditor(QWidget):
 
     def offset_selection(self, db: float) -> None:
         self._edit_selection(f"{'Raise' if db >= 0 else 'Lower'} curve {abs(db):g} dB",
-                             lambda v, m: ops.offset(v, m, db))
+                             lambda v, m: ops.offset(v, m, db), edit="follow")
 
     def delete_selected_points(self) -> None:
-        self._edit_selection("Delete points", ops.delete_points, points_only=True)
+        self._edit_selection("Delete points", ops.delete_points, points_only=True, edit="delete")
         self.set_selection(np.zeros_like(self._sel))
 
     def copy_left_to_right(self) -> None:
@@ -288,11 +315,7 @@ class CurveEditor(QWidget):
 
     # ---- gesture plumbing (called by the view boxes) ------------------------------------------------
     def _channels_for(self, channel: int) -> tuple[int, ...]:
-        if self.linked:
-            return (0, 1)
-        if self.overlay:
-            return (channel,)
-        return (channel,)
+        return (0, 1) if self.linked else (channel,)
 
     def _drag_begin(self, channel: int, x: float, y: float, modifiers: Any) -> None:
         base = self._base_values()
@@ -335,22 +358,24 @@ class CurveEditor(QWidget):
                 ops.write_segment(self._work[ch], rate, lx, ly, x, y)
             g["last"] = (x, y)
             self._redraw_work(self._channels_for(g["channel"]))
-        elif self.tool is Tool.LINE:
+        elif self.tool in _WAVE_TOOLS:
             chans = self._channels_for(g["channel"])
             for ch in chans:
-                self._work[ch] = g["orig"][ch]
-                ops.write_segment(self._work[ch], rate, g["x0"], g["y0"], x, y)
+                if self.tool is Tool.LINE:
+                    self._work[ch] = g["orig"][ch]
+                    ops.write_segment(self._work[ch], rate, g["x0"], g["y0"], x, y)
+                else:
+                    shapes_tool.draw_wave(self.tool.value, self._work[ch], g["orig"][ch], rate, g["x0"], g["y0"],
+                                          x, y, shapes_tool.pencil_period(self))
             self._redraw_work(chans)
         elif g.get("mode") == "move":
             dy = y - g["y0"]
-            chans = (0, 1) if self.linked else (0, 1)
-            for ch in chans:
-                m = self._sel[ch]
-                if self.linked:
-                    m = self._sel[0] | self._sel[1]
+            for ch in (0, 1):
+                m = (self._sel[0] | self._sel[1]) if self.linked else self._sel[ch]
                 self._work[ch] = g["orig"][ch]
                 self._work[ch][m] = ops.clip_lufs(g["orig"][ch][m] + dy)
-            self._redraw_work(chans)
+            self._work = shapes_tool.follow_preview(self._work, g["orig"], self.shape_keys, rate)
+            self._redraw_work((0, 1))
         elif g.get("mode") == "band":
             self._band.setRect(QRectF(QPointF(g["x0"], g["y0"]), QPointF(x, y)).normalized())
         elif g.get("mode") == "region":
@@ -364,10 +389,10 @@ class CurveEditor(QWidget):
         work, self._work = self._work, None
         if self.tool is Tool.PENCIL:
             self._commit(work, "Pencil stroke")
-        elif self.tool is Tool.LINE:
-            self._commit(work, "Draw line")
+        elif self.tool in _WAVE_TOOLS:
+            self._commit(work, _WAVE_TOOLS[self.tool])
         elif g.get("mode") == "move":
-            self._commit(work, "Move points")
+            self._commit(work, "Move points", edit="follow")
         elif g.get("mode") == "band":
             rect = self._band.rect()
             self._band.setVisible(False)
@@ -398,9 +423,11 @@ class CurveEditor(QWidget):
                 if work is None:
                     return
                 i = ops.nearest_index(n, self._rate(), x)
+                added = np.zeros((2, n), dtype=bool)
                 for ch in self._channels_for(channel):
                     work[ch, i] = ops.clip_lufs(y)
-                self._commit(work, "Add point")
+                    added[ch, i] = True
+                self._commit(work, "Add point", edit="add", mask=added)
                 self._sel[:] = False
                 self._sel[channel, i] = True
             elif hit is None:
@@ -480,7 +507,7 @@ class CurveEditor(QWidget):
         best = int(np.argmin(d))
         return int(idx[best]) if d[best] <= HIT_PX else None
 
-    def _edit_selection(self, text: str, fn: Any, points_only: bool = False) -> None:
+    def _edit_selection(self, text: str, fn: Any, points_only: bool = False, edit: str = "drop") -> None:
         base = self._base_values()
         if base is None:
             return
@@ -497,11 +524,15 @@ class CurveEditor(QWidget):
                 out[ch] = fn(base[ch], mask)
                 changed = True
         if changed:
-            self._commit(out, text)
+            self._commit(out, text, edit, self._sel if points_only else None)
 
-    def _commit(self, values: np.ndarray, text: str) -> None:
+    def _commit(self, values: np.ndarray, text: str, edit: str = "drop", mask: np.ndarray | None = None,
+                keys: shapes_tool.Keys | None = None) -> None:
+        """Push new values (and shaped points, see ``curve_shapes_tool``) as one undo step."""
         base = self._base_values()
-        if base is None or np.array_equal(values, base):
+        if base is not None and keys is None:
+            values, keys = shapes_tool.after_edit(edit, values, base, self.shape_keys, self._rate(), mask)
+        if base is None or (np.array_equal(values, base) and keys == self.shape_keys):
             self._redraw()
             return
         curve = self.project.curves
@@ -512,7 +543,13 @@ class CurveEditor(QWidget):
                                 source=CurveSource.DRAWN)
         else:
             new = _curve_with(curve, values[0].copy(), values[1].copy())
-        self.project.set_curves(new, text)
+        if keys == self.shape_keys:
+            self.project.set_curves(new, text)
+            return
+        with self.project.undo.macro(text):
+            if not np.array_equal(values, base):
+                self.project.set_curves(new, text)
+            self.project.undo.push(shapes_tool.KeysCommand(self, keys, text))
 
     def _on_project_changed(self, what: str = "") -> None:
         if what in ("", "curves", "all", "project", "loaded"):
@@ -526,6 +563,8 @@ class CurveEditor(QWidget):
         n = self._n()
         if self._sel.shape[1] != n:
             self._sel = np.zeros((2, n), dtype=bool)
+        if any(k >= n for keys in self.shape_keys for k in keys):
+            self.shape_keys = shapes_tool.empty_keys()  # a curve of another length: the keys mean nothing
         duration = float(getattr(self.project, "duration_s", 0.0) or 0.0)
         if duration > 0:
             for plot in self.plots:
@@ -576,7 +615,8 @@ class CurveEditor(QWidget):
             else:
                 idx = np.flatnonzero(sel)
             brushes = [pg.mkBrush("#ffffff") if sel[i] else pg.mkBrush(CHANNEL_COLOURS[ch]) for i in idx]
-            self.markers[ch].setData(idx / rate, values[ch][idx], brush=brushes if len(idx) else None)
+            self.markers[ch].setData(idx / rate, values[ch][idx], brush=brushes if len(idx) else None,
+                                     symbol=shapes_tool.marker_symbols(idx, self.shape_keys[ch]))
 
 
 def _curve_with(curve: Any, left: np.ndarray, right: np.ndarray) -> Any:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
 
+from triergon_studio.core.curve_shapes import Shape
 from triergon_studio.ui.curve_editor import CurveEditor, Tool
 from triergon_studio.ui.curve_ops import SnapMode
+from triergon_studio.ui.curve_shapes_tool import SHAPE_LABELS
 
-TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R"}
+TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R", Tool.TRIANGLE: "T",
+             Tool.SQUARE: "Q"}
 
 
 class CurveToolbar(QToolBar):
@@ -66,6 +69,23 @@ class CurveToolbar(QToolBar):
         self.step.setSuffix(" dB")
         self.addWidget(self.step)
         self.delete = self._action("Delete points", editor.delete_selected_points)
+        self.addSeparator()
+        self.addWidget(QLabel(" Shape "))
+        self.shape = QComboBox()
+        self.shape.setToolTip("Shape of the segment leaving each selected point (Points tool; right-click a point)")
+        for shape in Shape:
+            self.shape.addItem(SHAPE_LABELS[shape], shape.value)
+        # activated, not currentIndexChanged: choosing the shown shape again still applies it.
+        self.shape.activated.connect(lambda i: editor.set_point_shape(self.shape.itemData(i)))
+        self.addWidget(self.shape)
+        self.tension = QDoubleSpinBox()
+        self.tension.setRange(-1.0, 1.0)
+        self.tension.setSingleStep(0.1)
+        self.tension.setValue(editor.bezier_tension)
+        self.tension.setPrefix("tension ")
+        self.tension.setToolTip("Bezier tension: 0 smooth, 1 flat at the points, below 0 overshoots")
+        self.tension.valueChanged.connect(lambda v: setattr(editor, "bezier_tension", float(v)))
+        self.addWidget(self.tension)
 
     def _action(self, text: str, slot: object, shortcut: str = "") -> QAction:
         act = QAction(text, self)

@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         tp.place_requested.connect(self._place_first_lane)
         self.timeline.lanes.take_dropped.connect(
             lambda tid, lane, off: self._guard(self.project.place_take, tid, lane, self._snap_frame(off)))
+        self.timeline.lanes.item_moved.connect(lambda iid, off: self._guard(self.project.move_item, iid, off))
         self.lane_mixer.lane_changed.connect(self._lane_changed)
         self.lane_mixer.guide_changed.connect(self.playback.set_guide)
         self.jobs.job_started.connect(self._on_job_started)

@@ -1,6 +1,7 @@
 """The timeline: a timecode ruler with a thumbnail strip, the curve editor, and one row per project lane with
 its takes drawn as waveforms. Every row shares the curve editor's x axis (zoom and pan move together) and
-shows the playhead; dragging on the ruler, or dragging any playhead line, scrubs."""
+shows the playhead; dragging on the ruler, or dragging any playhead line, scrubs. Dragging a placed take along
+its lane moves it (snapped to video frames, one undo step on release)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,25 @@ class _ScrubViewBox(pg.ViewBox):
             super().mouseDragEvent(ev, axis)
 
 
+class _LanesViewBox(_ScrubViewBox):
+    """Scrubs like the ruler, except that a left drag starting on a placed take moves that take."""
+
+    def __init__(self, on_scrub: Callable[[float], None], on_item_drag: Callable[[str, float, float], bool]) -> None:
+        super().__init__(on_scrub)
+        self._on_item_drag = on_item_drag
+
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton and axis is None:
+            if ev.isStart():
+                start = self.mapSceneToView(ev.buttonDownScenePos())
+                self._on_item_drag("start", start.x(), start.y())
+            pos = self.mapSceneToView(ev.scenePos())
+            if self._on_item_drag("finish" if ev.isFinish() else "move", pos.x(), pos.y()):
+                ev.accept()
+                return
+        super().mouseDragEvent(ev, axis)
+
+
 def waveform_envelope(audio: np.ndarray, sr: int, points_per_s: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
     """Vertical min/max strokes (x pairs, y pairs) for a fast ``connect='pairs'`` waveform."""
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
@@ -70,10 +90,11 @@ class LanesView(pg.PlotWidget):
     """Rows for the project lanes; a take dragged from the takes list drops onto a lane at the drop time."""
 
     take_dropped = Signal(str, str, float)  # take id, lane name, offset seconds
+    item_moved = Signal(str, float)  # lane item id, new offset seconds (already snapped)
     scrub = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        self._vb = _ScrubViewBox(lambda t: self.scrub.emit(t))
+        self._vb = _LanesViewBox(lambda t: self.scrub.emit(t), lambda *a: self._item_drag(*a))
         super().__init__(parent, viewBox=self._vb, background="#1e1f22")
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)  # drag-and-drop events arrive at the viewport
@@ -84,6 +105,10 @@ class LanesView(pg.PlotWidget):
         self.plotItem.getAxis("bottom").setStyle(showValues=False)
         self.lane_names: list[str] = []
         self._items: list[Any] = []
+        # (item id, lane row, start s, end s, waveform, box) of every drawn take, for hit tests and drags
+        self._spans: list[tuple[str, int, float, float, Any, Any]] = []
+        self._grab: dict[str, Any] | None = None
+        self.snap_time: Callable[[float], float] = lambda t: t  # the timeline sets a video-frame snap
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))
         self.playhead.sigDragged.connect(lambda line: self.scrub.emit(float(line.value())))
         self.addItem(self.playhead)
@@ -91,7 +116,7 @@ class LanesView(pg.PlotWidget):
     def set_lanes(self, lanes: list[Any], waveforms: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         for item in self._items:
             self.removeItem(item)
-        self._items = []
+        self._items, self._spans, self._grab = [], [], None
         self.lane_names = [lane.name for lane in lanes]
         n = max(1, len(lanes))
         self._vb.setYRange(-n, 0, padding=0.02)
@@ -119,6 +144,7 @@ class LanesView(pg.PlotWidget):
                                        pen=pg.mkPen(colour, width=1))
                 self.addItem(wave)
                 self._items.append(wave)
+                box = None
                 if x.size:
                     box = pg.LinearRegionItem((item.offset_s, item.offset_s + float(x[-1])), movable=False,
                                               brush=pg.mkBrush(colour.red(), colour.green(), colour.blue(), 25),
@@ -126,11 +152,43 @@ class LanesView(pg.PlotWidget):
                     box.setZValue(-10)
                     self.addItem(box)
                     self._items.append(box)
+                end = item.offset_s + (float(x[-1]) if x.size else 0.0)
+                self._spans.append((item.id, k, item.offset_s, end, wave, box))
         self.plotItem.getAxis("left").setTicks([ticks, []])
 
     def lane_at(self, y: float) -> str | None:
         k = int(np.floor(-y))
         return self.lane_names[k] if 0 <= k < len(self.lane_names) else None
+
+    def item_at(self, x: float, y: float) -> str | None:
+        """Id of the placed take drawn under view point (x, y) (the one drawn last wins)."""
+        row = int(np.floor(-y))
+        for item_id, k, start, end, *_ in reversed(self._spans):
+            if k == row and start <= x <= end:
+                return item_id
+        return None
+
+    def _item_drag(self, phase: str, x: float, y: float) -> bool:
+        """Drag of a placed take: the view previews the move; the release emits ``item_moved`` once."""
+        if phase == "start":
+            hit = self.item_at(x, y)
+            span = next((s for s in self._spans if s[0] == hit), None)
+            self._grab = None if span is None else {"x0": x, "span": span, "offset": span[2]}
+            return self._grab is not None
+        g = self._grab
+        if g is None:
+            return False
+        item_id, _, start, end, wave, box = g["span"]
+        g["offset"] = max(0.0, self.snap_time(max(0.0, start + x - g["x0"])))
+        dx = g["offset"] - start if phase != "finish" else 0.0
+        wave.setPos(dx, 0.0)
+        if box is not None:
+            box.setRegion((start + dx, end + dx))
+        if phase == "finish":
+            self._grab = None
+            if abs(g["offset"] - start) > 1e-9:
+                self.item_moved.emit(item_id, g["offset"])
+        return True
 
     def dragEnterEvent(self, ev: Any) -> None:  # noqa: N802
         if ev.mimeData().hasFormat(TAKE_MIME):
@@ -217,6 +275,12 @@ class Timeline(QWidget):
         self.ruler.scrub.connect(self.scrub)
         self.lanes.scrub.connect(self.scrub)
         self.curve_editor.playhead_moved.connect(self.scrub)
+        self.lanes.snap_time = self._snap_frame
+
+    def _snap_frame(self, t: float) -> float:
+        """Nearest video frame of the project shown (placements and take moves land on frames)."""
+        fps = float(getattr(self.curve_editor.project, "fps", 0) or 0)
+        return round(t * fps) / fps if fps > 0 else t
 
     def set_duration(self, duration_s: float) -> None:
         if duration_s > 0:
