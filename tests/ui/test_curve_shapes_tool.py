@@ -208,3 +208,23 @@ def test_dragging_a_placed_take_moves_it_on_a_frame(window, qtbot, view_mouse) -
     m.drag([(3.0, -1.5), (3.5, -1.5)])  # empty lane space still scrubs
     assert scrubbed and scrubbed[-1] == pytest.approx(3.5, abs=0.05)
     assert project.lane("FX").items[0].offset_s == 0.5
+
+
+def test_adding_a_point_splits_a_shaped_segment() -> None:
+    from triergon_studio.ui import curve_shapes_tool as st
+
+    base = np.vstack([np.linspace(-60.0, -20.0, 24)] * 2)
+    keys = ({6: (Shape.FAST, 0.0), 18: (Shape.LINEAR, 0.0)}, {})
+    shaped, _ = st.after_edit("follow", base, base, keys, 6.0)
+    assert np.array_equal(shaped, base)  # nothing moved: nothing re-renders
+    work = base.copy()
+    work[0, 12] = -5.0
+    added = np.zeros((2, 24), dtype=bool)
+    added[0, 12] = True
+    out, new = st.after_edit("add", work, base, keys, 6.0, added)
+    assert new[0] == {6: (Shape.FAST, 0.0), 12: (Shape.LINEAR, 0.0), 18: (Shape.LINEAR, 0.0)} and new[1] == {}
+    frames = np.arange(6, 19)
+    want = evaluate([(1.0, base[0, 6], "fast"), (2.0, -5.0, "linear"), (3.0, base[0, 18])], frames / 6.0)
+    assert np.allclose(out[0, 6:19], want) and np.array_equal(out[1], base[1])
+    with pytest.raises(ValueError):
+        st.after_edit("twist", work, base, keys, 6.0)

@@ -7,7 +7,6 @@ command is pushed once, on release (the live / finished split of pyqtgraph's ROI
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
 from typing import Any
 
@@ -150,13 +149,11 @@ class CurveEditor(QWidget):
         colour = QColor(CHANNEL_COLOURS[ch])
         faint = QColor(colour)
         faint.setAlpha(90)
-        refs = []
-        for other in range(2):
-            ref = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 70), width=1, style=Qt.PenStyle.DotLine))
+        refs = [pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 70), width=1, style=Qt.PenStyle.DotLine))
+                for _ in range(2)]
+        for ref in refs:
             ref.setVisible(False)
             plot.addItem(ref)
-            refs.append(ref)
-            del other
         ghost = pg.PlotDataItem(pen=pg.mkPen(QColor(CHANNEL_COLOURS[1 - ch]).darker(150), width=1))
         ghost.setVisible(False)
         plot.addItem(ghost)
@@ -358,15 +355,10 @@ class CurveEditor(QWidget):
                 ops.write_segment(self._work[ch], rate, lx, ly, x, y)
             g["last"] = (x, y)
             self._redraw_work(self._channels_for(g["channel"]))
-        elif self.tool in _WAVE_TOOLS:
+        elif self.tool in _WAVE_TOOLS:  # line, triangle, square: redrawn from the drag's start each move
             chans = self._channels_for(g["channel"])
-            for ch in chans:
-                if self.tool is Tool.LINE:
-                    self._work[ch] = g["orig"][ch]
-                    ops.write_segment(self._work[ch], rate, g["x0"], g["y0"], x, y)
-                else:
-                    shapes_tool.draw_wave(self.tool.value, self._work[ch], g["orig"][ch], rate, g["x0"], g["y0"],
-                                          x, y, shapes_tool.pencil_period(self))
+            shapes_tool.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
+                                  shapes_tool.pencil_period(self))
             self._redraw_work(chans)
         elif g.get("mode") == "move":
             dy = y - g["y0"]
@@ -400,10 +392,8 @@ class CurveEditor(QWidget):
             if self._sel.shape[1] != n or not g["additive"]:
                 self._sel = np.zeros((2, n), dtype=bool)
             values = g["orig"][g["channel"]]
-            lo, hi = ops.index_range(n, rate, rect.left(), rect.right())
-            idx = np.arange(lo, hi)
-            inside = idx[(values[idx] >= rect.top()) & (values[idx] <= rect.bottom())]
-            self._sel[g["channel"], inside] = True
+            self._sel[g["channel"]] |= ops.band_mask(values, rate, rect.left(), rect.right(), rect.top(),
+                                                     rect.bottom())
             self._update_markers()
             self.selection_changed.emit()
 
@@ -490,22 +480,11 @@ class CurveEditor(QWidget):
         return np.vstack([np.asarray(curve.left, dtype=np.float64), np.asarray(curve.right, dtype=np.float64)])
 
     def _hit_point(self, channel: int, x: float, y: float) -> int | None:
-        n = self._n()
-        if n == 0:
+        if self._n() == 0:
             return None
-        vb = self.plots[channel].getViewBox()
-        px = vb.viewPixelSize()
-        rate = self._rate()
+        px = self.plots[channel].getViewBox().viewPixelSize()
         values = self._work[channel] if self._work is not None else self._base_values()[channel]
-        lo, hi = ops.index_range(n, rate, x - HIT_PX * px[0], x + HIT_PX * px[0])
-        if hi <= lo:
-            return None
-        idx = np.arange(lo, hi)
-        dx = (idx / rate - x) / px[0]
-        dy = (values[idx] - y) / px[1]
-        d = np.hypot(dx, dy)
-        best = int(np.argmin(d))
-        return int(idx[best]) if d[best] <= HIT_PX else None
+        return ops.hit_index(values, self._rate(), x, y, (px[0], px[1]), HIT_PX)
 
     def _edit_selection(self, text: str, fn: Any, points_only: bool = False, edit: str = "drop") -> None:
         base = self._base_values()
@@ -542,7 +521,7 @@ class CurveEditor(QWidget):
             new = LoudnessCurve(values[0].copy(), values[1].copy(), float(self.project.duration_s),
                                 source=CurveSource.DRAWN)
         else:
-            new = _curve_with(curve, values[0].copy(), values[1].copy())
+            new = ops.curve_with(curve, values[0].copy(), values[1].copy())
         if keys == self.shape_keys:
             self.project.set_curves(new, text)
             return
@@ -618,12 +597,3 @@ class CurveEditor(QWidget):
             self.markers[ch].setData(idx / rate, values[ch][idx], brush=brushes if len(idx) else None,
                                      symbol=shapes_tool.marker_symbols(idx, self.shape_keys[ch]))
 
-
-def _curve_with(curve: Any, left: np.ndarray, right: np.ndarray) -> Any:
-    """A drawn copy of ``curve`` with new values (the dataclass keeps its other fields)."""
-    source = curve.source
-    try:
-        source = type(curve.source)("drawn")
-    except (ValueError, TypeError):
-        pass
-    return dataclasses.replace(curve, left=left, right=right, source=source)

@@ -6,7 +6,9 @@ tools' gestures, not the loudness model: the curve itself and its persistence li
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +98,12 @@ def delete_points(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def band_mask(values: np.ndarray, rate: float, t0: float, t1: float, lo_v: float, hi_v: float) -> np.ndarray:
+    """Samples inside a rubber band: times in [t0, t1] and values in [lo_v, hi_v]."""
+    mask = region_mask(values.shape[0], rate, t0, t1)
+    return mask & (values >= lo_v) & (values <= hi_v)
+
+
 def region_mask(n: int, rate: float, t0: float, t1: float) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     lo, hi = index_range(n, rate, t0, t1)
@@ -115,3 +123,26 @@ def snap_value(v: float, mode: SnapMode, grid_db: float) -> float:
     if mode is SnapMode.GRID and grid_db > 0:
         return float(round(v / grid_db) * grid_db)
     return float(v)
+
+
+def hit_index(values: np.ndarray, rate: float, x: float, y: float, px: tuple[float, float],
+              radius_px: float) -> int | None:
+    """The sample nearest (x, y) on screen within ``radius_px`` pixels (``px`` = data units per pixel)."""
+    n = values.shape[0]
+    lo, hi = index_range(n, rate, x - radius_px * px[0], x + radius_px * px[0])
+    if hi <= lo:
+        return None
+    idx = np.arange(lo, hi)
+    d = np.hypot((idx / rate - x) / px[0], (values[idx] - y) / px[1])
+    best = int(np.argmin(d))
+    return int(idx[best]) if d[best] <= radius_px else None
+
+
+def curve_with(curve: Any, left: np.ndarray, right: np.ndarray) -> Any:
+    """A drawn copy of ``curve`` with new values (the dataclass keeps its other fields)."""
+    source = curve.source
+    try:
+        source = type(curve.source)("drawn")
+    except (ValueError, TypeError):
+        pass
+    return dataclasses.replace(curve, left=left, right=right, source=source)

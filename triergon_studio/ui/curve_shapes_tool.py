@@ -120,6 +120,8 @@ def after_edit(edit: str, values: np.ndarray, base: np.ndarray, keys: Keys, rate
     ``edit`` is ``"follow"`` (moves), ``"add"`` (``mask`` marks the new points), ``"delete"`` (``mask``
     marks the deleted points) or ``"drop"`` (overwrites).
     """
+    if edit not in ("follow", "add", "delete", "drop"):
+        raise ValueError(f"unknown edit {edit!r}")
     if not keys[0] and not keys[1] and edit != "add":
         return values, keys
     out, new = values.copy(), copy_keys(keys)
@@ -161,12 +163,19 @@ def pencil_period(editor: CurveEditor) -> float:
     return wave_period(unit, editor._rate())
 
 
-def draw_wave(kind: Wave | str, row: np.ndarray, orig_row: np.ndarray, rate: float, x0: float, y0: float,
-              x1: float, y1: float, period_s: float) -> None:
-    """Write a repeating wave over [x0, x1] into ``row`` (reset to ``orig_row`` first), in place."""
-    row[:] = orig_row
-    lo, vals = wave_span(kind, row.shape[0], rate, x0, y0, x1, y1, period_s)
-    row[lo:lo + vals.size] = ops.clip_lufs(vals)
+def draw_span(tool: str, work: np.ndarray, orig: np.ndarray, channels: tuple[int, ...], rate: float, x0: float,
+              y0: float, x1: float, y1: float, period_s: float) -> None:
+    """Line, triangle or square tool: ``work`` rows become ``orig`` with the drawn span over [x0, x1].
+
+    The line joins (x0, y0) to (x1, y1); the waves repeat ``period_s`` between the levels y0 and y1.
+    """
+    for ch in channels:
+        work[ch] = orig[ch]
+        if tool == "line":
+            ops.write_segment(work[ch], rate, x0, y0, x1, y1)
+            continue
+        lo, vals = wave_span(Wave(tool), work.shape[1], rate, x0, y0, x1, y1, period_s)
+        work[ch, lo:lo + vals.size] = ops.clip_lufs(vals)
 
 
 # ---- menu ---------------------------------------------------------------------------------------------
