@@ -595,5 +595,5 @@ class CurveEditor(QWidget):
                 idx = np.flatnonzero(sel)
             brushes = [pg.mkBrush("#ffffff") if sel[i] else pg.mkBrush(CHANNEL_COLOURS[ch]) for i in idx]
             self.markers[ch].setData(idx / rate, values[ch][idx], brush=brushes if len(idx) else None,
-                                     symbol=shapes_tool.marker_symbols(idx, self.shape_keys[ch]))
+                                     **shapes_tool.marker_style(idx, self.shape_keys[ch]))
 

@@ -214,8 +214,9 @@ def open_shape_menu(editor: CurveEditor, channel: int, x: float, y: float, scree
     return True
 
 
-def marker_symbols(idx: np.ndarray, keys: dict[int, Key]) -> list[str] | str:
-    """Shaped points draw as diamonds among the round frame points."""
+def marker_style(idx: np.ndarray, keys: dict[int, Key]) -> dict[str, Any]:
+    """Shaped points draw as larger diamonds among the round frame points (ScatterPlotItem keywords)."""
     if not keys:
-        return "o"
-    return ["d" if int(i) in keys else "o" for i in idx]
+        return {"symbol": "o", "size": 7}
+    is_key = [int(i) in keys for i in idx]
+    return {"symbol": ["d" if k else "o" for k in is_key], "size": [11 if k else 7 for k in is_key]}
