@@ -66,11 +66,14 @@ def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path:
     with pytest.raises(StudioError):
         run_stage(full)
     part = _cfg("dit", tmp_path / "b", steps=24, ckpt_every=12, stop_at=12)
-    assert not run_stage(part)["finished"]
+    first_half = run_stage(part)
+    assert not first_half["finished"]
     assert not (Path(part.out_dir) / "weights.safetensors").exists()
     part.stop_at = 0
     summary = run_stage(part, resume=True)
     assert summary["resumed_from"] == 12
+    # the time of both halves is kept (a bundle's manifest reports the whole training time)
+    assert summary["seconds_total"] == pytest.approx(first_half["seconds"] + summary["seconds"], abs=0.02)
     a = load_file(str(Path(full.out_dir) / "weights.safetensors"))
     b = load_file(str(Path(part.out_dir) / "weights.safetensors"))
     assert set(a) == set(b) and any(k.startswith("conditioner.") for k in a)

@@ -92,7 +92,8 @@ def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     for s in (*STAGE_STEPS[:-1], dit):
         summ = json.loads((work / s / "summary.json").read_text())
         conf = json.loads((work / s / "config.json").read_text())
-        stages[s] = {"steps": summ["steps"], "planned_steps": conf["steps"], "seconds": summ["seconds"],
+        stages[s] = {"steps": summ["steps"], "planned_steps": conf["steps"],
+                     "seconds": summ.get("seconds_total", summ["seconds"]), "resumed_from": summ.get("resumed_from", 0),
                      "final_loss": summ["final_loss"], "seed": conf["seed"], "batch_size": conf["batch_size"],
                      "lr": conf["lr"], "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
                      "config": f"triergon_studio/training/configs/compact_{s}.json",

@@ -304,9 +304,12 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         if done >= end:
             break
     finished = end == cfg.steps or timed_out
+    seconds = round(time.perf_counter() - t0, 2)
+    before = _previous_seconds(out) if start > 0 else 0.0
     summary: dict[str, Any] = {"stage": cfg.stage, "steps": end, "finished": finished, "resumed_from": start,
                                "final_loss": last_loss, "stopped_by_time_limit": timed_out,
-                               "seconds": round(time.perf_counter() - t0, 2), "world_size": dist.world_size,
+                               "seconds": seconds, "seconds_total": round(before + seconds, 2),
+                               "world_size": dist.world_size,
                                "device": str(dist.device), "seed": cfg.seed, "out_dir": str(out)}
     if dist.main and finished:
         weights = stage.export(ema.shadow if ema is not None else None)
@@ -325,6 +328,15 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return summary
+
+
+def _previous_seconds(out: Path) -> float:
+    """Training seconds of the runs before a resume (their summary), so the total survives time slicing."""
+    try:
+        prev = json.loads((out / "summary.json").read_text())
+        return float(prev.get("seconds_total", prev.get("seconds", 0.0)))
+    except (OSError, ValueError):
+        return 0.0
 
 
 def run_stage_from_file(stage: str, config: str | Path, *, resume: bool = False, out_dir: str | None = None,
