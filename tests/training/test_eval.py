@@ -103,3 +103,47 @@ def test_reference_audio_row_reaches_the_model(tiny_model_and_classifier: tuple[
     vt = generate_one(model, clip, "V+T", steps=2, seed=5)
     vta = generate_one(model, clip, "V+T+A", steps=2, seed=5)
     assert vt.shape == vta.shape and not np.allclose(vt, vta)
+
+
+def test_row_groups_and_merge() -> None:
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.parallel import merge_reports, row_groups
+    from triergon_studio.training.eval.report import ROWS
+
+    groups = row_groups(ROWS, 3)
+    assert sorted(r for g in groups for r in g) == sorted(ROWS) and len(groups) == 3
+    assert row_groups(ROWS, 99) == [[r] for r in ROWS] and row_groups(ROWS, 0) == [list(ROWS)]
+    ref = {"av_align_gt": 0.2, "classifier_acc_on_gt_audio": 1.0}
+    row = {"class_acc": 0.5, "av_align_ratio": 0.9}
+    a = {"clips": 2, "reference": ref, "rows": {"V": row}, "t_lufs_mae": 4.0}
+    b = {"clips": 2, "reference": ref, "rows": {"T": {**row, "class_acc": 1.0}}}
+    merged = merge_reports([a, b], ROWS)
+    assert list(merged["rows"]) == ["T", "V"] and merged["t_lufs_mae"] == 4.0  # Table 3 order, not arrival
+    assert merged["targets"]["class_acc_text"]["measured"] == 1.0
+    with pytest.raises(StudioError, match="disagree"):
+        merge_reports([a, {**b, "clips": 3}], ROWS)
+
+
+@pytest.mark.slow
+def test_parallel_evaluation_equals_one_process(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from triergon_studio.training.corpus.heldout import write_heldout
+    from triergon_studio.training.eval.parallel import evaluate_parallel
+    from triergon_studio.training.eval.report import ROWS, evaluate_model_dir
+
+    model_dir, clf = tiny_model_and_classifier
+    write_heldout(tmp_path / "h", n=2, max_seconds=2.0)
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(clf, work / "classifier.pt")
+    par = evaluate_parallel(model_dir, work, tmp_path / "h", 2, jobs=3, compare=model_dir)
+    one = evaluate_model_dir(model_dir, heldout_dir=tmp_path / "h", n_clips=2, classifier_path=clf)
+    assert list(par["rows"]) == list(ROWS) == list(one["rows"])
+    for r in ROWS:
+        for k in ("class_acc", "kl_ref_gen", "av_align", "lufs_mae_vs_gt"):
+            assert par["rows"][r][k] == one["rows"][r][k], (r, k)
+    assert par["targets"] == one["targets"] and par["t_lufs_mae"] == one["t_lufs_mae"]
+    comp = par["lufs_mode_comparison"]  # the same model compared with itself: one entry, equal figures
+    assert list(comp) == ["tokens+frame"] or len(comp) == 1
+    assert next(iter(comp.values()))["raw"] == one["rows"]["V+T+GT"]["lufs_mae_raw"]["mean"]

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-clips", type=int, default=36)
     ap.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per stage (the recorded runs used 2)")
+    ap.add_argument("--eval-jobs", type=int, default=1,
+                    help="evaluation processes (one thread each; rows are split between them)")
     args = ap.parse_args(argv)
     import torch
 
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
             tokens = work / "model_tokens"
             info = evaluate_and_record(out, work, Path(args.heldout_dir), args.eval_clips,
-                                       compare=tokens if tokens.exists() else None)
+                                       compare=tokens if tokens.exists() else None, jobs=args.eval_jobs)
         else:
             raise SystemExit(f"unknown step {step!r}; choose from {ALL_STEPS}")
         print(json.dumps({"step": step, "wall_s": round(time.perf_counter() - t0, 1), **(info or {})}), flush=True)

@@ -249,14 +249,10 @@ def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path | None 
         return evaluate(model, load_clips(hd, n_clips), classifier, tuple(rows) if rows else ROWS, steps)
 
 
-def compare_lufs_paths(report: dict[str, Any], model_dir: Path, mode: str, other_dir: Path, other_mode: str,
-                       heldout_dir: Path, n_clips: int, classifier_path: Path) -> None:
-    """Adherence with ground-truth curves of a second model that differs only in its DiT's LUFS path."""
-    other = evaluate_model_dir(other_dir, heldout_dir=heldout_dir, n_clips=n_clips, rows=["V+T+GT"],
-                               classifier_path=classifier_path)
-    mine = report["rows"]["V+T+GT"]
-    theirs = other["rows"]["V+T+GT"]
-    report["lufs_mode_comparison"] = {
+def lufs_mode_comparison(mine: dict[str, Any], mode: str, model_dir: Path, theirs: dict[str, Any], other_mode: str,
+                         other_dir: Path) -> dict[str, Any]:
+    """The two models' V+T+GT rows side by side (they differ only in the DiT's LUFS path)."""
+    return {
         mode: {"raw": mine["lufs_mae_raw"]["mean"], "conform": mine["lufs_mae_conform"]["mean"],
                "class_acc": mine["class_acc"], "model": str(model_dir)},
         other_mode: {"raw": theirs["lufs_mae_raw"]["mean"], "conform": theirs["lufs_mae_conform"]["mean"],
@@ -264,14 +260,30 @@ def compare_lufs_paths(report: dict[str, Any], model_dir: Path, mode: str, other
     }
 
 
+def compare_lufs_paths(report: dict[str, Any], model_dir: Path, mode: str, other_dir: Path, other_mode: str,
+                       heldout_dir: Path, n_clips: int, classifier_path: Path) -> None:
+    """Adherence with ground-truth curves of a second model that differs only in its DiT's LUFS path."""
+    other = evaluate_model_dir(other_dir, heldout_dir=heldout_dir, n_clips=n_clips, rows=["V+T+GT"],
+                               classifier_path=classifier_path)
+    report["lufs_mode_comparison"] = lufs_mode_comparison(report["rows"]["V+T+GT"], mode, model_dir,
+                                                          other["rows"]["V+T+GT"], other_mode, other_dir)
+
+
 def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips: int,
-                        compare: Path | None = None) -> dict[str, Any]:
-    """Evaluate the bundled model and write the figures into its manifest (rewritten atomically)."""
+                        compare: Path | None = None, jobs: int = 1) -> dict[str, Any]:
+    """Evaluate the bundled model and write the figures into its manifest (rewritten atomically).
+    ``jobs`` > 1 splits the rows over that many one-thread processes (same figures, less wall time)."""
     from triergon_studio.engine.config import ModelConfig
     from triergon_studio.training.fileio import atomic_write_json, atomic_write_text
 
-    report = evaluate_model_dir(model_dir, heldout_dir=heldout_dir, n_clips=n_clips,
-                                classifier_path=work / "classifier.pt")
+    if jobs > 1:
+        from triergon_studio.training.eval.parallel import evaluate_parallel
+
+        report = evaluate_parallel(model_dir, work, heldout_dir, n_clips, jobs, compare)
+        compare = None  # compared above
+    else:
+        report = evaluate_model_dir(model_dir, heldout_dir=heldout_dir, n_clips=n_clips,
+                                    classifier_path=work / "classifier.pt")
     if compare is not None:
         mode = ModelConfig.from_json(model_dir / "config.json").dit.lufs_mode
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
