@@ -84,6 +84,19 @@ def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -
     return save_model_dir(model, cfg, out, training_manifest(work, dit), overwrite=overwrite)
 
 
+def _run_note(work: Path, stages: tuple[str, ...]) -> str:
+    """How the stages actually ran (threads, resumes), read from their run folders."""
+    threads, resumed = [], []
+    for s in stages:
+        conf = json.loads((work / s / "config.json").read_text())
+        summ = json.loads((work / s / "summary.json").read_text())
+        threads.append(f"{s} {conf.get('num_threads', '?')}")
+        if summ.get("resumed_from"):
+            resumed.append(f"{s} from step {summ['resumed_from']}")
+    note = "torch threads per stage: " + ", ".join(threads)
+    return note + ("; resumed from a checkpoint: " + ", ".join(resumed) if resumed else "; no resumes")
+
+
 def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     from triergon_studio.training.corpus import CLASS_NAMES
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED
@@ -100,7 +113,7 @@ def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
                      "model_overrides": conf.get("model_overrides") or None}
     vae_conf = json.loads((work / "vae" / "config.json").read_text())
     return {"training": {
-        "hardware": hardware(), "hardware_note": "CPU, 2 cores (shared with other jobs while training)",
+        "hardware": hardware(), "hardware_note": _run_note(work, (*STAGE_STEPS[:-1], dit)),
         "stages": stages, "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
         "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
         "corpus": {"generator": "triergon_studio.training.corpus (procedural Foley, 18 classes)",

@@ -1,0 +1,36 @@
+"""The bundle manifest's training record, built from the stage run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from triergon_studio.training.reproduce import training_manifest
+
+
+def _run(work: Path, stage: str, steps: int, seconds: float, total: float | None, resumed: int, threads: int) -> None:
+    d = work / stage
+    d.mkdir(parents=True)
+    conf = {"steps": steps + 100, "seed": 7, "batch_size": 4, "lr": 1e-3, "num_threads": threads, "pool_size": 16,
+            "segment_seconds": 2.0, "corpus": {"min_seconds": 1.0}}
+    summ = {"steps": steps, "seconds": seconds, "final_loss": 0.5, "resumed_from": resumed,
+            "stopped_by_time_limit": True}
+    if total is not None:
+        summ["seconds_total"] = total
+    (d / "config.json").write_text(json.dumps(conf))
+    (d / "summary.json").write_text(json.dumps(summ))
+
+
+def test_training_record_counts_resumed_time_and_says_how_it_ran(tmp_path: Path) -> None:
+    _run(tmp_path, "vae", 2600, 2000.0, 2500.0, 537, 1)
+    _run(tmp_path, "encoders", 900, 800.0, None, 0, 2)  # an older summary without seconds_total
+    _run(tmp_path, "lufs", 1200, 900.0, 1200.0, 115, 1)
+    _run(tmp_path, "dit", 2000, 2700.0, 2700.0, 0, 1)
+    rec = training_manifest(tmp_path)["training"]
+    st = rec["stages"]
+    assert st["vae"]["seconds"] == 2500.0 and st["vae"]["resumed_from"] == 537
+    assert st["encoders"]["seconds"] == 800.0 and st["dit"]["planned_steps"] == 2100
+    assert rec["total_seconds"] == 2500.0 + 800.0 + 1200.0 + 2700.0
+    note = rec["hardware_note"]
+    assert "vae 1, encoders 2, lufs 1, dit 1" in note and "vae from step 537" in note and "lufs from step 115" in note
+    assert "encoders from" not in note
