@@ -58,7 +58,7 @@ def hardware() -> str:
 
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch threads {torch.get_num_threads()}"
+    return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"  # threads: hardware_note
 
 
 def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -> Path:
