@@ -131,3 +131,17 @@ def test_cli_generated_take_keeps_its_settings(session: dict[str, Path]) -> None
     before = session["proj"].read_bytes()
     assert "odd.take.json" in fails_cleanly("add-take", session["proj"], bad, names="odd.take.json")
     assert session["proj"].read_bytes() == before
+
+
+def test_take_sidecar_reader_refuses_bad_versions(tmp_path: Path) -> None:
+    from triergon_studio.core.take_sidecar import read_sidecar, sidecar_path, write_sidecar
+    from triergon_studio.errors import ProjectError
+
+    wav = tmp_path / "a.wav"
+    assert read_sidecar(wav) is None  # no sidecar: plain library audio
+    write_sidecar(wav, {"prompts": None, "settings": None, "metadata": {"seed": 3}})
+    assert read_sidecar(wav)["metadata"] == {"seed": 3}
+    for version, problem in (("1", "integer"), (2, "newer")):
+        sidecar_path(wav).write_text(json.dumps({"format": "triergon-take", "version": version}))
+        with pytest.raises(ProjectError, match=problem):
+            read_sidecar(wav)

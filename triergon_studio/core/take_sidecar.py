@@ -38,7 +38,10 @@ def read_sidecar(audio_path: str | Path) -> dict[str, Any] | None:
         raise ProjectError(f"unreadable take settings ({type(exc).__name__}); fix or delete it", path) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ProjectError("not a take settings file (format is not 'triergon-take')", path)
-    if int(data.get("version", 0)) > VERSION:
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProjectError("take settings have no integer 'version'", path)
+    if version > VERSION:
         raise ProjectError(f"take settings version {data.get('version')} is newer than this app reads ({VERSION})",
                            path)
     where = str(path)
