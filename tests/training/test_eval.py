@@ -147,3 +147,32 @@ def test_parallel_evaluation_equals_one_process(tiny_model_and_classifier: tuple
     comp = par["lufs_mode_comparison"]  # the same model compared with itself: one entry, equal figures
     assert list(comp) == ["tokens+frame"] or len(comp) == 1
     assert next(iter(comp.values()))["raw"] == one["rows"]["V+T+GT"]["lufs_mae_raw"]["mean"]
+
+
+def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(tiny_model_and_classifier: tuple[Path, Path]) -> None:
+    from triergon_studio.engine.weights import load_model_dir
+    from triergon_studio.training.eval.classifier import load_classifier
+    from triergon_studio.training.eval.dev_check import dev_check, dev_pool
+
+    model_dir, clf = tiny_model_and_classifier
+    model = load_model_dir(model_dir).eval()
+    classifier, _ = load_classifier(clf)
+    pool = dev_pool(3, seconds=2.0)
+    out = dev_check(model, classifier, pool)
+    assert out["clips"] == 3 and 0.0 <= out["classifier_acc_vae_reconstruction"] <= 1.0
+    assert out["vae_mel_shape_error_db"] > 0.0  # a random VAE does not reproduce the spectrum
+    assert out["t_lufs_mae_lu"] > 0.0
+
+    import torch
+
+    class Identity(torch.nn.Module):  # a perfect "VAE" scores the originals' accuracy and no shape error
+        def encode(self, x):  # type: ignore[no-untyped-def]
+            return x
+
+        def decode(self, z):  # type: ignore[no-untyped-def]
+            return z
+
+    model.vae = Identity()
+    perfect = dev_check(model, classifier, pool)
+    assert perfect["classifier_acc_vae_reconstruction"] == perfect["classifier_acc_original"]
+    assert perfect["vae_mel_shape_error_db"] == 0.0

@@ -78,6 +78,21 @@ def window(qtbot, project, qsettings, monkeypatch):
     qtbot.wait(10)
 
 
+def show_curve_editor(qtbot, project, width: int = 1000, height: int = 420):  # type: ignore[no-untyped-def]
+    """A shown CurveEditor on ``project`` with the whole picture in x and -70..0 LUFS in y on both plots."""
+    from triergon_studio.ui.curve_editor import CurveEditor
+
+    ed = CurveEditor(project)
+    qtbot.addWidget(ed)
+    ed.resize(width, height)
+    ed.show()
+    qtbot.waitExposed(ed)
+    ed.viewbox.setXRange(0, project.duration_s, padding=0)
+    for plot in ed.plots:
+        plot.getViewBox().setYRange(-70, 0, padding=0)
+    return ed
+
+
 def add_take(project, name: str = "steps", seconds: float | None = None, freq: float = 220.0) -> str:
     from triergon_studio.audio.io import write_wav
     from triergon_studio.core.model import Take, new_id

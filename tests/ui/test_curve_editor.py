@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.ui.conftest import show_curve_editor
 from triergon_studio.ui import curve_ops as ops
-from triergon_studio.ui.curve_editor import CurveEditor, Tool
+from triergon_studio.ui.curve_editor import Tool
 
 
 @pytest.fixture()
@@ -21,15 +22,7 @@ def seeded(project):
 
 @pytest.fixture()
 def editor(qtbot, seeded):
-    ed = CurveEditor(seeded)
-    qtbot.addWidget(ed)
-    ed.resize(1000, 420)
-    ed.show()
-    qtbot.waitExposed(ed)
-    ed.viewbox.setXRange(0, seeded.duration_s, padding=0)
-    ed.viewbox.setYRange(-70, 0, padding=0)
-    ed.plots[1].getViewBox().setYRange(-70, 0, padding=0)
-    return ed
+    return show_curve_editor(qtbot, seeded)
 
 
 def mouse_for(editor, view_mouse, channel=0):
@@ -177,13 +170,7 @@ def test_reference_curve_is_drawn_faintly(editor, seeded) -> None:
 
 def test_first_stroke_on_a_project_without_curves(qtbot, project, view_mouse) -> None:
     assert project.curves is None
-    ed = CurveEditor(project)
-    qtbot.addWidget(ed)
-    ed.resize(900, 400)
-    ed.show()
-    qtbot.waitExposed(ed)
-    ed.viewbox.setXRange(0, project.duration_s, padding=0)
-    ed.viewbox.setYRange(-70, 0, padding=0)
+    ed = show_curve_editor(qtbot, project, 900, 400)
     view_mouse(ed.view, ed.viewbox).drag([(1.0, -30.0), (2.0, -30.0)])
     assert project.curves is not None and project.curves.n_frames == int(np.ceil(project.duration_s * 6))
     assert np.isclose(project.curves.left[9], -30.0, atol=0.6) and project.curves.right.max() == -70.0

@@ -8,9 +8,9 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from tests.ui.conftest import add_take
+from tests.ui.conftest import add_take, show_curve_editor
 from triergon_studio.core.curve_shapes import Shape, evaluate, wave_span
-from triergon_studio.ui.curve_editor import CurveEditor, Tool
+from triergon_studio.ui.curve_editor import Tool
 
 RAMP_LO, RAMP_HI = -60.0, -20.0
 
@@ -28,14 +28,7 @@ def ramped(project):
 
 @pytest.fixture()
 def editor(qtbot, ramped):
-    ed = CurveEditor(ramped)
-    qtbot.addWidget(ed)
-    ed.resize(1000, 420)
-    ed.show()
-    qtbot.waitExposed(ed)
-    ed.viewbox.setXRange(0, ramped.duration_s, padding=0)
-    for plot in ed.plots:
-        plot.getViewBox().setYRange(-70, 0, padding=0)
+    ed = show_curve_editor(qtbot, ramped)
     ed.set_tool(Tool.POINTS)
     return ed
 

@@ -149,7 +149,7 @@ def _settings_record(args: argparse.Namespace, request: Any, curves: Any, meta: 
                                   seed_locked=args.seed is not None, variations=max(1, args.variations),
                                   conform=conformed)
     return {"prompts": prompts.to_json(), "settings": settings.to_json(),
-            "curves": curves.to_json() if curves is not None and hasattr(curves, "to_json") else None,
+            "curves": curves.to_json() if curves is not None else None,
             "metadata": {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | None)}}
 
 
@@ -205,6 +205,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
     outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
 
+    from triergon_studio.core.take_sidecar import write_sidecar
     from triergon_studio.engine.device import resolve_device, resolve_dtype
     from triergon_studio.engine.pipeline import GenerationRequest, generate_takes, run_to_end
     from triergon_studio.engine.weights import DEFAULT_MODEL, load_model
@@ -230,8 +231,6 @@ def run_generate(args: argparse.Namespace) -> int:
         if args.conform:
             audio = _conform(audio, take.sample_rate, curves, request, model)
         _write(path, audio, take.sample_rate, args.bits, args.overwrite)
-        from triergon_studio.core.take_sidecar import write_sidecar
-
         write_sidecar(path, _settings_record(args, request, curves, dict(take.metadata), args.conform))
         m = take.metadata
         print(f"wrote {path}: {len(audio)} samples ({len(audio) / take.sample_rate:.3f} s) at {take.sample_rate} Hz, "

@@ -71,6 +71,16 @@ def _fill(cls: Any, values: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
+def _relay(gen: Generator[Any, None, Any], label: str) -> Generator[JobProgress, None, Any]:
+    """Pass an engine generator's sampler progress on as job progress; return its result."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield JobProgress(int(p.step), int(p.total), f"{label}: step {p.step}/{p.total}")
+
+
 def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
                    out_paths: list[Path]) -> Any:
     """``spec`` is a snapshot of the project's prompts, curves and settings taken on the UI thread."""
@@ -86,13 +96,7 @@ def generation_job(host: ModelHost, spec: dict[str, Any], seeds: list[int],
             gen = pipeline.generate(request, model=model, cancel=cancel)
             label = f"take {k + 1}/{len(seeds)}" if len(seeds) > 1 else "take"
             t0 = time.monotonic()
-            while True:
-                try:
-                    p = next(gen)
-                except StopIteration as stop:
-                    out = stop.value
-                    break
-                yield JobProgress(int(p.step), int(p.total), f"Sampling {label}: step {p.step}/{p.total}")
+            out = yield from _relay(gen, f"Sampling {label}")
             audio = np.asarray(out.audio, dtype=np.float32)
             sr = int(out.sample_rate)
             meta = {**dict(getattr(out, "metadata", {}) or {}), "seconds": round(time.monotonic() - t0, 3)}
@@ -121,14 +125,7 @@ def regenerate_job(host: ModelHost, spec: dict[str, Any], take_path: Path, take_
         request = _fill(pipeline.GenerationRequest, {**spec, "seed": seed, "variations": 1})
         a, b = region[0] - take_start_s, region[1] - take_start_s
         gen = pipeline.regenerate_region(audio, a, b, request, model=model, cancel=cancel)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                out = stop.value
-                break
-            yield JobProgress(int(p.step), int(p.total), f"Regenerating {region[0]:.2f}-{region[1]:.2f} s: "
-                              f"step {p.step}/{p.total}")
+        out = yield from _relay(gen, f"Regenerating {region[0]:.2f}-{region[1]:.2f} s")
         yield JobProgress(1, 1, "Writing the regenerated take", "writing")
         new = np.asarray(out.audio, dtype=np.float32)
         write_wav(out_path, new, int(out.sample_rate), bits="32f")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triergon_studio.ui import curve_ops as ops
 from triergon_studio.ui import window_actions
 from triergon_studio.ui.background import run_async
 from triergon_studio.ui.banner import Banner
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         tp.place_requested.connect(self._place_first_lane)
         self.timeline.lanes.take_dropped.connect(
             lambda tid, lane, off: self._guard(self.project.place_take, tid, lane, self._snap_frame(off)))
+        self.timeline.lanes.snap_time = self._snap_frame  # drops and moves land on the same frames
         self.timeline.lanes.item_moved.connect(lambda iid, off: self._guard(self.project.move_item, iid, off))
         self.lane_mixer.lane_changed.connect(self._lane_changed)
         self.lane_mixer.guide_changed.connect(self.playback.set_guide)
@@ -273,8 +275,7 @@ class MainWindow(QMainWindow):
         self.transport.seek(t)
 
     def _snap_frame(self, t: float) -> float:
-        fps = float(self.project.fps)
-        return round(t * fps) / fps if fps else t
+        return ops.snap_time(t, ops.SnapMode.FRAMES, float(self.project.fps), 0.0)
 
     def _on_region_selection(self) -> None:
         region = self.curve_editor.region

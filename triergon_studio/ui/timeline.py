@@ -108,7 +108,7 @@ class LanesView(pg.PlotWidget):
         # (item id, lane row, start s, end s, waveform, box) of every drawn take, for hit tests and drags
         self._spans: list[tuple[str, int, float, float, Any, Any]] = []
         self._grab: dict[str, Any] | None = None
-        self.snap_time: Callable[[float], float] = lambda t: t  # the timeline sets a video-frame snap
+        self.snap_time: Callable[[float], float] = lambda t: t  # the main window sets its video-frame snap
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))
         self.playhead.sigDragged.connect(lambda line: self.scrub.emit(float(line.value())))
         self.addItem(self.playhead)
@@ -179,7 +179,7 @@ class LanesView(pg.PlotWidget):
         if g is None:
             return False
         item_id, _, start, end, wave, box = g["span"]
-        g["offset"] = max(0.0, self.snap_time(max(0.0, start + x - g["x0"])))
+        g["offset"] = max(0.0, self.snap_time(start + x - g["x0"]))
         dx = g["offset"] - start if phase != "finish" else 0.0
         wave.setPos(dx, 0.0)
         if box is not None:
@@ -275,12 +275,6 @@ class Timeline(QWidget):
         self.ruler.scrub.connect(self.scrub)
         self.lanes.scrub.connect(self.scrub)
         self.curve_editor.playhead_moved.connect(self.scrub)
-        self.lanes.snap_time = self._snap_frame
-
-    def _snap_frame(self, t: float) -> float:
-        """Nearest video frame of the project shown (placements and take moves land on frames)."""
-        fps = float(getattr(self.curve_editor.project, "fps", 0) or 0)
-        return round(t * fps) / fps if fps > 0 else t
 
     def set_duration(self, duration_s: float) -> None:
         if duration_s > 0:

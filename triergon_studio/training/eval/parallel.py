@@ -1,7 +1,7 @@
 """The held-out evaluation split over processes by Table 3 row (one torch thread each), then merged.
 
-Every row generates each clip with the same seeds as the single-process run, so the figures are the same;
-only the wall time changes (on 2 cores, 4 one-thread processes finish about 1.6x sooner than one process).
+Every row generates each clip with the same seeds as the single-process run, so the figures are the same
+(tested); only the wall time changes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""Where a bundle's limits come from, measured on fresh corpus clips (a dev seed, never the held-out set):
+
+- the VAE alone: the evaluation classifier's accuracy on the VAE's reconstructions against the originals, and
+  the mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB;
+- T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
+
+    python -m triergon_studio.training.eval.dev_check model_weights/compact --classifier runs/compact/classifier.pt
+
+The classifier comes from ``python -m triergon_studio.training.reproduce --steps pool,classifier``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEV_SEED = 4242  # neither the pool's seed (11) nor the held-out set's (90210)
+AUDIBLE = -60.0
+
+
+def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0) -> Any:
+    from triergon_studio.training.corpus import CorpusConfig
+    from triergon_studio.training.data import SegmentSpec
+    from triergon_studio.training.pool import build_pool
+
+    spec = SegmentSpec(seconds=seconds, video_frames=8, video_size=64, lufs_size=64)  # the compact stages' spec
+    return build_pool(n, seed, spec, CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0))
+
+
+def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
+    import torch
+
+    def shape(x: np.ndarray) -> Any:
+        m = 10 * torch.log10(mel(torch.from_numpy(np.ascontiguousarray(x.T)).mean(0)).mean(1) + 1e-10)
+        return m - m.mean()
+
+    return float((shape(a) - shape(b)).abs().mean())
+
+
+def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
+    import torch
+    import torchaudio
+
+    from triergon_studio.training.eval.classifier import predict_proba
+
+    labels = np.asarray(pool.arrays["label"])
+    mel = torchaudio.transforms.MelSpectrogram(44100, n_fft=2048, hop_length=512, n_mels=40)
+    originals, recons, shape_err, lufs_err = [], [], [], []
+    with torch.inference_mode():
+        for i in range(len(pool)):
+            v = int(pool.arrays["valid"][i])
+            x = torch.from_numpy(pool.arrays["audio"][i, :, :v].astype(np.float32))[None]
+            y = model.vae.decode(model.vae.encode(x))[0, :, :v]
+            originals.append(x[0].T.numpy())
+            recons.append(y.T.numpy())
+            shape_err.append(_mel_shape_error(originals[-1], recons[-1], mel))
+            if model.lufs_predictor is not None:
+                nf = int(np.ceil(v / 44100 * 6))
+                pred = model.lufs_predictor.predict_curves(torch.from_numpy(pool.arrays["frames6"][i][:nf])).numpy()
+                gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
+                sel = gt > AUDIBLE
+                if sel.any():
+                    lufs_err.append(float(np.abs(pred[:, : gt.shape[1]] - gt)[sel].mean()))
+    acc_orig = float((predict_proba(classifier, originals).argmax(1) == labels).mean())
+    acc_recon = float((predict_proba(classifier, recons).argmax(1) == labels).mean())
+    out: dict[str, Any] = {"clips": len(pool), "seed": DEV_SEED, "classifier_acc_original": round(acc_orig, 4),
+                           "classifier_acc_vae_reconstruction": round(acc_recon, 4),
+                           "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2)}
+    if lufs_err:
+        out["t_lufs_mae_lu"] = round(float(np.mean(lufs_err)), 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--classifier", default="runs/compact/classifier.pt")
+    ap.add_argument("--clips", type=int, default=54)
+    args = ap.parse_args(argv)
+    from triergon_studio.engine.weights import load_model_dir
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.classifier import load_classifier
+
+    if not Path(args.classifier).is_file():
+        raise SystemExit(str(StudioError("no evaluation classifier: run `python -m triergon_studio.training."
+                                         "reproduce --steps pool,classifier`", args.classifier)))
+    model = load_model_dir(Path(args.model)).eval()
+    classifier, _ = load_classifier(Path(args.classifier))
+    print(json.dumps(dev_check(model, classifier, dev_pool(args.clips)), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
