@@ -14,8 +14,13 @@ from triergon_studio.errors import ModelError
 
 
 def _cfg(**kw: object) -> SA3Config:
-    return SA3Config(dit=SA3DiTConfig(), objective="rf_denoiser", text_max_length=6,
-                     text_model_name="nobody/not-cached-t5gemma", **kw)  # type: ignore[arg-type]
+    return SA3Config(
+        dit=SA3DiTConfig(),
+        objective="rf_denoiser",
+        text_max_length=6,
+        text_model_name="nobody/not-cached-t5gemma",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_encode_pads_to_max_length_and_matches_transformers(tmp_path: Path) -> None:
@@ -33,7 +38,9 @@ def test_encode_pads_to_max_length_and_matches_transformers(tmp_path: Path) -> N
     ref = T5GemmaEncoderModel.from_pretrained(str(folder), local_files_only=True).eval()
     ids = enc.tokenizer(["rain on metal"], padding="max_length", max_length=6, return_tensors="pt")
     with torch.no_grad():
-        want = ref(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"].bool())["last_hidden_state"]
+        want = ref(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"].bool())[
+            "last_hidden_state"
+        ]
     assert torch.allclose(emb[:1], want, atol=1e-6)
     # Different prompts give different embeddings.
     assert not torch.allclose(emb[0, :3], enc.encode(["wind on glass"])[0][0, :3])

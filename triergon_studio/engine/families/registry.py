@@ -92,7 +92,7 @@ def _ensure_builtin() -> None:
     if _BUILTIN_DONE:
         return
     _BUILTIN_DONE = True
-    from triergon_studio.engine.families import stable_audio_open, triergon
+    from triergon_studio.engine.families import stable_audio_3, stable_audio_open, triergon
 
-    for mod in (stable_audio_open, triergon):
+    for mod in (stable_audio_3, stable_audio_open, triergon):
         register(mod.ENTRY)

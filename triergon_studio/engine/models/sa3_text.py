@@ -57,7 +57,9 @@ def resolve_folder(cfg: SA3Config, model_dir: Path | None, text_encoder: str | P
         if _is_hf_folder(p):
             return p
     if text_encoder is not None:
-        raise ModelError("not a T5Gemma folder: no config.json (the text encoder given with --text-encoder)", tried[0])
+        raise ModelError(
+            "not a T5Gemma folder: no config.json (the text encoder given with --text-encoder)", tried[0]
+        )
     cached = _from_hf_cache(cfg.text_model_name)
     if cached is not None and _is_hf_folder(cached):
         return cached
@@ -71,8 +73,13 @@ def resolve_folder(cfg: SA3Config, model_dir: Path | None, text_encoder: str | P
 class T5GemmaText:
     """Tokenizer + encoder; ``encode(texts)`` -> (last hidden state [B, L, D], attention mask [B, L] bool)."""
 
-    def __init__(self, folder: Path, max_length: int, device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        max_length: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.folder = folder
         self.max_length = max_length
         try:
@@ -91,8 +98,11 @@ class T5GemmaText:
                     str(folder), config=config, local_files_only=True, dtype=dtype
                 )
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ModelError(f"cannot load the T5Gemma text encoder ({err.__class__.__name__}: "
-                             f"{str(err).splitlines()[0] if str(err) else ''})", folder) from None
+            raise ModelError(
+                f"cannot load the T5Gemma text encoder ({err.__class__.__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''})",
+                folder,
+            ) from None
         finally:
             logging.getLogger("transformers").setLevel(quiet)
         self.model.to(device).eval().requires_grad_(False)
@@ -112,6 +122,10 @@ class T5GemmaText:
         return out.float(), mask
 
 
-def load_text_encoder(cfg: SA3Config, model_dir: Path | None, text_encoder: str | Path | None,
-                      device: torch.device | str = "cpu") -> T5GemmaText:
+def load_text_encoder(
+    cfg: SA3Config,
+    model_dir: Path | None,
+    text_encoder: str | Path | None,
+    device: torch.device | str = "cpu",
+) -> T5GemmaText:
     return T5GemmaText(resolve_folder(cfg, model_dir, text_encoder), cfg.text_max_length, device)
