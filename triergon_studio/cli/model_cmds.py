@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--guidance", help="guidance rule, cfg or apg where the model offers both")
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
     gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
+    gen.add_argument("--text-encoder", type=Path,
+                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache)")
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
@@ -69,6 +71,13 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
+    if path.is_dir() and (path / "model_config.json").exists() and not (path / "config.json").exists():
+        from triergon_studio.engine.families.registry import find_family
+
+        if find_family(str(path)).family == "stable-audio-3":
+            from triergon_studio.engine.families.stable_audio_3 import model_info_json
+
+            return model_info_json(str(path), verify)
     if spec in PRESETS:
         cfg = get_preset(spec)
     elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
@@ -212,7 +221,8 @@ def run_generate(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, video, curves)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
-    model = load_model(args.model, device, dtype)
+    options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    model = load_model(args.model, device, dtype, **options)
     records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer())
     for rec in records:
         m = rec.metadata

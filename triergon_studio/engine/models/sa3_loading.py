@@ -4,6 +4,7 @@ is one line naming the file."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,31 @@ def save_checkpoint(path: Path, dit: SA3DiT, cond: SA3Conditioners, ae: nn.Modul
     state.update({f"conditioner.{k}": v for k, v in cond.state_dict().items()})
     state.update({f"{AE_PREFIX}{k}": v for k, v in ae.state_dict().items()})
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+
+
+def verify_folder(folder: Path) -> dict[str, Any]:
+    """Check a folder without loading its tensors: the config parses, the weights file is complete and holds
+    exactly the key set and shapes this config builds (``model-info DIR --verify``)."""
+    from triergon_studio.engine.models.same import SAMEAutoencoder, SAMEConfig
+
+    raw, cfg = read_config(folder / "model_config.json")
+    path = weights_file(folder)
+    with torch.device("meta"):
+        dit, cond, ae = SA3DiT(cfg.dit), SA3Conditioners(cfg), SAMEAutoencoder(SAMEConfig.from_upstream(raw))
+    want = {f"{DIT_PREFIX}{k}": tuple(v.shape) for k, v in dit.state_dict().items()}
+    want.update({f"conditioner.{k}": tuple(v.shape) for k, v in cond.state_dict().items()})
+    want.update({f"{AE_PREFIX}{k}": tuple(v.shape) for k, v in ae.state_dict().items()})
+    if path.suffix == ".safetensors":
+        header = safetensors_header(path)
+        have = {k: tuple(int(s) for s in v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    else:
+        have = {k: tuple(v.shape) for k, v in read_state(path).items()}
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or unexpected:
+        first = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
+        raise ModelError(f"keys do not match this model_config.json ({len(missing)} missing, {len(unexpected)} "
+                         f"unexpected): {first}", path)
+    for k, shape in want.items():
+        if have[k] != shape:
+            raise ModelError(f"shape mismatch: {k} is {list(have[k])}, this config expects {list(shape)}", path)
+    return {"file": path.name, "tensors": len(have), "values": sum(math.prod(s) for s in have.values())}
