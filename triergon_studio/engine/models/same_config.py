@@ -85,8 +85,11 @@ class SAMECoderConfig:
         ):
             raise ModelError(f"SAME {kind}: c_mults, strides, transformer_depths differ in length")
         for dim in self.dims[1:]:
-            if dim % min(self.dim_heads, dim):
-                raise ModelError(f"SAME {kind}: width {dim} is not a multiple of dim_heads {self.dim_heads}")
+            heads_dim = min(self.dim_heads, dim)
+            if dim % heads_dim or heads_dim % 4:
+                raise ModelError(
+                    f"SAME {kind}: width {dim} and dim_heads {heads_dim} do not split into heads"
+                )
         if self.sliding_window is None:
             for s in self.strides:
                 if self.chunk_size % s:
