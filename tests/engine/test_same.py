@@ -19,6 +19,7 @@ from triergon_studio.engine.models.same import (
     autoencoder_state_dict,
     count_decode_flops,
 )
+from triergon_studio.engine.models.same_config import REFERENCE_BLOCKS
 from triergon_studio.errors import ModelError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -58,6 +59,11 @@ def test_real_key_set_and_shapes_on_meta(name: str) -> None:
     ours = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert ours == entry["keys"]
     assert model.downsampling_ratio == 4096 and model.latent_dim == 256
+
+
+@pytest.mark.parametrize("name", ["same_s", "same_l"])
+def test_packaged_reference_configs_are_the_recorded_ones(name: str) -> None:
+    assert REFERENCE_BLOCKS[name] == KEYS["models"][name]["config"]
 
 
 def test_same_l_matches_published_size() -> None:

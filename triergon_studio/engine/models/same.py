@@ -29,9 +29,9 @@ new tokens) is drawn only when a ``generator`` is passed; without one, encode/de
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from triergon_studio.engine.models.same_blocks import TransformerBlock
 from triergon_studio.engine.models.same_config import SAMECoderConfig, SAMEConfig
 from triergon_studio.engine.models.vae import WNConv1d
 from triergon_studio.errors import ModelError
@@ -39,8 +39,6 @@ from triergon_studio.errors import ModelError
 __all__ = ["SAMEAutoencoder", "SAMEConfig", "SAMECoderConfig", "UPSTREAM_PREFIX", "autoencoder_state_dict"]
 
 UPSTREAM_PREFIX = "pretransform.model."
-_ROPE_BASE = 10000.0
-_PI = 3.14159265359  # upstream's Sin activation constant
 
 
 def autoencoder_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -50,155 +48,6 @@ def autoencoder_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
         n = len(UPSTREAM_PREFIX)
         return {k[n:]: v for k, v in state.items() if k.startswith(UPSTREAM_PREFIX)}
     return dict(state)
-
-
-class DyT(nn.Module):
-    """Dynamic tanh norm: ``gamma * tanh(alpha * x) + beta`` (alpha a learned scalar)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.alpha = nn.Parameter(torch.full((1,), 4.0))
-        self.gamma = nn.Parameter(torch.ones(dim))
-        self.beta = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.addcmul(self.beta, self.gamma, torch.tanh(self.alpha * x))
-
-
-class RMSNorm(nn.Module):
-    """RMS norm with a learned gain (upstream's choice when ``dyt`` is false)."""
-
-    def __init__(self, dim: int, eps: float) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(dim))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.rms_norm(x, x.shape[-1:], weight=self.gamma, eps=self.eps)
-
-
-def _norm(dim: int, dyt: bool) -> nn.Module:
-    return DyT(dim) if dyt else RMSNorm(dim, 1e-3)
-
-
-class Rotary(nn.Module):
-    """Rotary embedding over the first ``dim`` channels of a head (non-interleaved halves)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        # Persistent: upstream checkpoints carry ``rope.inv_freq``.
-        self.register_buffer("inv_freq", 1.0 / (_ROPE_BASE ** (torch.arange(0, dim, 2).float() / dim)))
-
-    def cos_sin(self, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
-        t = torch.arange(n, device=device, dtype=torch.float32)
-        freqs = torch.outer(t, self.inv_freq.float())
-        freqs = torch.cat((freqs, freqs), dim=-1)
-        return freqs.cos(), freqs.sin()
-
-
-def _apply_rotary(t: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    rot = cos.shape[-1]
-    dtype = t.dtype
-    t = t.float()
-    head, tail = t[..., :rot], t[..., rot:]
-    x1, x2 = head.chunk(2, dim=-1)
-    head = head * cos + torch.cat((-x2, x1), dim=-1) * sin
-    return torch.cat((head, tail), dim=-1).to(dtype)
-
-
-class Attention(nn.Module):
-    """Self-attention with q/k norms, partial rotary and, when ``differential``, a second
-    (q, k) pair whose attention output is subtracted."""
-
-    def __init__(self, dim: int, dim_heads: int, differential: bool, dyt: bool) -> None:
-        super().__init__()
-        self.heads, self.dim_heads, self.differential = dim // dim_heads, dim_heads, differential
-        self.to_qkv = nn.Linear(dim, dim * (5 if differential else 3), bias=False)
-        self.to_out = nn.Linear(dim, dim, bias=False)
-        self.q_norm = _norm(dim_heads, dyt)
-        self.k_norm = _norm(dim_heads, dyt)
-
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], window: tuple[int, int, int] | None) -> Tensor:
-        b, n, _ = x.shape
-        h, d = self.heads, self.dim_heads
-        qkv = self.to_qkv(x).view(b, n, -1, h, d)
-        if self.differential:
-            # chunk order upstream: q, k, v, q_diff, k_diff
-            q, k = qkv[:, :, (0, 3)], qkv[:, :, (1, 4)]  # [b, n, 2, h, d]
-            v = qkv[:, :, 2]
-        else:
-            q, k, v = qkv[:, :, 0:1], qkv[:, :, 1:2], qkv[:, :, 2]
-        pairs = q.shape[2]
-        q = _apply_rotary(self.q_norm(q.permute(0, 2, 3, 1, 4)), *rope).reshape(b, pairs * h, n, d)
-        k = _apply_rotary(self.k_norm(k.permute(0, 2, 3, 1, 4)), *rope).reshape(b, pairs * h, n, d)
-        v = v.transpose(1, 2)
-        if pairs == 2:
-            v = v.repeat(1, 2, 1, 1)
-        out = (
-            F.scaled_dot_product_attention(q, k, v) if window is None else _banded_attention(q, k, v, *window)
-        )
-        if pairs == 2:
-            out = out[:, :h] - out[:, h:]
-        return self.to_out(out.transpose(1, 2).reshape(b, n, h * d))
-
-
-def _banded_attention(q: Tensor, k: Tensor, v: Tensor, group: int, left: int, right: int) -> Tensor:
-    """Attention where query i sees keys i-left*group .. i+right*group, computed per group of ``group``
-    queries against their (left + 1 + right) neighbouring key groups (n is a multiple of ``group``)."""
-    b, h, n, d = q.shape
-    g = n // group
-    span = (left + 1 + right) * group
-    pad = (0, 0, left * group, right * group)
-    kw = F.pad(k, pad).unfold(2, span, group).transpose(-1, -2)  # [b, h, g, span, d]
-    vw = F.pad(v, pad).unfold(2, span, group).transpose(-1, -2)
-    qi = torch.arange(group, device=q.device)[:, None]
-    ki = torch.arange(span, device=q.device)[None, :]
-    delta = ki - qi - left * group
-    band = (delta >= -left * group) & (delta <= right * group)  # [group, span]
-    pos = torch.arange(g, device=q.device)[:, None] * group + ki - left * group  # absolute key index
-    inside = (pos >= 0) & (pos < n)  # [g, span]
-    mask = band[None] & inside[:, None, :]  # [g, group, span]
-    out = F.scaled_dot_product_attention(q.view(b, h, g, group, d), kw, vw, attn_mask=mask)
-    return out.reshape(b, h, n, d)
-
-
-class FeedForward(nn.Module):
-    """Gated feed-forward: ``W2 (a * act(gate))`` with SiLU or ``sin(pi x)`` (upstream's sinusoidal blocks);
-    named ``ff.0.proj`` / ``ff.2`` like upstream's Sequential."""
-
-    def __init__(self, dim: int, mult: float, sinusoidal: bool) -> None:
-        super().__init__()
-        inner = int(dim * mult)
-        self.sinusoidal = sinusoidal
-        self.ff = nn.ModuleList([_GLUProj(dim, inner), nn.Identity(), nn.Linear(inner, dim)])
-
-    def forward(self, x: Tensor) -> Tensor:
-        a, gate = self.ff[0].proj(x).chunk(2, dim=-1)
-        gate = torch.sin(_PI * gate) if self.sinusoidal else F.silu(gate)
-        return self.ff[2](a * gate)
-
-
-class _GLUProj(nn.Module):
-    def __init__(self, dim: int, inner: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(dim, inner * 2)
-
-
-class TransformerBlock(nn.Module):
-    """Pre-norm block: ``x + attn(norm(x))`` then ``x + ff(norm(x))``."""
-
-    def __init__(self, dim: int, dim_heads: int, cfg: SAMECoderConfig, sinusoidal: bool) -> None:
-        super().__init__()
-        self.pre_norm = _norm(dim, cfg.dyt)
-        self.self_attn = Attention(dim, dim_heads, cfg.differential, cfg.dyt)
-        self.ff_norm = _norm(dim, cfg.dyt)
-        self.ff = FeedForward(dim, cfg.ff_mult, sinusoidal)
-        self.rope = Rotary(dim_heads // 2)
-
-    def forward(self, x: Tensor, window: tuple[int, int, int] | None) -> Tensor:
-        rope = self.rope.cos_sin(x.shape[1], x.device)  # positions restart in every chunk, as upstream
-        x = x + self.self_attn(self.pre_norm(x), rope, window)
-        return x + self.ff(self.ff_norm(x))
 
 
 def _pad_to(x: Tensor, multiple: int, dim: int) -> Tensor:
@@ -241,7 +90,14 @@ class ResamplingStage(nn.Module):
         n_new = 1 if cfg.variable_stride else self.seg_out
         self.new_tokens = nn.Parameter(1e-5 * torch.randn(1, n_new, dim))
         self.transformers = nn.ModuleList(
-            TransformerBlock(dim, heads_dim, cfg, sinusoidal=(depth - i) < sinusoidal_blocks)
+            TransformerBlock(
+                dim,
+                heads_dim,
+                differential=cfg.differential,
+                dyt=cfg.dyt,
+                ff_mult=cfg.ff_mult,
+                sinusoidal=(depth - i) < sinusoidal_blocks,
+            )
             for i in range(depth)
         )
 

@@ -85,8 +85,11 @@ class SAMECoderConfig:
         ):
             raise ModelError(f"SAME {kind}: c_mults, strides, transformer_depths differ in length")
         for dim in self.dims[1:]:
-            if dim % min(self.dim_heads, dim):
-                raise ModelError(f"SAME {kind}: width {dim} is not a multiple of dim_heads {self.dim_heads}")
+            heads_dim = min(self.dim_heads, dim)
+            if dim % heads_dim or heads_dim % 4:
+                raise ModelError(
+                    f"SAME {kind}: width {dim} and dim_heads {heads_dim} do not split into heads"
+                )
         if self.sliding_window is None:
             for s in self.strides:
                 if self.chunk_size % s:
@@ -180,3 +183,70 @@ class SAMEConfig:
                 f"SAME downsampling_ratio {declared} is not patch_size x strides ({cfg.downsampling_ratio})"
             )
         return cfg
+
+
+def _reference_block(
+    io: int, coder: dict[str, Any], enc_extra: dict[str, Any], dec_extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "autoencoder",
+        "config": {
+            "encoder": {"type": "same", "config": {"in_channels": io, **coder, **enc_extra}},
+            "decoder": {"type": "same", "config": {"out_channels": io, **coder, **dec_extra}},
+            "bottleneck": {
+                "type": "softnorm",
+                "config": {
+                    "dim": 256,
+                    "noise_augment_dim": 0,
+                    "noise_regularize": True,
+                    "auto_scale": True,
+                    "freeze": True,
+                },
+            },
+            "pretransform": {"type": "patched", "config": {"patch_size": 256, "channels": 2}},
+            "latent_dim": 256,
+            "downsampling_ratio": 4096,
+            "io_channels": 2,
+        },
+    }
+
+
+_COMMON = {
+    "c_mults": [6],
+    "strides": [16],
+    "latent_dim": 256,
+    "dim_heads": 64,
+    "differential": True,
+    "dyt": True,
+}
+
+# The ``model.pretransform`` blocks of the real SAME-S (Stable Audio 3 Small) and SAME-L (Medium), as
+# reconstructed from upstream's constants (tools/same_reference.py); for benchmarks and meta-device builds
+# where no model_config.json is at hand. A user's model folder always brings its own config.
+REFERENCE_BLOCKS: dict[str, dict[str, Any]] = {
+    "same_s": _reference_block(
+        512,
+        {
+            **_COMMON,
+            "channels": 128,
+            "transformer_depths": [6],
+            "variable_stride": True,
+            "chunk_size": 32,
+            "chunk_midpoint_shift": True,
+        },
+        {"conv_mapping": False, "mask_noise": 0.0},
+        {"sinusoidal_blocks": [0], "conv_mapping": True, "mask_noise": 0.01},
+    ),
+    "same_l": _reference_block(
+        512,
+        {
+            **_COMMON,
+            "channels": 256,
+            "transformer_depths": [12],
+            "variable_stride": True,
+            "sliding_window": [1, 1],
+        },
+        {},
+        {"sinusoidal_blocks": [8]},
+    ),
+}
