@@ -263,6 +263,7 @@ class StableAudio3Model:
             local = torch.cat([keep, known * keep], dim=1)
             dcond = DiTCond(base.context, base.global_cond, local, base.negative_context)
             kv = self.dit.context_kv(dcond.context)
+            local_embs = self.dit.local_embeddings(local)
             ukv = None
             if settings.cfg != 1.0:
                 neg = (
@@ -275,7 +276,9 @@ class StableAudio3Model:
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():  # per call: the consumer may need gradients between steps
-                return self.dit.guided(x, t, dcond, settings.cfg, apg, context_kv=kv, uncond_kv=ukv).float()
+                return self.dit.guided(
+                    x, t, dcond, settings.cfg, apg, context_kv=kv, uncond_kv=ukv, local_embs=local_embs
+                ).float()
 
         sigma_max = settings.init_noise if init is not None else 1.0
         sigmas = build_schedule(settings.steps, sigma_max, self.cfg.sampling_shift, n_frames)

@@ -73,12 +73,19 @@ class SA3DiT(nn.Module):
         """The text context's per-layer keys/values (constant over a sampling run: compute once)."""
         return self.transformer.context_kv(self.to_cond_embed(context.to(self.dtype)))
 
+    def local_embeddings(self, local: Tensor | None) -> list[Tensor | None] | None:
+        """Per-layer embeddings of the inpainting condition [B, 1 + io, T] (constant over a sampling run)."""
+        if local is None:
+            return None
+        return self.transformer.local_embeddings(local.to(self.dtype).transpose(1, 2))
+
     def forward(
         self,
         x: Tensor,
         t: Tensor,
         cond: DiTCond,
         context_kv: list[tuple[Tensor, ...]] | None = None,
+        local_embs: list[Tensor | None] | None = None,
     ) -> Tensor:
         dtype = self.dtype
         x = x.to(dtype)
@@ -88,8 +95,8 @@ class SA3DiT(nn.Module):
         t_feat = expo_fourier_features(self._t_cond(t.float()).to(dtype), self.cfg.timestep_features_dim)
         g = g + self.to_timestep_embed(t_feat.to(dtype))
         x = self.preprocess_conv(x) + x
-        local = cond.local.to(dtype).transpose(1, 2) if cond.local is not None else None
-        out = self.transformer(x.transpose(1, 2), g, kv, local).transpose(1, 2)
+        embs = local_embs if local_embs is not None else self.local_embeddings(cond.local)
+        out = self.transformer(x.transpose(1, 2), g, kv, embs).transpose(1, 2)
         return self.postprocess_conv(out) + out
 
     def guided(
@@ -101,15 +108,18 @@ class SA3DiT(nn.Module):
         apg_scale: float = 1.0,
         context_kv: list[tuple[Tensor, ...]] | None = None,
         uncond_kv: list[tuple[Tensor, ...]] | None = None,
+        local_embs: list[Tensor | None] | None = None,
     ) -> Tensor:
         """Classifier-free guidance in the clean-latent space, with adaptive projected guidance: with
         ``apg_scale`` 1 only the part of (cond - uncond) orthogonal to the conditional estimate is added,
         as upstream's default. The unconditional branch uses the negative prompt, else zero tokens."""
+        if local_embs is None:
+            local_embs = self.local_embeddings(cond.local)
         if cfg_scale == 1.0:
-            return self(x, t, cond, context_kv)
+            return self(x, t, cond, context_kv, local_embs)
         neg = cond.negative_context if cond.negative_context is not None else torch.zeros_like(cond.context)
-        v_c = self(x, t, cond, context_kv)
-        v_u = self(x, t, DiTCond(neg, cond.global_cond, cond.local), uncond_kv)
+        v_c = self(x, t, cond, context_kv, local_embs)
+        v_u = self(x, t, DiTCond(neg, cond.global_cond, cond.local), uncond_kv, local_embs)
         xf = x.to(v_c.dtype)
         sigma = t.to(v_c.dtype)[:, None, None]
         d_c = xf - v_c * sigma

@@ -23,8 +23,14 @@ class RMSNorm(nn.Module):
         self.gamma = nn.Parameter(torch.ones(dim))
         self.eps = eps
 
+    def inv_rms(self, x: Tensor) -> Tensor:
+        # One reduction kernel (F.rms_norm runs as pow + mean + mul on the CPU).
+        d = x.shape[-1]
+        sq = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square_().div_(d).add_(self.eps)
+        return sq.rsqrt_()
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.rms_norm(x, x.shape[-1:], weight=self.gamma, eps=self.eps)
+        return x * self.inv_rms(x) * self.gamma
 
 
 class RotaryEmbedding(nn.Module):
@@ -38,19 +44,21 @@ class RotaryEmbedding(nn.Module):
     def cos_sin(self, n: int, device: torch.device) -> Rope:
         t = torch.arange(n, device=device, dtype=torch.float32)
         freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=torch.float32))
-        freqs = torch.cat((freqs, freqs), dim=-1)
+        freqs = torch.cat((freqs, freqs), dim=-1)[:, None, None, :]  # broadcast over [B, N, k, H, Dh]
         return freqs.cos(), freqs.sin()
 
 
 def apply_rotary(t: Tensor, rope: Rope) -> Tensor:
-    """Rotate the first ``rot_dim`` channels (halves paired, GPT-NeoX style) in float32."""
+    """Rotate the first ``rot_dim`` channels (halves paired, GPT-NeoX style) in float32, in place on a float32
+    ``t`` (a fresh tensor); ``rope`` broadcasts against ``t[..., :rot_dim]``."""
     cos, sin = rope
-    rot = cos.shape[-1]
-    dtype = t.dtype
-    x, rest = t[..., :rot].float(), t[..., rot:]
-    x1, x2 = x.chunk(2, dim=-1)
-    x = x * cos + torch.cat((-x2, x1), dim=-1) * sin
-    return torch.cat((x.to(dtype), rest), dim=-1)
+    half = cos.shape[-1] // 2
+    c, s = cos[..., :half], sin[..., :half]  # both halves of upstream's cat(freqs, freqs) are equal
+    x1, x2 = t[..., :half], t[..., half : 2 * half]
+    a = x1.clone()
+    x1.mul_(c).addcmul_(x2, s, value=-1.0)
+    x2.mul_(c).addcmul_(a, s)
+    return t
 
 
 class Attention(nn.Module):
@@ -60,6 +68,7 @@ class Attention(nn.Module):
         super().__init__()
         d = cfg.embed_dim
         self.heads = cfg.num_heads
+        self.dim_heads = cfg.dim_heads
         self.differential = cfg.differential
         self.cross = cross
         if cross:
@@ -73,44 +82,44 @@ class Attention(nn.Module):
             self.q_norm = RMSNorm(cfg.dim_heads, cfg.qk_norm_eps)
             self.k_norm = RMSNorm(cfg.dim_heads, cfg.qk_norm_eps)
 
-    def _heads(self, t: Tensor) -> Tensor:
-        b, n, _ = t.shape
-        return t.view(b, n, self.heads, -1).transpose(1, 2)
-
     def project_kv(self, context: Tensor) -> tuple[Tensor, ...]:
-        """Keys/values of the (constant) text context, normed: reusable across sampler steps."""
-        parts = [self._heads(p) for p in self.to_kv(context).chunk(3 if self.differential else 2, dim=-1)]
-        if self.qk_norm:
-            for i in range(len(parts) - 1):  # keys (and the differential keys), not values
-                parts[i] = self.k_norm(parts[i])
-        return tuple(parts)
+        """Keys/values of the (constant) text context, normed, [B, H, S, Dh]: reusable across sampler steps."""
+        b, n, _ = context.shape
+        parts = self.to_kv(context).view(b, n, -1, self.heads, self.dim_heads).unbind(2)
+        keys = [self.k_norm(k) if self.qk_norm else k for k in parts[:-1]]
+        return tuple(t.transpose(1, 2) for t in (*keys, parts[-1]))
 
-    def forward(
-        self, x: Tensor, rope: Rope | None = None, context_kv: tuple[Tensor, ...] | None = None
-    ) -> Tensor:
-        if self.cross:
-            assert context_kv is not None
-            qs = [self._heads(q) for q in self.to_q(x).chunk(2 if self.differential else 1, dim=-1)]
-            ks, v = list(context_kv[:-1]), context_kv[-1]
-            if self.qk_norm:
-                qs = [self.q_norm(q) for q in qs]
-        else:
-            parts = [self._heads(p) for p in self.to_qkv(x).chunk(5 if self.differential else 3, dim=-1)]
-            if self.differential:
-                qs, ks, v = [parts[0], parts[3]], [parts[1], parts[4]], parts[2]
-            else:
-                qs, ks, v = [parts[0]], [parts[1]], parts[2]
-            if self.qk_norm:
-                qs = [self.q_norm(q) for q in qs]
-                ks = [self.k_norm(k) for k in ks]
-            if rope is not None:
-                qs = [apply_rotary(q, rope).to(v.dtype) for q in qs]
-                ks = [apply_rotary(k, rope).to(v.dtype) for k in ks]
+    def _attend(self, qs: list[Tensor], ks: list[Tensor], v: Tensor) -> Tensor:
         out = F.scaled_dot_product_attention(qs[0], ks[0], v)
         if self.differential:
             out = out - F.scaled_dot_product_attention(qs[1], ks[1], v)
         b, _, n, _ = out.shape
         return self.to_out(out.transpose(1, 2).reshape(b, n, -1))
+
+    def forward(self, x: Tensor, rope: Rope | None = None, context_kv: tuple[Tensor, ...] | None = None) -> Tensor:
+        b, n, _ = x.shape
+        h, dh = self.heads, self.dim_heads
+        if self.cross:
+            assert context_kv is not None
+            q = self.to_q(x).view(b, n, -1, h, dh)
+            if self.qk_norm:
+                q = q * self.q_norm.inv_rms(q) * self.q_norm.gamma
+            qs = [t.transpose(1, 2) for t in q.unbind(2)]
+            return self._attend(qs, list(context_kv[:-1]), context_kv[-1])
+        qkv = self.to_qkv(x).view(b, n, -1, h, dh)
+        # Upstream's chunk order: q, k, v (then q_diff, k_diff): normalise and rotate all q/k slabs at once.
+        idx = [0, 1, 3, 4] if self.differential else [0, 1]
+        qk = qkv[:, :, idx] if self.differential else qkv[:, :, :2]
+        v = qkv[:, :, 2].transpose(1, 2)
+        if self.qk_norm:
+            gamma = torch.stack([self.q_norm.gamma, self.k_norm.gamma] * (len(idx) // 2)).unsqueeze(1)
+            qk = qk * self.q_norm.inv_rms(qk) * gamma
+        if rope is not None:
+            dtype = qk.dtype
+            qk = apply_rotary(qk.float() if dtype != torch.float32 else qk.contiguous(), rope).to(dtype)
+        parts = [t.transpose(1, 2) for t in qk.unbind(2)]
+        qs, ks = parts[0::2], parts[1::2]
+        return self._attend(qs, ks, v)
 
 
 class _GLU(nn.Module):
@@ -151,6 +160,10 @@ class TransformerBlock(nn.Module):
         self.to_scale_shift_gate = nn.Parameter(torch.randn(6 * d) / d**0.5)
         self.to_local_embed = _mlp(cfg.local_add_cond_dim, d, bias=True) if cfg.local_add_cond_dim else None
 
+    def _modulated(self, norm: RMSNorm, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        # norm(x) * (1 + scale) + shift with the gain folded into the per-channel factor: two passes over x
+        return torch.addcmul(shift, x * norm.inv_rms(x), norm.gamma * (1 + scale))
+
     def forward(
         self,
         x: Tensor,
@@ -158,23 +171,27 @@ class TransformerBlock(nn.Module):
         rope: Rope,
         context_kv: tuple[Tensor, ...],
         local_emb: Tensor | None,
+        n_memory: int = 0,
     ) -> Tensor:
+        """``local_emb`` is [B, T, D] for the tokens after the ``n_memory`` memory tokens (see ``local_embedding``)."""
         ss = (self.to_scale_shift_gate + global_cond).unsqueeze(1)
         scale_a, shift_a, gate_a, scale_f, shift_f, gate_f = ss.chunk(6, dim=-1)
-        h = self.pre_norm(x) * (1 + scale_a) + shift_a
-        x = x + self.self_attn(h, rope=rope) * torch.sigmoid(1 - gate_a)
+        h = self._modulated(self.pre_norm, x, scale_a, shift_a)
+        x = torch.addcmul(x, self.self_attn(h, rope=rope), torch.sigmoid(1 - gate_a))
         x = x + self.cross_attn(self.cross_attend_norm(x), context_kv=context_kv)
         if local_emb is not None:
-            x = x + local_emb
-        h = self.ff_norm(x) * (1 + scale_f) + shift_f
-        return x + self.ff(h) * torch.sigmoid(1 - gate_f)
+            if torch.is_grad_enabled():
+                x = x + F.pad(local_emb, (0, 0, n_memory, 0))
+            else:
+                x[:, n_memory:].add_(local_emb)  # x is this block's own tensor; memory tokens get zeros upstream
+        h = self._modulated(self.ff_norm, x, scale_f, shift_f)
+        return torch.addcmul(x, self.ff(h), torch.sigmoid(1 - gate_f))
 
-    def local_embedding(self, local: Tensor, n_memory: int) -> Tensor | None:
-        """The inpainting condition [B, T, 257] -> [B, M + T, D], zero over the memory tokens."""
+    def local_embedding(self, local: Tensor) -> Tensor | None:
+        """The inpainting condition [B, T, 257] -> [B, T, D] (constant over a sampling run: compute once)."""
         if self.to_local_embed is None:
             return None
-        emb = self.to_local_embed(local)
-        return F.pad(emb, (0, 0, n_memory, 0))
+        return self.to_local_embed(local)  # type: ignore[no-any-return]
 
 
 class ContinuousTransformer(nn.Module):
@@ -194,14 +211,18 @@ class ContinuousTransformer(nn.Module):
     def context_kv(self, context: Tensor) -> list[tuple[Tensor, ...]]:
         return [layer.cross_attn.project_kv(context) for layer in self.layers]
 
+    def local_embeddings(self, local: Tensor) -> list[Tensor | None]:
+        """Per-layer embeddings of the inpainting condition [B, T, local_add_cond_dim]."""
+        return [layer.local_embedding(local) for layer in self.layers]
+
     def forward(
         self,
         x: Tensor,
         global_embed: Tensor,
         context_kv: list[tuple[Tensor, ...]],
-        local: Tensor | None,
+        local_embs: list[Tensor | None] | None,
     ) -> Tensor:
-        """x [B, T, io] -> [B, T, io]; ``local`` is [B, T, local_add_cond_dim] or None."""
+        """x [B, T, io] -> [B, T, io]; ``local_embs`` from ``local_embeddings`` (or None: no local condition)."""
         b = x.shape[0]
         x = self.project_in(x)
         m = self.num_memory_tokens
@@ -209,7 +230,7 @@ class ContinuousTransformer(nn.Module):
             x = torch.cat((self.memory_tokens.expand(b, -1, -1).to(x.dtype), x), dim=1)
         rope = self.rotary_pos_emb.cos_sin(x.shape[1], x.device)
         g = self.global_cond_embedder(global_embed)
-        for layer, kv in zip(self.layers, context_kv, strict=True):
-            local_emb = layer.local_embedding(local, m) if local is not None else None
-            x = layer(x, g, rope, kv, local_emb)
+        embs = local_embs if local_embs is not None else [None] * len(self.layers)
+        for layer, kv, emb in zip(self.layers, context_kv, embs, strict=True):
+            x = layer(x, g, rope, kv, emb, m)
         return self.project_out(x[:, m:, :])
