@@ -58,7 +58,7 @@ def variant_for(cfg: SA3Config, folder: Path) -> str:
 
 
 def capabilities_for(cfg: SA3Config) -> Capabilities:
-    notes = NOTES
+    notes: tuple[str, ...] = NOTES
     if cfg.post_trained:
         notes = (
             *notes,

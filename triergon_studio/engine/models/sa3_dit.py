@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from triergon_studio.engine.models.sa3_config import SA3Config, SA3DiTConfig
@@ -126,12 +126,25 @@ class SA3DiT(nn.Module):
         d_u = xf - v_u * sigma
         diff = d_c - d_u
         if apg_scale != 0.0:
-            unit = F.normalize(d_c.float(), dim=[-1, -2])
+            dcf = d_c.float()
+            unit = dcf / dcf.norm(dim=(-1, -2), keepdim=True).clamp_min(1e-12)  # F.normalize over both dims
             par = (diff.float() * unit).sum(dim=[-1, -2], keepdim=True) * unit
             orth = (diff.float() - par).to(diff.dtype)
             diff = orth if apg_scale == 1.0 else apg_scale * orth + (1 - apg_scale) * diff
         d = d_c + (cfg_scale - 1) * diff
         return (xf - d) / sigma
+
+
+class _Embedder(nn.Module):
+    """``embedder.embedding.1`` in the checkpoint: index 0 is the parameter-free Fourier features."""
+
+    def __init__(self, features: int, dim: int) -> None:
+        super().__init__()
+        self.embedding = nn.Sequential(nn.Identity(), nn.Linear(features, dim))
+
+    @property
+    def linear(self) -> nn.Linear:
+        return cast(nn.Linear, self.embedding[1])
 
 
 class SecondsEmbedder(nn.Module):
@@ -140,14 +153,12 @@ class SecondsEmbedder(nn.Module):
     def __init__(self, dim: int, min_val: float, max_val: float, features: int = 256) -> None:
         super().__init__()
         self.min_val, self.max_val, self.features = min_val, max_val, features
-        # ``embedder.embedding.1`` in the checkpoint: index 0 is the parameter-free Fourier features.
-        self.embedder = nn.Module()
-        self.embedder.embedding = nn.Sequential(nn.Identity(), nn.Linear(features, dim))
+        self.embedder = _Embedder(features, dim)
 
     def forward(self, seconds: Tensor) -> Tensor:
         s = seconds.float().clamp(self.min_val, self.max_val)
         norm = (s - self.min_val) / (self.max_val - self.min_val)
-        lin = self.embedder.embedding[1]
+        lin = self.embedder.linear
         feats = expo_fourier_features(norm, self.features).to(lin.weight.dtype)
         return lin(feats).unsqueeze(1)  # [B, 1, dim]
 

@@ -105,7 +105,7 @@ class T5GemmaText:
             ) from None
         finally:
             logging.getLogger("transformers").setLevel(quiet)
-        self.model.to(device).eval().requires_grad_(False)
+        self.model = self.model.to(torch.device(device)).eval().requires_grad_(False)  # type: ignore[arg-type]
 
     @property
     def device(self) -> torch.device:

@@ -8,6 +8,8 @@ Module and parameter names follow upstream's state dict (Stability-AI/stable-aud
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,6 +37,8 @@ class RMSNorm(nn.Module):
 
 class RotaryEmbedding(nn.Module):
     """Rotary frequencies for the first ``dim`` channels of each head (the rest pass through)."""
+
+    inv_freq: Tensor
 
     def __init__(self, dim: int, base: float = 10000.0) -> None:
         super().__init__()
@@ -208,12 +212,16 @@ class ContinuousTransformer(nn.Module):
         self.global_cond_embedder = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d * 6))
         self.layers = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.depth)])
 
+    @property
+    def blocks(self) -> list[TransformerBlock]:
+        return cast(list[TransformerBlock], list(self.layers))
+
     def context_kv(self, context: Tensor) -> list[tuple[Tensor, ...]]:
-        return [layer.cross_attn.project_kv(context) for layer in self.layers]
+        return [block.cross_attn.project_kv(context) for block in self.blocks]
 
     def local_embeddings(self, local: Tensor) -> list[Tensor | None]:
         """Per-layer embeddings of the inpainting condition [B, T, local_add_cond_dim]."""
-        return [layer.local_embedding(local) for layer in self.layers]
+        return [block.local_embedding(local) for block in self.blocks]
 
     def forward(
         self,
