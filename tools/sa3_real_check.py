@@ -66,7 +66,7 @@ def reference(mirror: Path, out: Path) -> None:
             dit, _ = tool.build_reference(imp, tool.REAL["small-sfx"])
         shapes = {k: tuple(p.shape) for k, p in dit.named_parameters()}
         t0 = time.perf_counter()
-        state = {k: torch.from_numpy(v) for k, v in tool.seeded_state(shapes, seed=7).items()}
+        state = {k: torch.from_numpy(v).float() for k, v in tool.seeded_state(shapes, seed=7).items()}
         state["model.transformer.rotary_pos_emb.inv_freq"] = inv_freq()
         dit.load_state_dict(state, strict=True, assign=True)
         dit.eval()
@@ -96,7 +96,7 @@ def ours(out: Path) -> None:
     with torch.device("meta"):
         dit = SA3DiT(cfg.dit)
     shapes = {f"model.{k}": tuple(p.shape) for k, p in dit.named_parameters()}
-    state = {k[len("model.") :]: torch.from_numpy(v) for k, v in tool.seeded_state(shapes, seed=7).items()}
+    state = {k[len("model.") :]: torch.from_numpy(v).float() for k, v in tool.seeded_state(shapes, seed=7).items()}
     state["transformer.rotary_pos_emb.inv_freq"] = inv_freq()
     dit.load_state_dict(state, strict=True, assign=True)
     dit.eval()
