@@ -208,3 +208,14 @@ def test_medium_refuses_the_cpu(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="CUDA GPU only"):
         registry.load(str(med))
     assert registry.describe(str(med)).variant == "medium"
+
+
+def test_bfloat16_dit_runs_and_stays_close(folder: Path, model: GenerationModel) -> None:
+    m16 = registry.load(str(folder), dtype=torch.bfloat16)
+    assert m16.dit.dtype == torch.bfloat16  # type: ignore[attr-defined]
+    st = _settings(steps=2)
+    cond = model.condition(_inputs(model, 1.0), st)
+    a = drive(model.sample(cond, 60, st, torch.Generator().manual_seed(2)))
+    b = drive(m16.sample(m16.condition(_inputs(m16, 1.0), st), 60, st, torch.Generator().manual_seed(2)))
+    assert b.dtype == torch.float32 and torch.isfinite(b).all()
+    assert float((a - b).norm() / a.norm()) < 0.1
