@@ -154,3 +154,16 @@ def test_bad_shapes_are_one_line_errors() -> None:
         model.encode(torch.zeros(1, 1, 64))
     with pytest.raises(ModelError, match="expects latents"):
         model.decode(torch.zeros(1, 3, 4))
+
+
+def test_slabbed_chunks_give_the_same_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    import triergon_studio.engine.models.same as same
+
+    model = _small("small_s")
+    latents = torch.from_numpy(GOLDEN["small_s/latents"])
+    audio = torch.from_numpy(GOLDEN["small_s/audio"])
+    monkeypatch.setattr(same, "SLAB_TOKENS", 20)  # two chunks of 10 tokens per slab
+    with torch.no_grad():
+        assert _rel(model.decode(latents), GOLDEN["small_s/decoded"][..., : latents.shape[-1] * 32]) < 1e-4
+        z = model.encode(audio)
+        assert _rel(z, GOLDEN["small_s/encoded"][..., : z.shape[-1]]) < 1e-4

@@ -39,6 +39,7 @@ from triergon_studio.errors import ModelError
 __all__ = ["SAMEAutoencoder", "SAMEConfig", "SAMECoderConfig", "UPSTREAM_PREFIX", "autoencoder_state_dict"]
 
 UPSTREAM_PREFIX = "pretransform.model."
+SLAB_TOKENS = 1024  # tokens per slab in the chunked stages (ResamplingStage._chunked)
 
 
 def autoencoder_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -141,11 +142,21 @@ class ResamplingStage(nn.Module):
 
     @staticmethod
     def _chunked(x: Tensor, layers: nn.ModuleList, chunk: int) -> Tensor:
+        """Run ``layers`` on independent chunks of ``chunk`` tokens, a slab of chunks at a time (the same
+        function): a slab's activations stay small enough for cache and for the allocator's heap, where
+        whole-sequence tensors of a long decode would be fresh page-faulted mappings at every step."""
         b, n, dim = x.shape
         x = x.reshape(b * (n // chunk), chunk, dim)
-        for layer in layers:
-            x = layer(x, None)
-        return x.reshape(b, n, dim)
+        per_slab = max(1, SLAB_TOKENS // chunk)
+        out = x if x.shape[0] <= per_slab else torch.empty_like(x)
+        for i in range(0, x.shape[0], per_slab):
+            y = x[i : i + per_slab]
+            for layer in layers:
+                y = layer(y, None)
+            if out is x:
+                return y.reshape(b, n, dim)
+            out[i : i + per_slab] = y
+        return out.reshape(b, n, dim)
 
 
 class _Transpose(nn.Module):
