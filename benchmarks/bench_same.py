@@ -120,18 +120,21 @@ def build_same_s(dtype: torch.dtype = torch.float32, seed: int = 0) -> SAMEAutoe
 
 
 def decode_figures(
-    model: SAMEAutoencoder, seconds: float, rate: Rate, seed: int = 1, repeat: int = 1
+    model: SAMEAutoencoder, seconds: float, seed: int = 1, repeat: int = 1
 ) -> tuple[DecodeFigures, torch.Tensor]:
-    """Time the decode of ``seconds`` of audio (best of ``repeat``); ``rate`` is the matmul rate measured for
-    the model's dtype."""
+    """Time the decode of ``seconds`` of audio, best of ``repeat``; the matmul rate of the model's dtype is
+    measured right before each decode (best of those), so both see the machine in the same state."""
     dtype = next(model.parameters()).dtype
     n_lat = -(-round(seconds * model.sample_rate) // model.downsampling_ratio)
     latents = torch.randn(1, model.latent_dim, n_lat, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         model.decode(latents[..., :4].to(dtype))  # warm-up (allocator, kernel selection)
         wall = cpu = float("inf")
+        rate = Rate(0.0, 0.0)
         with PeakRSS() as mem:
             for _ in range(repeat):
+                r = matmul_rate(dtype)
+                rate = Rate(max(rate.wall, r.wall), max(rate.cpu, r.cpu))
                 t0, c0 = time.perf_counter(), time.process_time()
                 audio = model.decode(latents.to(dtype))
                 wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
@@ -165,9 +168,8 @@ def main() -> None:
     for name in args.dtype:
         dtype = getattr(torch, name)
         model = build_same_s(dtype)
-        rate = matmul_rate(dtype)
         for seconds in args.seconds:
-            figures, audio = decode_figures(model, seconds, rate, repeat=args.repeat)
+            figures, audio = decode_figures(model, seconds, repeat=args.repeat)
             line = figures.line()
             if dtype == torch.float32:
                 reference[seconds] = audio
