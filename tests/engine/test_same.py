@@ -179,3 +179,15 @@ def test_bfloat16_model_takes_and_gives_float32() -> None:
         y, z = model.decode(latents), model.encode(audio)
     assert y.dtype == z.dtype == torch.float32
     assert _rel(y, ref_y.numpy()) < 5e-2 and _rel(z, ref_z.numpy()) < 5e-2
+
+
+def test_built_on_meta_then_loaded() -> None:
+    cfg = SAMEConfig.from_upstream({"model": {"pretransform": SMALL_CONFIGS["small_s"]}})
+    with torch.device("meta"):
+        model = SAMEAutoencoder(cfg)
+    model.load_upstream_state_dict(_small("small_s").state_dict())
+    model.eval()
+    latents = torch.from_numpy(GOLDEN["small_s/latents"])
+    with torch.no_grad():
+        y = model.decode(latents)
+    assert _rel(y, GOLDEN["small_s/decoded"][..., : y.shape[-1]]) < 1e-4
