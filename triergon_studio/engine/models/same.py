@@ -39,6 +39,7 @@ from triergon_studio.errors import ModelError
 __all__ = ["SAMEAutoencoder", "SAMEConfig", "SAMECoderConfig", "UPSTREAM_PREFIX", "autoencoder_state_dict"]
 
 UPSTREAM_PREFIX = "pretransform.model."
+SLAB_TOKENS = 1024  # tokens per slab in the chunked stages (ResamplingStage._chunked)
 
 
 def autoencoder_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -141,11 +142,21 @@ class ResamplingStage(nn.Module):
 
     @staticmethod
     def _chunked(x: Tensor, layers: nn.ModuleList, chunk: int) -> Tensor:
+        """Run ``layers`` on independent chunks of ``chunk`` tokens, a slab of chunks at a time (the same
+        function): a slab's activations stay small enough for cache and for the allocator's heap, where
+        whole-sequence tensors of a long decode would be fresh page-faulted mappings at every step."""
         b, n, dim = x.shape
         x = x.reshape(b * (n // chunk), chunk, dim)
-        for layer in layers:
-            x = layer(x, None)
-        return x.reshape(b, n, dim)
+        per_slab = max(1, SLAB_TOKENS // chunk)
+        out = x if x.shape[0] <= per_slab else torch.empty_like(x)
+        for i in range(0, x.shape[0], per_slab):
+            y = x[i : i + per_slab]
+            for layer in layers:
+                y = layer(y, None)
+            if out is x:
+                return y.reshape(b, n, dim)
+            out[i : i + per_slab] = y
+        return out.reshape(b, n, dim)
 
 
 class _Transpose(nn.Module):
@@ -261,34 +272,40 @@ class SAMEAutoencoder(nn.Module):
         return self.cfg.audio_channels
 
     def encode(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Audio ``[B, C, N]`` -> latents ``[B, latent_dim, ceil(N / downsampling_ratio)]`` (zero-padded at the end
-        as upstream pads; latents that encode only padding are dropped)."""
+        """Audio ``[B, C, N]`` -> float32 latents ``[B, latent_dim, ceil(N / downsampling_ratio)]`` (zero-padded at
+        the end as upstream pads; latents that encode only padding are dropped). Computes in the model's dtype."""
         if audio.ndim != 3 or audio.shape[1] != self.cfg.audio_channels:
             raise ModelError(
                 f"SAME encode expects audio [B, {self.cfg.audio_channels}, N], got {list(audio.shape)}"
             )
         n_lat = -(-audio.shape[-1] // self.downsampling_ratio)
         p = self.cfg.patch_size
-        x = _pad_to(audio, p, -1)
+        x = _pad_to(audio.to(self._dtype()), p, -1)
         b, c, n = x.shape
-        x = x.view(b, c, n // p, p).permute(0, 1, 3, 2).reshape(b, c * p, n // p)  # "b c (l h) -> b (c h) l"
+        x = (
+            x.reshape(b, c, n // p, p).permute(0, 1, 3, 2).reshape(b, c * p, n // p)
+        )  # "b c (l h) -> b (c h) l"
         z = self.bottleneck.encode(self.encoder(x, generator))
-        return z[..., :n_lat]
+        return z[..., :n_lat].float()
+
+    def _dtype(self) -> torch.dtype:
+        return self.decoder.layers[1].weight.dtype
 
     def decode(self, latents: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Latents ``[B, latent_dim, T]`` -> audio ``[B, C, T * downsampling_ratio]``."""
+        """Latents ``[B, latent_dim, T]`` -> float32 audio ``[B, C, T * downsampling_ratio]``. Computes in the
+        model's dtype."""
         if latents.ndim != 3 or latents.shape[1] != self.cfg.latent_dim:
             raise ModelError(
                 f"SAME decode expects latents [B, {self.cfg.latent_dim}, T], got {list(latents.shape)}"
             )
         t = latents.shape[-1]
-        x = self.decoder(self.bottleneck.decode(latents, generator), generator)
+        x = self.decoder(self.bottleneck.decode(latents.to(self._dtype()), generator), generator)
         b, cp, n = x.shape
         p = self.cfg.patch_size
         audio = (
             x.view(b, cp // p, p, n).permute(0, 1, 3, 2).reshape(b, cp // p, n * p)
         )  # "b (c h) l -> b c (l h)"
-        audio = audio[..., : t * self.downsampling_ratio]
+        audio = audio[..., : t * self.downsampling_ratio].float()
         return torch.tanh(audio) if self.cfg.soft_clip else audio
 
     def decode_chunked(

@@ -10,6 +10,8 @@ once over all query/key heads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,7 +34,7 @@ class DyT(nn.Module):
 
     def core(self, x: Tensor) -> Tensor:
         """The norm without its gain and offset."""
-        return torch.tanh(x * self.alpha.to(x.dtype))
+        return (x * self.alpha.to(x.dtype)).tanh_()
 
     def forward(self, x: Tensor) -> Tensor:
         assert self.beta is not None
@@ -74,6 +76,32 @@ def _fold(
     return w.to(dtype), bias.to(dtype) if bias is not None else None
 
 
+class _FoldCache:
+    """Folded weights, reused across calls while the tensors they came from are unchanged (inference only:
+    under autograd they are rebuilt each call so gradients flow)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] | None = None
+        self.value: tuple[Tensor, Tensor | None] = (torch.empty(0), None)
+
+    def get(
+        self, build: Callable[[], tuple[Tensor, Tensor | None]], deps: list[Tensor | None]
+    ) -> tuple[Tensor, Tensor | None]:
+        if torch.is_grad_enabled():
+            return build()
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in deps if t is not None)
+        if key != self.key:
+            self.value = build()
+            self.key = key
+        return self.value
+
+
+def _reorder(weight: Tensor, order: tuple[int, ...] | None) -> Tensor:
+    if order is None:
+        return weight
+    return weight.view(len(order), -1, weight.shape[1])[list(order)].flatten(0, 1)
+
+
 def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return torch.addmm(bias, x, weight.t()) if bias is not None else x @ weight.t()
 
@@ -99,10 +127,9 @@ def _rotate_(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     ``(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)``, upstream's ``rotate_half`` form."""
     q = cos.shape[-1]
     x1, x2 = x[..., :q], x[..., q : 2 * q]
-    r1 = torch.addcmul(x1 * cos, x2, -sin)
-    r2 = torch.addcmul(x2 * cos, x1, sin)
+    r1 = (x1 * cos).addcmul_(x2, sin, value=-1.0)
+    x2.mul_(cos).addcmul_(x1, sin)
     x1.copy_(r1)
-    x2.copy_(r2)
     return x
 
 
@@ -117,6 +144,7 @@ class Attention(nn.Module):
         self.to_out = nn.Linear(dim, dim, bias=False)
         self.q_norm = make_norm(dim_heads, dyt)
         self.k_norm = make_norm(dim_heads, dyt)
+        self._folded = _FoldCache()
 
     def heads_out(
         self,
@@ -130,10 +158,11 @@ class Attention(nn.Module):
         b, n = shape
         heads, dh = self.heads, self.dim_heads
         pairs = 2 if self.differential else 1
-        weight = self.to_qkv.weight
-        if self.differential:
-            weight = weight.view(5, -1, weight.shape[1])[list(_DIFF_ORDER)].flatten(0, 1)
-        w, bias = _fold(weight, None, norm, h.dtype)
+        qn, kn = self.q_norm, self.k_norm
+        deps = [self.to_qkv.weight, norm.gamma, norm.beta, qn.gamma, kn.gamma, getattr(qn, "alpha", None)]
+        w, bias = self._folded.get(
+            lambda: self._fold_qkv(norm, pairs, h.dtype), [*deps, getattr(kn, "alpha", None)]
+        )
         y = _linear(h, w, bias).view(b, n, 2 * pairs + 1, heads, dh)
         qk = self._qk_norm(y[:, :, : 2 * pairs], pairs)
         cos, sin = rope
@@ -152,17 +181,30 @@ class Attention(nn.Module):
         out = outs[0] - outs[1] if pairs == 2 else outs[0]
         return out.transpose(1, 2).reshape(b * n, heads * dh)
 
+    def _fold_qkv(self, norm: Norm, pairs: int, dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
+        """The pre-norm's gain/offset folded into ``to_qkv`` (rows reordered to q, q', k, k', v), and with DyT
+        q/k norms their ``alpha`` too: ``tanh(alpha (W h + b)) = tanh((alpha W) h + alpha b)``."""
+        weight = _reorder(self.to_qkv.weight, _DIFF_ORDER if self.differential else None)
+        w, bias = _fold(weight, None, norm, weight.dtype)
+        if isinstance(self.q_norm, DyT) and isinstance(self.k_norm, DyT):
+            rows = w.shape[0] // (2 * pairs + 1)
+            alpha = torch.ones(2 * pairs + 1, dtype=w.dtype, device=w.device)
+            alpha[:pairs], alpha[pairs : 2 * pairs] = self.q_norm.alpha, self.k_norm.alpha
+            scale = alpha.repeat_interleave(rows)
+            w = w * scale[:, None]
+            bias = bias * scale if bias is not None else None
+        return w.to(dtype), bias.to(dtype) if bias is not None else None
+
     def _qk_norm(self, qk: Tensor, pairs: int) -> Tensor:
-        """Norm q (and q_diff) with ``q_norm``, k (and k_diff) with ``k_norm``, in one pass over ``[b, n, 2p, h, d]``."""
+        """Norm q (and q') with ``q_norm``, k (and k') with ``k_norm``, in one pass over ``[b, n, 2p, h, d]``;
+        a DyT's ``alpha`` is already in the projection (``_fold_qkv``)."""
         dtype = qk.dtype
         gamma = torch.stack([self.q_norm.gamma] * pairs + [self.k_norm.gamma] * pairs)[:, None, :].to(dtype)
         if isinstance(self.q_norm, DyT) and isinstance(self.k_norm, DyT):
             assert self.q_norm.beta is not None and self.k_norm.beta is not None
-            alpha = torch.cat([self.q_norm.alpha] * pairs + [self.k_norm.alpha] * pairs)[:, None, None].to(
-                dtype
-            )
             beta = torch.stack([self.q_norm.beta] * pairs + [self.k_norm.beta] * pairs)[:, None, :].to(dtype)
-            return torch.addcmul(beta, gamma, torch.tanh(qk * alpha))
+            t = torch.tanh(qk)
+            return torch.addcmul(beta, gamma, t, out=t)
         eps = self.q_norm.eps if isinstance(self.q_norm, RMSNorm) else 1e-3
         return F.rms_norm(qk, qk.shape[-1:], eps=eps) * gamma
 
@@ -202,13 +244,20 @@ class FeedForward(nn.Module):
         inner = int(dim * mult)
         self.sinusoidal = sinusoidal
         self.ff = nn.ModuleList([_GLUProj(dim, inner), nn.Identity(), nn.Linear(inner, dim)])
+        self._folded = _FoldCache()
 
     def gated(self, h: Tensor, norm: Norm) -> Tensor:
         """``a * act(gate)`` for the norm core ``h`` ``[m, dim]``."""
         proj: nn.Linear = self.ff[0].proj  # type: ignore[assignment]
-        w, bias = _fold(proj.weight, proj.bias, norm, h.dtype)
+        w, bias = self._folded.get(
+            lambda: _fold(proj.weight, proj.bias, norm, h.dtype),
+            [proj.weight, proj.bias, norm.gamma, norm.beta],
+        )
         a, gate = _linear(h, w, bias).chunk(2, dim=-1)
-        gate = torch.sin(gate * _PI) if self.sinusoidal else F.silu(gate)
+        if self.sinusoidal:
+            gate.mul_(_PI).sin_()
+        else:
+            F.silu(gate, inplace=True)
         return gate.mul_(a)
 
 
