@@ -58,7 +58,7 @@ def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: An
     if options:
         raise ModelError(f"unknown load options: {', '.join(options)}", name_or_dir)
     net = load_model(name_or_dir, device, dtype)
-    return StableAudioOpenModel(net, describe(name_or_dir))
+    return StableAudioOpenModel(net, info=describe(name_or_dir))
 
 
 class StableAudioOpenModel(TriErgonModel):
