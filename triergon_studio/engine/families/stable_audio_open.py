@@ -7,8 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.engine.families.base import Capabilities, Defaults, ModelInfo, Settings, TakeInputs
-from triergon_studio.engine.families.registry import FamilyEntry
+from triergon_studio.engine.families.base import (
+    Capabilities,
+    Defaults,
+    FamilyEntry,
+    ModelInfo,
+    Settings,
+    TakeInputs,
+)
 from triergon_studio.engine.families.triergon import SAMPLER_NAMES, TriErgonModel
 from triergon_studio.errors import ModelError
 
