@@ -23,11 +23,10 @@ MAX_RECENT = 8
 
 def model_names() -> list[str]:
     """Model choices without importing torch: presets by name plus bundled model folders."""
+    from triergon_studio.engine.model_paths import named_models
+
     names = ["compact", "tiny-random", "compact-random"]
-    root = Path(__file__).resolve().parents[2] / "model_weights"
-    if root.is_dir():
-        names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
-    return names
+    return names + [n for n in named_models() if n not in names]
 
 
 def _act(win: MainWindow, menu: Any, text: str, slot: Any, shortcut: Any = None, name: str = "") -> QAction:
