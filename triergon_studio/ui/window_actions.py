@@ -130,11 +130,11 @@ def new_from_video(win: MainWindow, video: str | None = None, project_path: str 
         project_path, _ = QFileDialog.getSaveFileName(win, "Save the new project as", suggested, PROJECT_FILTER)
         if not project_path:
             return False
-    from triergon_studio.core.project import Project
     from triergon_studio.errors import StudioError
+    from triergon_studio.video.project_video import new_project
 
     try:
-        project = Project.new_from_video(video, project_path)
+        project = new_project(video, project_path)
         project.save(overwrite=True)
     except StudioError as exc:
         win.show_error(str(exc))
