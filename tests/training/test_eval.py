@@ -38,12 +38,13 @@ def test_kl_is_zero_for_equal_distributions_and_positive_otherwise() -> None:
 @pytest.fixture(scope="module")
 def tiny_model_and_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import randomize_, save_model_dir
 
     d = tmp_path_factory.mktemp("evalmodel")
     cfg = get_preset("tiny")
-    cfg.lufs_predictor = {"preset": "tiny"}
+    cfg.lufs_predictor = LufsPredictorConfig.from_dict({"preset": "tiny"})
     model = build_model(cfg)
     randomize_(model, 0)
     save_model_dir(model, cfg, d / "model")
