@@ -25,5 +25,7 @@ def test_the_checker_finds_a_circle() -> None:
 
 def test_no_import_circles_in_engine_training_and_core() -> None:
     layers = ["engine", "training", "core", "takes"]
-    found = [c for c in import_cycles.circles(import_cycles.import_graph()) if import_cycles.within(c, layers)]
+    found = [
+        c for c in import_cycles.circles(import_cycles.import_graph()) if import_cycles.within(c, layers)
+    ]
     assert found == [], found

@@ -20,7 +20,12 @@ from triergon_studio.training.config import (
 )
 
 CONFIGS = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
-KINDS = {"vae": VAEStageConfig, "encoders": EncodersStageConfig, "dit": DiTStageConfig, "lufs": LufsStageConfig}
+KINDS = {
+    "vae": VAEStageConfig,
+    "encoders": EncodersStageConfig,
+    "dit": DiTStageConfig,
+    "lufs": LufsStageConfig,
+}
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
@@ -35,7 +40,10 @@ def test_every_recipe_config_loads_as_its_stage_and_round_trips(path: Path) -> N
 
 
 def test_stage_settings_live_on_their_own_stage_only() -> None:
-    vae, dit = load_stage_config(CONFIGS / "compact_vae.json"), load_stage_config(CONFIGS / "compact_dit.json")
+    vae, dit = (
+        load_stage_config(CONFIGS / "compact_vae.json"),
+        load_stage_config(CONFIGS / "compact_dit.json"),
+    )
     assert isinstance(vae, VAEStageConfig) and vae.crop_seconds == 0.37 and not vae.sample_latents
     assert isinstance(dit, DiTStageConfig) and dit.ema_decay == 0.998
     assert not hasattr(vae, "ema_decay") and not hasattr(dit, "kl_weight")
@@ -81,8 +89,9 @@ def test_bad_configs_are_errors_that_name_the_file(tmp_path: Path) -> None:
         load_stage_config(tmp_path / "broken.json")
     with pytest.raises(StudioError, match="not 'dit'"):
         DiTStageConfig.from_dict(base)
-    assert isinstance(load_stage_config(_write(tmp_path, {"stage": "lufs", "out_dir": "x", "lr": 1})),
-                      LufsStageConfig)  # an int where a float goes is fine
+    assert isinstance(
+        load_stage_config(_write(tmp_path, {"stage": "lufs", "out_dir": "x", "lr": 1})), LufsStageConfig
+    )  # an int where a float goes is fine
 
 
 def test_run_from_file_refuses_a_config_of_another_stage(tmp_path: Path) -> None:
@@ -96,5 +105,7 @@ def test_run_from_file_refuses_a_config_of_another_stage(tmp_path: Path) -> None
 def test_merge_overrides_is_nested() -> None:
     base = {"dit": {"depth": 2, "lufs_mode": "tokens+frame"}, "name": "a"}
     assert merge_overrides(base, {"dit": {"lufs_mode": "tokens"}}) == {
-        "dit": {"depth": 2, "lufs_mode": "tokens"}, "name": "a"}
+        "dit": {"depth": 2, "lufs_mode": "tokens"},
+        "name": "a",
+    }
     assert base["dit"]["lufs_mode"] == "tokens+frame"  # not changed in place

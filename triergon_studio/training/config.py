@@ -126,7 +126,10 @@ class LufsStageConfig(RunConfig):
 
 StageConfig = VAEStageConfig | EncodersStageConfig | DiTStageConfig | LufsStageConfig
 STAGE_CONFIGS: dict[str, type[RunConfig]] = {
-    "vae": VAEStageConfig, "encoders": EncodersStageConfig, "dit": DiTStageConfig, "lufs": LufsStageConfig,
+    "vae": VAEStageConfig,
+    "encoders": EncodersStageConfig,
+    "dit": DiTStageConfig,
+    "lufs": LufsStageConfig,
 }
 
 
@@ -182,7 +185,11 @@ class Dist:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list[str]": (list,),
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list[str]": (list,),
     "dict[str, Any]": (dict,),
 }
 

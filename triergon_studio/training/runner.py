@@ -156,7 +156,8 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     start = 0
     rng = np.random.default_rng([cfg.seed, dist.rank])
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=dist.device, weights_only=False)
+        # weights_only: a checkpoint holds tensors and plain data; never unpickle code from a run folder
+        state = torch.load(ckpt_path, map_location=dist.device, weights_only=True)
         module.load_state_dict(state["module"])
         opt.load_state_dict(state["optim"])
         stage.load_extra_state(state.get("extra", {}))
@@ -188,7 +189,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
         opt.step()
         metrics.update(stage.after_step(batch, step, lr))
-        if ema is not None:
+        if ema is not None and stage.ema_target is not None:
             ema.update(stage.ema_target, step)
         last_loss = float(loss.detach())
         if dist.main and (step % cfg.log_every == 0 or step == cfg.steps - 1):

@@ -58,7 +58,9 @@ class EncoderConfig:
         preset = str(data.get("preset", "compact" if kind == "small" else "full"))
         key = f"{kind}/{preset}"
         if key not in ENCODER_PRESETS:
-            raise ModelError(f"unknown prompt-encoder preset {key!r}; choose one of {', '.join(ENCODER_PRESETS)}")
+            raise ModelError(
+                f"unknown prompt-encoder preset {key!r}; choose one of {', '.join(ENCODER_PRESETS)}"
+            )
         names = {f.name for f in fields(cls)}
         bad = sorted(set(data) - names)
         if bad:
@@ -80,14 +82,36 @@ class EncoderConfig:
 
 
 ENCODER_PRESETS: dict[str, EncoderConfig] = {
-    "small/tiny": EncoderConfig("small", "tiny", d=64, width=32, heads=2, text_layers=1, audio_layers=1,
-                                video_layers=1, text_max_len=64, word_buckets=256, n_mels=32,
-                                audio_channels=(8, 16, 16), frame_size=32, video_frames=4,
-                                frame_channels=(8, 16)),
+    "small/tiny": EncoderConfig(
+        "small",
+        "tiny",
+        d=64,
+        width=32,
+        heads=2,
+        text_layers=1,
+        audio_layers=1,
+        video_layers=1,
+        text_max_len=64,
+        word_buckets=256,
+        n_mels=32,
+        audio_channels=(8, 16, 16),
+        frame_size=32,
+        video_frames=4,
+        frame_channels=(8, 16),
+    ),
     "small/compact": EncoderConfig("small", "compact", d=384),
     "languagebind/full": EncoderConfig("languagebind", "full", d=768),
     # Reduced widths for tests; the key layout is the real one.
-    "languagebind/test": EncoderConfig("languagebind", "test", d=32, vision_width=64, vision_layers=2,
-                                       vision_heads=2, text_width=48, text_heads=2, clip_text_layers=2,
-                                       proj_dim=32),
+    "languagebind/test": EncoderConfig(
+        "languagebind",
+        "test",
+        d=32,
+        vision_width=64,
+        vision_layers=2,
+        vision_heads=2,
+        text_width=48,
+        text_heads=2,
+        clip_text_layers=2,
+        proj_dim=32,
+    ),
 }

@@ -16,8 +16,9 @@ from triergon_studio.engine.models.languagebind import LanguageBindEncoders
 from triergon_studio.errors import ModelError
 
 
-def build_prompt_encoders(cfg: EncoderConfig | dict[str, Any] | str, cond_dim: int | None = None,
-                          num_tokens: int | None = None) -> nn.Module:
+def build_prompt_encoders(
+    cfg: EncoderConfig | dict[str, Any] | str, cond_dim: int | None = None, num_tokens: int | None = None
+) -> nn.Module:
     """Build the encoders; ``cond_dim``/``num_tokens`` (from the model config) override d and M."""
     cfg = EncoderConfig.parse(cfg)
     if cond_dim is not None:

@@ -89,8 +89,13 @@ class LufsPredictorConfig:
         bad = sorted(set(cnn) - {f.name for f in fields(FrameCNNConfig)})
         if bad:
             raise ModelError(f"invalid T_LUFS config: unknown frame_cnn fields {bad}")
-        frame_cnn = FrameCNNConfig(**{**cnn, "channels": tuple(cnn.get("channels", FrameCNNConfig.channels)),
-                                      "grid": tuple(cnn.get("grid", FrameCNNConfig.grid))})
+        frame_cnn = FrameCNNConfig(
+            **{
+                **cnn,
+                "channels": tuple(cnn.get("channels", FrameCNNConfig.channels)),
+                "grid": tuple(cnn.get("grid", FrameCNNConfig.grid)),
+            }
+        )
         try:
             return cls(**{**base, **data}, frame_cnn=frame_cnn)
         except TypeError as exc:
@@ -102,6 +107,7 @@ LUFS_PRESETS: dict[str, LufsPredictorConfig] = {
     "t-lufs-s": LufsPredictorConfig("t-lufs-s", 768, 12, 8, features="dinov2-vitb14"),
     "t-lufs-l": LufsPredictorConfig("t-lufs-l", 768, 14, 12, features="dinov2-vitb14"),
     "t-lufs-small": LufsPredictorConfig("t-lufs-small", 256, 4, 4),
-    "t-lufs-tiny": LufsPredictorConfig("t-lufs-tiny", 32, 2, 2, dropout=0.0,
-                                       frame_cnn=FrameCNNConfig((8, 16), 32, 32, True)),
+    "t-lufs-tiny": LufsPredictorConfig(
+        "t-lufs-tiny", 32, 2, 2, dropout=0.0, frame_cnn=FrameCNNConfig((8, 16), 32, 32, True)
+    ),
 }

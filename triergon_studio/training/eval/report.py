@@ -68,7 +68,8 @@ def load_clips(heldout_dir: Path, n: int) -> list[Clip]:
     if not (heldout_dir / "heldout.json").exists():
         write_heldout(heldout_dir, n)
     clips: list[Clip] = []
-    for meta in load_heldout(heldout_dir)[:n]:
+    entries: list[dict[str, Any]] = list(load_heldout(heldout_dir)[:n])
+    for meta in entries:
         audio, sr = sf.read(meta["video"].replace(".mp4", ".wav"), dtype="float32")
         cache = Path(meta["video"]).with_suffix(".peaks.json")
         if cache.exists():
@@ -135,8 +136,8 @@ def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ..
                                               classifier_acc_on_gt_audio=round(float((p_ref.argmax(1) == labels).mean()), 4)))
     pred_curves = {i: predicted_curves(model, c) for i, c in enumerate(clips)} if model.lufs_predictor else {}
     if pred_curves:
-        errs = [curve_mae(c.gt_curves, pred_curves[i]) for i, c in enumerate(clips)]
-        errs = [e for e in errs if e is not None]
+        maes = [curve_mae(c.gt_curves, pred_curves[i]) for i, c in enumerate(clips)]
+        errs = [e for e in maes if e is not None]
         report.t_lufs_mae = round(float(np.nanmean(np.stack(errs))), 3)
     for row in rows:
         t0 = time.perf_counter()

@@ -14,19 +14,28 @@ from typing import Any
 from triergon_studio.errors import StudioError
 
 ROWS = ("T", "V", "V+T", "V+T+A", "V+T+pred", "V+T+GT")
-TARGETS = {"lufs_mae_raw_gt": 1.5, "lufs_mae_conform_gt": 0.5, "class_acc_text": 0.8, "av_align_ratio": 0.8,
-           "t_lufs_mae": 3.0}
+TARGETS = {
+    "lufs_mae_raw_gt": 1.5,
+    "lufs_mae_conform_gt": 0.5,
+    "class_acc_text": 0.8,
+    "av_align_ratio": 0.8,
+    "t_lufs_mae": 3.0,
+}
 
 Source = str | Path | None
 
 
-def _fields(data: Any, what: str, required: tuple[str, ...], optional: tuple[str, ...], source: Source) -> None:
+def _fields(
+    data: Any, what: str, required: tuple[str, ...], optional: tuple[str, ...], source: Source
+) -> None:
     if not isinstance(data, dict):
         raise StudioError(f"evaluation report: {what} must be an object", source)
     missing = [k for k in required if k not in data]
     unknown = sorted(set(data) - set(required) - set(optional))
     if missing or unknown:
-        raise StudioError(f"evaluation report: {what} has missing {missing} / unknown {unknown} fields", source)
+        raise StudioError(
+            f"evaluation report: {what} has missing {missing} / unknown {unknown} fields", source
+        )
 
 
 def _num(value: Any, what: str, source: Source) -> float:
@@ -67,8 +76,14 @@ class RowResult:
     lufs_mae_raw: ChannelMAE | None = None
     lufs_mae_conform: ChannelMAE | None = None
 
-    _SCALARS = ("class_acc", "class_acc_train_captions", "class_acc_heldout_captions", "kl_ref_gen", "av_align",
-                "av_align_ratio")
+    _SCALARS = (
+        "class_acc",
+        "class_acc_train_captions",
+        "class_acc_heldout_captions",
+        "kl_ref_gen",
+        "av_align",
+        "av_align_ratio",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in self._SCALARS}
@@ -82,13 +97,34 @@ class RowResult:
 
     @classmethod
     def from_dict(cls, data: Any, what: str, source: Source = None) -> RowResult:
-        _fields(data, what, (*cls._SCALARS, "lufs_mae_vs_gt", "seconds"), ("lufs_mae_raw", "lufs_mae_conform"),
-                source)
-        pairs = {k: ChannelMAE.from_dict(data[k], f"{what}.{k}", source) if data.get(k) is not None else None
-                 for k in ("lufs_mae_raw", "lufs_mae_conform")}
-        return cls(*(_num(data[k], f"{what}.{k}", source) for k in cls._SCALARS),
-                   lufs_mae_vs_gt=ChannelMAE.from_dict(data["lufs_mae_vs_gt"], f"{what}.lufs_mae_vs_gt", source),
-                   seconds=_num(data["seconds"], f"{what}.seconds", source), **pairs)
+        _fields(
+            data,
+            what,
+            (*cls._SCALARS, "lufs_mae_vs_gt", "seconds"),
+            ("lufs_mae_raw", "lufs_mae_conform"),
+            source,
+        )
+
+        def num(key: str) -> float:
+            return _num(data[key], f"{what}.{key}", source)
+
+        def pair(key: str) -> ChannelMAE | None:
+            return None if data.get(key) is None else ChannelMAE.from_dict(data[key], f"{what}.{key}", source)
+
+        vs_gt = pair("lufs_mae_vs_gt")
+        assert vs_gt is not None  # required above
+        return cls(
+            class_acc=num("class_acc"),
+            class_acc_train_captions=num("class_acc_train_captions"),
+            class_acc_heldout_captions=num("class_acc_heldout_captions"),
+            kl_ref_gen=num("kl_ref_gen"),
+            av_align=num("av_align"),
+            av_align_ratio=num("av_align_ratio"),
+            lufs_mae_vs_gt=vs_gt,
+            seconds=num("seconds"),
+            lufs_mae_raw=pair("lufs_mae_raw"),
+            lufs_mae_conform=pair("lufs_mae_conform"),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +135,10 @@ class Reference:
     classifier_acc_on_gt_audio: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"av_align_gt": self.av_align_gt, "classifier_acc_on_gt_audio": self.classifier_acc_on_gt_audio}
+        return {
+            "av_align_gt": self.av_align_gt,
+            "classifier_acc_on_gt_audio": self.classifier_acc_on_gt_audio,
+        }
 
     @classmethod
     def from_dict(cls, data: Any, source: Source = None) -> Reference:
@@ -136,8 +175,12 @@ class Target:
         if not isinstance(data["met"], bool):
             raise StudioError(f"evaluation report: {what}.met must be true or false", source)
         note = data.get("note")
-        return cls(_num(data["target"], f"{what}.target", source), measured, data["met"],
-                   None if note is None else str(note))
+        return cls(
+            _num(data["target"], f"{what}.target", source),
+            measured,
+            data["met"],
+            None if note is None else str(note),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,8 +204,8 @@ class ModeResult:
     @classmethod
     def from_dict(cls, data: Any, what: str, source: Source = None) -> ModeResult:
         _fields(data, what, ("raw", "conform", "class_acc", "model"), (), source)
-        return cls(*(_num(data[k], f"{what}.{k}", source) for k in ("raw", "conform", "class_acc")),
-                   model=str(data["model"]))
+        raw, conform, acc = (_num(data[k], f"{what}.{k}", source) for k in ("raw", "conform", "class_acc"))
+        return cls(raw, conform, acc, str(data["model"]))
 
 
 @dataclass
@@ -180,8 +223,11 @@ class EvalReport:
         return self.rows.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"clips": self.clips, "reference": self.reference.to_dict(),
-                               "rows": {k: r.to_dict() for k, r in self.rows.items()}}
+        out: dict[str, Any] = {
+            "clips": self.clips,
+            "reference": self.reference.to_dict(),
+            "rows": {k: r.to_dict() for k, r in self.rows.items()},
+        }
         if self.t_lufs_mae is not None:
             out["t_lufs_mae"] = self.t_lufs_mae
         out["targets"] = {k: t.to_dict() for k, t in self.targets.items()}
@@ -192,10 +238,17 @@ class EvalReport:
     @classmethod
     def from_dict(cls, data: Any, source: Source = None) -> EvalReport:
         """Read ``to_dict``'s output (an ``eval --json`` file, or a model manifest's ``eval``)."""
-        _fields(data, "the report", ("clips", "reference", "rows"), ("t_lufs_mae", "targets", "lufs_mode_comparison"),
-                source)
+        _fields(
+            data,
+            "the report",
+            ("clips", "reference", "rows"),
+            ("t_lufs_mae", "targets", "lufs_mode_comparison"),
+            source,
+        )
         if not isinstance(data["clips"], int) or isinstance(data["clips"], bool):
-            raise StudioError(f"evaluation report: clips must be a whole number, got {data['clips']!r}", source)
+            raise StudioError(
+                f"evaluation report: clips must be a whole number, got {data['clips']!r}", source
+            )
         rows, targets, comparison = data["rows"], data.get("targets") or {}, data.get("lufs_mode_comparison")
         for name, obj in (("rows", rows), ("targets", targets), ("lufs_mode_comparison", comparison or {})):
             if not isinstance(obj, dict):
@@ -210,8 +263,11 @@ class EvalReport:
             rows={k: RowResult.from_dict(v, f"rows.{k}", source) for k, v in rows.items()},
             t_lufs_mae=None if t_lufs is None else _num(t_lufs, "t_lufs_mae", source),
             targets={k: Target.from_dict(v, f"targets.{k}", source) for k, v in targets.items()},
-            lufs_mode_comparison=None if comparison is None else {
-                k: ModeResult.from_dict(v, f"lufs_mode_comparison.{k}", source) for k, v in comparison.items()},
+            lufs_mode_comparison=None
+            if comparison is None
+            else {
+                k: ModeResult.from_dict(v, f"lufs_mode_comparison.{k}", source) for k, v in comparison.items()
+            },
         )
 
 
@@ -220,21 +276,35 @@ def compute_targets(report: EvalReport) -> dict[str, Target]:
     gt, text = report.row("V+T+GT"), report.row("T")
     best_av = max((r.av_align_ratio for k, r in report.rows.items() if k.startswith("V")), default=None)
     return {
-        "lufs_mae_raw_gt": Target.check(gt.lufs_mae_raw.mean if gt and gt.lufs_mae_raw else None,
-                                        TARGETS["lufs_mae_raw_gt"], higher=False),
-        "lufs_mae_conform_gt": Target.check(gt.lufs_mae_conform.mean if gt and gt.lufs_mae_conform else None,
-                                            TARGETS["lufs_mae_conform_gt"], higher=False),
-        "class_acc_text": Target.check(text.class_acc if text else None, TARGETS["class_acc_text"], higher=True),
-        "class_acc_text_heldout_captions": Target.check(text.class_acc_heldout_captions if text else None,
-                                                        TARGETS["class_acc_text"], higher=True),
-        "av_align_ratio": Target.check(gt.av_align_ratio if gt else best_av, TARGETS["av_align_ratio"],
-                                       higher=True),
+        "lufs_mae_raw_gt": Target.check(
+            gt.lufs_mae_raw.mean if gt and gt.lufs_mae_raw else None, TARGETS["lufs_mae_raw_gt"], higher=False
+        ),
+        "lufs_mae_conform_gt": Target.check(
+            gt.lufs_mae_conform.mean if gt and gt.lufs_mae_conform else None,
+            TARGETS["lufs_mae_conform_gt"],
+            higher=False,
+        ),
+        "class_acc_text": Target.check(
+            text.class_acc if text else None, TARGETS["class_acc_text"], higher=True
+        ),
+        "class_acc_text_heldout_captions": Target.check(
+            text.class_acc_heldout_captions if text else None, TARGETS["class_acc_text"], higher=True
+        ),
+        "av_align_ratio": Target.check(
+            gt.av_align_ratio if gt else best_av, TARGETS["av_align_ratio"], higher=True
+        ),
         "t_lufs_mae": Target.check(report.t_lufs_mae, TARGETS["t_lufs_mae"], higher=False),
     }
 
 
-def lufs_mode_comparison(mine: RowResult, mode: str, model_dir: str | Path, theirs: RowResult, other_mode: str,
-                         other_dir: str | Path) -> dict[str, ModeResult]:
+def lufs_mode_comparison(
+    mine: RowResult,
+    mode: str,
+    model_dir: str | Path,
+    theirs: RowResult,
+    other_mode: str,
+    other_dir: str | Path,
+) -> dict[str, ModeResult]:
     """The two models' V+T+GT rows side by side (they differ only in the DiT's LUFS path)."""
     return {mode: ModeResult.from_row(mine, model_dir), other_mode: ModeResult.from_row(theirs, other_dir)}
 
@@ -262,16 +332,22 @@ def _pair(v: ChannelMAE | None) -> str:
 
 def to_markdown(report: EvalReport) -> str:
     ref = report.reference
-    lines = [f"Held-out clips: {report.clips}; ground-truth AV-Align {ref.av_align_gt}; "
-             f"classifier on ground-truth audio {ref.classifier_acc_on_gt_audio:.1%}", ""]
-    lines.append("| row | class acc | acc (held-out captions) | KL(ref||gen) | AV-Align | AV ratio | "
-                 "LUFS MAE raw L/R | after conform L/R | vs GT curve |")
+    lines = [
+        f"Held-out clips: {report.clips}; ground-truth AV-Align {ref.av_align_gt}; "
+        f"classifier on ground-truth audio {ref.classifier_acc_on_gt_audio:.1%}",
+        "",
+    ]
+    lines.append(
+        "| row | class acc | acc (held-out captions) | KL(ref||gen) | AV-Align | AV ratio | "
+        "LUFS MAE raw L/R | after conform L/R | vs GT curve |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for name, r in report.rows.items():
         lines.append(
             f"| {name} | {r.class_acc:.1%} | {r.class_acc_heldout_captions:.1%} | {r.kl_ref_gen:.3f} | "
             f"{r.av_align:.3f} | {r.av_align_ratio:.2f} | {_pair(r.lufs_mae_raw)} | {_pair(r.lufs_mae_conform)} | "
-            f"{r.lufs_mae_vs_gt.mean:.2f} |")
+            f"{r.lufs_mae_vs_gt.mean:.2f} |"
+        )
     if report.t_lufs_mae is not None:
         lines += ["", f"T_LUFS error on held-out videos: {report.t_lufs_mae:.2f} LU (frames above -60 LUFS)"]
     if report.lufs_mode_comparison is not None:
