@@ -41,7 +41,10 @@ def main() -> None:
     ap.add_argument("--mirror", type=Path, required=True)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--model", choices=sorted(ref.REAL), default="same_s")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     block = ref.REAL[args.model]
     with tempfile.TemporaryDirectory() as tmp:

@@ -167,3 +167,27 @@ def test_slabbed_chunks_give_the_same_output(monkeypatch: pytest.MonkeyPatch) ->
         assert _rel(model.decode(latents), GOLDEN["small_s/decoded"][..., : latents.shape[-1] * 32]) < 1e-4
         z = model.encode(audio)
         assert _rel(z, GOLDEN["small_s/encoded"][..., : z.shape[-1]]) < 1e-4
+
+
+def test_bfloat16_model_takes_and_gives_float32() -> None:
+    model = _small("small_l")
+    latents = torch.from_numpy(GOLDEN["small_l/latents"])
+    audio = torch.from_numpy(GOLDEN["small_l/audio"])
+    with torch.no_grad():
+        ref_y, ref_z = model.decode(latents), model.encode(audio)
+        model.to(torch.bfloat16)
+        y, z = model.decode(latents), model.encode(audio)
+    assert y.dtype == z.dtype == torch.float32
+    assert _rel(y, ref_y.numpy()) < 5e-2 and _rel(z, ref_z.numpy()) < 5e-2
+
+
+def test_built_on_meta_then_loaded() -> None:
+    cfg = SAMEConfig.from_upstream({"model": {"pretransform": SMALL_CONFIGS["small_s"]}})
+    with torch.device("meta"):
+        model = SAMEAutoencoder(cfg)
+    model.load_upstream_state_dict(_small("small_s").state_dict())
+    model.eval()
+    latents = torch.from_numpy(GOLDEN["small_s/latents"])
+    with torch.no_grad():
+        y = model.decode(latents)
+    assert _rel(y, GOLDEN["small_s/decoded"][..., : y.shape[-1]]) < 1e-4

@@ -272,34 +272,40 @@ class SAMEAutoencoder(nn.Module):
         return self.cfg.audio_channels
 
     def encode(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Audio ``[B, C, N]`` -> latents ``[B, latent_dim, ceil(N / downsampling_ratio)]`` (zero-padded at the end
-        as upstream pads; latents that encode only padding are dropped)."""
+        """Audio ``[B, C, N]`` -> float32 latents ``[B, latent_dim, ceil(N / downsampling_ratio)]`` (zero-padded at
+        the end as upstream pads; latents that encode only padding are dropped). Computes in the model's dtype."""
         if audio.ndim != 3 or audio.shape[1] != self.cfg.audio_channels:
             raise ModelError(
                 f"SAME encode expects audio [B, {self.cfg.audio_channels}, N], got {list(audio.shape)}"
             )
         n_lat = -(-audio.shape[-1] // self.downsampling_ratio)
         p = self.cfg.patch_size
-        x = _pad_to(audio, p, -1)
+        x = _pad_to(audio.to(self._dtype()), p, -1)
         b, c, n = x.shape
-        x = x.view(b, c, n // p, p).permute(0, 1, 3, 2).reshape(b, c * p, n // p)  # "b c (l h) -> b (c h) l"
+        x = (
+            x.reshape(b, c, n // p, p).permute(0, 1, 3, 2).reshape(b, c * p, n // p)
+        )  # "b c (l h) -> b (c h) l"
         z = self.bottleneck.encode(self.encoder(x, generator))
-        return z[..., :n_lat]
+        return z[..., :n_lat].float()
+
+    def _dtype(self) -> torch.dtype:
+        return self.decoder.layers[1].weight.dtype
 
     def decode(self, latents: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Latents ``[B, latent_dim, T]`` -> audio ``[B, C, T * downsampling_ratio]``."""
+        """Latents ``[B, latent_dim, T]`` -> float32 audio ``[B, C, T * downsampling_ratio]``. Computes in the
+        model's dtype."""
         if latents.ndim != 3 or latents.shape[1] != self.cfg.latent_dim:
             raise ModelError(
                 f"SAME decode expects latents [B, {self.cfg.latent_dim}, T], got {list(latents.shape)}"
             )
         t = latents.shape[-1]
-        x = self.decoder(self.bottleneck.decode(latents, generator), generator)
+        x = self.decoder(self.bottleneck.decode(latents.to(self._dtype()), generator), generator)
         b, cp, n = x.shape
         p = self.cfg.patch_size
         audio = (
             x.view(b, cp // p, p, n).permute(0, 1, 3, 2).reshape(b, cp // p, n * p)
         )  # "b (c h) l -> b c (l h)"
-        audio = audio[..., : t * self.downsampling_ratio]
+        audio = audio[..., : t * self.downsampling_ratio].float()
         return torch.tanh(audio) if self.cfg.soft_clip else audio
 
     def decode_chunked(
