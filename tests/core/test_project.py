@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from video_factory import make_video
 
+from tests.video.video_factory import make_video
 from triergon_studio.core.autosave import Autosaver, discard_recovery, has_recovery, recover
 from triergon_studio.core.model import GenerationSettings, ReferenceClip, Take
 from triergon_studio.core.project import Project, autosave_path
 from triergon_studio.errors import ProjectError
+from triergon_studio.video.project_video import new_project, relink
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path, video: Path) -> Project:
     shutil.copy(video, tmp_path / "picture.mp4")
-    return Project.new_from_video(tmp_path / "picture.mp4", tmp_path / "show.json")
+    return new_project(tmp_path / "picture.mp4", tmp_path / "show.json")
 
 
 def make_take(project: Project, name: str = "door") -> Take:
@@ -151,7 +152,7 @@ def test_save_load_round_trip(project: Project, tmp_path: Path) -> None:
     path = project.save()
     assert path == tmp_path / "show.json" and not project.is_dirty
     doc = json.loads(path.read_text())
-    assert doc["format"] == "triergon-project" and doc["version"] == 1
+    assert doc["format"] == "triergon-project" and doc["version"] == 2
     assert doc["fps"] == {"num": 30000, "den": 1001}
     loaded = Project.load(path)
     assert loaded.to_json() == project.to_json()
@@ -183,12 +184,12 @@ def test_moved_and_replaced_video_detected_and_relinked(project: Project, tmp_pa
     os.replace(tmp_path / "picture.mp4", moved)
     reopened = Project.load(tmp_path / "show.json")
     assert reopened.video_status() == "missing"
-    reopened.relink_video(moved)
+    relink(reopened, moved)
     assert reopened.video_status() == "ok" and reopened.video.path == "media/picture_moved.mp4"
     other = make_video(tmp_path / "recut.mp4", 40, fps=25)
     with pytest.raises(ProjectError, match="not the same video"):
-        reopened.relink_video(other)
-    reopened.relink_video(other, accept_changed=True)
+        relink(reopened, other)
+    relink(reopened, other, accept_changed=True)
     assert reopened.fps == 25 and reopened.frame_count == 40
     reopened.undo.undo()
     assert reopened.fps == Fraction(30000, 1001)
@@ -225,7 +226,21 @@ def test_v0_project_migrates(tmp_path: Path, video: Path) -> None:
     assert project.video.fingerprint is not None and project.video_status() == "ok"
     assert path.read_text() == json.dumps(v0)  # loading never rewrites the file
     project.save()
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
+
+
+def test_v1_app_defaults_become_the_models_defaults() -> None:
+    """v1 stored the app's fixed 50 steps / CFG 7 / dpmpp_3m_sde; v2 reads them as None (the model's own
+    defaults) so the app and the CLI make the same take. A value the user changed is kept."""
+    from triergon_studio.core.migrations import migrate
+
+    doc = {"format": "triergon-project", "version": 1,
+           "settings": {"steps": 50, "cfg": 7.0, "sampler": "dpmpp_3m_sde", "seed": 4}}
+    out, read_as = migrate(doc)
+    assert read_as == 1 and out["version"] == 2
+    assert out["settings"] == {"steps": None, "cfg": None, "sampler": None, "seed": 4}
+    kept, _ = migrate({**doc, "settings": {"steps": 30, "cfg": 7.0, "sampler": "euler"}})
+    assert kept["settings"] == {"steps": 30, "cfg": None, "sampler": "euler"}
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe\x00garbage", b"[]", b'{"format": "other"}',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -31,9 +32,13 @@ def register(subparsers: Any) -> None:
     )
     gen.add_argument("video", nargs="?", type=Path, help="video to score (its length sets the output length)")
     gen.add_argument("--duration", type=float, help="seconds to generate when there is no video")
+    gen.add_argument("--start", type=float, help="with a VIDEO: generate from this picture time (seconds)")
+    gen.add_argument("--end", type=float, help="with a VIDEO: generate up to this picture time (seconds)")
     gen.add_argument("--text", help="text prompt")
     gen.add_argument("--negative", help="negative prompt: what the take should not sound like")
     gen.add_argument("--ref-audio", type=Path, help="reference audio prompt")
+    gen.add_argument("--ref-in", type=float, default=0.0, help="reference audio in point (seconds)")
+    gen.add_argument("--ref-out", type=float, help="reference audio out point (seconds; default: its end)")
     gen.add_argument("--init-audio", type=Path, help="audio-to-audio: start from this sound, noised to --init-noise")
     gen.add_argument("--init-noise", type=float, help="how far to noise the init audio, 0 < LEVEL <= 1 "
                                                       "(default: the model's)")
@@ -66,19 +71,18 @@ def register(subparsers: Any) -> None:
 
 def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
+    from triergon_studio.engine.model_paths import find_named
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest, verify_model_dir
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
-    if path.is_dir() and (path / "model_config.json").exists() and not (path / "config.json").exists():
-        from triergon_studio.engine.families.registry import find_family
-
-        if find_family(str(path)).family == "stable-audio-3":
-            from triergon_studio.engine.families.stable_audio_3 import model_info_json
-
-            return model_info_json(str(path), verify)
-    if spec in PRESETS:
+    named = find_named(spec) if not path.is_dir() else None
+    if named is not None:  # a bundled or TRIERGON_MODELS folder wins over a preset of the same name
+        path = named
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "model_config.json").exists():
+        raise ModelError("not a model folder: no config.json or model_config.json", path)
+    if spec in PRESETS and named is None:
         cfg = get_preset(spec)
     elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
         cfg = get_preset(spec[: -len(RANDOM_SUFFIX)])
@@ -90,10 +94,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
     elif path.is_dir() and (path / "model_config.json").exists():
-        from triergon_studio.engine.importers.sao import sao_config_from_dict
-
-        data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        cfg = sao_config_from_dict(data, path / "model_config.json", name=path.name)
+        return _family_info(path, verify)
     else:
         from triergon_studio.engine.weights import resolve_model
 
@@ -103,6 +104,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     counts = model.param_counts()
     out: dict[str, Any] = {
         "name": cfg.name,
+        "family": "tri-ergon",
         "preset": cfg.preset,
         "dit_params": counts["dit_params"],
         "vae_params": counts["vae_params"],
@@ -130,6 +132,34 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     return out
 
 
+def _family_info(path: Path, verify: bool) -> dict[str, Any]:
+    """A folder of another family (Stable Audio): what its files say, without loading the weights."""
+    import dataclasses
+    from importlib import import_module
+
+    from triergon_studio.engine.families.registry import describe, find_family
+
+    entry = find_family(str(path))
+    module = import_module(entry.load.partition(":")[0])
+    own = getattr(module, "model_info_json", None)
+    if own is not None:  # the family reports itself (sizes on meta, defaults, verification)
+        result: dict[str, Any] = own(str(path), verify)
+        return result
+    info = describe(str(path))
+    out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
+                           "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
+                           "latent_rate_hz": info.latent_rate_hz,
+                           "max_duration_s": info.capabilities.max_window_s,
+                           "capabilities": dataclasses.asdict(info.capabilities),
+                           "defaults": dataclasses.asdict(info.defaults)}
+    if verify:
+        check = getattr(module, "verify_folder", None)
+        if check is None:
+            raise ModelError(f"nothing to verify: {info.family} folders carry no checksums", path)
+        out["verified"] = check(path)
+    return out
+
+
 def run_model_info(args: argparse.Namespace) -> int:
     print(json.dumps(model_info(args.model, verify=args.verify), indent=2))
     return 0
@@ -146,11 +176,19 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
     """The CLI's ``TakeSpec``: the same fields the app fills from a project (``core.take_spec.spec_from_project``)."""
     from triergon_studio.core.take_spec import AudioClip, TakeSpec, TimeSpan
 
-    span = TimeSpan(0.0, video.duration_s) if video is not None else TimeSpan(0.0, float(args.duration))
+    if video is not None:
+        start = 0.0 if args.start is None else float(args.start)
+        span = TimeSpan(start, video.duration_s if args.end is None else float(args.end))
+    else:
+        if args.start is not None or args.end is not None:
+            raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
+        if not (math.isfinite(args.duration) and args.duration > 0):
+            raise ModelError(f"duration must be a positive number of seconds, got {args.duration}")
+        span = TimeSpan(0.0, float(args.duration))
     return TakeSpec(
         span=span, video=video, use_video=not args.no_video, text=args.text or "",
         negative_text=args.negative or "",
-        reference=AudioClip(str(args.ref_audio)) if args.ref_audio else None,
+        reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
         init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
         curves=curves, curve_method="t_lufs" if args.predict_curves else None, conform=bool(args.conform),
         model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,
