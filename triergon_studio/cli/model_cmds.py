@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.errors import ExportError, ModelError
+from triergon_studio.errors import ExportError, ModelError, ParameterError
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
+    gen.add_argument("--fit-curves", action="store_true",
+                     help="stretch curves drawn for another length to the take's length (else a length "
+                          "mismatch of more than 1/6 s is refused, as conform does)")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
     gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
                      help="replace existing output files (--force, as in every other command)")
@@ -203,16 +206,27 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.conform and args.curves is None and args.curves_from is None and not args.predict_curves:
         # checked before sampling: with a real model the user would wait minutes for this error
         raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
+    take_s = _check_generate_params(args)  # every parameter, before anything is loaded
     outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
 
     from triergon_studio.core.take_sidecar import write_sidecar
-    from triergon_studio.engine.device import resolve_device, resolve_dtype
+    from triergon_studio.core.validate import check_curve_length, check_device
+    from triergon_studio.engine.device import available_devices, resolve_device, resolve_dtype
     from triergon_studio.engine.pipeline import GenerationRequest, generate_takes, run_to_end
     from triergon_studio.engine.weights import DEFAULT_MODEL, load_model
 
-    device = resolve_device(args.device)
+    device = resolve_device(check_device(args.device, available_devices()))
     dtype = resolve_dtype(args.precision, device)
     curves = _load_curves(args)  # a bad curves file fails before a model is loaded
+    if curves is not None and take_s is not None:
+        if args.fit_curves:
+            curves = curves.stretched_to(take_s)
+        else:
+            where = args.video.name if args.video is not None else f"--duration {args.duration:g}"
+            try:
+                check_curve_length(curves.duration_s, take_s, curves.rate_hz, f"the take ({where})")
+            except ParameterError as exc:  # name the curves file
+                raise ParameterError(str(exc), args.curves or args.curves_from) from exc
     model = load_model(args.model or DEFAULT_MODEL, device, dtype)
     request = GenerationRequest(
         duration_s=args.duration if args.video is None else None,
@@ -237,6 +251,32 @@ def run_generate(args: argparse.Namespace) -> int:
               f"seed {m['seed']}, task id {m['task_id']}, {m['steps']} steps, cfg {m['cfg_scale']:g}, "
               f"{m['elapsed_s']:.1f} s")
     return 0
+
+
+def _check_generate_params(args: argparse.Namespace) -> float | None:
+    """Validate the numeric parameters (core.validate) and return the take's length in seconds (None when
+    only the model's default length is known). The picture length is the shared VFR-aware rule."""
+    from triergon_studio.core import validate as v
+
+    if args.seed is not None:
+        v.check_seed(args.seed)
+    if args.steps is not None:
+        v.check_steps(args.steps)
+    if args.cfg is not None:
+        v.check_cfg(args.cfg)
+    v.check_variations(args.variations)
+    if args.video is None:
+        return v.check_duration(args.duration)
+    from triergon_studio.core.timecode import picture_length_samples
+    from triergon_studio.video.probe import probe
+
+    info = probe(args.video)
+    seconds = picture_length_samples(info.frame_count, info.fps, 44100, is_vfr=info.is_vfr,
+                                     duration_s=info.duration_s) / 44100
+    try:
+        return v.check_duration(seconds, name="the video's length")
+    except ParameterError as exc:
+        raise ParameterError(str(exc), args.video) from exc
 
 
 def _conform(audio: Any, sr: int, curves: Any, request: Any, model: Any) -> Any:

@@ -33,7 +33,13 @@ from triergon_studio.core.model import (
     new_id,
 )
 from triergon_studio.core.project_io import SAMPLE_RATES, read_state, relative_or_absolute, video_ref_for
-from triergon_studio.core.timecode import Rate, picture_samples, seconds_to_samples, timecode_to_frames
+from triergon_studio.core.timecode import (
+    Rate,
+    picture_length_samples,
+    picture_samples,
+    seconds_to_samples,
+    timecode_to_frames,
+)
 from triergon_studio.core.undo import Command, UndoStack
 from triergon_studio.errors import ProjectError, StudioError
 
@@ -118,9 +124,8 @@ class Project:
         """Length of the picture in samples at ``sample_rate`` (default: the delivery rate): every export
         and every generated take for the whole picture has exactly this length."""
         sr = int(sample_rate or self.sample_rate)
-        if self.video is not None and self.video.is_vfr:
-            return seconds_to_samples(Fraction(self.duration_s), sr)
-        return picture_samples(self.frame_count, self.fps, sr)
+        is_vfr = self.video is not None and self.video.is_vfr
+        return picture_length_samples(self.frame_count, self.fps, sr, is_vfr=is_vfr, duration_s=self.duration_s)
 
     @property
     def is_dirty(self) -> bool:

@@ -66,7 +66,7 @@ class GenerationRequest:
 
 def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
     """Exact output length in samples: the picture length of the video or span, or round(duration * sr)."""
-    from triergon_studio.core.timecode import picture_samples
+    from triergon_studio.core.timecode import picture_length_samples, picture_samples
 
     if request.span is not None:
         start, end = request.span
@@ -84,8 +84,9 @@ def output_samples(request: GenerationRequest, sr: int = SAMPLE_RATE) -> int:
         raise ModelError("a generation needs a duration or a video")
     info = _probe(request.video_path)
     frames = int(getattr(info, "frame_count", 0) or 0)
-    if frames > 0:
-        return int(picture_samples(frames, info.fps, sr))  # picture length to the sample, as export does
+    if frames > 0:  # picture length to the sample, by the one rule export and the project use (VFR too)
+        return int(picture_length_samples(frames, info.fps, sr, is_vfr=bool(getattr(info, "is_vfr", False)),
+                                          duration_s=float(info.duration_s)))
     return int(round(float(info.duration_s) * sr))
 
 
