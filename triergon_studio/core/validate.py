@@ -228,7 +228,7 @@ def check_config_int(name: str, value: Any, lo: int = 1, hi: int = 1 << 20) -> i
     return check_int_range(f"config field {name}", value, lo, hi)
 
 
-def check_text(name: str, value: Any, max_len: int = 256) -> str:
+def check_text(value: Any, name: str = "name", max_len: int = 256) -> str:
     """A name that goes into text exports: no control characters, bounded length."""
     if not isinstance(value, str):
         raise ParameterError(f"{name} must be text, got {_show(value)}")
