@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mux", default="none", choices=("none", "mp4", "mov"))
     p.add_argument("--reaper", action="store_true", help="also write a REAPER project (.rpp)")
     p.add_argument("--force", action="store_true", help="replace files that already exist")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an export that was interrupted while its files were moved into place")
     p.set_defaults(func=cmd_export)
 
 
@@ -112,7 +114,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     project = Project.load(args.project)
     settings = ExportSettings(sample_rate=args.sample_rate or project.sample_rate, bits=args.bits,
                               target=args.target, target_lufs=args.lufs, true_peak_dbtp=args.true_peak,
-                              mux=args.mux, reaper=args.reaper, force=args.force)
+                              mux=args.mux, reaper=args.reaper, force=args.force, resume=args.resume)
 
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
