@@ -63,26 +63,40 @@ def register(subparsers: Any) -> None:
 def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
     from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest, verify_model_dir
+    from triergon_studio.engine.weights import (
+        BUNDLED_DIR,
+        MANIFEST_FILE,
+        RANDOM_SUFFIX,
+        read_manifest,
+        verify_model_dir,
+    )
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
-    if spec in PRESETS:
-        cfg = get_preset(spec)
-    elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
-        cfg = get_preset(spec[: -len(RANDOM_SUFFIX)])
-        cfg.name = spec
-    elif path.is_dir() and (path / "config.json").exists():
-        cfg = ModelConfig.from_json(path / "config.json")
+    if not path.is_dir() and "/" not in spec and (BUNDLED_DIR / spec).is_dir():
+        path = BUNDLED_DIR / spec  # a bundled model's name means its folder (weights, manifest, checksums)
+    if path.is_dir() and (path / "config.json").exists():
+        cfg = ModelConfig.from_json(path / "config.json")  # validated before anything is reported
         if verify:
             manifest = verify_model_dir(path)  # raises on a missing file or a checksum mismatch
         elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
+    elif spec in PRESETS:
+        cfg = get_preset(spec)
+    elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
+        cfg = get_preset(spec[: -len(RANDOM_SUFFIX)])
+        cfg.name = spec
     elif path.is_dir() and (path / "model_config.json").exists():
         from triergon_studio.engine.importers.sao import sao_config_from_dict
 
-        data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        cfg = sao_config_from_dict(data, path / "model_config.json", name=path.name)
+        cfg_path = path / "model_config.json"
+        try:
+            data = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"unreadable model_config.json ({type(exc).__name__})", cfg_path) from exc
+        if not isinstance(data, dict):
+            raise ModelError("model_config.json must hold a JSON object", cfg_path)
+        cfg = sao_config_from_dict(data, cfg_path, name=path.name)
     else:
         from triergon_studio.engine.weights import resolve_model
 
