@@ -84,13 +84,14 @@ def run_predict_lufs(args: argparse.Namespace) -> int:
         raise VideoFileError("is a folder, not a video file", args.video)
     if not args.video.is_file():  # fail before torch loads
         raise VideoFileError("video file not found", args.video)
+    device = _device(args.device)  # validated before any output check or model load
     if out.exists() and not args.overwrite:
         raise ExportError("output already exists (use --force, or --overwrite, to replace it)", out)
     if not out.parent.exists():
         raise ExportError("output folder does not exist", out.parent)
     from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
 
-    model = resolve_lufs_predictor(args.model, _device(args.device))
+    model = resolve_lufs_predictor(args.model, device)
     curve = predict_curves_for_video(args.video, model)
     try:
         curve.save(out)

@@ -219,6 +219,33 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def work_classifier(work: Path) -> Path:
+    """The classifier ``reproduce`` trained (safetensors; a run from before the format change has a .pt)."""
+    new = Path(work) / "classifier.safetensors"
+    old = Path(work) / "classifier.pt"
+    return old if old.exists() and not new.exists() else new
+
+
+def _bundled_classifier(model_dir: Path) -> Path:
+    """The classifier a model folder carries, which its manifest must cover like every other file."""
+    from triergon_studio.engine.weights import MANIFEST_FILE, read_manifest
+    from triergon_studio.errors import StudioError
+
+    for name in ("eval_classifier.safetensors", "eval_classifier.pt"):
+        path = model_dir / name
+        if path.exists():
+            if not (model_dir / MANIFEST_FILE).exists():
+                return path
+            entry = (read_manifest(model_dir).get("files") or {}).get(name)
+            if not isinstance(entry, dict) or "sha256" not in entry:
+                raise StudioError("is not covered by the model folder's manifest (no checksum); refusing it", path)
+            from triergon_studio.engine.checkpoint_io import verify_sha256
+
+            verify_sha256(path, str(entry["sha256"]))
+            return path
+    return model_dir / "eval_classifier.safetensors"
+
+
 def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path | None = None, n_clips: int = 36,
                        steps: int | None = None, rows: list[str] | None = None,
                        classifier_path: str | Path | None = None) -> dict[str, Any]:
@@ -232,10 +259,11 @@ def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path | None 
     model = load_model_dir(model_dir)
     model = model[0] if isinstance(model, tuple) else model
     hd = Path(heldout_dir) if heldout_dir else Path("runs/heldout")
-    clf_path = Path(classifier_path) if classifier_path else model_dir / "eval_classifier.pt"
+    clf_path = Path(classifier_path) if classifier_path else _bundled_classifier(model_dir)
     if not clf_path.exists():
-        fallback = Path("runs/compact/classifier.pt")
-        if fallback.exists():
+        fallback = next((p for p in (Path("runs/compact/classifier.safetensors"), Path("runs/compact/classifier.pt"))
+                         if p.exists()), None)
+        if fallback is not None:
             clf_path = fallback
         else:
             raise StudioError("no evaluation classifier: run `python -m triergon_studio.training.reproduce "
@@ -283,12 +311,12 @@ def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips:
         compare = None  # compared above
     else:
         report = evaluate_model_dir(model_dir, heldout_dir=heldout_dir, n_clips=n_clips,
-                                    classifier_path=work / "classifier.pt")
+                                    classifier_path=work_classifier(work))
     if compare is not None:
         mode = ModelConfig.from_json(model_dir / "config.json").dit.lufs_mode
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
         compare_lufs_paths(report, model_dir, mode, compare, other_mode, heldout_dir, n_clips,
-                           work / "classifier.pt")
+                           work_classifier(work))
     atomic_write_json(work / "eval.json", report)
     atomic_write_text(work / "eval.md", to_markdown(report) + "\n")
     man_path = model_dir / "manifest.json"
