@@ -66,8 +66,12 @@ WHOLE = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 30.0, 120.0])
-    ap.add_argument("--whole-up-to", type=float, default=5.0,
-                    help="also run the whole-array path for lengths up to this many minutes")
+    ap.add_argument(
+        "--whole-up-to",
+        type=float,
+        default=5.0,
+        help="also run the whole-array path for lengths up to this many minutes",
+    )
     ap.add_argument("--tmp", default=None, help="folder for the temporary WAVs (default: the system temp)")
     args = ap.parse_args()
     py = sys.executable
@@ -84,18 +88,25 @@ def main() -> None:
             if minutes <= args.whole_up_to:
                 whole = run_child([py, "-c", WHOLE, str(wav)])[0]
             rows.append((minutes, size_mib, rss, wall, whole))
-            print(f"{minutes:g} min: file {size_mib:.0f} MiB (written in {made:.1f} s); measure peak RSS "
-                  f"{rss:.1f} MiB in {wall:.1f} s; whole-array path "
-                  f"{'-' if whole is None else f'{whole:.1f} MiB'}", flush=True)
+            print(
+                f"{minutes:g} min: file {size_mib:.0f} MiB (written in {made:.1f} s); measure peak RSS "
+                f"{rss:.1f} MiB in {wall:.1f} s; whole-array path "
+                f"{'-' if whole is None else f'{whole:.1f} MiB'}",
+                flush=True,
+            )
             wav.unlink()
     base = rows[0][2]
     print()
-    print(f"| stereo length | file size | `measure` peak RSS | ratio to {rows[0][0]:g} min | wall time | "
-          "whole-array path (before) |")
+    print(
+        f"| stereo length | file size | `measure` peak RSS | ratio to {rows[0][0]:g} min | wall time | "
+        "whole-array path (before) |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for minutes, size_mib, rss, wall, whole in rows:
         w = "not run" if whole is None else f"{whole:.0f} MiB"
-        print(f"| {minutes:g} min | {size_mib:.0f} MiB | {rss:.1f} MiB | {rss / base:.3f}x | {wall:.1f} s | {w} |")
+        print(
+            f"| {minutes:g} min | {size_mib:.0f} MiB | {rss:.1f} MiB | {rss / base:.3f}x | {wall:.1f} s | {w} |"
+        )
 
 
 if __name__ == "__main__":

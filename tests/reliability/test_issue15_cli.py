@@ -80,12 +80,15 @@ def test_case04_absurd_lane_gain_is_refused(media: Path, gain: float) -> None:
 
 
 # ---- case 5: generate's seed, device and duration ----------------------------------------------------------
-@pytest.mark.parametrize(("args", "says"), [
-    (["--duration", "2", "--seed", str(2**70)], "seed must be between 0 and 9223372036854775807"),
-    (["--duration", "2", "--seed", "-1"], "seed must be between 0"),
-    (["--duration", "2", "--device", "bogus"], "available: auto, cpu"),
-    (["--duration", "1e-6"], "duration must be between 0.1 and 3600 s"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--duration", "2", "--seed", str(2**70)], "seed must be between 0 and 9223372036854775807"),
+        (["--duration", "2", "--seed", "-1"], "seed must be between 0"),
+        (["--duration", "2", "--device", "bogus"], "available: auto, cpu"),
+        (["--duration", "1e-6"], "duration must be between 0.1 and 3600 s"),
+    ],
+)
 def test_case05_generate_parameters(tmp_path: Path, args: list[str], says: str) -> None:
     gen = [a for a in GEN if a not in ("--device", "cpu")] if "--device" in args else GEN
     line = fails_cleanly(*gen, *args, "-o", tmp_path / "g.wav", names="", inproc=True)
@@ -97,10 +100,15 @@ def test_case05_generate_parameters(tmp_path: Path, args: list[str], says: str) 
 def test_case06_random_bytes_config_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "junkmodel"
     folder.mkdir()
-    (folder / "config.json").write_bytes(bytes(np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8)))
+    (folder / "config.json").write_bytes(
+        bytes(np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8))
+    )
     video = make_video(tmp_path / "v.mp4", 1.0)
-    for cmd in (["model-info", folder], [*GEN[:1], "--duration", "1", "--model", folder, "-o", tmp_path / "g.wav"],
-                ["predict-lufs", video, "--model", folder, "-o", tmp_path / "c.json"]):
+    for cmd in (
+        ["model-info", folder],
+        [*GEN[:1], "--duration", "1", "--model", folder, "-o", tmp_path / "g.wav"],
+        ["predict-lufs", video, "--model", folder, "-o", tmp_path / "c.json"],
+    ):
         line = fails_cleanly(*cmd, names="config.json", inproc=True)
         assert "UTF-8" in line or "JSON" in line
 
@@ -109,8 +117,18 @@ def test_case06_random_bytes_config_is_one_line(tmp_path: Path) -> None:
 def test_case07_predict_lufs_unwritable_output(tmp_path: Path) -> None:
     video = make_video(tmp_path / "v.mp4", 1.0)
     target = Path("/proc/triergon_curves.json")  # a read-only file system, even for root
-    line = fails_cleanly("predict-lufs", video, "--model", "tiny-random", "--device", "cpu", "-o", target,
-                         names=str(target), inproc=True)
+    line = fails_cleanly(
+        "predict-lufs",
+        video,
+        "--model",
+        "tiny-random",
+        "--device",
+        "cpu",
+        "-o",
+        target,
+        names=str(target),
+        inproc=True,
+    )
     assert "cannot write the curves" in line
 
 
@@ -125,21 +143,33 @@ def test_case08_huge_duration_refused_immediately(tmp_path: Path) -> None:
 # ---- case 10: curves shorter than the take -----------------------------------------------------------------
 def _curves(path: Path, seconds: float) -> Path:
     n = int(round(seconds * 6))
-    path.write_text(json.dumps({"format": "triergon-curves", "version": 1, "rate_hz": 6.0, "duration_s": seconds,
-                                "left": list(np.linspace(-40, -20, n)), "right": [-30.0] * n,
-                                "source": "drawn"}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "triergon-curves",
+                "version": 1,
+                "rate_hz": 6.0,
+                "duration_s": seconds,
+                "left": list(np.linspace(-40, -20, n)),
+                "right": [-30.0] * n,
+                "source": "drawn",
+            }
+        )
+    )
     return path
 
 
 def test_case10_generate_refuses_curves_of_another_length(tmp_path: Path) -> None:
     c3 = _curves(tmp_path / "c3.json", 3.0)
-    line = fails_cleanly(*GEN, "--duration", "20", "--curves", c3, "-o", tmp_path / "g.wav", names="c3.json",
-                         inproc=True)
+    line = fails_cleanly(
+        *GEN, "--duration", "20", "--curves", c3, "-o", tmp_path / "g.wav", names="c3.json", inproc=True
+    )
     assert "the curves cover 3.00 s" in line and "20.00 s" in line and "--fit-curves" in line
     # conform refuses the same mismatch
     sf.write(tmp_path / "a.wav", np.zeros((44100 * 20, 2), np.float32) + 0.01, 44100)
-    fails_cleanly("conform", tmp_path / "a.wav", "--curves", c3, "-o", tmp_path / "o.wav", names="c3.json",
-                  inproc=True)
+    fails_cleanly(
+        "conform", tmp_path / "a.wav", "--curves", c3, "-o", tmp_path / "o.wav", names="c3.json", inproc=True
+    )
 
 
 def test_case10_fit_curves_stretches_on_request(tmp_path: Path) -> None:
@@ -162,11 +192,33 @@ def test_case11_empty_config_is_not_reported_as_tiny(tmp_path: Path) -> None:
 
 # ---- case 12: export targets validated like normalize ------------------------------------------------------
 def test_case12_export_custom_target_out_of_range(media: Path, tmp_path: Path) -> None:
-    line = fails_cleanly("export", media / "proj.json", "-o", tmp_path / "out", "--target", "custom",
-                         "--lufs", "50", "--true-peak", "99", names="out", inproc=True)
+    line = fails_cleanly(
+        "export",
+        media / "proj.json",
+        "-o",
+        tmp_path / "out",
+        "--target",
+        "custom",
+        "--lufs",
+        "50",
+        "--true-peak",
+        "99",
+        names="out",
+        inproc=True,
+    )
     assert "target loudness must be between -70 and 0 LUFS" in line
-    line2 = fails_cleanly("normalize", media / "tone.wav", "--target", "50", "--true-peak", "99", "-o",
-                          tmp_path / "n.wav", names="", inproc=True)
+    line2 = fails_cleanly(
+        "normalize",
+        media / "tone.wav",
+        "--target",
+        "50",
+        "--true-peak",
+        "99",
+        "-o",
+        tmp_path / "n.wav",
+        names="",
+        inproc=True,
+    )
     assert "target loudness must be between -70 and 0 LUFS" in line2
     assert not (tmp_path / "out").exists()
 
@@ -237,7 +289,17 @@ def test_case09_picture_length_is_the_same_everywhere(tmp_path: Path, kind: str)
         assert probe["is_vfr"] and n == 176400
     ok(*GEN, video, "-o", tmp_path / "take.wav", inproc=True)
     assert sf.info(str(tmp_path / "take.wav")).frames == n
-    ok("predict-lufs", video, "--model", "tiny-random", "--device", "cpu", "-o", tmp_path / "c.json", inproc=True)
+    ok(
+        "predict-lufs",
+        video,
+        "--model",
+        "tiny-random",
+        "--device",
+        "cpu",
+        "-o",
+        tmp_path / "c.json",
+        inproc=True,
+    )
     curves = json.loads((tmp_path / "c.json").read_text())
     assert round(curves["duration_s"] * 44100) == n
     ok("new", video, "-o", tmp_path / "p.json", "--sample-rate", "44100", inproc=True)
@@ -275,8 +337,9 @@ def test_case17_stale_leftovers_of_a_killed_export_are_cleaned(media: Path, tmp_
     assert not [p for p in out.iterdir() if p.name.startswith(".triergon-export-")]
 
 
-def test_case18_interrupted_commit_is_detected_and_resumed(media: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case18_interrupted_commit_is_detected_and_resumed(
+    media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import triergon_studio.audio.export as ex
 
     out = tmp_path / "out"
@@ -295,21 +358,25 @@ def test_case18_interrupted_commit_is_detected_and_resumed(media: Path, tmp_path
     monkeypatch.setattr(ex, "_move", real)
     finals = [p for p in out.iterdir() if not p.name.startswith(".")]
     assert len(finals) == 3 and not (out / "proj_export.json").exists()
-    line = fails_cleanly("export", media / "proj.json", "-o", out, "--reaper", "--mux", "mp4", names="out",
-                         inproc=True)
+    line = fails_cleanly(
+        "export", media / "proj.json", "-o", out, "--reaper", "--mux", "mp4", names="out", inproc=True
+    )
     assert "unfinished export" in line and "--resume" in line and "3 of 7" in line
     r = ok("export", media / "proj.json", "-o", out, "--reaper", "--mux", "mp4", "--resume", inproc=True)
     report = json.loads((out / "proj_export.json").read_text())
     assert len(json.loads(r.out)["files"]) == 7 == len(report["files"]) + 1
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f["file"] for f in report["files"]] + ["proj_export.json"])  # no journal, no staging left
+        [f["file"] for f in report["files"]] + ["proj_export.json"]
+    )  # no journal, no staging left
     # a finished export is a plain "would overwrite" again; --force redoes it
-    assert "would overwrite" in fails_cleanly("export", media / "proj.json", "-o", out, "--reaper", names="out",
-                                              inproc=True)
+    assert "would overwrite" in fails_cleanly(
+        "export", media / "proj.json", "-o", out, "--reaper", names="out", inproc=True
+    )
 
 
-def test_case18_force_redoes_an_unfinished_export(media: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case18_force_redoes_an_unfinished_export(
+    media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import triergon_studio.audio.export as ex
 
     out = tmp_path / "out"

@@ -61,8 +61,9 @@ def test_case14_eval_classifier_file_never_unpickled(tmp_path: Path, tiny_model_
     assert "weights-only" in line and evil.name in line
 
 
-def test_case14_eval_folder_with_a_classifier_the_manifest_does_not_cover(tmp_path: Path,
-                                                                          tiny_model_dir: Path) -> None:
+def test_case14_eval_folder_with_a_classifier_the_manifest_does_not_cover(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     import shutil
 
     marker = tmp_path / "PWNED"
@@ -82,7 +83,9 @@ def test_case14_train_resume_with_a_crafted_checkpoint(tmp_path: Path) -> None:
     evil = _evil_files(tmp_path / "f", marker)["zipped"]
     (run / "checkpoint.pt").write_bytes(evil.read_bytes())
     cfg = REPO_ROOT / "triergon_studio" / "training" / "configs" / "tiny_lufs.json"
-    line = _refused(cli_inproc("train", "lufs", "--config", cfg, "--resume", "--out", run, "--steps", "2"), marker)
+    line = _refused(
+        cli_inproc("train", "lufs", "--config", cfg, "--resume", "--out", run, "--steps", "2"), marker
+    )
     assert "checkpoint.pt" in line and "weights-only" in line
 
 
@@ -122,7 +125,7 @@ def test_case14_every_command_that_reads_a_file(tmp_path: Path) -> None:
 
 
 # ---- case 15: hostile names and the REAPER project ---------------------------------------------------------
-HOSTILE_OK = ['Door "slam"', "it's <FX>", 'a "b" \'c\'', "<SOURCE WAVE", ">", "  spaced  ", "semi;colon"]
+HOSTILE_OK = ['Door "slam"', "it's <FX>", "a \"b\" 'c'", "<SOURCE WAVE", ">", "  spaced  ", "semi;colon"]
 HOSTILE_BAD = ['x"\n    <SOURCE WAVE FILE "/etc/passwd"', "a\rb", "nul\0byte", "tab\tname", "bell\x07"]
 
 
@@ -145,7 +148,9 @@ def test_case15_control_characters_never_reach_the_rpp(tmp_path: Path, name: str
     from triergon_studio.audio.reaper import RppItem, RppProject, RppTextError, RppTrack, render_rpp
 
     with pytest.raises(RppTextError):
-        render_rpp(RppProject([RppTrack(name, (RppItem("a", "a.wav", 0.0, 1.0),))], Fraction(25), False, 48000))
+        render_rpp(
+            RppProject([RppTrack(name, (RppItem("a", "a.wav", 0.0, 1.0),))], Fraction(25), False, 48000)
+        )
 
 
 @pytest.mark.parametrize("name", HOSTILE_BAD)

@@ -19,8 +19,12 @@ from tests.reliability.conftest import project_doc
 from triergon_studio.core import validate as v
 from triergon_studio.errors import ParameterError
 
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
-                    derandomize=True)
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
 
 # Numbers as a user types them: ordinary, huge, tiny, negative, NaN, infinities, long integers.
 NUMBER_TEXT = st.one_of(
@@ -28,14 +32,18 @@ NUMBER_TEXT = st.one_of(
     st.integers(min_value=-(2**80), max_value=2**80).map(str),
     st.sampled_from(["0", "-0", "1e-300", "1e308", "1e309", "-1e309", "nan", "inf", "-inf", "2e-7", "59.94"]),
 )
-INT_TEXT = st.one_of(st.integers(min_value=-(2**80), max_value=2**80).map(str),
-                     st.sampled_from(["0", "1", str(2**63 - 1), str(2**63), str(2**70)]))
+INT_TEXT = st.one_of(
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.sampled_from(["0", "1", str(2**63 - 1), str(2**63), str(2**70)]),
+)
 WORDS = st.text(min_size=1, max_size=12).filter(lambda s: not s.startswith("-") and "\0" not in s)
 
 
 def one_line_or_ok(args: list[Any], cwd: Path | None = None) -> int:
     r = cli_inproc(*args, cwd=cwd)
-    lines = [ln for ln in r.err.splitlines() if ln.strip() and not ln.startswith("[")]  # export prints progress
+    lines = [
+        ln for ln in r.err.splitlines() if ln.strip() and not ln.startswith("[")
+    ]  # export prints progress
     assert r.rc in (0, 2), (args, r.rc, r.err[-1000:])
     if r.rc == 2:
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, lines)
@@ -74,14 +82,34 @@ def test_documented_ranges() -> None:
         v.check_text("a\nb", "lane name")
 
 
-@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=8),
-                       st.none(), st.booleans()))
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(),
+        st.text(max_size=8),
+        st.none(),
+        st.booleans(),
+    )
+)
 @SETTINGS
 def test_every_check_accepts_or_refuses_in_one_line(value: Any) -> None:
-    checks = [v.check_duration, v.check_seed, v.check_steps, v.check_variations, v.check_cfg, v.check_gain_db,
-              v.check_offset_s, v.check_conform_gain, v.check_sample_rate, v.check_fps,
-              v.check_picture_seconds, v.check_target, v.check_text,
-              lambda x: v.check_frame_count(x, 25), lambda x: v.check_device(x, ["cpu"])]
+    checks = [
+        v.check_duration,
+        v.check_seed,
+        v.check_steps,
+        v.check_variations,
+        v.check_cfg,
+        v.check_gain_db,
+        v.check_offset_s,
+        v.check_conform_gain,
+        v.check_sample_rate,
+        v.check_fps,
+        v.check_picture_seconds,
+        v.check_target,
+        v.check_text,
+        lambda x: v.check_frame_count(x, 25),
+        lambda x: v.check_device(x, ["cpu"]),
+    ]
     for check in checks:
         try:
             check(value)
@@ -116,25 +144,63 @@ def busy(media: Path) -> Path:
 GEN = ["generate", "--model", "tiny-random", "--device", "cpu"]
 
 
-@given(seed=INT_TEXT, steps=INT_TEXT, cfg=NUMBER_TEXT, variations=INT_TEXT, duration=NUMBER_TEXT,
-       device=st.one_of(WORDS, st.sampled_from(["cpu", "auto", "cuda", "mps", "cuda:7", "CPU"])))
+@given(
+    seed=INT_TEXT,
+    steps=INT_TEXT,
+    cfg=NUMBER_TEXT,
+    variations=INT_TEXT,
+    duration=NUMBER_TEXT,
+    device=st.one_of(WORDS, st.sampled_from(["cpu", "auto", "cuda", "mps", "cuda:7", "CPU"])),
+)
 @SETTINGS
-def test_generate_parameters(busy: Path, seed: str, steps: str, cfg: str, variations: str, duration: str,
-                             device: str) -> None:
-    args = ["generate", "--model", "tiny-random", "--device", device, "--seed", seed, "--steps", steps, "--cfg", cfg,
-            "--variations", variations, "--duration", duration, "-o", busy / "exists.wav"]
+def test_generate_parameters(
+    busy: Path, seed: str, steps: str, cfg: str, variations: str, duration: str, device: str
+) -> None:
+    args = [
+        "generate",
+        "--model",
+        "tiny-random",
+        "--device",
+        device,
+        "--seed",
+        seed,
+        "--steps",
+        steps,
+        "--cfg",
+        cfg,
+        "--variations",
+        variations,
+        "--duration",
+        duration,
+        "-o",
+        busy / "exists.wav",
+    ]
     assert one_line_or_ok(args) == 2  # accepted values meet the existing output
 
 
 @given(lufs=NUMBER_TEXT, tp=NUMBER_TEXT)
 @SETTINGS
 def test_export_custom_target(busy: Path, lufs: str, tp: str) -> None:
-    one_line_or_ok(["export", busy / "proj.json", "-o", busy / "busy_out", "--target", "custom", "--lufs", lufs,
-                    "--true-peak", tp])
+    one_line_or_ok(
+        [
+            "export",
+            busy / "proj.json",
+            "-o",
+            busy / "busy_out",
+            "--target",
+            "custom",
+            "--lufs",
+            lufs,
+            "--true-peak",
+            tp,
+        ]
+    )
 
 
-@given(target=st.one_of(NUMBER_TEXT, WORDS, st.sampled_from(["r128", "a85", "stream", "apple", "R128"])),
-       tp=st.one_of(st.none(), NUMBER_TEXT))
+@given(
+    target=st.one_of(NUMBER_TEXT, WORDS, st.sampled_from(["r128", "a85", "stream", "apple", "R128"])),
+    tp=st.one_of(st.none(), NUMBER_TEXT),
+)
 @SETTINGS
 def test_normalize_target(busy: Path, target: str, tp: str | None) -> None:
     extra = [] if tp is None else ["--true-peak", tp]
@@ -144,8 +210,18 @@ def test_normalize_target(busy: Path, target: str, tp: str | None) -> None:
 @given(gain=NUMBER_TEXT)
 @SETTINGS
 def test_conform_max_gain(busy: Path, gain: str) -> None:
-    one_line_or_ok(["conform", busy / "tone.wav", "--curves", busy / "exists.json", "--max-gain", gain, "-o",
-                    busy / "exists.wav"])
+    one_line_or_ok(
+        [
+            "conform",
+            busy / "tone.wav",
+            "--curves",
+            busy / "exists.json",
+            "--max-gain",
+            gain,
+            "-o",
+            busy / "exists.wav",
+        ]
+    )
 
 
 @given(at=NUMBER_TEXT)
@@ -157,8 +233,18 @@ def test_add_take_offset(busy: Path, at: str) -> None:
 @given(device=st.one_of(WORDS, st.sampled_from(["cpu", "auto", "cuda", "mps"])))
 @SETTINGS
 def test_predict_lufs_device(busy: Path, device: str) -> None:
-    one_line_or_ok(["predict-lufs", busy / "clip.mp4", "--model", "tiny-random", "--device", device, "-o",
-                    busy / "exists.json"])
+    one_line_or_ok(
+        [
+            "predict-lufs",
+            busy / "clip.mp4",
+            "--model",
+            "tiny-random",
+            "--device",
+            device,
+            "-o",
+            busy / "exists.json",
+        ]
+    )
 
 
 @given(tc=st.one_of(WORDS, st.sampled_from(["01:00:00:00", "00:00:00;02", "99:99:99:99", "-01:00:00:00"])))
@@ -179,12 +265,18 @@ PROJECT_FIELDS = {
 }
 
 
-@given(field=st.sampled_from(sorted(PROJECT_FIELDS)),
-       ints=st.tuples(st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-(2**70),
-                                                                                    max_value=2**70)),
-       num=st.floats(allow_nan=False, allow_infinity=False, width=64), text=st.text(max_size=10))
+@given(
+    field=st.sampled_from(sorted(PROJECT_FIELDS)),
+    ints=st.tuples(
+        st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-(2**70), max_value=2**70)
+    ),
+    num=st.floats(allow_nan=False, allow_infinity=False, width=64),
+    text=st.text(max_size=10),
+)
 @SETTINGS
-def test_project_fields_through_export(busy: Path, field: str, ints: tuple[int, int], num: float, text: str) -> None:
+def test_project_fields_through_export(
+    busy: Path, field: str, ints: tuple[int, int], num: float, text: str
+) -> None:
     doc = project_doc(busy)
     PROJECT_FIELDS[field](doc, (ints[0], ints[1], num, text))
     path = busy / "prop.json"

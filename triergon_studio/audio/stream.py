@@ -95,7 +95,9 @@ def _soundfile_blocks(p: Path, fh: object, declared: int, block: int) -> Iterato
             got += data.shape[0]
             yield data
     if 0 < declared < (1 << 62) and got < declared:
-        raise AudioFileError(f"truncated file: header declares {declared} frames but only {got} could be read", p)
+        raise AudioFileError(
+            f"truncated file: header declares {declared} frames but only {got} could be read", p
+        )
 
 
 def _pyav_blocks(p: Path, block: int) -> tuple[int, Iterator[np.ndarray]]:
@@ -275,14 +277,17 @@ class StreamingAnalysis:
                 head = np.pad(head, (0, complete - head.size))
             tail = float(allsums[complete:].sum()) + (0.0 if open_done else open_sum)
             per.append(np.append(head, tail))
-        blocks = _ld._Blocks.from_channel_sums(np.stack(per), bounds if complete else bounds[:1], sr, n, self.filter)
+        blocks = _ld._Blocks.from_channel_sums(
+            np.stack(per), bounds if complete else bounds[:1], sr, n, self.filter
+        )
         m_t, m_v = _ld._series(blocks, _ld.MOMENTARY_S)
         s_t, s_v = _ld._series(blocks, _ld.SHORT_TERM_S)
         integrated = _ld._integrated_from_powers(_ld._gating_powers(blocks))
         lra = _ld._lra_from_short_term(_ld._lufs(_ld._window_powers(blocks, 30, pad_start=False)))
         tp = _ld._dbfs(self.tp) if self.do_tp else np.full(self.channels, math.nan)
-        return _ld.LoudnessAnalysis(curves, m_t, m_v, s_t, s_v, integrated, lra, tp, _ld._dbfs(self.sp), sr, n,
-                                    self.filter)
+        return _ld.LoudnessAnalysis(
+            curves, m_t, m_v, s_t, s_v, integrated, lra, tp, _ld._dbfs(self.sp), sr, n, self.filter
+        )
 
 
 def _channel_peaks_in_context(left: np.ndarray, x: np.ndarray, right: np.ndarray) -> tuple[float, float]:
@@ -296,7 +301,9 @@ def _channel_peaks_in_context(left: np.ndarray, x: np.ndarray, right: np.ndarray
     return _channel_peaks(seg, lo, hi)
 
 
-def analyze_file(path: str | Path, filter: str = "itu", block_frames: int = BLOCK_FRAMES) -> _ld.LoudnessAnalysis:
+def analyze_file(
+    path: str | Path, filter: str = "itu", block_frames: int = BLOCK_FRAMES
+) -> _ld.LoudnessAnalysis:
     """``loudness.analyze`` of a file, read and measured block by block (bounded memory)."""
     sr, blocks = open_stream(path, block_frames)
     analysis = StreamingAnalysis(sr, 2, filter)

@@ -108,7 +108,6 @@ def cmd_conform(args: argparse.Namespace) -> int:
     from triergon_studio.audio.conform import conform_to_curve
     from triergon_studio.audio.io import read_audio, read_bext, write_wav
     from triergon_studio.core.curves import LoudnessCurve
-
     from triergon_studio.core.validate import check_conform_gain
 
     check_conform_gain(args.max_gain)

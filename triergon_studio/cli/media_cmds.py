@@ -83,7 +83,6 @@ def cmd_add_take(args: argparse.Namespace) -> int:
     from triergon_studio.core.model import Take, new_id
     from triergon_studio.core.project import Project
     from triergon_studio.core.take_sidecar import read_sidecar
-
     from triergon_studio.core.validate import check_offset_s
 
     check_offset_s(args.at, "--at")

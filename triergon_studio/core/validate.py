@@ -106,8 +106,14 @@ def check_int_range(name: str, value: Any, lo: int, hi: int, why: str = "") -> i
 
 
 def check_duration(seconds: Any, name: str = "duration", max_s: float = MAX_DURATION_S) -> float:
-    return check_range(name, seconds, MIN_DURATION_S, max_s, " s",
-                       "the limit is what the model and the memory can generate: 60 s windows, chunked")
+    return check_range(
+        name,
+        seconds,
+        MIN_DURATION_S,
+        max_s,
+        " s",
+        "the limit is what the model and the memory can generate: 60 s windows, chunked",
+    )
 
 
 def check_seed(seed: Any) -> int:
@@ -168,7 +174,9 @@ def check_frame_count(frames: Any, fps: Any, name: str = "frame_count") -> int:
     rate = check_fps(fps)
     limit = int(MAX_PICTURE_S * rate)
     if not 1 <= n <= limit:
-        raise ParameterError(f"{name} must be between 1 and {limit} (24 h at {_show_fraction(rate)} fps), got {n}")
+        raise ParameterError(
+            f"{name} must be between 1 and {limit} (24 h at {_show_fraction(rate)} fps), got {n}"
+        )
     return n
 
 
@@ -186,7 +194,9 @@ def check_target(target: Any, true_peak: Any = None) -> tuple[float, float]:
             lufs = _number("target loudness", target)
         except ParameterError as exc:
             names = ", ".join(TARGET_PRESETS)
-            raise ParameterError(f"target must be one of {names} or a LUFS value, got {_show(target)}") from exc
+            raise ParameterError(
+                f"target must be one of {names} or a LUFS value, got {_show(target)}"
+            ) from exc
         ceiling = -1.0
         if not MIN_TARGET_LUFS < lufs <= MAX_TARGET_LUFS:
             raise ParameterError(f"target loudness must be between -70 and 0 LUFS, got {_show(target)}")
@@ -214,7 +224,9 @@ def check_device(name: Any, available: Sequence[str]) -> str:
     key = name.strip().lower()
     if key == "auto" or key in available:
         return key
-    raise ParameterError(f"unknown or unavailable device {_show(name)}; available: auto, {', '.join(available)}")
+    raise ParameterError(
+        f"unknown or unavailable device {_show(name)}; available: auto, {', '.join(available)}"
+    )
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
