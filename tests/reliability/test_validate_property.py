@@ -20,7 +20,7 @@ from triergon_studio.core import validate as v
 from triergon_studio.errors import ParameterError
 
 SETTINGS = settings(
-    max_examples=20,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     derandomize=True,
@@ -39,8 +39,26 @@ INT_TEXT = st.one_of(
 WORDS = st.text(min_size=1, max_size=12).filter(lambda s: not s.startswith("-") and "\0" not in s)
 
 
+def _glue(args: list[Any]) -> list[Any]:
+    """``--opt VALUE`` -> ``--opt=VALUE`` when VALUE starts with '-', as a user must type a negative value."""
+    out: list[Any] = []
+    for a in args:
+        if (
+            out
+            and isinstance(a, str)
+            and a.startswith("-")
+            and isinstance(out[-1], str)
+            and out[-1].startswith("--")
+            and "=" not in out[-1]
+        ):
+            out[-1] = f"{out[-1]}={a}"
+        else:
+            out.append(a)
+    return out
+
+
 def one_line_or_ok(args: list[Any], cwd: Path | None = None) -> int:
-    r = cli_inproc(*args, cwd=cwd)
+    r = cli_inproc(*_glue(args), cwd=cwd)
     lines = [
         ln for ln in r.err.splitlines() if ln.strip() and not ln.startswith("[")
     ]  # export prints progress
@@ -203,8 +221,8 @@ def test_export_custom_target(busy: Path, lufs: str, tp: str) -> None:
 )
 @SETTINGS
 def test_normalize_target(busy: Path, target: str, tp: str | None) -> None:
-    extra = [] if tp is None else ["--true-peak", tp]
-    one_line_or_ok(["normalize", busy / "tone.wav", "--target", target, *extra, "-o", busy / "exists.wav"])
+    extra = [] if tp is None else [f"--true-peak={tp}"]
+    one_line_or_ok(["normalize", busy / "tone.wav", f"--target={target}", *extra, "-o", busy / "exists.wav"])
 
 
 @given(gain=NUMBER_TEXT)
@@ -227,7 +245,9 @@ def test_conform_max_gain(busy: Path, gain: str) -> None:
 @given(at=NUMBER_TEXT)
 @SETTINGS
 def test_add_take_offset(busy: Path, at: str) -> None:
-    one_line_or_ok(["add-take", busy / "proj.json", busy / "tone.wav", "--lane", "NO_SUCH_LANE", "--at", at])
+    one_line_or_ok(
+        ["add-take", busy / "proj.json", busy / "tone.wav", "--lane", "NO_SUCH_LANE", f"--at={at}"]
+    )
 
 
 @given(device=st.one_of(WORDS, st.sampled_from(["cpu", "auto", "cuda", "mps"])))
@@ -250,7 +270,7 @@ def test_predict_lufs_device(busy: Path, device: str) -> None:
 @given(tc=st.one_of(WORDS, st.sampled_from(["01:00:00:00", "00:00:00;02", "99:99:99:99", "-01:00:00:00"])))
 @SETTINGS
 def test_new_start_timecode(busy: Path, tc: str) -> None:
-    one_line_or_ok(["new", busy / "clip.mp4", "-o", busy / "exists.json", "--start-timecode", tc])
+    one_line_or_ok(["new", busy / "clip.mp4", "-o", busy / "exists.json", f"--start-timecode={tc}"])
 
 
 PROJECT_FIELDS = {
