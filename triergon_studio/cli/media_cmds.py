@@ -84,8 +84,12 @@ def cmd_add_take(args: argparse.Namespace) -> int:
     from triergon_studio.core.project import Project
     from triergon_studio.core.take_sidecar import read_sidecar
     from triergon_studio.core.validate import check_offset_s
+    from triergon_studio.errors import ParameterError
 
-    check_offset_s(args.at, "--at")
+    try:
+        check_offset_s(args.at, "--at")
+    except ParameterError as exc:  # name the project the take was meant for
+        raise ParameterError(str(exc), args.project) from exc
     project = Project.load(args.project)
     project.lane(args.lane)  # fail before copying anything if the lane does not exist
     made = read_sidecar(args.audio)  # written by `generate`: keep how the take was made
