@@ -40,3 +40,7 @@ class ModelError(StudioError):
 
 class CancelledError(StudioError):
     """A long job was cancelled by the user."""
+
+
+class ParameterError(StudioError):
+    """A parameter (duration, seed, device, gain, rate, target, ...) is outside its documented range."""

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ class ExportSettings:
     mux: str = "none"
     reaper: bool = False
     force: bool = False
+    resume: bool = False  # finish an export that was interrupted while its files were being moved into place
 
     def validate(self, where: Path) -> None:
         if self.sample_rate not in (44100, 48000):
@@ -49,6 +53,14 @@ class ExportSettings:
             raise ExportError(f"loudness target must be one of {TARGETS}, not {self.target!r}", where)
         if self.target == "custom" and (self.target_lufs is None or self.true_peak_dbtp is None):
             raise ExportError("a custom loudness target needs target_lufs and true_peak_dbtp", where)
+        if self.target == "custom":  # the same ranges normalize enforces (core.validate.check_target)
+            from triergon_studio.core.validate import check_target
+            from triergon_studio.errors import ParameterError
+
+            try:
+                check_target(self.target_lufs, self.true_peak_dbtp)
+            except ParameterError as exc:
+                raise ExportError(str(exc), where) from exc
         if self.mux not in MUX:
             raise ExportError(f"review video must be one of {MUX}, not {self.mux!r}", where)
 
@@ -162,6 +174,16 @@ def export_project(
     if s.reaper:
         finals["reaper"] = out / f"{base}.rpp"
     finals["report"] = out / f"{base}_export.json"
+    journal = _journal_path(out, base)
+    if journal.exists():
+        if s.resume:
+            return _resume(journal, out, progress)
+        if not s.force:
+            raise ExportError(f"holds an unfinished export of {project.name!r} ({_journal_state(journal, out)}); "
+                              "run export again with --resume to finish it, or --force to redo it", out)
+        _discard(journal, out)
+    elif s.resume:
+        raise ExportError("has no unfinished export to resume", out)
     existing = [p.name for p in finals.values() if p.exists()]
     if existing and not s.force:
         raise ExportError(f"would overwrite {', '.join(existing)}; use --force to replace them", out)
@@ -173,8 +195,12 @@ def export_project(
                           "or export without --reaper", video)
     if out.exists() and not out.is_dir():
         raise ExportError("is a file, not a folder to export into", out)
+    _check_memory(n, len(project.lanes), out)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        clean_stale_staging(out)
+        staging = out / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        staging.mkdir()
     except OSError as exc:
         raise ExportError(f"cannot create the export folder: {exc.strerror or exc}", out) from exc
 
@@ -185,6 +211,7 @@ def export_project(
             progress(message, fraction)
 
     temps: dict[str, Path] = {}
+    moving = False
     try:
         step("Rendering lanes", 0.0)
         lanes = render_lanes(project, sr, n)
@@ -213,7 +240,7 @@ def export_project(
                 if clipped:
                     audio = np.clip(audio, -1.0, 1.0)
             loud = _loudness(audio, sr)
-            temps[key] = _temp_for(finals[key])
+            temps[key] = staging / finals[key].name
             _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
             extra: dict[str, Any] = {"in_mix": lane in audible} if lane is not None else {}
             extra["clipped_samples"] = clipped
@@ -224,7 +251,7 @@ def export_project(
             from triergon_studio.video.mux import mux_review
 
             step(f"Writing {finals['review'].name}", 0.75)
-            temps["review"] = _temp_for(finals["review"])
+            temps["review"] = staging / finals["review"].name
             assert video is not None
             mux_review(video, mix, sr, temps["review"], s.mux)
             files.append(
@@ -234,23 +261,34 @@ def export_project(
             )
         if s.reaper:
             step(f"Writing {finals['reaper'].name}", 0.85)
-            temps["reaper"] = _temp_for(finals["reaper"])
+            temps["reaper"] = staging / finals["reaper"].name
             _write_reaper(temps["reaper"], project, files, sr, n / sr, video, out)
             files.append(ExportedFile("reaper", finals["reaper"]))
         report = _report(project, s, files, n, time_ref, gain_db, limited)
-        temps["report"] = _temp_for(finals["report"])
+        temps["report"] = staging / finals["report"].name
         _write_text(temps["report"], json.dumps(report, indent=1))
         step("Finishing", 0.95)
-        for key, tmp in temps.items():
-            os.replace(tmp, finals[key])
+        # Commit: the journal names every file; the report moves last, so a folder with a report and no
+        # journal holds a finished export, and one with a journal is detectably unfinished (--resume).
+        order = [k for k in temps if k != "report"] + ["report"]
+        _write_text(journal, json.dumps({"format": JOURNAL_FORMAT, "version": 1, "project": project.name,
+                                         "staging": staging.name, "files": [finals[k].name for k in order]}))
+        moving = True
+        for key in order:
+            _move(temps[key], finals[key])
+        journal.unlink()
+        moving = False
         temps.clear()
     except StudioError:
         raise
     except OSError as exc:
+        if moving:
+            raise ExportError(f"stopped while moving files into place ({exc.strerror or exc}); run export "
+                              "again with --resume to finish it", out) from exc
         raise ExportError(f"could not be written: {exc.strerror or exc}", out) from exc
     finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
+        if not moving:  # nothing under a final name yet (or everything is): the staging folder goes
+            shutil.rmtree(staging, ignore_errors=True)
     if progress is not None:
         progress("Done", 1.0)
     return ExportResult(
@@ -258,8 +296,133 @@ def export_project(
     )
 
 
-def _temp_for(final: Path) -> Path:
-    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+STAGING_PREFIX = ".triergon-export-"
+JOURNAL_SUFFIX = ".export-pending.json"
+JOURNAL_FORMAT = "triergon-export-journal"
+_LEGACY_PARTIAL = re.compile(r"^\..+\.partial-(\d+)(\.[A-Za-z0-9]+)?$")  # what exports wrote before staging
+_STAGING = re.compile(r"^" + re.escape(STAGING_PREFIX) + r"(\d+)-[0-9a-f]+$")
+
+
+def _move(src: Path, dst: Path) -> None:
+    os.replace(src, dst)
+
+
+def _journal_path(out: Path, base: str) -> Path:
+    return out / f".{base}{JOURNAL_SUFFIX}"
+
+
+def _read_journal(journal: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError("unfinished-export journal is unreadable; use --force to redo the export", journal) from exc
+    if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or not isinstance(data.get("files"), list) \
+            or not isinstance(data.get("staging"), str) or not _STAGING.match(data["staging"]):
+        raise ExportError("is not an export journal of this program; use --force to redo the export", journal)
+    if any(not isinstance(f, str) or "/" in f or "\\" in f or f.startswith(".") for f in data["files"]):
+        raise ExportError("export journal names a file outside the export folder", journal)
+    return data
+
+
+def _journal_state(journal: Path, out: Path) -> str:
+    try:
+        files = _read_journal(journal)["files"]
+    except ExportError:
+        return "its journal is unreadable"
+    done = sum((out / f).exists() for f in files[:-1])
+    return f"{done} of {len(files)} files in place, no report yet"
+
+
+def _discard(journal: Path, out: Path) -> None:
+    try:
+        shutil.rmtree(out / _read_journal(journal)["staging"], ignore_errors=True)
+    except ExportError:
+        pass
+    journal.unlink(missing_ok=True)
+
+
+def _resume(journal: Path, out: Path, progress: Progress | None) -> ExportResult:
+    """Move the rest of an interrupted export's files into place, the report last."""
+    data = _read_journal(journal)
+    staging = out / data["staging"]
+    for name in data["files"]:
+        src, dst = staging / name, out / name
+        if src.exists():
+            try:
+                os.replace(src, dst)
+            except OSError as exc:
+                raise ExportError(f"cannot move {name} into place: {exc.strerror or exc}", out) from exc
+        elif not dst.exists():
+            raise ExportError(f"cannot resume: {name} is missing from the staging folder; use --force to redo "
+                              "the export", out)
+    journal.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    report_path = out / data["files"][-1]
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    files = [ExportedFile(f["kind"], out / f["file"], f.get("lane"), f.get("length_samples"),
+                          extra={k: v for k, v in f.items() if k == "clipped_samples"}) for f in report["files"]]
+    if progress is not None:
+        progress("Done", 1.0)
+    return ExportResult(out, [*files, ExportedFile("report", report_path)], int(report["picture_samples"]),
+                        int(report["bext_time_reference"]), float(report["mix_gain_db"]), report_path)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def clean_stale_staging(out: Path) -> list[Path]:
+    """Remove what an export of this program killed mid-way left behind: staging folders whose process is
+    gone and that no unfinished-export journal still needs, and the hidden ``.NAME.partial-PID.ext`` files
+    of older versions whose process is gone. Returns what was removed."""
+    needed = set()
+    for j in out.glob(f".*{JOURNAL_SUFFIX}"):
+        try:
+            needed.add(_read_journal(j)["staging"])
+        except ExportError:
+            continue
+    removed = []
+    for entry in out.iterdir():
+        m = _STAGING.match(entry.name) if entry.is_dir() else _LEGACY_PARTIAL.match(entry.name)
+        if m is None or entry.name in needed or _pid_alive(int(m.group(1))):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _check_memory(n: int, lanes: int, out: Path) -> None:
+    """Stems are rendered whole: refuse a picture this machine cannot hold, before any work."""
+    need = n * 2 * 4 * (lanes + 3)  # each lane, the mix, the normalised copy and one write buffer, float32
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise ExportError(f"rendering {n} samples x {lanes} lane(s) needs about {need / 2**30:.1f} GiB of memory "
+                          f"but {avail / 2**30:.1f} GiB is available; export a shorter picture or fewer lanes", out)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -305,7 +468,7 @@ def _write_reaper(
     video: Path | None,
     out: Path,
 ) -> None:
-    from triergon_studio.audio.reaper import RppItem, RppProject, RppTrack, write_rpp
+    from triergon_studio.audio.reaper import RppItem, RppTrack, write_rpp
 
     lanes = {ln.name: ln for ln in project.lanes}
     tracks = []
@@ -327,6 +490,18 @@ def _write_reaper(
                 )
             )
     start_s = float(timecode_to_samples(project.start_timecode, project.rate, 1_000_000)) / 1_000_000
+    from triergon_studio.audio.reaper import RppTextError
+
+    try:
+        _write_rpp_checked(path, write_rpp, tracks, project, sr, start_s)
+    except RppTextError as exc:
+        raise ExportError(f"cannot write the REAPER project: {exc}", out) from exc
+
+
+def _write_rpp_checked(path: Path, write_rpp: Any, tracks: list[Any], project: Project, sr: int,
+                       start_s: float) -> None:
+    from triergon_studio.audio.reaper import RppProject
+
     write_rpp(
         path,
         RppProject(

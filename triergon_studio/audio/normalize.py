@@ -44,23 +44,16 @@ class SilentAudioError(ValueError):
 
 
 def resolve_target(target: str | float, true_peak: float | None = None) -> tuple[float, float]:
-    """``"r128"`` / ``"-18"`` / ``-18.0`` (+ optional ceiling override) -> (LUFS, dBTP)."""
-    if isinstance(target, str) and target.lower() in PRESETS:
-        lufs, ceiling = PRESETS[target.lower()]
-    else:
-        try:
-            lufs = float(target)
-        except (TypeError, ValueError) as exc:
-            names = ", ".join(PRESETS)
-            raise ValueError(f"target must be one of {names} or a LUFS value, got {target!r}") from exc
-        ceiling = -1.0
-        if not -70.0 < lufs <= 0.0:
-            raise ValueError(f"target loudness must be between -70 and 0 LUFS, got {lufs}")
-    if true_peak is not None:
-        ceiling = float(true_peak)
-    if not -60.0 <= ceiling <= 3.0:
-        raise ValueError(f"true-peak ceiling must be between -60 and +3 dBTP, got {ceiling}")
-    return lufs, ceiling
+    """``"r128"`` / ``"-18"`` / ``-18.0`` (+ optional ceiling override) -> (LUFS, dBTP).
+
+    The ranges are ``core.validate.check_target``'s, which ``export`` applies too."""
+    from triergon_studio.core.validate import check_target
+    from triergon_studio.errors import ParameterError
+
+    try:
+        return check_target(target, true_peak)
+    except ParameterError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def normalize(

@@ -41,8 +41,17 @@ class RppProject:
     regions: list[tuple[float, float, str]] = field(default_factory=list)
 
 
+class RppTextError(ValueError):
+    """A name cannot be written into a REAPER project (control characters would break its line syntax)."""
+
+
 def _q(text: str) -> str:
-    """REAPER quotes strings with whichever quote character the text does not contain."""
+    """REAPER quotes strings with whichever quote character the text does not contain. A line break (or any
+    other control character) would end the token and let the rest of a name become project syntax, so it is
+    refused, never written."""
+    bad = [c for c in text if ord(c) < 32 or ord(c) == 127]
+    if bad:
+        raise RppTextError(f"name {text[:40]!r} holds control characters that a REAPER project cannot hold")
     for quote in ('"', "'", "`"):
         if quote not in text:
             return f"{quote}{text}{quote}"
@@ -112,6 +121,33 @@ def write_rpp(path: str | Path, project: RppProject) -> Path:
     return Path(path)
 
 
+def unquote(token: str) -> str:
+    """One quoted REAPER string token back to its text (the quote character is the first one)."""
+    token = token.strip()
+    if len(token) >= 2 and token[0] in "\"'`" and token[-1] == token[0]:
+        return token[1:-1]
+    return token
+
+
+def parse_rpp_names(text: str) -> dict[str, list[str]]:
+    """Every track, item and marker name in a project, in order (for round-trip checks)."""
+    out: dict[str, list[str]] = {"track": [], "item": [], "marker": []}
+    in_item = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line == "<ITEM":
+            in_item = True
+        elif line.startswith("<TRACK"):
+            in_item = False
+        elif line.startswith("NAME "):
+            out["item" if in_item else "track"].append(unquote(line[5:]))
+        elif line.startswith("MARKER "):
+            parts = line.split(" ", 3)
+            name = parts[3].rsplit(" ", 1)[0]
+            out["marker"].append(unquote(name))
+    return out
+
+
 def parse_rpp_items(text: str) -> list[dict[str, object]]:
     """Minimal reader for tests and checks: each item's track, position, length, source kind and file."""
     items: list[dict[str, object]] = []
@@ -120,7 +156,7 @@ def parse_rpp_items(text: str) -> list[dict[str, object]]:
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("NAME ") and current is None:
-            track = line[5:].strip("\"'`")
+            track = unquote(line[5:])
         elif line == "<ITEM":
             current = {"track": track}
         elif current is not None:
@@ -131,7 +167,7 @@ def parse_rpp_items(text: str) -> list[dict[str, object]]:
             elif line.startswith("<SOURCE "):
                 current["kind"] = line.split()[1]
             elif line.startswith("FILE "):
-                current["file"] = line[5:].strip("\"'`")
+                current["file"] = unquote(line[5:])
                 items.append(current)
                 current = None
     return items

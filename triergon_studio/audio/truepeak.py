@@ -67,8 +67,12 @@ def _channel_true_peak(x: np.ndarray) -> float:
     return _channel_peaks(x)[0]
 
 
-def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
+def _channel_peaks(x: np.ndarray, lo: int | None = None, hi: int | None = None) -> tuple[float, float]:
     """(true peak, sample peak) as linear values; the true peak equals ``oversampled_peak_full(x)``.
+
+    ``lo``/``hi`` (signal indices, default: every position that can be non-zero) restrict the interpolated
+    positions to ``[lo, hi)``: the streaming analysis passes a block with real neighbouring samples around it
+    and asks only for positions whose windows lie in real samples.
 
     The true peak is interpolated in full only where it could be:
 
@@ -86,6 +90,9 @@ def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     kern = true_peak_kernel()
     half = TAPS // 2
+    # valid centre positions in padded coordinates (xp index = signal index + 2*half)
+    c_lo = (-half if lo is None else lo) + 2 * half
+    c_hi = (n + half if hi is None else hi) + 2 * half
     blk = 64
     nb = -(-(n + 2 * half) // blk)  # blocks covering every centre position that can be non-zero
     xp = np.zeros((nb + 2) * blk)
@@ -95,7 +102,7 @@ def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
     bm = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
     top = int(np.argmax(bm))
     amax = top * blk + int(np.argmax(np.abs(blocks[top])))
-    near_pos = np.arange(max(half, amax - 2 * half), min(xp.size - half, amax + 2 * half))
+    near_pos = np.arange(max(half, c_lo, amax - 2 * half), min(xp.size - half, c_hi, amax + 2 * half))
     peak = float(bm[top])
     best = max(peak, _positions_peak(xp, near_pos, kern))
     # Block b covers centre positions half + b*blk .. half + (b+1)*blk - 1; its windows span
@@ -108,7 +115,7 @@ def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
     if cand.size == 0:
         return best, peak
     if cand.size > _DENSE * nb:
-        return max(best, _dense_true_peak(xp, kern, best)), peak
+        return max(best, _dense_true_peak(xp, kern, best, c_lo=c_lo, c_hi=c_hi)), peak
     seg = rows[cand]  # [B, blk + 2*half + 1] copy
     centre = seg[:, half : half + blk + 1]
     energy = np.concatenate([np.zeros((seg.shape[0], 1)), np.cumsum(seg * seg, axis=1)], axis=1)
@@ -125,6 +132,7 @@ def _channel_peaks(x: np.ndarray) -> tuple[float, float]:
     if bi.size == 0:
         return best, peak
     pos = half + cand[bi] * blk + off
+    pos = pos[(pos >= c_lo) & (pos < c_hi)]
     return max(best, _positions_peak(xp, pos, kern)), peak
 
 
@@ -141,7 +149,8 @@ def _near_far_coeffs(kern: np.ndarray) -> tuple[float, float, float, float]:
     return hs, hd, max(c, hs) + c2, far
 
 
-def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int = 1 << 15) -> float:
+def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int = 1 << 15, c_lo: int = 0,
+                     c_hi: int | None = None) -> float:
     """Fine screen over the whole padded signal, then exact values where the bound beats ``best``.
 
     With s = x[n] + x[n+1] and d = x[n] - x[n+1], the near part of phases 1 and 3 (mirror images, taps a
@@ -152,9 +161,12 @@ def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int =
     half = TAPS // 2
     hs, hd, c2, far = _near_far_coeffs(kern)
     last = xp.size - half - 1  # centres half .. last - 1 have full windows
+    first = max(half, c_lo)
+    if c_hi is not None:
+        last = min(last, c_hi)
     hot: list[np.ndarray] = []
     count = 0
-    for c0 in range(half, last, chunk):
+    for c0 in range(first, last, chunk):
         c1 = min(c0 + chunk, last)
         seg = xp[c0 - half : c1 + half + 1]
         cs = np.empty(seg.size + 1)
@@ -181,7 +193,7 @@ def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int =
             hot.append(idx + c0)
             count += idx.size
             if count > 0.1 * xp.size:
-                return _phase_peak(xp, kern)
+                return _phase_peak(xp[first - half : last + half], kern)
     if not hot:
         return best
     return max(best, _positions_peak(xp, np.concatenate(hot), kern))

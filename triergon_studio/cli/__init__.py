@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from triergon_studio import __version__
 from triergon_studio.errors import StudioError
+
+_LOG = logging.getLogger("triergon_studio.cli")
 
 # Each module defines ``register(subparsers)``; a handler is stored with ``set_defaults(func=...)``.
 COMMAND_MODULES = (
@@ -51,9 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    caught: list[warnings.WarningMessage] = []
     try:
-        rc = args.func(args)
+        # Library warnings (torch, PyAV, ...) are recorded, not printed between the user's lines: a refusal
+        # stays one line, and a success shows each warning folded onto one line.
+        with warnings.catch_warnings(record=True) as caught:
+            rc = args.func(args)
     except StudioError as exc:
+        for w in caught:
+            _LOG.debug("%s: %s", w.category.__name__, w.message)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -63,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
         return 141
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        print(f"warning: {w.category.__name__}: {text[:300]}", file=sys.stderr)
     return int(rc or 0)
 
 

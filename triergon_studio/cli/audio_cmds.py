@@ -69,18 +69,17 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from triergon_studio.audio.io import read_audio
-    from triergon_studio.audio.loudness import analyze
+    from triergon_studio.audio.stream import analyze_file
     from triergon_studio.core.curves import CURVE_RATE_HZ, CurveSource, LoudnessCurve
 
     if args.curves is not None:
         _check_output(args.curves, args.force)
-    audio, sr = read_audio(args.file)
-    analysis = analyze(audio, sr, filter=args.filter)
+    analysis = analyze_file(args.file, filter=args.filter)  # block by block: memory flat in the length
     report = analysis.report()
     if args.curves is not None:
         curve = LoudnessCurve(
-            analysis.curves[0], analysis.curves[1], audio.shape[0] / sr, CURVE_RATE_HZ, CurveSource.MEASURED
+            analysis.curves[0], analysis.curves[1], analysis.n_samples / analysis.sample_rate, CURVE_RATE_HZ,
+            CurveSource.MEASURED,
         )
         try:
             curve.save(args.curves)
@@ -109,7 +108,9 @@ def cmd_conform(args: argparse.Namespace) -> int:
     from triergon_studio.audio.conform import conform_to_curve
     from triergon_studio.audio.io import read_audio, read_bext, write_wav
     from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.validate import check_conform_gain
 
+    check_conform_gain(args.max_gain)
     _check_output(args.output, args.force)
     curve = LoudnessCurve.load(args.curves)
     audio, sr = read_audio(args.input)

@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mux", default="none", choices=("none", "mp4", "mov"))
     p.add_argument("--reaper", action="store_true", help="also write a REAPER project (.rpp)")
     p.add_argument("--force", action="store_true", help="replace files that already exist")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an export that was interrupted while its files were moved into place")
     p.set_defaults(func=cmd_export)
 
 
@@ -81,7 +83,13 @@ def cmd_add_take(args: argparse.Namespace) -> int:
     from triergon_studio.core.model import Take, new_id
     from triergon_studio.core.project import Project
     from triergon_studio.core.take_sidecar import read_sidecar
+    from triergon_studio.core.validate import check_offset_s
+    from triergon_studio.errors import ParameterError
 
+    try:
+        check_offset_s(args.at, "--at")
+    except ParameterError as exc:  # name the project the take was meant for
+        raise ParameterError(str(exc), args.project) from exc
     project = Project.load(args.project)
     project.lane(args.lane)  # fail before copying anything if the lane does not exist
     made = read_sidecar(args.audio)  # written by `generate`: keep how the take was made
@@ -112,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     project = Project.load(args.project)
     settings = ExportSettings(sample_rate=args.sample_rate or project.sample_rate, bits=args.bits,
                               target=args.target, target_lufs=args.lufs, true_peak_dbtp=args.true_peak,
-                              mux=args.mux, reaper=args.reaper, force=args.force)
+                              mux=args.mux, reaper=args.reaper, force=args.force, resume=args.resume)
 
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)

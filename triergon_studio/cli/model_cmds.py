@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.errors import ModelError
+from triergon_studio.errors import ModelError, ParameterError
 
 
 def register(subparsers: Any) -> None:
@@ -59,6 +59,9 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
+    gen.add_argument("--fit-curves", action="store_true",
+                     help="stretch curves drawn for another length to the take's length (else a length "
+                          "mismatch of more than 1/6 s is refused, as conform does)")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
     gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
                      help="replace existing output files (--force, as in every other command)")
@@ -168,6 +171,33 @@ def run_model_info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- generate
 
 
+def _check_generate_params(args: argparse.Namespace) -> float | None:
+    """Validate the numeric parameters (core.validate) and return the length in seconds the curves must
+    cover: the whole picture (curves are in video time) or the duration. The picture length is the shared
+    VFR-aware rule."""
+    from triergon_studio.core import validate as v
+
+    if args.seed is not None:
+        v.check_seed(args.seed)
+    if args.steps is not None:
+        v.check_steps(args.steps)
+    if args.cfg is not None:
+        v.check_cfg(args.cfg)
+    v.check_variations(args.variations)
+    if args.video is None:
+        return v.check_duration(args.duration)
+    from triergon_studio.core.timecode import picture_length_samples
+    from triergon_studio.video.probe import probe
+
+    info = probe(args.video)
+    seconds = picture_length_samples(info.frame_count, info.fps, 44100, is_vfr=info.is_vfr,
+                                     duration_s=info.duration_s) / 44100
+    try:
+        return v.check_duration(seconds, name="the video's length")
+    except ParameterError as exc:
+        raise ParameterError(str(exc), args.video) from exc
+
+
 def _outputs(base: Path, k: int) -> list[Path]:
     return [base] + [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(2, k + 1)]
 
@@ -243,10 +273,12 @@ def run_generate(args: argparse.Namespace) -> int:
     for clip in (args.ref_audio, args.init_audio):
         if clip is not None and not clip.is_file():
             raise ModelError("audio file not found", clip)
+    take_s = _check_generate_params(args)  # every parameter, before anything is loaded
     outputs = _outputs(args.output, max(1, args.variations))
 
     from triergon_studio.core.take_spec import VideoSource
-    from triergon_studio.engine.device import resolve_device, resolve_dtype
+    from triergon_studio.core.validate import check_curve_length, check_device
+    from triergon_studio.engine.device import available_devices, resolve_device, resolve_dtype
     from triergon_studio.takes import check_outputs, load_model, make_takes, run_to_end
 
     check_outputs(outputs, args.overwrite)
@@ -255,10 +287,19 @@ def run_generate(args: argparse.Namespace) -> int:
         from triergon_studio.video.probe import probe
 
         video = VideoSource.from_probe(probe(args.video))
-    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
-    spec = spec_from_args(args, video, curves)
-    device = resolve_device(args.device)
+    device = resolve_device(check_device(args.device, available_devices()))
     dtype = resolve_dtype(args.precision, device)
+    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
+    if curves is not None and take_s is not None:  # curves are in video time: they cover the whole picture
+        if args.fit_curves:
+            curves = curves.stretched_to(take_s)
+        else:
+            where = args.video.name if args.video is not None else f"--duration {args.duration:g}"
+            try:
+                check_curve_length(curves.duration_s, take_s, curves.rate_hz, f"the take ({where})")
+            except ParameterError as exc:  # name the curves file
+                raise ParameterError(str(exc), args.curves or args.curves_from) from exc
+    spec = spec_from_args(args, video, curves)
     options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
     model = load_model(args.model, device, dtype, **options)
     records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer())

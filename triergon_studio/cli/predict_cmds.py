@@ -35,6 +35,10 @@ def register(subparsers: Any) -> None:
 def _device(name: str) -> str:
     import torch
 
+    from triergon_studio.core.validate import check_device
+    from triergon_studio.engine.device import available_devices
+
+    name = check_device(name, available_devices())
     if name != "auto":
         if name.startswith("cuda") and not torch.cuda.is_available():
             raise ModelError("--device cuda asked for, but no CUDA device is available")
@@ -80,15 +84,19 @@ def run_predict_lufs(args: argparse.Namespace) -> int:
         raise VideoFileError("is a folder, not a video file", args.video)
     if not args.video.is_file():  # fail before torch loads
         raise VideoFileError("video file not found", args.video)
+    device = _device(args.device)  # validated before any output check or model load
     if out.exists() and not args.overwrite:
         raise ExportError("output already exists (use --force, or --overwrite, to replace it)", out)
     if not out.parent.exists():
         raise ExportError("output folder does not exist", out.parent)
     from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
 
-    model = resolve_lufs_predictor(args.model, _device(args.device))
+    model = resolve_lufs_predictor(args.model, device)
     curve = predict_curves_for_video(args.video, model)
-    curve.save(out)
+    try:
+        curve.save(out)
+    except OSError as exc:  # read-only folder, full disk
+        raise ExportError(f"cannot write the curves ({exc.strerror or exc})", out) from exc
     print(f"wrote {out}: {curve.n_frames} frames at {curve.rate_hz:g} Hz for {curve.duration_s:.3f} s "
           f"(mean L {curve.left.mean():.1f} LUFS, R {curve.right.mean():.1f} LUFS)")
     return 0

@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
     e.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     e.add_argument("--rows", default="all", help="comma list of Table 3 rows or 'all'")
     e.add_argument("--classifier",
-                   help="the evaluation classifier (default: eval_classifier.pt in the model folder)")
+                   help="the evaluation classifier (default: the model folder's eval_classifier.safetensors, "
+                        "checked against its manifest)")
     e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     e.add_argument("--out", help="also write the JSON report here")
     e.set_defaults(func=_eval)
@@ -71,7 +72,9 @@ def _eval(args: argparse.Namespace) -> int:
     from triergon_studio.training.eval.report import evaluate_model_dir, to_markdown
 
     rows = None if args.rows == "all" else [r.strip() for r in args.rows.split(",") if r.strip()]
-    classifier = Path(args.classifier) if args.classifier else Path(args.model) / "eval_classifier.pt"
+    from triergon_studio.training.eval.report import bundled_classifier
+
+    classifier = Path(args.classifier) if args.classifier else bundled_classifier(Path(args.model))
     report = evaluate_model_dir(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, steps=args.steps,
                                 rows=rows, classifier_path=classifier)
     if args.out:

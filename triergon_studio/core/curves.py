@@ -121,6 +121,21 @@ class LoudnessCurve:
         dst_t = (np.arange(n_out) + 0.5) / rate_hz
         return np.stack([np.interp(dst_t, src_t, ch) for ch in (self.left, self.right)])
 
+    def stretched_to(self, duration_s: float) -> LoudnessCurve:
+        """The same shape over ``duration_s`` (time scaled linearly): what ``generate --fit-curves`` uses
+        when the user asks for a curve drawn for another length to follow this take."""
+        if not (math.isfinite(duration_s) and duration_s > 0):
+            raise ValueError(f"duration must be positive, got {duration_s}")
+        n_out = frame_count(duration_s, self.rate_hz)
+        if self.n_frames == 0 or self.duration_s <= 0:
+            return LoudnessCurve(np.full(n_out, LUFS_FLOOR), np.full(n_out, LUFS_FLOOR), duration_s, self.rate_hz,
+                                 self.source)
+        scale = self.duration_s / duration_s
+        src_t = (np.arange(self.n_frames) + 0.5) / self.rate_hz
+        dst_t = (np.arange(n_out) + 0.5) / self.rate_hz * scale
+        left, right = (np.interp(dst_t, src_t, ch) for ch in (self.left, self.right))
+        return LoudnessCurve(left, right, float(duration_s), self.rate_hz, self.source)
+
     # ----------------------------------------------------------------- edits (return new curves)
     def _replace(self, left: np.ndarray, right: np.ndarray) -> LoudnessCurve:
         return LoudnessCurve(left, right, self.duration_s, self.rate_hz, self.source)

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.errors import ProjectError
+from triergon_studio.core import validate
+from triergon_studio.errors import ParameterError, ProjectError
 
 FINGERPRINT_CHUNK = 1 << 20  # 1 MiB from each end of the file
 
@@ -210,8 +211,9 @@ class LaneItem:
 
     @classmethod
     def from_json(cls, d: Any, where: str = "item") -> LaneItem:
-        return cls(req(d, "take_id", str, where), req(d, "offset_s", float, where),
-                   opt(d, "gain_db", float, where, 0.0), opt(d, "id", str, where, None) or new_id())
+        offset = _checked(validate.check_offset_s, req(d, "offset_s", float, where), f"{where}.offset_s")
+        gain = _checked(validate.check_gain_db, opt(d, "gain_db", float, where, 0.0), f"{where}.gain_db")
+        return cls(req(d, "take_id", str, where), offset, gain, opt(d, "id", str, where, None) or new_id())
 
 
 @dataclass(frozen=True)
@@ -228,11 +230,12 @@ class Lane:
 
     @classmethod
     def from_json(cls, d: Any, where: str = "lane") -> Lane:
-        name = req(d, "name", str, where)
+        name = _checked(validate.check_text, req(d, "name", str, where), f"{where}.name")
         if not name.strip():
             raise ProjectError(f"{where}.name is empty")
         items = tuple(LaneItem.from_json(x, f"{where}.items[{i}]") for i, x in enumerate(_list(d, "items", where)))
-        return cls(name, opt(d, "gain_db", float, where, 0.0), opt(d, "mute", bool, where, False),
+        gain = _checked(validate.check_gain_db, opt(d, "gain_db", float, where, 0.0), f"{where}.gain_db")
+        return cls(name, gain, opt(d, "mute", bool, where, False),
                    opt(d, "solo", bool, where, False), items)
 
 
@@ -247,8 +250,8 @@ class Marker:
 
     @classmethod
     def from_json(cls, d: Any, where: str = "marker") -> Marker:
-        return cls(req(d, "time_s", float, where), opt(d, "name", str, where, ""),
-                   opt(d, "id", str, where, None) or new_id())
+        name = _checked(validate.check_text, opt(d, "name", str, where, ""), f"{where}.name")
+        return cls(req(d, "time_s", float, where), name, opt(d, "id", str, where, None) or new_id())
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,8 @@ class Region:
         start, end = req(d, "start_s", float, where), req(d, "end_s", float, where)
         if end <= start:
             raise ProjectError(f"{where} ends before it starts")
-        return cls(start, end, opt(d, "name", str, where, ""), opt(d, "id", str, where, None) or new_id())
+        name = _checked(validate.check_text, opt(d, "name", str, where, ""), f"{where}.name")
+        return cls(start, end, name, opt(d, "id", str, where, None) or new_id())
 
 
 @dataclass(frozen=True)
@@ -332,3 +336,11 @@ class VideoRef:
 
 
 DEFAULT_LANES = ("FOLEY", "FX", "BG")
+
+
+def _checked(check: Any, value: Any, name: str) -> Any:
+    """A ``core.validate`` check on a project field; out of range is the project's own one-line error."""
+    try:
+        return check(value, name)
+    except ParameterError as exc:
+        raise ProjectError(str(exc)) from exc

@@ -33,7 +33,11 @@ from triergon_studio.core.model import (
     new_id,
 )
 from triergon_studio.core.project_io import SAMPLE_RATES, read_state, relative_or_absolute, video_ref_for
-from triergon_studio.core.timecode import Rate, picture_samples, seconds_to_samples, timecode_to_frames
+from triergon_studio.core.timecode import (
+    Rate,
+    picture_length_samples,
+    timecode_to_frames,
+)
 from triergon_studio.core.undo import Command, UndoStack
 from triergon_studio.errors import ProjectError, StudioError
 
@@ -118,9 +122,8 @@ class Project:
         """Length of the picture in samples at ``sample_rate`` (default: the delivery rate): every export
         and every generated take for the whole picture has exactly this length."""
         sr = int(sample_rate or self.sample_rate)
-        if self.video is not None and self.video.is_vfr:
-            return seconds_to_samples(Fraction(self.duration_s), sr)
-        return picture_samples(self.frame_count, self.fps, sr)
+        is_vfr = self.video is not None and self.video.is_vfr
+        return picture_length_samples(self.frame_count, self.fps, sr, is_vfr=is_vfr, duration_s=self.duration_s)
 
     @property
     def is_dirty(self) -> bool:
@@ -265,11 +268,34 @@ class Project:
             self._push(f"Recall settings of {take.name}", **changes)
 
     def _finite(self, value: float, what: str) -> float:
-        """The loader refuses NaN/inf, so an edit must never put one into the project."""
-        v = float(value)
+        """The loader refuses NaN/inf and out-of-range values, so an edit must never put one in the project."""
+        from triergon_studio.core import validate
+        from triergon_studio.errors import ParameterError
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProjectError(f"{what} must be a finite number, got {value!r}", self.path) from exc
         if not math.isfinite(v):
             raise ProjectError(f"{what} must be a finite number, got {value!r}", self.path)
+        try:
+            if what == "gain":
+                validate.check_gain_db(v, "gain")
+            elif what == "offset":
+                validate.check_offset_s(v, "offset")
+        except ParameterError as exc:
+            raise ProjectError(str(exc), self.path) from exc
         return v
+
+    def _lane_name(self, name: str, what: str = "lane name") -> str:
+        """Names go into text exports (REAPER, reports): no control characters."""
+        from triergon_studio.core import validate
+        from triergon_studio.errors import ParameterError
+
+        try:
+            return validate.check_text(name, what).strip()
+        except ParameterError as exc:
+            raise ProjectError(str(exc), self.path) from exc
 
     def _set_lane(self, name: str, text: str, **changes: Any) -> None:
         i = self._lane_index(name)
@@ -278,7 +304,7 @@ class Project:
         self._push(text, lanes=tuple(lanes))
 
     def add_lane(self, name: str, index: int | None = None) -> None:
-        name = name.strip()
+        name = self._lane_name(name)
         if not name:
             raise ProjectError("a lane needs a name", self.path)
         if any(ln.name.casefold() == name.casefold() for ln in self.lanes):
@@ -292,7 +318,7 @@ class Project:
         self._push(f"Remove lane {name}", lanes=self.lanes[:i] + self.lanes[i + 1 :])
 
     def rename_lane(self, name: str, new_name: str) -> None:
-        new_name = new_name.strip()
+        new_name = self._lane_name(new_name)
         if not new_name or any(ln.name.casefold() == new_name.casefold() and ln.name != name for ln in self.lanes):
             raise ProjectError(f"cannot rename lane {name!r} to {new_name!r} (empty or taken)", self.path)
         self._set_lane(name, f"Rename lane {name}", name=new_name)
@@ -343,14 +369,15 @@ class Project:
         self._push("Remove take from lane", lanes=lanes)
 
     def add_marker(self, time_s: float, name: str = "") -> str:
-        marker = Marker(float(time_s), name)
+        marker = Marker(float(time_s), self._lane_name(name, "marker name"))
         self._push("Add marker", markers=tuple(sorted((*self.markers, marker), key=lambda m: m.time_s)))
         return marker.id
 
     def update_marker(self, marker_id: str, time_s: float | None = None, name: str | None = None) -> None:
         self._find(self.markers, marker_id, "marker")
         markers = tuple(replace(m, time_s=m.time_s if time_s is None else float(time_s),
-                                name=m.name if name is None else name) if m.id == marker_id else m
+                                name=m.name if name is None else self._lane_name(name, "marker name"))
+                        if m.id == marker_id else m
                         for m in self.markers)
         self._push("Edit marker", markers=tuple(sorted(markers, key=lambda m: m.time_s)))
 
@@ -361,7 +388,7 @@ class Project:
     def add_region(self, start_s: float, end_s: float, name: str = "") -> str:
         if end_s <= start_s:
             raise ProjectError("a region must end after it starts", self.path)
-        region = Region(float(start_s), float(end_s), name)
+        region = Region(float(start_s), float(end_s), self._lane_name(name, "region name"))
         self._push("Add region", regions=tuple(sorted((*self.regions, region), key=lambda r: r.start_s)))
         return region.id
 
@@ -369,7 +396,8 @@ class Project:
                       name: str | None = None) -> None:
         r = self._find(self.regions, region_id, "region")
         new = replace(r, start_s=r.start_s if start_s is None else float(start_s),
-                      end_s=r.end_s if end_s is None else float(end_s), name=r.name if name is None else name)
+                      end_s=r.end_s if end_s is None else float(end_s),
+                      name=r.name if name is None else self._lane_name(name, "region name"))
         if new.end_s <= new.start_s:
             raise ProjectError("a region must end after it starts", self.path)
         regions = tuple(new if x.id == region_id else x for x in self.regions)

@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from triergon_studio.core import validate
 from triergon_studio.core.model import (
     GenerationSettings,
     Lane,
@@ -24,7 +25,7 @@ from triergon_studio.core.model import (
     req,
 )
 from triergon_studio.core.timecode import Rate, timecode_to_frames
-from triergon_studio.errors import ProjectError, StudioError
+from triergon_studio.errors import ParameterError, ProjectError, StudioError
 
 if TYPE_CHECKING:
     from triergon_studio.core.project import Project
@@ -49,6 +50,13 @@ def read_state(p: Project, d: dict[str, Any]) -> None:
     p.duration_s = opt(d, "duration_s", float, "project", 0.0)
     if p.frame_count < 0 or p.duration_s < 0:
         raise ProjectError("frame_count and duration_s must not be negative")
+    try:  # documented ranges (core.validate): a picture is 0.1..1000 fps and at most 24 h long
+        validate.check_fps(p.fps)
+        if p.frame_count:
+            validate.check_frame_count(p.frame_count, p.fps)
+        validate.check_picture_seconds(p.duration_s, "duration_s")
+    except ParameterError as exc:
+        raise ProjectError(str(exc)) from exc
     p.start_timecode = opt(d, "start_timecode", str, "project", "00:00:00:00")
     try:
         timecode_to_frames(p.start_timecode, p.rate)

@@ -186,6 +186,17 @@ def picture_samples(frame_count: int, fps: Fraction | Rate, sample_rate: int) ->
     return round_half_up(Fraction(int(frame_count)) * int(sample_rate) / fps)
 
 
+def picture_length_samples(
+    frame_count: int, fps: Fraction | Rate, sample_rate: int, *, is_vfr: bool = False, duration_s: float | None = None
+) -> int:
+    """The picture's length in samples: the one rule that probe, project, generate, predict-lufs and export
+    share. Constant frame rate: ``round(frames * sr / fps)``. Variable frame rate: the frames' own timeline
+    (first frame to the end of the last), since frames / average-rate misses the last frame's real length."""
+    if is_vfr and duration_s is not None and duration_s > 0:
+        return seconds_to_samples(Fraction(duration_s), sample_rate)
+    return picture_samples(frame_count, fps, sample_rate)
+
+
 def seconds_to_samples(seconds: Fraction | float, sample_rate: int) -> int:
     return round_half_up(Fraction(seconds) * int(sample_rate))
 

@@ -23,6 +23,7 @@ from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
 from triergon_studio.errors import ModelError
 
 CONFIG_FORMAT = "triergon-model-config"
+REQUIRED_FIELDS = ("name", "preset", "sample_rate", "vae", "dit", "conditioning", "sampling")
 CONFIG_VERSION = 1
 
 
@@ -205,7 +206,9 @@ class ModelConfig:
             except FileNotFoundError as exc:
                 raise ModelError("model config not found", path) from exc
             except OSError as exc:
-                raise ModelError(f"cannot read model config: {exc}", path) from exc
+                raise ModelError(f"cannot read model config: {exc.strerror or exc}", path) from exc
+            except UnicodeDecodeError as exc:
+                raise ModelError("model config is not UTF-8 text (a corrupt or foreign file)", path) from exc
         else:
             text = str(text_or_path)
         try:
@@ -214,6 +217,12 @@ class ModelConfig:
             raise ModelError(f"model config is not valid JSON ({exc.msg} at line {exc.lineno})", path) from exc
         if not isinstance(data, dict):
             raise ModelError("model config must be a JSON object", path)
+        # A file must say what it is: an empty or foreign object would otherwise become the defaults (tiny).
+        if data.get("format") != CONFIG_FORMAT:
+            raise ModelError(f"not a Tri-Ergon model config (needs \"format\": \"{CONFIG_FORMAT}\")", path)
+        missing = [k for k in REQUIRED_FIELDS if k not in data]
+        if missing:
+            raise ModelError(f"model config lacks {', '.join(missing)}", path)
         return cls.from_dict(data, path)
 
 

@@ -18,6 +18,18 @@ DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16
           "fp16": "float16", "float16": "float16"}
 
 
+def available_devices() -> list[str]:
+    """Device names this machine can run on (``cpu``, ``cuda``, ``cuda:0``..., ``mps``), for the validator."""
+    import torch
+
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
 def resolve_device(name: str | None = None) -> torch.device:
     """``None``/``"auto"``: cuda, then mps, then cpu. An explicit device that is absent is an error."""
     import torch

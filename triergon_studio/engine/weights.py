@@ -122,6 +122,15 @@ def verify_model_dir(path: str | Path) -> dict[str, Any]:
         if not isinstance(entry, dict) or "sha256" not in entry:
             raise ModelError(f"the manifest lists no checksum for {name}", folder / MANIFEST_FILE)
         verify_sha256(folder / name, str(entry["sha256"]))
+    for name, entry in files.items():  # every other file the manifest lists (an eval classifier, ...)
+        if name in (CONFIG_FILE, WEIGHTS_FILE):
+            continue
+        if not isinstance(name, str) or "/" in name or "\\" in name or not isinstance(entry, dict) \
+                or "sha256" not in entry:
+            raise ModelError(f"the manifest lists {name!r} without a checksum", folder / MANIFEST_FILE)
+        if not (folder / name).exists():
+            raise ModelError(f"missing {name}", folder)
+        verify_sha256(folder / name, str(entry["sha256"]))
     return manifest
 
 

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         elif step == "classifier":
             from triergon_studio.training.eval.classifier import train_classifier
 
-            info = train_classifier(work / "classifier.pt")
+            info = train_classifier(work / "classifier.safetensors")
         elif step == "eval":
             from triergon_studio.training.eval.report import evaluate_and_record
 

@@ -110,6 +110,19 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def load_checkpoint(path: Path, device: Any) -> dict[str, Any]:
+    """A training checkpoint, read weights-only: tensors, numbers, strings, lists and dicts (the optimiser,
+    EMA and RNG states are all of these), never code. A crafted pickle is refused in one line."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError for damaged zips, EOFError
+        raise StudioError(f"not a weights-only training checkpoint ({type(exc).__name__}); nothing was loaded",
+                          path) from exc
+    if not isinstance(state, dict) or not {"module", "optim", "step"} <= set(state):
+        raise StudioError("not a training checkpoint of this program", path)
+    return state
+
+
 def lr_at(step: int, cfg: RunConfig) -> float:
     """Linear warm-up, then cosine decay to 10 % of the peak."""
     if step < cfg.warmup_steps:
@@ -156,8 +169,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     start = 0
     rng = np.random.default_rng([cfg.seed, dist.rank])
     if resume and ckpt_path.exists():
-        # weights_only: a checkpoint holds tensors and plain data; never unpickle code from a run folder
-        state = torch.load(ckpt_path, map_location=dist.device, weights_only=True)
+        state = load_checkpoint(ckpt_path, dist.device)
         module.load_state_dict(state["module"])
         opt.load_state_dict(state["optim"])
         stage.load_extra_state(state.get("extra", {}))

@@ -46,6 +46,13 @@ class VideoInfo:
     def display_size(self) -> tuple[int, int]:
         return (self.height, self.width) if self.rotation % 180 == 90 else (self.width, self.height)
 
+    def picture_samples(self, sample_rate: int) -> int:
+        """The picture's length in samples (``core.timecode.picture_length_samples``, VFR included)."""
+        from triergon_studio.core.timecode import picture_length_samples
+
+        return picture_length_samples(self.frame_count, self.fps, sample_rate, is_vfr=self.is_vfr,
+                                      duration_s=self.duration_s)
+
     @property
     def has_audio(self) -> bool:
         return bool(self.audio_streams)
@@ -59,6 +66,7 @@ class VideoInfo:
             "width": self.width, "height": self.height, "display_width": dw, "display_height": dh,
             "rotation": self.rotation, "codec": self.codec, "is_vfr": self.is_vfr,
             "start_time_s": self.start_time_s, "has_audio": a is not None,
+            "picture_samples": {str(sr): self.picture_samples(sr) for sr in (44100, 48000)},
             "audio_sample_rate": a.sample_rate if a else None, "audio_channels": a.channels if a else None,
             "audio_streams": [{"index": s.index, "sample_rate": s.sample_rate, "channels": s.channels,
                                "codec": s.codec} for s in self.audio_streams],

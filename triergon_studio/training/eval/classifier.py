@@ -108,17 +108,69 @@ def train_classifier(path: Path, pool_path: Path | None = None, steps: int = 400
     val_idx = np.arange(len(pool) - n_val, len(pool))
     probs = predict_proba(model, [audio[i, :, : max(int(valid[i]), 1)].astype(np.float32).T for i in val_idx])
     acc = float((probs.argmax(1) == labels[val_idx]).mean())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state": model.state_dict(), "classes": list(CLASS_NAMES), "steps": steps, "seed": seed,
-                "val_accuracy_corpus": acc}, path)
+    save_classifier(path, model, {"classes": list(CLASS_NAMES), "steps": steps, "seed": seed,
+                                  "val_accuracy_corpus": acc})
     return {"classifier": str(path), "val_accuracy_corpus": round(acc, 4), "seconds": round(time.perf_counter() - t0, 1)}
 
 
+CLASSIFIER_FORMAT = "triergon-eval-classifier"
+
+
+def save_classifier(path: Path, model: SoundClassifier, meta: dict[str, Any]) -> None:
+    """Weights as safetensors, everything else as JSON in its metadata: loading it can never run code."""
+    import json
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"format": CLASSIFIER_FORMAT, "meta": json.dumps(meta)})
+    tmp.replace(path)
+
+
 def load_classifier(path: Path) -> tuple[SoundClassifier, dict[str, Any]]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = SoundClassifier(len(state["classes"]))
-    model.load_state_dict(state["state"])
-    return model.eval(), state
+    """A classifier in safetensors (any suffix); an older ``torch.save`` file is read weights-only (tensors,
+    numbers, strings and lists, never code). Anything else is a one-line ``StudioError``."""
+    import json
+
+    from triergon_studio.errors import StudioError
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+    except OSError as exc:
+        raise StudioError(f"cannot read the evaluation classifier ({exc.strerror or exc})", path) from exc
+    if len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 header length, then the JSON header
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                info = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 -- safe_open has no iterator
+            meta = json.loads(info.get("meta", "{}")) if info.get("format") == CLASSIFIER_FORMAT else None
+        except Exception as exc:  # safetensors and json raise their own types
+            raise StudioError(f"unreadable evaluation classifier ({type(exc).__name__})", path) from exc
+        if not isinstance(meta, dict) or not isinstance(meta.get("classes"), list):
+            raise StudioError("not an evaluation classifier (no class list in its metadata)", path)
+    else:
+        try:
+            legacy = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # UnpicklingError for anything but plain weights: refused, nothing runs
+            raise StudioError(f"not a weights-only classifier file ({type(exc).__name__}); nothing was loaded",
+                              path) from exc
+        if not isinstance(legacy, dict) or not isinstance(legacy.get("state"), dict) \
+                or not isinstance(legacy.get("classes"), list):
+            raise StudioError("not an evaluation classifier", path)
+        state, meta = legacy["state"], {k: v for k, v in legacy.items() if k != "state"}
+    model = SoundClassifier(len(meta["classes"]))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise StudioError(f"evaluation classifier does not fit ({str(exc).splitlines()[0][:120]})", path) from exc
+    return model.eval(), {"classes": meta["classes"], **{k: v for k, v in meta.items() if k != "classes"}}
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@
   the mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB;
 - T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
 
-    python -m triergon_studio.training.eval.dev_check model_weights/compact --classifier runs/compact/classifier.pt
+    python -m triergon_studio.training.eval.dev_check model_weights/compact --classifier runs/compact/classifier.safetensors
 
 The classifier comes from ``python -m triergon_studio.training.reproduce --steps pool,classifier``.
 """
@@ -78,7 +78,7 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
-    ap.add_argument("--classifier", required=True, help="the evaluation classifier (WORK/classifier.pt)")
+    ap.add_argument("--classifier", required=True, help="the evaluation classifier (WORK/classifier.safetensors)")
     ap.add_argument("--clips", type=int, default=54)
     args = ap.parse_args(argv)
     from triergon_studio.engine.weights import load_model_dir

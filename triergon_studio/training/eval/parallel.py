@@ -40,7 +40,7 @@ def evaluate_parallel(model_dir: Path, work: Path, heldout_dir: Path, n_clips: i
 
     if not (heldout_dir / "heldout.json").exists():  # written once, before the processes could race on it
         write_heldout(heldout_dir, n_clips)
-    classifier = work / "classifier.pt"
+    classifier = work / "classifier.safetensors"
     jobs_list: list[tuple[Path, list[str], Path]] = [
         (model_dir, g, work / f"eval_part{i}.json") for i, g in enumerate(row_groups(ROWS, jobs - (compare is not None)))]
     if compare is not None:

@@ -189,6 +189,32 @@ def _lr(errs: list[np.ndarray]) -> ChannelMAE:
     return ChannelMAE(round(float(left), 3), round(float(right), 3), round(float((left + right) / 2), 3))
 
 
+def work_classifier(work: Path) -> Path:
+    """The classifier ``reproduce`` trained (safetensors; a run from before the format change has a .pt)."""
+    new = Path(work) / "classifier.safetensors"
+    old = Path(work) / "classifier.pt"
+    return old if old.exists() and not new.exists() else new
+
+
+def bundled_classifier(model_dir: Path) -> Path:
+    """The classifier a model folder carries, which its manifest must cover like every other file."""
+    from triergon_studio.engine.checkpoint_io import verify_sha256
+    from triergon_studio.engine.weights import MANIFEST_FILE, read_manifest
+    from triergon_studio.errors import StudioError
+
+    for name in ("eval_classifier.safetensors", "eval_classifier.pt"):
+        path = Path(model_dir) / name
+        if path.exists():
+            if not (Path(model_dir) / MANIFEST_FILE).exists():
+                return path
+            entry = (read_manifest(model_dir).get("files") or {}).get(name)
+            if not isinstance(entry, dict) or "sha256" not in entry:
+                raise StudioError("is not covered by the model folder's manifest (no checksum); refusing it", path)
+            verify_sha256(path, str(entry["sha256"]))
+            return path
+    return Path(model_dir) / "eval_classifier.safetensors"
+
+
 def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path, classifier_path: str | Path,
                        n_clips: int = 36, steps: int | None = None, rows: list[str] | None = None) -> EvalReport:
     """Evaluate a model folder. ``heldout_dir``: the held-out set (written there first if the folder has none);
@@ -207,7 +233,7 @@ def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path, classi
     clf_path = Path(classifier_path)
     if not clf_path.is_file():
         raise StudioError("no evaluation classifier here (eval --classifier FILE; `python -m triergon_studio."
-                          "training.reproduce --steps pool,classifier` writes WORK/classifier.pt)", clf_path)
+                          "training.reproduce --steps pool,classifier` writes WORK/classifier.safetensors)", clf_path)
     model = load_model_dir(Path(model_dir))
     classifier, _ = load_classifier(clf_path)
     with torch.inference_mode():
@@ -247,12 +273,12 @@ def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips:
         compare = None  # compared above
     else:
         report = evaluate_model_dir(model_dir, heldout_dir=heldout_dir, n_clips=n_clips,
-                                    classifier_path=work / "classifier.pt")
+                                    classifier_path=work_classifier(work))
     if compare is not None:
         mode = ModelConfig.from_json(model_dir / "config.json").dit.lufs_mode
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
         compare_lufs_paths(report, model_dir, mode, compare, other_mode, heldout_dir, n_clips,
-                           work / "classifier.pt")
+                           work_classifier(work))
     data = report.to_dict()
     atomic_write_json(work / "eval.json", data)
     atomic_write_text(work / "eval.md", to_markdown(report) + "\n")
