@@ -64,6 +64,7 @@ class SAOCondition:
     prompt: Tensor  # [1, L, cond_dim], projected and masked
     negative_prompt: Tensor | None
     seconds: dict[str, float]
+    take_s: float = 0.0  # the whole take's length (chunks of a long take keep it)
 
 
 class SAOModel(nn.Module):

@@ -158,35 +158,3 @@ def steps_flow(
         yield step
         x = step.x
     return x
-
-
-@torch.no_grad()
-def steps_v_euler(
-    denoiser: Callable[[Tensor, Tensor], Tensor],
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    inpaint: tuple[Tensor, Tensor] | None = None,
-) -> Generator[SamplerStep, None, Tensor]:
-    """k-diffusion's Euler in VE sigma space (used until ``solvers.steps_euler`` is on this branch)."""
-    total = sigmas.numel() - 1
-    sig = [float(s) for s in sigmas]
-
-    def project(x: Tensor, s: float) -> Tensor:
-        if inpaint is None:
-            return x
-        known, mask = inpaint
-        target = known.to(x) if s == 0 else known.to(x) + _noise(x, generator) * s
-        return torch.lerp(x, target, (1 - mask.to(x)).expand_as(x))
-
-    x = project(x, sig[0])
-    for i in range(total):
-        s, s_next = sig[i], sig[i + 1]
-        denoised = denoiser(x, torch.full((x.shape[0],), s, device=x.device, dtype=torch.float32))
-        x = x + (x - denoised) * ((s_next - s) / s)
-        x = project(x, s_next)
-        step = SamplerStep(step=i + 1, total=total, x=x, denoised=denoised, sigma=s_next)
-        yield step
-        x = step.x
-    return x
