@@ -77,8 +77,17 @@ def _stub(name: str, **attrs: Any) -> None:
         setattr(sys.modules[parent], child, m)
 
 
-for _n in ("skimage", "skimage.transform", "dctorch", "dctorch.functional", "torchvision", "torchvision.transforms",
-           "cleanfid", "cleanfid.inception_torchscript", "clip"):
+for _n in (
+    "skimage",
+    "skimage.transform",
+    "dctorch",
+    "dctorch.functional",
+    "torchvision",
+    "torchvision.transforms",
+    "cleanfid",
+    "cleanfid.inception_torchscript",
+    "clip",
+):
     _stub(_n)
 _stub("jsonmerge", merge=lambda a, b: {**a, **b})
 
@@ -119,65 +128,147 @@ def _patch_transformers() -> None:
 
 
 def _oobleck(channels: int, latent: int) -> dict[str, Any]:
-    enc = {"in_channels": 2, "channels": channels, "c_mults": [1, 2, 4, 8, 16], "strides": [2, 4, 4, 8, 8],
-           "latent_dim": 2 * latent, "use_snake": True}
-    dec = {"out_channels": 2, "channels": channels, "c_mults": [1, 2, 4, 8, 16], "strides": [2, 4, 4, 8, 8],
-           "latent_dim": latent, "use_snake": True, "final_tanh": False}
-    return {"type": "autoencoder", "iterate_batch": True, "config": {
-        "encoder": {"type": "oobleck", "requires_grad": False, "config": enc},
-        "decoder": {"type": "oobleck", "config": dec}, "bottleneck": {"type": "vae"},
-        "latent_dim": latent, "downsampling_ratio": 2048, "io_channels": 2}}
-
-
-def config_1_0(*, channels: int = 128, latent: int = 64, cond_dim: int = 768, max_len: int = 128, embed: int = 1536,
-               depth: int = 24, heads: int = 24, sample_size: int = 2097152) -> dict[str, Any]:
-    """stabilityai/stable-audio-open-1.0 ``model_config.json`` (defaults = the real one's model part)."""
+    enc = {
+        "in_channels": 2,
+        "channels": channels,
+        "c_mults": [1, 2, 4, 8, 16],
+        "strides": [2, 4, 4, 8, 8],
+        "latent_dim": 2 * latent,
+        "use_snake": True,
+    }
+    dec = {
+        "out_channels": 2,
+        "channels": channels,
+        "c_mults": [1, 2, 4, 8, 16],
+        "strides": [2, 4, 4, 8, 8],
+        "latent_dim": latent,
+        "use_snake": True,
+        "final_tanh": False,
+    }
     return {
-        "model_type": "diffusion_cond", "sample_size": sample_size, "sample_rate": 44100, "audio_channels": 2,
-        "model": {
-            "pretransform": _oobleck(channels, latent),
-            "conditioning": {"configs": [
-                {"id": "prompt", "type": "t5", "config": {"t5_model_name": "t5-base", "max_length": max_len}},
-                {"id": "seconds_start", "type": "number", "config": {"min_val": 0, "max_val": 512}},
-                {"id": "seconds_total", "type": "number", "config": {"min_val": 0, "max_val": 512}}],
-                "cond_dim": cond_dim},
-            "diffusion": {
-                "cross_attention_cond_ids": ["prompt", "seconds_start", "seconds_total"],
-                "global_cond_ids": ["seconds_start", "seconds_total"], "type": "dit",
-                "config": {"io_channels": latent, "embed_dim": embed, "depth": depth, "num_heads": heads,
-                           "cond_token_dim": cond_dim, "global_cond_dim": 2 * cond_dim, "project_cond_tokens": False,
-                           "transformer_type": "continuous_transformer"}},
-            "io_channels": latent},
+        "type": "autoencoder",
+        "iterate_batch": True,
+        "config": {
+            "encoder": {"type": "oobleck", "requires_grad": False, "config": enc},
+            "decoder": {"type": "oobleck", "config": dec},
+            "bottleneck": {"type": "vae"},
+            "latent_dim": latent,
+            "downsampling_ratio": 2048,
+            "io_channels": 2,
+        },
     }
 
 
-def config_small(*, channels: int = 128, latent: int = 64, cond_dim: int = 768, max_len: int = 64, embed: int = 1024,
-                 depth: int = 16, heads: int = 8, sample_size: int = 524288) -> dict[str, Any]:
+def config_1_0(
+    *,
+    channels: int = 128,
+    latent: int = 64,
+    cond_dim: int = 768,
+    max_len: int = 128,
+    embed: int = 1536,
+    depth: int = 24,
+    heads: int = 24,
+    sample_size: int = 2097152,
+) -> dict[str, Any]:
+    """stabilityai/stable-audio-open-1.0 ``model_config.json`` (defaults = the real one's model part)."""
+    return {
+        "model_type": "diffusion_cond",
+        "sample_size": sample_size,
+        "sample_rate": 44100,
+        "audio_channels": 2,
+        "model": {
+            "pretransform": _oobleck(channels, latent),
+            "conditioning": {
+                "configs": [
+                    {
+                        "id": "prompt",
+                        "type": "t5",
+                        "config": {"t5_model_name": "t5-base", "max_length": max_len},
+                    },
+                    {"id": "seconds_start", "type": "number", "config": {"min_val": 0, "max_val": 512}},
+                    {"id": "seconds_total", "type": "number", "config": {"min_val": 0, "max_val": 512}},
+                ],
+                "cond_dim": cond_dim,
+            },
+            "diffusion": {
+                "cross_attention_cond_ids": ["prompt", "seconds_start", "seconds_total"],
+                "global_cond_ids": ["seconds_start", "seconds_total"],
+                "type": "dit",
+                "config": {
+                    "io_channels": latent,
+                    "embed_dim": embed,
+                    "depth": depth,
+                    "num_heads": heads,
+                    "cond_token_dim": cond_dim,
+                    "global_cond_dim": 2 * cond_dim,
+                    "project_cond_tokens": False,
+                    "transformer_type": "continuous_transformer",
+                },
+            },
+            "io_channels": latent,
+        },
+    }
+
+
+def config_small(
+    *,
+    channels: int = 128,
+    latent: int = 64,
+    cond_dim: int = 768,
+    max_len: int = 64,
+    embed: int = 1024,
+    depth: int = 16,
+    heads: int = 8,
+    sample_size: int = 524288,
+) -> dict[str, Any]:
     """stabilityai/stable-audio-open-small ``model_config.json`` (model part): rf_denoiser, one number
     condition (seconds_total, 0-256), q/k LayerNorm, condition tokens projected to the DiT width."""
     return {
-        "model_type": "diffusion_cond", "sample_size": sample_size, "sample_rate": 44100, "audio_channels": 2,
+        "model_type": "diffusion_cond",
+        "sample_size": sample_size,
+        "sample_rate": 44100,
+        "audio_channels": 2,
         "model": {
             "pretransform": _oobleck(channels, latent),
-            "conditioning": {"configs": [
-                {"id": "prompt", "type": "t5", "config": {"t5_model_name": "t5-base", "max_length": max_len}},
-                {"id": "seconds_total", "type": "number", "config": {"min_val": 0, "max_val": 256}}],
-                "cond_dim": cond_dim},
+            "conditioning": {
+                "configs": [
+                    {
+                        "id": "prompt",
+                        "type": "t5",
+                        "config": {"t5_model_name": "t5-base", "max_length": max_len},
+                    },
+                    {"id": "seconds_total", "type": "number", "config": {"min_val": 0, "max_val": 256}},
+                ],
+                "cond_dim": cond_dim,
+            },
             "diffusion": {
-                "cross_attention_cond_ids": ["prompt", "seconds_total"], "global_cond_ids": ["seconds_total"],
-                "diffusion_objective": "rf_denoiser", "type": "dit",
-                "config": {"io_channels": latent, "embed_dim": embed, "depth": depth, "num_heads": heads,
-                           "cond_token_dim": cond_dim, "global_cond_dim": cond_dim,
-                           "transformer_type": "continuous_transformer", "attn_kwargs": {"qk_norm": "ln"}}},
-            "io_channels": latent},
+                "cross_attention_cond_ids": ["prompt", "seconds_total"],
+                "global_cond_ids": ["seconds_total"],
+                "diffusion_objective": "rf_denoiser",
+                "type": "dit",
+                "config": {
+                    "io_channels": latent,
+                    "embed_dim": embed,
+                    "depth": depth,
+                    "num_heads": heads,
+                    "cond_token_dim": cond_dim,
+                    "global_cond_dim": cond_dim,
+                    "transformer_type": "continuous_transformer",
+                    "attn_kwargs": {"qk_norm": "ln"},
+                },
+            },
+            "io_channels": latent,
+        },
     }
 
 
 TINY = {
-    "1.0": config_1_0(channels=2, latent=8, cond_dim=32, max_len=T5_LEN, embed=64, depth=2, heads=2,
-                      sample_size=8 * 2048),
-    "small": config_small(channels=2, latent=8, cond_dim=32, max_len=T5_LEN, embed=32, depth=2, heads=1,
-                          sample_size=8 * 2048),
+    "1.0": config_1_0(
+        channels=2, latent=8, cond_dim=32, max_len=T5_LEN, embed=64, depth=2, heads=2, sample_size=8 * 2048
+    ),
+    "small": config_small(
+        channels=2, latent=8, cond_dim=32, max_len=T5_LEN, embed=32, depth=2, heads=1, sample_size=8 * 2048
+    ),
 }
 
 
@@ -209,7 +300,7 @@ def _randomise(model: Any, seed: int) -> None:
 
 def _apg_forward(dit: Any) -> Any:
     """stable-audio-3's DiT ``forward`` (CFG with APG) running on a stable-audio-tools DiT."""
-    from stable_audio_3.models.dit import DiffusionTransformer as D3
+    from stable_audio_3.models.dit import DiffusionTransformer as SA3DiT
 
     inner = dit._forward
 
@@ -218,21 +309,20 @@ def _apg_forward(dit: Any) -> Any:
             kw.pop(k, None)
         return inner(x, t, **kw)
 
-    dit.apg_project = types.MethodType(D3.apg_project, dit)
+    dit.apg_project = types.MethodType(SA3DiT.apg_project, dit)
     dit._forward = forward_0019
 
     def call(x: Any, t: Any, **kw: Any) -> Any:
-        return D3.forward(dit, x, t, apg_scale=1.0, **kw)
+        return SA3DiT.forward(dit, x, t, apg_scale=1.0, **kw)
 
     return call
 
 
 def make(variant: str, out: Path) -> dict[str, Any]:
+    import k_diffusion as K
     from safetensors.torch import save_file
     from stable_audio_tools.inference.generation import generate_diffusion_cond
     from stable_audio_tools.inference.sampling import sample_k, sample_rf
-
-    import k_diffusion as K
 
     cfg = TINY[variant]
     model = _build(cfg).eval()
@@ -280,18 +370,32 @@ def make(variant: str, out: Path) -> dict[str, Any]:
         gold["cfg_out"] = dit(x, t, cfg_scale=7.0, batch_cfg=True, rescale_cfg=True, **kw, **nt)
         gold["cfg_out_no_negative"] = dit(x, t, cfg_scale=7.0, batch_cfg=True, rescale_cfg=True, **kw)
         apg = _apg_forward(model.model.model)
-        apg_kw = {"cross_attn_cond": ci["cross_attn_cond"], "global_embed": ci["global_cond"],
-                  "negative_cross_attn_cond": nt["negative_cross_attn_cond"],
-                  "negative_cross_attn_mask": nt["negative_cross_attn_mask"]}
+        apg_kw = {
+            "cross_attn_cond": ci["cross_attn_cond"],
+            "global_embed": ci["global_cond"],
+            "negative_cross_attn_cond": nt["negative_cross_attn_cond"],
+            "negative_cross_attn_mask": nt["negative_cross_attn_mask"],
+        }
         gold["apg_out"] = apg(x, t, cfg_scale=7.0, **apg_kw)
 
         # full deterministic runs from a seed (the noise is drawn first, as generate_diffusion_cond does)
         n_audio = frames * 2048
         if not flow:
             gold["run_cfg_dpmpp2m"] = generate_diffusion_cond(
-                model, steps=6, cfg_scale=7.0, conditioning=pos, negative_conditioning=neg, sample_size=n_audio,
-                seed=SEED, device="cpu", sampler_type="dpmpp-2m", sigma_min=0.3, sigma_max=500, rho=1.0,
-                return_latents=True)
+                model,
+                steps=6,
+                cfg_scale=7.0,
+                conditioning=pos,
+                negative_conditioning=neg,
+                sample_size=n_audio,
+                seed=SEED,
+                device="cpu",
+                sampler_type="dpmpp-2m",
+                sigma_min=0.3,
+                sigma_max=500,
+                rho=1.0,
+                return_latents=True,
+            )
             torch.manual_seed(SEED)
             noise = torch.randn(1, 8, frames)
             sig = K.sampling.get_sigmas_polyexponential(6, 0.3, 500.0, 1.0)
@@ -303,31 +407,79 @@ def make(variant: str, out: Path) -> dict[str, Any]:
             noise = torch.randn(1, 8, frames)
             level = 0.6  # cosine time -> the reference's init_noise_level (a sigma)
             gold["run_init_dpmpp2m"] = sample_k(
-                model.model, noise, init_data=init, steps=6, sampler_type="dpmpp-2m", sigma_min=0.3,
-                sigma_max=math.tan(math.pi * level / 2), rho=1.0, device="cpu", cfg_scale=7.0, batch_cfg=True,
-                **kw, **nt)
+                model.model,
+                noise,
+                init_data=init,
+                steps=6,
+                sampler_type="dpmpp-2m",
+                sigma_min=0.3,
+                sigma_max=math.tan(math.pi * level / 2),
+                rho=1.0,
+                device="cpu",
+                cfg_scale=7.0,
+                batch_cfg=True,
+                **kw,
+                **nt,
+            )
         else:
             gold["run_pingpong"] = generate_diffusion_cond(
-                model, steps=8, cfg_scale=1.0, conditioning=pos, sample_size=n_audio, seed=SEED, device="cpu",
-                sampler_type="pingpong", return_latents=True)
+                model,
+                steps=8,
+                cfg_scale=1.0,
+                conditioning=pos,
+                sample_size=n_audio,
+                seed=SEED,
+                device="cpu",
+                sampler_type="pingpong",
+                return_latents=True,
+            )
             gold["run_cfg_pingpong"] = generate_diffusion_cond(
-                model, steps=8, cfg_scale=3.0, conditioning=pos, negative_conditioning=neg, sample_size=n_audio,
-                seed=SEED, device="cpu", sampler_type="pingpong", return_latents=True)
+                model,
+                steps=8,
+                cfg_scale=3.0,
+                conditioning=pos,
+                negative_conditioning=neg,
+                sample_size=n_audio,
+                seed=SEED,
+                device="cpu",
+                sampler_type="pingpong",
+                return_latents=True,
+            )
             torch.manual_seed(SEED)
             noise = torch.randn(1, 8, frames)
-            gold["run_apg_euler"] = sample_rf(lambda xx, tt, **k: apg(xx, tt, cfg_scale=3.0, **apg_kw), noise,
-                                              steps=8, sampler_type="euler", device="cpu")
+            gold["run_apg_euler"] = sample_rf(
+                lambda xx, tt, **k: apg(xx, tt, cfg_scale=3.0, **apg_kw),
+                noise,
+                steps=8,
+                sampler_type="euler",
+                device="cpu",
+            )
             init = torch.randn(1, 8, frames, generator=g)
             gold["init_latent"] = init
             torch.manual_seed(SEED)
             noise = torch.randn(1, 8, frames)
-            gold["run_init_pingpong"] = sample_rf(model.model, noise, init_data=init, steps=8,
-                                                  sampler_type="pingpong", sigma_max=0.6, device="cpu", **kw)
-    state = {k: v.detach().half().contiguous() if v.is_floating_point() else v.contiguous()
-             for k, v in model.state_dict().items()}
+            gold["run_init_pingpong"] = sample_rf(
+                model.model,
+                noise,
+                init_data=init,
+                steps=8,
+                sampler_type="pingpong",
+                sigma_max=0.6,
+                device="cpu",
+                **kw,
+            )
+    state = {
+        k: v.detach().half().contiguous() if v.is_floating_point() else v.contiguous()
+        for k, v in model.state_dict().items()
+    }
     save_file(state, str(out / f"sao_{variant}_state.safetensors"))
-    save_file({k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
-               for k, v in gold.items()}, str(out / f"sao_{variant}_golden.safetensors"))
+    save_file(
+        {
+            k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
+            for k, v in gold.items()
+        },
+        str(out / f"sao_{variant}_golden.safetensors"),
+    )
     return cfg
 
 
@@ -347,13 +499,16 @@ def main() -> None:
         "generator": "tools/make_sao_fixtures.py",
         "stable_audio_tools": getattr(stable_audio_tools, "__version__", "0.0.19"),
         "stable_audio_3": "Stability-AI/stable-audio-3@636f906 (APG)",
-        "torch": torch.__version__, "seed": SEED, "configs": {},
+        "torch": torch.__version__,
+        "seed": SEED,
+        "configs": {},
         "real_configs": {"1.0": config_1_0(), "small": config_small()},
     }
     for variant in ("1.0", "small"):
         meta["configs"][variant] = make(variant, out)
-        (out / f"sao_{variant}_keys.json").write_text(json.dumps(key_set(meta["real_configs"][variant]),
-                                                                 sort_keys=True))
+        (out / f"sao_{variant}_keys.json").write_text(
+            json.dumps(key_set(meta["real_configs"][variant]), sort_keys=True)
+        )
     (out / "sao_fixtures.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     print("wrote", sorted(p.name for p in out.iterdir()))
 

@@ -26,8 +26,10 @@ def tiny_config(variant: str) -> dict[str, Any]:
 
 
 def state(variant: str) -> dict[str, torch.Tensor]:
-    return {k: v.float() if v.is_floating_point() else v
-            for k, v in load_file(str(FIXTURES / f"sao_{variant}_state.safetensors")).items()}
+    return {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in load_file(str(FIXTURES / f"sao_{variant}_state.safetensors")).items()
+    }
 
 
 def golden(variant: str) -> dict[str, torch.Tensor]:
@@ -39,8 +41,9 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
 
-def save_tiny_t5(encoder_dir: Path, tokenizer_dir: Path, *, d_model: int = 768, extra_vocab: int = 0,
-                 seed: int = 0) -> None:
+def save_tiny_t5(
+    encoder_dir: Path, tokenizer_dir: Path, *, d_model: int = 768, extra_vocab: int = 0, seed: int = 0
+) -> None:
     """A random one-layer T5EncoderModel and a small unigram tokenizer, saved by transformers."""
     from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
@@ -52,13 +55,28 @@ def save_tiny_t5(encoder_dir: Path, tokenizer_dir: Path, *, d_model: int = 768, 
     tok.save_pretrained(str(tokenizer_dir))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        config = T5Config(vocab_size=len(vocab) - extra_vocab, d_model=d_model, d_kv=8, d_ff=16, num_layers=1,
-                          num_heads=2, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+        config = T5Config(
+            vocab_size=len(vocab) - extra_vocab,
+            d_model=d_model,
+            d_kv=8,
+            d_ff=16,
+            num_layers=1,
+            num_heads=2,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
         T5EncoderModel(config).save_pretrained(str(encoder_dir))
 
 
-def make_snapshot(root: Path, variant: str = "1.0", *, t5: bool = True, weights: str = "model.safetensors",
-                  state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+def make_snapshot(
+    root: Path,
+    variant: str = "1.0",
+    *,
+    t5: bool = True,
+    weights: str = "model.safetensors",
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """A folder laid out like the Hugging Face snapshot, with the fixture's tiny random weights."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "model_config.json").write_text(json.dumps(tiny_config(variant)))

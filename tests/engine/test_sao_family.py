@@ -39,11 +39,13 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_describe_is_torch_free_and_names_the_variant(sao10: Path, small: Path) -> None:
-    code = ("import sys, json; from triergon_studio.engine.families import registry; "
-            f"a = registry.describe({str(sao10)!r}); b = registry.describe({str(small)!r}); "
-            "print(json.dumps([a.family, a.variant, a.defaults.sampler, a.defaults.steps, a.params, "
-            "b.variant, b.defaults.sampler, b.defaults.steps, b.defaults.cfg, list(b.capabilities.samplers), "
-            "a.guidance_defaults['apg'].sampler, 'torch' in sys.modules]))")
+    code = (
+        "import sys, json; from triergon_studio.engine.families import registry; "
+        f"a = registry.describe({str(sao10)!r}); b = registry.describe({str(small)!r}); "
+        "print(json.dumps([a.family, a.variant, a.defaults.sampler, a.defaults.steps, a.params, "
+        "b.variant, b.defaults.sampler, b.defaults.steps, b.defaults.cfg, list(b.capabilities.samplers), "
+        "a.guidance_defaults['apg'].sampler, 'torch' in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     fam, v1, s1, n1, params, v2, s2, n2, c2, samplers2, apg_sampler, torch_loaded = json.loads(out.stdout)
     assert (fam, v1, s1, n1) == ("stable-audio-open", "1.0", "dpmpp-3m-sde", 100)
@@ -56,8 +58,14 @@ def test_text_negative_and_guidance_recorded(sao10: Path, tmp_path: Path) -> Non
     model = registry.load(str(sao10))
     assert isinstance(model, StableAudioOpenModel) and model.text_encoder is not None
     assert model.text_encoder.dtype == torch.float32  # CPU: float32 (fp16 on a GPU)
-    spec = TakeSpec(span=TimeSpan(0, 0.5), text="glass shatters on tile", negative_text="music", steps=2,
-                    guidance="apg", seed=3)
+    spec = TakeSpec(
+        span=TimeSpan(0, 0.5),
+        text="glass shatters on tile",
+        negative_text="music",
+        steps=2,
+        guidance="apg",
+        seed=3,
+    )
     recs = _run(make_takes(spec, model, [tmp_path / "a.wav"]))
     assert recs[0].n_samples == round(0.5 * 44100)
     assert recs[0].settings.sampler == "euler" and recs[0].settings.cfg == 7.0  # APG's own defaults
@@ -97,8 +105,13 @@ def test_small_with_init_audio(small: Path, tmp_path: Path) -> None:
     t = np.arange(int(0.4 * 44100)) / 44100
     src = np.stack([np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32) * 0.5
     write_wav(tmp_path / "src.wav", src, 44100, bits="32f")
-    spec = TakeSpec(span=TimeSpan(0, 0.4), text="door slam", init_audio=AudioClip(str(tmp_path / "src.wav")),
-                    init_noise=0.5, seed=1)
+    spec = TakeSpec(
+        span=TimeSpan(0, 0.4),
+        text="door slam",
+        init_audio=AudioClip(str(tmp_path / "src.wav")),
+        init_noise=0.5,
+        seed=1,
+    )
     recs = _run(make_takes(spec, model, [tmp_path / "v.wav"]))
     assert recs[0].settings.steps == 8 and recs[0].settings.sampler == "pingpong"
     side = json.loads((tmp_path / "v.take.json").read_text())
@@ -151,8 +164,13 @@ def test_ckpt_that_would_run_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_training_ckpt_and_new_weight_norm_names_load(tmp_path: Path) -> None:
-    sd = {"diffusion." + k.replace(".weight_g", ".parametrizations.weight.original0")
-          .replace(".weight_v", ".parametrizations.weight.original1"): v for k, v in state("small").items()}
+    sd = {
+        "diffusion."
+        + k.replace(".weight_g", ".parametrizations.weight.original0").replace(
+            ".weight_v", ".parametrizations.weight.original1"
+        ): v
+        for k, v in state("small").items()
+    }
     sd["diffusion_ema.model.foo"] = torch.zeros(1)
     folder = make_snapshot(tmp_path / "sao", "small", weights="model.ckpt", state_dict=sd)
     model = registry.load(str(folder))

@@ -41,8 +41,9 @@ def test_conditioning_from_given_t5(variant: str) -> None:
     net, g = _net(variant), golden(variant)
     with torch.no_grad():
         c = _cond(net, g, variant)
-        empty = net.condition(net.project_prompt(g["t5_empty"][None], g["t5_mask_empty"][None].bool()), None,
-                              SECONDS[variant])
+        empty = net.condition(
+            net.project_prompt(g["t5_empty"][None], g["t5_mask_empty"][None].bool()), None, SECONDS[variant]
+        )
     assert net.cfg.prompt_projected  # cond_dim 32 != t5-base 768: prompt.proj_out is loaded
     assert rel(c.tokens, g["cond_tokens"]) < TOL
     assert rel(c.global_cond, g["cond_global"]) < TOL
@@ -83,25 +84,38 @@ def test_dit_forward_and_guidance(variant: str) -> None:
 
 
 RUNS = {
-    "1.0": [("run_cfg_dpmpp2m", 6, 7.0, "dpmpp-2m", "cfg", True, None),
-            ("run_apg_euler", 6, 7.0, "euler", "apg", True, None),
-            ("run_init_dpmpp2m", 6, 7.0, "dpmpp-2m", "cfg", True, 0.6)],
-    "small": [("run_pingpong", 8, 1.0, "pingpong", "cfg", False, None),
-              ("run_cfg_pingpong", 8, 3.0, "pingpong", "cfg", True, None),
-              ("run_apg_euler", 8, 3.0, "euler", "apg", True, None),
-              ("run_init_pingpong", 8, 1.0, "pingpong", "cfg", False, 0.6)],
+    "1.0": [
+        ("run_cfg_dpmpp2m", 6, 7.0, "dpmpp-2m", "cfg", True, None),
+        ("run_apg_euler", 6, 7.0, "euler", "apg", True, None),
+        ("run_init_dpmpp2m", 6, 7.0, "dpmpp-2m", "cfg", True, 0.6),
+    ],
+    "small": [
+        ("run_pingpong", 8, 1.0, "pingpong", "cfg", False, None),
+        ("run_cfg_pingpong", 8, 3.0, "pingpong", "cfg", True, None),
+        ("run_apg_euler", 8, 3.0, "euler", "apg", True, None),
+        ("run_init_pingpong", 8, 1.0, "pingpong", "cfg", False, 0.6),
+    ],
 }
 
 
-@pytest.mark.parametrize(("variant", "row"), [(v, r) for v in VARIANTS for r in RUNS[v]], ids=lambda p: str(p))
+@pytest.mark.parametrize(
+    ("variant", "row"), [(v, r) for v in VARIANTS for r in RUNS[v]], ids=lambda p: str(p)
+)
 def test_full_sampling_run(variant: str, row: tuple) -> None:  # type: ignore[type-arg]
     name, steps, cfg_scale, sampler, rule, negative, init_noise = row
     net, g = _net(variant), golden(variant)
     model = StableAudioOpenModel(net, info_for(net.cfg, FIXTURES))
     with torch.no_grad():
         cond = _cond(net, g, variant, negative)
-    settings = Settings(steps=steps, cfg=cfg_scale, sampler=sampler, guidance=rule, seed=int(meta()["seed"]),
-                        init_noise=init_noise or 0.7, follow_curves="off")
+    settings = Settings(
+        steps=steps,
+        cfg=cfg_scale,
+        sampler=sampler,
+        guidance=rule,
+        seed=int(meta()["seed"]),
+        init_noise=init_noise or 0.7,
+        follow_curves="off",
+    )
     gen = torch.Generator().manual_seed(settings.seed)
     init = g["init_latent"] if init_noise is not None else None
     latent = drive(model.sample(cond, g[name].shape[-1], settings, gen, init=init))

@@ -29,9 +29,18 @@ CONFIG_FILE = "model_config.json"
 OBJECTIVES = ("v", "rectified_flow", "rf_denoiser")
 #: hidden width of the T5 encoders stable-audio-tools knows (``T5Conditioner.T5_MODEL_DIMS``)
 T5_DIMS = {
-    "t5-small": 512, "t5-base": 768, "t5-large": 1024, "t5-3b": 1024, "t5-11b": 1024,
-    "google/flan-t5-small": 512, "google/flan-t5-base": 768, "google/flan-t5-large": 1024,
-    "google/flan-t5-xl": 2048, "google/flan-t5-xxl": 4096, "google/t5-v1_1-xl": 2048, "google/t5-v1_1-xxl": 4096,
+    "t5-small": 512,
+    "t5-base": 768,
+    "t5-large": 1024,
+    "t5-3b": 1024,
+    "t5-11b": 1024,
+    "google/flan-t5-small": 512,
+    "google/flan-t5-base": 768,
+    "google/flan-t5-large": 1024,
+    "google/flan-t5-xl": 2048,
+    "google/flan-t5-xxl": 4096,
+    "google/t5-v1_1-xl": 2048,
+    "google/t5-v1_1-xxl": 4096,
 }
 
 
@@ -136,7 +145,9 @@ def _vae(pre: dict[str, Any], source: Path) -> VAEConfig:
     ec, dc = _get(enc, "config", source), _get(dec, "config", source)
     latent = int(pcfg.get("latent_dim", dc.get("latent_dim", 64)))
     if int(ec.get("latent_dim", 2 * latent)) != 2 * latent:
-        raise ModelError(f"encoder latent_dim {ec.get('latent_dim')} is not 2 x {latent} (mean and scale)", source)
+        raise ModelError(
+            f"encoder latent_dim {ec.get('latent_dim')} is not 2 x {latent} (mean and scale)", source
+        )
     vae = VAEConfig(
         io_channels=int(pcfg.get("io_channels", ec.get("in_channels", 2))),
         channels=int(ec.get("channels", 128)),
@@ -146,10 +157,16 @@ def _vae(pre: dict[str, Any], source: Path) -> VAEConfig:
         use_snake=bool(ec.get("use_snake", False)),
         final_tanh=bool(dc.get("final_tanh", True)),
     )
-    same = (dc.get("channels", vae.channels), list(dc.get("c_mults", vae.c_mults)),
-            list(dc.get("strides", vae.strides)), bool(dc.get("use_snake", False)))
+    same = (
+        dc.get("channels", vae.channels),
+        list(dc.get("c_mults", vae.c_mults)),
+        list(dc.get("strides", vae.strides)),
+        bool(dc.get("use_snake", False)),
+    )
     if same != (vae.channels, vae.c_mults, vae.strides, vae.use_snake):
-        raise ModelError("encoder and decoder shapes differ; only symmetric Oobleck autoencoders are supported", source)
+        raise ModelError(
+            "encoder and decoder shapes differ; only symmetric Oobleck autoencoders are supported", source
+        )
     try:
         vae.validate()
     except ModelError as exc:
@@ -159,8 +176,9 @@ def _vae(pre: dict[str, Any], source: Path) -> VAEConfig:
 
 def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
     if data.get("model_type") != "diffusion_cond":
-        raise ModelError(f"unsupported Stable Audio model_type {data.get('model_type')!r} (need diffusion_cond)",
-                         source)
+        raise ModelError(
+            f"unsupported Stable Audio model_type {data.get('model_type')!r} (need diffusion_cond)", source
+        )
     model = _get(data, "model", source)
     vae = _vae(_get(model, "pretransform", source), source)
 
@@ -171,14 +189,17 @@ def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
     for c in cond.get("configs", []):
         cid, ctype, ccfg = c.get("id"), c.get("type"), c.get("config", {}) or {}
         if ctype == "number":
-            numbers.append(NumberSpec(str(cid), float(ccfg.get("min_val", 0.0)), float(ccfg.get("max_val", 1.0))))
+            numbers.append(
+                NumberSpec(str(cid), float(ccfg.get("min_val", 0.0)), float(ccfg.get("max_val", 1.0)))
+            )
         elif ctype == "t5" and cid == "prompt":
             t5_name, max_len = str(ccfg.get("t5_model_name", "t5-base")), int(ccfg.get("max_length", 128))
             if ccfg.get("project_out"):
                 raise ModelError("T5 conditioner with project_out true is not supported", source)
         else:
-            raise ModelError(f"conditioner '{cid}' of type {ctype!r} is not supported (t5 prompt and numbers only)",
-                             source)
+            raise ModelError(
+                f"conditioner '{cid}' of type {ctype!r} is not supported (t5 prompt and numbers only)", source
+            )
     if not t5_name:
         raise ModelError("no T5 'prompt' conditioner in the config", source)
     if t5_name not in T5_DIMS:
@@ -196,7 +217,9 @@ def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
     cross = tuple(str(i) for i in diff.get("cross_attention_cond_ids", []))
     glob = tuple(str(i) for i in diff.get("global_cond_ids", []))
     if "prompt" not in cross or any(i not in known for i in cross):
-        raise ModelError(f"unsupported cross-attention ids {list(cross)} (need 'prompt' and number ids)", source)
+        raise ModelError(
+            f"unsupported cross-attention ids {list(cross)} (need 'prompt' and number ids)", source
+        )
     if not glob or any(i not in known or i == "prompt" for i in glob):
         raise ModelError(f"unsupported global condition ids {list(glob)} (number ids only)", source)
     for key in ("input_concat_ids", "prepend_cond_ids"):
@@ -215,7 +238,9 @@ def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
     attn = dict(dcfg.get("attn_kwargs") or {})
     qk_norm = str(attn.pop("qk_norm", "none"))
     if attn or qk_norm not in ("none", "ln"):
-        raise ModelError(f"unsupported attn_kwargs {dcfg.get('attn_kwargs')} (only qk_norm none or ln)", source)
+        raise ModelError(
+            f"unsupported attn_kwargs {dcfg.get('attn_kwargs')} (only qk_norm none or ln)", source
+        )
     embed = int(dcfg["embed_dim"]) if "embed_dim" in dcfg else 0
     if embed <= 0 or "depth" not in dcfg or "num_heads" not in dcfg:
         raise ModelError("DiT config needs embed_dim, depth and num_heads", source)
@@ -231,10 +256,15 @@ def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
         qk_norm="ln" if qk_norm == "ln" else "none",
     )
     if dit.io_channels != vae.latent_dim:
-        raise ModelError(f"DiT io_channels {dit.io_channels} differ from the VAE latent_dim {vae.latent_dim}", source)
+        raise ModelError(
+            f"DiT io_channels {dit.io_channels} differ from the VAE latent_dim {vae.latent_dim}", source
+        )
     if dit.cond_token_dim != cond_dim or dit.global_cond_dim != len(glob) * cond_dim:
-        raise ModelError(f"DiT condition widths ({dit.cond_token_dim}, {dit.global_cond_dim}) do not match "
-                         f"cond_dim {cond_dim} x {len(glob)} global ids", source)
+        raise ModelError(
+            f"DiT condition widths ({dit.cond_token_dim}, {dit.global_cond_dim}) do not match "
+            f"cond_dim {cond_dim} x {len(glob)} global ids",
+            source,
+        )
     try:
         dit.validate()
     except ModelError as exc:
@@ -244,9 +274,18 @@ def sao_config_from_dict(data: dict[str, Any], source: Path) -> SAOConfig:
     if sr <= 0 or size < vae.downsampling_ratio:
         raise ModelError(f"bad sample_rate {sr} or sample_size {size}", source)
     return SAOConfig(
-        objective=objective, sample_rate=sr, audio_channels=int(data.get("audio_channels", 2)), sample_size=size,
-        vae=vae, dit=dit, cond_dim=cond_dim, t5_name=t5_name, prompt_max_length=max_len, numbers=tuple(numbers),
-        cross_ids=cross, global_ids=glob,
+        objective=objective,
+        sample_rate=sr,
+        audio_channels=int(data.get("audio_channels", 2)),
+        sample_size=size,
+        vae=vae,
+        dit=dit,
+        cond_dim=cond_dim,
+        t5_name=t5_name,
+        prompt_max_length=max_len,
+        numbers=tuple(numbers),
+        cross_ids=cross,
+        global_ids=glob,
     )
 
 
@@ -265,5 +304,8 @@ def safetensors_param_count(path: Path) -> int:
             header = json.loads(fh.read(n))
     except (OSError, ValueError):
         return 0
-    return sum(math.prod(v.get("shape", [])) for k, v in header.items()
-               if k != "__metadata__" and isinstance(v, dict))
+    return sum(
+        math.prod(v.get("shape", []))
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict)
+    )

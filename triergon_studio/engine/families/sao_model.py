@@ -46,8 +46,9 @@ class _Conditioners(nn.Module):
         super().__init__()
         mods: dict[str, nn.Module] = {}
         for n in cfg.numbers:
-            mods[n.id] = NumberConditioner(ConditioningConfig(cond_dim=cfg.cond_dim, number_min=n.min_val,
-                                                              number_max=n.max_val))
+            mods[n.id] = NumberConditioner(
+                ConditioningConfig(cond_dim=cfg.cond_dim, number_min=n.min_val, number_max=n.max_val)
+            )
         if cfg.prompt_projected:
             mods["prompt"] = _Prompt(cfg.t5_dim, cfg.cond_dim)
         self.conditioners = nn.ModuleDict(mods)
@@ -104,7 +105,9 @@ class SAOModel(nn.Module):
         """(cross-attention tokens [B, N, d], global condition [B, G]) in the config's id order."""
         nums = self.numbers(seconds)
         b = prompt.shape[0]
-        cross = [prompt if i == "prompt" else nums[i][:, None, :].expand(b, 1, -1) for i in self.cfg.cross_ids]
+        cross = [
+            prompt if i == "prompt" else nums[i][:, None, :].expand(b, 1, -1) for i in self.cfg.cross_ids
+        ]
         glob = [nums[i].expand(b, -1) for i in self.cfg.global_ids]
         return torch.cat(cross, dim=1), torch.cat(glob, dim=-1)
 
@@ -123,7 +126,7 @@ class SAOModel(nn.Module):
 def normalise_keys(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     """A training checkpoint's or a newer torch's names -> the names of ``SAOModel``."""
     if any(k.startswith(_TRAINING_PREFIX) for k in sd):
-        sd = {k[len(_TRAINING_PREFIX):]: v for k, v in sd.items() if k.startswith(_TRAINING_PREFIX)}
+        sd = {k[len(_TRAINING_PREFIX) :]: v for k, v in sd.items() if k.startswith(_TRAINING_PREFIX)}
     out: dict[str, Tensor] = {}
     for key, value in sd.items():
         if key.startswith(_IGNORED):
@@ -138,11 +141,16 @@ def find_weights(folder: Path) -> Path:
     for name in WEIGHT_FILES:
         if (folder / name).is_file():
             return folder / name
-    found = sorted(p.name for p in folder.glob("*.safetensors")) + sorted(p.name for p in folder.glob("*.ckpt"))
+    found = sorted(p.name for p in folder.glob("*.safetensors")) + sorted(
+        p.name for p in folder.glob("*.ckpt")
+    )
     if len(found) == 1:
         return folder / found[0]
-    raise ModelError("no weights found: expected model.safetensors or model.ckpt beside model_config.json"
-                     + (f" (found {', '.join(found)})" if found else ""), folder)
+    raise ModelError(
+        "no weights found: expected model.safetensors or model.ckpt beside model_config.json"
+        + (f" (found {', '.join(found)})" if found else ""),
+        folder,
+    )
 
 
 def load_sao_model(cfg: SAOConfig, weights: Path) -> SAOModel:

@@ -117,10 +117,14 @@ def v_start_sigma(level: float, sigma_max: float) -> float:
 
 def _noise(like: Tensor, generator: torch.Generator | None) -> Tensor:
     dev = generator.device if generator is not None else like.device
-    return torch.randn(like.shape, generator=generator, device=dev, dtype=torch.float32).to(like.device, like.dtype)
+    return torch.randn(like.shape, generator=generator, device=dev, dtype=torch.float32).to(
+        like.device, like.dtype
+    )
 
 
-def _project(x: Tensor, t: float, inpaint: tuple[Tensor, Tensor] | None, generator: torch.Generator | None) -> Tensor:
+def _project(
+    x: Tensor, t: float, inpaint: tuple[Tensor, Tensor] | None, generator: torch.Generator | None
+) -> Tensor:
     """Inpainting: keep ``known`` (noised to ``t``) where mask == 0."""
     if inpaint is None:
         return x
@@ -142,7 +146,9 @@ def steps_flow(
 ) -> Generator[SamplerStep, None, Tensor]:
     """Rectified-flow ``pingpong`` or ``euler`` over times ``ts`` (ending in 0), one SamplerStep per step."""
     if sampler not in FLOW_SAMPLERS:
-        raise ModelError(f"unknown sampler {sampler!r} for a rectified-flow model; choose {', '.join(FLOW_SAMPLERS)}")
+        raise ModelError(
+            f"unknown sampler {sampler!r} for a rectified-flow model; choose {', '.join(FLOW_SAMPLERS)}"
+        )
     total = ts.numel() - 1
     x = _project(x, float(ts[0]), inpaint, generator)
     for i in range(total):

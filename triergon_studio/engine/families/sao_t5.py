@@ -41,9 +41,12 @@ def find_text_encoder(snapshot: Path, override: str | Path | None = None) -> tup
         where = "snapshot"
         if not enc.is_dir() or not tok.is_dir():
             missing = ENCODER_DIR if not enc.is_dir() else TOKENIZER_DIR
-            raise ModelError(f"no T5 text encoder: the {missing}/ folder is missing; add text_encoder/ and "
-                             "tokenizer/ from the Hugging Face snapshot, or pass --text-encoder DIR (a t5-base "
-                             "folder)", snapshot)
+            raise ModelError(
+                f"no T5 text encoder: the {missing}/ folder is missing; add text_encoder/ and "
+                "tokenizer/ from the Hugging Face snapshot, or pass --text-encoder DIR (a t5-base "
+                "folder)",
+                snapshot,
+            )
     if not (enc / "config.json").is_file():
         raise ModelError(f"no T5 encoder in the {where}: config.json is missing", enc)
     if not any((tok / f).is_file() for f in _TOKENIZER_FILES):
@@ -54,8 +57,15 @@ def find_text_encoder(snapshot: Path, override: str | Path | None = None) -> tup
 class T5TextEncoder:
     """``encode(texts) -> (embeddings [B, L, D] float32, mask [B, L] bool)`` with a per-prompt cache."""
 
-    def __init__(self, encoder_dir: Path, tokenizer_dir: Path, *, max_length: int, expected_dim: int,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        encoder_dir: Path,
+        tokenizer_dir: Path,
+        *,
+        max_length: int,
+        expected_dim: int,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.encoder_dir, self.tokenizer_dir = Path(encoder_dir), Path(tokenizer_dir)
         self.max_length = int(max_length)
         self.device = torch.device(device)
@@ -66,8 +76,11 @@ class T5TextEncoder:
         self.model = self._load_model(expected_dim)
         vocab = int(self.model.config.vocab_size)
         if len(self.tokenizer) > vocab:
-            raise ModelError(f"the tokenizer does not match the T5 encoder: {len(self.tokenizer)} tokens, the "
-                             f"encoder embeds {vocab}", self.tokenizer_dir)
+            raise ModelError(
+                f"the tokenizer does not match the T5 encoder: {len(self.tokenizer)} tokens, the "
+                f"encoder embeds {vocab}",
+                self.tokenizer_dir,
+            )
 
     def _load_tokenizer(self) -> Any:
         from transformers import AutoTokenizer
@@ -75,8 +88,10 @@ class T5TextEncoder:
         try:
             return AutoTokenizer.from_pretrained(str(self.tokenizer_dir), local_files_only=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ModelError(f"unreadable T5 tokenizer ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
-                             self.tokenizer_dir) from exc
+            raise ModelError(
+                f"unreadable T5 tokenizer ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+                self.tokenizer_dir,
+            ) from exc
 
     def _load_model(self, expected_dim: int) -> Any:
         from transformers import T5Config, T5EncoderModel
@@ -84,29 +99,42 @@ class T5TextEncoder:
         try:
             config = T5Config.from_pretrained(str(self.encoder_dir), local_files_only=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ModelError(f"unreadable T5 config ({type(exc).__name__})", self.encoder_dir / "config.json") from exc
+            raise ModelError(
+                f"unreadable T5 config ({type(exc).__name__})", self.encoder_dir / "config.json"
+            ) from exc
         if getattr(config, "model_type", "") != "t5":
-            raise ModelError(f"not a T5 encoder (model_type {config.model_type!r})", self.encoder_dir / "config.json")
+            raise ModelError(
+                f"not a T5 encoder (model_type {config.model_type!r})", self.encoder_dir / "config.json"
+            )
         if int(config.d_model) != expected_dim:
-            raise ModelError(f"T5 width {config.d_model} does not match the model's {expected_dim} "
-                             "(Stable Audio Open uses t5-base)", self.encoder_dir / "config.json")
+            raise ModelError(
+                f"T5 width {config.d_model} does not match the model's {expected_dim} "
+                "(Stable Audio Open uses t5-base)",
+                self.encoder_dir / "config.json",
+            )
         try:
-            model = T5EncoderModel.from_pretrained(str(self.encoder_dir), local_files_only=True, dtype=self.dtype,
-                                                   use_safetensors=True)
+            model = T5EncoderModel.from_pretrained(
+                str(self.encoder_dir), local_files_only=True, dtype=self.dtype, use_safetensors=True
+            )
         except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load the T5 encoder weights (model.safetensors) ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:120]})", self.encoder_dir) from exc
+            raise ModelError(
+                f"cannot load the T5 encoder weights (model.safetensors) ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:120]})",
+                self.encoder_dir,
+            ) from exc
         return model.to(self.device).eval().requires_grad_(False)
 
     @torch.inference_mode()
     def _encode_one(self, text: str) -> tuple[Tensor, Tensor]:
-        enc = self.tokenizer([text], truncation=True, max_length=self.max_length, padding="max_length",
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            [text], truncation=True, max_length=self.max_length, padding="max_length", return_tensors="pt"
+        )
         ids = enc["input_ids"].to(self.device)
         mask = enc["attention_mask"].to(self.device).to(torch.bool)
         if ids.shape[1] != self.max_length:
-            raise ModelError(f"the tokenizer padded to {ids.shape[1]} tokens, not {self.max_length}",
-                             self.tokenizer_dir)
+            raise ModelError(
+                f"the tokenizer padded to {ids.shape[1]} tokens, not {self.max_length}", self.tokenizer_dir
+            )
         hidden = self.model(input_ids=ids, attention_mask=mask)["last_hidden_state"].float()
         hidden = hidden * mask.unsqueeze(-1).float()
         return hidden.cpu(), mask.cpu()

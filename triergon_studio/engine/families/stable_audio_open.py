@@ -70,16 +70,33 @@ def defaults_for(cfg: SAOConfig, guidance: str = "cfg") -> Defaults:
 
 def info_for(cfg: SAOConfig, folder: Path, params: int = 0) -> ModelInfo:
     caps = Capabilities(
-        text=True, negative_text=True, reference_audio=False, video=False, lufs=False, init_audio=True,
-        inpaint=True, lufs_predictor=False, max_window_s=cfg.max_window_s,
-        samplers=FLOW_SAMPLERS if cfg.is_flow else V_SAMPLERS, guidance_rules=("cfg", "apg"),
-        notes=("Stable Audio Open takes no video or reference-audio prompt: the picture steers it through the "
-               "loudness curves; use init audio to vary a sound",),
+        text=True,
+        negative_text=True,
+        reference_audio=False,
+        video=False,
+        lufs=False,
+        init_audio=True,
+        inpaint=True,
+        lufs_predictor=False,
+        max_window_s=cfg.max_window_s,
+        samplers=FLOW_SAMPLERS if cfg.is_flow else V_SAMPLERS,
+        guidance_rules=("cfg", "apg"),
+        notes=(
+            "Stable Audio Open takes no video or reference-audio prompt: the picture steers it through the "
+            "loudness curves; use init audio to vary a sound",
+        ),
     )
     return ModelInfo(
-        name=folder.name or "stable-audio-open", family=FAMILY, capabilities=caps, defaults=defaults_for(cfg),
-        path=str(folder), params=params, licence=LICENCE, sample_rate=cfg.sample_rate,
-        latent_rate_hz=cfg.latent_rate_hz, variant=cfg.variant,
+        name=folder.name or "stable-audio-open",
+        family=FAMILY,
+        capabilities=caps,
+        defaults=defaults_for(cfg),
+        path=str(folder),
+        params=params,
+        licence=LICENCE,
+        sample_rate=cfg.sample_rate,
+        latent_rate_hz=cfg.latent_rate_hz,
+        variant=cfg.variant,
         guidance_defaults={g: defaults_for(cfg, g) for g in ("cfg", "apg")},
     )
 
@@ -92,8 +109,15 @@ def describe(name_or_dir: str) -> ModelInfo:
     return info_for(cfg, folder, safetensors_param_count(weights) if weights.is_file() else 0)
 
 
-def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, *, text_encoder: str | Path | None = None,
-         require_text_encoder: bool = True, **options: Any) -> StableAudioOpenModel:
+def load(
+    name_or_dir: str,
+    device: Any = "cpu",
+    dtype: Any = None,
+    *,
+    text_encoder: str | Path | None = None,
+    require_text_encoder: bool = True,
+    **options: Any,
+) -> StableAudioOpenModel:
     """Load the snapshot's weights strictly and its T5 from ``text_encoder/`` + ``tokenizer/`` (or
     ``text_encoder=DIR``). ``require_text_encoder=False`` (Python API with precomputed T5 embeddings in
     ``TakeInputs.embeddings``) loads without T5."""
@@ -119,8 +143,9 @@ def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, *, text_encod
         net = net.to(dtype)
     t5 = None
     if t5_dirs is not None:
-        t5 = T5TextEncoder(t5_dirs[0], t5_dirs[1], max_length=cfg.prompt_max_length, expected_dim=cfg.t5_dim,
-                           device=dev)
+        t5 = T5TextEncoder(
+            t5_dirs[0], t5_dirs[1], max_length=cfg.prompt_max_length, expected_dim=cfg.t5_dim, device=dev
+        )
     params = sum(p.numel() for p in net.parameters())
     return StableAudioOpenModel(net, info_for(cfg, folder, params), t5)
 
@@ -158,18 +183,28 @@ class StableAudioOpenModel:
     def check(self, inputs: TakeInputs, settings: Settings) -> None:
         caps, name = self.info.capabilities, self.info.name
         if settings.sampler not in caps.samplers:
-            raise ModelError(f"model '{name}' has no sampler {settings.sampler!r}; choose {', '.join(caps.samplers)}")
+            raise ModelError(
+                f"model '{name}' has no sampler {settings.sampler!r}; choose {', '.join(caps.samplers)}"
+            )
         if settings.guidance not in caps.guidance_rules:
-            raise ModelError(f"model '{name}' offers guidance {', '.join(caps.guidance_rules)}, "
-                             f"not {settings.guidance!r}")
+            raise ModelError(
+                f"model '{name}' offers guidance {', '.join(caps.guidance_rules)}, not {settings.guidance!r}"
+            )
         if inputs.reference is not None:
-            raise ModelError(f"model '{name}' takes no reference-audio prompt; use init audio to vary a sound")
+            raise ModelError(
+                f"model '{name}' takes no reference-audio prompt; use init audio to vary a sound"
+            )
         if self.text_encoder is None and "text" not in inputs.embeddings:
-            raise ModelError("no T5 text encoder loaded: add text_encoder/ and tokenizer/ from the Hugging Face "
-                             "snapshot, or pass --text-encoder DIR", self.info.path)
+            raise ModelError(
+                "no T5 text encoder loaded: add text_encoder/ and tokenizer/ from the Hugging Face "
+                "snapshot, or pass --text-encoder DIR",
+                self.info.path,
+            )
         if inputs.negative_text and self.text_encoder is None and "negative_text" not in inputs.embeddings:
-            raise ModelError("a negative prompt needs the T5 text encoder (or precomputed negative_text "
-                             "embeddings)", self.info.path)
+            raise ModelError(
+                "a negative prompt needs the T5 text encoder (or precomputed negative_text embeddings)",
+                self.info.path,
+            )
 
     # ------------------------------------------------------------------------------------------ conditions
 
@@ -181,8 +216,9 @@ class StableAudioOpenModel:
             emb = torch.as_tensor(inputs.embeddings[key], dtype=torch.float32)
             emb = emb[None] if emb.ndim == 2 else emb
             if emb.ndim != 3 or emb.shape[0] != 1 or emb.shape[-1] != self.cfg.t5_dim:
-                raise ModelError(f"precomputed {key} embeddings must be [L, {self.cfg.t5_dim}], "
-                                 f"got {tuple(emb.shape)}")
+                raise ModelError(
+                    f"precomputed {key} embeddings must be [L, {self.cfg.t5_dim}], got {tuple(emb.shape)}"
+                )
             emb = emb[:, :n]
             mask = torch.zeros(1, n, dtype=torch.bool)
             mask[:, : emb.shape[1]] = True
@@ -217,7 +253,9 @@ class StableAudioOpenModel:
             out["seconds_total"] = max(total_s - start_s, 0.0)
         missing = ids - set(out)
         if missing:
-            raise ModelError(f"unsupported Stable Audio number condition(s) {sorted(missing)}", self.info.path)
+            raise ModelError(
+                f"unsupported Stable Audio number condition(s) {sorted(missing)}", self.info.path
+            )
         return out
 
     def window(self, cond: SAOCondition, start_s: float, length_s: float) -> SAOCondition:
@@ -251,30 +289,46 @@ class StableAudioOpenModel:
 
         dev, dtype = self.device, self.dtype
         uncond = cond.negative_tokens if cond.negative_tokens is not None else torch.zeros_like(cond.tokens)
-        fn = guided(self.net.forward_dit, cond.tokens.to(dev, dtype), cond.global_cond.to(dev, dtype),
-                    uncond.to(dev, dtype), settings.cfg, settings.guidance, self.cfg.objective)
+        fn = guided(
+            self.net.forward_dit,
+            cond.tokens.to(dev, dtype),
+            cond.global_cond.to(dev, dtype),
+            uncond.to(dev, dtype),
+            settings.cfg,
+            settings.guidance,
+            self.cfg.objective,
+        )
         # the noise first, as stable-audio-tools draws it right after seeding
         gdev = generator.device if generator is not None else torch.device("cpu")
-        noise = torch.randn((1, self.latent_channels, n_frames), generator=generator, device=gdev).to(dev, dtype)
+        noise = torch.randn((1, self.latent_channels, n_frames), generator=generator, device=gdev).to(
+            dev, dtype
+        )
         if inpaint is not None:
             inpaint = (inpaint[0].to(dev, dtype), inpaint[1].to(dev, dtype))
         if self.cfg.is_flow:
             start = settings.init_noise if init is not None else 1.0
             ts = flow_schedule(settings.steps, start).to(dev)
             x = noise if init is None else init.to(dev, dtype) * (1 - start) + noise * start
-            return (yield from steps_flow(fn, x, ts, sampler=settings.sampler, generator=generator,
-                                          inpaint=inpaint))
+            return (
+                yield from steps_flow(
+                    fn, x, ts, sampler=settings.sampler, generator=generator, inpaint=inpaint
+                )
+            )
         from triergon_studio.engine.sampling import VDenoiser, get_step_sampler, polyexponential_sigmas
 
         top = v_start_sigma(settings.init_noise, SIGMA_MAX) if init is not None else SIGMA_MAX
         if top <= SIGMA_MIN:
-            raise ModelError(f"init noise {settings.init_noise:g} is below the schedule's lowest level "
-                             f"(sigma {SIGMA_MIN}); raise it")
+            raise ModelError(
+                f"init noise {settings.init_noise:g} is below the schedule's lowest level "
+                f"(sigma {SIGMA_MIN}); raise it"
+            )
         sigmas = polyexponential_sigmas(settings.steps, SIGMA_MIN, top, 1.0).to(dev)
         x = noise * sigmas[0]
         if init is not None:
             x = x + init.to(dev, dtype)
-        steps = get_step_sampler(settings.sampler)(VDenoiser(fn), x, sigmas, generator=generator, inpaint=inpaint)
+        steps = get_step_sampler(settings.sampler)(
+            VDenoiser(fn), x, sigmas, generator=generator, inpaint=inpaint
+        )
         return (yield from steps)
 
     # ------------------------------------------------------------------------------------------ VAE
