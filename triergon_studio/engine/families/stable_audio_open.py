@@ -19,8 +19,14 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triergon_studio.engine.families.base import Capabilities, Defaults, ModelInfo, Settings, TakeInputs
-from triergon_studio.engine.families.registry import FamilyEntry
+from triergon_studio.engine.families.base import (
+    Capabilities,
+    Defaults,
+    FamilyEntry,
+    ModelInfo,
+    Settings,
+    TakeInputs,
+)
 from triergon_studio.engine.families.sao_config import (
     CONFIG_FILE,
     SAOConfig,
