@@ -181,9 +181,9 @@ def test_training_ckpt_and_new_weight_norm_names_load(tmp_path: Path) -> None:
 def test_key_mismatch_is_one_line(tmp_path: Path) -> None:
     sd = state("1.0")
     sd.pop("conditioner.conditioners.prompt.proj_out.weight")
-    folder = make_snapshot(tmp_path / "sao", "1.0", state_dict=sd)
+    folder = make_snapshot(tmp_path / "sao", "1.0", t5=False, state_dict=sd)
     with pytest.raises(ModelError, match="missing keys: conditioner.conditioners.prompt.proj_out.weight"):
-        registry.load(str(folder))
+        registry.load(str(folder), require_text_encoder=False)
 
 
 def test_reference_audio_prompt_refused(sao10: Path, tmp_path: Path) -> None:
@@ -193,3 +193,88 @@ def test_reference_audio_prompt_refused(sao10: Path, tmp_path: Path) -> None:
     spec = TakeSpec(span=TimeSpan(0, 0.2), reference=AudioClip(str(tmp_path / "r.wav")), steps=1)
     with pytest.raises(ModelError, match="no reference-audio prompt"):
         _run(make_takes(spec, registry.load(str(sao10)), [tmp_path / "x.wav"]))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.slow
+def test_cli_generate_on_a_snapshot_folder(tmp_path: Path) -> None:
+    """The issue's command on a folder laid out like the Hugging Face snapshot (the real 47 s window, so 8 s
+    is one chunk of 100 DPM-Solver++(3M) SDE steps; tiny random weights), and --text-encoder."""
+    import shutil
+
+    import soundfile as sf
+
+    folder = make_snapshot(tmp_path / "stable-audio-open-1.0", "1.0")
+    cfg = json.loads((folder / "model_config.json").read_text())
+    cfg["sample_size"] = 2097152
+    (folder / "model_config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "out.wav"
+    res = _cli(
+        "generate",
+        "--model",
+        str(folder),
+        "--text",
+        "glass shatters on tile",
+        "--negative",
+        "music",
+        "--duration",
+        "8",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+    )
+    assert res.returncode == 0, res.stderr
+    audio, sr = sf.read(out)
+    assert sr == 44100 and audio.shape == (8 * 44100, 2) and np.isfinite(audio).all()
+    side = json.loads((tmp_path / "out.take.json").read_text())
+    assert side["settings"]["steps"] == 100 and side["settings"]["sampler"] == "dpmpp-3m-sde"
+    assert side["settings"]["guidance"] == "cfg" and side["prompts"]["negative_text"] == "music"
+    (tmp_path / "t5").mkdir()
+    for sub in ("text_encoder", "tokenizer"):
+        shutil.move(str(folder / sub), str(tmp_path / "t5" / sub))
+    res = _cli(
+        "generate",
+        "--model",
+        str(folder),
+        "--text",
+        "wind",
+        "--duration",
+        "0.5",
+        "--steps",
+        "2",
+        "--guidance",
+        "apg",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp_path / "b.wav"),
+        "--text-encoder",
+        str(tmp_path / "t5"),
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "b.take.json").read_text())["settings"]["sampler"] == "euler"
+
+
+def test_cli_without_text_encoder_is_one_line(tmp_path: Path) -> None:
+    folder = make_snapshot(tmp_path / "sao", "small", t5=False)
+    res = _cli(
+        "generate",
+        "--model",
+        str(folder),
+        "--text",
+        "wind",
+        "--duration",
+        "0.5",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp_path / "b.wav"),
+    )
+    assert res.returncode == 2 and str(folder) in res.stderr and "--text-encoder" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b.wav").exists()
