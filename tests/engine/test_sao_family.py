@@ -278,3 +278,17 @@ def test_cli_without_text_encoder_is_one_line(tmp_path: Path) -> None:
     )
     assert res.returncode == 2 and str(folder) in res.stderr and "--text-encoder" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b.wav").exists()
+
+
+def test_model_info_on_small(small: Path) -> None:
+    res = _cli("model-info", str(small))
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert (info["family"], info["variant"], info["objective"]) == (
+        "stable-audio-open",
+        "small",
+        "rf_denoiser",
+    )
+    buffers = [k for k in state("small") if k.endswith(("norm.beta", "inv_freq"))]  # LayerNorm beta, rotary
+    assert info["total_params"] == sum(t.numel() for k, t in state("small").items() if k not in buffers)
+    assert info["defaults"]["cfg"] == {"steps": 8, "cfg": 1.0, "sampler": "pingpong"}

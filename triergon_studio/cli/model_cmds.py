@@ -87,10 +87,9 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
     elif path.is_dir() and (path / "model_config.json").exists():
-        from triergon_studio.engine.importers.sao import sao_config_from_dict
-
-        data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        cfg = sao_config_from_dict(data, path / "model_config.json", name=path.name)
+        if verify:
+            raise ModelError("nothing to verify: only a model folder with a manifest has checksums", spec)
+        return _sao_info(path)
     else:
         from triergon_studio.engine.weights import resolve_model
 
@@ -125,6 +124,30 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         out["training"] = manifest.get("training")
         out["eval"] = manifest.get("eval")
     return out
+
+
+def _sao_info(path: Path) -> dict[str, Any]:
+    """A Stable Audio Open folder (1.0 or Small): sizes built on the meta device, defaults per guidance rule."""
+    import torch
+
+    from triergon_studio.engine.families.registry import describe
+    from triergon_studio.engine.families.sao_config import load_sao_config
+    from triergon_studio.engine.families.sao_model import SAOModel
+
+    cfg, info = load_sao_config(path), describe(str(path))
+    with torch.device("meta"):
+        net = SAOModel(cfg)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    return {
+        "name": info.name, "family": info.family, "variant": info.variant, "objective": cfg.objective,
+        "dit_params": count(net.dit), "vae_params": count(net.vae), "conditioner_params": count(net.conditioner),
+        "total_params": count(net), "latent_rate_hz": cfg.latent_rate_hz, "sample_rate": cfg.sample_rate,
+        "max_duration_s": cfg.max_window_s, "t5": cfg.t5_name, "t5_max_length": cfg.prompt_max_length,
+        "samplers": list(info.capabilities.samplers), "guidance_rules": list(info.capabilities.guidance_rules),
+        "defaults": {g: {"steps": d.steps, "cfg": d.cfg, "sampler": d.sampler}
+                     for g, d in info.guidance_defaults.items()},
+        "licence": info.licence,
+    }
 
 
 def run_model_info(args: argparse.Namespace) -> int:
