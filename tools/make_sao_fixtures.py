@@ -325,6 +325,7 @@ def make(variant: str, out: Path) -> dict[str, Any]:
     from stable_audio_tools.inference.sampling import sample_k, sample_rf
 
     cfg = TINY[variant]
+    torch.manual_seed(SEED)  # the init draws weight_v, and weight_g (kept) is its norm
     model = _build(cfg).eval()
     _randomise(model, SEED + (0 if variant == "1.0" else 1))
     g = torch.Generator().manual_seed(SEED + 10)
