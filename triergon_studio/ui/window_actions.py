@@ -23,11 +23,10 @@ MAX_RECENT = 8
 
 def model_names() -> list[str]:
     """Model choices without importing torch: presets by name plus bundled model folders."""
+    from triergon_studio.engine.model_paths import named_models
+
     names = ["compact", "tiny-random", "compact-random"]
-    root = Path(__file__).resolve().parents[2] / "model_weights"
-    if root.is_dir():
-        names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
-    return names
+    return names + [n for n in named_models() if n not in names]
 
 
 def _act(win: MainWindow, menu: Any, text: str, slot: Any, shortcut: Any = None, name: str = "") -> QAction:
@@ -131,11 +130,11 @@ def new_from_video(win: MainWindow, video: str | None = None, project_path: str 
         project_path, _ = QFileDialog.getSaveFileName(win, "Save the new project as", suggested, PROJECT_FILTER)
         if not project_path:
             return False
-    from triergon_studio.core.project import Project
     from triergon_studio.errors import StudioError
+    from triergon_studio.video.project_video import new_project
 
     try:
-        project = Project.new_from_video(video, project_path)
+        project = new_project(video, project_path)
         project.save(overwrite=True)
     except StudioError as exc:
         win.show_error(str(exc))
