@@ -84,9 +84,13 @@ class SAOModel(nn.Module):
     def dit(self) -> DiffusionTransformer:
         return self.model.model  # type: ignore[return-value]
 
+    def _ref(self) -> Tensor:
+        """A DiT weight: the device and dtype the conditioning is built in."""
+        return self.dit.transformer.project_in.weight
+
     def project_prompt(self, t5: Tensor, mask: Tensor) -> Tensor:
         """T5 hidden states [B, L, t5_dim] -> prompt tokens [B, L, cond_dim], zero where ``mask`` is false."""
-        ref = self.dit.to_cond_embed[0].weight
+        ref = self._ref()
         x = t5.to(ref.device, ref.dtype)
         if self.cfg.prompt_projected:
             x = self.conditioner.conditioners["prompt"].proj_out(x)  # type: ignore[operator]
@@ -94,7 +98,7 @@ class SAOModel(nn.Module):
 
     def numbers(self, seconds: dict[str, float]) -> dict[str, Tensor]:
         out = {}
-        dev = self.dit.to_cond_embed[0].weight.device
+        dev = self._ref().device
         for n in self.cfg.numbers:
             if n.id not in seconds:
                 raise ModelError(f"Stable Audio condition '{n.id}' has no value")

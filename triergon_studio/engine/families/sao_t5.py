@@ -122,7 +122,8 @@ class T5TextEncoder:
                 f"{str(exc).splitlines()[0][:120]})",
                 self.encoder_dir,
             ) from exc
-        return model.to(self.device).eval().requires_grad_(False)
+        model.to(self.device)  # type: ignore[arg-type]  # transformers types ``to`` through a wrapper
+        return model.eval().requires_grad_(False)
 
     @torch.inference_mode()
     def _encode_one(self, text: str) -> tuple[Tensor, Tensor]:
