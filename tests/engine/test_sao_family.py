@@ -292,3 +292,16 @@ def test_model_info_on_small(small: Path) -> None:
         "pingpong",
     )
     assert info["capabilities"]["guidance_rules"] == ["cfg", "apg"]
+
+
+def test_bf16_weights_keep_a_float32_sampler_state(small: Path, tmp_path: Path) -> None:
+    model = registry.load(str(small), dtype=torch.bfloat16)
+    assert model.dtype == torch.bfloat16 and model.text_encoder is not None
+    spec = TakeSpec(
+        span=TimeSpan(0, 0.2), text="wind", negative_text="music", steps=2, cfg=3.0, guidance="apg"
+    )
+    recs = _run(make_takes(spec, model, [tmp_path / "h.wav"]))
+    import soundfile as sf
+
+    audio = sf.read(tmp_path / "h.wav")[0]
+    assert recs[0].n_samples == len(audio) == round(0.2 * 44100) and np.isfinite(audio).all()

@@ -306,15 +306,15 @@ class StableAudioOpenModel:
         )
         # the noise first, as stable-audio-tools draws it right after seeding
         gdev = generator.device if generator is not None else torch.device("cpu")
-        noise = torch.randn((1, self.latent_channels, n_frames), generator=generator, device=gdev).to(
-            dev, dtype
-        )
+        # the sampler state stays float32 whatever the weights' precision (the DiT casts its input)
+        noise = torch.randn((1, self.latent_channels, n_frames), generator=generator, device=gdev).to(dev)
+        f32 = torch.float32
         if inpaint is not None:
-            inpaint = (inpaint[0].to(dev, dtype), inpaint[1].to(dev, dtype))
+            inpaint = (inpaint[0].to(dev, f32), inpaint[1].to(dev, f32))
         if self.cfg.is_flow:
             start = settings.init_noise if init is not None else 1.0
             ts = flow_schedule(settings.steps, start).to(dev)
-            x = noise if init is None else init.to(dev, dtype) * (1 - start) + noise * start
+            x = noise if init is None else init.to(dev, f32) * (1 - start) + noise * start
             return (
                 yield from steps_flow(
                     fn, x, ts, sampler=settings.sampler, generator=generator, inpaint=inpaint
@@ -331,7 +331,7 @@ class StableAudioOpenModel:
         sigmas = polyexponential_sigmas(settings.steps, SIGMA_MIN, top, 1.0).to(dev)
         x = noise * sigmas[0]
         if init is not None:
-            x = x + init.to(dev, dtype)
+            x = x + init.to(dev, f32)
         steps = get_step_sampler(settings.sampler)(
             VDenoiser(fn), x, sigmas, generator=generator, inpaint=inpaint
         )
