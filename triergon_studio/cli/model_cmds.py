@@ -56,6 +56,8 @@ def register(subparsers: Any) -> None:
                      "tokenizer/, or one folder with both) when the model folder has none")
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
     gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
+    gen.add_argument("--text-encoder", type=Path,
+                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache)")
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
@@ -135,10 +137,16 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
 def _family_info(path: Path, verify: bool) -> dict[str, Any]:
     """A folder of another family (Stable Audio): what its files say, without loading the weights."""
     import dataclasses
+    from importlib import import_module
 
     from triergon_studio.engine.families.registry import describe, find_family
 
     entry = find_family(str(path))
+    module = import_module(entry.load.partition(":")[0])
+    own = getattr(module, "model_info_json", None)
+    if own is not None:  # the family reports itself (sizes on meta, defaults, verification)
+        result: dict[str, Any] = own(str(path), verify)
+        return result
     info = describe(str(path))
     out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
                            "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
@@ -147,9 +155,6 @@ def _family_info(path: Path, verify: bool) -> dict[str, Any]:
                            "capabilities": dataclasses.asdict(info.capabilities),
                            "defaults": dataclasses.asdict(info.defaults)}
     if verify:
-        from importlib import import_module
-
-        module = import_module(entry.load.partition(":")[0])
         check = getattr(module, "verify_folder", None)
         if check is None:
             raise ModelError(f"nothing to verify: {info.family} folders carry no checksums", path)
