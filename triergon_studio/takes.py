@@ -87,6 +87,8 @@ def resolve_settings(spec: TakeSpec, info: ModelInfo, seed: int | None = None) -
     from triergon_studio.core.take_spec import MAX_SEED
 
     d = info.defaults
+    if spec.guidance and spec.guidance != d.guidance:
+        d = info.guidance_defaults.get(spec.guidance, d)  # each rule with its own reference defaults
     sampler = (spec.sampler or d.sampler).strip().lower().replace("_", "-")
     if sampler not in info.capabilities.samplers:
         raise ModelError(f"model '{info.name}' has no sampler {spec.sampler!r}; choose one of "

@@ -55,7 +55,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
     gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
     gen.add_argument("--text-encoder", type=Path,
-                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache)")
+                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache); "
+                     "T5-base for Stable Audio Open (text_encoder/ + tokenizer/, or one folder with both)")
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")

@@ -65,21 +65,32 @@ class DiTConfig:
     # "tokens": loudness only through the cross-attention tokens (the paper). "tokens+frame": also add the
     # L/R curves, resampled to the latent frame rate, to the input tokens through a zero-initialised Linear.
     lufs_mode: Literal["tokens", "tokens+frame"] = "tokens"
+    # Stable Audio Open Small: condition tokens projected to embed_dim before cross-attention, and a LayerNorm
+    # on each head's queries and keys (stable-audio-tools ``project_cond_tokens`` / ``attn_kwargs.qk_norm``).
+    project_cond_tokens: bool = False
+    qk_norm: Literal["none", "ln"] = "none"
 
     @property
     def head_dim(self) -> int:
         return self.embed_dim // self.num_heads
 
+    @property
+    def context_dim(self) -> int:
+        """Width of the tokens the cross-attention reads (after ``to_cond_embed``)."""
+        return self.embed_dim if self.project_cond_tokens else self.cond_token_dim
+
     def validate(self) -> None:
         if self.embed_dim % self.num_heads:
             raise ModelError(f"DiT config: embed_dim {self.embed_dim} is not a multiple of {self.num_heads} heads")
-        if self.cond_token_dim % self.head_dim or self.num_heads % (self.cond_token_dim // self.head_dim):
+        if self.context_dim % self.head_dim or self.num_heads % (self.context_dim // self.head_dim):
             raise ModelError(
-                f"DiT config: cond_token_dim {self.cond_token_dim} gives a KV head count that does not divide "
+                f"DiT config: cond_token_dim {self.context_dim} gives a KV head count that does not divide "
                 f"{self.num_heads} heads of {self.head_dim}"
             )
         if self.lufs_mode not in ("tokens", "tokens+frame"):
             raise ModelError(f"DiT config: unknown lufs_mode {self.lufs_mode!r}")
+        if self.qk_norm not in ("none", "ln"):
+            raise ModelError(f"DiT config: unknown qk_norm {self.qk_norm!r} (none or ln)")
 
 
 @dataclass

@@ -62,6 +62,8 @@ class ModelInfo:
     sample_rate: int = 44100
     latent_rate_hz: float = 0.0
     variant: str = ""  # e.g. "small-sfx", "1.0", "compact"
+    #: defaults that differ by guidance rule (a spec choosing a rule but no sampler/steps/cfg gets these)
+    guidance_defaults: dict[str, Defaults] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

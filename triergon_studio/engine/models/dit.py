@@ -74,7 +74,7 @@ def apply_rotary(t: Tensor, freqs: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, dim: int, head_dim: int, dim_context: int | None = None) -> None:
+    def __init__(self, dim: int, head_dim: int, dim_context: int | None = None, qk_norm: bool = False) -> None:
         super().__init__()
         self.heads = dim // head_dim
         self.head_dim = head_dim
@@ -87,19 +87,29 @@ class Attention(nn.Module):
             self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.to_out = nn.Linear(dim, dim, bias=False)
         nn.init.zeros_(self.to_out.weight)
+        # SAO Small: LayerNorm over each head's q and k, before the rotary embedding.
+        self.q_norm: nn.LayerNorm | None = nn.LayerNorm(head_dim, eps=1e-6) if qk_norm else None
+        self.k_norm: nn.LayerNorm | None = nn.LayerNorm(head_dim, eps=1e-6) if qk_norm else None
 
     def _split(self, t: Tensor, heads: int) -> Tensor:
         b, n, _ = t.shape
         return t.view(b, n, heads, self.head_dim).transpose(1, 2)
 
+    def _norm_qk(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
+        if self.q_norm is None or self.k_norm is None:
+            return q, k
+        return self.q_norm(q).to(q.dtype), self.k_norm(k).to(k.dtype)
+
     def forward(self, x: Tensor, context: Tensor | None = None, rotary: Tensor | None = None) -> Tensor:
         if context is None:
             q, k, v = (self._split(t, self.heads) for t in self.to_qkv(x).chunk(3, dim=-1))
+            q, k = self._norm_qk(q, k)
             if rotary is not None:
                 q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
         else:
             q = self._split(self.to_q(x), self.heads)
             k, v = (self._split(t, self.kv_heads) for t in self.to_kv(context).chunk(2, dim=-1))
+            q, k = self._norm_qk(q, k)
             if self.kv_heads != self.heads:
                 rep = self.heads // self.kv_heads
                 k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
@@ -133,12 +143,12 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, head_dim: int, dim_context: int, ff_mult: int) -> None:
+    def __init__(self, dim: int, head_dim: int, dim_context: int, ff_mult: int, qk_norm: bool = False) -> None:
         super().__init__()
         self.pre_norm = LayerNorm(dim)
-        self.self_attn = Attention(dim, head_dim)
+        self.self_attn = Attention(dim, head_dim, qk_norm=qk_norm)
         self.cross_attend_norm = LayerNorm(dim)
-        self.cross_attn = Attention(dim, head_dim, dim_context=dim_context)
+        self.cross_attn = Attention(dim, head_dim, dim_context=dim_context, qk_norm=qk_norm)
         self.ff_norm = LayerNorm(dim)
         self.ff = FeedForward(dim, ff_mult)
 
@@ -157,7 +167,8 @@ class ContinuousTransformer(nn.Module):
         self.project_out = nn.Linear(dim, cfg.io_channels, bias=False)
         self.rotary_pos_emb = RotaryEmbedding(max(cfg.head_dim // 2, 32))
         self.layers = nn.ModuleList(
-            TransformerBlock(dim, cfg.head_dim, cfg.cond_token_dim, cfg.ff_mult) for _ in range(cfg.depth)
+            TransformerBlock(dim, cfg.head_dim, cfg.context_dim, cfg.ff_mult, cfg.qk_norm == "ln")
+            for _ in range(cfg.depth)
         )
 
     def forward(
@@ -184,9 +195,9 @@ class DiffusionTransformer(nn.Module):
         dim, c = cfg.embed_dim, cfg.io_channels
         self.timestep_features = FourierFeatures(1, 256)
         self.to_timestep_embed = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, dim))
-        d_cond = cfg.cond_token_dim
+        d_cond, d_ctx = cfg.cond_token_dim, cfg.context_dim
         self.to_cond_embed = nn.Sequential(
-            nn.Linear(d_cond, d_cond, bias=False), nn.SiLU(), nn.Linear(d_cond, d_cond, bias=False)
+            nn.Linear(d_cond, d_ctx, bias=False), nn.SiLU(), nn.Linear(d_ctx, d_ctx, bias=False)
         )
         self.to_global_embed = nn.Sequential(
             nn.Linear(cfg.global_cond_dim, dim, bias=False), nn.SiLU(), nn.Linear(dim, dim, bias=False)
