@@ -434,6 +434,20 @@ def check_outputs(outputs: Sequence[Path], overwrite: bool) -> None:
                 raise ExportError("output already exists (use --force to replace it)", q)
 
 
+TakeSink = Callable[[Path, np.ndarray, int, dict[str, Any]], None]
+
+
+def write_take(path: str | Path, audio: np.ndarray, sr: int, record: dict[str, Any], *, bits: str = "32f",
+               overwrite: bool = False) -> None:
+    """The one place a finished take reaches the disk: the WAV, then its sidecar (last, so a take that has a
+    sidecar is complete), each atomically."""
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.take_sidecar import write_sidecar
+
+    write_wav(path, audio, sr, bits=bits, overwrite=overwrite)
+    write_sidecar(path, record)
+
+
 def make_takes(
     spec: TakeSpec,
     model: GenerationModel,
@@ -444,18 +458,20 @@ def make_takes(
     overwrite: bool = False,
     preview_every: int = 0,
     step_hook: StepHook | None = None,
+    sink: TakeSink | None = None,
 ) -> Generator[Progress, None, list[TakeRecord]]:
     """Generate ``spec.variations`` takes (seeds seed, seed+1, ...), write each to ``outputs[k]`` with its
-    sidecar, yield ``Progress`` after every sampler step (counted over all takes), return the records."""
-    import torch
+    sidecar, yield ``Progress`` after every sampler step (counted over all takes), return the records.
 
-    from triergon_studio.audio.io import write_wav
-    from triergon_studio.core.take_sidecar import write_sidecar
+    With ``sink`` nothing is written here: each finished take goes to ``sink(path, audio, sr, record)`` instead
+    (a cluster worker hands it back to the client, which writes it with ``write_take``)."""
+    import torch
 
     outs = [Path(p) for p in outputs]
     if len(outs) != spec.variations:
         raise ModelError(f"{spec.variations} variation(s) need as many output paths, got {len(outs)}")
-    check_outputs(outs, overwrite)
+    if sink is None:
+        check_outputs(outs, overwrite)
     info = model.info
     sr = info.sample_rate
     settings = resolve_settings(spec, info)
@@ -503,9 +519,11 @@ def make_takes(
             "curves": inputs.curves_source, "device": str(model.device),
             "elapsed_s": round(time.perf_counter() - t0, 3), **extra,
         }
-        write_wav(path, audio, sr, bits=bits, overwrite=overwrite)
         record = take_record(spec, st, info, meta, curves, conformed)
-        write_sidecar(path, record)
+        if sink is None:
+            write_take(path, audio, sr, record, bits=bits, overwrite=overwrite)
+        else:
+            sink(path, audio, sr, record)
         records.append(TakeRecord(path, seed, spec.span.start_s, len(audio), sr, st, record))
     return records
 
@@ -547,4 +565,4 @@ def load_model(name_or_dir: str | None = None, device: Any = "cpu", dtype: Any =
 
 __all__ = ["ChunkPlan", "Progress", "TakeRecord", "TakeSpec", "equal_power_crossfade", "exact_length",
            "load_model", "make_takes", "plan_chunks", "read_inputs", "resolve_settings", "run_to_end",
-           "take_record"]
+           "take_record", "write_take"]
