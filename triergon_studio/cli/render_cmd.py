@@ -19,20 +19,30 @@ EXIT_FAILED = 1
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "render", help="render a cue list (JSONL) in parallel, locally or on a Ray cluster",
+        "render",
+        help="render a cue list (JSONL) in parallel, locally or on a Ray cluster",
         description="Render every cue of CUES.jsonl (one TakeSpec JSON per line plus 'name' and 'lane') into "
         "--out. Cues whose takes already exist from the same spec are skipped, so an interrupted run resumes.",
     )
     p.add_argument("cues", type=Path, help="cue list: one JSON object per line")
     p.add_argument("--out", type=Path, required=True, help="folder for the takes (made if missing)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--cluster", metavar="ADDRESS",
-                       help="a Ray cluster: HOST:PORT of its head (or ray://HOST:10001 with Ray Client)")
+    where.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="a Ray cluster: HOST:PORT of its head (or ray://HOST:10001 with Ray Client)",
+    )
     where.add_argument("--local", type=int, metavar="N", help="N local worker processes (default 1)")
-    p.add_argument("--keep-going", action="store_true", help="render the good cues even if some lines are bad")
+    p.add_argument(
+        "--keep-going", action="store_true", help="render the good cues even if some lines are bad"
+    )
     p.add_argument("--project", type=Path, help="place the finished takes on their lanes in this project")
-    p.add_argument("--timeout", type=float, default=30.0,
-                   help="seconds to wait for the cluster to answer (connect, and silence during the run)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the cluster to answer (connect, and silence during the run)",
+    )
     p.add_argument("--device", help="cpu, cuda, mps or auto (on each worker; default auto)")
     p.add_argument("--precision", help="fp32, bf16, fp16 or auto (default auto)")
     p.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
@@ -51,8 +61,9 @@ class _Bar:
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._last = 0.0
 
-    def update(self, key: str | None = None, fraction: float | None = None, note: str = "",
-               force: bool = False) -> None:
+    def update(
+        self, key: str | None = None, fraction: float | None = None, note: str = "", force: bool = False
+    ) -> None:
         if key is not None and fraction is not None:
             self.fractions[key] = fraction
         self.note = note or self.note
@@ -109,12 +120,18 @@ def _place_in_project(project_path: Path, placements: list[tuple[Any, list[Path]
                 dest = project.new_take_path(path.stem)
                 shutil.copyfile(path, dest)
                 copied.append(dest)
-                take = Take(id=new_id(), name=path.stem, path=dest.relative_to(project.folder).as_posix(),
-                            duration_s=float(meta.get("n_samples", 0)) / float(meta.get("sample_rate", 1)),
-                            sample_rate=int(meta.get("sample_rate", 0)), source="generated",
-                            prompts=made["prompts"] if made else None, settings=made["settings"] if made else None,
-                            curves=made["curves"] if made else None,
-                            metadata={**meta, "imported_from": str(path.resolve())})
+                take = Take(
+                    id=new_id(),
+                    name=path.stem,
+                    path=dest.relative_to(project.folder).as_posix(),
+                    duration_s=float(meta.get("n_samples", 0)) / float(meta.get("sample_rate", 1)),
+                    sample_rate=int(meta.get("sample_rate", 0)),
+                    source="generated",
+                    prompts=made["prompts"] if made else None,
+                    settings=made["settings"] if made else None,
+                    curves=made["curves"] if made else None,
+                    metadata={**meta, "imported_from": str(path.resolve())},
+                )
                 project.add_take(take, lane=cue.lane, offset_s=cue.spec.span.start_s)
         project.save()
     except BaseException:
@@ -133,15 +150,18 @@ def run_render(args: argparse.Namespace) -> int:
 
     if not args.timeout > 0:
         raise ClusterError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    location = (Location("ray", args.cluster) if args.cluster else Location("local", workers=args.local or 1))
+    location = Location("ray", args.cluster) if args.cluster else Location("local", workers=args.local or 1)
     if location.kind == "local" and not 1 <= location.workers <= 64:
         raise ClusterError(f"--local needs 1 to 64 workers, got {location.workers}")
     cue_list = read_cues(args.cues)
     for line in cue_list.error_lines():
         print(f"error: {line}", file=sys.stderr)
     if cue_list.errors and not args.keep_going:
-        raise ClusterError(f"{len(cue_list.errors)} bad line(s) in the cue list; fix them, or use --keep-going "
-                           f"to render the other {len(cue_list.cues)} cue(s)", args.cues)
+        raise ClusterError(
+            f"{len(cue_list.errors)} bad line(s) in the cue list; fix them, or use --keep-going "
+            f"to render the other {len(cue_list.cues)} cue(s)",
+            args.cues,
+        )
     project = None
     if args.project is not None:
         from triergon_studio.core.project import Project
@@ -159,21 +179,28 @@ def run_render(args: argparse.Namespace) -> int:
     failed = 0
     with RenderLock(out, str(args.cues.resolve())) as lock:
         if lock.took_over:
-            print(f"note: took over a lock left by pid {lock.took_over.get('pid')} (no longer running)",
-                  file=sys.stderr)
+            print(
+                f"note: took over a lock left by pid {lock.took_over.get('pid')} (no longer running)",
+                file=sys.stderr,
+            )
         todo: list[WorkItem] = []
         finished: dict[str, Any] = {}
         for cue in cue_list.cues:
             state = cue_state(cue, out)
             if state.done:
-                rows.append((cue.name, "skipped", str(cue.spec.variations), "0", "-", "done earlier (same spec)"))
+                rows.append(
+                    (cue.name, "skipped", str(cue.spec.variations), "0", "-", "done earlier (same spec)")
+                )
                 finished[cue.name] = cue
             elif state.problem and not args.force:
                 rows.append((cue.name, "failed", "0", "0", "-", state.problem))
                 failed += 1
             else:
-                todo.append(WorkItem(cue.name, cue.spec, cue.outputs(out), {"cue_digest": cue.digest,
-                                                                             "cue_line": cue.line}))
+                todo.append(
+                    WorkItem(
+                        cue.name, cue.spec, cue.outputs(out), {"cue_digest": cue.digest, "cue_line": cue.line}
+                    )
+                )
         by_name = {c.name: c for c in cue_list.cues}
         outcomes: list[Outcome] = []
         if todo:
@@ -191,9 +218,18 @@ def run_render(args: argparse.Namespace) -> int:
             print(f"rendering {len(todo)} cue(s) on {location.describe()}", file=sys.stderr)
             with Pool(location, args.timeout) as pool:
                 try:
-                    outcomes = run_jobs(pool, todo, lambda it: it.spec.model or DEFAULT_MODEL, bits=args.bits,
-                                        overwrite=args.force, on_progress=on_progress, on_outcome=on_outcome,
-                                        cancel=cancel, device=args.device, dtype=args.precision)
+                    outcomes = run_jobs(
+                        pool,
+                        todo,
+                        lambda it: it.spec.model or DEFAULT_MODEL,
+                        bits=args.bits,
+                        overwrite=args.force,
+                        on_progress=on_progress,
+                        on_outcome=on_outcome,
+                        cancel=cancel,
+                        device=args.device,
+                        dtype=args.precision,
+                    )
                 except KeyboardInterrupt:
                     cancel.set()
                     raise
@@ -201,8 +237,16 @@ def run_render(args: argparse.Namespace) -> int:
                     bar.close()
         for o in outcomes:
             takes = str(len(o.takes)) if o.status == "done" else "0"
-            rows.append((o.key, o.status, takes, str(o.attempts), f"{o.elapsed_s:.1f}" if o.elapsed_s else "-",
-                         o.message))
+            rows.append(
+                (
+                    o.key,
+                    o.status,
+                    takes,
+                    str(o.attempts),
+                    f"{o.elapsed_s:.1f}" if o.elapsed_s else "-",
+                    o.message,
+                )
+            )
             if o.status == "done":
                 finished[o.key] = by_name[o.key]
             else:
@@ -211,12 +255,17 @@ def run_render(args: argparse.Namespace) -> int:
         rows.sort(key=lambda r: order.get(r[0], 0))
         print(_table(rows))
         if args.project is not None and finished:
-            placements = [(by_name[k], by_name[k].outputs(out)) for k in sorted(finished, key=order.__getitem__)]
+            placements = [
+                (by_name[k], by_name[k].outputs(out)) for k in sorted(finished, key=order.__getitem__)
+            ]
             n = _place_in_project(args.project, placements)
             print(f"placed {n} take(s) in {args.project} (one undo step)", file=sys.stderr)
     del project
     if failed or cue_list.errors:
-        print(f"{failed} cue(s) failed{'' if not cue_list.errors else f', {len(cue_list.errors)} bad line(s)'}"
-              f"; run the same command again to resume", file=sys.stderr)
+        print(
+            f"{failed} cue(s) failed{'' if not cue_list.errors else f', {len(cue_list.errors)} bad line(s)'}"
+            f"; run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return 0

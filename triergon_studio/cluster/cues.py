@@ -66,7 +66,7 @@ def _normalise(data: dict[str, Any], base: Path) -> dict[str, Any]:
     span = out.get("span")
     if isinstance(span, list | tuple):
         if len(span) != 2:
-            raise CueError("span must be [start_s, end_s] or {\"start_s\": ..., \"end_s\": ...}")
+            raise CueError('span must be [start_s, end_s] or {"start_s": ..., "end_s": ...}')
         out["span"] = {"start_s": span[0], "end_s": span[1]}
     video = out.get("video")
     if isinstance(video, str):
@@ -74,8 +74,12 @@ def _normalise(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
         path = _abs(base, video, "video")
         info = probe(path)
-        out["video"] = {"path": path, "frame_count": info.frame_count, "fps_num": info.fps.numerator,
-                        "fps_den": info.fps.denominator}
+        out["video"] = {
+            "path": path,
+            "frame_count": info.frame_count,
+            "fps_num": info.fps.numerator,
+            "fps_den": info.fps.denominator,
+        }
     elif isinstance(video, dict) and "path" in video:
         out["video"] = {**video, "path": _abs(base, video["path"], "video.path")}
     for key in PATH_KEYS:
@@ -187,14 +191,20 @@ def cue_state(cue: Cue, out_dir: Path) -> CueState:
             continue
         if not path.exists() or not side.exists():
             missing = path if not path.exists() else side
-            return CueState(False, f"{missing.name} is missing beside its partner (an interrupted write?); "
-                                   f"use --force to render the cue again")
+            return CueState(
+                False,
+                f"{missing.name} is missing beside its partner (an interrupted write?); "
+                f"use --force to render the cue again",
+            )
         try:
             meta = json.loads(side.read_text(encoding="utf-8")).get("metadata") or {}
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             meta = {}
         if meta.get("cue_digest") != digest:
-            return CueState(False, f"{path.name} exists and was not made from this cue's spec; "
-                                   f"use --force to replace it, or another --out folder")
+            return CueState(
+                False,
+                f"{path.name} exists and was not made from this cue's spec; "
+                f"use --force to replace it, or another --out folder",
+            )
         matches += 1
     return CueState(matches == cue.spec.variations)

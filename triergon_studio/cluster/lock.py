@@ -42,8 +42,12 @@ class RenderLock:
             return {}
 
     def acquire(self) -> None:
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-              "cues": self.what}
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "cues": self.what,
+        }
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -59,7 +63,8 @@ class RenderLock:
                     f"another render is writing to this folder (pid {pid or '?'} on {holder.get('host', '?')}, "
                     f"started {holder.get('started', '?')}, cues {holder.get('cues', '?')}); refusing to run "
                     f"beside it: wait for it to end, or remove {LOCK_NAME} if that run is gone",
-                    self.path.parent) from None
+                    self.path.parent,
+                ) from None
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(me, fh)
             return

@@ -85,8 +85,10 @@ class Pool:
             if left <= 0:
                 self.close()
                 if self.location.kind == "ray":
-                    raise ClusterError(f"no Ray cluster answers at {self.location.address} "
-                                       f"(waited {self.timeout:g} s; is `ray start --head` running there?)")
+                    raise ClusterError(
+                        f"no Ray cluster answers at {self.location.address} "
+                        f"(waited {self.timeout:g} s; is `ray start --head` running there?)"
+                    )
                 raise ClusterError("the local worker processes did not start in time")
             for h in self.hosts:
                 if h.ready:
@@ -166,8 +168,15 @@ class Pool:
             h.ready = False
             return out
         for s, jid in h.busy.items():
-            out.append(("failed", (i, s), jid, f"worker process {h.info.get('pid', '?')} died ({why})",
-                        "worker-lost"))
+            out.append(
+                (
+                    "failed",
+                    (i, s),
+                    jid,
+                    f"worker process {h.info.get('pid', '?')} died ({why})",
+                    "worker-lost",
+                )
+            )
         h.process.join(timeout=1)
         h.conn.close()
         self.restarts += 1

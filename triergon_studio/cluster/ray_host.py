@@ -103,7 +103,9 @@ class _Shipper:
 
     def ship(self, ray: Any, actor: Any, src: Path, timeout: float) -> str:
         if src.is_dir():
-            files = {p.relative_to(src).as_posix(): self._sha(p) for p in sorted(src.rglob("*")) if p.is_file()}
+            files = {
+                p.relative_to(src).as_posix(): self._sha(p) for p in sorted(src.rglob("*")) if p.is_file()
+            }
             name = ""
         else:
             files = {src.name: self._sha(src)}
@@ -155,6 +157,15 @@ def _prepare(ray: Any, actor: Any, job: Job, shipper: _Shipper, timeout: float) 
     return replace(job, spec=spec, model=model, path_map=path_map)
 
 
+def _quiet_stderr() -> Path:
+    """Ray's C++ core logs retries to stderr; keep them in a file, not in the user's terminal."""
+    log = cache_root().parent / f"ray-driver-{os.getpid()}.log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return log
+
+
 def _cause(exc: BaseException) -> BaseException:
     return getattr(exc, "cause", None) or exc
 
@@ -162,6 +173,7 @@ def _cause(exc: BaseException) -> BaseException:
 def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) -> None:
     """The Ray driver: connect, start one actor per GPU (or CPU), relay jobs until told to quit."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    log = _quiet_stderr()
     import ray
     from ray.exceptions import GetTimeoutError, RayActorError
 
@@ -169,7 +181,20 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
         res = ray.cluster_resources()
     except Exception as exc:  # ConnectionError, a version mismatch, ...: one line
-        send(conn, ("fatal", f"cannot connect to the Ray cluster at {address}: {str(exc).splitlines()[0]}"))
+        text = log.read_text(errors="replace") if log.exists() else ""
+        hint = (
+            " (the cluster wants a token: set RAY_AUTH_MODE=token and its token in ~/.ray/auth_token)"
+            if "InvalidAuthToken" in text or "Unauthenticated" in text
+            else f" (details: {log})"
+        )
+        send(
+            conn,
+            (
+                "fatal",
+                f"cannot connect to the Ray cluster at {address}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{hint}",
+            ),
+        )
         return
     gpus = int(res.get("GPU", 0))
     n = slots or gpus or max(1, int(res.get("CPU", 1)))
@@ -191,8 +216,14 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
             slot.dead = False
         except (GetTimeoutError, RayActorError) as exc:
             slot.actor, slot.dead = None, True
-            send(conn, ("slot-lost", -1, f"no worker could start on the cluster at {address} "
-                                         f"({type(exc).__name__})"))
+            send(
+                conn,
+                (
+                    "slot-lost",
+                    -1,
+                    f"no worker could start on the cluster at {address} ({type(exc).__name__})",
+                ),
+            )
             return False
         return True
 
@@ -203,8 +234,19 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
     if not live:
         send(conn, ("fatal", f"the Ray cluster at {address} started no worker within {timeout:g} s"))
         return
-    send(conn, ("ready", n, {"address": address, "gpus": gpus, "cpus": int(res.get("CPU", 0)),
-                             "workers": [s.pid for s in table]}))
+    send(
+        conn,
+        (
+            "ready",
+            n,
+            {
+                "address": address,
+                "gpus": gpus,
+                "cpus": int(res.get("CPU", 0)),
+                "workers": [s.pid for s in table],
+            },
+        ),
+    )
     shipper = _Shipper(beat)
     while True:
         if conn.poll(PUMP_S):
@@ -224,8 +266,10 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
                         ready = _prepare(ray, slot.actor, job, shipper, timeout)
                         slot.job, slot.run_ref = job, slot.actor.run.remote(ready)
                     except RayActorError:
-                        send(conn, ("failed", i, job.job_id, "the worker died while receiving files",
-                                    "worker-lost"))
+                        send(
+                            conn,
+                            ("failed", i, job.job_id, "the worker died while receiving files", "worker-lost"),
+                        )
                         start_actor(slot)
                     except (GetTimeoutError, OSError, ModelError) as exc:
                         send(conn, ("failed", i, job.job_id, f"shipping files failed: {exc}", "error"))
@@ -253,7 +297,9 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
             try:
                 result = ray.get(done[0])
             except RayActorError as exc:
-                send(conn, ("failed", i, jid, f"worker {slot.pid} died ({type(exc).__name__})", "worker-lost"))
+                send(
+                    conn, ("failed", i, jid, f"worker {slot.pid} died ({type(exc).__name__})", "worker-lost")
+                )
                 slot.job = slot.run_ref = slot.poll_ref = None
                 start_actor(slot)
                 if all(s.dead for s in table):
@@ -262,8 +308,16 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
                 continue
             except Exception as exc:
                 cause = _cause(exc)
-                send(conn, ("failed", i, jid, str(cause).splitlines()[0] if str(cause) else type(cause).__name__,
-                            failure_kind(cause)))
+                send(
+                    conn,
+                    (
+                        "failed",
+                        i,
+                        jid,
+                        str(cause).splitlines()[0] if str(cause) else type(cause).__name__,
+                        failure_kind(cause),
+                    ),
+                )
             else:
                 try:
                     for ev in ray.get(slot.actor.poll.remote(jid), timeout=timeout):

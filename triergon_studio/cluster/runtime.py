@@ -85,7 +85,7 @@ class WorkerRuntime:
 
         name = job.model
         if name.startswith(SERVER_PREFIX):
-            name = name[len(SERVER_PREFIX):]
+            name = name[len(SERVER_PREFIX) :]
             if not Path(name).is_dir():
                 raise ModelError(f"model folder not found on the server ({socket.gethostname()})", name)
         self._model = None  # free the old model before loading the next
@@ -128,7 +128,9 @@ class WorkerRuntime:
                 captured.append((np.ascontiguousarray(audio, dtype=np.float32), sr, record))
 
             outputs = [Path(f"take{k}.wav") for k in range(job.spec.variations)]  # never written (sink)
-            gen = make_takes(job.spec, model, outputs, cancel=cancel, preview_every=job.preview_every, sink=sink)
+            gen = make_takes(
+                job.spec, model, outputs, cancel=cancel, preview_every=job.preview_every, sink=sink
+            )
             while True:
                 try:
                     p: Progress = next(gen)
@@ -140,8 +142,9 @@ class WorkerRuntime:
             for (audio, sr, record), rec in zip(captured, records, strict=True):
                 s = rec.settings
                 settings = (s.steps, s.cfg, s.sampler, s.guidance, s.seed, s.init_noise, s.follow_curves)
-                out.append(Finished(audio, sr, _restore_paths(record, job.path_map), rec.seed, rec.start_s,
-                                    settings))
+                out.append(
+                    Finished(audio, sr, _restore_paths(record, job.path_map), rec.seed, rec.start_s, settings)
+                )
             return out
         except (StudioError, MemoryError):
             raise

@@ -61,16 +61,27 @@ def write_finished(item: WorkItem, results: Sequence[Finished], *, bits: str, ov
         record = dict(f.record)
         record["metadata"] = {**(record.get("metadata") or {}), **item.meta}
         write_take(path, f.audio, f.sample_rate, record, bits=bits, overwrite=overwrite)
-        records.append(TakeRecord(path, f.seed, f.start_s, len(f.audio), f.sample_rate, Settings(*f.settings),
-                                  record))
+        records.append(
+            TakeRecord(path, f.seed, f.start_s, len(f.audio), f.sample_rate, Settings(*f.settings), record)
+        )
     return records
 
 
-def run_jobs(pool: Pool, items: Sequence[WorkItem], model_of: Callable[[WorkItem], str], *,
-             bits: str = "32f", overwrite: bool = False, on_progress: ProgressFn | None = None,
-             on_outcome: Callable[[Outcome], None] | None = None, cancel: threading.Event | None = None,
-             device: str | None = None, dtype: str | None = None, preview_every: int = 0,
-             max_attempts: int = MAX_ATTEMPTS) -> list[Outcome]:
+def run_jobs(
+    pool: Pool,
+    items: Sequence[WorkItem],
+    model_of: Callable[[WorkItem], str],
+    *,
+    bits: str = "32f",
+    overwrite: bool = False,
+    on_progress: ProgressFn | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    cancel: threading.Event | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    preview_every: int = 0,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[Outcome]:
     """Run every item on the pool; returns one ``Outcome`` per item, in the order they ended."""
     pending: deque[WorkItem] = deque(items)
     running: dict[str, tuple[WorkItem, tuple[int, int]]] = {}
@@ -105,7 +116,7 @@ def run_jobs(pool: Pool, items: Sequence[WorkItem], model_of: Callable[[WorkItem
             kind = ev[0]
             if kind == "fatal":
                 message = f"{ev[2]}; {RESUME_HINT}"
-                for jid, (it, _) in list(running.items()):
+                for it, _ in list(running.values()):
                     finish(Outcome(it.key, "failed", message, attempts=it.attempts))
                 running.clear()
                 while pending:
@@ -122,7 +133,9 @@ def run_jobs(pool: Pool, items: Sequence[WorkItem], model_of: Callable[[WorkItem
                 step, total, message, stage, preview, worker = ev[3:9]
                 it.step, it.total, it.message = int(step), int(total), str(message)
                 if on_progress is not None:
-                    on_progress(it, Progress(int(step), int(total), str(message), str(stage), preview), int(worker))
+                    on_progress(
+                        it, Progress(int(step), int(total), str(message), str(stage), preview), int(worker)
+                    )
             elif kind == "done":
                 del running[jid]
                 results, worker = ev[3], int(ev[4])
@@ -131,7 +144,9 @@ def run_jobs(pool: Pool, items: Sequence[WorkItem], model_of: Callable[[WorkItem
                 except StudioError as exc:
                     finish(Outcome(it.key, "failed", str(exc), attempts=it.attempts, worker=worker))
                 else:
-                    finish(Outcome(it.key, "done", "", takes, it.attempts, time.monotonic() - it.started, worker))
+                    finish(
+                        Outcome(it.key, "done", "", takes, it.attempts, time.monotonic() - it.started, worker)
+                    )
             elif kind == "failed":
                 del running[jid]
                 message, why = str(ev[3]), str(ev[4])
