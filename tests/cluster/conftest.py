@@ -6,6 +6,7 @@ that process and the Ray processes whose command line names that temp dir (ours 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -59,7 +60,7 @@ class Head:
     def stop(self, hard: bool = False) -> None:
         if hard:  # the machine vanishes: no goodbye to anyone
             for pid in self.pids():
-                with _suppress():
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -69,16 +70,8 @@ class Head:
                 self.process.kill()
                 self.process.wait(timeout=10)
         for pid in self.pids():
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def start_head(cache: Path) -> Head:
@@ -87,9 +80,23 @@ def start_head(cache: Path) -> Head:
     env = {**os.environ, **RAY_ENV, "PYTHONPATH": str(REPO), "TRIERGON_CLUSTER_CACHE": str(cache)}
     log = open(temp_dir / "head.log", "wb")  # noqa: SIM115 (the head writes here for its whole life)
     proc = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--port=0", "--num-cpus=2", "--node-ip-address=127.0.0.1",
-         f"--temp-dir={temp_dir}", "--include-dashboard=false", "--object-store-memory=100000000", "--block"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--port=0",
+            "--num-cpus=2",
+            "--node-ip-address=127.0.0.1",
+            f"--temp-dir={temp_dir}",
+            "--include-dashboard=false",
+            "--object-store-memory=100000000",
+            "--block",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         m = re.search(r"--address='([^']+)'", (temp_dir / "head.log").read_text(errors="replace"))

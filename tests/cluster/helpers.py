@@ -16,8 +16,15 @@ MODEL = "tiny-random"
 
 
 def cue(name: str, start: float, end: float, seed: int, steps: int = 3, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "span": [start, end], "text": f"{name} sound", "model": MODEL, "steps": steps,
-            "seed": seed, **extra}
+    return {
+        "name": name,
+        "span": [start, end],
+        "text": f"{name} sound",
+        "model": MODEL,
+        "steps": steps,
+        "seed": seed,
+        **extra,
+    }
 
 
 def write_cues(path: Path, cues: list[dict[str, Any]]) -> Path:
@@ -57,11 +64,19 @@ def assert_same_takes(out: Path, ref: dict[str, np.ndarray]) -> None:
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def leftovers(out: Path) -> list[str]:
     """Temporary or half-written files under the output folder."""
-    return sorted(p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".render.lock"
-                  or p.suffix == ".tmp")
+    return sorted(
+        p.name
+        for p in out.iterdir()
+        if p.name.startswith(".") and p.name != ".render.lock" or p.suffix == ".tmp"
+    )

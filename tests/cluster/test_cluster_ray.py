@@ -18,7 +18,9 @@ pytestmark = needs_ray
 
 
 def test_render_on_ray_matches_local_and_resumes(ray_head: Head, tmp_path: Path) -> None:
-    cues = write_cues(tmp_path / "cues.jsonl", [cue("door", 0.0, 0.4, 7), cue("steps", 1.0, 1.3, 3, variations=2)])
+    cues = write_cues(
+        tmp_path / "cues.jsonl", [cue("door", 0.0, 0.4, 7), cue("steps", 1.0, 1.3, 3, variations=2)]
+    )
     ref = reference(cues, tmp_path / "ref")
     out = tmp_path / "out"
     res = cli("render", str(cues), "--out", str(out), "--cluster", ray_head.address, "--bits", "32f")
@@ -53,7 +55,9 @@ def _run(address: str, cues: Path, out: Path, on_progress: Any, timeout: float =
 
 @pytest.mark.slow
 def test_worker_killed_mid_cue_is_retried_on_another_worker(ray_head: Head, tmp_path: Path) -> None:
-    cues = write_cues(tmp_path / "cues.jsonl", [cue("long", 0.0, 0.5, 11, steps=12), cue("short", 0.0, 0.3, 5)])
+    cues = write_cues(
+        tmp_path / "cues.jsonl", [cue("long", 0.0, 0.5, 11, steps=12), cue("short", 0.0, 0.3, 5)]
+    )
     ref = reference(cues, tmp_path / "ref")
     killed: list[int] = []
     workers: dict[str, set[int]] = {}
@@ -77,8 +81,15 @@ def test_worker_killed_mid_cue_is_retried_on_another_worker(ray_head: Head, tmp_
 @pytest.mark.slow
 def test_head_stopped_mid_run_fails_clearly_and_the_run_resumes(ray_client_env: None, tmp_path: Path) -> None:
     head = start_head(tmp_path / "cache")
-    cues = write_cues(tmp_path / "cues.jsonl", [cue("a", 0.0, 0.3, 1, steps=2), cue("b", 0.0, 0.3, 2, steps=2),
-                                                cue("c", 0.0, 0.5, 3, steps=30), cue("d", 0.0, 0.3, 4)])
+    cues = write_cues(
+        tmp_path / "cues.jsonl",
+        [
+            cue("a", 0.0, 0.3, 1, steps=2),
+            cue("b", 0.0, 0.3, 2, steps=2),
+            cue("c", 0.0, 0.5, 3, steps=30),
+            cue("d", 0.0, 0.3, 4),
+        ],
+    )
     ref = reference(cues, tmp_path / "ref")
     out = tmp_path / "out"
     stopped = threading.Event()

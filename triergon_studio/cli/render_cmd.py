@@ -100,13 +100,12 @@ def _table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def _place_in_project(project_path: Path, placements: list[tuple[Any, list[Path]]]) -> int:
-    """Copy each finished take into the project and place it on its cue's lane, all as one undo step."""
+def place_takes(project: Any, placements: list[tuple[Any, list[Path]]]) -> int:
+    """Copy each finished take into the project and place it on its cue's lane (at the cue's start), all as
+    one undo step; takes placed by an earlier run are left alone. Returns how many were added."""
     from triergon_studio.core.model import Take, new_id
-    from triergon_studio.core.project import Project
     from triergon_studio.core.take_sidecar import read_sidecar
 
-    project = Project.load(project_path)
     already = {str(t.metadata.get("imported_from")) for t in project.takes if isinstance(t.metadata, dict)}
     todo = [(cue, p) for cue, paths in placements for p in paths if str(p.resolve()) not in already]
     if not todo:
@@ -133,12 +132,21 @@ def _place_in_project(project_path: Path, placements: list[tuple[Any, list[Path]
                     metadata={**meta, "imported_from": str(path.resolve())},
                 )
                 project.add_take(take, lane=cue.lane, offset_s=cue.spec.span.start_s)
-        project.save()
     except BaseException:
         for d in copied:
             d.unlink(missing_ok=True)
         raise
     return len(todo)
+
+
+def _place_in_project(project_path: Path, placements: list[tuple[Any, list[Path]]]) -> int:
+    from triergon_studio.core.project import Project
+
+    project = Project.load(project_path)
+    n = place_takes(project, placements)
+    if n:
+        project.save()
+    return n
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -109,6 +109,8 @@ class Pool:
             except (BrokenPipeError, OSError):
                 pass
         for h in self.hosts:
+            if not h.ready:  # stuck connecting (or already broken): nothing to wait for
+                h.process.kill()
             h.process.join(timeout=10)
             if h.process.is_alive():
                 h.process.kill()
@@ -180,6 +182,10 @@ class Pool:
         h.process.join(timeout=1)
         h.conn.close()
         self.restarts += 1
+        if self.restarts > 3 * self.location.workers:  # a worker that cannot stay up: stop replacing it
+            out.append(("fatal", (i, 0), f"local workers keep dying ({self.restarts} restarts; last: {why})"))
+            h.ready = False
+            return out
         self.hosts[i] = self._spawn()  # a fresh worker takes the dead one's place
         return out
 
