@@ -90,3 +90,16 @@ def test_a_second_run_on_one_folder_is_refused_and_told_which(tmp_path: Path) ->
     lock.acquire()
     assert lock.took_over and lock.took_over["pid"] == int(dead.stdout)
     lock.release()
+
+
+def test_importing_the_cluster_package_loads_neither_ray_nor_torch_nor_qt() -> None:
+    code = (
+        "import importlib, pkgutil, sys, triergon_studio.cluster as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, 'triergon_studio.cluster.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import triergon_studio.cli.render_cmd\n"
+        "print(sorted({k.split('.')[0] for k in sys.modules} & {'ray', 'torch', 'PySide6', 'pyqtgraph'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
