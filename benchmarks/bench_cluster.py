@@ -41,6 +41,8 @@ def in_process(n: int, seconds: float, steps: int, out: Path, threads: int) -> f
     from triergon_studio.takes import load_model, make_takes, run_to_end
 
     torch.set_num_threads(threads)
+    out = out / f"in-process-{threads}"
+    out.mkdir()
     model = load_model(MODEL)
     run_to_end(make_takes(spec(999, seconds, steps), model, [out / "warm.wav"]))
     times = []

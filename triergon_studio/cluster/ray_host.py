@@ -209,27 +209,43 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
             send(conn, ("alive",))
             last_beat = time.monotonic()
 
-    def start_actor(slot: _Slot) -> bool:
-        try:
+    def await_ref(ref: Any) -> Any:
+        """``ray.get`` with the timeout, still beating, so the client does not take a slow start for a dead
+        cluster."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _ = ray.wait([ref], timeout=min(HEARTBEAT_S, max(0.0, deadline - time.monotonic())))
+            if ready:
+                return ray.get(ready[0])
+            beat()
+            if time.monotonic() >= deadline:
+                raise GetTimeoutError(f"no answer within {timeout:g} s")
+
+    def start_actors(slots: list[_Slot]) -> None:
+        pings = []
+        for slot in slots:
             slot.actor = actor_cls.remote()
-            slot.pid = int(ray.get(slot.actor.ping.remote(), timeout=timeout)["pid"])
-            slot.dead = False
-        except (GetTimeoutError, RayActorError) as exc:
-            slot.actor, slot.dead = None, True
-            send(
-                conn,
-                (
-                    "slot-lost",
-                    -1,
-                    f"no worker could start on the cluster at {address} ({type(exc).__name__})",
-                ),
-            )
-            return False
-        return True
+            pings.append(slot.actor.ping.remote())
+        for slot, ref in zip(slots, pings, strict=True):
+            try:
+                slot.pid, slot.dead = int(await_ref(ref)["pid"]), False
+            except (GetTimeoutError, RayActorError) as exc:
+                slot.actor, slot.dead = None, True
+                send(
+                    conn,
+                    (
+                        "slot-lost",
+                        -1,
+                        f"no worker could start on the cluster at {address} ({type(exc).__name__})",
+                    ),
+                )
+
+    def start_actor(slot: _Slot) -> bool:
+        start_actors([slot])
+        return not slot.dead
 
     table = [_Slot() for _ in range(n)]
-    for s in table:
-        start_actor(s)
+    start_actors(table)
     live = [s for s in table if not s.dead]
     if not live:
         send(conn, ("fatal", f"the Ray cluster at {address} started no worker within {timeout:g} s"))
