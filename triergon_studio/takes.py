@@ -160,21 +160,29 @@ def read_inputs(spec: TakeSpec, model: GenerationModel, n_samples: int,
     return inputs
 
 
+def predict_curves(model: GenerationModel | None, video_path: str, method: str = "t_lufs") -> LoudnessCurve:
+    """Curves for a whole video: the model's T_LUFS (``t_lufs``) or the training-free motion curves."""
+    if method == "t_lufs":
+        predict = getattr(model, "predict_curves", None)
+        if model is None or predict is None or not model.info.capabilities.lufs_predictor:
+            name = model.info.name if model is not None else "no model"
+            raise ModelError(f"model '{name}' has no LUFS predictor (T_LUFS); use motion curves")
+        curves: LoudnessCurve = predict(video_path)
+        return curves
+    if method == "motion":
+        from triergon_studio.video.motion import motion_curves  # type: ignore[import-not-found,unused-ignore]
+
+        result: LoudnessCurve = motion_curves(video_path)
+        return result
+    raise ModelError(f"unknown curve method {method!r}")
+
+
 def _curves_from_method(spec: TakeSpec, model: GenerationModel) -> LoudnessCurve | None:
     if spec.curves is not None or spec.curve_method is None:
         return None
     if spec.video is None:
         raise ModelError(f"curves from {spec.curve_method} need a video")
-    if spec.curve_method == "t_lufs":
-        predict = getattr(model, "predict_curves", None)
-        if predict is None or not model.info.capabilities.lufs_predictor:
-            raise ModelError(f"model '{model.info.name}' has no LUFS predictor (T_LUFS); use motion curves")
-        curves: LoudnessCurve = predict(spec.video.path)
-        return curves
-    from triergon_studio.video.motion import motion_curves  # type: ignore[import-not-found,unused-ignore]
-
-    result: LoudnessCurve = motion_curves(spec.video.path)
-    return result
+    return predict_curves(model, spec.video.path, spec.curve_method)
 
 
 # ---------------------------------------------------------------------------------------- chunk plan
@@ -190,7 +198,7 @@ class ChunkPlan:
 
 def _max_frames(model: GenerationModel) -> int:
     info = model.info
-    return max(1, int(math.floor(info.capabilities.max_window_s * info.sample_rate / model.downsampling_ratio)))
+    return max(1, -(-round(info.capabilities.max_window_s * info.sample_rate) // model.downsampling_ratio))
 
 
 def plan_chunks(model: GenerationModel, n_samples: int) -> ChunkPlan:
@@ -434,62 +442,49 @@ def check_outputs(outputs: Sequence[Path], overwrite: bool) -> None:
                 raise ExportError("output already exists (use --force to replace it)", q)
 
 
-TakeSink = Callable[[Path, np.ndarray, int, dict[str, Any]], None]
+@dataclass(slots=True)
+class GeneratedTake:
+    """One take in memory, before it is written (what a cluster worker sends back to the client)."""
+
+    audio: np.ndarray  # [n_samples, 2] float32
+    sample_rate: int
+    seed: int
+    settings: Settings
+    record: dict[str, Any]  # the sidecar: prompts, settings, curves, metadata
 
 
-def write_take(path: str | Path, audio: np.ndarray, sr: int, record: dict[str, Any], *, bits: str = "32f",
-               overwrite: bool = False) -> None:
-    """The one place a finished take reaches the disk: the WAV, then its sidecar (last, so a take that has a
-    sidecar is complete), each atomically."""
-    from triergon_studio.audio.io import write_wav
-    from triergon_studio.core.take_sidecar import write_sidecar
-
-    write_wav(path, audio, sr, bits=bits, overwrite=overwrite)
-    write_sidecar(path, record)
-
-
-def make_takes(
+def generate_takes(
     spec: TakeSpec,
     model: GenerationModel,
-    outputs: Sequence[str | Path],
     *,
     cancel: threading.Event | None = None,
-    bits: str = "32f",
-    overwrite: bool = False,
     preview_every: int = 0,
     step_hook: StepHook | None = None,
-    sink: TakeSink | None = None,
-) -> Generator[Progress, None, list[TakeRecord]]:
-    """Generate ``spec.variations`` takes (seeds seed, seed+1, ...), write each to ``outputs[k]`` with its
-    sidecar, yield ``Progress`` after every sampler step (counted over all takes), return the records.
-
-    With ``sink`` nothing is written here: each finished take goes to ``sink(path, audio, sr, record)`` instead
-    (a cluster worker hands it back to the client, which writes it with ``write_take``)."""
+    embeddings: dict[str, Any] | None = None,
+) -> Generator[Progress, None, list[GeneratedTake]]:
+    """Generate ``spec.variations`` takes (seeds seed, seed+1, ...) in memory, yielding ``Progress`` after every
+    sampler step (counted over all takes). ``embeddings`` (Python API) are precomputed prompt embeddings by kind
+    ("text", "audio", "video", "negative_text") used instead of encoding the spec's prompts."""
     import torch
 
-    outs = [Path(p) for p in outputs]
-    if len(outs) != spec.variations:
-        raise ModelError(f"{spec.variations} variation(s) need as many output paths, got {len(outs)}")
-    if sink is None:
-        check_outputs(outs, overwrite)
     info = model.info
     sr = info.sample_rate
     settings = resolve_settings(spec, info)
     n_samples = spec.n_samples(sr)
-    if spec.region is None:
-        plan = plan_chunks(model, n_samples)
+    plan = plan_chunks(model, n_samples) if spec.region is None else ChunkPlan(n_samples, 0, 0, (0,))
     yield Progress(0, 1, "Preparing the prompts", "preparing")
     curves = _curves_from_method(spec, model) if spec.curves is None else spec.curves
     inputs = read_inputs(spec, model, n_samples, curves)
+    inputs.embeddings = dict(embeddings or {})
     if spec.conform and inputs.curves is None:
         raise ModelError("conform needs curves (draw, measure or predict them)")
     model.check(inputs, settings)
     cond = model.condition(inputs, settings) if spec.region is None else None
     init_latent = _encode(model, inputs.init_audio) if inputs.init_audio is not None else None
-    records: list[TakeRecord] = []
-    total = settings.steps * (len(plan.starts) if spec.region is None else 1) * spec.variations
+    takes: list[GeneratedTake] = []
+    total = settings.steps * len(plan.starts) * spec.variations
     done = 0
-    for k, path in enumerate(outs):
+    for k in range(spec.variations):
         t0 = time.perf_counter()
         seed = settings.seed + k
         st = Settings(settings.steps, settings.cfg, settings.sampler, settings.guidance, seed, settings.init_noise,
@@ -506,11 +501,9 @@ def make_takes(
             audio = yield from _sample_take(run, gen, cancel, init_latent)
             done = run.done
             extra = {"chunks": len(plan.starts)}
-        conformed = spec.conform
-        if conformed:
+        if spec.conform:
             yield Progress(done, total, f"Conforming {label} to the curves", "writing")
             audio, extra["conform_mae_lu"] = _conform(audio, sr, inputs)
-        yield Progress(done, total, f"Writing {label}", "writing")
         meta = {
             "family": info.family, "model": info.name, "seed": seed, "variation": k, "steps": st.steps,
             "cfg_scale": st.cfg, "sampler": st.sampler, "guidance": st.guidance, "duration_s": len(audio) / sr,
@@ -519,13 +512,46 @@ def make_takes(
             "curves": inputs.curves_source, "device": str(model.device),
             "elapsed_s": round(time.perf_counter() - t0, 3), **extra,
         }
-        record = take_record(spec, st, info, meta, curves, conformed)
-        if sink is None:
-            write_take(path, audio, sr, record, bits=bits, overwrite=overwrite)
-        else:
-            sink(path, audio, sr, record)
-        records.append(TakeRecord(path, seed, spec.span.start_s, len(audio), sr, st, record))
+        takes.append(GeneratedTake(audio, sr, seed, st, take_record(spec, st, info, meta, curves, spec.conform)))
+    return takes
+
+
+def write_takes(takes: Sequence[GeneratedTake], outputs: Sequence[str | Path], spec: TakeSpec, *,
+                bits: str = "32f", overwrite: bool = False) -> list[TakeRecord]:
+    """Write each take's WAV and its ``NAME.take.json``, each atomically."""
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.take_sidecar import write_sidecar
+
+    records = []
+    for take, out in zip(takes, outputs, strict=True):
+        path = Path(out)
+        write_wav(path, take.audio, take.sample_rate, bits=bits, overwrite=overwrite)
+        write_sidecar(path, take.record)
+        records.append(TakeRecord(path, take.seed, spec.span.start_s, len(take.audio), take.sample_rate,
+                                  take.settings, take.record))
     return records
+
+
+def make_takes(
+    spec: TakeSpec,
+    model: GenerationModel,
+    outputs: Sequence[str | Path],
+    *,
+    cancel: threading.Event | None = None,
+    bits: str = "32f",
+    overwrite: bool = False,
+    preview_every: int = 0,
+    step_hook: StepHook | None = None,
+) -> Generator[Progress, None, list[TakeRecord]]:
+    """Generate ``spec.variations`` takes and write each to ``outputs[k]`` with its sidecar; the outputs are
+    checked before any work."""
+    outs = [Path(p) for p in outputs]
+    if len(outs) != spec.variations:
+        raise ModelError(f"{spec.variations} variation(s) need as many output paths, got {len(outs)}")
+    check_outputs(outs, overwrite)
+    takes = yield from generate_takes(spec, model, cancel=cancel, preview_every=preview_every, step_hook=step_hook)
+    yield Progress(1, 1, "Writing", "writing")
+    return write_takes(takes, outs, spec, bits=bits, overwrite=overwrite)
 
 
 def _offset(gen: Generator[Progress, None, Any], base: int, total: int) -> Generator[Progress, None, Any]:
@@ -563,6 +589,6 @@ def load_model(name_or_dir: str | None = None, device: Any = "cpu", dtype: Any =
     return load(name_or_dir or DEFAULT_MODEL, device, dtype, **options)
 
 
-__all__ = ["ChunkPlan", "Progress", "TakeRecord", "TakeSpec", "equal_power_crossfade", "exact_length",
-           "load_model", "make_takes", "plan_chunks", "read_inputs", "resolve_settings", "run_to_end",
-           "take_record", "write_take"]
+__all__ = ["ChunkPlan", "GeneratedTake", "Progress", "TakeRecord", "TakeSpec", "equal_power_crossfade", "exact_length",
+           "generate_takes", "load_model", "make_takes", "predict_curves", "plan_chunks", "read_inputs", "resolve_settings", "run_to_end",
+           "take_record", "write_takes"]
