@@ -4,7 +4,7 @@ Nothing here imports Qt, and nothing imports ``ray`` until a Ray cluster is chos
 child process (``hosts.serve_ray``), so the app and the CLI never load Ray themselves, and a cluster that dies
 cannot take the app down with it. Every worker runs the same use case as local generation
 (``takes.make_takes``); finished takes travel back as samples and are written on the client with
-``takes.write_take``.
+``takes.write_takes``.
 
 - ``cues``: the cue-list (JSONL) schema of ``triergon-studio render``.
 - ``runtime``: what a worker does (load a model once, run specs, report progress, honour cancel).

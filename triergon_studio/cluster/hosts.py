@@ -8,7 +8,7 @@ client -> host: ``("run", slot, Job)``, ``("cancel", slot, job_id)``, ``("quit",
 
 host -> client: ``("ready", n_slots, info)``, ``("alive",)`` (at least every ``HEARTBEAT_S``),
 ``("progress", slot, job_id, step, total, message, stage, preview, worker)``,
-``("done", slot, job_id, [Finished, ...], worker)``, ``("failed", slot, job_id, message, kind)`` with kind
+``("done", slot, job_id, [takes.GeneratedTake, ...], worker)``, ``("failed", slot, job_id, message, kind)`` with kind
 ``cancelled`` | ``error`` | ``worker-lost`` (the job may run again elsewhere), ``("slot-lost", slot, message)``,
 ``("fatal", message)`` (the host cannot go on; it exits).
 """

@@ -1,8 +1,8 @@
 """What one worker does, wherever it runs (a local child process or a Ray actor on a GPU server).
 
-It keeps one model loaded between jobs, runs a job's ``TakeSpec`` through ``takes.make_takes`` with a sink
-(nothing is written on the worker: the samples go back to the client), records progress for the client to
-poll, and honours cancel between sampler steps. ``run`` blocks; ``poll`` and ``cancel`` are called from other
+It keeps one model loaded between jobs, runs a job's ``TakeSpec`` through ``takes.generate_takes`` (the
+in-memory half of ``make_takes``: nothing is written on the worker; the takes go back to the client to be
+written with ``takes.write_takes``), records progress for the client to poll, and honours cancel between sampler steps. ``run`` blocks; ``poll`` and ``cancel`` are called from other
 threads (a Ray actor with ``max_concurrency`` > 1, or the local host's pump).
 """
 
@@ -21,6 +21,7 @@ from triergon_studio.errors import CancelledError, ModelError, StudioError
 
 if TYPE_CHECKING:
     from triergon_studio.core.take_spec import TakeSpec
+    from triergon_studio.takes import GeneratedTake
 
 SERVER_PREFIX = "server:"  # a model folder that lives on the server, not on the client
 
@@ -36,18 +37,6 @@ class Job:
     dtype: str | None = None
     preview_every: int = 0
     path_map: dict[str, str] = field(default_factory=dict)  # this machine's copies -> the client's paths
-
-
-@dataclass(slots=True)
-class Finished:
-    """A take's samples and record, ready for ``takes.write_take`` on the client."""
-
-    audio: np.ndarray
-    sample_rate: int
-    record: dict[str, Any]
-    seed: int
-    start_s: float
-    settings: tuple[Any, ...]
 
 
 def _restore_paths(value: Any, path_map: dict[str, str]) -> Any:
@@ -110,9 +99,10 @@ class WorkerRuntime:
             ev.set()
         return ev is not None
 
-    def run(self, job: Job) -> list[Finished]:
-        """Render the job; ``CancelledError``/``StudioError`` propagate as themselves (one line each)."""
-        from triergon_studio.takes import Progress, make_takes
+    def run(self, job: Job) -> list[GeneratedTake]:
+        """Render the job in memory (``takes.generate_takes``); ``CancelledError``/``StudioError`` propagate
+        as themselves (one line each)."""
+        from triergon_studio.takes import Progress, generate_takes
 
         cancel = threading.Event()
         with self._lock:
@@ -122,30 +112,18 @@ class WorkerRuntime:
             model = self._load(job)
             if cancel.is_set():
                 raise CancelledError("generation cancelled")
-            captured: list[tuple[np.ndarray, int, dict[str, Any]]] = []
-
-            def sink(path: Path, audio: np.ndarray, sr: int, record: dict[str, Any]) -> None:
-                captured.append((np.ascontiguousarray(audio, dtype=np.float32), sr, record))
-
-            outputs = [Path(f"take{k}.wav") for k in range(job.spec.variations)]  # never written (sink)
-            gen = make_takes(
-                job.spec, model, outputs, cancel=cancel, preview_every=job.preview_every, sink=sink
-            )
+            gen = generate_takes(job.spec, model, cancel=cancel, preview_every=job.preview_every)
             while True:
                 try:
                     p: Progress = next(gen)
                 except StopIteration as stop:
-                    records = stop.value
+                    takes: list[GeneratedTake] = stop.value
                     break
                 self._emit(job.job_id, ("progress", p.step, p.total, p.message, p.stage, p.preview))
-            out: list[Finished] = []
-            for (audio, sr, record), rec in zip(captured, records, strict=True):
-                s = rec.settings
-                settings = (s.steps, s.cfg, s.sampler, s.guidance, s.seed, s.init_noise, s.follow_curves)
-                out.append(
-                    Finished(audio, sr, _restore_paths(record, job.path_map), rec.seed, rec.start_s, settings)
-                )
-            return out
+            for t in takes:
+                t.audio = np.ascontiguousarray(t.audio, dtype=np.float32)
+                t.record = _restore_paths(t.record, job.path_map)
+            return takes
         except (StudioError, MemoryError):
             raise
         except Exception as exc:  # a bug or a library failure: one line back to the client, not a hang

@@ -1,6 +1,6 @@
 """Jobs over a pool's slots: hand out, relay progress, retry what a dead worker dropped, write what comes back.
 
-A finished take is written here, on the client, with ``takes.write_take`` (WAV then sidecar, each atomic), so
+A finished take is written here, on the client, with ``takes.write_takes`` (WAV then sidecar, each atomic), so
 a worker that dies mid-job leaves nothing under a final name: its job simply runs again on another slot.
 """
 
@@ -13,12 +13,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triergon_studio.cluster.pool import Pool
-from triergon_studio.cluster.runtime import Finished, Job
+from triergon_studio.cluster.runtime import Job
 from triergon_studio.core.take_spec import TakeSpec
 from triergon_studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from triergon_studio.takes import GeneratedTake
 
 MAX_ATTEMPTS = 3
 RESUME_HINT = "run the same command again to resume"
@@ -52,19 +55,16 @@ class Outcome:
 ProgressFn = Callable[[WorkItem, Any, int], None]  # (item, Progress, worker pid)
 
 
-def write_finished(item: WorkItem, results: Sequence[Finished], *, bits: str, overwrite: bool) -> list[Any]:
-    from triergon_studio.engine.families.base import Settings
-    from triergon_studio.takes import TakeRecord, write_take
+def write_finished(
+    item: WorkItem, takes: Sequence[GeneratedTake], *, bits: str, overwrite: bool
+) -> list[Any]:
+    """The takes a worker sent back, written here with ``takes.write_takes`` (the same writer as local runs),
+    with the item's extra metadata (the cue's digest) in each sidecar."""
+    from triergon_studio.takes import write_takes
 
-    records = []
-    for path, f in zip(item.outputs, results, strict=True):
-        record = dict(f.record)
-        record["metadata"] = {**(record.get("metadata") or {}), **item.meta}
-        write_take(path, f.audio, f.sample_rate, record, bits=bits, overwrite=overwrite)
-        records.append(
-            TakeRecord(path, f.seed, f.start_s, len(f.audio), f.sample_rate, Settings(*f.settings), record)
-        )
-    return records
+    for t in takes:
+        t.record = {**t.record, "metadata": {**(t.record.get("metadata") or {}), **item.meta}}
+    return write_takes(takes, item.outputs, item.spec, bits=bits, overwrite=overwrite)
 
 
 def run_jobs(
