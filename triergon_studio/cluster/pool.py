@@ -22,6 +22,7 @@ class Location:
     kind: str  # "local" | "ray"
     address: str = ""
     workers: int = 1
+    threads: int = 0  # torch threads per local worker; 0 = the cores shared out between the workers
 
     def describe(self) -> str:
         if self.kind == "ray":
@@ -69,7 +70,8 @@ class Pool:
         else:
             from triergon_studio.cluster.hosts import serve_local
 
-            args, target = (child, _torch_threads(self.location.workers)), serve_local
+            threads = self.location.threads or _torch_threads(self.location.workers)
+            args, target = (child, threads), serve_local
         proc = self._ctx.Process(target=target, args=args, daemon=True)
         proc.start()
         child.close()
