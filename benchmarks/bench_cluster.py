@@ -42,7 +42,7 @@ def in_process(n: int, seconds: float, steps: int, out: Path, threads: int) -> f
 
     torch.set_num_threads(threads)
     out = out / f"in-process-{threads}"
-    out.mkdir()
+    out.mkdir(parents=True)
     model = load_model(MODEL)
     run_to_end(make_takes(spec(999, seconds, steps), model, [out / "warm.wav"]))
     times = []
@@ -124,6 +124,9 @@ def main() -> None:
                 )
         for w, _, tput in rows:
             print(f"{w} local worker(s): {tput:.2f} takes/s  ({tput / base:.2f}x one worker)")
+        # the machine's load drifts during a run: the reference again, so a reader can see by how much
+        again = in_process(a.takes, a.seconds, a.steps, out / "again", 1)
+        print(f"in process again at the end: {again * 1000:.0f} ms per take ({again / ref:.2f}x the first)")
         if a.cluster:
             per, tput = through_pool(
                 Location("ray", a.cluster), a.takes, a.seconds, a.steps, out, "ray", sequential=True
