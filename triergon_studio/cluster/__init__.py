@@ -1,7 +1,7 @@
 """Generation away from the app's own process: N local worker processes, or Ray actors on GPU servers.
 
 Nothing here imports Qt, and nothing imports ``ray`` until a Ray cluster is chosen: the Ray driver lives in a
-child process (``hosts.serve_ray``), so the app and the CLI never load Ray themselves, and a cluster that dies
+child process (``ray_host.serve_ray``), so the app and the CLI never load Ray themselves, and a cluster that dies
 cannot take the app down with it. Every worker runs the same use case as local generation
 (``takes.make_takes``); finished takes travel back as samples and are written on the client with
 ``takes.write_takes``.
