@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "triergon_studio.cli.predict_cmds",
     "triergon_studio.cli.train_cmds",
     "triergon_studio.cli.app_cmd",
+    "triergon_studio.cli.render_cmd",
 )
 
 

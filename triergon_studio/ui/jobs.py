@@ -44,13 +44,21 @@ class ModelHost:
         return model
 
 
-def generation_job(host: ModelHost, spec: TakeSpec, out_paths: list[Path]) -> Any:
+def generation_job(host: ModelHost, spec: TakeSpec, out_paths: list[Path], location: str = "") -> Any:
     """Generate (or regenerate a region of a take) through the one use case, ``takes.make_takes``; ``spec`` is a
-    snapshot of the project taken on the UI thread (``core.take_spec.spec_from_project``)."""
+    snapshot of the project taken on the UI thread (``core.take_spec.spec_from_project``). ``location``: the
+    engine location setting ("" = this computer; else a Ray address, see ``ui.engine_location``)."""
 
     def run(cancel: threading.Event) -> Generator[JobProgress, None, list[TakeRecord]]:
         from triergon_studio.engine.weights import DEFAULT_MODEL
         from triergon_studio.takes import make_takes
+
+        if location:  # the same use case on a cluster worker; the takes are written here
+            from triergon_studio.cluster.remote import remote_engine
+
+            engine = remote_engine(location)
+            if engine is not None:
+                return (yield from engine.make_takes(spec, out_paths, cancel=cancel))
 
         model = yield from host.ensure(spec.model or DEFAULT_MODEL)
         records: list[TakeRecord] = yield from make_takes(spec, model, out_paths, cancel=cancel)

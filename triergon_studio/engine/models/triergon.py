@@ -123,6 +123,10 @@ def build_model(
     encoders: nn.Module | None = None, build_encoders: bool = True,
 ) -> TriErgon:
     """Build a model; ``device="meta"`` allocates nothing (parameter counting of the large presets)."""
+    # Import torchaudio's kaldi module outside the device context: its module-level EPSILON tensor, first
+    # created under ``torch.device("meta")``, would break every later fbank (LanguageBind audio) in the process.
+    import torchaudio.compliance.kaldi  # noqa: F401
+
     try:
         with torch.device(device):
             model = TriErgon(cfg, encoders, build_encoders=build_encoders)
