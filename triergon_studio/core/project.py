@@ -271,8 +271,9 @@ class Project:
             raise ProjectError(f"{what} must be a finite number, got {value!r}", self.path)
         return v
 
-    def _set_lane(self, name: str, text: str, **changes: Any) -> None:
-        i = self._lane_index(name)
+    def _set_lane(self, lane_name: str, text: str, /, **changes: Any) -> None:
+        # Positional-only: ``changes`` may hold the lane's new ``name`` (rename_lane).
+        i = self._lane_index(lane_name)
         lanes = list(self.lanes)
         lanes[i] = replace(lanes[i], **changes)
         self._push(text, lanes=tuple(lanes))

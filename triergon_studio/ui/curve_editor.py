@@ -16,9 +16,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
-from triergon_studio.ui import curve_ops as ops
+from triergon_studio.core import curve_keys as keys_ops
+from triergon_studio.core import curve_ops as ops
+from triergon_studio.core.curve_ops import SnapMode
 from triergon_studio.ui import curve_shapes_tool as shapes_tool
-from triergon_studio.ui.curve_ops import SnapMode
 
 CHANNEL_COLOURS = ("#4fc3f7", "#ff8a65")  # L, R
 CHANNEL_NAMES = ("L", "R")
@@ -96,9 +97,9 @@ class CurveEditor(QWidget):
         self._sel = np.zeros((2, 0), dtype=bool)
         self._region: tuple[float, float] | None = None
         self._gesture: dict[str, Any] | None = None
-        self.shape_keys = shapes_tool.empty_keys()  # shaped points per channel (POINTS tool)
+        self.shape_keys = keys_ops.empty_keys()  # shaped points per channel (POINTS tool)
         self.bezier_tension = 0.0
-        self.shape_menu = shapes_tool.build_shape_menu(self)
+        self.shape_menu = shapes_tool.build_shape_menu(self, self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -194,7 +195,7 @@ class CurveEditor(QWidget):
         self.project = project
         self._work, self._gesture, self._region = None, None, None
         self._sel = np.zeros((2, 0), dtype=bool)
-        self.shape_keys = shapes_tool.empty_keys()
+        self.shape_keys = keys_ops.empty_keys()
         project.changed.connect(self._on_project_changed)
         self.set_region(None)
         self._sync_from_project()
@@ -222,10 +223,10 @@ class CurveEditor(QWidget):
         if base is None or self._sel.shape[1] != base.shape[1] or not self._sel.any():
             return
         tension = self.bezier_tension if tension is None else tension
-        values, keys = shapes_tool.apply_shape(base, self.shape_keys, self._sel, shape, tension, self._rate())
+        values, keys = keys_ops.apply_shape(base, self.shape_keys, self._sel, shape, tension, self._rate())
         self._commit(values, f"Shape points: {shape}", keys=keys)
 
-    def set_shape_keys(self, keys: shapes_tool.Keys) -> None:
+    def set_shape_keys(self, keys: keys_ops.Keys) -> None:
         self.shape_keys = keys
         self._update_markers()
 
@@ -357,7 +358,7 @@ class CurveEditor(QWidget):
             self._redraw_work(self._channels_for(g["channel"]))
         elif self.tool in _WAVE_TOOLS:  # line, triangle, square: redrawn from the drag's start each move
             chans = self._channels_for(g["channel"])
-            shapes_tool.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
+            keys_ops.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
                                   shapes_tool.pencil_period(self))
             self._redraw_work(chans)
         elif g.get("mode") == "move":
@@ -366,7 +367,7 @@ class CurveEditor(QWidget):
                 m = (self._sel[0] | self._sel[1]) if self.linked else self._sel[ch]
                 self._work[ch] = g["orig"][ch]
                 self._work[ch][m] = ops.clip_lufs(g["orig"][ch][m] + dy)
-            self._work = shapes_tool.follow_preview(self._work, g["orig"], self.shape_keys, rate)
+            self._work = keys_ops.follow_preview(self._work, g["orig"], self.shape_keys, rate)
             self._redraw_work((0, 1))
         elif g.get("mode") == "band":
             self._band.setRect(QRectF(QPointF(g["x0"], g["y0"]), QPointF(x, y)).normalized())
@@ -506,11 +507,11 @@ class CurveEditor(QWidget):
             self._commit(out, text, edit, self._sel if points_only else None)
 
     def _commit(self, values: np.ndarray, text: str, edit: str = "drop", mask: np.ndarray | None = None,
-                keys: shapes_tool.Keys | None = None) -> None:
+                keys: keys_ops.Keys | None = None) -> None:
         """Push new values (and shaped points, see ``curve_shapes_tool``) as one undo step."""
         base = self._base_values()
         if base is not None and keys is None:
-            values, keys = shapes_tool.after_edit(edit, values, base, self.shape_keys, self._rate(), mask)
+            values, keys = keys_ops.after_edit(edit, values, base, self.shape_keys, self._rate(), mask)
         if base is None or (np.array_equal(values, base) and keys == self.shape_keys):
             self._redraw()
             return
@@ -528,7 +529,7 @@ class CurveEditor(QWidget):
         with self.project.undo.macro(text):
             if not np.array_equal(values, base):
                 self.project.set_curves(new, text)
-            self.project.undo.push(shapes_tool.KeysCommand(self, keys, text))
+            self.project.undo.push(keys_ops.KeysCommand(self, keys, text))
 
     def _on_project_changed(self, what: str = "") -> None:
         if what in ("", "curves", "all", "project", "loaded"):
@@ -543,7 +544,7 @@ class CurveEditor(QWidget):
         if self._sel.shape[1] != n:
             self._sel = np.zeros((2, n), dtype=bool)
         if any(k >= n for keys in self.shape_keys for k in keys):
-            self.shape_keys = shapes_tool.empty_keys()  # a curve of another length: the keys mean nothing
+            self.shape_keys = keys_ops.empty_keys()  # a curve of another length: the keys mean nothing
         duration = float(getattr(self.project, "duration_s", 0.0) or 0.0)
         if duration > 0:
             for plot in self.plots:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
 
+from triergon_studio.core.curve_keys import SHAPE_LABELS
+from triergon_studio.core.curve_ops import SnapMode
 from triergon_studio.core.curve_shapes import Shape
 from triergon_studio.ui.curve_editor import CurveEditor, Tool
-from triergon_studio.ui.curve_ops import SnapMode
-from triergon_studio.ui.curve_shapes_tool import SHAPE_LABELS
 
 TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R", Tool.TRIANGLE: "T",
              Tool.SQUARE: "Q"}

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from triergon_studio.ui import curve_ops as ops
+from triergon_studio.core import curve_ops as ops
 from triergon_studio.ui import window_actions
 from triergon_studio.ui.background import run_async
 from triergon_studio.ui.banner import Banner
