@@ -74,7 +74,6 @@ def main() -> int:
         from PySide6.QtCore import QSettings
         from PySide6.QtGui import QGuiApplication
 
-        from triergon_studio.ui import window_actions
         from triergon_studio.ui.app import make_app
         from triergon_studio.ui.main_window import MainWindow
 
@@ -87,7 +86,7 @@ def main() -> int:
         win = MainWindow(settings=settings, open_audio=True)
         win.resize(1560, 960)
         win.show()
-        window_actions.open_project(win, str(work / "demo_project.json"), ask_recovery=False)
+        win.files.open_project(str(work / "demo_project.json"), ask_recovery=False)
         pump(app, 1.5)
         p = win.prompt_panel
         p.model.setCurrentText("tiny-random")
@@ -96,7 +95,7 @@ def main() -> int:
         p.seed.setValue(42)
         win.prompt_text.setPlainText("footsteps on gravel, a door slams, close perspective")
         p.flush()
-        win.generate()
+        win.generation.generate()
         wait_jobs(app, win)
         if win.project.takes:
             take = win.project.takes[0]

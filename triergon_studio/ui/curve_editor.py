@@ -128,6 +128,7 @@ class CurveEditor(QWidget):
         self._band.setParentItem(None)
 
         project.changed.connect(self._on_project_changed)
+        self.selection_changed.connect(self._one_selection)
         self.destroyed.connect(lambda *_: self._disconnect())
         self._sync_from_project()
 
@@ -245,18 +246,31 @@ class CurveEditor(QWidget):
         for line in self.playheads:
             line.setValue(t)
 
-    def set_reference_curve(self, curve: Any | None) -> None:
-        """The measured curve of the selected take, drawn faintly (``None`` hides it)."""
+    def set_reference_curve(self, curve: Any | None, offset_s: float = 0.0) -> None:
+        """The measured curve of the selected take, drawn faintly where the take sits on the picture
+        (``offset_s``: a region take starts there, not at 0); ``None`` hides it."""
         for ch in range(2):
             for other, ref in enumerate(self.ref_lines[ch]):
                 show = curve is not None and (other == ch or (self.overlay and ch == 0))
                 ref.setVisible(bool(show))
                 if show:
                     values = np.asarray(curve.left if other == 0 else curve.right, dtype=np.float64)
-                    ref.setData(np.arange(values.shape[0]) / float(curve.rate_hz), values)
+                    ref.setData(offset_s + np.arange(values.shape[0]) / float(curve.rate_hz), values)
+
+    def selection_text(self) -> str:
+        """What the selection edits (smooth, flatten, +/-dB, delete) will act on, in words."""
+        n = self._n()
+        if self._sel.shape[1] == n and self._sel.any():
+            counts = [int(self._sel[ch].sum()) for ch in range(2)]
+            where = " and ".join(f"{c} on {CHANNEL_NAMES[ch]}" for ch, c in enumerate(counts) if c)
+            return f"Acts on: {sum(counts)} point{'s' if sum(counts) != 1 else ''} ({where})"
+        if self._region is not None:
+            return f"Acts on: region {self._region[0]:.2f}-{self._region[1]:.2f} s (L and R)"
+        return "Acts on: nothing selected (select points with A, a region with R or I/O)"
 
     def selected_mask(self, channel: int) -> np.ndarray:
-        """Points selected on a channel, else the region, else nothing."""
+        """Points selected on a channel, else the region, else nothing. Only one of the two exists at a
+        time: selecting points clears the region and a new region clears the points (the visible one wins)."""
         n = self._n()
         if self._sel.shape[1] == n and self._sel[channel].any():
             return self._sel[channel].copy()
@@ -269,8 +283,20 @@ class CurveEditor(QWidget):
 
     def set_selection(self, mask: np.ndarray) -> None:
         self._sel = np.asarray(mask, dtype=bool).copy()
+        if self._sel.any() and self._region is not None:
+            self._clear_region_quietly()
         self._update_markers()
         self.selection_changed.emit()
+
+    def _one_selection(self) -> None:
+        # set_region clears the points, so points beside a region mean the points are the newer selection.
+        if self._sel.any() and self._region is not None:
+            self._clear_region_quietly()
+
+    def _clear_region_quietly(self) -> None:
+        self._region = None
+        for item in self.regions:
+            item.setVisible(False)
 
     def set_region(self, start_s: float | None, end_s: float | None = None) -> None:
         if start_s is None or end_s is None:
@@ -278,6 +304,9 @@ class CurveEditor(QWidget):
         else:
             lo, hi = sorted((float(start_s), float(end_s)))
             self._region = (lo, hi)
+            if self._sel.any():  # a new region replaces the point selection
+                self._sel = np.zeros_like(self._sel)
+                self._update_markers()
         for item in self.regions:
             item.setVisible(self._region is not None)
             if self._region is not None:

@@ -86,6 +86,13 @@ class CurveToolbar(QToolBar):
         self.tension.setToolTip("Bezier tension: 0 smooth, 1 flat at the points, below 0 overshoots")
         self.tension.valueChanged.connect(lambda v: setattr(editor, "bezier_tension", float(v)))
         self.addWidget(self.tension)
+        self.addSeparator()
+        self.acts_on = QLabel("")
+        self.acts_on.setObjectName("actsOnLabel")
+        self.acts_on.setToolTip("What Smooth, Flatten, +/-dB, Delete and Shape act on")
+        self.addWidget(self.acts_on)
+        editor.selection_changed.connect(lambda: self.acts_on.setText(" " + editor.selection_text()))
+        self.acts_on.setText(" " + editor.selection_text())
 
     def _action(self, text: str, slot: object, shortcut: str = "") -> QAction:
         act = QAction(text, self)

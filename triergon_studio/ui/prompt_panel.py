@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,7 +31,6 @@ from PySide6.QtWidgets import (
 from triergon_studio.ui.timeline import waveform_envelope
 
 SAMPLERS = ("dpmpp_3m_sde", "dpmpp_2m", "ddim", "euler")
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".mkv"}
 
 
 def task_words(text: bool, audio: bool, video: bool) -> str:
@@ -125,8 +126,9 @@ class ReferenceAudioWidget(QWidget):
         self.region_changed.emit(lo, hi)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference audio", "",
-                                              "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff *.m4a);;All files (*)")
+        from triergon_studio.ui.project_files import AUDIO_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Reference audio", "", AUDIO_FILTER)
         if path:
             self.file_chosen.emit(path)
 
@@ -151,17 +153,31 @@ class PromptPanel(QWidget):
     regenerate_region_requested = Signal()
     prompts_edited = Signal()
     settings_edited = Signal()
+    add_model_requested = Signal(str)  # a model folder the user chose
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptPanel")
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        # Prompts and settings scroll; the run box below them never does (Generate is always in sight).
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        content.setObjectName("promptContent")
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 4, 0)
+        self.scroll.setWidget(content)
+        outer.addWidget(self.scroll, 1)
         prompt_box = QGroupBox("Prompts")
         pl = QVBoxLayout(prompt_box)
         self.prompt_text = QPlainTextEdit()
         self.prompt_text.setObjectName("promptText")
         self.prompt_text.setPlaceholderText("Describe the sound, e.g. 'footsteps on gravel, close'")
-        self.prompt_text.setFixedHeight(70)
+        self.prompt_text.setFixedHeight(56)
+        self.prompt_text.setTabChangesFocus(True)  # Tab moves on; it never types a tab into the prompt
+        self.prompt_text.setToolTip("Text prompt (Ctrl+T). Esc leaves the box; Space then plays again.")
         pl.addWidget(self.prompt_text)
         self.reference = ReferenceAudioWidget()
         pl.addWidget(self.reference)
@@ -176,7 +192,17 @@ class PromptPanel(QWidget):
         pl.addWidget(self.predict_button)
         layout.addWidget(prompt_box)
 
-        settings_box = QGroupBox("Settings")
+        self.settings_toggle = QToolButton()
+        self.settings_toggle.setObjectName("settingsToggle")
+        self.settings_toggle.setText("Settings")
+        self.settings_toggle.setCheckable(True)
+        self.settings_toggle.setChecked(True)
+        self.settings_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        layout.addWidget(self.settings_toggle)
+        settings_box = QGroupBox("")
+        self.settings_box = settings_box
+        self.settings_toggle.toggled.connect(self._toggle_settings)
         form = QFormLayout(settings_box)
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -199,7 +225,14 @@ class PromptPanel(QWidget):
         self.span = QComboBox()
         self.span.addItems(["Whole video", "Selected region"])
         self.conform = QCheckBox("Conform to curve after generation")
-        form.addRow("Model", self.model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        self.add_model_button = QPushButton("Add model folder…")
+        self.add_model_button.setObjectName("addModelButton")
+        self.add_model_button.setToolTip("Use a model folder (ours, or a Stable Audio Open download)")
+        self.add_model_button.clicked.connect(self._choose_model_folder)
+        model_row.addWidget(self.add_model_button)
+        form.addRow("Model", model_row)
         form.addRow("Steps", self.steps)
         form.addRow("CFG", self.cfg)
         form.addRow("Sampler", self.sampler)
@@ -208,7 +241,13 @@ class PromptPanel(QWidget):
         form.addRow("Span", self.span)
         form.addRow(self.conform)
         layout.addWidget(settings_box)
+        layout.addStretch(1)
 
+        run_box = QWidget()
+        run_box.setObjectName("runBox")
+        outer.addWidget(run_box)
+        layout = QVBoxLayout(run_box)
+        layout.setContentsMargins(0, 4, 0, 0)
         run_row = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
@@ -218,10 +257,11 @@ class PromptPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.regen_button = QPushButton("Regenerate region")
         self.regen_button.setObjectName("regenerateButton")
+        self.regen_button.setToolTip("Regenerate the selected region of the selected take (Ctrl+Shift+Enter)")
         run_row.addWidget(self.generate_button, 2)
         run_row.addWidget(self.cancel_button, 1)
+        run_row.addWidget(self.regen_button, 2)
         layout.addLayout(run_row)
-        layout.addWidget(self.regen_button)
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
         self.progress.setRange(0, 100)
@@ -233,7 +273,7 @@ class PromptPanel(QWidget):
         self.job_label.setWordWrap(True)
         self.job_label.setObjectName("jobLabel")
         layout.addWidget(self.job_label)
-        layout.addStretch(1)
+        self._has_reference = False
 
         self._commit_timer = QTimer(self)
         self._commit_timer.setSingleShot(True)
@@ -260,9 +300,14 @@ class PromptPanel(QWidget):
             self._commit_timer.stop()
             self.prompts_edited.emit()
 
+    def _toggle_settings(self, shown: bool) -> None:
+        self.settings_box.setVisible(shown)
+        self.settings_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
     def refresh_task(self) -> None:
         has_text = bool(self.prompt_text.toPlainText().strip())
-        has_audio = self.reference.path is not None
+        # The project's references count even while the file is still being read.
+        has_audio = self.reference.path is not None or self._has_reference
         self.task_label.setText(task_words(has_text, has_audio, self.use_picture.isChecked()))
 
     def set_models(self, names: list[str]) -> None:
@@ -273,6 +318,16 @@ class PromptPanel(QWidget):
         if current:
             self.model.setCurrentText(current)
         self.model.blockSignals(False)
+
+    def _choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder")
+        if folder:
+            self.add_model_requested.emit(folder)
+
+    def add_model(self, name: str) -> None:
+        if self.model.findText(name) < 0:
+            self.model.addItem(name)
+        self.model.setCurrentText(name)
 
     def show_settings(self, s: Any) -> None:
         widgets = (self.model, self.steps, self.cfg, self.sampler, self.seed, self.seed_locked,
@@ -294,7 +349,8 @@ class PromptPanel(QWidget):
             w.blockSignals(False)
 
     def show_prompts(self, prompts: Any) -> None:
-        if self.prompt_text.toPlainText() != prompts.text:
+        self._has_reference = bool(prompts.references)
+        if self.prompt_text.toPlainText().strip() != prompts.text:
             self.prompt_text.blockSignals(True)
             self.prompt_text.setPlainText(prompts.text)
             self.prompt_text.blockSignals(False)
@@ -306,6 +362,7 @@ class PromptPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self.cancel_button.setEnabled(running)
         if not running:
+            self.progress.setRange(0, 100)
             self.progress.setValue(0)
             self.progress.setFormat("idle")
 
