@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSizePolicy, QToolBar, QWidget
 
 from triergon_studio.core.curve_keys import SHAPE_LABELS
 from triergon_studio.core.curve_ops import SnapMode
@@ -57,7 +57,9 @@ class CurveToolbar(QToolBar):
         self.overlay.setToolTip("Draw L and R in one lane")
         self.overlay.toggled.connect(editor.set_overlay)
         self.addAction(self.overlay)
-        self.addSeparator()
+        # The selection edits go on a second row (``edits_bar``) so both rows fit a laptop screen.
+        self.edits_bar = QToolBar("Curve edits", self)
+        self.edits_bar.setObjectName("curveEditsToolbar")
         self.copy_lr = self._action("Copy L→R", editor.copy_left_to_right)
         self.smooth = self._action("Smooth", editor.smooth_selection, "S")
         self.flatten = self._action("Flatten", editor.flatten_selection, "F")
@@ -67,17 +69,18 @@ class CurveToolbar(QToolBar):
         self.step.setRange(0.1, 24.0)
         self.step.setValue(1.0)
         self.step.setSuffix(" dB")
-        self.addWidget(self.step)
-        self.delete = self._action("Delete points", editor.delete_selected_points)
-        self.addSeparator()
-        self.addWidget(QLabel(" Shape "))
+        self.edits_bar.addWidget(self.step)
+        self.delete = self._action("Delete", editor.delete_selected_points)
+        self.delete.setToolTip("Delete the selected points (Delete)")
+        self.edits_bar.addSeparator()
+        self.edits_bar.addWidget(QLabel(" Shape "))
         self.shape = QComboBox()
         self.shape.setToolTip("Shape of the segment leaving each selected point (Points tool; right-click a point)")
         for shape in Shape:
             self.shape.addItem(SHAPE_LABELS[shape], shape.value)
         # activated, not currentIndexChanged: choosing the shown shape again still applies it.
         self.shape.activated.connect(lambda i: editor.set_point_shape(self.shape.itemData(i)))
-        self.addWidget(self.shape)
+        self.edits_bar.addWidget(self.shape)
         self.tension = QDoubleSpinBox()
         self.tension.setRange(-1.0, 1.0)
         self.tension.setSingleStep(0.1)
@@ -85,12 +88,13 @@ class CurveToolbar(QToolBar):
         self.tension.setPrefix("tension ")
         self.tension.setToolTip("Bezier tension: 0 smooth, 1 flat at the points, below 0 overshoots")
         self.tension.valueChanged.connect(lambda v: setattr(editor, "bezier_tension", float(v)))
-        self.addWidget(self.tension)
-        self.addSeparator()
+        self.edits_bar.addWidget(self.tension)
+        self.edits_bar.addSeparator()
         self.acts_on = QLabel("")
+        self.acts_on.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.acts_on.setObjectName("actsOnLabel")
         self.acts_on.setToolTip("What Smooth, Flatten, +/-dB, Delete and Shape act on")
-        self.addWidget(self.acts_on)
+        self.edits_bar.addWidget(self.acts_on)
         editor.selection_changed.connect(lambda: self.acts_on.setText(" " + editor.selection_text()))
         self.acts_on.setText(" " + editor.selection_text())
 
@@ -100,5 +104,9 @@ class CurveToolbar(QToolBar):
             act.setShortcut(QKeySequence(shortcut))
             act.setToolTip(f"{text} ({shortcut})")
         act.triggered.connect(lambda _=False: slot())
-        self.addAction(act)
+        self.edits_bar.addAction(act)
         return act
+
+    def all_actions(self) -> list[QAction]:
+        """Both rows' actions (the window's Curves menu lists them)."""
+        return [*self.actions(), *self.edits_bar.actions()]

@@ -37,7 +37,9 @@ def model_names() -> list[str]:
     names = ["compact", "tiny-random", "compact-random"]
     root = Path(__file__).resolve().parents[2] / "model_weights"
     if root.is_dir():
-        names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
+        names += [
+            p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names
+        ]
     return names
 
 
@@ -46,11 +48,23 @@ class GenerationController(QObject):
 
     takes_added = Signal(str)  # id of the first new take (the window selects it)
 
-    def __init__(self, *, jobs: JobQueue, model_host: ModelHost, panel: PromptPanel, status_job: QLabel,
-                 status_model: QLabel, project: Callable[[], Project], region: Callable[[], tuple[float, float] | None],
-                 selected_take: Callable[[], str | None], save_as: Callable[[], bool],
-                 report: Callable[[str, str], None], clear_report: Callable[[str], None],
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: JobQueue,
+        model_host: ModelHost,
+        panel: PromptPanel,
+        status_job: QLabel,
+        status_model: QLabel,
+        project: Callable[[], Project],
+        region: Callable[[], tuple[float, float] | None],
+        selected_take: Callable[[], str | None],
+        save_as: Callable[[], bool],
+        report: Callable[[str, str], None],
+        clear_report: Callable[[str], None],
+        flush: Callable[[], None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.model_host = model_host
@@ -63,6 +77,7 @@ class GenerationController(QObject):
         self._save_as = save_as
         self._report = report
         self._clear_report = clear_report
+        self._flush = flush  # pending prompt and settings edits reach the project before a request is built
         self._job_t0 = 0.0
         self._last_text = ""
         jobs.job_started.connect(self._on_started)
@@ -90,13 +105,22 @@ class GenerationController(QObject):
         start, end = float(span[0]), float(span[1])
         refs = p.prompts.references
         return {
-            "model": s.model, "video_path": str(p.video_abspath()) if p.video is not None else None,
-            "use_video": p.prompts.use_video, "text": p.prompts.text.strip() or None,
+            "model": s.model,
+            "video_path": str(p.video_abspath()) if p.video is not None else None,
+            "use_video": p.prompts.use_video,
+            "text": p.prompts.text.strip() or None,
             "reference_path": refs[0].path if refs else None,
-            "reference_in_s": refs[0].in_s if refs else 0.0, "reference_out_s": refs[0].out_s if refs else None,
-            "curves": p.curves, "start_s": start, "duration_s": end - start, "steps": int(s.steps),
-            "cfg": float(s.cfg), "sampler": s.sampler, "conform": bool(s.conform),
-            "frame_count": int(p.frame_count), "fps": p.fps,
+            "reference_in_s": refs[0].in_s if refs else 0.0,
+            "reference_out_s": refs[0].out_s if refs else None,
+            "curves": p.curves,
+            "start_s": start,
+            "duration_s": end - start,
+            "steps": int(s.steps),
+            "cfg": float(s.cfg),
+            "sampler": s.sampler,
+            "conform": bool(s.conform),
+            "frame_count": int(p.frame_count),
+            "fps": p.fps,
         }
 
     def next_seeds(self) -> list[int]:
@@ -119,10 +143,17 @@ class GenerationController(QObject):
                 p.set_curves(curve, "Predict curves from video")
 
         name = self.panel.model.currentText() or p.settings.model
-        self.jobs.submit(Job("Predict curves", predict_job(self.model_host, name, Path(video), p.duration_s),
-                             on_return=done, kind="predict"))
+        self.jobs.submit(
+            Job(
+                "Predict curves",
+                predict_job(self.model_host, name, Path(video), p.duration_s),
+                on_return=done,
+                kind="predict",
+            )
+        )
 
     def generate(self, region: tuple[float, float] | None = None) -> None:
+        self._flush()
         p = self.project
         if p.path is None and not self._save_as():
             self._report("Save the project first: takes are written into its folder", "job")
@@ -136,16 +167,23 @@ class GenerationController(QObject):
         paths = [p.new_take_path(stem) for _ in seeds]
         label = "Generate region" if region else "Generate"
         n = len(seeds)
-        self.jobs.submit(Job(f"{label} ({n} take{'s' if n > 1 else ''})",
-                             generation_job(self.model_host, spec, seeds, paths),
-                             on_return=self._adder(p, stem)))
+        self.jobs.submit(
+            Job(
+                f"{label} ({n} take{'s' if n > 1 else ''})",
+                generation_job(self.model_host, spec, seeds, paths),
+                on_return=self._adder(p, stem),
+            )
+        )
 
     def regenerate_region(self) -> None:
         """Regenerate the selected region of the selected take (inpainting: the rest stays sample for sample);
         without a selected take, generate a new take for the region only."""
+        self._flush()
         region = self._region()
         if region is None:
-            self._report("Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job")
+            self._report(
+                "Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job"
+            )
             return
         p = self.project
         take_id = self._selected_take()
@@ -156,17 +194,23 @@ class GenerationController(QObject):
         start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
         lo, hi = max(region[0], start), min(region[1], start + source.duration_s)
         if hi <= lo:
-            self._report(f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
-                         f"({start:.2f}-{start + source.duration_s:.2f} s)", "job")
+            self._report(
+                f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
+                f"({start:.2f}-{start + source.duration_s:.2f} s)",
+                "job",
+            )
             return
         if p.path is None and not self._save_as():
             return
         spec = {**self.gather_spec(region), "start_s": start, "duration_s": source.duration_s}
         stem = f"{source.name}_regen".replace(" ", "_")
         seed = self.next_seeds()[0]
-        job = regenerate_job(self.model_host, spec, p.take_path(source), start, (lo, hi), seed,
-                             p.new_take_path(stem))
-        self.jobs.submit(Job(f"Regenerate {lo:.2f}-{hi:.2f} s of {source.name}", job, on_return=self._adder(p, stem)))
+        job = regenerate_job(
+            self.model_host, spec, p.take_path(source), start, (lo, hi), seed, p.new_take_path(stem)
+        )
+        self.jobs.submit(
+            Job(f"Regenerate {lo:.2f}-{hi:.2f} s of {source.name}", job, on_return=self._adder(p, stem))
+        )
 
     def cancel(self) -> None:
         if self.jobs.cancel_current():
@@ -183,13 +227,21 @@ class GenerationController(QObject):
             first = None
             with p.undo.macro(f"Generate {len(results)} take(s)"):
                 for r in results:
-                    take_settings = dataclasses.replace(settings, seed=int(r.seed),
-                                                        span=(r.start_s, r.start_s + float(r.duration_s)))
+                    take_settings = dataclasses.replace(
+                        settings, seed=int(r.seed), span=(r.start_s, r.start_s + float(r.duration_s))
+                    )
                     rel = Path(r.path).relative_to(p.folder).as_posix()
-                    take = Take(id=new_id(), name=f"{stem} {len(p.takes) + 1}", path=rel,
-                                duration_s=float(r.duration_s), sample_rate=int(r.sample_rate), prompts=prompts,
-                                settings=take_settings, curves=curves.to_json() if curves is not None else None,
-                                metadata={**r.metadata, "start_s": r.start_s, "seed": int(r.seed)})
+                    take = Take(
+                        id=new_id(),
+                        name=f"{stem} {len(p.takes) + 1}",
+                        path=rel,
+                        duration_s=float(r.duration_s),
+                        sample_rate=int(r.sample_rate),
+                        prompts=prompts,
+                        settings=take_settings,
+                        curves=curves.to_json() if curves is not None else None,
+                        metadata={**r.metadata, "start_s": r.start_s, "seed": int(r.seed)},
+                    )
                     p.add_take(take)
                     first = first or take.id
             if first is not None:

@@ -20,14 +20,10 @@ from PySide6.QtWidgets import (
 
 GUIDE_KEY = "guide/dismissed"
 GUIDE_TEXT = (
-    "<b>Welcome to Tri-Ergon Studio.</b> The model that comes with the app (<i>compact</i>) is a small "
-    "<b>demonstration</b> trained on this machine's CPU on a synthetic Foley corpus: it shows the whole workflow "
-    "(curves, prompts, takes, lanes, exports) but it is <b>not a production model</b>.<br>"
-    "To use a real model, choose <b>Add model folder…</b> under Settings (a folder with <tt>config.json</tt>, "
-    "<tt>model.safetensors</tt> and <tt>manifest.json</tt>, or a Stable Audio Open download), or type the "
-    "folder's path in the Model box.<br>"
-    "Keys: Space plays, J/K/L shuttle, I/O mark a region, M adds a marker, Ctrl+Enter generates, "
-    "F1 lists every key (and lets you change them)."
+    "<b>Welcome.</b> The bundled model (<i>compact</i>) is a small <b>demonstration</b> trained here on a CPU "
+    "with synthetic Foley: it shows the whole workflow, but it is <b>not a production model</b>. "
+    "For a real model choose <b>Add model folder…</b> under Settings (our folder format, or a Stable Audio "
+    "Open download). Space plays, I/O mark a region, Ctrl+Enter generates, F1 lists every key."
 )
 
 

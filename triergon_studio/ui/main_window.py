@@ -132,7 +132,8 @@ class MainWindow(QMainWindow):
             jobs=self.jobs, model_host=self.model_host, panel=self.prompt_panel, status_job=self.status_job,
             status_model=self.status_model, project=lambda: self.project, region=lambda: self.curve_editor.region,
             selected_take=lambda: self.selected_take, save_as=self.files.save_as,
-            report=lambda text, key: self.show_error(text, key), clear_report=self.banner.clear, parent=self)
+            report=lambda text, key: self.show_error(text, key), clear_report=self.banner.clear,
+            flush=self.flush_edits, parent=self)
         self.edits = WindowEdits(self)
         self._build_menus()
         self._connect()
@@ -167,12 +168,13 @@ class MainWindow(QMainWindow):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(0)
         cl.addWidget(self.banner)
-        cl.addWidget(self.guide)
         cl.addWidget(self.video_view, 1)
         cl.addWidget(self.transport_bar)
         self.setCentralWidget(centre)
-        # The timeline spans the full width under everything, as in a DAW.
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The guide floats over the picture (placed in resizeEvent), so it never squeezes the layout.
+        self.guide.setParent(centre)
+        # Prompts run the full height on the left; the timeline spans the rest of the width, as in a DAW.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setDockNestingEnabled(True)
         timeline_box = QWidget()
@@ -180,18 +182,20 @@ class MainWindow(QMainWindow):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.setSpacing(0)
         tl.addWidget(self.curve_toolbar)
+        tl.addWidget(self.curve_toolbar.edits_bar)
         tl.addWidget(self.timeline, 1)
         self.prompt_dock = self._dock("Prompts and settings", "promptDock", self.prompt_panel,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
         self.takes_dock = self._dock("Takes", "takesDock", self.takes_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.mixer_dock = self._dock("Lanes", "mixerDock", self.lane_mixer, Qt.DockWidgetArea.RightDockWidgetArea)
         self.meter_dock = self._dock("Meter", "meterDock", self.meter, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.takes_dock, self.mixer_dock)
         self.tabifyDockWidget(self.mixer_dock, self.meter_dock)
-        self.mixer_dock.raise_()
+        self.takes_dock.raise_()
         self.timeline_dock = self._dock("Timeline", "timelineDock", timeline_box,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.prompt_dock, self.takes_dock], [340, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.timeline_dock], [400], Qt.Orientation.Vertical)
+        self.resizeDocks([self.prompt_dock, self.takes_dock], [350, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.timeline_dock], [420], Qt.Orientation.Vertical)
         self.setAcceptDrops(True)
         self.resize(1366, 768)
 
@@ -260,7 +264,7 @@ class MainWindow(QMainWindow):
             Item("generate.predict", gen.predict_curves), Item("generate.measure", self.measure_from_reference),
         ], sc, self)
         curves = bar.addMenu("&Curves")
-        for act in self.curve_toolbar.actions():
+        for act in self.curve_toolbar.all_actions():
             if act.text():
                 curves.addAction(act)
         build_menu(bar, "&Help", [
@@ -338,7 +342,7 @@ class MainWindow(QMainWindow):
         self.refresh_title()
         self._on_position(0.0)
         if FirstRunGuide.wanted(self.settings):
-            self.guide.show()
+            self.show_guide()
         else:
             self.guide.hide()
 
@@ -677,7 +681,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setText(f"Redo {u.redo_text}".strip())
 
     def show_shortcuts(self) -> None:
-        extra = [(a.text(), a.shortcut().toString()) for a in self.curve_toolbar.actions()
+        extra = [(a.text(), a.shortcut().toString()) for a in self.curve_toolbar.all_actions()
                  if a.text() and not a.shortcut().isEmpty()]
         ShortcutsDialog(self.shortcuts, extra, self).exec()
 
@@ -688,6 +692,7 @@ class MainWindow(QMainWindow):
 
     def show_guide(self) -> None:
         self.guide.show()
+        self._place_guide()
 
     def open_export(self) -> None:
         from triergon_studio.ui.export_dialog import ExportDialog
@@ -719,6 +724,20 @@ class MainWindow(QMainWindow):
             self.provider.close()
             self.provider = None
         event.accept()
+
+    def resizeEvent(self, ev: Any) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        self._place_guide()
+
+    def _place_guide(self) -> None:
+        centre = self.centralWidget()
+        if centre is None:
+            return
+        width = max(200, centre.width() - 16)
+        self.guide.setFixedWidth(width)
+        self.guide.adjustSize()
+        self.guide.move(8, 8 + (self.banner.height() if self.banner.isVisible() else 0))
+        self.guide.raise_()
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
         if ev.key() == Qt.Key.Key_Escape and self.jobs.is_busy():

@@ -74,9 +74,14 @@ class ProjectFiles(QObject):
         """Ask before losing unsaved changes. True when it is fine to go on. Discard also removes the
         autosave sidecar: the user chose to lose those changes, so the next open must not offer them."""
         answer = QMessageBox.question(
-            self.parent_widget, "Unsaved changes", f"Save the changes to {self.project.name} first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save)
+            self.parent_widget,
+            "Unsaved changes",
+            f"Save the changes to {self.project.name} first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         if answer == QMessageBox.StandardButton.Discard:
@@ -95,13 +100,16 @@ class ProjectFiles(QObject):
         if self.project.is_dirty and not self.confirm_discard():
             return False
         if video is None:
-            video, _ = QFileDialog.getOpenFileName(self.parent_widget, "New project from video", "", VIDEO_FILTER)
+            video, _ = QFileDialog.getOpenFileName(
+                self.parent_widget, "New project from video", "", VIDEO_FILTER
+            )
             if not video:
                 return False
         if project_path is None:
             suggested = str(Path(video).with_suffix(".triergon.json"))
-            project_path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Save the new project as", suggested,
-                                                          PROJECT_FILTER)
+            project_path, _ = QFileDialog.getSaveFileName(
+                self.parent_widget, "Save the new project as", suggested, PROJECT_FILTER
+            )
             if not project_path:
                 return False
         from triergon_studio.core.project import Project
@@ -130,9 +138,12 @@ class ProjectFiles(QObject):
         try:
             if ask_recovery and autosave.has_recovery(path):
                 answer = QMessageBox.question(
-                    self.parent_widget, "Recover unsaved work",
+                    self.parent_widget,
+                    "Recover unsaved work",
                     f"{Path(path).name} was not closed cleanly. Recover the autosaved changes?",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.Yes,
+                )
                 if answer == QMessageBox.StandardButton.Yes:
                     project = autosave.recover(path)
                 else:
@@ -152,7 +163,9 @@ class ProjectFiles(QObject):
         self.add_recent(str(Path(path).resolve()))
         status = project.video_status() if project.video is not None else "ok"
         if status != "ok":
-            self.host.show_error(f"{project.video_abspath()}: the project's video is {status}; relink it", "video")
+            self.host.show_error(
+                f"{project.video_abspath()}: the project's video is {status}; relink it", "video"
+            )
         return True
 
     # ---- save -----------------------------------------------------------------------------------------
@@ -171,8 +184,9 @@ class ProjectFiles(QObject):
     def save_as(self, path: str | None = None) -> bool:
         self.host.flush_edits()
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Save project as",
-                                                  str(self.project.path or ""), PROJECT_FILTER)
+            path, _ = QFileDialog.getSaveFileName(
+                self.parent_widget, "Save project as", str(self.project.path or ""), PROJECT_FILTER
+            )
             if not path:
                 return False
         try:
@@ -227,5 +241,8 @@ class ProjectFiles(QObject):
                 self.open_project(path)
                 return
         if paths:
-            self.host.show_error(f"{paths[0]}: not a video, an audio file or a project "
-                                 f"(video: {' '.join(VIDEO_SUFFIXES)}; audio: {' '.join(AUDIO_SUFFIXES)})", "drop")
+            self.host.show_error(
+                f"{paths[0]}: not a video, an audio file or a project "
+                f"(video: {' '.join(VIDEO_SUFFIXES)}; audio: {' '.join(AUDIO_SUFFIXES)})",
+                "drop",
+            )

@@ -65,7 +65,9 @@ DEFAULTS: tuple[ShortcutDef, ...] = (
     ShortcutDef("edit.next_marker", "Go to the next marker", "Edit", "Ctrl+Right"),
     ShortcutDef("edit.nudge_left", "Nudge the selected placed take one frame earlier", "Edit", "Alt+Left"),
     ShortcutDef("edit.nudge_right", "Nudge the selected placed take one frame later", "Edit", "Alt+Right"),
-    ShortcutDef("edit.remove_item", "Remove the selected placed take from its lane", "Edit", "Ctrl+Backspace"),
+    ShortcutDef(
+        "edit.remove_item", "Remove the selected placed take from its lane", "Edit", "Ctrl+Backspace"
+    ),
     ShortcutDef("view.zoom_in", "Zoom in", "View", "="),
     ShortcutDef("view.zoom_out", "Zoom out", "View", "-"),
     ShortcutDef("view.zoom_fit", "Zoom to fit", "View", "Ctrl+0"),
@@ -124,7 +126,9 @@ class ShortcutMap:
         seqs = [QKeySequence(k) for k in (self.key(action_id), *EXTRA_KEYS.get(action_id, ())) if k]
         action.setShortcuts(seqs)
         tip = action.text().replace("&", "")
-        action.setToolTip(f"{tip} ({seqs[0].toString(QKeySequence.SequenceFormat.NativeText)})" if seqs else tip)
+        action.setToolTip(
+            f"{tip} ({seqs[0].toString(QKeySequence.SequenceFormat.NativeText)})" if seqs else tip
+        )
 
 
 def conflicts(keys: dict[str, str]) -> dict[str, list[str]]:
@@ -140,14 +144,20 @@ def conflicts(keys: dict[str, str]) -> dict[str, list[str]]:
 class ShortcutsDialog(QDialog):
     """Help > Shortcuts: every command, its key, editable; OK saves (conflicts are refused)."""
 
-    def __init__(self, shortcut_map: ShortcutMap, extra: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, shortcut_map: ShortcutMap, extra: list[tuple[str, str]], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
         self.setWindowTitle("Keyboard shortcuts")
         self.map = shortcut_map
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Click a key to change it, then press the new key. Single keys do not fire while "
-                                "you type in a text field; Esc leaves the field."))
+        layout.addWidget(
+            QLabel(
+                "Click a key to change it, then press the new key. Single keys do not fire while "
+                "you type in a text field; Esc leaves the field."
+            )
+        )
         self.table = QTableWidget(len(DEFAULTS) + len(extra), 3)
         self.table.setHorizontalHeaderLabels(["Group", "Command", "Key"])
         self.table.verticalHeader().setVisible(False)
@@ -172,7 +182,9 @@ class ShortcutsDialog(QDialog):
         self.message = QLabel("")
         self.message.setObjectName("shortcutsMessage")
         layout.addWidget(self.message)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         defaults = QPushButton("Restore defaults")
         buttons.addButton(defaults, QDialogButtonBox.ButtonRole.ResetRole)
         defaults.clicked.connect(self.restore_defaults)
@@ -182,7 +194,10 @@ class ShortcutsDialog(QDialog):
         self.resize(620, 560)
 
     def chosen(self) -> dict[str, str]:
-        return {aid: e.keySequence().toString(QKeySequence.SequenceFormat.PortableText) for aid, e in self.edits.items()}
+        return {
+            aid: e.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+            for aid, e in self.edits.items()
+        }
 
     def restore_defaults(self) -> None:
         for aid, edit in self.edits.items():
@@ -193,7 +208,9 @@ class ShortcutsDialog(QDialog):
         clash = conflicts(keys)
         if clash:
             key, ids = next(iter(clash.items()))
-            self.message.setText(f"{key} is used by: " + ", ".join(BY_ID[i].label for i in ids) + ". Change one.")
+            self.message.setText(
+                f"{key} is used by: " + ", ".join(BY_ID[i].label for i in ids) + ". Change one."
+            )
             return
         self.map.set_keys(keys)
         super().accept()
@@ -233,12 +250,18 @@ class KeyboardGuard(QObject):
                 return True
         elif kind == QEvent.Type.Wheel and isinstance(event, QWheelEvent) and isinstance(obj, QWidget):
             box = obj if isinstance(obj, (QAbstractSpinBox, QComboBox)) else obj.parentWidget()
-            if isinstance(box, (QAbstractSpinBox, QComboBox)) and not box.hasFocus() and box.window() is self.window:
+            if (
+                isinstance(box, (QAbstractSpinBox, QComboBox))
+                and not box.hasFocus()
+                and box.window() is self.window
+            ):
                 parent = box.parentWidget()
                 while parent is not None and not parent.inherits("QAbstractScrollArea"):
                     parent = parent.parentWidget()
                 if parent is not None:
-                    QApplication.sendEvent(parent.viewport() if hasattr(parent, "viewport") else parent, event)
+                    QApplication.sendEvent(
+                        parent.viewport() if hasattr(parent, "viewport") else parent, event
+                    )
                 return True
         return False
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 
 class TransportBar(QWidget):
@@ -16,9 +16,14 @@ class TransportBar(QWidget):
         super().__init__(parent)
         self.setObjectName("transportBar")
         self.transport = transport
-        row = QHBoxLayout(self)
-        row.setContentsMargins(4, 2, 4, 2)
-        self.row = row
+        # Two rows so the bar fits a laptop screen: transport and time above, device and file actions below.
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(4, 2, 4, 2)
+        rows.setSpacing(2)
+        row = QHBoxLayout()
+        self.row = QHBoxLayout()
+        rows.addLayout(row)
+        rows.addLayout(self.row)
 
         def button(text: str, tip: str, slot: Any, name: str = "") -> QToolButton:
             b = QToolButton()
@@ -58,13 +63,14 @@ class TransportBar(QWidget):
         self.rate_label = QLabel("")
         row.addWidget(self.rate_label)
         row.addStretch(1)
+        row = self.row
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("deviceCombo")
         self.device_combo.setToolTip("Playback device (48 kHz)")
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.device_combo.setMinimumContentsLength(10)
         self.device_combo.activated.connect(lambda i: self.device_chosen.emit(self.device_combo.itemData(i)))
-        row.addWidget(self.device_combo)
+        row.addWidget(self.device_combo, 1)
         transport.playing_changed.connect(self._on_playing)
 
     def add_widget(self, widget: QWidget) -> None:
@@ -96,6 +102,10 @@ class TransportBar(QWidget):
 
     def show_time(self, timecode: str) -> None:
         self.timecode.setText(timecode)
+        metrics = self.timecode.fontMetrics()  # the style sheet's font, known once polished
+        need = max(metrics.horizontalAdvance(timecode), metrics.horizontalAdvance("00:00:00.000")) + 24
+        if need > self.timecode.minimumWidth():
+            self.timecode.setMinimumWidth(need)
         rate = self.transport.rate
         self.rate_label.setText("" if not self.transport.playing or rate == 1.0 else f"{rate:+.0f}x")
 

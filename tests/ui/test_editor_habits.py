@@ -1,0 +1,307 @@
+"""What a working sound editor expects (issue 14): keyboard-only sessions, a laptop screen, editable keys,
+errors as messages with a log, a full round trip through the project file, the first-run guide."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QWidget,
+)
+
+from .conftest import add_take
+
+ACTION_WIDGETS = (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit, QPlainTextEdit)
+
+
+def _clipped(w: QWidget, win: QWidget) -> bool:
+    """True when an ancestor (a scroll area, a dock, the window) cuts part of ``w`` off."""
+    r = QRect(w.mapTo(win, QPoint(0, 0)), w.size())
+    vis = QRect(r)
+    par = w.parentWidget()
+    while par is not None and par is not win:
+        vis = vis.intersected(QRect(par.mapTo(win, QPoint(0, 0)), par.size()))
+        par = par.parentWidget()
+    return vis.intersected(win.rect()) != r
+
+
+def _in_front(w: QWidget) -> bool:
+    par = w.parentWidget()
+    while par is not None:
+        if isinstance(par, QDockWidget) and par.visibleRegion().isEmpty():
+            return False  # a dock behind another tab
+        par = par.parentWidget()
+    return True
+
+
+def test_main_window_fits_1366x768(window, qtbot) -> None:
+    window.resize(1366, 768)
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == (1366, 768)  # its minimum size allows it
+    assert window.minimumSizeHint().width() <= 1366 and window.minimumSizeHint().height() <= 700
+    checked = set()
+    for dock in (window.takes_dock, window.mixer_dock, window.meter_dock):
+        dock.raise_()
+        qtbot.wait(20)
+        for cls in ACTION_WIDGETS:
+            for w in window.findChildren(cls):
+                if not w.isVisible() or not _in_front(w) or w.objectName().startswith("qt_dockwidget"):
+                    continue
+                assert not _clipped(w, window), (
+                    cls.__name__,
+                    w.objectName(),
+                    getattr(w, "text", lambda: "")(),
+                )
+                checked.add(w)
+    names = {w.objectName() for w in checked}
+    assert {
+        "generateButton",
+        "cancelButton",
+        "playButton",
+        "exportButton",
+        "promptText",
+        "startTimecode",
+    } <= names
+    assert len(checked) > 60
+    # Nothing hidden in a toolbar's overflow menu.
+    for bar in (window.curve_toolbar, window.curve_toolbar.edits_bar):
+        for act in bar.actions():
+            widget = bar.widgetForAction(act)
+            assert widget is None or widget.isVisible(), act.text()
+    tc = window.transport_bar.timecode
+    assert tc.width() >= tc.fontMetrics().horizontalAdvance("00:00:00:00")
+    assert window.takes_list.viewport().height() >= 5 * 18  # several takes in view, not 1.5 rows
+    assert window.timeline.scrollbar.isVisible()
+
+
+def test_keyboard_only_session(window, qtbot) -> None:
+    """Type a prompt, play and stop with Space, mark a region with I/O, add a marker, zoom, generate with
+    Ctrl+Enter, nudge the placed take, save with Ctrl+S: the saved prompt is exactly what was typed."""
+    win = window
+    win.project.set_settings(model="tiny-random", steps=2, seed=3, seed_locked=True)
+    win.guide.dismiss()
+    win.curve_editor.setFocus()
+    qtbot.keyClick(win.focusWidget(), Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is win.prompt_text
+    qtbot.keyClicks(win.prompt_text, "footsteps on a tiled floor")
+    qtbot.keyClick(win.prompt_text, Qt.Key.Key_Tab)  # moves on, types nothing
+    assert QApplication.focusWidget() is not win.prompt_text
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)  # a button has focus: Space still plays
+    assert win.transport.playing
+    qtbot.wait(80)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert not win.transport.playing
+    # Back in the prompt, Space types; Esc leaves the field, and Space plays again.
+    win.prompt_text.setFocus()
+    qtbot.keyClick(win.prompt_text, Qt.Key.Key_Space)
+    qtbot.keyClick(win.prompt_text, Qt.Key.Key_Backspace)
+    qtbot.keyClick(win.prompt_text, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is win.curve_editor
+    focus = QApplication.focusWidget
+    qtbot.keyClick(focus(), Qt.Key.Key_Home)
+    for _ in range(10):
+        qtbot.keyClick(focus(), Qt.Key.Key_Right)
+    qtbot.keyClick(focus(), Qt.Key.Key_I)
+    for _ in range(40):
+        qtbot.keyClick(focus(), Qt.Key.Key_Right)
+    qtbot.keyClick(focus(), Qt.Key.Key_O)
+    assert win.curve_editor.region == pytest.approx((0.4, 2.0))
+    qtbot.keyClick(focus(), Qt.Key.Key_M)
+    assert [m.time_s for m in win.project.markers] == pytest.approx([2.0])
+    qtbot.keyClick(focus(), Qt.Key.Key_Equal)
+    lo, hi = win.timeline.visible_range()
+    assert hi - lo == pytest.approx(win.project.duration_s / 2, rel=0.05)
+    qtbot.keyClick(focus(), Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert win.timeline.visible_range()[1] - win.timeline.visible_range()[0] == pytest.approx(4.0, rel=0.02)
+    qtbot.keyClick(focus(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(win.project.takes) == 1 and not win.jobs.is_busy(), timeout=60000)
+    take = win.project.takes[0]
+    win.project.place_take(take.id, "FX", 0.0)
+    item = win.project.lane("FX").items[0]
+    win.timeline.lanes.select_item(item.id)
+    qtbot.keyClick(focus(), Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert win.project.lane("FX").items[0].offset_s == pytest.approx(1 / 25)
+    qtbot.keyClick(focus(), Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert not win.project.is_dirty
+    saved = json.loads(Path(win.project.path).read_bytes())
+    assert saved["prompts"]["text"].encode() == b"footsteps on a tiled floor"
+    assert take.prompts.text == "footsteps on a tiled floor"
+    assert [m["time_s"] for m in saved["markers"]] == pytest.approx([2.0])
+
+
+def test_round_trip_after_every_kind_of_edit(window, qtbot, tmp_path) -> None:
+    """Save after each kind of edit, reopen in a new project, and compare the whole saved state."""
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.model import ReferenceClip
+    from triergon_studio.core.project import Project
+
+    p = window.project
+    ref = tmp_path / "knock.wav"
+    write_wav(ref, np.zeros((48000 * 3, 2), np.float32) + 0.01, 48000)
+    n = int(np.ceil(p.duration_s * 6))
+    edits = [
+        lambda: p.set_prompt_text("door slam, heavy"),
+        lambda: p.set_use_video(False),
+        lambda: p.add_reference(ReferenceClip(str(ref), 0.5, 1.75)),
+        lambda: p.set_curves(LoudnessCurve(np.linspace(-60, -10, n), np.full(n, -30.0), p.duration_s)),
+        lambda: p.set_settings(
+            model="tiny-random",
+            steps=7,
+            cfg=3.5,
+            sampler="euler",
+            seed=42,
+            seed_locked=True,
+            variations=2,
+            conform=True,
+            span=(0.5, 2.0),
+        ),
+        lambda: p.set_start_timecode("01:00:00:00"),
+        lambda: add_take(p, "steps"),
+        lambda: p.place_take(p.takes[0].id, "FX", 0.4),
+        lambda: p.move_item(p.lane("FX").items[0].id, offset_s=0.6),
+        lambda: p.rename_take(p.takes[0].id, "steps, tiled"),
+        lambda: p.add_lane("WALLA"),
+        lambda: p.rename_lane("WALLA", "CROWD"),
+        lambda: p.set_lane_gain("CROWD", -6.0),
+        lambda: p.set_lane_mute("BG", True),
+        lambda: p.set_lane_solo("FOLEY", True),
+        lambda: p.add_marker(1.2, "door"),
+        lambda: p.add_region(0.4, 1.6, "slam"),
+    ]
+    for k, edit in enumerate(edits):
+        edit()
+        assert window.files.save(), window.banner.text
+        again = Project.load(p.path)
+        assert again.to_json() == p.to_json(), f"edit {k} did not survive a save and reopen"
+    # The reopened window shows what was saved: the reference's in/out points and the task.
+    window.files.open_project(str(p.path))
+    qtbot.waitUntil(lambda: window.reference_audio.path == str(ref), timeout=10000)
+    assert window.reference_audio.selected_region() == pytest.approx((0.5, 1.75))
+    assert "Task 6" in window.prompt_panel.task_label.text()  # text + reference audio, no picture
+    assert window.start_tc.text() == "01:00:00:00"
+
+
+def test_discard_on_quit_removes_the_autosave(window, monkeypatch) -> None:
+    from triergon_studio.core import autosave
+
+    window.project.set_prompt_text("throw me away")
+    window.autosave()
+    assert autosave.has_recovery(window.project.path)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.close()
+    assert not autosave.has_recovery(window.project.path)  # the next open reports no crash
+
+
+def test_shortcuts_are_editable_saved_and_listed(window, qtbot, qsettings) -> None:
+    from triergon_studio.ui.main_window import MainWindow
+    from triergon_studio.ui.shortcuts import ShortcutsDialog, conflicts
+
+    dialog = ShortcutsDialog(window.shortcuts, [], window)
+    qtbot.addWidget(dialog)
+    assert dialog.edits["transport.play"].keySequence().toString() == "Space"
+    dialog.edits["edit.marker"].setKeySequence("Shift+M")
+    dialog.edits["transport.home"].setKeySequence("Shift+M")
+    dialog.accept()  # a clash is refused with a message
+    assert "Shift+M" in dialog.message.text() and window.shortcuts.key("edit.marker") == "M"
+    dialog.edits["transport.home"].setKeySequence("Home")
+    dialog.accept()
+    assert window.shortcuts.key("edit.marker") == "Shift+M"
+    assert not conflicts(window.shortcuts.keys())
+    window.curve_editor.setFocus()
+    qtbot.keyClick(window.curve_editor, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
+    assert len(window.project.markers) == 1
+    # Saved: a new window reads the same keys.
+    other = MainWindow(settings=qsettings, open_audio=False)
+    qtbot.addWidget(other)
+    assert other.shortcuts.key("edit.marker") == "Shift+M"
+    other.shortcuts.reset()
+    assert other.shortcuts.key("edit.marker") == "M"
+    other.close()
+
+
+def test_errors_are_messages_logged_and_banners_clear(window, qtbot) -> None:
+    from triergon_studio.ui.errorlog import log_path
+
+    window.start_tc.setText("99:99:99:99")
+    window.start_tc.editingFinished.emit()
+    assert window.banner.text and "Traceback" not in window.banner.text
+    window.start_tc.setText("00:00:10:00")
+    window.start_tc.editingFinished.emit()
+    assert "timecode" not in window.banner.keys()  # the condition cleared, so did its banner
+    from triergon_studio.ui.worker import describe_error
+
+    message = describe_error(RuntimeError("kaput in the sampler"))
+    window.show_error(message, "job")
+    assert "kaput" not in window.banner.text and "Show log" in window.banner.text
+    dialog = window.show_log()
+    qtbot.addWidget(dialog)
+    assert "kaput in the sampler" in dialog.text.toPlainText() and str(log_path()) in dialog.windowTitle()
+    dialog.close()
+
+
+def test_first_run_guide_is_shown_once(window, qtbot, qsettings) -> None:
+    from triergon_studio.ui.main_window import MainWindow
+
+    assert (
+        window.guide.isVisible()
+        and "not a production model" in window.guide.findChild(QWidget, "guideText").text()
+    )
+    qtbot.mouseClick(window.guide.close_button, Qt.MouseButton.LeftButton)
+    assert not window.guide.isVisible()
+    other = MainWindow(settings=qsettings, open_audio=False)
+    qtbot.addWidget(other)
+    other.show()
+    assert not other.guide.isVisible()
+    other.close()
+
+
+def test_wheel_over_an_unfocused_spin_box_changes_nothing(window, qtbot) -> None:
+    steps = window.prompt_panel.steps
+    window.curve_editor.setFocus()
+    before = steps.value()
+    centre = QPointF(steps.width() / 2, steps.height() / 2)
+    ev = QWheelEvent(
+        centre,
+        steps.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, -120 * 9),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(steps, ev)
+    assert steps.value() == before and window.project.settings.steps == before
+
+
+def test_time_display_matches_the_axis_at_rates_without_a_smpte_base(window) -> None:
+    from triergon_studio.ui import timefmt
+
+    p = window.project
+    p.fps = Fraction(25, 2)
+    assert timefmt.format_time(p, 25.0) == "00:00:25.000"
+    assert timefmt.format_time(p, 30.16) == "00:00:30.160"
+    p.fps = Fraction(179, 6)
+    assert timefmt.format_time(p, 35.0) == "00:00:35.000" and "no SMPTE base" in timefmt.mode_note(p, "auto")
+    assert timefmt.format_time(p, 35.0, "frames") == str(int(35.0 * 179 / 6 + 1e-6))
+    p.fps = Fraction(25)
+    assert timefmt.format_time(p, 2.0) == "00:00:02:00"
+    window.set_time_mode("time")
+    assert window.transport_bar.timecode.text() == "00:00:00.000" and "clock" in window.status_time.text()
+    assert QSettings  # the choice is saved in the app's settings
+    assert window.settings.value("display/timecode") == "time"
