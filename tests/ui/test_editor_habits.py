@@ -272,6 +272,7 @@ def test_first_run_guide_is_shown_once(window, qtbot, qsettings) -> None:
 
 def test_wheel_over_an_unfocused_spin_box_changes_nothing(window, qtbot) -> None:
     steps = window.prompt_panel.steps
+    steps.setValue(30)
     window.curve_editor.setFocus()
     before = steps.value()
     centre = QPointF(steps.width() / 2, steps.height() / 2)

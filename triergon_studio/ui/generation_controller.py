@@ -7,7 +7,6 @@ job needs is copied there, on the UI thread, so the job never reads the live pro
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -18,17 +17,18 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
 from triergon_studio.ui.jobs import (
-    GeneratedTake,
     JobProgress,
     ModelHost,
     generation_job,
     predict_job,
-    regenerate_job,
 )
 from triergon_studio.ui.worker import Job, JobQueue
 
 if TYPE_CHECKING:
+    from triergon_studio.core.model import Take
     from triergon_studio.core.project import Project
+    from triergon_studio.core.take_spec import TakeSpec
+    from triergon_studio.takes import TakeRecord
     from triergon_studio.ui.prompt_panel import PromptPanel
 
 
@@ -87,41 +87,40 @@ class GenerationController(QObject):
         jobs.job_finished.connect(self._on_finished)
         jobs.queue_changed.connect(lambda *_: self._set_text(self._last_text))
         panel.set_models(model_names())
+        panel.model.currentTextChanged.connect(lambda *_: self.refresh_model())
+
+    def refresh_model(self) -> None:
+        """Ask the model's family what the chosen model can do (torch-free) and show it in the panel."""
+        from triergon_studio.errors import StudioError
+
+        name = self.panel.model.currentText().strip() or "compact"
+        try:
+            from triergon_studio.engine.families.registry import describe
+
+            info = describe(name)
+        except StudioError as exc:
+            self.panel.show_model(None, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - an unreadable config is a note, not a crash (details logged)
+            from triergon_studio.ui.errorlog import user_message
+
+            self.panel.show_model(None, user_message(exc, f"{name}: cannot read the model's description"))
+            return
+        self.panel.show_model(info)
 
     @property
     def project(self) -> Project:
         return self._project()
 
     # ---- the request ------------------------------------------------------------------------------------
-    def gather_spec(self, region: tuple[float, float] | None) -> dict[str, Any]:
-        """Everything the job needs, copied from the project on the UI thread.
+    def gather_spec(self, region: tuple[float, float] | None, source_take: Take | None = None,
+                    seed: int | None = None) -> TakeSpec:
+        """The one place the window's state becomes a request: the project's ``TakeSpec`` (a snapshot taken on
+        the UI thread, so the job never reads the live project). ``region`` (video seconds) limits the span;
+        with ``source_take`` only that region of the take is regenerated (inpainted in a window around it)."""
+        from triergon_studio.core.take_spec import spec_from_project
 
-        The one place that builds the engine request: ``takes.spec_from_project`` replaces the body.
-        ``region`` (video seconds) limits the span; otherwise the settings' span, else the whole picture.
-        """
-        p = self.project
-        s = p.settings
-        span = region or s.span or (0.0, float(p.duration_s))
-        start, end = float(span[0]), float(span[1])
-        refs = p.prompts.references
-        return {
-            "model": s.model,
-            "video_path": str(p.video_abspath()) if p.video is not None else None,
-            "use_video": p.prompts.use_video,
-            "text": p.prompts.text.strip() or None,
-            "reference_path": refs[0].path if refs else None,
-            "reference_in_s": refs[0].in_s if refs else 0.0,
-            "reference_out_s": refs[0].out_s if refs else None,
-            "curves": p.curves,
-            "start_s": start,
-            "duration_s": end - start,
-            "steps": int(s.steps),
-            "cfg": float(s.cfg),
-            "sampler": s.sampler,
-            "conform": bool(s.conform),
-            "frame_count": int(p.frame_count),
-            "fps": p.fps,
-        }
+        return spec_from_project(self.project, region=region, source_take=source_take, seed=seed)
 
     def next_seeds(self) -> list[int]:
         s = self.project.settings
@@ -152,96 +151,72 @@ class GenerationController(QObject):
             )
         )
 
-    def generate(self, region: tuple[float, float] | None = None) -> None:
+    def generate(self, region: tuple[float, float] | None = None, source_take: Take | None = None) -> None:
+        from triergon_studio.errors import StudioError
+
         self._flush()
         p = self.project
         if p.path is None and not self._save_as():
             self._report("Save the project first: takes are written into its folder", "job")
             return
-        spec = self.gather_spec(region)
-        if spec["duration_s"] <= 0:
+        if p.video is None and p.duration_s <= 0:
             self._report("Nothing to generate: the project has no picture span", "job")
             return
         seeds = self.next_seeds()
+        try:
+            spec = self.gather_spec(region, source_take, seeds[0])
+        except StudioError as exc:
+            self._report(str(exc), "job")
+            return
         stem = (p.prompts.text.strip().split("\n")[0][:24] or "take").replace(" ", "_")
-        paths = [p.new_take_path(stem) for _ in seeds]
-        label = "Generate region" if region else "Generate"
-        n = len(seeds)
-        self.jobs.submit(
-            Job(
-                f"{label} ({n} take{'s' if n > 1 else ''})",
-                generation_job(self.model_host, spec, seeds, paths),
-                on_return=self._adder(p, stem),
-            )
-        )
+        if source_take is not None and region is not None:
+            stem = f"{source_take.name}_regen".replace(" ", "_")
+            name = f"Regenerate {region[0]:.2f}-{region[1]:.2f} s of {source_take.name}"
+        else:
+            n = spec.variations
+            name = f"{'Generate region' if region else 'Generate'} ({n} take{'s' if n > 1 else ''})"
+        paths = [p.new_take_path(stem) for _ in range(spec.variations)]
+        self.jobs.submit(Job(name, generation_job(self.model_host, spec, paths), on_return=self._adder(p, stem)))
 
     def regenerate_region(self) -> None:
-        """Regenerate the selected region of the selected take (inpainting: the rest stays sample for sample);
-        without a selected take, generate a new take for the region only."""
+        """Regenerate the selected region of the selected take (only the region and its context window are
+        sampled; the rest stays sample for sample); without a selected take, generate the region as a new take."""
         self._flush()
         region = self._region()
         if region is None:
-            self._report(
-                "Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job"
-            )
+            self._report("Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job")
             return
         p = self.project
         take_id = self._selected_take()
         source = p.take(take_id) if take_id else None
-        if source is None:
-            self.generate(region)
-            return
-        start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
-        lo, hi = max(region[0], start), min(region[1], start + source.duration_s)
-        if hi <= lo:
-            self._report(
-                f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
-                f"({start:.2f}-{start + source.duration_s:.2f} s)",
-                "job",
-            )
-            return
-        if p.path is None and not self._save_as():
-            return
-        spec = {**self.gather_spec(region), "start_s": start, "duration_s": source.duration_s}
-        stem = f"{source.name}_regen".replace(" ", "_")
-        seed = self.next_seeds()[0]
-        job = regenerate_job(
-            self.model_host, spec, p.take_path(source), start, (lo, hi), seed, p.new_take_path(stem)
-        )
-        self.jobs.submit(
-            Job(f"Regenerate {lo:.2f}-{hi:.2f} s of {source.name}", job, on_return=self._adder(p, stem))
-        )
+        if source is not None:
+            start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
+            lo, hi = max(region[0], start), min(region[1], start + source.duration_s)
+            if hi <= lo:
+                self._report(f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
+                             f"({start:.2f}-{start + source.duration_s:.2f} s)", "job")
+                return
+            region = (lo, hi)
+        self.generate(region, source)
 
     def cancel(self) -> None:
         if self.jobs.cancel_current():
             self._set_text("Cancelling…")
 
-    def _adder(self, p: Project, stem: str) -> Callable[[list[GeneratedTake]], None]:
-        settings, prompts, curves = p.settings, p.prompts, p.curves
-
-        def done(results: list[GeneratedTake]) -> None:
-            from triergon_studio.core.model import Take, new_id
+    def _adder(self, p: Project, stem: str) -> Callable[[list[TakeRecord]], None]:
+        def done(results: list[TakeRecord]) -> None:
+            from triergon_studio.core.model import new_id
+            from triergon_studio.core.take_sidecar import take_from_record
 
             if self.project is not p:
                 return  # another project was opened meanwhile: the files stay in the old one's folder
             first = None
             with p.undo.macro(f"Generate {len(results)} take(s)"):
                 for r in results:
-                    take_settings = dataclasses.replace(
-                        settings, seed=int(r.seed), span=(r.start_s, r.start_s + float(r.duration_s))
-                    )
                     rel = Path(r.path).relative_to(p.folder).as_posix()
-                    take = Take(
-                        id=new_id(),
-                        name=f"{stem} {len(p.takes) + 1}",
-                        path=rel,
-                        duration_s=float(r.duration_s),
-                        sample_rate=int(r.sample_rate),
-                        prompts=prompts,
-                        settings=take_settings,
-                        curves=curves.to_json() if curves is not None else None,
-                        metadata={**r.metadata, "start_s": r.start_s, "seed": int(r.seed)},
-                    )
+                    take = take_from_record(r.record, take_id=new_id(), name=f"{stem} {len(p.takes) + 1}", path=rel,
+                                            duration_s=float(r.duration_s), sample_rate=int(r.sample_rate),
+                                            metadata={"start_s": r.start_s, "seed": int(r.seed)})
                     p.add_take(take)
                     first = first or take.id
             if first is not None:

@@ -335,6 +335,7 @@ class MainWindow(QMainWindow):
         self.lane_mixer.guide.setEnabled(project.video is not None)
         self.prompt_panel.show_prompts(project.prompts)
         self.prompt_panel.show_settings(project.settings)
+        self.generation.refresh_model()
         self._show_references()
         self._refresh_takes()
         self._refresh_lanes()
@@ -352,6 +353,7 @@ class MainWindow(QMainWindow):
             self._show_references()
         elif what == "settings":
             self.prompt_panel.show_settings(self.project.settings)
+            self.generation.refresh_model()
         elif what == "takes":
             self._refresh_takes()
             self._refresh_lanes()
@@ -466,8 +468,7 @@ class MainWindow(QMainWindow):
         span = None
         if p.span.currentIndex() == 1 and self.curve_editor.region is not None:
             span = self.curve_editor.region
-        changes = dict(model=p.model.currentText(), steps=p.steps.value(), cfg=float(p.cfg.value()),
-                       sampler=p.sampler.currentText(), seed=p.seed.value(),
+        changes = dict(model=p.model.currentText(), **p.chosen_settings(), seed=p.seed.value(),
                        seed_locked=p.seed_locked.isChecked(), variations=p.variations.value(),
                        conform=p.conform.isChecked(), span=span)
         s = self.project.settings

@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
 
 from triergon_studio.ui.timeline import waveform_envelope
 
-SAMPLERS = ("dpmpp_3m_sde", "dpmpp_2m", "ddim", "euler")
+SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")  # shown until the chosen model says what it offers
+MODEL_DEFAULT = "model default"
+CFG_DEFAULT_VALUE = -0.5
 
 
 def task_words(text: bool, audio: bool, video: bool) -> str:
@@ -212,12 +214,16 @@ class PromptPanel(QWidget):
         form = QFormLayout(settings_box)
         self.model = QComboBox()
         self.model.setEditable(True)
+        # The lowest value / first item means "the model's own default" (stored as None in the project).
         self.steps = QSpinBox()
-        self.steps.setRange(1, 500)
+        self.steps.setRange(0, 500)
+        self.steps.setSpecialValueText(MODEL_DEFAULT)
         self.cfg = QDoubleSpinBox()
-        self.cfg.setRange(0.0, 30.0)
+        self.cfg.setRange(CFG_DEFAULT_VALUE, 30.0)
         self.cfg.setSingleStep(0.5)
+        self.cfg.setSpecialValueText(MODEL_DEFAULT)
         self.sampler = QComboBox()
+        self.sampler.addItem(MODEL_DEFAULT)
         self.sampler.addItems(SAMPLERS)
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
@@ -237,6 +243,10 @@ class PromptPanel(QWidget):
         self.add_model_button.clicked.connect(self._choose_model_folder)
         settings_head.addWidget(self.add_model_button)
         form.addRow("Model", self.model)
+        self.model_note = QLabel("")
+        self.model_note.setObjectName("modelNote")
+        self.model_note.setWordWrap(True)
+        form.addRow(self.model_note)
         form.addRow("Steps", self.steps)
         form.addRow("CFG", self.cfg)
         form.addRow("Sampler", self.sampler)
@@ -323,6 +333,38 @@ class PromptPanel(QWidget):
             self.model.setCurrentText(current)
         self.model.blockSignals(False)
 
+    def show_model(self, info: Any | None, problem: str = "") -> None:
+        """What the chosen model can do (``engine.families`` ``ModelInfo``, read without torch): the prompt boxes
+        it takes are enabled, its samplers are offered, and its defaults are what "model default" means."""
+        if info is None:
+            self.model_note.setText(problem)
+            return
+        caps, d = info.capabilities, info.defaults
+        self.prompt_text.setEnabled(caps.text)
+        self.reference.setEnabled(caps.reference_audio)
+        self.use_picture.setEnabled(caps.video)
+        self.predict_button.setEnabled(caps.lufs_predictor)
+        self.predict_button.setToolTip("" if caps.lufs_predictor else "This model has no T_LUFS curve predictor")
+        current = self.sampler.currentText()
+        self.sampler.blockSignals(True)
+        self.sampler.clear()
+        self.sampler.addItem(MODEL_DEFAULT)
+        self.sampler.addItems(list(caps.samplers) or list(SAMPLERS))
+        if self.sampler.findText(current) < 0:
+            self.sampler.addItem(current)  # a project's choice stays visible even if this model lacks it
+        self.sampler.setCurrentText(current)
+        self.sampler.blockSignals(False)
+        self.steps.setSpecialValueText(f"{MODEL_DEFAULT} ({d.steps})")
+        self.cfg.setSpecialValueText(f"{MODEL_DEFAULT} ({d.cfg:g})")
+        self.sampler.setItemText(0, MODEL_DEFAULT)
+        self.sampler.setItemData(0, f"{d.sampler}", Qt.ItemDataRole.ToolTipRole)
+        takes = [w for on, w in ((caps.text, "text"), (caps.reference_audio, "reference audio"),
+                                 (caps.video, "picture")) if on]
+        lines = [f"{info.family} · takes {', '.join(takes) or 'no prompt'} · defaults {d.steps} steps, "
+                 f"CFG {d.cfg:g}, {d.sampler}"]
+        lines += list(caps.notes)
+        self.model_note.setText("\n".join(lines))
+
     def _choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
         if folder:
@@ -339,11 +381,12 @@ class PromptPanel(QWidget):
         for w in widgets:
             w.blockSignals(True)
         self.model.setCurrentText(s.model)
-        self.steps.setValue(int(s.steps))
-        self.cfg.setValue(float(s.cfg))
-        if self.sampler.findText(s.sampler) < 0:
-            self.sampler.addItem(s.sampler)
-        self.sampler.setCurrentText(s.sampler)
+        self.steps.setValue(0 if s.steps is None else int(s.steps))
+        self.cfg.setValue(CFG_DEFAULT_VALUE if s.cfg is None else float(s.cfg))
+        sampler = MODEL_DEFAULT if s.sampler is None else str(s.sampler).replace("_", "-")
+        if self.sampler.findText(sampler) < 0:
+            self.sampler.addItem(sampler)
+        self.sampler.setCurrentText(sampler)
         self.seed.setValue(int(s.seed))
         self.seed_locked.setChecked(bool(s.seed_locked))
         self.variations.setValue(int(s.variations))
@@ -351,6 +394,13 @@ class PromptPanel(QWidget):
         self.conform.setChecked(bool(s.conform))
         for w in widgets:
             w.blockSignals(False)
+
+    def chosen_settings(self) -> dict[str, Any]:
+        """steps, cfg and sampler as the project stores them: None for "the model's default"."""
+        cfg = float(self.cfg.value())
+        sampler = self.sampler.currentText()
+        return {"steps": self.steps.value() or None, "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
+                "sampler": None if sampler == MODEL_DEFAULT else sampler}
 
     def show_prompts(self, prompts: Any) -> None:
         self._has_reference = bool(prompts.references)

@@ -1,0 +1,1 @@
+"""Model families behind one protocol (``base.GenerationModel``); ``registry`` finds and loads them."""
