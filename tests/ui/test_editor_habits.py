@@ -174,6 +174,7 @@ def test_round_trip_after_every_kind_of_edit(window, qtbot, tmp_path) -> None:
         lambda: add_take(p, "steps"),
         lambda: p.place_take(p.takes[0].id, "FX", 0.4),
         lambda: p.move_item(p.lane("FX").items[0].id, offset_s=0.6),
+        lambda: p.edit_item(p.lane("FX").items[0].id, trim_in_s=0.2, trim_out_s=1.5, fade_in_s=0.1, fade_out_s=0.3),
         lambda: p.rename_take(p.takes[0].id, "steps, tiled"),
         lambda: p.add_lane("WALLA"),
         lambda: p.rename_lane("WALLA", "CROWD"),
@@ -306,3 +307,43 @@ def test_time_display_matches_the_axis_at_rates_without_a_smpte_base(window) -> 
     assert window.transport_bar.timecode.text() == "00:00:00.000" and "clock" in window.status_time.text()
     assert QSettings  # the choice is saved in the app's settings
     assert window.settings.value("display/timecode") == "time"
+
+
+def test_trims_and_fades_on_a_placed_take(window, qtbot) -> None:
+    """[ and ] trim the selected placed take at the playhead, Ctrl+[ and Ctrl+] fade it; the mix follows and
+    the take stays in sync with the picture."""
+    from triergon_studio.audio.export import render_lanes
+
+    p = window.project
+    window.guide.dismiss()
+    take_id = add_take(p, "tone", seconds=3.0)
+    p.place_take(take_id, "FX", 0.4)
+    item_id = p.lane("FX").items[0].id
+    window.timeline.lanes.select_item(item_id)
+    window.curve_editor.setFocus()
+    focus = QApplication.focusWidget
+    window.transport.seek(0.8)
+    qtbot.keyClick(focus(), Qt.Key.Key_BracketLeft)
+    window.transport.seek(1.2)
+    qtbot.keyClick(focus(), Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.ControlModifier)
+    window.transport.seek(3.0)
+    qtbot.keyClick(focus(), Qt.Key.Key_BracketRight)
+    window.transport.seek(2.6)
+    qtbot.keyClick(focus(), Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier)
+    item = p.lane("FX").items[0]
+    assert (item.offset_s, item.trim_in_s, item.trim_out_s) == pytest.approx((0.4, 0.4, 2.6))
+    assert (item.fade_in_s, item.fade_out_s) == pytest.approx((0.4, 0.4))
+    sr = 48000
+    fx = render_lanes(p, sr, int(p.duration_s * sr))["FX"]
+    assert not fx[: int(0.8 * sr) - 1].any() and not fx[int(3.0 * sr) + 1:].any()  # silent outside the trims
+    full = np.abs(fx[int(1.5 * sr):int(2.5 * sr)]).max()
+    assert np.abs(fx[int(0.8 * sr):int(0.85 * sr)]).max() < 0.3 * full  # fading in
+    assert np.abs(fx[int(2.95 * sr):int(3.0 * sr)]).max() < 0.3 * full  # fading out
+    # The drawing shows the trimmed part only, inside its own lane.
+    qtbot.waitUntil(lambda: any(s[0] == item_id for s in window.timeline.lanes._spans), timeout=10000)
+    span = next(s for s in window.timeline.lanes._spans if s[0] == item_id)
+    assert span[2] == pytest.approx(0.8, abs=0.02) and span[3] == pytest.approx(3.0, abs=0.02)
+    with pytest.raises(Exception, match="nothing"):
+        p.edit_item(item_id, trim_in_s=1.0, trim_out_s=1.0)
+    p.undo.undo()
+    assert p.lane("FX").items[0].fade_out_s == 0.0

@@ -229,7 +229,8 @@ class MainWindow(QMainWindow):
             Item("edit.mark_in", ed.mark_in), Item("edit.mark_out", ed.mark_out), Item("edit.marker", ed.add_marker),
             Item("edit.prev_marker", lambda: ed.jump_marker(-1)), Item("edit.next_marker", lambda: ed.jump_marker(1)),
             None, Item("edit.nudge_left", lambda: ed.nudge(-1)), Item("edit.nudge_right", lambda: ed.nudge(1)),
-            Item("edit.remove_item", ed.remove_item),
+            Item("edit.trim_start", ed.trim_start), Item("edit.trim_end", ed.trim_end),
+            Item("edit.fade_in", ed.fade_in), Item("edit.fade_out", ed.fade_out), Item("edit.remove_item", ed.remove_item),
         ], sc, self)
         self.undo_action, self.redo_action = edit.actions()[0], edit.actions()[1]
         build_menu(bar, "&Transport", [

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextEdit,
+    QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,6 +68,10 @@ DEFAULTS: tuple[ShortcutDef, ...] = (
     ShortcutDef("edit.next_marker", "Go to the next marker", "Edit", "Ctrl+Right"),
     ShortcutDef("edit.nudge_left", "Nudge the selected placed take one frame earlier", "Edit", "Alt+Left"),
     ShortcutDef("edit.nudge_right", "Nudge the selected placed take one frame later", "Edit", "Alt+Right"),
+    ShortcutDef("edit.trim_start", "Trim the selected placed take's start to the playhead", "Edit", "["),
+    ShortcutDef("edit.trim_end", "Trim the selected placed take's end to the playhead", "Edit", "]"),
+    ShortcutDef("edit.fade_in", "Fade the selected placed take in up to the playhead", "Edit", "Ctrl+["),
+    ShortcutDef("edit.fade_out", "Fade the selected placed take out from the playhead", "Edit", "Ctrl+]"),
     ShortcutDef(
         "edit.remove_item", "Remove the selected placed take from its lane", "Edit", "Ctrl+Backspace"
     ),
@@ -240,6 +247,12 @@ class KeyboardGuard(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         kind = event.type()
+        if (kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+                and isinstance(obj, QAbstractButton) and obj.hasFocus() and obj.window() is self.window):
+            obj.animateClick()  # Space plays everywhere, so Enter presses the focused button
+            return True
         if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape:
             focus = QApplication.focusWidget()
             if obj is focus and is_text_field(focus) and focus.window() is self.window:
@@ -268,6 +281,10 @@ class KeyboardGuard(QObject):
 
 def make_focusable_without_wheel(root: QWidget) -> None:
     """Spin boxes and combo boxes take focus by click or Tab, not by the wheel (``KeyboardGuard`` does the
-    rest)."""
+    rest); tool buttons in tool bars join the Tab order, so every control is reachable from the keyboard."""
     for box in root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox):
         box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    for bar in root.findChildren(QToolBar):
+        for button in bar.findChildren(QToolButton):
+            if button.objectName() != "qt_toolbar_ext_button":
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)

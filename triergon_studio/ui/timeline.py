@@ -82,6 +82,28 @@ class _LanesViewBox(_ScrubViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+def _shaped_envelope(x: np.ndarray, y: np.ndarray, item: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The envelope strokes inside the item's trims, scaled by its equal-power fades."""
+    t_in = float(getattr(item, "trim_in_s", 0.0) or 0.0)
+    t_out = getattr(item, "trim_out_s", None)
+    f_in = float(getattr(item, "fade_in_s", 0.0) or 0.0)
+    f_out = float(getattr(item, "fade_out_s", 0.0) or 0.0)
+    if not x.size or (t_in <= 0 and t_out is None and f_in <= 0 and f_out <= 0):
+        return x, y
+    end = float(x[-1]) if t_out is None else float(t_out)
+    keep = (x >= t_in) & (x <= end)
+    keep[1::2] = keep[0::2]  # strokes come in pairs
+    x, y = x[keep], y[keep].copy()
+    g = np.ones_like(y)
+    if f_in > 0:
+        u = np.clip((x - t_in) / f_in, 0.0, 1.0)
+        g *= np.sin(0.5 * np.pi * u)
+    if f_out > 0:
+        u = np.clip((end - x) / f_out, 0.0, 1.0)
+        g *= np.sin(0.5 * np.pi * u)
+    return x, y * g
+
+
 def _box_pen(selected: bool) -> QPen:
     """A selected take's box has a bright cosmetic outline; others none."""
     if not selected:
@@ -132,6 +154,7 @@ class LanesView(pg.PlotWidget):
         self._spans: list[tuple[str, int, float, float, Any, Any]] = []
         self._grab: dict[str, Any] | None = None
         self.selected_item: str | None = None
+        self._offsets: dict[str, float] = {}
         self.snap_time: Callable[[float], float] = lambda t: t  # the main window sets its video-frame snap
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=pg.mkPen("#ffd54f"))
         self.playhead.sigDragged.connect(lambda line: self.scrub.emit(float(line.value())))
@@ -141,6 +164,7 @@ class LanesView(pg.PlotWidget):
         for item in self._items:
             self.removeItem(item)
         self._items, self._spans, self._grab = [], [], None
+        self._offsets = {item.id: float(item.offset_s) for lane in lanes for item in lane.items}
         self.lane_names = [lane.name for lane in lanes]
         n = max(1, len(lanes))
         self._vb.setYRange(-n, 0, padding=0.02)
@@ -162,24 +186,27 @@ class LanesView(pg.PlotWidget):
                 if env is None:
                     continue
                 x, y = env
-                # Full scale is half a row; the lane's and the item's gain scale the drawing as they do the mix.
+                # Full scale is half a row; the lane's and the item's gain, the trims and the fades shape the
+                # drawing as they shape the mix.
                 gain = float(10.0 ** ((lane.gain_db + getattr(item, "gain_db", 0.0)) / 20.0))
+                x, y = _shaped_envelope(x, y, item)
                 wave = pg.PlotDataItem(x + item.offset_s, centre + np.clip(y * gain, -1.0, 1.0) * 0.45,
                                        connect="pairs", pen=pg.mkPen(colour, width=1))
                 self.addItem(wave)
                 self._items.append(wave)
+                first = item.offset_s + (float(x[0]) if x.size else 0.0)
                 end = item.offset_s + (float(x[-1]) if x.size else 0.0)
                 box = None
                 if x.size:
                     # The take's box stays inside its own lane row.
-                    box = QGraphicsRectItem(QRectF(item.offset_s, -(k + 1) + 0.04, end - item.offset_s, 0.92))
+                    box = QGraphicsRectItem(QRectF(first, -(k + 1) + 0.04, end - first, 0.92))
                     selected = item.id == self.selected_item
                     box.setBrush(pg.mkBrush(colour.red(), colour.green(), colour.blue(), 70 if selected else 25))
                     box.setPen(_box_pen(selected))
                     box.setZValue(-10)
                     self.addItem(box)
                     self._items.append(box)
-                self._spans.append((item.id, k, item.offset_s, end, wave, box))
+                self._spans.append((item.id, k, first, end, wave, box))
         self.plotItem.getAxis("left").setTicks([ticks, []])
 
     def lane_at(self, y: float) -> str | None:
@@ -226,7 +253,8 @@ class LanesView(pg.PlotWidget):
         g = self._grab
         if g is None:
             return False
-        item_id, _, start, end, wave, box = g["span"]
+        item_id, _, _, _, wave, box = g["span"]
+        start = self._offsets.get(item_id, 0.0)  # the take's first sample (trims do not move it)
         g["offset"] = max(0.0, self.snap_time(start + x - g["x0"]))
         dx = g["offset"] - start if phase != "finish" else 0.0
         wave.setPos(dx, 0.0)

@@ -75,6 +75,44 @@ class WindowEdits:
         if offset != item.offset_s:
             self.host.guard(p.move_item, item_id, offset)
 
+    def _selected(self) -> tuple[str, float, float, float] | None:
+        """(item id, playhead in take seconds, trim in, trim out) of the selected placed take."""
+        item_id = self.host.timeline.lanes.selected_item
+        if item_id is None:
+            self.host.show_status("Click a placed take on a lane first")
+            return None
+        p = self.host.project
+        _, item = p.find_item(item_id)
+        length = float(p.take(item.take_id).duration_s)
+        t = self.host.snap_frame(self.host.transport.position_s) - item.offset_s
+        return item_id, t, item.trim_in_s, length if item.trim_out_s is None else item.trim_out_s
+
+    def trim_start(self) -> None:
+        """[ : the selected take starts sounding at the playhead (it stays in sync with the picture)."""
+        sel = self._selected()
+        if sel is not None:
+            self.host.guard(lambda: self.host.project.edit_item(sel[0], trim_in_s=sel[1], text="Trim start"))
+
+    def trim_end(self) -> None:
+        """] : the selected take stops at the playhead."""
+        sel = self._selected()
+        if sel is not None:
+            self.host.guard(lambda: self.host.project.edit_item(sel[0], trim_out_s=sel[1], text="Trim end"))
+
+    def fade_in(self) -> None:
+        """Fade in from the take's (trimmed) start to the playhead."""
+        sel = self._selected()
+        if sel is not None:
+            self.host.guard(lambda: self.host.project.edit_item(sel[0], fade_in_s=max(0.0, sel[1] - sel[2]),
+                                                                text="Fade in"))
+
+    def fade_out(self) -> None:
+        """Fade out from the playhead to the take's (trimmed) end."""
+        sel = self._selected()
+        if sel is not None:
+            self.host.guard(lambda: self.host.project.edit_item(sel[0], fade_out_s=max(0.0, sel[3] - sel[1]),
+                                                                text="Fade out"))
+
     def remove_item(self) -> None:
         item_id = self.host.timeline.lanes.selected_item
         if item_id is not None:
