@@ -31,9 +31,13 @@ def register(subparsers: Any) -> None:
     )
     gen.add_argument("video", nargs="?", type=Path, help="video to score (its length sets the output length)")
     gen.add_argument("--duration", type=float, help="seconds to generate when there is no video")
+    gen.add_argument("--start", type=float, help="with a VIDEO: generate from this picture time (seconds)")
+    gen.add_argument("--end", type=float, help="with a VIDEO: generate up to this picture time (seconds)")
     gen.add_argument("--text", help="text prompt")
     gen.add_argument("--negative", help="negative prompt: what the take should not sound like")
     gen.add_argument("--ref-audio", type=Path, help="reference audio prompt")
+    gen.add_argument("--ref-in", type=float, default=0.0, help="reference audio in point (seconds)")
+    gen.add_argument("--ref-out", type=float, help="reference audio out point (seconds; default: its end)")
     gen.add_argument("--init-audio", type=Path, help="audio-to-audio: start from this sound, noised to --init-noise")
     gen.add_argument("--init-noise", type=float, help="how far to noise the init audio, 0 < LEVEL <= 1 "
                                                       "(default: the model's)")
@@ -137,11 +141,17 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
     """The CLI's ``TakeSpec``: the same fields the app fills from a project (``core.take_spec.spec_from_project``)."""
     from triergon_studio.core.take_spec import AudioClip, TakeSpec, TimeSpan
 
-    span = TimeSpan(0.0, video.duration_s) if video is not None else TimeSpan(0.0, float(args.duration))
+    if video is not None:
+        start = 0.0 if args.start is None else float(args.start)
+        span = TimeSpan(start, video.duration_s if args.end is None else float(args.end))
+    else:
+        if args.start is not None or args.end is not None:
+            raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
+        span = TimeSpan(0.0, float(args.duration))
     return TakeSpec(
         span=span, video=video, use_video=not args.no_video, text=args.text or "",
         negative_text=args.negative or "",
-        reference=AudioClip(str(args.ref_audio)) if args.ref_audio else None,
+        reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
         init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
         curves=curves, curve_method="t_lufs" if args.predict_curves else None, conform=bool(args.conform),
         model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,

@@ -7,8 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.engine.families.base import Capabilities, Defaults, ModelInfo, Settings, TakeInputs
-from triergon_studio.engine.families.registry import FamilyEntry
+from triergon_studio.engine.families.base import (
+    Capabilities,
+    Defaults,
+    FamilyEntry,
+    ModelInfo,
+    Settings,
+    TakeInputs,
+)
 from triergon_studio.engine.families.triergon import SAMPLER_NAMES, TriErgonModel
 from triergon_studio.errors import ModelError
 
@@ -58,7 +64,7 @@ def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: An
     if options:
         raise ModelError(f"unknown load options: {', '.join(options)}", name_or_dir)
     net = load_model(name_or_dir, device, dtype)
-    return StableAudioOpenModel(net, describe(name_or_dir))
+    return StableAudioOpenModel(net, info=describe(name_or_dir))
 
 
 class StableAudioOpenModel(TriErgonModel):

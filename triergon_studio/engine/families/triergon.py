@@ -10,8 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triergon_studio.engine.families.base import Capabilities, Defaults, ModelInfo, Settings, TakeInputs
-from triergon_studio.engine.families.registry import FamilyEntry
+from triergon_studio.engine.families.base import (
+    Capabilities,
+    Defaults,
+    FamilyEntry,
+    ModelInfo,
+    Settings,
+    TakeInputs,
+)
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
