@@ -347,3 +347,82 @@ def test_trims_and_fades_on_a_placed_take(window, qtbot) -> None:
         p.edit_item(item_id, trim_in_s=1.0, trim_out_s=1.0)
     p.undo.undo()
     assert p.lane("FX").items[0].fade_out_s == 0.0
+
+
+def test_prompt_panel_follows_what_the_model_can_do(window, qtbot, tmp_path) -> None:
+    """The panel asks the model's family (torch-free) which prompts it takes, its samplers and defaults."""
+    p = window.prompt_panel
+    p.model.setCurrentText("compact")
+    assert p.use_picture.isEnabled() and p.reference.isEnabled() and p.predict_button.isEnabled()
+    assert "25" in p.steps.specialValueText() and "4" in p.cfg.specialValueText()
+    sao = tmp_path / "stable-audio-open-1.0"
+    sao.mkdir()
+    (sao / "model_config.json").write_text(json.dumps({"model_type": "diffusion_cond", "sample_rate": 44100,
+                                                       "sample_size": 2097152}))
+    window._add_model_folder(str(sao))
+    assert p.model.currentText() == str(sao)
+    assert not p.use_picture.isEnabled() and not p.reference.isEnabled() and not p.predict_button.isEnabled()
+    assert p.prompt_text.isEnabled() and "100" in p.steps.specialValueText()
+    assert "no video" in p.model_note.text() and "stable-audio-open" in p.model_note.text()
+    samplers = [p.sampler.itemText(k) for k in range(p.sampler.count())]
+    assert samplers[0] == "model default" and "dpmpp-3m-sde" in samplers
+    window._add_model_folder(str(tmp_path))  # not a model folder: one clear line, nothing changes
+    assert "not a model folder" in window.banner.text and p.model.currentText() == str(sao)
+
+
+def test_queued_jobs_stay_counted_while_progress_runs(window, qtbot) -> None:
+    import threading
+
+    from triergon_studio.ui.jobs import JobProgress
+    from triergon_studio.ui.worker import Job
+
+    gate = threading.Event()
+
+    def slow(cancel: threading.Event):  # noqa: ANN202
+        for k in range(3):
+            yield JobProgress(k, 3, f"step {k}")
+            gate.wait(5)
+        return None
+
+    window.jobs.submit(Job("first", slow))
+    window.jobs.submit(Job("second", slow))
+    qtbot.waitUntil(lambda: "step" in window.status_job.text(), timeout=5000)
+    assert "1 queued" in window.status_job.text() and "1 queued" in window.prompt_panel.job_label.text()
+    gate.set()
+    qtbot.waitUntil(lambda: not window.jobs.is_busy(), timeout=10000)
+    assert "queued" not in window.status_job.text()
+
+
+def test_one_selection_at_a_time_and_region_take_overlay(window, qtbot) -> None:
+    from triergon_studio.core.curves import LoudnessCurve
+
+    p = window.project
+    n = int(np.ceil(p.duration_s * 6))
+    p.set_curves(LoudnessCurve(np.full(n, -30.0), np.full(n, -30.0), p.duration_s))
+    ed = window.curve_editor
+    sel = np.zeros((2, n), bool)
+    sel[0, 2:5] = True
+    ed.set_selection(sel)
+    ed.selection_changed.emit()
+    ed.set_region(1.0, 2.0)  # the newer, visible selection wins: the points go
+    assert not ed.selected_points().any() and "region 1.00-2.00" in window.curve_toolbar.acts_on.text()
+    ed.set_selection(sel)
+    ed.selection_changed.emit()
+    assert ed.region is None and "3 points" in window.curve_toolbar.acts_on.text()
+    ed.flatten_selection()  # acts on the points on L only
+    assert np.array_equal(p.curves.right, np.full(n, -30.0))
+    # A take generated for 1-3 s draws its measured loudness at 1-3 s, not from 0.
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.core.model import Take, new_id
+
+    path = p.new_take_path("region")
+    tone = np.sin(2 * np.pi * 220 * np.arange(2 * 44100) / 44100)
+    write_wav(path, np.stack([tone, tone], 1).astype(np.float32) * 0.2, 44100, bits="32f")
+    take = Take(id=new_id(), name="region", path=path.relative_to(p.folder).as_posix(), duration_s=2.0,
+                sample_rate=44100, metadata={"start_s": 1.0})
+    p.add_take(take)
+    qtbot.waitUntil(lambda: take.id in window.take_curves, timeout=10000)
+    window.takes_panel.select(take.id)
+    qtbot.waitUntil(lambda: ed.ref_lines[0][0].isVisible(), timeout=10000)
+    xs = ed.ref_lines[0][0].getData()[0]
+    assert xs[0] == pytest.approx(1.0) and xs[-1] <= 3.0 + 1e-6
