@@ -363,7 +363,7 @@ def test_prompt_panel_follows_what_the_model_can_do(window, qtbot, tmp_path) -> 
     assert p.model.currentText() == str(sao)
     assert not p.use_picture.isEnabled() and not p.reference.isEnabled() and not p.predict_button.isEnabled()
     assert p.prompt_text.isEnabled() and "100" in p.steps.specialValueText()
-    assert "no video" in p.model_note.text() and "stable-audio-open" in p.model_note.text()
+    assert "no video" in p.model_note.text() and "stable-audio-open" in p.model.toolTip()
     samplers = [p.sampler.itemText(k) for k in range(p.sampler.count())]
     assert samplers[0] == "model default" and "dpmpp-3m-sde" in samplers
     window._add_model_folder(str(tmp_path))  # not a model folder: one clear line, nothing changes

@@ -360,10 +360,13 @@ class PromptPanel(QWidget):
         self.sampler.setItemData(0, f"{d.sampler}", Qt.ItemDataRole.ToolTipRole)
         takes = [w for on, w in ((caps.text, "text"), (caps.reference_audio, "reference audio"),
                                  (caps.video, "picture")) if on]
-        lines = [f"{info.family} · takes {', '.join(takes) or 'no prompt'} · defaults {d.steps} steps, "
-                 f"CFG {d.cfg:g}, {d.sampler}"]
-        lines += list(caps.notes)
-        self.model_note.setText("\n".join(lines))
+        summary = (f"{info.family}: takes {', '.join(takes) or 'no prompt'}; defaults {d.steps} steps, "
+                   f"CFG {d.cfg:g}, {d.sampler}")
+        self.model.setToolTip(summary)
+        # Only what the disabled boxes cannot say takes a row in the panel (it must fit a laptop screen).
+        self.model_note.setText("\n".join(caps.notes))
+        self.model_note.setVisible(bool(caps.notes))
+        self.model_note.setToolTip(summary)
 
     def _choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
