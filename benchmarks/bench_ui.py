@@ -176,12 +176,12 @@ def bench_av_offset(video: Path) -> None:
 
     from triergon_studio.audio.io import write_wav
     from triergon_studio.core.model import Take, new_id
-    from triergon_studio.core.project import Project
     from triergon_studio.ui.main_window import MainWindow
+    from triergon_studio.video.project_video import new_project
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp())
-    project = Project.new_from_video(video, folder / "bench.json")
+    project = new_project(video, folder / "bench.json")
     project.save(overwrite=True)
     rng = np.random.default_rng(0)
     noise = (0.2 * rng.standard_normal((int(project.duration_s * 48000), 2))).astype(np.float32)
@@ -247,12 +247,12 @@ def bench_play_latency(video: Path, trials: int = 12) -> None:
     from triergon_studio.audio.io import write_wav
     from triergon_studio.audio.playback import Player
     from triergon_studio.core.model import Take, new_id
-    from triergon_studio.core.project import Project
     from triergon_studio.ui.main_window import MainWindow
+    from triergon_studio.video.project_video import new_project
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp())
-    project = Project.new_from_video(video, folder / "latency.json")
+    project = new_project(video, folder / "latency.json")
     project.save(overwrite=True)
     rng = np.random.default_rng(1)
     noise = (0.2 * rng.standard_normal((int(project.duration_s * 48000), 2))).astype(np.float32)

@@ -210,9 +210,9 @@ def render_video(path: Path) -> None:
 
 
 def write_project(video: Path, project_path: Path) -> None:
-    from triergon_studio.core.project import Project
+    from triergon_studio.video.project_video import new_project
 
-    project = Project.new_from_video(video, project_path)
+    project = new_project(video, project_path)
     assert project.fps == Fraction(FPS)
     project.set_prompt_text("rubber ball bouncing on a wooden floor, a heavy wooden door slams shut, "
                             "footsteps on wooden boards")

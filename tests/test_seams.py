@@ -71,3 +71,66 @@ def test_import_linter_contracts_hold() -> None:
                          cwd=Path(triergon_studio.__file__).resolve().parents[1])
     assert out.returncode == 0, out.stdout[-3000:]
     assert "0 broken" in out.stdout
+
+
+def _import_cycles() -> list[list[str]]:
+    """Groups of our modules that import each other, directly or through others (Tarjan's strongly connected
+    components over every import grimp finds, function-level ones included; type-checking imports excepted)."""
+    import grimp
+
+    graph = grimp.build_graph("triergon_studio", cache_dir=None, exclude_type_checking_imports=True)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = 0
+
+    def visit(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    assert _import_cycles() == []
+
+
+def test_the_cycle_walk_can_fail(tmp_path: Path) -> None:
+    import grimp
+
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from cyc import b\n")
+    (pkg / "b.py").write_text("from cyc import a\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        graph = grimp.build_graph("cyc", cache_dir=None)
+        assert "cyc.b" in graph.find_modules_directly_imported_by("cyc.a")
+        assert "cyc.a" in graph.find_modules_directly_imported_by("cyc.b")
+    finally:
+        sys.path.remove(str(tmp_path))

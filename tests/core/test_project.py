@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from video_factory import make_video
 
+from tests.video.video_factory import make_video
 from triergon_studio.core.autosave import Autosaver, discard_recovery, has_recovery, recover
 from triergon_studio.core.model import GenerationSettings, ReferenceClip, Take
 from triergon_studio.core.project import Project, autosave_path
 from triergon_studio.errors import ProjectError
+from triergon_studio.video.project_video import new_project, relink
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path, video: Path) -> Project:
     shutil.copy(video, tmp_path / "picture.mp4")
-    return Project.new_from_video(tmp_path / "picture.mp4", tmp_path / "show.json")
+    return new_project(tmp_path / "picture.mp4", tmp_path / "show.json")
 
 
 def make_take(project: Project, name: str = "door") -> Take:
@@ -183,12 +184,12 @@ def test_moved_and_replaced_video_detected_and_relinked(project: Project, tmp_pa
     os.replace(tmp_path / "picture.mp4", moved)
     reopened = Project.load(tmp_path / "show.json")
     assert reopened.video_status() == "missing"
-    reopened.relink_video(moved)
+    relink(reopened, moved)
     assert reopened.video_status() == "ok" and reopened.video.path == "media/picture_moved.mp4"
     other = make_video(tmp_path / "recut.mp4", 40, fps=25)
     with pytest.raises(ProjectError, match="not the same video"):
-        reopened.relink_video(other)
-    reopened.relink_video(other, accept_changed=True)
+        relink(reopened, other)
+    relink(reopened, other, accept_changed=True)
     assert reopened.fps == 25 and reopened.frame_count == 40
     reopened.undo.undo()
     assert reopened.fps == Fraction(30000, 1001)

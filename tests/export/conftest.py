@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -8,12 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "video"))
-
-from video_factory import make_video  # noqa: E402,F401
-
+from tests.video.video_factory import make_video  # noqa: E402,F401
 from triergon_studio.core.model import Take  # noqa: E402
 from triergon_studio.core.project import Project  # noqa: E402
+from triergon_studio.video.project_video import new_project  # noqa: E402
 
 CLICK_AT = 1000  # sample of the click inside each take (at the take's own rate)
 
@@ -42,7 +39,7 @@ def add_click_take(project: Project, name: str, lane: str, offset_s: float, sr: 
 
 @pytest.fixture
 def project(tmp_path: Path, export_video: Path) -> Project:
-    p = Project.new_from_video(export_video, tmp_path / "proj" / "reel1.json")
+    p = new_project(export_video, tmp_path / "proj" / "reel1.json")
     p.folder.mkdir(parents=True, exist_ok=True)
     add_click_take(p, "door", "FOLEY", 0.5)
     add_click_take(p, "whoosh", "FX", 1.0, sr=48000)

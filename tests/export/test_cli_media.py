@@ -10,9 +10,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from video_factory import make_audio_only, make_video, truncated_copy
 
 from tests.export.conftest import write_click
+from tests.video.video_factory import make_audio_only, make_video, truncated_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,6 +16,7 @@ from triergon_studio.audio.reaper import parse_rpp_items
 from triergon_studio.core.project import Project
 from triergon_studio.core.timecode import picture_samples, timecode_to_samples
 from triergon_studio.errors import CancelledError, ExportError
+from triergon_studio.video.project_video import new_project
 
 
 def _wavs(folder: Path) -> list[Path]:
@@ -37,7 +38,7 @@ def test_every_file_is_exactly_picture_length(project: Project, tmp_path: Path, 
 
 @pytest.mark.slow
 def test_real_odd_rate_picture_length(tmp_path: Path, shared_media: Path) -> None:
-    p = Project.new_from_video(shared_media / "bottle-detection.mp4", tmp_path / "bottle.json")
+    p = new_project(shared_media / "bottle-detection.mp4", tmp_path / "bottle.json")
     p.save()
     add_click_take(p, "hit", "FOLEY", 3.0)
     export_project(p, tmp_path / "out")
@@ -238,11 +239,11 @@ def test_reaper_project(project: Project, tmp_path: Path, export_video: Path) ->
 
 
 def test_vfr_picture_length_is_its_duration(tmp_path: Path) -> None:
-    from video_factory import make_video
+    from tests.video.video_factory import make_video
 
     pts = [0, 40, 80, 200, 240, 500, 533, 566, 1000, 1040]
     video = make_video(tmp_path / "vfr.mp4", len(pts), fps=25, pts_ms=pts)
-    p = Project.new_from_video(video, tmp_path / "vfr.json")
+    p = new_project(video, tmp_path / "vfr.json")
     p.save()
     assert p.video.is_vfr
     result = export_project(p, tmp_path / "out")
@@ -255,7 +256,7 @@ def test_reaper_refuses_a_missing_video_and_writes_nothing(tmp_path: Path, expor
 
     video = tmp_path / "moved.mp4"
     shutil.copy(export_video, video)
-    p = Project.new_from_video(video, tmp_path / "proj" / "reel2.json")
+    p = new_project(video, tmp_path / "proj" / "reel2.json")
     p.folder.mkdir(parents=True, exist_ok=True)
     add_click_take(p, "door", "FOLEY", 0.5)
     p.save()

@@ -141,7 +141,7 @@ def test_bad_model_folder(models: Path, bad: Path, untouched: None, name: str) -
 
 
 @pytest.mark.parametrize(("args", "problem"), [
-    (["--sampler", "bogus"], "unknown sampler"), (["--duration", "-1"], "positive"),
+    (["--sampler", "bogus"], "no sampler"), (["--duration", "-1"], "positive"),
     (["--duration", "inf"], "positive"), (["--steps", "0"], "steps"), (["--variations", "0"], "variations"),
     (["--cfg", "nan"], "cfg"),
 ])

@@ -49,9 +49,9 @@ def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def project(tmp_path: Path, small_video: Path):
-    from triergon_studio.core.project import Project
+    from triergon_studio.video.project_video import new_project
 
-    p = Project.new_from_video(small_video, tmp_path / "proj" / "scene.json")
+    p = new_project(small_video, tmp_path / "proj" / "scene.json")
     p.save(overwrite=True)
     return p
 

@@ -4,7 +4,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from video_factory import make_video
+
+from tests.video.video_factory import make_video
 
 
 @pytest.fixture(scope="session")

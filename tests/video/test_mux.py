@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from video_factory import rotated_copy
 
+from tests.video.video_factory import rotated_copy
 from triergon_studio.errors import ExportError
 from triergon_studio.video.audio_track import extract_audio
 from triergon_studio.video.mux import mux_review

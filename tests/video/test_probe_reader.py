@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from video_factory import (
+
+from tests.video.video_factory import (
     faststart_copy,
     make_audio_only,
     make_video,
@@ -15,7 +16,6 @@ from video_factory import (
     rotated_copy,
     truncated_copy,
 )
-
 from triergon_studio.errors import VideoFileError
 from triergon_studio.video.audio_track import extract_audio
 from triergon_studio.video.probe import probe
@@ -195,7 +195,7 @@ def test_audio_only_file_given_as_video(tmp_path: Path) -> None:
 
 
 def test_edit_list_trim_shows_only_the_kept_frames(media_dir: Path) -> None:
-    from video_factory import ffmpeg
+    from tests.video.video_factory import ffmpeg
 
     src = make_video(media_dir / "src25.mp4", 50, fps=25, gop=25)
     trimmed = media_dir / "trimmed.mp4"

@@ -5,8 +5,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from video_factory import make_video, read_index
 
+from tests.video.video_factory import make_video, read_index
 from triergon_studio.video.reader import VideoReader
 from triergon_studio.video.sampling import sample_frames_6fps, sample_indices, thumbnails
 

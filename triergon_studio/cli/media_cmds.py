@@ -56,13 +56,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from triergon_studio.core.project import Project
     from triergon_studio.errors import ProjectError
+    from triergon_studio.video.project_video import new_project
 
     out: Path = args.output
     if out.exists() and not args.force:
         raise ProjectError("already exists; use --force to replace it", out)
-    project = Project.new_from_video(args.video, out)
+    project = new_project(args.video, out)
     project.sample_rate = args.sample_rate
     if args.drop_frame:
         project.set_drop_frame(True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -68,12 +69,18 @@ def register(subparsers: Any) -> None:
 
 def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
+    from triergon_studio.engine.model_paths import find_named
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest, verify_model_dir
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
-    if spec in PRESETS:
+    named = find_named(spec) if not path.is_dir() else None
+    if named is not None:  # a bundled or TRIERGON_MODELS folder wins over a preset of the same name
+        path = named
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "model_config.json").exists():
+        raise ModelError("not a model folder: no config.json or model_config.json", path)
+    if spec in PRESETS and named is None:
         cfg = get_preset(spec)
     elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
         cfg = get_preset(spec[: -len(RANDOM_SUFFIX)])
@@ -85,10 +92,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
     elif path.is_dir() and (path / "model_config.json").exists():
-        from triergon_studio.engine.importers.sao import sao_config_from_dict
-
-        data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        cfg = sao_config_from_dict(data, path / "model_config.json", name=path.name)
+        return _family_info(path, verify)
     else:
         from triergon_studio.engine.weights import resolve_model
 
@@ -98,6 +102,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     counts = model.param_counts()
     out: dict[str, Any] = {
         "name": cfg.name,
+        "family": "tri-ergon",
         "preset": cfg.preset,
         "dit_params": counts["dit_params"],
         "vae_params": counts["vae_params"],
@@ -125,6 +130,31 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     return out
 
 
+def _family_info(path: Path, verify: bool) -> dict[str, Any]:
+    """A folder of another family (Stable Audio): what its files say, without loading the weights."""
+    import dataclasses
+
+    from triergon_studio.engine.families.registry import describe, find_family
+
+    entry = find_family(str(path))
+    info = describe(str(path))
+    out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
+                           "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
+                           "latent_rate_hz": info.latent_rate_hz,
+                           "max_duration_s": info.capabilities.max_window_s,
+                           "capabilities": dataclasses.asdict(info.capabilities),
+                           "defaults": dataclasses.asdict(info.defaults)}
+    if verify:
+        from importlib import import_module
+
+        module = import_module(entry.load.partition(":")[0])
+        check = getattr(module, "verify_folder", None)
+        if check is None:
+            raise ModelError(f"nothing to verify: {info.family} folders carry no checksums", path)
+        out["verified"] = check(path)
+    return out
+
+
 def run_model_info(args: argparse.Namespace) -> int:
     print(json.dumps(model_info(args.model, verify=args.verify), indent=2))
     return 0
@@ -147,6 +177,8 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
     else:
         if args.start is not None or args.end is not None:
             raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
+        if not (math.isfinite(args.duration) and args.duration > 0):
+            raise ModelError(f"duration must be a positive number of seconds, got {args.duration}")
         span = TimeSpan(0.0, float(args.duration))
     return TakeSpec(
         span=span, video=video, use_video=not args.no_video, text=args.text or "",

@@ -412,9 +412,10 @@ class Project:
                 return r
         raise ProjectError(f"no {kind} with id {rid!r}", self.path)
 
-    def relink_video(self, new_path: str | Path, accept_changed: bool = False) -> None:
-        """Point the project at a moved video. A different file (new cut) needs ``accept_changed=True``."""
-        ref, timing = video_ref_for(Path(new_path), self.path)
+    def relink_video(self, new_path: str | Path, info: Any, accept_changed: bool = False) -> None:
+        """Point the project at a moved video (``info``: its ``video.probe.VideoInfo``, probed by the caller).
+        A different file (new cut) needs ``accept_changed=True``."""
+        ref, timing = video_ref_for(Path(new_path), self.path, info)
         old = self.video.fingerprint if self.video else None
         if old is not None and ref.fingerprint is not None and not old.matches(ref.fingerprint) and not accept_changed:
             raise ProjectError("is not the same video as the project's (size or content differ); "
@@ -423,10 +424,11 @@ class Project:
 
     # --- files ---------------------------------------------------------------------------------------
     @classmethod
-    def new_from_video(cls, video_path: str | Path, project_path: str | Path) -> Project:
-        """A fresh project for ``video_path`` that will be saved at ``project_path`` (not written yet)."""
+    def new_from_video(cls, video_path: str | Path, project_path: str | Path, info: Any) -> Project:
+        """A fresh project for ``video_path`` (``info``: its ``video.probe.VideoInfo``, probed by the caller) that
+        will be saved at ``project_path`` (not written yet). ``video.project_video.new_project`` does both."""
         project = cls(project_path)
-        ref, timing = video_ref_for(Path(video_path), project.path)
+        ref, timing = video_ref_for(Path(video_path), project.path, info)
         project.video = ref
         for k, v in timing.items():
             setattr(project, k, v)
@@ -547,8 +549,9 @@ class Project:
     def _fill_missing_fingerprint(self) -> None:
         path = self.video_abspath()
         if self.video is not None and self.video.fingerprint is None and path is not None and path.is_file():
+            # a migrated v0 project: fingerprint the file by the duration the project records (no probing here)
             try:
-                ref, _ = video_ref_for(path, self.path)
-            except StudioError:
+                fp = VideoFingerprint.compute(path, self.duration_s)
+            except (OSError, StudioError):
                 return  # the video is unreadable; video_status/relink will report it
-            self.video = replace(ref, path=self.video.path)
+            self.video = replace(self.video, fingerprint=fp)

@@ -99,10 +99,9 @@ def relative_or_absolute(path: Path, folder: Path) -> str:
         return path.as_posix()
 
 
-def video_ref_for(video_path: Path, project_path: Path | None) -> tuple[VideoRef, dict[str, Any]]:
-    from triergon_studio.video.probe import probe
-
-    info = probe(video_path)
+def video_ref_for(video_path: Path, project_path: Path | None, info: Any) -> tuple[VideoRef, dict[str, Any]]:
+    """The project's record of a video the caller has probed (``info``: a ``video.probe.VideoInfo``; core never
+    reads video files itself)."""
     abs_video = video_path.resolve()
     rel = relative_or_absolute(abs_video, project_path.parent) if project_path else abs_video.as_posix()
     ref = VideoRef(rel, VideoFingerprint.compute(abs_video, info.duration_s), info.width, info.height,

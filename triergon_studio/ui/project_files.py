@@ -112,10 +112,10 @@ class ProjectFiles(QObject):
             )
             if not project_path:
                 return False
-        from triergon_studio.core.project import Project
+        from triergon_studio.video.project_video import new_project
 
         try:
-            project = Project.new_from_video(video, project_path)
+            project = new_project(video, project_path)
             project.save(overwrite=True)
         except StudioError as exc:
             self.host.show_error(str(exc), "open")
