@@ -426,3 +426,23 @@ def test_one_selection_at_a_time_and_region_take_overlay(window, qtbot) -> None:
     qtbot.waitUntil(lambda: ed.ref_lines[0][0].isVisible(), timeout=10000)
     xs = ed.ref_lines[0][0].getData()[0]
     assert xs[0] == pytest.approx(1.0) and xs[-1] <= 3.0 + 1e-6
+
+
+def test_tab_reaches_every_kind_of_control(window, qtbot) -> None:
+    """Tab from the prompt walks through the panels, both curve tool rows, the timeline, the transport and the
+    file actions, and never types into the prompt."""
+    window.guide.dismiss()
+    window.prompt_text.setFocus()
+    seen: set[QWidget] = set()
+    for _ in range(150):
+        w = QApplication.focusWidget()
+        seen.add(w)
+        qtbot.keyClick(w, Qt.Key.Key_Tab)
+    names = {w.objectName() for w in seen}
+    assert {"promptText", "generateButton", "regenerateButton", "takesList", "curveEditor", "playButton",
+            "deviceCombo", "startTimecode", "exportButton", "predictButton"} <= names
+    bar_buttons = [window.curve_toolbar.widgetForAction(a) for a in window.curve_toolbar.all_actions()]
+    bar_buttons += [window.curve_toolbar.edits_bar.widgetForAction(a) for a in window.curve_toolbar.all_actions()]
+    assert sum(1 for b in bar_buttons if b is not None and b in seen) >= 14
+    assert {window.prompt_panel.steps, window.prompt_panel.sampler, window.prompt_panel.seed} <= seen
+    assert window.prompt_text.toPlainText() == ""  # no tab characters
