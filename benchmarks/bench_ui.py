@@ -218,13 +218,18 @@ def bench_av_offset(video: Path) -> None:
     win.close()
 
 
-def _onset_time(cap: object, after: float, threshold: float = 1e-3) -> float | None:
-    """Monotonic time at which the first non-silent sample captured after ``after`` arrived."""
+def _onset_time(cap: object, after: float, threshold: float = 1e-3, quiet_s: float = 0.2) -> float | None:
+    """Monotonic time at which the first non-silent sample captured after ``after`` arrived; None when the
+    capture was not silent for ``quiet_s`` before ``after`` (an earlier sound still draining would fake an
+    instant onset)."""
     times = np.array([st[0] for st in cap.stamps])  # type: ignore[attr-defined]
     counts = np.array([st[1] for st in cap.stamps], dtype=np.float64)  # type: ignore[attr-defined]
     data = np.concatenate(cap.chunks)  # type: ignore[attr-defined]
     first = int(np.searchsorted(times, after))
     start = int(counts[first - 1]) if first > 0 else 0
+    before = data[max(0, start - int(quiet_s * 48000)) : start]
+    if before.size == 0 or np.abs(before).max() > threshold:
+        return None
     loud = np.flatnonzero(np.abs(data[start:]).max(axis=1) > threshold)
     if loud.size == 0:
         return None
@@ -309,8 +314,9 @@ def bench_play_latency(video: Path, trials: int = 12) -> None:
         t0 = time.monotonic()
         ref.play()
         pump(0.3)
+        ref.stop()  # let the device drain before closing, so the next trial starts from silence
         ref.close()
-        pump(0.2)
+        pump(0.6)
         t_snd = _onset_time(cap, t0)
         if t_snd is not None:
             old.append(t_snd - t0)
