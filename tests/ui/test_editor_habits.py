@@ -446,3 +446,21 @@ def test_tab_reaches_every_kind_of_control(window, qtbot) -> None:
     assert sum(1 for b in bar_buttons if b is not None and b in seen) >= 14
     assert {window.prompt_panel.steps, window.prompt_panel.sampler, window.prompt_panel.seed} <= seen
     assert window.prompt_text.toPlainText() == ""  # no tab characters
+
+
+def test_layout_and_take_columns_are_remembered(window, qtbot, qsettings) -> None:
+    from triergon_studio.ui.main_window import MainWindow
+
+    window.meter_dock.close()
+    window.takes_panel.tree.setColumnHidden(2, True)  # the user's choice from the header's menu
+    window.resize(1300, 760)
+    window.project.undo.set_clean()
+    assert window.close()
+    other = MainWindow(settings=qsettings, open_audio=False)
+    qtbot.addWidget(other)
+    other.show()
+    qtbot.waitExposed(other)
+    assert not other.meter_dock.isVisible() and other.takes_dock.isVisible()
+    assert other.takes_panel.hidden_columns() == [2]
+    assert other.height() == 760  # the width is clamped to the offscreen platform's screen, the height is not
+    other.close()
