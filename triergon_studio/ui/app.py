@@ -24,7 +24,7 @@ def make_app() -> object:
 
     style = resources.files("triergon_studio") / "resources" / "style.qss"
     if style.is_file():
-        app.setStyleSheet(style.read_text(encoding="utf-8"))
+        app.setStyleSheet(style.read_text(encoding="utf-8"))  # type: ignore[attr-defined]  # a QApplication
     return app
 
 

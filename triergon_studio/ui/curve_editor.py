@@ -114,6 +114,7 @@ class CurveEditor(QWidget):
         self.markers: list[pg.ScatterPlotItem] = []
         self.regions: list[pg.LinearRegionItem] = []
         self.playheads: list[pg.InfiniteLine] = []
+        self.ghosts: list[pg.PlotDataItem] = []  # the other channel, drawn faintly (overlay)
         self._band = QGraphicsRectItem()
         self._band.setPen(QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine))
         self._band.setBrush(QColor(255, 255, 255, 30))
@@ -125,7 +126,7 @@ class CurveEditor(QWidget):
                                 color="#9aa0a6", anchor=(0, 0))
         self.hint.setPos(0.0, -8.0)
         self.plots[0].addItem(self.hint, ignoreBounds=True)
-        self._band.setParentItem(None)
+        self._band.setParentItem(None)  # type: ignore[arg-type]  # detach: Qt takes None here
 
         project.changed.connect(self._on_project_changed)
         self.selection_changed.connect(self._one_selection)
@@ -178,7 +179,7 @@ class CurveEditor(QWidget):
         self.markers.append(markers)
         self.regions.append(region)
         self.playheads.append(playhead)
-        setattr(self, f"_ghost{ch}", ghost)
+        self.ghosts.append(ghost)
 
     def _disconnect(self) -> None:
         try:
@@ -253,7 +254,7 @@ class CurveEditor(QWidget):
             for other, ref in enumerate(self.ref_lines[ch]):
                 show = curve is not None and (other == ch or (self.overlay and ch == 0))
                 ref.setVisible(bool(show))
-                if show:
+                if show and curve is not None:
                     values = np.asarray(curve.left if other == 0 else curve.right, dtype=np.float64)
                     ref.setData(offset_s + np.arange(values.shape[0]) / float(curve.rate_hz), values)
 
@@ -513,7 +514,10 @@ class CurveEditor(QWidget):
         if self._n() == 0:
             return None
         px = self.plots[channel].getViewBox().viewPixelSize()
-        values = self._work[channel] if self._work is not None else self._base_values()[channel]
+        base = self._work if self._work is not None else self._base_values()
+        if base is None:
+            return None
+        values = base[channel]
         return ops.hit_index(values, self._rate(), x, y, (px[0], px[1]), HIT_PX)
 
     def _edit_selection(self, text: str, fn: Any, points_only: bool = False, edit: str = "drop") -> None:
@@ -558,7 +562,8 @@ class CurveEditor(QWidget):
         with self.project.undo.macro(text):
             if not np.array_equal(values, base):
                 self.project.set_curves(new, text)
-            self.project.undo.push(keys_ops.KeysCommand(self, keys, text))
+            if keys is not None:
+                self.project.undo.push(keys_ops.KeysCommand(self, keys, text))
 
     def _on_project_changed(self, what: str = "") -> None:
         if what in ("", "curves", "all", "project", "loaded"):
@@ -583,7 +588,7 @@ class CurveEditor(QWidget):
     def _redraw(self) -> None:
         self.hint.setVisible(self.project.curves is None and self._work is None)
         values = self._work if self._work is not None else self._base_values()
-        ghosts = (self._ghost0, self._ghost1)
+        ghosts = (self.ghosts[0], self.ghosts[1])
         if values is None:
             for line in self.lines:
                 line.setData([], [])
@@ -607,7 +612,7 @@ class CurveEditor(QWidget):
         for ch in channels:
             self.lines[ch].setData(t, self._work[ch])
         if self.overlay:
-            self._ghost0.setData(t, self._work[1])
+            self.ghosts[0].setData(t, self._work[1])
         if self.tool is Tool.POINTS:
             self._update_markers()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSizePolicy, QToolBar, QWidget
 
@@ -63,8 +65,8 @@ class CurveToolbar(QToolBar):
         self.copy_lr = self._action("Copy L→R", editor.copy_left_to_right)
         self.smooth = self._action("Smooth", editor.smooth_selection, "S")
         self.flatten = self._action("Flatten", editor.flatten_selection, "F")
-        self.raise_ = self._action("+dB", lambda: editor.offset_selection(self.step.value()), "Alt+Up")
-        self.lower = self._action("−dB", lambda: editor.offset_selection(-self.step.value()), "Alt+Down")
+        self.raise_db = self._action("+dB", lambda: editor.offset_selection(self.step.value()), "Alt+Up")
+        self.lower_db = self._action("−dB", lambda: editor.offset_selection(-self.step.value()), "Alt+Down")
         self.step = QDoubleSpinBox()
         self.step.setRange(0.1, 24.0)
         self.step.setValue(1.0)
@@ -98,7 +100,7 @@ class CurveToolbar(QToolBar):
         editor.selection_changed.connect(lambda: self.acts_on.setText(" " + editor.selection_text()))
         self.acts_on.setText(" " + editor.selection_text())
 
-    def _action(self, text: str, slot: object, shortcut: str = "") -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
         act = QAction(text, self)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))

@@ -212,7 +212,7 @@ class ProjectFiles(QObject):
         value = self.host.settings.value("recent", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or [])]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def add_recent(self, path: str) -> None:
         items = [path] + [p for p in self.recent_files() if p != path]

@@ -165,15 +165,15 @@ class PromptPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         # Prompts and settings scroll; the run box below them never does (Generate is always in sight).
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         content = QWidget()
         content.setObjectName("promptContent")
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 4, 0)
-        self.scroll.setWidget(content)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(content)
+        outer.addWidget(self.scroll_area, 1)
         prompt_box = QGroupBox("Prompts")
         pl = QVBoxLayout(prompt_box)
         self.prompt_text = QPlainTextEdit()
@@ -295,7 +295,7 @@ class PromptPanel(QWidget):
         self._commit_timer.timeout.connect(self.prompts_edited)
         self.prompt_text.textChanged.connect(self._commit_timer.start)
         self.prompt_text.textChanged.connect(self.refresh_task)
-        self.use_picture.toggled.connect(lambda *_: (self.refresh_task(), self.prompts_edited.emit()))
+        self.use_picture.toggled.connect(self._use_picture_toggled)
         for w in (self.steps, self.seed, self.variations):
             w.valueChanged.connect(lambda *_: self.settings_edited.emit())
         self.cfg.valueChanged.connect(lambda *_: self.settings_edited.emit())
@@ -307,6 +307,10 @@ class PromptPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.predict_button.clicked.connect(self.predict_requested)
         self.regen_button.clicked.connect(self.regenerate_region_requested)
+
+    def _use_picture_toggled(self, *_: object) -> None:
+        self.refresh_task()
+        self.prompts_edited.emit()
 
     def flush(self) -> None:
         """Push a pending text edit now (before generating or saving)."""

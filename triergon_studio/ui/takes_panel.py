@@ -121,7 +121,7 @@ class TakesPanel(QWidget):
         self._stats[take_id] = (integrated, true_peak)
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            if item.data(0, Qt.ItemDataRole.UserRole) == take_id:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == take_id:
                 self._filling = True
                 item.setText(4, _num(integrated, ".1f", "LUFS"))
                 item.setText(5, _num(true_peak, ".1f", "dBTP"))
@@ -158,7 +158,7 @@ class TakesPanel(QWidget):
     def select(self, take_id: str) -> None:
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            if item.data(0, Qt.ItemDataRole.UserRole) == take_id:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == take_id:
                 self.tree.setCurrentItem(item)
                 return
 
@@ -207,7 +207,8 @@ class LaneMixer(QWidget):
 
     def show_lanes(self, lanes: list[Any]) -> None:
         while self.grid.count():
-            w = self.grid.takeAt(0).widget()
+            taken = self.grid.takeAt(0)
+            w = taken.widget() if taken is not None else None
             if w is not None and w not in (self.guide, self.guide_gain):
                 w.deleteLater()
         self._rows = []
