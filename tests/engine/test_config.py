@@ -53,3 +53,59 @@ def test_unknown_preset_and_bad_configs(tmp_path: Path) -> None:
     data["dit"]["io_channels"] = 5
     with pytest.raises(ModelError, match="latent_dim"):
         ModelConfig.from_dict(data)
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "model_weights" / "compact" / "config.json"
+
+
+def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> None:
+    from triergon_studio.engine.models.encoder_config import EncoderConfig
+    from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
+
+    cfg = ModelConfig.from_json(BUNDLED)
+    assert isinstance(cfg.encoders, EncoderConfig) and isinstance(cfg.lufs_predictor, LufsPredictorConfig)
+    # the file stores a preset plus overrides; the typed config holds every value
+    assert cfg.encoders.width == 128 and cfg.encoders.audio_channels == (16, 32, 64)
+    assert cfg.lufs_predictor.d_model == 128 and cfg.lufs_predictor.frame_cnn.channels == (16, 32, 64, 96)
+    assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
+    assert cfg == get_preset("compact")
+    again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.to_dict() == cfg.to_dict()
+
+
+def test_model_without_encoders_round_trips_none() -> None:
+    cfg = get_preset("sao-1.0")
+    assert cfg.encoders is None and cfg.lufs_predictor is None
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_unknown_encoder_or_lufs_field_names_the_file(tmp_path: Path) -> None:
+    data = json.loads(BUNDLED.read_text())
+    data["encoders"]["colour"] = "red"
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=r"config\.json.*colour"):
+        ModelConfig.from_json(bad)
+    data = json.loads(BUNDLED.read_text())
+    data["lufs_predictor"]["frame_cnn"]["depth"] = 3
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=r"config\.json.*depth"):
+        ModelConfig.from_json(bad)
+    data = json.loads(BUNDLED.read_text())
+    data["lufs_predictor"]["layers"] = 3
+    with pytest.raises(ModelError, match="layers"):
+        ModelConfig.from_dict(data)
+    data = json.loads(BUNDLED.read_text())
+    data["encoders"] = "small"
+    with pytest.raises(ModelError, match="must be an object"):
+        ModelConfig.from_dict(data)
+
+
+def test_config_module_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, triergon_studio.engine.config as c; c.get_preset('compact').to_json(); "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:] or "engine.config imported torch"

@@ -11,9 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from triergon_studio.engine.models.dinov2 import (
-    DINOV2_PRESETS,
     DinoV2,
-    DinoV2Config,
     build_dinov2,
     count_params,
     frame_features,
@@ -22,6 +20,7 @@ from triergon_studio.engine.models.dinov2 import (
     load_dinov2,
     load_dinov2_state_dict,
 )
+from triergon_studio.engine.models.dinov2_config import DINOV2_PRESETS, DinoV2Config
 from triergon_studio.errors import ModelError
 
 

@@ -6,13 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from triergon_studio.engine.models.encoder_config import ENCODER_PRESETS, EncoderConfig
+from triergon_studio.engine.models.encoder_factory import build_prompt_encoders
 from triergon_studio.engine.models.encoders import (
-    ENCODER_PRESETS,
     ByteTokenizer,
-    EncoderConfig,
     PromptEncoder,
     SmallPromptEncoders,
-    build_prompt_encoders,
     count_params,
 )
 from triergon_studio.errors import ModelError

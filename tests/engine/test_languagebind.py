@@ -19,7 +19,9 @@ from triergon_studio.engine.models.clip import (
     ClipVisionTower,
     byte_to_unicode,
 )
-from triergon_studio.engine.models.encoders import EncoderConfig, build_prompt_encoders, count_params
+from triergon_studio.engine.models.encoder_config import EncoderConfig
+from triergon_studio.engine.models.encoder_factory import build_prompt_encoders
+from triergon_studio.engine.models.encoders import count_params
 from triergon_studio.engine.models.languagebind import (
     AUDIO_MEAN,
     AUDIO_STD,

@@ -8,12 +8,10 @@ import pytest
 import torch
 from torch import Tensor
 
+from triergon_studio.engine.models.lufs_config import LUFS_PRESETS, FrameCNNConfig, LufsPredictorConfig
 from triergon_studio.engine.models.lufs_predictor import (
-    LUFS_PRESETS,
-    FrameCNNConfig,
     FrameFeatureExtractor,
     LufsPredictor,
-    LufsPredictorConfig,
     build_lufs_predictor,
     seeded_lufs_predictor,
     transformer_params,
@@ -144,7 +142,8 @@ def test_config_from_preset_dict() -> None:
 
 
 def test_import_dinov2_into_the_feature_network(tmp_path: Path) -> None:
-    from triergon_studio.engine.models.dinov2 import DINOV2_PRESETS, DinoV2
+    from triergon_studio.engine.models.dinov2 import DinoV2
+    from triergon_studio.engine.models.dinov2_config import DINOV2_PRESETS
 
     src = DinoV2(DINOV2_PRESETS["dinov2-vits14"])
     path = tmp_path / "dinov2_vits14_pretrain.pth"

@@ -147,7 +147,8 @@ def test_tiny_under_two_million_params_in_all() -> None:
 
 
 def test_contract_importers_for_dinov2(tmp_path: Path) -> None:
-    from triergon_studio.engine.models.dinov2 import DinoV2, DinoV2Config
+    from triergon_studio.engine.models.dinov2 import DinoV2
+    from triergon_studio.engine.models.dinov2_config import DinoV2Config
     from triergon_studio.engine.weights import import_dinov2
 
     torch.manual_seed(0)

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from triergon_studio.errors import StudioError
 from triergon_studio.training.corpus import CorpusConfig
 from triergon_studio.training.data import SegmentSpec
 from triergon_studio.training.eval.classifier import kl_divergence, train_classifier
 from triergon_studio.training.eval.report import curve_mae, to_markdown
+from triergon_studio.training.eval.results import EvalReport, Reference, RowResult
 from triergon_studio.training.pool import build_pool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +40,13 @@ def test_kl_is_zero_for_equal_distributions_and_positive_otherwise() -> None:
 @pytest.fixture(scope="module")
 def tiny_model_and_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import randomize_, save_model_dir
 
     d = tmp_path_factory.mktemp("evalmodel")
     cfg = get_preset("tiny")
-    cfg.lufs_predictor = {"preset": "tiny"}
+    cfg.lufs_predictor = LufsPredictorConfig.from_dict({"preset": "tiny"})
     model = build_model(cfg)
     randomize_(model, 0)
     save_model_dir(model, cfg, d / "model")
@@ -62,13 +65,19 @@ def test_evaluation_rows_targets_and_markdown(tiny_model_and_classifier: tuple[P
     write_heldout(tmp_path / "h", n=2, max_seconds=2.5)
     report = evaluate_model_dir(model_dir, heldout_dir=tmp_path / "h", n_clips=2, steps=2,
                                 rows=["T", "V+T+pred", "V+T+GT"], classifier_path=clf)
-    rows = report["rows"]
-    assert set(rows) == {"T", "V+T+pred", "V+T+GT"}
+    rows = report.rows
+    assert list(rows) == ["T", "V+T+pred", "V+T+GT"]  # Table 3 order
     gt = rows["V+T+GT"]
-    assert gt["lufs_mae_conform"]["mean"] <= gt["lufs_mae_raw"]["mean"] + 1e-6
-    assert "lufs_mae_raw" not in rows["T"] and 0.0 <= rows["T"]["class_acc"] <= 1.0
-    assert report["t_lufs_mae"] >= 0.0 and report["reference"]["av_align_gt"] >= 0.0
-    assert set(report["targets"]) >= {"lufs_mae_raw_gt", "class_acc_text", "av_align_ratio", "t_lufs_mae"}
+    assert gt.lufs_mae_raw is not None and gt.lufs_mae_conform is not None
+    assert gt.lufs_mae_conform.mean <= gt.lufs_mae_raw.mean + 1e-6
+    assert rows["T"].lufs_mae_raw is None and 0.0 <= rows["T"].class_acc <= 1.0
+    assert report.t_lufs_mae is not None and report.t_lufs_mae >= 0.0 and report.reference.av_align_gt >= 0.0
+    assert set(report.targets) >= {"lufs_mae_raw_gt", "class_acc_text", "av_align_ratio", "t_lufs_mae"}
+    assert report.targets["lufs_mae_raw_gt"].measured == gt.lufs_mae_raw.mean
+    assert report.targets["class_acc_text"].measured == rows["T"].class_acc
+    data = json.loads(json.dumps(report.to_dict()))  # the `eval --json` shape
+    assert "lufs_mae_raw" not in data["rows"]["T"] and data["rows"]["V+T+GT"]["lufs_mae_raw"]["mean"] > 0
+    assert EvalReport.from_dict(data) == report
     md = to_markdown(report)
     assert "| V+T+GT |" in md and "T_LUFS error" in md
 
@@ -85,9 +94,9 @@ def test_cli_eval_json(tiny_model_and_classifier: tuple[Path, Path], tmp_path: P
                         "--classifier", str(clf), "--json"], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["rows"]["T"]["class_acc"] in (0.0, 1.0)
-    bad = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(tmp_path / "nope"), "--set", "heldout"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(tmp_path / "nope"), "--set", "heldout",
+                          "--heldout-dir", str(tmp_path / "h")], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "model folder not found" in bad.stderr
 
 
 def test_reference_audio_row_reaches_the_model(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
@@ -106,22 +115,50 @@ def test_reference_audio_row_reaches_the_model(tiny_model_and_classifier: tuple[
 
 
 def test_row_groups_and_merge() -> None:
-    from triergon_studio.errors import StudioError
-    from triergon_studio.training.eval.parallel import merge_reports, row_groups
-    from triergon_studio.training.eval.report import ROWS
+    from triergon_studio.training.eval.parallel import row_groups
+    from triergon_studio.training.eval.results import ROWS, merge_reports
 
     groups = row_groups(ROWS, 3)
     assert sorted(r for g in groups for r in g) == sorted(ROWS) and len(groups) == 3
     assert row_groups(ROWS, 99) == [[r] for r in ROWS] and row_groups(ROWS, 0) == [list(ROWS)]
-    ref = {"av_align_gt": 0.2, "classifier_acc_on_gt_audio": 1.0}
-    row = {"class_acc": 0.5, "av_align_ratio": 0.9}
-    a = {"clips": 2, "reference": ref, "rows": {"V": row}, "t_lufs_mae": 4.0}
-    b = {"clips": 2, "reference": ref, "rows": {"T": {**row, "class_acc": 1.0}}}
+    ref = Reference(av_align_gt=0.2, classifier_acc_on_gt_audio=1.0)
+    row = _row(class_acc=0.5, av_align_ratio=0.9)
+    a = EvalReport(2, ref, {"V": row}, t_lufs_mae=4.0)
+    b = EvalReport(2, ref, {"T": _row(class_acc=1.0)})
     merged = merge_reports([a, b], ROWS)
-    assert list(merged["rows"]) == ["T", "V"] and merged["t_lufs_mae"] == 4.0  # Table 3 order, not arrival
-    assert merged["targets"]["class_acc_text"]["measured"] == 1.0
+    assert list(merged.rows) == ["T", "V"] and merged.t_lufs_mae == 4.0  # Table 3 order, not arrival
+    assert merged.targets["class_acc_text"].measured == 1.0
+    assert merged.targets["av_align_ratio"].measured == 0.9  # no V+T+GT row: the best video row
+    assert merged.targets["lufs_mae_raw_gt"].to_dict() == {"target": 1.5, "measured": None, "met": False,
+                                                           "note": "not measured"}
     with pytest.raises(StudioError, match="disagree"):
-        merge_reports([a, {**b, "clips": 3}], ROWS)
+        merge_reports([a, EvalReport(3, ref, b.rows)], ROWS)
+
+
+def _row(**over: float) -> RowResult:
+    from triergon_studio.training.eval.results import ChannelMAE
+
+    base = {"class_acc": 0.5, "class_acc_train_captions": 0.5, "class_acc_heldout_captions": 0.5, "kl_ref_gen": 1.0,
+            "av_align": 0.1, "av_align_ratio": 0.5, "seconds": 1.0}
+    return RowResult(**{**base, **over}, lufs_mae_vs_gt=ChannelMAE(9.0, 11.0, 10.0))  # type: ignore[arg-type]
+
+
+def test_the_bundled_manifest_eval_reads_into_the_typed_report_and_back_unchanged() -> None:
+    """The report in model_weights/compact/manifest.json keeps its JSON shape through the typed object."""
+    from triergon_studio.training.eval.results import compute_targets
+
+    path = REPO_ROOT / "model_weights" / "compact" / "manifest.json"
+    data = json.loads(path.read_text())["eval"]
+    report = EvalReport.from_dict(data, path)
+    assert json.dumps(report.to_dict()) == json.dumps(data)  # same keys, same order, same values
+    assert report.targets == compute_targets(report)  # the recorded targets follow from the recorded rows
+    gt = report.rows["V+T+GT"]
+    assert gt.lufs_mae_conform is not None and report.targets["lufs_mae_conform_gt"].measured == gt.lufs_mae_conform.mean
+    assert "| V+T+pred |" in to_markdown(report)
+    broken = {**data, "rows": {**data["rows"], "T": {**data["rows"]["T"], "class_accuracy": 1.0}}}
+    with pytest.raises(StudioError, match="class_accuracy") as err:
+        EvalReport.from_dict(broken, path)
+    assert str(path) in str(err.value)
 
 
 @pytest.mark.slow
@@ -139,14 +176,15 @@ def test_parallel_evaluation_equals_one_process(tiny_model_and_classifier: tuple
     shutil.copy(clf, work / "classifier.pt")
     par = evaluate_parallel(model_dir, work, tmp_path / "h", 2, jobs=3, compare=model_dir)
     one = evaluate_model_dir(model_dir, heldout_dir=tmp_path / "h", n_clips=2, classifier_path=clf)
-    assert list(par["rows"]) == list(ROWS) == list(one["rows"])
+    assert list(par.rows) == list(ROWS) == list(one.rows)
     for r in ROWS:
         for k in ("class_acc", "kl_ref_gen", "av_align", "lufs_mae_vs_gt"):
-            assert par["rows"][r][k] == one["rows"][r][k], (r, k)
-    assert par["targets"] == one["targets"] and par["t_lufs_mae"] == one["t_lufs_mae"]
-    comp = par["lufs_mode_comparison"]  # the same model compared with itself: one entry, equal figures
-    assert list(comp) == ["tokens+frame"] or len(comp) == 1
-    assert next(iter(comp.values()))["raw"] == one["rows"]["V+T+GT"]["lufs_mae_raw"]["mean"]
+            assert getattr(par.rows[r], k) == getattr(one.rows[r], k), (r, k)
+    assert par.targets == one.targets and par.t_lufs_mae == one.t_lufs_mae
+    comp = par.lufs_mode_comparison  # the same model compared with itself: one entry, equal figures
+    assert comp is not None and len(comp) == 1
+    gt_raw = one.rows["V+T+GT"].lufs_mae_raw
+    assert gt_raw is not None and next(iter(comp.values())).raw == gt_raw.mean
 
 
 def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(tiny_model_and_classifier: tuple[Path, Path]) -> None:

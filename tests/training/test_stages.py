@@ -14,16 +14,18 @@ import torch
 from safetensors.torch import load_file
 
 from triergon_studio.errors import StudioError
-from triergon_studio.training.runner import StageConfig, read_log, run_stage
+from triergon_studio.training.config import StageConfig, load_stage_config
+from triergon_studio.training.runner import read_log, run_stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / "triergon_studio" / "training" / "configs"
 
 
 def _cfg(stage: str, tmp: Path, **over: object) -> StageConfig:
-    cfg = StageConfig.load(CONFIGS / f"tiny_{stage}.json")
+    cfg = load_stage_config(CONFIGS / f"tiny_{stage}.json")
     cfg.out_dir = str(tmp / stage)
     for k, v in over.items():
+        assert hasattr(cfg, k), k  # a setting of another stage would be silently ignored
         setattr(cfg, k, v)
     return cfg
 

@@ -54,6 +54,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--guidance", help="guidance rule, cfg or apg where the model offers both")
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
     gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
+    gen.add_argument("--text-encoder", type=Path,
+                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache)")
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
@@ -133,10 +135,16 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
 def _family_info(path: Path, verify: bool) -> dict[str, Any]:
     """A folder of another family (Stable Audio): what its files say, without loading the weights."""
     import dataclasses
+    from importlib import import_module
 
     from triergon_studio.engine.families.registry import describe, find_family
 
     entry = find_family(str(path))
+    module = import_module(entry.load.partition(":")[0])
+    own = getattr(module, "model_info_json", None)
+    if own is not None:  # the family reports itself (sizes on meta, defaults, verification)
+        result: dict[str, Any] = own(str(path), verify)
+        return result
     info = describe(str(path))
     out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
                            "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
@@ -145,9 +153,6 @@ def _family_info(path: Path, verify: bool) -> dict[str, Any]:
                            "capabilities": dataclasses.asdict(info.capabilities),
                            "defaults": dataclasses.asdict(info.defaults)}
     if verify:
-        from importlib import import_module
-
-        module = import_module(entry.load.partition(":")[0])
         check = getattr(module, "verify_folder", None)
         if check is None:
             raise ModelError(f"nothing to verify: {info.family} folders carry no checksums", path)
@@ -254,7 +259,8 @@ def run_generate(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, video, curves)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
-    model = load_model(args.model, device, dtype)
+    options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    model = load_model(args.model, device, dtype, **options)
     records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer())
     for rec in records:
         m = rec.metadata

@@ -21,11 +21,13 @@ def register(subparsers: Any) -> None:
     e = subparsers.add_parser("eval", help="evaluate a model on the held-out set (Markdown table or JSON)")
     e.add_argument("model", help="model directory (config.json + model.safetensors)")
     e.add_argument("--set", dest="eval_set", default="heldout", choices=["heldout"])
-    e.add_argument("--heldout-dir", help="a held-out set written by `corpus write-heldout` (default: generate)")
+    e.add_argument("--heldout-dir", required=True,
+                   help="the held-out set (`corpus write-heldout`); written there first if the folder has none")
     e.add_argument("--clips", type=int, default=36, help="clips to evaluate")
     e.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     e.add_argument("--rows", default="all", help="comma list of Table 3 rows or 'all'")
-    e.add_argument("--classifier", help="the evaluation classifier (default: beside the model or runs/compact)")
+    e.add_argument("--classifier",
+                   help="the evaluation classifier (default: eval_classifier.pt in the model folder)")
     e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     e.add_argument("--out", help="also write the JSON report here")
     e.set_defaults(func=_eval)
@@ -64,16 +66,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from triergon_studio.training.eval.report import evaluate_model_dir, to_markdown
 
     rows = None if args.rows == "all" else [r.strip() for r in args.rows.split(",") if r.strip()]
+    classifier = Path(args.classifier) if args.classifier else Path(args.model) / "eval_classifier.pt"
     report = evaluate_model_dir(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, steps=args.steps,
-                                rows=rows, classifier_path=args.classifier)
+                                rows=rows, classifier_path=classifier)
     if args.out:
         from triergon_studio.training.fileio import atomic_write_json
 
-        atomic_write_json(args.out, report)
-    print(json.dumps(report, indent=1) if args.json else to_markdown(report))
+        atomic_write_json(args.out, report.to_dict())
+    print(json.dumps(report.to_dict(), indent=1) if args.json else to_markdown(report))
     return 0
 
 

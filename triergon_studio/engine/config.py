@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from triergon_studio.core.constants import SAMPLE_RATE
+from triergon_studio.engine.models.encoder_config import EncoderConfig
+from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
 from triergon_studio.errors import ModelError
 
 CONFIG_FORMAT = "triergon-model-config"
@@ -127,10 +129,10 @@ class ModelConfig:
     dit: DiTConfig = field(default_factory=DiTConfig)
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
-    # Prompt encoders and the T_LUFS predictor are configured by their own modules; kept as plain dicts here so
-    # this file never depends on them (None: not part of this model).
-    encoders: dict[str, Any] | None = None
-    lufs_predictor: dict[str, Any] | None = None
+    # Prompt encoders and the T_LUFS predictor (None: not part of this model). Their config types live in
+    # torch-free leaf modules beside the networks.
+    encoders: EncoderConfig | None = None
+    lufs_predictor: LufsPredictorConfig | None = None
     # Fixed number of latent frames to generate, then trim (Stable Audio Open was trained on fixed windows);
     # None: the latent length follows the requested duration.
     sample_size_frames: int | None = None
@@ -177,11 +179,19 @@ class ModelConfig:
             for key, value in body.items():
                 if key in nested:
                     kwargs[key] = _build(nested[key], value)
+                elif key == "encoders":
+                    kwargs[key] = None if value is None else EncoderConfig.from_dict(value)
+                elif key == "lufs_predictor":
+                    kwargs[key] = None if value is None else LufsPredictorConfig.from_dict(value)
                 else:
                     kwargs[key] = value
             cfg = cls(**kwargs)
         except TypeError as exc:
             raise ModelError(f"bad model config: {exc}", source) from exc
+        except ModelError as exc:  # from the encoder / T_LUFS configs, which do not know the file
+            if exc.path is not None or source is None:
+                raise
+            raise ModelError(str(exc), source) from exc
         cfg.validate()
         return cfg
 
@@ -230,8 +240,8 @@ def _tiny() -> ModelConfig:
         dit=DiTConfig(io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128),
         conditioning=ConditioningConfig(cond_dim=64, num_tokens=4, number_features=32),
         sampling=SamplingDefaults(steps=8, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
-        encoders={"kind": "small", "preset": "tiny"},
-        lufs_predictor={"preset": "tiny"},
+        encoders=EncoderConfig.parse("small/tiny"),
+        lufs_predictor=LufsPredictorConfig.from_dict({"preset": "tiny"}),
     )
 
 
@@ -246,11 +256,13 @@ def _compact() -> ModelConfig:
                       global_cond_dim=512, lufs_mode="tokens+frame"),
         conditioning=ConditioningConfig(cond_dim=256, num_tokens=4),
         sampling=SamplingDefaults(steps=25, cfg_scale=4.0, sampler="dpmpp-2m"),
-        encoders={"kind": "small", "preset": "compact", "width": 128, "heads": 4, "text_layers": 2,
-                  "audio_layers": 2, "video_layers": 1, "text_max_len": 96, "word_buckets": 2048,
-                  "audio_channels": [16, 32, 64], "frame_size": 64, "frame_channels": [16, 32, 64, 96]},
-        lufs_predictor={"preset": "small", "d_model": 128, "n_layers": 3, "n_heads": 4,
-                        "frame_cnn": {"channels": [16, 32, 64, 96], "out_dim": 128, "image_size": 64}},
+        encoders=EncoderConfig.from_dict(
+            {"kind": "small", "preset": "compact", "width": 128, "heads": 4, "text_layers": 2, "audio_layers": 2,
+             "video_layers": 1, "text_max_len": 96, "word_buckets": 2048, "audio_channels": [16, 32, 64],
+             "frame_size": 64, "frame_channels": [16, 32, 64, 96]}),
+        lufs_predictor=LufsPredictorConfig.from_dict(
+            {"preset": "small", "d_model": 128, "n_layers": 3, "n_heads": 4,
+             "frame_cnn": {"channels": [16, 32, 64, 96], "out_dim": 128, "image_size": 64}}),
     )
 
 
@@ -262,8 +274,8 @@ def _tri_ergon(depth: int, name: str) -> ModelConfig:
         dit=DiTConfig(depth=depth),
         conditioning=ConditioningConfig(cond_dim=768, num_tokens=4),
         sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
-        encoders={"kind": "languagebind"},
-        lufs_predictor={"preset": "S" if depth == 20 else "L"},
+        encoders=EncoderConfig.parse("languagebind"),
+        lufs_predictor=LufsPredictorConfig.from_dict({"preset": "S" if depth == 20 else "L"}),
     )
 
 

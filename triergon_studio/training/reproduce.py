@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from triergon_studio.training.config import StageConfig, load_stage_config, merge_overrides
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ALL_STEPS = ("pool", "vae", "encoders", "lufs", "dit", "dit_tokens", "assemble", "assemble_tokens", "classifier",
              "eval")
@@ -27,10 +29,8 @@ STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
 RUN_STEPS = (*STAGE_STEPS, "dit_tokens")  # dit_tokens: the comparison DiT with the paper's LUFS tokens only
 
 
-def stage_config(stage: str, work: Path) -> Any:
-    from triergon_studio.training.runner import StageConfig
-
-    cfg = StageConfig.load(CONFIG_DIR / f"compact_{stage}.json")
+def stage_config(stage: str, work: Path) -> StageConfig:
+    cfg = load_stage_config(CONFIG_DIR / f"compact_{stage}.json")
     cfg.out_dir = str(work / stage)
     cfg.pool_path = str(work / "pool.npz")
     cfg.init = [str(work / Path(p).parent.name / Path(p).name) for p in cfg.init]
@@ -71,9 +71,7 @@ def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -
     cfg = get_preset("compact")
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
-        from triergon_studio.training.stages import _merge
-
-        cfg = ModelConfig.from_dict(_merge(cfg.to_dict(), dit_conf["model_overrides"]))
+        cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     model = build_model(cfg)
     paths = [str(work / s / "weights.safetensors") for s in (*STAGE_STEPS[:-1], dit)]

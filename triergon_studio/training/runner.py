@@ -1,5 +1,5 @@
-"""The training loop shared by the four stages: configs from JSON, single process or torchrun (DDP),
-checkpoints that resume, recorded seeds, CSV and TensorBoard logs.
+"""The training loop shared by the four stages: configs from JSON (``training/config.py``), single process
+or torchrun (DDP), checkpoints that resume, recorded seeds, CSV and TensorBoard logs.
 
 Under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) each process joins ``torch.distributed`` (NCCL on GPUs, gloo on
 CPUs), wraps its stage in ``DistributedDataParallel`` and draws its own data shard; rank 0 logs and saves.
@@ -8,12 +8,10 @@ CPUs), wraps its stage in ``DistributedDataParallel`` and draws its own data sha
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,98 +20,11 @@ import torch
 from torch import nn
 
 from triergon_studio.errors import StudioError
+from triergon_studio.training.config import Dist, RunConfig, StageConfig, load_stage_config
 from triergon_studio.training.fileio import atomic_write_json
-
-STAGES = ("vae", "encoders", "dit", "lufs")
-
-
-@dataclass
-class StageConfig:
-    stage: str
-    out_dir: str
-    model: str = "tiny"  # preset name, or a path to a model config.json
-    model_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"dit": {"lufs_mode": "tokens"}}
-    init: list[str] = field(default_factory=list)  # weights of earlier stages (weights.safetensors files)
-    steps: int = 100
-    batch_size: int = 8
-    lr: float = 3e-4
-    weight_decay: float = 1e-2
-    warmup_steps: int = 20
-    grad_clip: float = 1.0
-    seed: int = 0
-    segment_seconds: float = 2.0
-    crop_seconds: float = 0.0  # VAE: random crops of this length inside each segment (0 = whole segment)
-    corpus: dict[str, Any] = field(default_factory=lambda: {"max_seconds": 8.0, "mean_seconds": 3.0})
-    manifests: list[str] = field(default_factory=list)
-    manifest_weight: float = 0.0
-    pool_size: int = 0  # > 0: draw batches from a fixed pool of segments made once (fast on CPUs)
-    pool_path: str = ""  # share one pool between stages (built if missing)
-    pool_workers: int = 1
-    video_size: int = 32
-    lufs_size: int = 32
-    video_frames: int = 4
-    num_workers: int = 0  # DataLoader workers for the streaming path
-    log_every: int = 5
-    ckpt_every: int = 50
-    stop_at: int = 0  # > 0: checkpoint and stop after this step (a time-sliced or pre-empted run), resume later
-    time_limit_s: float = 0.0  # > 0: a safety net; the stage ends (and exports) early, recording the steps done
-    num_threads: int = 0  # torch.set_num_threads (0: leave as is)
-    device: str = "auto"
-    # VAE
-    kl_weight: float = 1e-4
-    stereo_weight: float = 0.5
-    envelope_weight: float = 0.0
-    mel_weight: float = 0.0
-    sample_latents: bool = True  # False: train on the posterior mean (KL reduced to an L2 on the mean)
-    data_init: bool = False  # VAE: weight-norm data-dependent init before the first step
-    adversarial: bool = False
-    adv_weight: float = 0.1
-    # encoders
-    init_logit_scale: float = 2.659  # log(1/0.07), as CLIP
-    # DiT
-    ema_decay: float = 0.999
-    p_modality: float = 0.3
-    p_all: float = 0.1
-    p_lufs: float = 0.2  # the curve is dropped too, so the model also learns to generate without one
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> StageConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {"comment"})
-        if unknown:
-            raise StudioError(f"unknown training config field(s) {unknown}", source)
-        if data.get("stage") not in STAGES:
-            raise StudioError(f"training config needs stage in {STAGES}", source)
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @classmethod
-    def load(cls, path: str | Path) -> StageConfig:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise StudioError("training config not found", p) from exc
-        except json.JSONDecodeError as exc:
-            raise StudioError(f"training config is not valid JSON ({exc.msg} at line {exc.lineno})", p) from exc
-        return cls.from_dict(data, p)  # relative paths inside are relative to the working directory
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
+from triergon_studio.training.stage_registry import build_stage
 
 # ---- distributed -------------------------------------------------------------------------------------------
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
 
 def setup_distributed(device: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -199,7 +110,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def lr_at(step: int, cfg: StageConfig) -> float:
+def lr_at(step: int, cfg: RunConfig) -> float:
     """Linear warm-up, then cosine decay to 10 % of the peak."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / max(1, cfg.warmup_steps)
@@ -225,8 +136,6 @@ class EMA:
 # ---- the loop ----------------------------------------------------------------------------------------------
 
 def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
-    from triergon_studio.training.stages import build_stage
-
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
     dist = setup_distributed(cfg.device)
@@ -243,11 +152,12 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     module: nn.Module = stage.module
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    ema = EMA(stage.ema_target, cfg.ema_decay) if stage.ema_target is not None else None
+    ema = EMA(stage.ema_target, stage.ema_decay) if stage.ema_target is not None else None
     start = 0
     rng = np.random.default_rng([cfg.seed, dist.rank])
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=dist.device, weights_only=False)
+        # weights_only: a checkpoint holds tensors and plain data; never unpickle code from a run folder
+        state = torch.load(ckpt_path, map_location=dist.device, weights_only=True)
         module.load_state_dict(state["module"])
         opt.load_state_dict(state["optim"])
         stage.load_extra_state(state.get("extra", {}))
@@ -279,7 +189,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
         opt.step()
         metrics.update(stage.after_step(batch, step, lr))
-        if ema is not None:
+        if ema is not None and stage.ema_target is not None:
             ema.update(stage.ema_target, step)
         last_loss = float(loss.detach())
         if dist.main and (step % cfg.log_every == 0 or step == cfg.steps - 1):
@@ -341,7 +251,7 @@ def _previous_seconds(out: Path) -> float:
 
 def run_stage_from_file(stage: str, config: str | Path, *, resume: bool = False, out_dir: str | None = None,
                         steps: int | None = None) -> dict[str, Any]:
-    cfg = StageConfig.load(config)
+    cfg = load_stage_config(config)
     if cfg.stage != stage:
         raise StudioError(f"config is for stage {cfg.stage!r}, not {stage!r}", config)
     if out_dir:

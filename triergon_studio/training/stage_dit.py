@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from triergon_studio.training.runner import Dist, StageConfig
+from triergon_studio.training.config import Dist, DiTStageConfig
 from triergon_studio.training.stages import (
     Source,
     Stage,
@@ -25,7 +25,7 @@ from triergon_studio.training.stages import (
 
 
 class DiTModule(nn.Module):
-    def __init__(self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: StageConfig) -> None:
+    def __init__(self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: DiTStageConfig) -> None:
         super().__init__()
         self.dit, self.conditioner = dit, conditioner
         self.latent_rate, self.cfg = latent_rate, cfg
@@ -57,8 +57,9 @@ class DiTModule(nn.Module):
 
 class DiTStage(Stage):
     prefix = {"dit.": "dit.", "conditioner.": "conditioner."}
+    cfg: DiTStageConfig
 
-    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+    def __init__(self, cfg: DiTStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
         self.model = build_triergon(cfg, dist.device)
         self.model.vae.eval()
@@ -69,6 +70,7 @@ class DiTStage(Stage):
                 p.requires_grad_(True)
         self.module = DiTModule(self.model.dit, self.model.conditioner, self.model.latent_rate_hz, cfg)
         self.ema_target = self.module
+        self.ema_decay = cfg.ema_decay
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
         self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + dist.rank)
         self.cache: dict[str, Tensor] | None = None

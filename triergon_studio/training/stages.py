@@ -20,6 +20,14 @@ from torch import Tensor, nn
 from triergon_studio.core.constants import LUFS_FLOOR
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
+from triergon_studio.training.config import (
+    Dist,
+    EncodersStageConfig,
+    LufsStageConfig,
+    RunConfig,
+    VAEStageConfig,
+    merge_overrides,
+)
 from triergon_studio.training.corpus import CorpusConfig
 from triergon_studio.training.data import (
     MixSpec,
@@ -29,24 +37,16 @@ from triergon_studio.training.data import (
     collate,
 )
 from triergon_studio.training.pool import Pool, build_pool
-from triergon_studio.training.runner import Dist, StageConfig
 
 # ---- model and weights -------------------------------------------------------------------------------------
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def resolve_model_config(cfg: StageConfig) -> Any:
+def resolve_model_config(cfg: RunConfig) -> Any:
     from triergon_studio.engine.config import ModelConfig, get_preset
 
     base = ModelConfig.from_json(Path(cfg.model)) if cfg.model.endswith(".json") else get_preset(cfg.model)
     if not cfg.model_overrides:
         return base
-    return ModelConfig.from_dict(_merge(base.to_dict(), cfg.model_overrides))
+    return ModelConfig.from_dict(merge_overrides(base.to_dict(), cfg.model_overrides), cfg.model)
 
 
 def load_stage_weights(model: nn.Module, paths: list[str]) -> list[str]:
@@ -67,7 +67,7 @@ def load_stage_weights(model: nn.Module, paths: list[str]) -> list[str]:
     return loaded
 
 
-def build_triergon(cfg: StageConfig, device: torch.device) -> Any:
+def build_triergon(cfg: RunConfig, device: torch.device) -> Any:
     from triergon_studio.engine.models.triergon import build_model
 
     model = build_model(resolve_model_config(cfg), device="cpu").to(device)
@@ -79,7 +79,7 @@ def build_triergon(cfg: StageConfig, device: torch.device) -> Any:
 
 # ---- data --------------------------------------------------------------------------------------------------
 
-def segment_spec(cfg: StageConfig, **flags: bool) -> SegmentSpec:
+def segment_spec(cfg: RunConfig, **flags: bool) -> SegmentSpec:
     return SegmentSpec(seconds=cfg.segment_seconds, video_frames=cfg.video_frames, video_size=cfg.video_size,
                        lufs_size=cfg.lufs_size, **flags)
 
@@ -87,7 +87,7 @@ def segment_spec(cfg: StageConfig, **flags: bool) -> SegmentSpec:
 class Source:
     """Batches from a fixed pool (random items per rank) or from the endless stream through a DataLoader."""
 
-    def __init__(self, cfg: StageConfig, dist: Dist, spec: SegmentSpec) -> None:
+    def __init__(self, cfg: RunConfig, dist: Dist, spec: SegmentSpec) -> None:
         self.cfg, self.dist = cfg, dist
         corpus = CorpusConfig(**cfg.corpus)
         self.pool: Pool | None = None
@@ -144,11 +144,16 @@ def video_float(frames: Tensor) -> Tensor:
 # ---- stages ------------------------------------------------------------------------------------------------
 
 class Stage:
+    """What the runner drives: ``module`` (trained, ``forward(batch) -> (loss, metrics)``), the batches, and
+    the export of its weights under their model prefixes. ``ema_target``: averaged with ``ema_decay``."""
+
     module: nn.Module
+    source: Source
     ema_target: nn.Module | None = None
+    ema_decay: float = 0.0
     prefix: dict[str, str] = {}
 
-    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+    def __init__(self, cfg: RunConfig, dist: Dist) -> None:
         self.cfg, self.dist = cfg, dist
 
     def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -174,7 +179,7 @@ class Stage:
 
 
 class VAEModule(nn.Module):
-    def __init__(self, vae: nn.Module, cfg: StageConfig, disc: nn.Module | None) -> None:
+    def __init__(self, vae: nn.Module, cfg: VAEStageConfig, disc: nn.Module | None) -> None:
         super().__init__()
         self.vae, self.cfg = vae, cfg
         self.disc = [disc]  # a list keeps the discriminator out of this module's parameters
@@ -239,8 +244,9 @@ def data_dependent_init(vae: nn.Module, audio: Tensor) -> int:
 
 class VAEStage(Stage):
     prefix = {"vae.": "vae."}
+    cfg: VAEStageConfig
 
-    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+    def __init__(self, cfg: VAEStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         for p in model.vae.parameters():
@@ -355,7 +361,7 @@ class EncodersModule(nn.Module):
 class EncodersStage(Stage):
     prefix = {"encoders.": "encoders."}
 
-    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+    def __init__(self, cfg: EncodersStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         if model.encoders is None:
@@ -393,7 +399,7 @@ class LufsModule(nn.Module):
 class LufsStage(Stage):
     prefix = {"predictor.": "lufs_predictor."}
 
-    def __init__(self, cfg: StageConfig, dist: Dist) -> None:
+    def __init__(self, cfg: LufsStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         if model.lufs_predictor is None:
@@ -402,10 +408,3 @@ class LufsStage(Stage):
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=True))
-
-
-def build_stage(cfg: StageConfig, dist: Dist) -> Stage:
-    from triergon_studio.training.stage_dit import DiTStage
-
-    kinds: dict[str, type[Stage]] = {"vae": VAEStage, "encoders": EncodersStage, "dit": DiTStage, "lufs": LufsStage}
-    return kinds[cfg.stage](cfg, dist)

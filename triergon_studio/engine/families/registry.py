@@ -76,6 +76,7 @@ def families() -> list[str]:
 #: The built-in families' modules, in detection order (the most specific folder layout first). Each exports
 #: ``ENTRY``; they are imported by name so that this module never imports a family (no import circle).
 BUILTIN_FAMILIES = (
+    "triergon_studio.engine.families.stable_audio_3",
     "triergon_studio.engine.families.stable_audio_open",
     "triergon_studio.engine.families.triergon",
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from triergon_studio.engine.models.dinov2_config import DINOV2_PRESETS, DinoV2Config
 from triergon_studio.errors import ModelError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _INTERP_OFFSET = 0.1  # the hub's historical offset in the position-embedding scale factor
-
-
-@dataclass(frozen=True)
-class DinoV2Config:
-    embed_dim: int = 384
-    depth: int = 12
-    num_heads: int = 6
-    num_registers: int = 0
-    patch_size: int = 14
-    img_size: int = 518
-    mlp_ratio: float = 4.0
-    ln_eps: float = 1e-6
-    name: str = "dinov2-vits14"
-
-    @property
-    def grid(self) -> int:
-        return self.img_size // self.patch_size
-
-
-DINOV2_PRESETS: dict[str, DinoV2Config] = {
-    "dinov2-vits14": DinoV2Config(384, 12, 6, 0, name="dinov2-vits14"),
-    "dinov2-vits14-reg": DinoV2Config(384, 12, 6, 4, name="dinov2-vits14-reg"),
-    "dinov2-vitb14": DinoV2Config(768, 12, 12, 0, name="dinov2-vitb14"),
-    "dinov2-vitb14-reg": DinoV2Config(768, 12, 12, 4, name="dinov2-vitb14-reg"),
-}
 
 
 class PatchEmbed(nn.Module):

@@ -33,7 +33,8 @@ from triergon_studio.engine.models.clip import (
     ClipVisionConfig,
     ClipVisionTower,
 )
-from triergon_studio.engine.models.encoders import AUDIO_RATE, EncoderConfig
+from triergon_studio.engine.models.encoder_config import EncoderConfig
+from triergon_studio.engine.models.encoders import AUDIO_RATE
 from triergon_studio.errors import ModelError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

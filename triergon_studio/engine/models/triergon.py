@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
@@ -22,6 +21,8 @@ from triergon_studio.engine.models.conditioning import (
     task_id,
 )
 from triergon_studio.engine.models.dit import DiffusionTransformer
+from triergon_studio.engine.models.encoder_factory import build_prompt_encoders
+from triergon_studio.engine.models.lufs_predictor import LufsPredictor
 from triergon_studio.engine.models.vae import OobleckVAE
 from triergon_studio.errors import ModelError
 
@@ -106,30 +107,15 @@ class TriErgon(nn.Module):
         }
 
 
-def _optional_module(name: str) -> Any:
-    """The prompt-encoder and T_LUFS layers are separate modules; a tree without them builds the core only."""
-    full = f"triergon_studio.engine.models.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name != full:
-            raise
-        return None
-
-
 def _build_encoders(cfg: ModelConfig) -> nn.Module | None:
-    mod = _optional_module("encoders")
-    if mod is None or cfg.encoders is None:
+    if cfg.encoders is None:
         return None
-    return mod.build_prompt_encoders(dict(cfg.encoders), cond_dim=cfg.conditioning.cond_dim,
-                                     num_tokens=cfg.conditioning.num_tokens)
+    return build_prompt_encoders(cfg.encoders, cond_dim=cfg.conditioning.cond_dim,
+                                 num_tokens=cfg.conditioning.num_tokens)
 
 
 def _build_lufs_predictor(cfg: ModelConfig) -> nn.Module | None:
-    mod = _optional_module("lufs_predictor")
-    if mod is None or cfg.lufs_predictor is None:
-        return None
-    return mod.LufsPredictor(mod.LufsPredictorConfig.from_dict(dict(cfg.lufs_predictor)))
+    return None if cfg.lufs_predictor is None else LufsPredictor(cfg.lufs_predictor)
 
 
 def build_model(

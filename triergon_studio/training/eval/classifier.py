@@ -115,7 +115,7 @@ def train_classifier(path: Path, pool_path: Path | None = None, steps: int = 400
 
 
 def load_classifier(path: Path) -> tuple[SoundClassifier, dict[str, Any]]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     model = SoundClassifier(len(state["classes"]))
     model.load_state_dict(state["state"])
     return model.eval(), state

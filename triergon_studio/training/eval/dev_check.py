@@ -78,7 +78,7 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
-    ap.add_argument("--classifier", default="runs/compact/classifier.pt")
+    ap.add_argument("--classifier", required=True, help="the evaluation classifier (WORK/classifier.pt)")
     ap.add_argument("--clips", type=int, default=54)
     args = ap.parse_args(argv)
     from triergon_studio.engine.weights import load_model_dir

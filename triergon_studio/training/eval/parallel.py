@@ -11,9 +11,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from triergon_studio.errors import StudioError
+from triergon_studio.training.eval.results import ROWS, EvalReport, lufs_mode_comparison, merge_reports
 
 
 def row_groups(rows: tuple[str, ...], jobs: int) -> list[list[str]]:
@@ -32,29 +32,11 @@ def _eval_cmd(model_dir: Path, rows: list[str], out: Path, heldout_dir: Path, n_
             "--out", str(out)]
 
 
-def merge_reports(parts: list[dict[str, Any]], order: tuple[str, ...]) -> dict[str, Any]:
-    from triergon_studio.training.eval.report import targets
-
-    if not parts:
-        raise StudioError("no evaluation parts to merge")
-    rep: dict[str, Any] = {"clips": parts[0]["clips"], "reference": parts[0]["reference"], "rows": {}}
-    for p in parts:
-        if p["clips"] != rep["clips"] or p["reference"] != rep["reference"]:
-            raise StudioError("evaluation parts disagree on the clips they measured")
-        rep["rows"].update(p["rows"])
-        if "t_lufs_mae" in p:
-            rep["t_lufs_mae"] = p["t_lufs_mae"]
-    rep["rows"] = {r: rep["rows"][r] for r in order if r in rep["rows"]}
-    rep["targets"] = targets(rep)
-    return rep
-
-
 def evaluate_parallel(model_dir: Path, work: Path, heldout_dir: Path, n_clips: int, jobs: int,
-                      compare: Path | None = None) -> dict[str, Any]:
+                      compare: Path | None = None) -> EvalReport:
     """Run the rows of ``model_dir`` (and the V+T+GT row of ``compare``) in parallel processes."""
     from triergon_studio.engine.config import ModelConfig
     from triergon_studio.training.corpus.heldout import write_heldout
-    from triergon_studio.training.eval.report import ROWS, lufs_mode_comparison
 
     if not (heldout_dir / "heldout.json").exists():  # written once, before the processes could race on it
         write_heldout(heldout_dir, n_clips)
@@ -76,12 +58,20 @@ def evaluate_parallel(model_dir: Path, work: Path, heldout_dir: Path, n_clips: i
         log.close()
     if failed:
         raise StudioError(f"{len(failed)} evaluation process(es) failed; see the log", failed[0])
-    main_parts = [json.loads(out.read_text()) for model, _, out in jobs_list if model == model_dir]
-    report = merge_reports(main_parts, ROWS)
+    report = merge_reports([_read_part(out) for model, _, out in jobs_list if model == model_dir], ROWS)
     if compare is not None:
-        other = json.loads((work / "eval_compare.json").read_text())["rows"]["V+T+GT"]
+        mine, other = report.row("V+T+GT"), _read_part(work / "eval_compare.json").row("V+T+GT")
+        if mine is None or other is None:
+            raise StudioError("a V+T+GT row is missing from the comparison", work)
         mode = ModelConfig.from_json(model_dir / "config.json").dit.lufs_mode
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
-        report["lufs_mode_comparison"] = lufs_mode_comparison(report["rows"]["V+T+GT"], mode, model_dir, other,
-                                                              other_mode, compare)
+        report.lufs_mode_comparison = lufs_mode_comparison(mine, mode, model_dir, other, other_mode, compare)
     return report
+
+
+def _read_part(path: Path) -> EvalReport:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"unreadable evaluation part ({exc})", path) from exc
+    return EvalReport.from_dict(data, path)

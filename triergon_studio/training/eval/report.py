@@ -21,9 +21,20 @@ from typing import Any
 
 import numpy as np
 
-ROWS = ("T", "V", "V+T", "V+T+A", "V+T+pred", "V+T+GT")
-TARGETS = {"lufs_mae_raw_gt": 1.5, "lufs_mae_conform_gt": 0.5, "class_acc_text": 0.8, "av_align_ratio": 0.8,
-           "t_lufs_mae": 3.0}
+from triergon_studio.training.eval.results import (
+    ROWS,
+    ChannelMAE,
+    EvalReport,
+    Reference,
+    RowResult,
+    compute_targets,
+    lufs_mode_comparison,
+    to_markdown,
+)
+
+__all__ = ["ROWS", "Clip", "EvalReport", "curve_mae", "evaluate", "evaluate_and_record", "evaluate_model_dir",
+           "generate_one", "load_clips", "to_markdown"]
+
 AUDIBLE = -60.0
 SR = 44100
 
@@ -57,7 +68,8 @@ def load_clips(heldout_dir: Path, n: int) -> list[Clip]:
     if not (heldout_dir / "heldout.json").exists():
         write_heldout(heldout_dir, n)
     clips: list[Clip] = []
-    for meta in load_heldout(heldout_dir)[:n]:
+    entries: list[dict[str, Any]] = list(load_heldout(heldout_dir)[:n])
+    for meta in entries:
         audio, sr = sf.read(meta["video"].replace(".mp4", ".wav"), dtype="float32")
         cache = Path(meta["video"]).with_suffix(".peaks.json")
         if cache.exists():
@@ -108,7 +120,7 @@ def predicted_curves(model: Any, clip: Clip) -> np.ndarray:
 
 
 def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ...] = ROWS, steps: int | None = None,
-             seed: int = 1234) -> dict[str, Any]:
+             seed: int = 1234) -> EvalReport:
     from triergon_studio.audio.conform import conform_to_curve
     from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.core.curves import CurveSource, LoudnessCurve
@@ -120,14 +132,13 @@ def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ..
     held = np.array([bool(c.meta["caption_heldout"]) for c in clips])
     gt_av = np.array([av_align(c.gt_audio, SR, c.video_peaks, c.fps).score for c in clips])
     p_ref = predict_proba(classifier, [c.gt_audio for c in clips])
-    report: dict[str, Any] = {"clips": len(clips), "rows": {}, "reference": {
-        "av_align_gt": round(float(gt_av.mean()), 4),
-        "classifier_acc_on_gt_audio": round(float((p_ref.argmax(1) == labels).mean()), 4)}}
+    report = EvalReport(len(clips), Reference(av_align_gt=round(float(gt_av.mean()), 4),
+                                              classifier_acc_on_gt_audio=round(float((p_ref.argmax(1) == labels).mean()), 4)))
     pred_curves = {i: predicted_curves(model, c) for i, c in enumerate(clips)} if model.lufs_predictor else {}
     if pred_curves:
-        errs = [curve_mae(c.gt_curves, pred_curves[i]) for i, c in enumerate(clips)]
-        errs = [e for e in errs if e is not None]
-        report["t_lufs_mae"] = round(float(np.nanmean(np.stack(errs))), 3)
+        maes = [curve_mae(c.gt_curves, pred_curves[i]) for i, c in enumerate(clips)]
+        errs = [e for e in maes if e is not None]
+        report.t_lufs_mae = round(float(np.nanmean(np.stack(errs))), 3)
     for row in rows:
         t0 = time.perf_counter()
         outs, raw_err, conf_err, gt_err, av = [], [], [], [], []
@@ -156,128 +167,70 @@ def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ..
             continue
         p_gen = predict_proba(classifier, outs)
         hit = p_gen.argmax(1) == labels[: len(outs)]
-        r: dict[str, Any] = {
-            "class_acc": round(float(hit.mean()), 4),
-            "class_acc_train_captions": round(float(hit[~held[: len(outs)]].mean()), 4),
-            "class_acc_heldout_captions": round(float(hit[held[: len(outs)]].mean()), 4),
-            "kl_ref_gen": round(float(kl_divergence(p_ref[: len(outs)], p_gen).mean()), 4),
-            "av_align": round(float(np.mean(av)), 4),
-            "av_align_ratio": round(float(np.mean(av) / max(gt_av.mean(), 1e-9)), 4),
-            "lufs_mae_vs_gt": _lr(gt_err),
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        if raw_err:
-            r["lufs_mae_raw"] = _lr(raw_err)
-            r["lufs_mae_conform"] = _lr(conf_err)
-        report["rows"][row] = r
-    report["targets"] = targets(report)
+        report.rows[row] = RowResult(
+            class_acc=round(float(hit.mean()), 4),
+            class_acc_train_captions=round(float(hit[~held[: len(outs)]].mean()), 4),
+            class_acc_heldout_captions=round(float(hit[held[: len(outs)]].mean()), 4),
+            kl_ref_gen=round(float(kl_divergence(p_ref[: len(outs)], p_gen).mean()), 4),
+            av_align=round(float(np.mean(av)), 4),
+            av_align_ratio=round(float(np.mean(av) / max(gt_av.mean(), 1e-9)), 4),
+            lufs_mae_vs_gt=_lr(gt_err),
+            seconds=round(time.perf_counter() - t0, 1),
+            lufs_mae_raw=_lr(raw_err) if raw_err else None,
+            lufs_mae_conform=_lr(conf_err) if raw_err else None,
+        )
+    report.targets = compute_targets(report)
     return report
 
 
-def _lr(errs: list[np.ndarray]) -> dict[str, float]:
+def _lr(errs: list[np.ndarray]) -> ChannelMAE:
     arr = np.stack(errs)
     left, right = np.nanmean(arr[:, 0]), np.nanmean(arr[:, 1])
-    return {"left": round(float(left), 3), "right": round(float(right), 3), "mean": round(float((left + right) / 2), 3)}
+    return ChannelMAE(round(float(left), 3), round(float(right), 3), round(float((left + right) / 2), 3))
 
 
-def targets(report: dict[str, Any]) -> dict[str, Any]:
-    rows = report["rows"]
-    out: dict[str, Any] = {}
-
-    def check(name: str, value: float | None, goal: float, higher: bool) -> None:
-        if value is None:
-            out[name] = {"target": goal, "measured": None, "met": False, "note": "not measured"}
-            return
-        met = value >= goal if higher else value <= goal
-        out[name] = {"target": goal, "measured": value, "met": bool(met)}
-
-    gt = rows.get("V+T+GT", {})
-    check("lufs_mae_raw_gt", gt.get("lufs_mae_raw", {}).get("mean"), TARGETS["lufs_mae_raw_gt"], False)
-    check("lufs_mae_conform_gt", gt.get("lufs_mae_conform", {}).get("mean"), TARGETS["lufs_mae_conform_gt"], False)
-    t = rows.get("T", {})
-    check("class_acc_text", t.get("class_acc"), TARGETS["class_acc_text"], True)
-    check("class_acc_text_heldout_captions", t.get("class_acc_heldout_captions"), TARGETS["class_acc_text"], True)
-    best_av = max((r.get("av_align_ratio", 0.0) for k, r in rows.items() if k.startswith("V")), default=None)
-    check("av_align_ratio", gt.get("av_align_ratio", best_av), TARGETS["av_align_ratio"], True)
-    check("t_lufs_mae", report.get("t_lufs_mae"), TARGETS["t_lufs_mae"], False)
-    return out
-
-
-def _pair(v: dict[str, float] | None) -> str:
-    return f"{v['left']:.2f} / {v['right']:.2f}" if v else "-"
-
-
-def to_markdown(report: dict[str, Any]) -> str:
-    lines = [f"Held-out clips: {report['clips']}; ground-truth AV-Align {report['reference']['av_align_gt']}; "
-             f"classifier on ground-truth audio {report['reference']['classifier_acc_on_gt_audio']:.1%}", ""]
-    lines.append("| row | class acc | acc (held-out captions) | KL(ref||gen) | AV-Align | AV ratio | "
-                 "LUFS MAE raw L/R | after conform L/R | vs GT curve |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
-    for row, r in report["rows"].items():
-        raw, conf = _pair(r.get("lufs_mae_raw")), _pair(r.get("lufs_mae_conform"))
-        lines.append(
-            f"| {row} | {r['class_acc']:.1%} | {r['class_acc_heldout_captions']:.1%} | {r['kl_ref_gen']:.3f} | "
-            f"{r['av_align']:.3f} | {r['av_align_ratio']:.2f} | {raw} | {conf} | {r['lufs_mae_vs_gt']['mean']:.2f} |")
-    if "t_lufs_mae" in report:
-        lines += ["", f"T_LUFS error on held-out videos: {report['t_lufs_mae']:.2f} LU (frames above -60 LUFS)"]
-    if "lufs_mode_comparison" in report:
-        lines += ["", "| LUFS path | MAE raw (GT curves) | after conform |", "|---|---|---|"]
-        for mode, v in report["lufs_mode_comparison"].items():
-            lines.append(f"| {mode} | {v['raw']:.2f} | {v['conform']:.2f} |")
-    lines += ["", "| target | goal | measured | met |", "|---|---|---|---|"]
-    for name, t in report.get("targets", {}).items():
-        lines.append(f"| {name} | {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |")
-    return "\n".join(lines)
-
-
-def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path | None = None, n_clips: int = 36,
-                       steps: int | None = None, rows: list[str] | None = None,
-                       classifier_path: str | Path | None = None) -> dict[str, Any]:
+def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path, classifier_path: str | Path,
+                       n_clips: int = 36, steps: int | None = None, rows: list[str] | None = None) -> EvalReport:
+    """Evaluate a model folder. ``heldout_dir``: the held-out set (written there first if the folder has none);
+    ``classifier_path``: the evaluation classifier (``reproduce --steps pool,classifier`` makes one)."""
     import torch
 
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.errors import StudioError
-    from triergon_studio.training.eval.classifier import load_classifier, train_classifier
+    from triergon_studio.training.eval.classifier import load_classifier
 
-    model_dir = Path(model_dir)
-    model = load_model_dir(model_dir)
-    model = model[0] if isinstance(model, tuple) else model
-    hd = Path(heldout_dir) if heldout_dir else Path("runs/heldout")
-    clf_path = Path(classifier_path) if classifier_path else model_dir / "eval_classifier.pt"
-    if not clf_path.exists():
-        fallback = Path("runs/compact/classifier.pt")
-        if fallback.exists():
-            clf_path = fallback
-        else:
-            raise StudioError("no evaluation classifier: run `python -m triergon_studio.training.reproduce "
-                              "--steps pool,classifier`", clf_path)
-    del train_classifier
-    classifier, _ = load_classifier(clf_path)
     bad = [r for r in (rows or []) if r not in ROWS]
     if bad:
         raise StudioError(f"unknown Table 3 row(s) {bad}; choose from {', '.join(ROWS)}")
+    if not Path(model_dir).is_dir():
+        raise StudioError("model folder not found", model_dir)
+    clf_path = Path(classifier_path)
+    if not clf_path.is_file():
+        raise StudioError("no evaluation classifier here (eval --classifier FILE; `python -m triergon_studio."
+                          "training.reproduce --steps pool,classifier` writes WORK/classifier.pt)", clf_path)
+    model = load_model_dir(Path(model_dir))
+    classifier, _ = load_classifier(clf_path)
     with torch.inference_mode():
-        return evaluate(model, load_clips(hd, n_clips), classifier, tuple(rows) if rows else ROWS, steps)
+        return evaluate(model, load_clips(Path(heldout_dir), n_clips), classifier, tuple(rows) if rows else ROWS,
+                        steps)
 
 
-def lufs_mode_comparison(mine: dict[str, Any], mode: str, model_dir: Path, theirs: dict[str, Any], other_mode: str,
-                         other_dir: Path) -> dict[str, Any]:
-    """The two models' V+T+GT rows side by side (they differ only in the DiT's LUFS path)."""
-    return {
-        mode: {"raw": mine["lufs_mae_raw"]["mean"], "conform": mine["lufs_mae_conform"]["mean"],
-               "class_acc": mine["class_acc"], "model": str(model_dir)},
-        other_mode: {"raw": theirs["lufs_mae_raw"]["mean"], "conform": theirs["lufs_mae_conform"]["mean"],
-                     "class_acc": theirs["class_acc"], "model": str(other_dir)},
-    }
-
-
-def compare_lufs_paths(report: dict[str, Any], model_dir: Path, mode: str, other_dir: Path, other_mode: str,
+def compare_lufs_paths(report: EvalReport, model_dir: Path, mode: str, other_dir: Path, other_mode: str,
                        heldout_dir: Path, n_clips: int, classifier_path: Path) -> None:
     """Adherence with ground-truth curves of a second model that differs only in its DiT's LUFS path."""
     other = evaluate_model_dir(other_dir, heldout_dir=heldout_dir, n_clips=n_clips, rows=["V+T+GT"],
                                classifier_path=classifier_path)
-    report["lufs_mode_comparison"] = lufs_mode_comparison(report["rows"]["V+T+GT"], mode, model_dir,
-                                                          other["rows"]["V+T+GT"], other_mode, other_dir)
+    report.lufs_mode_comparison = lufs_mode_comparison(_gt_row(report, model_dir), mode, model_dir,
+                                                       _gt_row(other, other_dir), other_mode, other_dir)
+
+
+def _gt_row(report: EvalReport, model_dir: Path) -> RowResult:
+    from triergon_studio.errors import StudioError
+
+    row = report.row("V+T+GT")
+    if row is None:
+        raise StudioError("the evaluation has no V+T+GT row to compare", model_dir)
+    return row
 
 
 def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips: int,
@@ -300,10 +253,11 @@ def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips:
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
         compare_lufs_paths(report, model_dir, mode, compare, other_mode, heldout_dir, n_clips,
                            work / "classifier.pt")
-    atomic_write_json(work / "eval.json", report)
+    data = report.to_dict()
+    atomic_write_json(work / "eval.json", data)
     atomic_write_text(work / "eval.md", to_markdown(report) + "\n")
     man_path = model_dir / "manifest.json"
     manifest = json.loads(man_path.read_text())
-    manifest["eval"] = report
+    manifest["eval"] = data
     atomic_write_json(man_path, manifest)
-    return {"eval": str(work / "eval.json"), "targets": report["targets"]}
+    return {"eval": str(work / "eval.json"), "targets": data["targets"]}
