@@ -218,10 +218,133 @@ def bench_av_offset(video: Path) -> None:
     win.close()
 
 
+def _onset_time(cap: object, after: float, threshold: float = 1e-3, quiet_s: float = 0.2) -> float | None:
+    """Monotonic time at which the first non-silent sample captured after ``after`` arrived; None when the
+    capture was not silent for ``quiet_s`` before ``after`` (an earlier sound still draining would fake an
+    instant onset)."""
+    times = np.array([st[0] for st in cap.stamps])  # type: ignore[attr-defined]
+    counts = np.array([st[1] for st in cap.stamps], dtype=np.float64)  # type: ignore[attr-defined]
+    data = np.concatenate(cap.chunks)  # type: ignore[attr-defined]
+    first = int(np.searchsorted(times, after))
+    start = int(counts[first - 1]) if first > 0 else 0
+    before = data[max(0, start - int(quiet_s * 48000)) : start]
+    if before.size == 0 or np.abs(before).max() > threshold:
+        return None
+    loud = np.flatnonzero(np.abs(data[start:]).max(axis=1) > threshold)
+    if loud.size == 0:
+        return None
+    return float(np.interp(start + loud[0] + 1, counts, times))
+
+
+def bench_play_latency(video: Path, trials: int = 12) -> None:
+    """Space to first sound (through the null sink's monitor) and to the first new frame on screen, against
+    the same player started the old way (stream opened and started on the key press) in the same run."""
+    import shutil
+
+    if shutil.which("parec") is None or subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+        print("play latency: not measured (no PulseAudio; run inside scripts/test_services.sh services)")
+        return
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+    from test_scenario import MonitorCapture
+
+    from triergon_studio.audio.io import write_wav
+    from triergon_studio.audio.playback import Player
+    from triergon_studio.core.model import Take, new_id
+    from triergon_studio.ui.main_window import MainWindow
+    from triergon_studio.video.project_video import new_project
+
+    app = QApplication.instance() or QApplication([])
+    folder = Path(tempfile.mkdtemp())
+    project = new_project(video, folder / "latency.json")
+    project.save(overwrite=True)
+    rng = np.random.default_rng(1)
+    noise = (0.2 * rng.standard_normal((int(project.duration_s * 48000), 2))).astype(np.float32)
+    path = project.new_take_path("noise")
+    write_wav(path, noise, 48000, bits="32f")
+    take = Take(id=new_id(), name="noise", path=path.relative_to(project.folder).as_posix(),
+                duration_s=project.duration_s, sample_rate=48000)
+    project.add_take(take)
+    win = MainWindow(project=project, open_audio=True)
+    win.guide.hide()
+    win.show()
+    win.takes_panel.select(take.id)
+    deadline = time.time() + 10
+    while not np.any(win.playback.buffer) and time.time() < deadline:
+        app.processEvents()
+
+    def pump(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.001)
+
+    cap = MonitorCapture("triergon_null")
+    pump(0.5)
+    sound, picture = [], []
+    for k in range(trials):
+        win.transport.seek(0.5 + 0.2 * k)
+        win.curve_editor.setFocus()
+        pump(0.4)  # silence before the key, so the onset is clear
+        frame0 = win.video_view.current_index
+        t_key = time.monotonic()
+        QTest.keyClick(win.curve_editor, Qt.Key.Key_Space)
+        t_pic = None
+        while time.monotonic() - t_key < 2.0:
+            app.processEvents()
+            if t_pic is None and win.video_view.current_index not in (None, frame0):
+                t_pic = time.monotonic()
+                break
+            time.sleep(0.0005)
+        pump(0.35)
+        QTest.keyClick(win.curve_editor, Qt.Key.Key_Space)
+        pump(0.2)
+        t_snd = _onset_time(cap, t_key)
+        if t_snd is not None:
+            sound.append(t_snd - t_key)
+        if t_pic is not None:
+            picture.append(t_pic - t_key)
+    # Reference: the same buffer on a player that opens and starts its stream on the key press.
+    old = []
+    for _ in range(max(4, trials // 2)):
+        pump(0.4)
+        ref = Player(device=win.playback.device, sample_rate=48000)
+        ref.load(noise, 48000)
+        t0 = time.monotonic()
+        ref.play()
+        pump(0.3)
+        ref.stop()  # let the device drain before closing, so the next trial starts from silence
+        ref.close()
+        pump(0.6)
+        t_snd = _onset_time(cap, t0)
+        if t_snd is not None:
+            old.append(t_snd - t0)
+    cap.stop()
+
+    def fmt(xs: list[float]) -> str:
+        if not xs:
+            return "no onset found"
+        a = 1000 * np.asarray(xs)
+        return f"{np.median(a):.1f} ms median, {np.percentile(a, 95):.1f} ms p95 (n={a.size})"
+
+    print(f"Space to sound (null sink monitor): {fmt(sound)}; Space to picture: {fmt(picture)}; target <= 100 ms")
+    if sound and old:
+        print(f"  reference, stream opened and started on the key: {fmt(old)} "
+              f"(ratio {np.median(sound) / np.median(old):.2f}x)")
+    project.undo.set_clean()
+    win.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-audio", action="store_true")
+    ap.add_argument("--latency-only", action="store_true", help="only the Space-to-sound/picture figures")
     args = ap.parse_args()
+    if args.latency_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_play_latency(make_720p(Path(tmp) / "hd.mp4"))
+        return 0
     bench_launch()
     bench_mouse_move()
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,6 +352,7 @@ def main() -> int:
         bench_scrub(video)
         if not args.skip_audio:
             bench_av_offset(video)
+            bench_play_latency(video)
     return 0
 
 

@@ -170,3 +170,24 @@ def test_plays_through_pulseaudio(pulse_sink: str) -> None:
             lags.append(lag_l - s)
     assert found >= 0.8 * len(pieces), f"only {found}/{len(pieces)} pieces found in the capture"
     assert np.all(np.diff(lags) >= 0)  # offsets only grow (dropouts), never reorder
+
+
+def test_keep_open_player_plays_silence_until_play_and_never_stops_the_stream() -> None:
+    """The app's mode: the stream runs from prime() to close(); play/stop only flip what the callback writes."""
+    buf = np.arange(1, 21, dtype=np.float32).reshape(10, 2)
+    p = Player(keep_open=True)
+    p.load(buf, SR)
+    out = np.ones((4, 2), np.float32)
+    p._callback(out, 4, None, None)  # primed, not playing: silence, position unchanged
+    assert not out.any() and p.position_s == 0.0 and not p.is_playing
+    p._running = True  # what play() sets once the stream runs
+    p._callback(out, 4, None, None)
+    np.testing.assert_array_equal(out, buf[:4])
+    p._running = False  # stop(): silence again, position kept
+    p._callback(out, 4, None, None)
+    assert not out.any() and p.position_s == 4 / SR
+    p.seek(8 / SR)
+    p._running = True
+    p._callback(out, 4, None, None)  # the end of the buffer: the rest silent, no CallbackStop
+    np.testing.assert_array_equal(out, np.concatenate([buf[8:], np.zeros((2, 2), np.float32)]))
+    assert not p._running and p.position_s == 10 / SR

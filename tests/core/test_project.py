@@ -317,3 +317,26 @@ def test_recall_take_settings_is_one_step(project: Project) -> None:
     assert np.allclose(project.curves.left, -30.0)
     project.undo.undo()
     assert project.prompts.text == "" and project.curves is None and project.settings.seed == 0
+
+
+def test_rename_lane(project: Project) -> None:
+    """Renaming keeps the lane's placements and mix, is one undo step, and refuses empty or taken names."""
+    take = Take(id="t1", name="steps", path="takes/t1.wav", duration_s=1.0)
+    project.add_take(take, lane="FX", offset_s=0.5)
+    project.set_lane_gain("FX", -4.0)
+    seen: list[str] = []
+    project.changed.connect(seen.append)
+    depth = len(project.undo)
+    project.rename_lane("FX", " Door FX ")
+    assert [ln.name for ln in project.lanes] == ["FOLEY", "Door FX", "BG"]
+    lane = project.lane("Door FX")
+    assert lane.gain_db == -4.0 and lane.items[0].take_id == "t1"
+    assert seen == ["lanes"] and len(project.undo) == depth + 1
+    project.rename_lane("Door FX", "door fx")  # a change of case only is allowed
+    with pytest.raises(ProjectError):
+        project.rename_lane("door fx", "bg")
+    with pytest.raises(ProjectError):
+        project.rename_lane("door fx", "  ")
+    project.undo.undo()
+    project.undo.undo()
+    assert [ln.name for ln in project.lanes] == ["FOLEY", "FX", "BG"]

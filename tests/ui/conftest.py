@@ -153,6 +153,12 @@ def view_mouse():
 
 
 @pytest.fixture(autouse=True)
+def _log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's error log goes to its own folder (never the user's)."""
+    monkeypatch.setenv("TRIERGON_LOG_DIR", str(tmp_path / "log"))
+
+
+@pytest.fixture(autouse=True)
 def _collect_qt_garbage(qtbot):
     """Free Qt wrappers while the QApplication is alive: collected at interpreter exit, shiboken can
     release them in the wrong order and abort the process."""

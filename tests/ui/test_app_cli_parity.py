@@ -37,7 +37,7 @@ def test_same_spec_through_the_app_job_and_the_generate_command(window, qtbot, t
     p.seed_locked.setChecked(True)
     win.curve_editor.set_region(1.0, 3.0)
     p.span.setCurrentIndex(1)
-    win.generate()
+    win.generation.generate()
     qtbot.waitUntil(lambda: not win.jobs.is_busy(), timeout=120000)
     assert len(project.takes) == 1, win.last_error
     take = project.takes[0]

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.ui.conftest import show_curve_editor
-from triergon_studio.ui import curve_ops as ops
+from triergon_studio.core import curve_ops as ops
 from triergon_studio.ui.curve_editor import Tool
 
 

@@ -204,7 +204,7 @@ def test_dragging_a_placed_take_moves_it_on_a_frame(window, qtbot, view_mouse) -
 
 
 def test_adding_a_point_splits_a_shaped_segment() -> None:
-    from triergon_studio.ui import curve_shapes_tool as st
+    from triergon_studio.core import curve_keys as st
 
     base = np.vstack([np.linspace(-60.0, -20.0, 24)] * 2)
     keys = ({6: (Shape.FAST, 0.0), 18: (Shape.LINEAR, 0.0)}, {})

@@ -58,7 +58,7 @@ def test_settings_panel_writes_settings(window) -> None:
     p.variations.setValue(3)
     s = window.project.settings
     assert (s.steps, s.cfg, s.seed, s.seed_locked, s.variations) == (12, 4.5, 1234, True, 3)
-    assert window.next_seeds() == [1234, 1235, 1236]
+    assert window.generation.next_seeds() == [1234, 1235, 1236]
     window.project.undo.undo()
     assert window.project.settings.variations == 1 and p.variations.value() == 1
 
@@ -152,7 +152,6 @@ def test_no_audio_device_banner_and_errors_in_window(window) -> None:
 
 def test_autosave_and_recovery(window, qsettings, qtbot, monkeypatch) -> None:
     from triergon_studio.core.project import autosave_path
-    from triergon_studio.ui import window_actions
     from triergon_studio.ui.main_window import MainWindow
 
     path = window.project.path
@@ -163,10 +162,10 @@ def test_autosave_and_recovery(window, qsettings, qtbot, monkeypatch) -> None:
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     other = MainWindow(settings=qsettings, open_audio=False)
     qtbot.addWidget(other)
-    assert window_actions.open_project(other, str(path))
+    assert other.files.open_project(str(path))
     assert other.project.prompts.text == "recover me" and other.project.is_dirty
     assert other.prompt_text.toPlainText() == "recover me"
-    assert str(Path(path).resolve()) in window_actions.recent_files(other)
+    assert str(Path(path).resolve()) in other.files.recent_files()
     other.project.undo.set_clean()
     other.close()
 
@@ -188,11 +187,10 @@ def test_close_with_unsaved_changes_asks(window, monkeypatch) -> None:
 
 
 def test_open_corrupt_project_is_a_message(window, tmp_path) -> None:
-    from triergon_studio.ui import window_actions
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert not window_actions.open_project(window, str(bad))
+    assert not window.files.open_project(str(bad))
     assert "bad.json" in window.banner.text and "Traceback" not in window.banner.text
     assert bad.read_text() == "{not json"
 

@@ -103,7 +103,7 @@ def test_scenario_predict_draw_generate_cancel_audition_export(audio_window, qtb
     p.seed.setValue(7)
 
     # 1-2. predict the curves from the picture (T_LUFS on the worker thread)
-    win.predict_curves()
+    win.generation.predict_curves()
     wait_job_done(qtbot, win)
     assert project.curves is not None and project.curves.source.value == "predicted", win.last_error
     assert project.curves.n_frames == int(np.ceil(project.duration_s * 6 - 1e-9))
@@ -227,7 +227,7 @@ def test_scenario_predict_draw_generate_cancel_audition_export(audio_window, qtb
 
 def test_generation_errors_are_messages(window, qtbot) -> None:
     window.prompt_panel.model.setCurrentText("no-such-model")
-    window.generate()
+    window.generation.generate()
     wait_job_done(qtbot, window)
     assert window.project.takes == ()
     text = window.banner.text
@@ -241,13 +241,13 @@ def test_regenerate_region_of_selected_take(window, qtbot) -> None:
     p = window.prompt_panel
     p.model.setCurrentText(MODEL)
     p.steps.setValue(3)
-    window.generate()
+    window.generation.generate()
     wait_job_done(qtbot, window)
     assert len(window.project.takes) == 1, window.last_error
     source = window.project.takes[0]
     window.takes_panel.select(source.id)
     window.curve_editor.set_region(1.0, 2.0)
-    window.regenerate_region()
+    window.generation.regenerate_region()
     wait_job_done(qtbot, window)
     assert len(window.project.takes) == 2, window.last_error
     new = window.project.takes[1]

@@ -112,18 +112,30 @@ def test_later_job_runs_after_a_failed_one(qtbot) -> None:
     queue.submit(Job("boom", boom, on_error=errors.append))
     queue.submit(Job("ok", counting(2), on_return=results.append))
     qtbot.waitUntil(lambda: results == ["done 2"], timeout=5000)
-    assert errors == ["RuntimeError: kaput"]
+    assert errors == ["Something went wrong: an internal error (RuntimeError). Details are in the log (Help > Show log)."]
 
 
 @pytest.mark.parametrize(
     ("exc", "needle"),
     [(MemoryError("cannot allocate 8 GiB"), "Out of memory"),
      (FileNotFoundError(2, "No such file", "/x/weights.safetensors"), "/x/weights.safetensors"),
-     (ValueError("bad\nvalue"), "ValueError: bad value")],
+     (ValueError("bad\nvalue"), "internal error (ValueError)")],
 )
 def test_describe_error(exc: BaseException, needle: str) -> None:
     text = describe_error(exc)
     assert needle in text and "\n" not in text
+
+
+def test_unexpected_errors_go_to_the_log_with_their_traceback() -> None:
+    from triergon_studio.ui.errorlog import log_path
+
+    try:
+        raise ValueError("buffer must be non-empty [frames, channels], got shape (0, 2)")
+    except ValueError as exc:
+        text = describe_error(exc)
+    assert "buffer must be" not in text and "Help > Show log" in text  # no raw exception text for the user
+    logged = log_path().read_text(encoding="utf-8")
+    assert "Traceback" in logged and "buffer must be non-empty" in logged
 
 
 def test_worker_direct_run_reports_return() -> None:

@@ -118,6 +118,37 @@ def _loudness(audio: np.ndarray, sr: int) -> dict[str, float]:
     }
 
 
+def fade_gain(n: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """[n] float32 gain: equal-power (quarter-sine) fades over the first ``fade_in`` and last ``fade_out``
+    samples, 1 elsewhere."""
+    g = np.ones(n, np.float32)
+    if fade_in > 0:
+        k = min(fade_in, n)
+        g[:k] *= np.sin(0.5 * np.pi * (np.arange(k) + 0.5) / fade_in).astype(np.float32)
+    if fade_out > 0:
+        k = min(fade_out, n)
+        g[n - k :] *= np.cos(0.5 * np.pi * (np.arange(fade_out - k, fade_out) + 0.5) / fade_out).astype(np.float32)
+    return g
+
+
+def item_audio(audio: np.ndarray, item: Any, sr: int) -> np.ndarray:
+    """A placed take as it sounds on its lane, indexed from the take's first sample: silent outside the trims,
+    faded at their edges."""
+    t_in = getattr(item, "trim_in_s", 0.0) or 0.0
+    t_out = getattr(item, "trim_out_s", None)
+    f_in = getattr(item, "fade_in_s", 0.0) or 0.0
+    f_out = getattr(item, "fade_out_s", 0.0) or 0.0
+    if t_in <= 0 and t_out is None and f_in <= 0 and f_out <= 0:
+        return audio
+    a = min(len(audio), seconds_to_samples(t_in, sr))
+    b = len(audio) if t_out is None else min(len(audio), seconds_to_samples(t_out, sr))
+    out = np.zeros_like(audio)
+    if b > a:
+        g = fade_gain(b - a, seconds_to_samples(f_in, sr), seconds_to_samples(f_out, sr))
+        out[a:b] = audio[a:b] * g[:, None]
+    return out
+
+
 def render_lanes(project: Project, sr: int, n: int) -> dict[str, np.ndarray]:
     """Each lane as [n, 2] float32 at ``sr``: takes resampled, placed at their offsets, lane+item gain."""
     from triergon_studio.audio.io import read_audio
@@ -133,7 +164,7 @@ def render_lanes(project: Project, sr: int, n: int) -> dict[str, np.ndarray]:
                 if not path.is_file():
                     raise ExportError(f"take {take.name!r} is missing its audio file", path)
                 cache[take.id], _ = read_audio(path, sample_rate=sr)
-            audio = cache[take.id]
+            audio = item_audio(cache[take.id], item, sr)
             start = seconds_to_samples(item.offset_s, sr)
             a0, b0 = max(0, -start), min(len(audio), n - start)  # part of the take inside the picture
             if b0 > a0:

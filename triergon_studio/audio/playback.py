@@ -53,13 +53,24 @@ def list_output_devices() -> list[dict[str, Any]]:
 
 
 class Player:
-    """Plays a ``[frames, channels]`` float32 buffer; see the module docstring for the threading rules."""
+    """Plays a ``[frames, channels]`` float32 buffer; see the module docstring for the threading rules.
+
+    ``keep_open=True`` (the app's mode) keeps the stream running from ``prime()`` until ``close()``, playing
+    silence while stopped: ``play()`` then only sets a flag that the callback reads at its next block, so
+    sound starts within one block plus the device latency instead of after a stream start.
+    """
 
     def __init__(
-        self, device: int | str | None = None, latency: str | float = 0.1, sample_rate: int = 48000
+        self,
+        device: int | str | None = None,
+        latency: str | float = 0.1,
+        sample_rate: int = 48000,
+        keep_open: bool = False,
     ) -> None:
         self._device = device
         self._latency = latency
+        self._keep_open = keep_open
+        self._running = False  # keep_open mode: the callback plays (True) or writes silence (False)
         self._stream: Any = None
         self._buf = np.zeros((1, 2), dtype=np.float32)
         self._sr = int(sample_rate)
@@ -107,8 +118,17 @@ class Player:
         except (sd.PortAudioError, ValueError) as exc:
             raise NoAudioDevice(f"cannot open {name} for output ({' '.join(str(exc).split())})") from exc
 
+    def prime(self) -> None:
+        """keep_open mode: open and start the stream now, playing silence, so ``play`` starts at once."""
+        self._open()
+        if not self._stream.active:
+            if self._stream.stopped is False:
+                self._stream.stop()
+            self._stream.start()
+
     def close(self) -> None:
         """Release the device (``play`` reopens it)."""
+        self._running = False
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.abort()
@@ -119,6 +139,10 @@ class Player:
         self._open()
         if self._pos >= self._loop_end():
             self._pos = self._loop[0] if self._loop[1] else 0
+        if self._keep_open:
+            self._running = True  # the running stream's next block plays
+            self.prime()
+            return
         if not self._stream.active:
             if self._stream.stopped is False:  # finished by CallbackStop: must be stopped before restart
                 self._stream.stop()
@@ -126,12 +150,18 @@ class Player:
 
     def stop(self) -> None:
         """Pause: the position stays where playback stopped."""
+        if self._keep_open:
+            self._running = False  # the stream runs on, silent
+            self._apply_pending_seek()
+            return
         if self._stream is not None and not self._stream.stopped:
             self._stream.stop()
         self._apply_pending_seek()
 
     @property
     def is_playing(self) -> bool:
+        if self._keep_open:
+            return self._running and self._stream is not None
         return self._stream is not None and bool(self._stream.active)
 
     def seek(self, seconds: float) -> None:
@@ -194,6 +224,9 @@ class Player:
     # ------------------------------------------------------------------------------------------ callback
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         # Real-time thread: copy and count only.
+        if self._keep_open and not self._running:
+            outdata.fill(0.0)
+            return
         buf = self._buf
         pos = self._pos
         serial, frame = self._seek_req
@@ -210,6 +243,9 @@ class Player:
                     continue
                 outdata[written:].fill(0.0)
                 self._pos = pos
+                if self._keep_open:
+                    self._running = False  # end of buffer: silence until the next play
+                    return
                 raise self._stop_signal  # end of buffer: PortAudio drains and stops the stream
             k = min(frames - written, end - pos)
             outdata[written : written + k] = buf[pos : pos + k]

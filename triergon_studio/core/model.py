@@ -199,21 +199,37 @@ class Take:
 
 @dataclass(frozen=True)
 class LaneItem:
-    """A take placed on a lane, starting ``offset_s`` after the picture's first frame."""
+    """A take placed on a lane: the take's first sample sits ``offset_s`` after the picture's first frame.
+
+    Trims choose the part of the take that sounds (``trim_in_s`` to ``trim_out_s``, seconds into the take;
+    ``None`` = its end) without moving it against the picture, as in a DAW; ``fade_in_s`` / ``fade_out_s``
+    are equal-power fades at the edges of that part."""
 
     take_id: str
     offset_s: float
     gain_db: float = 0.0
     id: str = field(default_factory=new_id)
+    trim_in_s: float = 0.0
+    trim_out_s: float | None = None
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "take_id": self.take_id, "offset_s": self.offset_s, "gain_db": self.gain_db}
+        d: dict[str, Any] = {"id": self.id, "take_id": self.take_id, "offset_s": self.offset_s,
+                             "gain_db": self.gain_db}
+        # Written only when set, so projects without edits keep their exact shape.
+        for key, default in (("trim_in_s", 0.0), ("trim_out_s", None), ("fade_in_s", 0.0), ("fade_out_s", 0.0)):
+            if getattr(self, key) != default:
+                d[key] = getattr(self, key)
+        return d
 
     @classmethod
     def from_json(cls, d: Any, where: str = "item") -> LaneItem:
         offset = _checked(validate.check_offset_s, req(d, "offset_s", float, where), f"{where}.offset_s")
         gain = _checked(validate.check_gain_db, opt(d, "gain_db", float, where, 0.0), f"{where}.gain_db")
-        return cls(req(d, "take_id", str, where), offset, gain, opt(d, "id", str, where, None) or new_id())
+        return cls(req(d, "take_id", str, where), offset, gain, opt(d, "id", str, where, None) or new_id(),
+                   opt(d, "trim_in_s", float, where, 0.0), opt(d, "trim_out_s", float, where, None),
+                   opt(d, "fade_in_s", float, where, 0.0), opt(d, "fade_out_s", float, where, 0.0))
 
 
 @dataclass(frozen=True)

@@ -297,8 +297,9 @@ class Project:
         except ParameterError as exc:
             raise ProjectError(str(exc), self.path) from exc
 
-    def _set_lane(self, name: str, text: str, **changes: Any) -> None:
-        i = self._lane_index(name)
+    def _set_lane(self, lane_name: str, text: str, /, **changes: Any) -> None:
+        # Positional-only: ``changes`` may hold the lane's new ``name`` (rename_lane).
+        i = self._lane_index(lane_name)
         lanes = list(self.lanes)
         lanes[i] = replace(lanes[i], **changes)
         self._push(text, lanes=tuple(lanes))
@@ -362,6 +363,32 @@ class Project:
                 items = (*items, new_item)
             lanes.append(replace(ln, items=items))
         self._push("Move take", lanes=tuple(lanes))
+
+    def edit_item(self, item_id: str, *, trim_in_s: float | None = None, trim_out_s: float | None = None,
+                  fade_in_s: float | None = None, fade_out_s: float | None = None, text: str = "Edit take") -> None:
+        """Trim or fade a placed take (one undo step). Trims are seconds into the take, kept inside it and in
+        order; fades fit inside the trimmed part."""
+        src, item = self.find_item(item_id)
+        length = float(self.take(item.take_id).duration_s)
+        t_in = item.trim_in_s if trim_in_s is None else self._finite(trim_in_s, "trim")
+        t_out = (item.trim_out_s if item.trim_out_s is not None else length) if trim_out_s is None else \
+            self._finite(trim_out_s, "trim")
+        t_in, t_out = max(0.0, t_in), min(length, t_out) if length > 0 else t_out
+        if t_out - t_in < 1e-3:
+            raise ProjectError(f"cannot trim {item.take_id!r} to nothing ({t_in:.3f}-{t_out:.3f} s)", self.path)
+        f_in = item.fade_in_s if fade_in_s is None else max(0.0, self._finite(fade_in_s, "fade"))
+        f_out = item.fade_out_s if fade_out_s is None else max(0.0, self._finite(fade_out_s, "fade"))
+        span = t_out - t_in
+        if f_in + f_out > span:  # fades never overlap: shorten the one being set
+            if fade_in_s is not None:
+                f_in = max(0.0, span - f_out)
+            else:
+                f_out = max(0.0, span - f_in)
+        new_item = replace(item, trim_in_s=t_in, trim_out_s=None if length > 0 and t_out >= length else t_out,
+                           fade_in_s=f_in, fade_out_s=f_out)
+        lanes = tuple(replace(ln, items=tuple(new_item if i.id == item_id else i for i in ln.items))
+                      if ln.name == src.name else ln for ln in self.lanes)
+        self._push(text, lanes=lanes)
 
     def remove_item(self, item_id: str) -> None:
         self.find_item(item_id)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from triergon_studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from triergon_studio.ui.main_window import MainWindow
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf"}
 
@@ -20,13 +24,11 @@ def make_app() -> object:
 
     style = resources.files("triergon_studio") / "resources" / "style.qss"
     if style.is_file():
-        app.setStyleSheet(style.read_text(encoding="utf-8"))
+        app.setStyleSheet(style.read_text(encoding="utf-8"))  # type: ignore[attr-defined]  # a QApplication
     return app
 
 
-def open_target(win: object, target: str | None) -> None:
-    from triergon_studio.ui import window_actions
-
+def open_target(win: MainWindow, target: str | None) -> None:
     if not target:
         return
     path = Path(target)
@@ -35,18 +37,22 @@ def open_target(win: object, target: str | None) -> None:
     if path.suffix.lower() in VIDEO_SUFFIXES:
         project_path = path.with_suffix(".triergon.json")
         if project_path.exists():
-            window_actions.open_project(win, str(project_path))
+            win.files.open_project(str(project_path))
         else:
-            window_actions.new_from_video(win, str(path), str(project_path))
+            win.files.new_from_video(str(path), str(project_path))
     else:
-        window_actions.open_project(win, str(path))
+        win.files.open_project(str(path))
 
 
 def main(target: str | None = None, open_audio: bool = True, device: str = "cpu") -> int:
     if target and not Path(target).exists():
         raise StudioError("does not exist", target)  # before any window: the CLI prints it and exits 2
     app = make_app()
+    from triergon_studio.ui.errorlog import install_excepthook, setup_logging
     from triergon_studio.ui.main_window import MainWindow
+
+    setup_logging()
+    install_excepthook()
 
     win = MainWindow(open_audio=open_audio, device=device)
     win.show()

@@ -16,9 +16,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
-from triergon_studio.ui import curve_ops as ops
+from triergon_studio.core import curve_keys as keys_ops
+from triergon_studio.core import curve_ops as ops
+from triergon_studio.core.curve_ops import SnapMode
 from triergon_studio.ui import curve_shapes_tool as shapes_tool
-from triergon_studio.ui.curve_ops import SnapMode
 
 CHANNEL_COLOURS = ("#4fc3f7", "#ff8a65")  # L, R
 CHANNEL_NAMES = ("L", "R")
@@ -96,9 +97,9 @@ class CurveEditor(QWidget):
         self._sel = np.zeros((2, 0), dtype=bool)
         self._region: tuple[float, float] | None = None
         self._gesture: dict[str, Any] | None = None
-        self.shape_keys = shapes_tool.empty_keys()  # shaped points per channel (POINTS tool)
+        self.shape_keys = keys_ops.empty_keys()  # shaped points per channel (POINTS tool)
         self.bezier_tension = 0.0
-        self.shape_menu = shapes_tool.build_shape_menu(self)
+        self.shape_menu = shapes_tool.build_shape_menu(self, self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -113,6 +114,7 @@ class CurveEditor(QWidget):
         self.markers: list[pg.ScatterPlotItem] = []
         self.regions: list[pg.LinearRegionItem] = []
         self.playheads: list[pg.InfiniteLine] = []
+        self.ghosts: list[pg.PlotDataItem] = []  # the other channel, drawn faintly (overlay)
         self._band = QGraphicsRectItem()
         self._band.setPen(QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine))
         self._band.setBrush(QColor(255, 255, 255, 30))
@@ -124,9 +126,10 @@ class CurveEditor(QWidget):
                                 color="#9aa0a6", anchor=(0, 0))
         self.hint.setPos(0.0, -8.0)
         self.plots[0].addItem(self.hint, ignoreBounds=True)
-        self._band.setParentItem(None)
+        self._band.setParentItem(None)  # type: ignore[arg-type]  # detach: Qt takes None here
 
         project.changed.connect(self._on_project_changed)
+        self.selection_changed.connect(self._one_selection)
         self.destroyed.connect(lambda *_: self._disconnect())
         self._sync_from_project()
 
@@ -176,7 +179,7 @@ class CurveEditor(QWidget):
         self.markers.append(markers)
         self.regions.append(region)
         self.playheads.append(playhead)
-        setattr(self, f"_ghost{ch}", ghost)
+        self.ghosts.append(ghost)
 
     def _disconnect(self) -> None:
         try:
@@ -194,7 +197,7 @@ class CurveEditor(QWidget):
         self.project = project
         self._work, self._gesture, self._region = None, None, None
         self._sel = np.zeros((2, 0), dtype=bool)
-        self.shape_keys = shapes_tool.empty_keys()
+        self.shape_keys = keys_ops.empty_keys()
         project.changed.connect(self._on_project_changed)
         self.set_region(None)
         self._sync_from_project()
@@ -222,10 +225,10 @@ class CurveEditor(QWidget):
         if base is None or self._sel.shape[1] != base.shape[1] or not self._sel.any():
             return
         tension = self.bezier_tension if tension is None else tension
-        values, keys = shapes_tool.apply_shape(base, self.shape_keys, self._sel, shape, tension, self._rate())
+        values, keys = keys_ops.apply_shape(base, self.shape_keys, self._sel, shape, tension, self._rate())
         self._commit(values, f"Shape points: {shape}", keys=keys)
 
-    def set_shape_keys(self, keys: shapes_tool.Keys) -> None:
+    def set_shape_keys(self, keys: keys_ops.Keys) -> None:
         self.shape_keys = keys
         self._update_markers()
 
@@ -244,18 +247,31 @@ class CurveEditor(QWidget):
         for line in self.playheads:
             line.setValue(t)
 
-    def set_reference_curve(self, curve: Any | None) -> None:
-        """The measured curve of the selected take, drawn faintly (``None`` hides it)."""
+    def set_reference_curve(self, curve: Any | None, offset_s: float = 0.0) -> None:
+        """The measured curve of the selected take, drawn faintly where the take sits on the picture
+        (``offset_s``: a region take starts there, not at 0); ``None`` hides it."""
         for ch in range(2):
             for other, ref in enumerate(self.ref_lines[ch]):
                 show = curve is not None and (other == ch or (self.overlay and ch == 0))
                 ref.setVisible(bool(show))
-                if show:
+                if show and curve is not None:
                     values = np.asarray(curve.left if other == 0 else curve.right, dtype=np.float64)
-                    ref.setData(np.arange(values.shape[0]) / float(curve.rate_hz), values)
+                    ref.setData(offset_s + np.arange(values.shape[0]) / float(curve.rate_hz), values)
+
+    def selection_text(self) -> str:
+        """What the selection edits (smooth, flatten, +/-dB, delete) will act on, in words."""
+        n = self._n()
+        if self._sel.shape[1] == n and self._sel.any():
+            counts = [int(self._sel[ch].sum()) for ch in range(2)]
+            where = " and ".join(f"{c} on {CHANNEL_NAMES[ch]}" for ch, c in enumerate(counts) if c)
+            return f"Acts on: {sum(counts)} point{'s' if sum(counts) != 1 else ''} ({where})"
+        if self._region is not None:
+            return f"Acts on: region {self._region[0]:.2f}-{self._region[1]:.2f} s (L and R)"
+        return "Acts on: nothing selected (select points with A, a region with R or I/O)"
 
     def selected_mask(self, channel: int) -> np.ndarray:
-        """Points selected on a channel, else the region, else nothing."""
+        """Points selected on a channel, else the region, else nothing. Only one of the two exists at a
+        time: selecting points clears the region and a new region clears the points (the visible one wins)."""
         n = self._n()
         if self._sel.shape[1] == n and self._sel[channel].any():
             return self._sel[channel].copy()
@@ -268,8 +284,20 @@ class CurveEditor(QWidget):
 
     def set_selection(self, mask: np.ndarray) -> None:
         self._sel = np.asarray(mask, dtype=bool).copy()
+        if self._sel.any() and self._region is not None:
+            self._clear_region_quietly()
         self._update_markers()
         self.selection_changed.emit()
+
+    def _one_selection(self) -> None:
+        # set_region clears the points, so points beside a region mean the points are the newer selection.
+        if self._sel.any() and self._region is not None:
+            self._clear_region_quietly()
+
+    def _clear_region_quietly(self) -> None:
+        self._region = None
+        for item in self.regions:
+            item.setVisible(False)
 
     def set_region(self, start_s: float | None, end_s: float | None = None) -> None:
         if start_s is None or end_s is None:
@@ -277,6 +305,9 @@ class CurveEditor(QWidget):
         else:
             lo, hi = sorted((float(start_s), float(end_s)))
             self._region = (lo, hi)
+            if self._sel.any():  # a new region replaces the point selection
+                self._sel = np.zeros_like(self._sel)
+                self._update_markers()
         for item in self.regions:
             item.setVisible(self._region is not None)
             if self._region is not None:
@@ -357,7 +388,7 @@ class CurveEditor(QWidget):
             self._redraw_work(self._channels_for(g["channel"]))
         elif self.tool in _WAVE_TOOLS:  # line, triangle, square: redrawn from the drag's start each move
             chans = self._channels_for(g["channel"])
-            shapes_tool.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
+            keys_ops.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
                                   shapes_tool.pencil_period(self))
             self._redraw_work(chans)
         elif g.get("mode") == "move":
@@ -366,7 +397,7 @@ class CurveEditor(QWidget):
                 m = (self._sel[0] | self._sel[1]) if self.linked else self._sel[ch]
                 self._work[ch] = g["orig"][ch]
                 self._work[ch][m] = ops.clip_lufs(g["orig"][ch][m] + dy)
-            self._work = shapes_tool.follow_preview(self._work, g["orig"], self.shape_keys, rate)
+            self._work = keys_ops.follow_preview(self._work, g["orig"], self.shape_keys, rate)
             self._redraw_work((0, 1))
         elif g.get("mode") == "band":
             self._band.setRect(QRectF(QPointF(g["x0"], g["y0"]), QPointF(x, y)).normalized())
@@ -483,7 +514,10 @@ class CurveEditor(QWidget):
         if self._n() == 0:
             return None
         px = self.plots[channel].getViewBox().viewPixelSize()
-        values = self._work[channel] if self._work is not None else self._base_values()[channel]
+        base = self._work if self._work is not None else self._base_values()
+        if base is None:
+            return None
+        values = base[channel]
         return ops.hit_index(values, self._rate(), x, y, (px[0], px[1]), HIT_PX)
 
     def _edit_selection(self, text: str, fn: Any, points_only: bool = False, edit: str = "drop") -> None:
@@ -506,11 +540,11 @@ class CurveEditor(QWidget):
             self._commit(out, text, edit, self._sel if points_only else None)
 
     def _commit(self, values: np.ndarray, text: str, edit: str = "drop", mask: np.ndarray | None = None,
-                keys: shapes_tool.Keys | None = None) -> None:
+                keys: keys_ops.Keys | None = None) -> None:
         """Push new values (and shaped points, see ``curve_shapes_tool``) as one undo step."""
         base = self._base_values()
         if base is not None and keys is None:
-            values, keys = shapes_tool.after_edit(edit, values, base, self.shape_keys, self._rate(), mask)
+            values, keys = keys_ops.after_edit(edit, values, base, self.shape_keys, self._rate(), mask)
         if base is None or (np.array_equal(values, base) and keys == self.shape_keys):
             self._redraw()
             return
@@ -528,7 +562,8 @@ class CurveEditor(QWidget):
         with self.project.undo.macro(text):
             if not np.array_equal(values, base):
                 self.project.set_curves(new, text)
-            self.project.undo.push(shapes_tool.KeysCommand(self, keys, text))
+            if keys is not None:
+                self.project.undo.push(keys_ops.KeysCommand(self, keys, text))
 
     def _on_project_changed(self, what: str = "") -> None:
         if what in ("", "curves", "all", "project", "loaded"):
@@ -543,7 +578,7 @@ class CurveEditor(QWidget):
         if self._sel.shape[1] != n:
             self._sel = np.zeros((2, n), dtype=bool)
         if any(k >= n for keys in self.shape_keys for k in keys):
-            self.shape_keys = shapes_tool.empty_keys()  # a curve of another length: the keys mean nothing
+            self.shape_keys = keys_ops.empty_keys()  # a curve of another length: the keys mean nothing
         duration = float(getattr(self.project, "duration_s", 0.0) or 0.0)
         if duration > 0:
             for plot in self.plots:
@@ -553,7 +588,7 @@ class CurveEditor(QWidget):
     def _redraw(self) -> None:
         self.hint.setVisible(self.project.curves is None and self._work is None)
         values = self._work if self._work is not None else self._base_values()
-        ghosts = (self._ghost0, self._ghost1)
+        ghosts = (self.ghosts[0], self.ghosts[1])
         if values is None:
             for line in self.lines:
                 line.setData([], [])
@@ -577,7 +612,7 @@ class CurveEditor(QWidget):
         for ch in channels:
             self.lines[ch].setData(t, self._work[ch])
         if self.overlay:
-            self._ghost0.setData(t, self._work[1])
+            self.ghosts[0].setData(t, self._work[1])
         if self.tool is Tool.POINTS:
             self._update_markers()
 

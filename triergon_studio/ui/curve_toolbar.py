@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
+from collections.abc import Callable
 
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSizePolicy, QToolBar, QWidget
+
+from triergon_studio.core.curve_keys import SHAPE_LABELS
+from triergon_studio.core.curve_ops import SnapMode
 from triergon_studio.core.curve_shapes import Shape
 from triergon_studio.ui.curve_editor import CurveEditor, Tool
-from triergon_studio.ui.curve_ops import SnapMode
-from triergon_studio.ui.curve_shapes_tool import SHAPE_LABELS
 
 TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R", Tool.TRIANGLE: "T",
              Tool.SQUARE: "Q"}
@@ -57,27 +59,30 @@ class CurveToolbar(QToolBar):
         self.overlay.setToolTip("Draw L and R in one lane")
         self.overlay.toggled.connect(editor.set_overlay)
         self.addAction(self.overlay)
-        self.addSeparator()
+        # The selection edits go on a second row (``edits_bar``) so both rows fit a laptop screen.
+        self.edits_bar = QToolBar("Curve edits", self)
+        self.edits_bar.setObjectName("curveEditsToolbar")
         self.copy_lr = self._action("Copy L→R", editor.copy_left_to_right)
         self.smooth = self._action("Smooth", editor.smooth_selection, "S")
         self.flatten = self._action("Flatten", editor.flatten_selection, "F")
-        self.raise_ = self._action("+dB", lambda: editor.offset_selection(self.step.value()), "Alt+Up")
-        self.lower = self._action("−dB", lambda: editor.offset_selection(-self.step.value()), "Alt+Down")
+        self.raise_db = self._action("+dB", lambda: editor.offset_selection(self.step.value()), "Alt+Up")
+        self.lower_db = self._action("−dB", lambda: editor.offset_selection(-self.step.value()), "Alt+Down")
         self.step = QDoubleSpinBox()
         self.step.setRange(0.1, 24.0)
         self.step.setValue(1.0)
         self.step.setSuffix(" dB")
-        self.addWidget(self.step)
-        self.delete = self._action("Delete points", editor.delete_selected_points)
-        self.addSeparator()
-        self.addWidget(QLabel(" Shape "))
+        self.edits_bar.addWidget(self.step)
+        self.delete = self._action("Delete", editor.delete_selected_points)
+        self.delete.setToolTip("Delete the selected points (Delete)")
+        self.edits_bar.addSeparator()
+        self.edits_bar.addWidget(QLabel(" Shape "))
         self.shape = QComboBox()
         self.shape.setToolTip("Shape of the segment leaving each selected point (Points tool; right-click a point)")
         for shape in Shape:
             self.shape.addItem(SHAPE_LABELS[shape], shape.value)
         # activated, not currentIndexChanged: choosing the shown shape again still applies it.
         self.shape.activated.connect(lambda i: editor.set_point_shape(self.shape.itemData(i)))
-        self.addWidget(self.shape)
+        self.edits_bar.addWidget(self.shape)
         self.tension = QDoubleSpinBox()
         self.tension.setRange(-1.0, 1.0)
         self.tension.setSingleStep(0.1)
@@ -85,13 +90,25 @@ class CurveToolbar(QToolBar):
         self.tension.setPrefix("tension ")
         self.tension.setToolTip("Bezier tension: 0 smooth, 1 flat at the points, below 0 overshoots")
         self.tension.valueChanged.connect(lambda v: setattr(editor, "bezier_tension", float(v)))
-        self.addWidget(self.tension)
+        self.edits_bar.addWidget(self.tension)
+        self.edits_bar.addSeparator()
+        self.acts_on = QLabel("")
+        self.acts_on.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.acts_on.setObjectName("actsOnLabel")
+        self.acts_on.setToolTip("What Smooth, Flatten, +/-dB, Delete and Shape act on")
+        self.edits_bar.addWidget(self.acts_on)
+        editor.selection_changed.connect(lambda: self.acts_on.setText(" " + editor.selection_text()))
+        self.acts_on.setText(" " + editor.selection_text())
 
-    def _action(self, text: str, slot: object, shortcut: str = "") -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
         act = QAction(text, self)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
             act.setToolTip(f"{text} ({shortcut})")
         act.triggered.connect(lambda _=False: slot())
-        self.addAction(act)
+        self.edits_bar.addAction(act)
         return act
+
+    def all_actions(self) -> list[QAction]:
+        """Both rows' actions (the window's Curves menu lists them)."""
+        return [*self.actions(), *self.edits_bar.actions()]

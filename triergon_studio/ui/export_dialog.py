@@ -172,9 +172,12 @@ class ExportDialog(QDialog):
         self.cancel_button.setText("Close")
 
     def _failed(self, message: str) -> None:
-        if "would overwrite" in message and self.confirm_overwrite(message.split("; use --force")[0]):
-            self.start(force=True)
-            return
+        if "would overwrite" in message:
+            question = message.split("; use --force")[0]  # the CLI's hint means nothing in a window
+            if self.confirm_overwrite(question):
+                self.start(force=True)
+                return
+            message = f"{question}. Nothing was exported; choose another folder or allow replacing the files."
         self.error = message
         self.status.setText(message)
         self.export_button.setEnabled(True)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from triergon_studio.ui.background import run_async
 
 PLAYBACK_SR = 48000
+OUTPUT_LATENCY_S = 0.04  # PortAudio's suggested output latency: low enough for instant play, no underruns here
 
 
 def read_take_audio(path: Path, sr: int) -> np.ndarray:
@@ -70,10 +71,12 @@ class PlaybackController(QObject):
         try:
             from triergon_studio.audio.playback import Player
 
-            self.player = Player(device=device, sample_rate=self.sr)
+            # Kept open and primed: Space only flips a flag the callback reads (no stream start, no decode).
+            self.player = Player(device=device, sample_rate=self.sr, keep_open=True, latency=OUTPUT_LATENCY_S)
             self.device = device
             if self.buffer.shape[0]:
                 self.player.load(self.buffer, self.sr)
+            self.player.prime()
             self.status = ""
         except Exception as exc:  # noqa: BLE001 - NoAudioDevice or a PortAudio failure: shown in the banner
             from triergon_studio.ui.worker import describe_error
@@ -152,7 +155,7 @@ class PlaybackController(QObject):
         sr = self.sr
         cache = dict(self._takes)
         snapshot = _Snapshot(p)  # immutable records only: the worker never reads the live project
-        audition_start = _take_start(p, audition) if audition else 0.0
+        audition_start = take_start(p, audition) if audition else 0.0
 
         def build() -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
             loaded = {tid: read_take_audio(path, sr) for tid, path in paths.items() if Path(path).is_file()}
@@ -188,7 +191,7 @@ class PlaybackController(QObject):
 
     def _install(self, buf: np.ndarray) -> None:
         self.buffer = np.ascontiguousarray(buf, dtype=np.float32)
-        if self.player is not None:
+        if self.player is not None and self.buffer.shape[0]:  # no picture yet: nothing to play
             try:
                 if self.transport.playing:
                     self.player.swap_buffer(self.buffer)
@@ -236,7 +239,7 @@ class _Snapshot:
         return self._paths[take.id]
 
 
-def _take_start(project: Any, take_id: str) -> float:
+def take_start(project: Any, take_id: str) -> float:
     """Where an auditioned take sits: its generated span's start, else the picture's start."""
     take = project.take(take_id)
     span = take.settings.span if take.settings is not None else None

@@ -21,17 +21,18 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from triergon_studio.ui.timeline import waveform_envelope
 
-SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")
+SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")  # shown until the chosen model says what it offers
 MODEL_DEFAULT = "model default"
 CFG_DEFAULT_VALUE = -0.5
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".mkv"}
 
 
 def task_words(text: bool, audio: bool, video: bool) -> str:
@@ -62,11 +63,13 @@ class ReferenceAudioWidget(QWidget):
         self.label.setWordWrap(True)
         self.open_button = QPushButton("Open…")
         self.play_button = QPushButton("Play")
-        self.measure_button = QPushButton("Measure curves")
+        self.measure_button = QPushButton("Measure")
         self.measure_button.setToolTip("Measure from reference audio: seed the L/R curves from this region")
         self.clear_button = QPushButton("Clear")
         for b in (self.play_button, self.measure_button, self.clear_button):
             b.setEnabled(False)
+        for b in (self.open_button, self.play_button, self.measure_button, self.clear_button):
+            b.setStyleSheet("padding: 4px 6px;")  # four buttons in a laptop-width panel
         row.addWidget(self.open_button)
         row.addWidget(self.play_button)
         row.addWidget(self.measure_button)
@@ -74,7 +77,7 @@ class ReferenceAudioWidget(QWidget):
         layout.addWidget(self.label)
         layout.addLayout(row)
         self.plot = pg.PlotWidget(background="#17181a")
-        self.plot.setFixedHeight(70)
+        self.plot.setFixedHeight(46)
         self.plot.hideAxis("left")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -127,8 +130,9 @@ class ReferenceAudioWidget(QWidget):
         self.region_changed.emit(lo, hi)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference audio", "",
-                                              "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff *.m4a);;All files (*)")
+        from triergon_studio.ui.project_files import AUDIO_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Reference audio", "", AUDIO_FILTER)
         if path:
             self.file_chosen.emit(path)
 
@@ -153,17 +157,31 @@ class PromptPanel(QWidget):
     regenerate_region_requested = Signal()
     prompts_edited = Signal()
     settings_edited = Signal()
+    add_model_requested = Signal(str)  # a model folder the user chose
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptPanel")
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        # Prompts and settings scroll; the run box below them never does (Generate is always in sight).
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        content.setObjectName("promptContent")
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 4, 0)
+        self.scroll_area.setWidget(content)
+        outer.addWidget(self.scroll_area, 1)
         prompt_box = QGroupBox("Prompts")
         pl = QVBoxLayout(prompt_box)
         self.prompt_text = QPlainTextEdit()
         self.prompt_text.setObjectName("promptText")
         self.prompt_text.setPlaceholderText("Describe the sound, e.g. 'footsteps on gravel, close'")
-        self.prompt_text.setFixedHeight(70)
+        self.prompt_text.setFixedHeight(56)
+        self.prompt_text.setTabChangesFocus(True)  # Tab moves on; it never types a tab into the prompt
+        self.prompt_text.setToolTip("Text prompt (Ctrl+T). Esc leaves the box; Space then plays again.")
         pl.addWidget(self.prompt_text)
         self.reference = ReferenceAudioWidget()
         pl.addWidget(self.reference)
@@ -178,7 +196,21 @@ class PromptPanel(QWidget):
         pl.addWidget(self.predict_button)
         layout.addWidget(prompt_box)
 
-        settings_box = QGroupBox("Settings")
+        self.settings_toggle = QToolButton()
+        self.settings_toggle.setObjectName("settingsToggle")
+        self.settings_toggle.setText("Settings")
+        self.settings_toggle.setCheckable(True)
+        self.settings_toggle.setChecked(True)
+        self.settings_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        settings_head = QHBoxLayout()
+        settings_head.addWidget(self.settings_toggle)
+        settings_head.addStretch(1)
+        layout.addLayout(settings_head)
+        settings_box = QGroupBox("")
+        settings_box.setObjectName("settingsBox")
+        self.settings_box = settings_box
+        self.settings_toggle.toggled.connect(self._toggle_settings)
         form = QFormLayout(settings_box)
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -205,7 +237,16 @@ class PromptPanel(QWidget):
         self.span = QComboBox()
         self.span.addItems(["Whole video", "Selected region"])
         self.conform = QCheckBox("Conform to curve after generation")
+        self.add_model_button = QPushButton("Add model folder…")
+        self.add_model_button.setObjectName("addModelButton")
+        self.add_model_button.setToolTip("Use a model folder (ours, or a Stable Audio Open download)")
+        self.add_model_button.clicked.connect(self._choose_model_folder)
+        settings_head.addWidget(self.add_model_button)
         form.addRow("Model", self.model)
+        self.model_note = QLabel("")
+        self.model_note.setObjectName("modelNote")
+        self.model_note.setWordWrap(True)
+        form.addRow(self.model_note)
         form.addRow("Steps", self.steps)
         form.addRow("CFG", self.cfg)
         form.addRow("Sampler", self.sampler)
@@ -214,7 +255,13 @@ class PromptPanel(QWidget):
         form.addRow("Span", self.span)
         form.addRow(self.conform)
         layout.addWidget(settings_box)
+        layout.addStretch(1)
 
+        run_box = QWidget()
+        run_box.setObjectName("runBox")
+        outer.addWidget(run_box)
+        layout = QVBoxLayout(run_box)
+        layout.setContentsMargins(0, 4, 0, 0)
         run_row = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
@@ -224,10 +271,11 @@ class PromptPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.regen_button = QPushButton("Regenerate region")
         self.regen_button.setObjectName("regenerateButton")
+        self.regen_button.setToolTip("Regenerate the selected region of the selected take (Ctrl+Shift+Enter)")
         run_row.addWidget(self.generate_button, 2)
         run_row.addWidget(self.cancel_button, 1)
+        run_row.addWidget(self.regen_button, 2)
         layout.addLayout(run_row)
-        layout.addWidget(self.regen_button)
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
         self.progress.setRange(0, 100)
@@ -239,7 +287,7 @@ class PromptPanel(QWidget):
         self.job_label.setWordWrap(True)
         self.job_label.setObjectName("jobLabel")
         layout.addWidget(self.job_label)
-        layout.addStretch(1)
+        self._has_reference = False
 
         self._commit_timer = QTimer(self)
         self._commit_timer.setSingleShot(True)
@@ -247,7 +295,7 @@ class PromptPanel(QWidget):
         self._commit_timer.timeout.connect(self.prompts_edited)
         self.prompt_text.textChanged.connect(self._commit_timer.start)
         self.prompt_text.textChanged.connect(self.refresh_task)
-        self.use_picture.toggled.connect(lambda *_: (self.refresh_task(), self.prompts_edited.emit()))
+        self.use_picture.toggled.connect(self._use_picture_toggled)
         for w in (self.steps, self.seed, self.variations):
             w.valueChanged.connect(lambda *_: self.settings_edited.emit())
         self.cfg.valueChanged.connect(lambda *_: self.settings_edited.emit())
@@ -260,15 +308,24 @@ class PromptPanel(QWidget):
         self.predict_button.clicked.connect(self.predict_requested)
         self.regen_button.clicked.connect(self.regenerate_region_requested)
 
+    def _use_picture_toggled(self, *_: object) -> None:
+        self.refresh_task()
+        self.prompts_edited.emit()
+
     def flush(self) -> None:
         """Push a pending text edit now (before generating or saving)."""
         if self._commit_timer.isActive():
             self._commit_timer.stop()
             self.prompts_edited.emit()
 
+    def _toggle_settings(self, shown: bool) -> None:
+        self.settings_box.setVisible(shown)
+        self.settings_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
     def refresh_task(self) -> None:
         has_text = bool(self.prompt_text.toPlainText().strip())
-        has_audio = self.reference.path is not None
+        # The project's references count even while the file is still being read.
+        has_audio = self.reference.path is not None or self._has_reference
         self.task_label.setText(task_words(has_text, has_audio, self.use_picture.isChecked()))
 
     def set_models(self, names: list[str]) -> None:
@@ -279,6 +336,51 @@ class PromptPanel(QWidget):
         if current:
             self.model.setCurrentText(current)
         self.model.blockSignals(False)
+
+    def show_model(self, info: Any | None, problem: str = "") -> None:
+        """What the chosen model can do (``engine.families`` ``ModelInfo``, read without torch): the prompt boxes
+        it takes are enabled, its samplers are offered, and its defaults are what "model default" means."""
+        if info is None:
+            self.model_note.setText(problem)
+            return
+        caps, d = info.capabilities, info.defaults
+        self.prompt_text.setEnabled(caps.text)
+        self.reference.setEnabled(caps.reference_audio)
+        self.use_picture.setEnabled(caps.video)
+        self.predict_button.setEnabled(caps.lufs_predictor)
+        self.predict_button.setToolTip("" if caps.lufs_predictor else "This model has no T_LUFS curve predictor")
+        current = self.sampler.currentText()
+        self.sampler.blockSignals(True)
+        self.sampler.clear()
+        self.sampler.addItem(MODEL_DEFAULT)
+        self.sampler.addItems(list(caps.samplers) or list(SAMPLERS))
+        if self.sampler.findText(current) < 0:
+            self.sampler.addItem(current)  # a project's choice stays visible even if this model lacks it
+        self.sampler.setCurrentText(current)
+        self.sampler.blockSignals(False)
+        self.steps.setSpecialValueText(f"{MODEL_DEFAULT} ({d.steps})")
+        self.cfg.setSpecialValueText(f"{MODEL_DEFAULT} ({d.cfg:g})")
+        self.sampler.setItemText(0, MODEL_DEFAULT)
+        self.sampler.setItemData(0, f"{d.sampler}", Qt.ItemDataRole.ToolTipRole)
+        takes = [w for on, w in ((caps.text, "text"), (caps.reference_audio, "reference audio"),
+                                 (caps.video, "picture")) if on]
+        summary = (f"{info.family}: takes {', '.join(takes) or 'no prompt'}; defaults {d.steps} steps, "
+                   f"CFG {d.cfg:g}, {d.sampler}")
+        self.model.setToolTip(summary)
+        # Only what the disabled boxes cannot say takes a row in the panel (it must fit a laptop screen).
+        self.model_note.setText("\n".join(caps.notes))
+        self.model_note.setVisible(bool(caps.notes))
+        self.model_note.setToolTip(summary)
+
+    def _choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder")
+        if folder:
+            self.add_model_requested.emit(folder)
+
+    def add_model(self, name: str) -> None:
+        if self.model.findText(name) < 0:
+            self.model.addItem(name)
+        self.model.setCurrentText(name)
 
     def show_settings(self, s: Any) -> None:
         widgets = (self.model, self.steps, self.cfg, self.sampler, self.seed, self.seed_locked,
@@ -308,7 +410,8 @@ class PromptPanel(QWidget):
                 "sampler": None if sampler == MODEL_DEFAULT else sampler}
 
     def show_prompts(self, prompts: Any) -> None:
-        if self.prompt_text.toPlainText() != prompts.text:
+        self._has_reference = bool(prompts.references)
+        if self.prompt_text.toPlainText().strip() != prompts.text:
             self.prompt_text.blockSignals(True)
             self.prompt_text.setPlainText(prompts.text)
             self.prompt_text.blockSignals(False)
@@ -320,6 +423,7 @@ class PromptPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self.cancel_button.setEnabled(running)
         if not running:
+            self.progress.setRange(0, 100)
             self.progress.setValue(0)
             self.progress.setFormat("idle")
 

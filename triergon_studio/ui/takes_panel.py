@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -46,8 +47,23 @@ class TakesTree(QTreeWidget):
         self.setDragEnabled(True)
         self.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                              | QAbstractItemView.EditTrigger.DoubleClicked)
-        self.setColumnWidth(0, 140)
-        self.setColumnWidth(2, 180)
+        self.setColumnWidth(0, 120)
+        self.setColumnWidth(1, 70)
+        self.setColumnWidth(2, 150)
+        # Right-click the header to choose the columns (the window saves the choice).
+        header = self.header()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+
+    def _column_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        for k, name in enumerate(COLUMNS):
+            act = menu.addAction(name)
+            act.setCheckable(True)
+            act.setChecked(not self.isColumnHidden(k))
+            act.setEnabled(k != 0)  # the name always shows
+            act.toggled.connect(lambda on, c=k: self.setColumnHidden(c, not on))
+        menu.popup(self.header().mapToGlobal(pos))
 
     def startDrag(self, actions: Any) -> None:  # noqa: N802 - Qt override
         item = self.currentItem()
@@ -90,6 +106,13 @@ class TakesPanel(QWidget):
         self.rename_button.clicked.connect(self._start_rename)
         self.delete_button.clicked.connect(lambda: self._emit_for_current(self.delete_requested))
 
+    def hidden_columns(self) -> list[int]:
+        return [k for k in range(len(COLUMNS)) if self.tree.isColumnHidden(k)]
+
+    def set_hidden_columns(self, columns: list[int]) -> None:
+        for k in range(1, len(COLUMNS)):
+            self.tree.setColumnHidden(k, k in columns)
+
     def current_take_id(self) -> str | None:
         item = self.tree.currentItem()
         return None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
@@ -98,7 +121,7 @@ class TakesPanel(QWidget):
         self._stats[take_id] = (integrated, true_peak)
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            if item.data(0, Qt.ItemDataRole.UserRole) == take_id:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == take_id:
                 self._filling = True
                 item.setText(4, _num(integrated, ".1f", "LUFS"))
                 item.setText(5, _num(true_peak, ".1f", "dBTP"))
@@ -135,7 +158,7 @@ class TakesPanel(QWidget):
     def select(self, take_id: str) -> None:
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            if item.data(0, Qt.ItemDataRole.UserRole) == take_id:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == take_id:
                 self.tree.setCurrentItem(item)
                 return
 
@@ -184,7 +207,8 @@ class LaneMixer(QWidget):
 
     def show_lanes(self, lanes: list[Any]) -> None:
         while self.grid.count():
-            w = self.grid.takeAt(0).widget()
+            taken = self.grid.takeAt(0)
+            w = taken.widget() if taken is not None else None
             if w is not None and w not in (self.guide, self.guide_gain):
                 w.deleteLater()
         self._rows = []

@@ -38,3 +38,52 @@ def timecode_at(project: Any, seconds: float) -> str:
 
     frame = int(max(0.0, seconds) * fps_float(project) + 1e-6)
     return frames_to_timecode(frame + start_frame(project), project_rate(project))
+
+
+# ---- what the ruler and the transport show ----------------------------------------------------------------
+DISPLAY_MODES = ("auto", "smpte", "time", "frames")
+SMPTE_BASES = (24, 25, 30, 48, 50, 60)
+
+
+def has_smpte_base(project: Any) -> bool:
+    """SMPTE counts frames on an integer base: exact for 24/25/30/48/50/60 and their x1000/1001 rates. At any
+    other rate (12.5, 179/6 ...) a frame count read as HH:MM:SS:FF drifts from the clock and the time axis."""
+    rate = project_rate(project)
+    fps = Fraction(getattr(rate, "fps", rate))
+    return any(fps in (Fraction(b), Fraction(b * 1000, 1001)) for b in SMPTE_BASES)
+
+
+def effective_mode(project: Any, mode: str) -> str:
+    if mode == "auto":
+        return "smpte" if has_smpte_base(project) else "time"
+    return mode
+
+
+def format_time(project: Any, seconds: float, mode: str = "auto") -> str:
+    """The playhead or a ruler tick as the chosen display: SMPTE timecode, clock time ``HH:MM:SS.mmm`` (which
+    always matches the axis) or a frame number; the project's start timecode is added in every mode."""
+    mode = effective_mode(project, mode)
+    if mode == "smpte":
+        return timecode_at(project, seconds)
+    fps = fps_float(project)
+    frame = int(max(0.0, seconds) * fps + 1e-6)
+    if mode == "frames":
+        return str(frame + start_frame(project))
+    t = max(0.0, seconds) + start_frame(project) / fps
+    ms = int(round(t * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def mode_note(project: Any, mode: str) -> str:
+    """The status bar's note on what the times mean."""
+    fps = fps_float(project)
+    shown = effective_mode(project, mode)
+    if shown == "smpte":
+        return f"Timecode: SMPTE at {fps:g} fps"
+    if shown == "frames":
+        return f"Time: frame numbers at {fps:g} fps"
+    why = " (this rate has no SMPTE base)" if mode == "auto" else ""
+    return f"Time: clock HH:MM:SS.mmm{why} at {fps:g} fps"

@@ -102,7 +102,7 @@ class Transport(QObject):
         self._rate = rate
         self._wall_t0, self._wall_pos0 = time.monotonic(), self._position
         self._audio_last_pos, self._audio_last_t, self._audio_block = -1.0, time.monotonic(), 0.0
-        if self._audio_master():
+        if self._audio_master() and self.player is not None:
             self.player.seek(self._position)
             self.player.play()
         elif self.player is not None:
@@ -185,6 +185,7 @@ class Transport(QObject):
         """What is being heard now: the device position, less the output latency, smoothed between the
         callback's block-sized steps with the monotonic clock."""
         now = time.monotonic()
+        assert self.player is not None  # only called while the audio clock is the master
         pos = float(self.player.position_s)
         if not getattr(self.player, "is_playing", True) and now - self._wall_t0 > 0.5:
             return pos  # the device has played the buffer to its end (or was stopped under us)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class TransportBar(QWidget):
@@ -16,8 +25,14 @@ class TransportBar(QWidget):
         super().__init__(parent)
         self.setObjectName("transportBar")
         self.transport = transport
-        row = QHBoxLayout(self)
-        row.setContentsMargins(4, 2, 4, 2)
+        # Two rows so the bar fits a laptop screen: transport and time above, device and file actions below.
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(4, 2, 4, 2)
+        rows.setSpacing(2)
+        row = QHBoxLayout()
+        self.row = QHBoxLayout()
+        rows.addLayout(row)
+        rows.addLayout(self.row)
 
         def button(text: str, tip: str, slot: Any, name: str = "") -> QToolButton:
             b = QToolButton()
@@ -25,6 +40,7 @@ class TransportBar(QWidget):
             b.setToolTip(tip)
             b.setAutoRaise(True)
             b.setFixedWidth(40)
+            b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable with Tab
             if name:
                 b.setObjectName(name)
             b.clicked.connect(slot)
@@ -49,19 +65,33 @@ class TransportBar(QWidget):
         font.setPointSize(14)
         font.setBold(True)
         self.timecode.setFont(font)
+        # Wide enough for HH:MM:SS:FF and HH:MM:SS.mmm: the time is never cut short.
+        self.timecode.setMinimumWidth(self.timecode.fontMetrics().horizontalAdvance("00:00:00.000") + 20)
         row.addSpacing(4)
         row.addWidget(self.timecode)
         self.rate_label = QLabel("")
         row.addWidget(self.rate_label)
         row.addStretch(1)
+        row = self.row
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("deviceCombo")
         self.device_combo.setToolTip("Playback device (48 kHz)")
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.device_combo.setMinimumContentsLength(12)
+        self.device_combo.setMinimumContentsLength(10)
         self.device_combo.activated.connect(lambda i: self.device_chosen.emit(self.device_combo.itemData(i)))
-        row.addWidget(self.device_combo)
+        row.addWidget(self.device_combo, 1)
         transport.playing_changed.connect(self._on_playing)
+
+    def add_widget(self, widget: QWidget) -> None:
+        self.row.addWidget(widget)
+
+    def add_button(self, text: str, name: str, tip: str, slot: Any) -> QPushButton:
+        b = QPushButton(text)
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.clicked.connect(lambda: slot())
+        self.row.addWidget(b)
+        return b
 
     def set_devices(self, devices: list[Any], current: Any | None = None) -> None:
         self.device_combo.blockSignals(True)
@@ -81,6 +111,10 @@ class TransportBar(QWidget):
 
     def show_time(self, timecode: str) -> None:
         self.timecode.setText(timecode)
+        metrics = self.timecode.fontMetrics()  # the style sheet's font, known once polished
+        need = max(metrics.horizontalAdvance(timecode), metrics.horizontalAdvance("00:00:00.000")) + 24
+        if need > self.timecode.minimumWidth():
+            self.timecode.setMinimumWidth(need)
         rate = self.transport.rate
         self.rate_label.setText("" if not self.transport.playing or rate == 1.0 else f"{rate:+.0f}x")
 

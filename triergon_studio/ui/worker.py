@@ -19,22 +19,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from triergon_studio.errors import CancelledError, StudioError
+from triergon_studio.errors import CancelledError
 
 JobFactory = Callable[[threading.Event], Generator[Any, None, Any]]
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for the window: never a traceback."""
-    if isinstance(exc, StudioError):
-        return str(exc)
-    name = type(exc).__name__
-    text = " ".join(str(exc).split()) or name
-    if isinstance(exc, MemoryError) or "OutOfMemory" in name or "out of memory" in text.lower():
-        return f"Out of memory: {text[:200]}. Try fewer steps, a shorter span, or a smaller model."
-    if isinstance(exc, FileNotFoundError):
-        return f"File not found: {getattr(exc, 'filename', None) or text}"
-    return f"{name}: {text[:300]}"
+    """One line for the window, never a traceback (the traceback goes to the log: ``ui.errorlog``)."""
+    from triergon_studio.ui.errorlog import user_message
+
+    return user_message(exc)
 
 
 class GeneratorWorker(QObject):
