@@ -70,9 +70,15 @@ class GuideSettings:
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, float]) -> GuideSettings:
-        keys = {"guide_strength": "strength", "guide_budget": "budget", "guide_start": "start",
-                "guide_end": "end", "guide_passes": "passes", "guide_crop_s": "crop_s",
-                "guide_max_step": "max_step"}
+        keys = {
+            "guide_strength": "strength",
+            "guide_budget": "budget",
+            "guide_start": "start",
+            "guide_end": "end",
+            "guide_passes": "passes",
+            "guide_crop_s": "crop_s",
+            "guide_max_step": "max_step",
+        }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
             if k in keys:
@@ -132,14 +138,24 @@ class CurveGuide:
     def record(self) -> dict[str, Any]:
         """What guidance did, for the take's sidecar."""
         s = self.settings
-        return {"strength": s.strength, "budget": s.budget, "passes_used": self.passes_used,
-                "steps": self.steps, "crop_s": s.crop_s, "seconds": round(self.seconds, 3),
-                "loss_first": round(self.losses[0], 3) if self.losses else None,
-                "loss_last": round(self.losses[-1], 3) if self.losses else None}
+        return {
+            "strength": s.strength,
+            "budget": s.budget,
+            "passes_used": self.passes_used,
+            "steps": self.steps,
+            "crop_s": s.crop_s,
+            "seconds": round(self.seconds, 3),
+            "loss_first": round(self.losses[0], 3) if self.losses else None,
+            "loss_last": round(self.losses[-1], 3) if self.losses else None,
+        }
 
     # ------------------------------------------------------------------------------------------ one step
     def step(self, st: SamplerStep) -> Tensor:
-        if st.step not in self.steps or self.settings.strength == 0 or self.passes_used >= self.settings.budget:
+        if (
+            st.step not in self.steps
+            or self.settings.strength == 0
+            or self.passes_used >= self.settings.budget
+        ):
             return st.x
         t0 = time.perf_counter()
         z0 = st.denoised.detach()
@@ -202,7 +218,9 @@ class CurveGuide:
         starts, ends = _frame_bounds(n_total, sr, 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
         inner_a = s0 + (CROP_CONTEXT_FRAMES * r if a > 0 else 0)  # skip the filter's start-up in the context
         inner_b = s0 + seg.shape[-1] - (CROP_CONTEXT_FRAMES * r if b < frames else 0)
-        keep = np.flatnonzero((starts >= inner_a) & (ends <= inner_b) & (np.arange(starts.size) < self.target.shape[-1]))
+        keep = np.flatnonzero(
+            (starts >= inner_a) & (ends <= inner_b) & (np.arange(starts.size) < self.target.shape[-1])
+        )
         if keep.size == 0:
             return seg.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0]
         y = k_weight(seg, sr).to(torch.float64)
@@ -221,8 +239,13 @@ def guide_step(st: SamplerStep, guide: CurveGuide | None) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------------ memory
-def decode_bytes_per_frame(decode: Decode, latent_channels: int, device: torch.device,
-                           dtype: torch.dtype = torch.float32, probe_frames: int = 4) -> int:
+def decode_bytes_per_frame(
+    decode: Decode,
+    latent_channels: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    probe_frames: int = 4,
+) -> int:
     """Bytes autograd keeps per latent frame for one differentiable decode (counted on a short probe)."""
     total = 0
 
@@ -232,22 +255,36 @@ def decode_bytes_per_frame(decode: Decode, latent_channels: int, device: torch.d
         return t
 
     z = torch.zeros(1, latent_channels, probe_frames, device=device, dtype=dtype, requires_grad=True)
-    with torch.enable_grad(), torch.inference_mode(False), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with (
+        torch.enable_grad(),
+        torch.inference_mode(False),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+    ):
         out = decode(z)
     del out
     return int(math.ceil(total / probe_frames))
 
 
-def check_guidance_memory(decode: Decode, latent_channels: int, n_frames: int, device: torch.device,
-                          settings: GuideSettings, downsampling_ratio: int, sample_rate: int,
-                          dtype: torch.dtype = torch.float32, free_bytes: int | None = None) -> int:
+def check_guidance_memory(
+    decode: Decode,
+    latent_channels: int,
+    n_frames: int,
+    device: torch.device,
+    settings: GuideSettings,
+    downsampling_ratio: int,
+    sample_rate: int,
+    dtype: torch.dtype = torch.float32,
+    free_bytes: int | None = None,
+) -> int:
     """Refuse, with a message that offers the cheaper path, a guidance pass that cannot fit in memory.
     Returns the estimated bytes of one pass."""
     from triergon_studio.engine.device import available_memory
 
     frames = n_frames
     if settings.crop_s > 0:
-        frames = min(n_frames, int(round(settings.crop_s * sample_rate / downsampling_ratio)) + 2 * CROP_CONTEXT_FRAMES)
+        frames = min(
+            n_frames, int(round(settings.crop_s * sample_rate / downsampling_ratio)) + 2 * CROP_CONTEXT_FRAMES
+        )
     per = decode_bytes_per_frame(decode, latent_channels, device, dtype)
     need = int(1.5 * per * frames)  # autograd's saved tensors plus the gradients flowing back through them
     free = available_memory(device) if free_bytes is None else free_bytes
@@ -257,17 +294,19 @@ def check_guidance_memory(decode: Decode, latent_channels: int, n_frames: int, d
         raise ModelError(
             f"curve guidance needs about {need / 2**30:.1f} GiB to decode {secs:.1f} s with gradients but "
             f"{free / 2**30:.1f} GiB is free: use the cheaper path (guide crop of at most {fit:.1f} s), "
-            "'shape' instead of 'guide', or a shorter span")
+            "'shape' instead of 'guide', or a shorter span"
+        )
     return need
 
 
-def target_for_chunk(curves: np.ndarray, start_s: float, n_frames: int, downsampling_ratio: int,
-                     sample_rate: int) -> Tensor:
+def target_for_chunk(
+    curves: np.ndarray, start_s: float, n_frames: int, downsampling_ratio: int, sample_rate: int
+) -> Tensor:
     """The take's [2, F] LUFS curves cut to a chunk starting ``start_s`` into the take (floor-padded)."""
     c = np.asarray(curves, dtype=np.float32)
     a = int(round(start_s * CURVE_RATE_HZ))
     f = int(math.ceil(n_frames * downsampling_ratio / sample_rate * CURVE_RATE_HZ))
     out = np.full((2, f), LUFS_FLOOR, dtype=np.float32)
-    piece = c[:, a:a + f]
+    piece = c[:, a : a + f]
     out[:, : piece.shape[1]] = piece
     return torch.from_numpy(out)

@@ -77,7 +77,10 @@ def k_weight(audio: Tensor, sr: int, mode: str = "itu") -> Tensor:
 
 
 def frame_powers(
-    audio: Tensor, sr: int, window_s: float = 1.0 / CURVE_RATE_HZ, hop_s: float = 1.0 / CURVE_RATE_HZ,
+    audio: Tensor,
+    sr: int,
+    window_s: float = 1.0 / CURVE_RATE_HZ,
+    hop_s: float = 1.0 / CURVE_RATE_HZ,
     mode: str = "itu",
 ) -> Tensor:
     """Mean square of the K-weighted signal per curve frame, ``[..., F]`` (float64 sums: long takes keep
@@ -93,8 +96,12 @@ def frame_powers(
 
 
 def loudness_curves(
-    audio: Tensor, sr: int, window_s: float = 1.0 / CURVE_RATE_HZ, hop_s: float = 1.0 / CURVE_RATE_HZ,
-    mode: str = "itu", floor: float | None = LUFS_FLOOR,
+    audio: Tensor,
+    sr: int,
+    window_s: float = 1.0 / CURVE_RATE_HZ,
+    hop_s: float = 1.0 / CURVE_RATE_HZ,
+    mode: str = "itu",
+    floor: float | None = LUFS_FLOOR,
 ) -> Tensor:
     """Per-channel loudness curves ``[..., C, F]`` LUFS of ``[..., C, N]`` audio. ``floor=None`` leaves
     quiet frames unclipped (down to -120 LUFS) so a loss still has a gradient there."""
@@ -106,7 +113,11 @@ def loudness_curves(
 
 
 def curve_loss(
-    measured: Tensor, target: Tensor, *, active: float = LUFS_ACTIVE, delta_lu: float = 3.0,
+    measured: Tensor,
+    target: Tensor,
+    *,
+    active: float = LUFS_ACTIVE,
+    delta_lu: float = 3.0,
 ) -> Tensor:
     """A robust distance in LU: Huber (quadratic within ``delta_lu``, linear beyond) averaged over the frames
     whose target is above ``active`` (-60 LUFS), as the adherence metric counts them. ``measured`` should be
@@ -120,7 +131,9 @@ def curve_loss(
     return (err * mask).sum() / mask.sum()
 
 
-def adherence_lu(measured: Tensor | np.ndarray, target: Tensor | np.ndarray, active: float = LUFS_ACTIVE) -> float:
+def adherence_lu(
+    measured: Tensor | np.ndarray, target: Tensor | np.ndarray, active: float = LUFS_ACTIVE
+) -> float:
     """Mean |measured - target| (LU) over frames whose target is above ``active``; NaN when none is."""
     m = np.asarray(measured.detach().cpu() if isinstance(measured, Tensor) else measured, dtype=np.float64)
     t = np.asarray(target.detach().cpu() if isinstance(target, Tensor) else target, dtype=np.float64)

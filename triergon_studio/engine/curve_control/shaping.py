@@ -60,8 +60,15 @@ def _loop_to(audio: np.ndarray, n: int) -> np.ndarray:
     return np.tile(a, (reps, 1))[:n]
 
 
-def shaped_excitation(target: np.ndarray, n_samples: int, sample_rate: int, *, seed: int,
-                      excitation: np.ndarray | None = None, settings: ShapeSettings | None = None) -> np.ndarray:
+def shaped_excitation(
+    target: np.ndarray,
+    n_samples: int,
+    sample_rate: int,
+    *,
+    seed: int,
+    excitation: np.ndarray | None = None,
+    settings: ShapeSettings | None = None,
+) -> np.ndarray:
     """``[n_samples, 2]`` float32: the excitation (or pink noise) with the gain envelope of ``target``
     ([2, F] LUFS at 6 Hz from the take's start)."""
     from triergon_studio.audio.conform import conform_to_curve
@@ -74,11 +81,18 @@ def shaped_excitation(target: np.ndarray, n_samples: int, sample_rate: int, *, s
     use_ref = excitation is not None and s.excitation in ("auto", "reference")
     if s.excitation == "reference" and excitation is None:
         raise ModelError("excitation 'reference' needs a reference sound or init audio")
-    src = _loop_to(excitation, n_samples) if use_ref and excitation is not None else pink_noise(n_samples, seed)
+    src = (
+        _loop_to(excitation, n_samples) if use_ref and excitation is not None else pink_noise(n_samples, seed)
+    )
     # a steady excitation: level out the reference's own dynamics first, so the envelope is the curve's
     level = channel_curves(src, sample_rate)
-    flat = LoudnessCurve(np.full(level.shape[1], _EXCITATION_LUFS), np.full(level.shape[1], _EXCITATION_LUFS),
-                         n_samples / sample_rate, CURVE_RATE_HZ, CurveSource.DRAWN)
+    flat = LoudnessCurve(
+        np.full(level.shape[1], _EXCITATION_LUFS),
+        np.full(level.shape[1], _EXCITATION_LUFS),
+        n_samples / sample_rate,
+        CURVE_RATE_HZ,
+        CurveSource.DRAWN,
+    )
     if use_ref:
         src = conform_to_curve(src, sample_rate, flat, max_gain_db=40.0, iterations=2).audio
     frames = int(math.ceil(n_samples / (sample_rate / CURVE_RATE_HZ) - 1e-9))
@@ -97,5 +111,11 @@ def shape_init(inputs: Any, settings: Any, sample_rate: int) -> np.ndarray | Non
     if "shape" not in mode or inputs.curves is None:
         return inputs.init_audio
     excitation = inputs.init_audio if inputs.init_audio is not None else inputs.reference
-    return shaped_excitation(inputs.curves, int(inputs.n_samples), sample_rate, seed=int(settings.seed),
-                             excitation=excitation, settings=ShapeSettings(init_noise=float(settings.init_noise)))
+    return shaped_excitation(
+        inputs.curves,
+        int(inputs.n_samples),
+        sample_rate,
+        seed=int(settings.seed),
+        excitation=excitation,
+        settings=ShapeSettings(init_noise=float(settings.init_noise)),
+    )

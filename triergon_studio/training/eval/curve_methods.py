@@ -22,7 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from triergon_studio.engine.curve_control.guidance import CurveGuide, GuideSettings, guide_step, target_for_chunk
+from triergon_studio.engine.curve_control.guidance import (
+    CurveGuide,
+    GuideSettings,
+    guide_step,
+    target_for_chunk,
+)
 from triergon_studio.engine.curve_control.shaping import ShapeSettings, shaped_excitation
 from triergon_studio.engine.sampler_step import SamplerStep
 
@@ -37,8 +42,9 @@ class MethodResult:
     guide: dict[str, Any] = field(default_factory=dict)
 
 
-def _steps_dpmpp_2m(denoiser: Callable[[Tensor, Tensor], Tensor], x: Tensor, sigmas: Tensor
-                    ) -> Generator[SamplerStep, None, Tensor]:
+def _steps_dpmpp_2m(
+    denoiser: Callable[[Tensor, Tensor], Tensor], x: Tensor, sigmas: Tensor
+) -> Generator[SamplerStep, None, Tensor]:
     """DPM-Solver++(2M) as a step generator (the bundled model's default sampler), continuing from the
     ``x`` the consumer leaves in each yielded step."""
     old: Tensor | None = None
@@ -76,9 +82,19 @@ def step_sampler(name: str) -> Callable[..., Generator[SamplerStep, None, Tensor
     return _steps_dpmpp_2m
 
 
-def generate_method(model: Any, cond: Any, n_samples: int, target: np.ndarray | None, method: str, *,
-                    seed: int, steps: int | None = None, guide: GuideSettings | None = None,
-                    shape: ShapeSettings | None = None, excitation: np.ndarray | None = None) -> MethodResult:
+def generate_method(
+    model: Any,
+    cond: Any,
+    n_samples: int,
+    target: np.ndarray | None,
+    method: str,
+    *,
+    seed: int,
+    steps: int | None = None,
+    guide: GuideSettings | None = None,
+    shape: ShapeSettings | None = None,
+    excitation: np.ndarray | None = None,
+) -> MethodResult:
     """One take of ``n_samples`` from prepared ``Conditions`` (lufs already set or dropped by the caller),
     following ``target`` ([2, F] LUFS) with ``method`` (conform is the caller's last stage)."""
     from triergon_studio.engine.sampling import cfg_denoiser, polyexponential_sigmas
@@ -95,13 +111,16 @@ def generate_method(model: Any, cond: Any, n_samples: int, target: np.ndarray | 
     sigmas = polyexponential_sigmas(n_steps, s.sigma_min, s.sigma_max, 1.0).to(dev)
     with torch.inference_mode():
         ct = model.condition(cond)
-        den = cfg_denoiser(model.denoise_v, model.model_kwargs(ct), model.model_kwargs(ct.unconditional()), s.cfg_scale)
+        den = cfg_denoiser(
+            model.denoise_v, model.model_kwargs(ct), model.model_kwargs(ct.unconditional()), s.cfg_scale
+        )
         noise = torch.randn((1, model.cfg.vae.latent_dim, frames), generator=gen, device=dev)
         shaping = "shape" in method and target is not None
         if shaping:
             sh = shape or ShapeSettings()
-            audio0 = shaped_excitation(target, n_samples, model.sample_rate, seed=seed, excitation=excitation,
-                                       settings=sh)
+            audio0 = shaped_excitation(
+                target, n_samples, model.sample_rate, seed=seed, excitation=excitation, settings=sh
+            )
             wave = torch.from_numpy(np.ascontiguousarray(audio0.T))[None].to(dev)
             init = model.vae.encode(wave)[..., :frames]
             # init noise as the v-objective's time t (0.5 = halfway, as Stable Audio's init_noise_level):
@@ -114,8 +133,15 @@ def generate_method(model: Any, cond: Any, n_samples: int, target: np.ndarray | 
             x = noise * sig[0]
     cg = None
     if "guide" in method and target is not None:
-        cg = CurveGuide(lambda z: model.vae.decode(z), target_for_chunk(target, 0.0, frames, ratio, model.sample_rate),
-                        model.sample_rate, ratio, sig.numel() - 1, guide or GuideSettings(), "ve")
+        cg = CurveGuide(
+            lambda z: model.vae.decode(z),
+            target_for_chunk(target, 0.0, frames, ratio, model.sample_rate),
+            model.sample_rate,
+            ratio,
+            sig.numel() - 1,
+            guide or GuideSettings(),
+            "ve",
+        )
     it = step_sampler(s.sampler)(den, x, sig)
     with torch.inference_mode():
         while True:
