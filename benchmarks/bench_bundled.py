@@ -25,19 +25,22 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
-    from triergon_studio.engine.weights import load_model_dir
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
 
-    model = load_model_dir(args.model)
+    family = load_model(args.model)
+    model = family.net  # type: ignore[attr-defined]
     steps = model.cfg.sampling.steps
     n = int(round(args.seconds * 44100))
-    curve = np.full((2, int(np.ceil(args.seconds * 6))), -25.0)
-    req = GenerationRequest(duration_s=args.seconds, text="rain falling on a roof", curves=curve, seed=1)
-    run_to_end(generate(GenerationRequest(duration_s=1.0, text="warm-up", seed=0), model))
+    level = np.full(int(np.ceil(args.seconds * 6)), -25.0)
+    curve = LoudnessCurve(level, level, args.seconds)
+    spec = TakeSpec(span=TimeSpan(0, args.seconds), text="rain falling on a roof", curves=curve, seed=1)
+    run_to_end(generate_takes(TakeSpec(span=TimeSpan(0, 1.0), text="warm-up", seed=0), family))
     walls = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        take = run_to_end(generate(req, model))
+        (take,) = run_to_end(generate_takes(spec, family))
         walls.append(time.perf_counter() - t0)
     assert take.audio.shape == (n, 2)
     frames = -(-n // model.cfg.vae.downsampling_ratio)

@@ -76,13 +76,16 @@ def _sync(device: str) -> None:
 
 def time_generation(model: torch.nn.Module, seconds: float, steps: int, cfg_scale: float, sampler: str,
                     device: str) -> float:
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.engine.families.triergon import TriErgonModel
+    from triergon_studio.takes import generate_takes, run_to_end
 
-    req = GenerationRequest(duration_s=seconds, steps=steps, cfg=cfg_scale, sampler=sampler, seed=0)
-    run_to_end(generate(GenerationRequest(duration_s=1.0, steps=2, seed=0), model))  # warm-up
+    family = TriErgonModel(model)  # type: ignore[arg-type]
+    spec = TakeSpec(span=TimeSpan(0, seconds), steps=steps, cfg=cfg_scale, sampler=sampler, seed=0)
+    run_to_end(generate_takes(TakeSpec(span=TimeSpan(0, 1.0), steps=2, seed=0), family))  # warm-up
     _sync(device)
     t0 = time.perf_counter()
-    take = run_to_end(generate(req, model))
+    (take,) = run_to_end(generate_takes(spec, family))
     _sync(device)
     assert take.audio.shape[0] == round(seconds * 44100)
     return time.perf_counter() - t0

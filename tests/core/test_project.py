@@ -151,7 +151,7 @@ def test_save_load_round_trip(project: Project, tmp_path: Path) -> None:
     path = project.save()
     assert path == tmp_path / "show.json" and not project.is_dirty
     doc = json.loads(path.read_text())
-    assert doc["format"] == "triergon-project" and doc["version"] == 1
+    assert doc["format"] == "triergon-project" and doc["version"] == 2
     assert doc["fps"] == {"num": 30000, "den": 1001}
     loaded = Project.load(path)
     assert loaded.to_json() == project.to_json()
@@ -225,7 +225,21 @@ def test_v0_project_migrates(tmp_path: Path, video: Path) -> None:
     assert project.video.fingerprint is not None and project.video_status() == "ok"
     assert path.read_text() == json.dumps(v0)  # loading never rewrites the file
     project.save()
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
+
+
+def test_v1_app_defaults_become_the_models_defaults() -> None:
+    """v1 stored the app's fixed 50 steps / CFG 7 / dpmpp_3m_sde; v2 reads them as None (the model's own
+    defaults) so the app and the CLI make the same take. A value the user changed is kept."""
+    from triergon_studio.core.migrations import migrate
+
+    doc = {"format": "triergon-project", "version": 1,
+           "settings": {"steps": 50, "cfg": 7.0, "sampler": "dpmpp_3m_sde", "seed": 4}}
+    out, read_as = migrate(doc)
+    assert read_as == 1 and out["version"] == 2
+    assert out["settings"] == {"steps": None, "cfg": None, "sampler": None, "seed": 4}
+    kept, _ = migrate({**doc, "settings": {"steps": 30, "cfg": 7.0, "sampler": "euler"}})
+    assert kept["settings"] == {"steps": 30, "cfg": None, "sampler": "euler"}
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe\x00garbage", b"[]", b'{"format": "other"}',

@@ -187,12 +187,14 @@ def test_full_size_sao_preset_matches_sao_config_on_meta() -> None:
 def test_generate_with_an_imported_sao_model(tmp_path: Path) -> None:
     import numpy as np
 
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
 
-    model = load_stable_audio_open(_write(tmp_path / "sao", _official_state_dict()))
+    model = load_model(str(_write(tmp_path / "sao", _official_state_dict())))
+    assert model.info.family == "stable-audio-open"
     t5 = np.random.default_rng(0).standard_normal((7, 32)).astype(np.float32)
-    take = run_to_end(generate(GenerationRequest(duration_s=0.9, steps=2, seed=0, prompt_embeddings={"text": t5}),
-                               model))
-    assert take.audio.shape == (round(0.9 * 44100), 2) and take.metadata["task_id"] == 4
+    spec = TakeSpec(span=TimeSpan(0, 0.9), steps=2, seed=0)
+    (take,) = run_to_end(generate_takes(spec, model, embeddings={"text": t5}))
+    assert take.audio.shape == (round(0.9 * 44100), 2) and take.record["metadata"]["task_id"] == 4
     with pytest.raises(ModelError, match="T5"):
-        run_to_end(generate(GenerationRequest(duration_s=0.5, text="rain on a tin roof"), model))
+        run_to_end(generate_takes(TakeSpec(span=TimeSpan(0, 0.5), text="rain on a tin roof"), model))

@@ -90,9 +90,12 @@ def test_oom_guard_turns_oom_into_model_error() -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_tri_ergon_s_bf16_on_cuda() -> None:
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.engine.families.triergon import TriErgonModel
+    from triergon_studio.takes import generate_takes, run_to_end
 
     model = build_model(get_preset("tri-ergon-s"), "cuda", dtype=torch.bfloat16, build_encoders=False)
     randomize_(model, 0)
-    take = run_to_end(generate(GenerationRequest(duration_s=10.0, steps=4, cfg=7.0, seed=0), model))
-    assert take.audio.shape == (441000, 2) and take.metadata["dtype"] == "bfloat16"
+    spec = TakeSpec(span=TimeSpan(0, 10.0), steps=4, cfg=7.0, seed=0)
+    (take,) = run_to_end(generate_takes(spec, TriErgonModel(model)))
+    assert take.audio.shape == (441000, 2) and next(model.dit.parameters()).dtype == torch.bfloat16

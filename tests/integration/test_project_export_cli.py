@@ -86,24 +86,23 @@ def test_generated_take_metadata_round_trips(session: dict[str, Path], tmp_path:
     """The engine's metadata (what the UI stores on a take) survives save and load unchanged."""
     from triergon_studio.core.model import Take, new_id
     from triergon_studio.core.project import Project
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, load_model, run_to_end
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan, VideoSource
+    from triergon_studio.takes import load_model, make_takes, run_to_end
+    from triergon_studio.video.probe import probe
 
     model = load_model("tiny-random", "cpu")
-    req = GenerationRequest(video_path=str(session["video"]), text="door", steps=2, seed=5)
-    gen = run_to_end(generate(req, model))
+    video = VideoSource.from_probe(probe(session["video"]))
+    spec = TakeSpec(span=TimeSpan(0, video.duration_s), video=video, text="door", steps=2, seed=5)
     proj = Project.load(session["proj"])
     path = proj.new_take_path("gen")
-    from triergon_studio.audio.io import write_wav
-
-    write_wav(path, gen.audio, gen.sample_rate, bits="32f")
+    (rec,) = run_to_end(make_takes(spec, model, [path]))
     take = Take(id=new_id(), name="gen", path=path.relative_to(proj.folder).as_posix(),
-                duration_s=len(gen.audio) / gen.sample_rate, sample_rate=gen.sample_rate,
-                metadata=dict(gen.metadata))
+                duration_s=rec.duration_s, sample_rate=rec.sample_rate, metadata=rec.metadata)
     proj.add_take(take, lane="BG", offset_s=0.0)
     saved = proj.save(tmp_path / "copy.json")
     again = Project.load(saved).take(take.id)
-    assert again.metadata == json.loads(json.dumps(gen.metadata))
-    assert again.metadata["seed"] == 5 and again.metadata["n_samples"] == len(gen.audio)
+    assert again.metadata == json.loads(json.dumps(rec.metadata))
+    assert again.metadata["seed"] == 5 and again.metadata["n_samples"] == rec.n_samples
 
 
 def test_cli_generated_take_keeps_its_settings(session: dict[str, Path]) -> None:

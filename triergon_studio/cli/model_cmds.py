@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from triergon_studio.errors import ExportError, ModelError
+from triergon_studio.errors import ModelError
 
 
 def register(subparsers: Any) -> None:
@@ -31,8 +31,16 @@ def register(subparsers: Any) -> None:
     )
     gen.add_argument("video", nargs="?", type=Path, help="video to score (its length sets the output length)")
     gen.add_argument("--duration", type=float, help="seconds to generate when there is no video")
+    gen.add_argument("--start", type=float, help="with a VIDEO: generate from this picture time (seconds)")
+    gen.add_argument("--end", type=float, help="with a VIDEO: generate up to this picture time (seconds)")
     gen.add_argument("--text", help="text prompt")
+    gen.add_argument("--negative", help="negative prompt: what the take should not sound like")
     gen.add_argument("--ref-audio", type=Path, help="reference audio prompt")
+    gen.add_argument("--ref-in", type=float, default=0.0, help="reference audio in point (seconds)")
+    gen.add_argument("--ref-out", type=float, help="reference audio out point (seconds; default: its end)")
+    gen.add_argument("--init-audio", type=Path, help="audio-to-audio: start from this sound, noised to --init-noise")
+    gen.add_argument("--init-noise", type=float, help="how far to noise the init audio, 0 < LEVEL <= 1 "
+                                                      "(default: the model's)")
     gen.add_argument("--no-video", action="store_true", help="do not use the picture as a prompt")
     curves = gen.add_mutually_exclusive_group()
     curves.add_argument("--curves", type=Path, help="loudness curves JSON (triergon-curves format)")
@@ -41,7 +49,8 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     gen.add_argument("--cfg", type=float, help="classifier-free guidance scale (default: the model's)")
     gen.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    gen.add_argument("--sampler", help="euler, ddim, dpmpp-2m or dpmpp-3m-sde")
+    gen.add_argument("--sampler", help="sampler name (default: the model's; `model-info` lists them)")
+    gen.add_argument("--guidance", help="guidance rule, cfg or apg where the model offers both")
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
     gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
@@ -59,12 +68,18 @@ def register(subparsers: Any) -> None:
 
 def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
+    from triergon_studio.engine.model_paths import find_named
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import MANIFEST_FILE, RANDOM_SUFFIX, read_manifest, verify_model_dir
 
     manifest: dict[str, Any] | None = None
     path = Path(spec).expanduser()
-    if spec in PRESETS:
+    named = find_named(spec) if not path.is_dir() else None
+    if named is not None:  # a bundled or TRIERGON_MODELS folder wins over a preset of the same name
+        path = named
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "model_config.json").exists():
+        raise ModelError("not a model folder: no config.json or model_config.json", path)
+    if spec in PRESETS and named is None:
         cfg = get_preset(spec)
     elif spec.endswith(RANDOM_SUFFIX) and spec[: -len(RANDOM_SUFFIX)] in PRESETS:
         cfg = get_preset(spec[: -len(RANDOM_SUFFIX)])
@@ -76,10 +91,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         elif (path / MANIFEST_FILE).exists():
             manifest = read_manifest(path)
     elif path.is_dir() and (path / "model_config.json").exists():
-        from triergon_studio.engine.importers.sao import sao_config_from_dict
-
-        data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        cfg = sao_config_from_dict(data, path / "model_config.json", name=path.name)
+        return _family_info(path, verify)
     else:
         from triergon_studio.engine.weights import resolve_model
 
@@ -89,6 +101,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     counts = model.param_counts()
     out: dict[str, Any] = {
         "name": cfg.name,
+        "family": "tri-ergon",
         "preset": cfg.preset,
         "dit_params": counts["dit_params"],
         "vae_params": counts["vae_params"],
@@ -116,6 +129,31 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
     return out
 
 
+def _family_info(path: Path, verify: bool) -> dict[str, Any]:
+    """A folder of another family (Stable Audio): what its files say, without loading the weights."""
+    import dataclasses
+
+    from triergon_studio.engine.families.registry import describe, find_family
+
+    entry = find_family(str(path))
+    info = describe(str(path))
+    out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
+                           "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
+                           "latent_rate_hz": info.latent_rate_hz,
+                           "max_duration_s": info.capabilities.max_window_s,
+                           "capabilities": dataclasses.asdict(info.capabilities),
+                           "defaults": dataclasses.asdict(info.defaults)}
+    if verify:
+        from importlib import import_module
+
+        module = import_module(entry.load.partition(":")[0])
+        check = getattr(module, "verify_folder", None)
+        if check is None:
+            raise ModelError(f"nothing to verify: {info.family} folders carry no checksums", path)
+        out["verified"] = check(path)
+    return out
+
+
 def run_model_info(args: argparse.Namespace) -> int:
     print(json.dumps(model_info(args.model, verify=args.verify), indent=2))
     return 0
@@ -124,33 +162,30 @@ def run_model_info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- generate
 
 
-def _outputs(base: Path, k: int, overwrite: bool) -> list[Path]:
-    from triergon_studio.core.take_sidecar import sidecar_path
-
-    paths = [base] + [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(2, k + 1)]
-    if not base.parent.exists():
-        raise ExportError("output folder does not exist", base.parent)
-    for p in paths:
-        for q in (p, sidecar_path(p)):
-            if q.exists() and not overwrite:
-                raise ExportError("output already exists (use --force, or --overwrite, to replace it)", q)
-    return paths
+def _outputs(base: Path, k: int) -> list[Path]:
+    return [base] + [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(2, k + 1)]
 
 
-def _settings_record(args: argparse.Namespace, request: Any, curves: Any, meta: dict[str, Any],
-                     conformed: bool) -> dict[str, Any]:
-    """What made a take, in the project's own Prompts/GenerationSettings form (read back by ``add-take``)."""
-    from triergon_studio.core.model import GenerationSettings, Prompts, ReferenceClip
+def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
+    """The CLI's ``TakeSpec``: the same fields the app fills from a project (``core.take_spec.spec_from_project``)."""
+    from triergon_studio.core.take_spec import AudioClip, TakeSpec, TimeSpan
 
-    refs = (ReferenceClip(path=str(Path(request.reference_path).resolve())),) if request.reference_path else ()
-    prompts = Prompts(text=request.text or "", references=refs, use_video=bool(request.use_video))
-    settings = GenerationSettings(model=str(meta.get("model", args.model or "")), steps=int(meta["steps"]),
-                                  cfg=float(meta["cfg_scale"]), sampler=str(meta["sampler"]), seed=int(meta["seed"]),
-                                  seed_locked=args.seed is not None, variations=max(1, args.variations),
-                                  conform=conformed)
-    return {"prompts": prompts.to_json(), "settings": settings.to_json(),
-            "curves": curves.to_json() if curves is not None else None,
-            "metadata": {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | None)}}
+    if video is not None:
+        start = 0.0 if args.start is None else float(args.start)
+        span = TimeSpan(start, video.duration_s if args.end is None else float(args.end))
+    else:
+        if args.start is not None or args.end is not None:
+            raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
+        span = TimeSpan(0.0, float(args.duration))
+    return TakeSpec(
+        span=span, video=video, use_video=not args.no_video, text=args.text or "",
+        negative_text=args.negative or "",
+        reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
+        init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
+        curves=curves, curve_method="t_lufs" if args.predict_curves else None, conform=bool(args.conform),
+        model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,
+        seed=args.seed, variations=int(args.variations),
+    )
 
 
 def _load_curves(args: argparse.Namespace) -> Any:
@@ -185,12 +220,6 @@ class _Printer:
         self.last = pct
 
 
-def _write(path: Path, audio: Any, sr: int, bits: str, overwrite: bool) -> None:
-    from triergon_studio.audio.io import write_wav
-
-    write_wav(path, audio, sr, bits=bits, overwrite=overwrite)
-
-
 def run_generate(args: argparse.Namespace) -> int:
     if args.video is None and args.duration is None:
         raise ModelError("give a VIDEO or --duration SECONDS")
@@ -203,52 +232,30 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.conform and args.curves is None and args.curves_from is None and not args.predict_curves:
         # checked before sampling: with a real model the user would wait minutes for this error
         raise ModelError("--conform needs curves (--curves, --curves-from or --predict-curves)")
-    outputs = _outputs(args.output, max(1, args.variations), args.overwrite)
+    for clip in (args.ref_audio, args.init_audio):
+        if clip is not None and not clip.is_file():
+            raise ModelError("audio file not found", clip)
+    outputs = _outputs(args.output, max(1, args.variations))
 
-    from triergon_studio.core.take_sidecar import write_sidecar
+    from triergon_studio.core.take_spec import VideoSource
     from triergon_studio.engine.device import resolve_device, resolve_dtype
-    from triergon_studio.engine.pipeline import GenerationRequest, generate_takes, run_to_end
-    from triergon_studio.engine.weights import DEFAULT_MODEL, load_model
+    from triergon_studio.takes import check_outputs, load_model, make_takes, run_to_end
 
+    check_outputs(outputs, args.overwrite)
+    video = None
+    if args.video is not None:
+        from triergon_studio.video.probe import probe
+
+        video = VideoSource.from_probe(probe(args.video))
+    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
+    spec = spec_from_args(args, video, curves)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
-    curves = _load_curves(args)  # a bad curves file fails before a model is loaded
-    model = load_model(args.model or DEFAULT_MODEL, device, dtype)
-    request = GenerationRequest(
-        duration_s=args.duration if args.video is None else None,
-        video_path=str(args.video) if args.video is not None else None,
-        use_video=not args.no_video,
-        text=args.text,
-        reference_path=str(args.ref_audio) if args.ref_audio else None,
-        curves=curves,
-        predict_curves=args.predict_curves,
-        steps=args.steps, cfg=args.cfg, seed=args.seed, sampler=args.sampler,
-        variations=args.variations, model=args.model,
-    )
-    takes = run_to_end(generate_takes(request, model), _Printer())
-    for take, path in zip(takes, outputs, strict=True):
-        audio = take.audio
-        if args.conform:
-            audio = _conform(audio, take.sample_rate, curves, request, model)
-        _write(path, audio, take.sample_rate, args.bits, args.overwrite)
-        write_sidecar(path, _settings_record(args, request, curves, dict(take.metadata), args.conform))
-        m = take.metadata
-        print(f"wrote {path}: {len(audio)} samples ({len(audio) / take.sample_rate:.3f} s) at {take.sample_rate} Hz, "
-              f"seed {m['seed']}, task id {m['task_id']}, {m['steps']} steps, cfg {m['cfg_scale']:g}, "
-              f"{m['elapsed_s']:.1f} s")
+    model = load_model(args.model, device, dtype)
+    records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer())
+    for rec in records:
+        m = rec.metadata
+        print(f"wrote {rec.path}: {rec.n_samples} samples ({rec.duration_s:.3f} s) at {rec.sample_rate} Hz, "
+              f"seed {rec.seed}, task id {m.get('task_id')}, {rec.settings.steps} steps, cfg {rec.settings.cfg:g}, "
+              f"{m.get('elapsed_s', 0.0):.1f} s")
     return 0
-
-
-def _conform(audio: Any, sr: int, curves: Any, request: Any, model: Any) -> Any:
-    try:
-        from triergon_studio.audio.conform import conform_to_curve
-    except ImportError as exc:
-        raise ModelError("--conform is not available in this build (triergon_studio.audio.conform)") from exc
-
-    if curves is None:
-        from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
-
-        if model.lufs_predictor is None:
-            raise ModelError(f"model '{model.cfg.name}' has no LUFS predictor to conform against")
-        curves = predict_curves_for_video(request.video_path, model.lufs_predictor)
-    return conform_to_curve(audio, sr, curves).audio

@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from triergon_studio.core.atomic import atomic_write_text
+from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
 from triergon_studio.errors import ProjectError
 
-CURVE_RATE_HZ = 6.0
-LUFS_FLOOR = -70.0
 FORMAT_NAME = "triergon-curves"
 FORMAT_VERSION = 1
 

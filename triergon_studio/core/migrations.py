@@ -1,7 +1,8 @@
 """Project schema versions and the migrations between them.
 
 v0 is the pre-release layout (flat keys, float fps, lanes as a name -> list mapping, takes with bare
-generation fields). v1 is the current layout written by ``Project.to_json``. Each migration takes the
+generation fields). v1 added nothing but stored the app's fixed sampling defaults; v2 (current, written by ``Project.to_json``)
+stores None for "the model's default". Each migration takes the
 previous version's dict and returns the next one's; they run in sequence on load.
 """
 
@@ -14,7 +15,7 @@ from triergon_studio.core.timecode import as_fraction
 from triergon_studio.errors import ProjectError
 
 FORMAT = "triergon-project"
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 
 
 def detect_version(doc: dict[str, Any]) -> int:
@@ -79,7 +80,23 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
+# v1 projects stored the app's old fixed defaults (50 steps, CFG 7, dpmpp_3m_sde) even when the user never
+# chose them; v2 stores None for "the model's own default". Values equal to those old defaults become None.
+_V1_APP_DEFAULTS = {"steps": 50, "cfg": 7.0, "sampler": "dpmpp_3m_sde"}
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    settings = doc.get("settings")
+    if isinstance(settings, dict):
+        settings = dict(settings)
+        for key, old in _V1_APP_DEFAULTS.items():
+            if key in settings and settings[key] == old:
+                settings[key] = None
+        doc = {**doc, "settings": settings}
+    return {**doc, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def migrate(doc: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -92,34 +92,47 @@ class Prompts:
     text: str = ""
     references: tuple[ReferenceClip, ...] = ()
     use_video: bool = True
+    negative_text: str = ""
+    init_audio: ReferenceClip | None = None  # audio-to-audio source ("Vary this take"), not a prompt
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "references": [r.to_json() for r in self.references],
-                "use_video": self.use_video}
+                "use_video": self.use_video, "negative_text": self.negative_text,
+                "init_audio": self.init_audio.to_json() if self.init_audio else None}
 
     @classmethod
     def from_json(cls, d: Any, where: str = "prompts") -> Prompts:
         refs = tuple(ReferenceClip.from_json(r, f"{where}.references[{i}]")
                      for i, r in enumerate(_list(d, "references", where)))
-        return cls(opt(d, "text", str, where, ""), refs, opt(d, "use_video", bool, where, True))
+        init = opt(d, "init_audio", dict, where, None)
+        return cls(opt(d, "text", str, where, ""), refs, opt(d, "use_video", bool, where, True),
+                   opt(d, "negative_text", str, where, ""),
+                   ReferenceClip.from_json(init, f"{where}.init_audio") if init is not None else None)
 
 
 @dataclass(frozen=True)
 class GenerationSettings:
+    """The project's generation settings. ``None`` means "the model's own default" (shown as such in the app
+    and resolved by the model family), so the app and the CLI make the same take for the same prompt."""
+
     model: str = "compact"
-    steps: int = 50
-    cfg: float = 7.0
-    sampler: str = "dpmpp_3m_sde"
+    steps: int | None = None
+    cfg: float | None = None
+    sampler: str | None = None
     seed: int = 0
     seed_locked: bool = False
     variations: int = 1
     conform: bool = False
     span: tuple[float, float] | None = None  # (start_s, end_s) of the picture to generate for; None = all
+    guidance: str | None = None  # "cfg" / "apg" where the family offers both
+    init_noise: float | None = None
+    follow_curves: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "steps": self.steps, "cfg": self.cfg, "sampler": self.sampler,
                 "seed": self.seed, "seed_locked": self.seed_locked, "variations": self.variations,
-                "conform": self.conform, "span": list(self.span) if self.span else None}
+                "conform": self.conform, "span": list(self.span) if self.span else None,
+                "guidance": self.guidance, "init_noise": self.init_noise, "follow_curves": self.follow_curves}
 
     @classmethod
     def from_json(cls, d: Any, where: str = "settings") -> GenerationSettings:
@@ -132,14 +145,15 @@ class GenerationSettings:
             if not 0 <= a < b:
                 raise ProjectError(f"{where}.span is empty or negative")
             span = (a, b)
-        steps = opt(d, "steps", int, where, 50)
+        steps = opt(d, "steps", int, where, None)
         variations = opt(d, "variations", int, where, 1)
-        if steps < 1 or variations < 1:
+        if (steps is not None and steps < 1) or variations < 1:
             raise ProjectError(f"{where} needs steps >= 1 and variations >= 1")
-        return cls(opt(d, "model", str, where, "compact"), steps, opt(d, "cfg", float, where, 7.0),
-                   opt(d, "sampler", str, where, "dpmpp_3m_sde"), opt(d, "seed", int, where, 0),
+        return cls(opt(d, "model", str, where, "compact"), steps, opt(d, "cfg", float, where, None),
+                   opt(d, "sampler", str, where, None), opt(d, "seed", int, where, 0),
                    opt(d, "seed_locked", bool, where, False), variations,
-                   opt(d, "conform", bool, where, False), span)
+                   opt(d, "conform", bool, where, False), span, opt(d, "guidance", str, where, None),
+                   opt(d, "init_noise", float, where, None), opt(d, "follow_curves", str, where, None))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from triergon_studio.core.atomic import atomic_write_text
-from triergon_studio.core.model import GenerationSettings, Prompts
+from triergon_studio.core.model import GenerationSettings, Prompts, Take
 from triergon_studio.errors import ProjectError
 
 FORMAT = "triergon-take"
@@ -54,3 +54,16 @@ def read_sidecar(audio_path: str | Path) -> dict[str, Any] | None:
     except (ValueError, TypeError, KeyError) as exc:
         raise ProjectError(f"bad take settings: {exc}", path) from exc
     return out
+
+
+def take_from_record(record: dict[str, Any], *, take_id: str, name: str, path: str, duration_s: float,
+                     sample_rate: int, metadata: dict[str, Any] | None = None) -> Take:
+    """A generated ``Take`` from what made it (the dict ``make_takes`` writes as the sidecar)."""
+    where = f"take {name}"
+    prompts = Prompts.from_json(record["prompts"], where) if record.get("prompts") is not None else None
+    settings = GenerationSettings.from_json(record["settings"], where) if record.get("settings") is not None else None
+    meta = dict(record.get("metadata") or {})
+    meta.update(metadata or {})
+    curves = record.get("curves") if isinstance(record.get("curves"), dict) else None
+    return Take(id=take_id, name=name, path=path, duration_s=duration_s, sample_rate=sample_rate,
+                source="generated", prompts=prompts, settings=settings, curves=curves, metadata=meta)

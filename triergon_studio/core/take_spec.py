@@ -49,10 +49,32 @@ class VideoSource:
     frame_count: int
     fps_num: int
     fps_den: int = 1
+    vfr_duration_s: float | None = None  # variable frame rate: the picture's length is its duration
 
     @property
     def duration_s(self) -> float:
+        if self.vfr_duration_s is not None:
+            return self.vfr_duration_s
         return self.frame_count * self.fps_den / self.fps_num
+
+    def picture_samples(self, sample_rate: int) -> int:
+        """The picture's length in samples, exactly as the project and the export compute it."""
+        from fractions import Fraction
+
+        from triergon_studio.core.timecode import picture_samples, seconds_to_samples
+
+        if self.vfr_duration_s is not None:
+            return seconds_to_samples(Fraction(self.vfr_duration_s), sample_rate)
+        return picture_samples(self.frame_count, Fraction(self.fps_num, self.fps_den), sample_rate)
+
+    @classmethod
+    def from_probe(cls, info: Any) -> VideoSource:
+        """From a ``video.probe.VideoInfo`` (or anything with path, frame_count, fps, duration_s, is_vfr)."""
+        from fractions import Fraction
+
+        fps = Fraction(info.fps)
+        return cls(str(info.path), int(info.frame_count), fps.numerator, fps.denominator,
+                   float(info.duration_s) if getattr(info, "is_vfr", False) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +147,9 @@ class TakeSpec:
 
     def n_samples(self, sample_rate: int = SAMPLE_RATE) -> int:
         """The exact output length: the picture's length to the sample for the whole video, else the span's."""
-        from triergon_studio.core.timecode import picture_samples
-
         v = self.video
         if v is not None and self.span.start_s == 0 and abs(self.span.end_s - v.duration_s) < 1e-6:
-            from fractions import Fraction
-
-            return int(picture_samples(v.frame_count, Fraction(v.fps_num, v.fps_den), sample_rate))
+            return v.picture_samples(sample_rate)
         return int(round(self.span.duration_s * sample_rate))
 
     def with_seed(self, seed: int) -> TakeSpec:
@@ -183,3 +201,40 @@ class TakeSpec:
         """A stable hash of everything that shapes the audio (for resumable batch renders)."""
         text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def spec_from_project(project: Any, *, region: tuple[float, float] | None = None,
+                      source_take: Any | None = None, seed: int | None = None) -> TakeSpec:
+    """The app's ``TakeSpec``: the project's prompts, curves and settings (a snapshot, taken on the UI thread).
+
+    ``region`` (video seconds) generates that part of the picture; with ``source_take`` (a ``core.Take`` on the
+    project) it regenerates that region of the take by inpainting instead."""
+    from triergon_studio.core.model import Take
+
+    s = project.settings
+    video = None
+    path = project.video_abspath() if project.video is not None else None
+    if path is not None:
+        fps = project.fps
+        vfr = float(project.duration_s) if project.video.is_vfr else None
+        video = VideoSource(str(path), int(project.frame_count), fps.numerator, fps.denominator, vfr)
+    whole = (0.0, video.duration_s if video is not None else float(project.duration_s))
+    region_src = None
+    if source_take is not None and region is not None:
+        assert isinstance(source_take, Take)
+        start = float(source_take.metadata.get("start_s", 0.0)) if isinstance(source_take.metadata, dict) else 0.0
+        span = (start, start + float(source_take.duration_s))
+        region_src = RegionSource(str(project.take_path(source_take)), start, float(region[0]), float(region[1]))
+    else:
+        span = region or s.span or whole
+    refs = project.prompts.references
+    p = project.prompts
+    return TakeSpec(
+        span=TimeSpan(float(span[0]), float(span[1])), video=video, use_video=bool(p.use_video),
+        text=p.text.strip(), negative_text=p.negative_text.strip(),
+        reference=AudioClip(refs[0].path, refs[0].in_s, refs[0].out_s) if refs else None,
+        init_audio=AudioClip(p.init_audio.path, p.init_audio.in_s, p.init_audio.out_s) if p.init_audio else None,
+        init_noise=s.init_noise, curves=project.curves, follow_curves=s.follow_curves, conform=bool(s.conform),
+        model=s.model, steps=s.steps, cfg=s.cfg, sampler=s.sampler, guidance=s.guidance,
+        seed=seed, variations=max(1, int(s.variations)), region=region_src,
+    )

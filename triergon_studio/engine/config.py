@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from triergon_studio.core.constants import SAMPLE_RATE
 from triergon_studio.errors import ModelError
 
-SAMPLE_RATE = 44100
 CONFIG_FORMAT = "triergon-model-config"
 CONFIG_VERSION = 1
 

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 MANIFEST_FORMAT = "triergon-model-manifest"
 MANIFEST_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "manifest.json"
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "model_weights"
 RANDOM_SUFFIX = "-random"
 DEFAULT_MODEL = "compact"  # the bundled model in model_weights/compact
 
@@ -209,14 +208,17 @@ def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
     p = Path(text).expanduser()
     if p.is_dir():
         return ("sao" if (p / "model_config.json").exists() and not (p / MANIFEST_FILE).exists() else "dir"), p
-    bundled = BUNDLED_DIR / text
-    if bundled.is_dir():
-        return "dir", bundled
+    from triergon_studio.engine.model_paths import find_named, where_text
+
+    named = find_named(text)
+    if named is not None:
+        return "dir", named
     if text in PRESETS:
         raise ModelError(
             f"no weights for preset '{text}': pass a model folder, or '{text}{RANDOM_SUFFIX}' for random weights"
         )
-    raise ModelError(f"model '{text}' not found (not a folder, a bundled model or '<preset>{RANDOM_SUFFIX}')")
+    raise ModelError(f"model '{text}' not found: not a folder, not '<preset>{RANDOM_SUFFIX}', and no model folder "
+                     f"of that name in {where_text()}")
 
 
 def load_model(

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from triergon_studio.core.constants import LUFS_FLOOR
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
 from triergon_studio.training.corpus import CorpusConfig
@@ -29,9 +30,6 @@ from triergon_studio.training.data import (
 )
 from triergon_studio.training.pool import Pool, build_pool
 from triergon_studio.training.runner import Dist, StageConfig
-
-LUFS_FLOOR = -70.0
-
 
 # ---- model and weights -------------------------------------------------------------------------------------
 

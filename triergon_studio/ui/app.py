@@ -7,7 +7,6 @@ from pathlib import Path
 
 from triergon_studio.errors import StudioError
 
-STYLE = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf"}
 
 
@@ -17,8 +16,11 @@ def make_app() -> object:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("TriErgon")
     app.setApplicationName("Tri-Ergon Studio")
-    if STYLE.is_file():
-        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+    from importlib import resources
+
+    style = resources.files("triergon_studio") / "resources" / "style.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
     return app
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-LUFS_MIN = -70.0
+from triergon_studio.core.constants import LUFS_FLOOR
+
+LUFS_MIN = LUFS_FLOOR
 LUFS_MAX = 0.0
 
 

@@ -296,8 +296,7 @@ class MainWindow(QMainWindow):
         span = None
         if p.span.currentIndex() == 1 and self.curve_editor.region is not None:
             span = self.curve_editor.region
-        changes = dict(model=p.model.currentText(), steps=p.steps.value(), cfg=float(p.cfg.value()),
-                       sampler=p.sampler.currentText(), seed=p.seed.value(),
+        changes = dict(model=p.model.currentText(), **p.chosen_settings(), seed=p.seed.value(),
                        seed_locked=p.seed_locked.isChecked(), variations=p.variations.value(),
                        conform=p.conform.isChecked(), span=span)
         s = self.project.settings

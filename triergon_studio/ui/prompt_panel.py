@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from triergon_studio.ui.timeline import waveform_envelope
 
-SAMPLERS = ("dpmpp_3m_sde", "dpmpp_2m", "ddim", "euler")
+SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")
+MODEL_DEFAULT = "model default"
+CFG_DEFAULT_VALUE = -0.5
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".mkv"}
 
 
@@ -180,12 +182,16 @@ class PromptPanel(QWidget):
         form = QFormLayout(settings_box)
         self.model = QComboBox()
         self.model.setEditable(True)
+        # The lowest value / first item means "the model's own default" (stored as None in the project).
         self.steps = QSpinBox()
-        self.steps.setRange(1, 500)
+        self.steps.setRange(0, 500)
+        self.steps.setSpecialValueText(MODEL_DEFAULT)
         self.cfg = QDoubleSpinBox()
-        self.cfg.setRange(0.0, 30.0)
+        self.cfg.setRange(CFG_DEFAULT_VALUE, 30.0)
         self.cfg.setSingleStep(0.5)
+        self.cfg.setSpecialValueText(MODEL_DEFAULT)
         self.sampler = QComboBox()
+        self.sampler.addItem(MODEL_DEFAULT)
         self.sampler.addItems(SAMPLERS)
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
@@ -280,11 +286,12 @@ class PromptPanel(QWidget):
         for w in widgets:
             w.blockSignals(True)
         self.model.setCurrentText(s.model)
-        self.steps.setValue(int(s.steps))
-        self.cfg.setValue(float(s.cfg))
-        if self.sampler.findText(s.sampler) < 0:
-            self.sampler.addItem(s.sampler)
-        self.sampler.setCurrentText(s.sampler)
+        self.steps.setValue(0 if s.steps is None else int(s.steps))
+        self.cfg.setValue(CFG_DEFAULT_VALUE if s.cfg is None else float(s.cfg))
+        sampler = MODEL_DEFAULT if s.sampler is None else str(s.sampler).replace("_", "-")
+        if self.sampler.findText(sampler) < 0:
+            self.sampler.addItem(sampler)
+        self.sampler.setCurrentText(sampler)
         self.seed.setValue(int(s.seed))
         self.seed_locked.setChecked(bool(s.seed_locked))
         self.variations.setValue(int(s.variations))
@@ -292,6 +299,13 @@ class PromptPanel(QWidget):
         self.conform.setChecked(bool(s.conform))
         for w in widgets:
             w.blockSignals(False)
+
+    def chosen_settings(self) -> dict[str, Any]:
+        """steps, cfg and sampler as the project stores them: None for "the model's default"."""
+        cfg = float(self.cfg.value())
+        sampler = self.sampler.currentText()
+        return {"steps": self.steps.value() or None, "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
+                "sampler": None if sampler == MODEL_DEFAULT else sampler}
 
     def show_prompts(self, prompts: Any) -> None:
         if self.prompt_text.toPlainText() != prompts.text:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from triergon_studio.ui.jobs import generation_job, predict_job, regenerate_job
+from triergon_studio.ui.jobs import generation_job, predict_job
 from triergon_studio.ui.worker import Job
 
 if TYPE_CHECKING:
@@ -24,11 +23,10 @@ MAX_RECENT = 8
 
 def model_names() -> list[str]:
     """Model choices without importing torch: presets by name plus bundled model folders."""
+    from triergon_studio.engine.model_paths import named_models
+
     names = ["compact", "tiny-random", "compact-random"]
-    root = Path(__file__).resolve().parents[2] / "model_weights"
-    if root.is_dir():
-        names += [p.name for p in sorted(root.iterdir()) if (p / "manifest.json").is_file() and p.name not in names]
-    return names
+    return names + [n for n in named_models() if n not in names]
 
 
 def _act(win: MainWindow, menu: Any, text: str, slot: Any, shortcut: Any = None, name: str = "") -> QAction:
@@ -297,72 +295,51 @@ def submit_predict(win: MainWindow) -> None:
                         on_return=done, kind="predict"))
 
 
-def generation_spec(win: MainWindow, region: tuple[float, float] | None) -> dict[str, Any]:
-    """Everything the job needs, copied on the UI thread (the job never reads the live project)."""
-    p = win.project
-    s = p.settings
-    span = region or s.span or (0.0, float(p.duration_s))
-    start, end = float(span[0]), float(span[1])
-    refs = p.prompts.references
-    return {
-        "model": s.model, "video_path": str(p.video_abspath()) if p.video is not None else None,
-        "use_video": p.prompts.use_video, "text": p.prompts.text.strip() or None,
-        "reference_path": refs[0].path if refs else None,
-        "reference_in_s": refs[0].in_s if refs else 0.0, "reference_out_s": refs[0].out_s if refs else None,
-        "curves": p.curves, "start_s": start, "duration_s": end - start, "steps": int(s.steps),
-        "cfg": float(s.cfg), "sampler": s.sampler, "conform": bool(s.conform),
-        "frame_count": int(p.frame_count), "fps": p.fps,
-    }
-
-
 def submit_generation(win: MainWindow, region: tuple[float, float] | None = None) -> None:
+    from triergon_studio.core.take_spec import spec_from_project
+    from triergon_studio.errors import StudioError
+
     p = win.project
     if p.path is None and not save_as(win):
         win.show_error("Save the project first: takes are written into its folder")
         return
-    spec = generation_spec(win, region)
-    if spec["duration_s"] <= 0:
+    if p.video is None and p.duration_s <= 0:
         win.show_error("Nothing to generate: the project has no picture span")
         return
     seeds = win.next_seeds()
+    source = p.take(win._selected_take) if region and win._selected_take else None
+    try:
+        spec = spec_from_project(p, region=region, source_take=source, seed=seeds[0])
+    except StudioError as exc:
+        win.show_error(str(exc))
+        return
     stem = (p.prompts.text.strip().split("\n")[0][:24] or "take").replace(" ", "_")
-    paths = [p.new_take_path(stem) for _ in seeds]
-    settings, prompts, curves = p.settings, p.prompts, p.curves
+    if source is not None:
+        stem = f"{source.name}_regen".replace(" ", "_")
+    paths = [p.new_take_path(stem) for _ in range(spec.variations)]
 
     def done(results: list[Any]) -> None:
-        from triergon_studio.core.model import Take, new_id
+        from triergon_studio.core.model import new_id
+        from triergon_studio.core.take_sidecar import take_from_record
 
         proj = win.project
         if proj is not p:
             return
         first = None
         with proj.undo.macro(f"Generate {len(results)} take(s)"):
-            for k, r in enumerate(results):
-                take_settings = dataclasses.replace(settings, seed=int(r.seed),
-                                                    span=(r.start_s, r.start_s + float(r.duration_s)))
+            for r in results:
                 rel = Path(r.path).relative_to(proj.folder).as_posix()
-                name = f"{stem} {len(proj.takes) + 1}"
-                take = Take(id=new_id(), name=name, path=rel, duration_s=float(r.duration_s),
-                            sample_rate=int(r.sample_rate), prompts=prompts, settings=take_settings,
-                            curves=curves.to_json() if curves is not None else None,
-                            metadata={**r.metadata, "start_s": r.start_s, "seed": int(r.seed)})
+                take = take_from_record(r.record, take_id=new_id(), name=f"{stem} {len(proj.takes) + 1}", path=rel,
+                                        duration_s=float(r.duration_s), sample_rate=int(r.sample_rate),
+                                        metadata={"start_s": r.start_s, "seed": int(r.seed)})
                 proj.add_take(take)
                 first = first or take.id
-                del k
         if first is not None:
             win.takes_panel.select(first)
 
-    source = p.take(win._selected_take) if region and win._selected_take else None
-    if source is not None:
-        # Inpaint the region of the selected take; everything outside it stays as it was.
-        start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
-        stem = f"{source.name}_regen".replace(" ", "_")
-        spec = {**spec, "start_s": start, "duration_s": source.duration_s}
-        job = regenerate_job(win.model_host, spec, p.take_path(source), start, region, seeds[0], paths[0])
-        win.jobs.submit(Job(f"Regenerate {region[0]:.2f}-{region[1]:.2f} s of {source.name}", job,
-                            on_return=done))
-        return
-    label = "Generate region" if region else "Generate"
-    n = len(seeds)
-    win.jobs.submit(Job(f"{label} ({n} take{'s' if n > 1 else ''})",
-                        generation_job(win.model_host, spec, seeds, paths), on_return=done))
+    if source is not None and region is not None:
+        name = f"Regenerate {region[0]:.2f}-{region[1]:.2f} s of {source.name}"
+    else:
+        label = "Generate region" if region else "Generate"
+        name = f"{label} ({len(paths)} take{'s' if len(paths) > 1 else ''})"
+    win.jobs.submit(Job(name, generation_job(win.model_host, spec, paths), on_return=done))

@@ -10,8 +10,9 @@ enable prompt boxes and list samplers before anything loads (``registry.describe
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -92,6 +93,18 @@ class TakeInputs:
     curves: np.ndarray | None = None  # [2, F] LUFS at 6 Hz covering the span (clipped to the floor)
     curves_source: str | None = None
     embeddings: dict[str, Any] = field(default_factory=dict)  # precomputed prompt embeddings (Python API)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyEntry:
+    """How the registry finds a family: a cheap test on a folder's files, and the dotted names of its
+    ``describe`` (torch-free, (name_or_dir) -> ModelInfo) and ``load`` ((name_or_dir, device, dtype, **options)
+    -> GenerationModel) functions, imported only when needed."""
+
+    family: str
+    detect: Callable[[Path], bool]
+    describe: str  # "module:function"
+    load: str  # "module:function"
 
 
 @runtime_checkable

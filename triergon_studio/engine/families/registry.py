@@ -1,31 +1,21 @@
 """Find a model's family from its name or folder, describe it without torch, and load it.
 
-Each family registers a ``FamilyEntry``: a cheap ``detect(folder)`` test on the files a user downloads, and
-the dotted names of its ``describe`` and ``load`` functions, imported only when needed (describing must not
-import torch: the UI calls it on its own thread).
+Each family module exports a ``base.FamilyEntry``: a cheap ``detect(folder)`` test on the files a user
+downloads, and the dotted names of its ``describe`` and ``load`` functions, imported only when needed
+(describing must not import torch: the UI calls it on its own thread).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triergon_studio.engine.families.base import ModelInfo
+from triergon_studio.engine.families.base import FamilyEntry, ModelInfo
 from triergon_studio.errors import ModelError
 
 if TYPE_CHECKING:
     from triergon_studio.engine.families.base import GenerationModel
-
-
-@dataclass(frozen=True, slots=True)
-class FamilyEntry:
-    family: str
-    detect: Callable[[Path], bool]  # a folder -> is it this family's
-    describe: str  # "module:function", (name_or_dir: str) -> ModelInfo, torch-free
-    load: str  # "module:function", (name_or_dir: str, device, dtype, **options) -> GenerationModel
 
 
 _ENTRIES: list[FamilyEntry] = []
@@ -83,16 +73,19 @@ def families() -> list[str]:
     return [e.family for e in _ENTRIES]
 
 
+#: The built-in families' modules, in detection order (the most specific folder layout first). Each exports
+#: ``ENTRY``; they are imported by name so that this module never imports a family (no import circle).
+BUILTIN_FAMILIES = (
+    "triergon_studio.engine.families.stable_audio_open",
+    "triergon_studio.engine.families.triergon",
+)
 _BUILTIN_DONE = False
 
 
 def _ensure_builtin() -> None:
-    # Families register here, in detection order (the most specific folder layout first).
     global _BUILTIN_DONE
     if _BUILTIN_DONE:
         return
     _BUILTIN_DONE = True
-    from triergon_studio.engine.families import stable_audio_open, triergon
-
-    for mod in (stable_audio_open, triergon):
-        register(mod.ENTRY)
+    for name in BUILTIN_FAMILIES:
+        register(importlib.import_module(name).ENTRY)

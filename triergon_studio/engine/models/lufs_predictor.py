@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from triergon_studio.core.constants import LUFS_FLOOR
 from triergon_studio.engine.models.dinov2 import (
     DINOV2_PRESETS,
     DinoV2,
@@ -31,7 +32,6 @@ from triergon_studio.engine.models.dinov2 import (
 from triergon_studio.errors import ModelError
 
 RATE_HZ = 6
-LUFS_FLOOR = -70.0
 
 
 @dataclass(frozen=True)

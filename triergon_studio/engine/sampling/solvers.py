@@ -1,10 +1,10 @@
 """Samplers over a decreasing sigma schedule in k-diffusion's VE space (x = x0 + sigma noise).
 
-Every sampler has the signature ``sample(denoiser, x, sigmas, *, generator, callback, cancel, inpaint)``:
-``x`` is the initial noise already multiplied by ``sigmas[0]``, ``sigmas`` ends with 0, and the result is
-the final x0 estimate. ``callback(step, total, denoised)`` runs after each step with ``step`` counting
-completed steps from 1 to ``total``. ``cancel`` (a callable returning bool, or a ``threading.Event``) is
-checked before every step and raises ``CancelledError``. ``inpaint=(known_x0, mask)`` regenerates only
+Every sampler is a step generator, ``steps_<name>(denoiser, x, sigmas, *, generator, inpaint)``, that yields
+a ``SamplerStep`` after each step and returns the final x0 estimate: ``x`` is the initial noise already
+multiplied by ``sigmas[0]`` and ``sigmas`` ends with 0. The consumer may replace ``step.x`` before asking for
+the next step (curve guidance); cancelling is not asking for the next step. ``sample_<name>(..., callback,
+cancel)`` drives a step generator to the end for callers that want one call (``sampler_step.drive``). ``inpaint=(known_x0, mask)`` regenerates only
 where ``mask == 1``: after each step the region where ``mask == 0`` is reset to ``known_x0`` noised to the
 next sigma, so the known part ends exactly equal to ``known_x0``.
 
@@ -21,8 +21,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from triergon_studio.engine.sampler_step import SamplerStep, StepGenerator, drive
 from triergon_studio.engine.sampling.denoiser import Denoiser
-from triergon_studio.errors import CancelledError, ModelError
+from triergon_studio.errors import ModelError
 
 DEFAULT_STEPS = 100
 DEFAULT_CFG = 7.0
@@ -55,15 +56,13 @@ class _Loop:
         x: Tensor,
         sigmas: Tensor,
         generator: torch.Generator | None,
-        callback: Callback | None,
-        cancel: Cancel | None,
         inpaint: Inpaint | None,
     ) -> None:
         if sigmas.ndim != 1 or sigmas.numel() < 2:
             raise ValueError("sigmas must be a 1-D schedule of at least two values ending in 0")
         self.sigmas = sigmas.to(device=x.device, dtype=torch.float64)
         self.total = sigmas.numel() - 1
-        self.generator, self.callback, self.cancel = generator, callback, cancel
+        self.generator = generator
         self.known: Tensor | None = None
         self.keep: Tensor | None = None
         if inpaint is not None:
@@ -80,14 +79,6 @@ class _Loop:
     def sigma(self, i: int) -> float:
         return float(self.sigmas[i])
 
-    def check_cancel(self) -> None:
-        c = self.cancel
-        if c is None:
-            return
-        flag = c.is_set() if hasattr(c, "is_set") else c()
-        if flag:
-            raise CancelledError("generation cancelled")
-
     def project(self, x: Tensor, sigma: float) -> Tensor:
         """Put the known region back, noised to ``sigma`` with fresh noise."""
         if self.known is None or self.keep is None:
@@ -95,9 +86,8 @@ class _Loop:
         target = self.known if sigma == 0 else self.known + self.noise(x) * sigma
         return torch.lerp(x, target, self.keep)
 
-    def step_done(self, i: int, denoised: Tensor) -> None:
-        if self.callback is not None:
-            self.callback(i + 1, self.total, denoised)
+    def step(self, i: int, x: Tensor, denoised: Tensor) -> SamplerStep:
+        return SamplerStep(i + 1, self.total, x, denoised, self.sigma(i + 1))
 
 
 def _denoise(denoiser: Denoiser, x: Tensor, sigma: float) -> Tensor:
@@ -106,50 +96,46 @@ def _denoise(denoiser: Denoiser, x: Tensor, sigma: float) -> Tensor:
 
 
 @torch.no_grad()
-def sample_euler(
+def steps_euler(
     denoiser: Denoiser,
     x: Tensor,
     sigmas: Tensor,
     *,
     generator: torch.Generator | None = None,
-    callback: Callback | None = None,
-    cancel: Cancel | None = None,
     inpaint: Inpaint | None = None,
-) -> Tensor:
+) -> StepGenerator:
     """First-order Euler on the probability-flow ODE dx/dsigma = (x - D(x)) / sigma."""
-    loop = _Loop(x, sigmas, generator, callback, cancel, inpaint)
+    loop = _Loop(x, sigmas, generator, inpaint)
     x = loop.project(x, loop.sigma(0))
     for i in range(loop.total):
-        loop.check_cancel()
         s, s_next = loop.sigma(i), loop.sigma(i + 1)
         denoised = _denoise(denoiser, x, s)
         x = x + (x - denoised) * ((s_next - s) / s)
         x = loop.project(x, s_next)
-        loop.step_done(i, denoised)
+        st = loop.step(i, x, denoised)
+        yield st
+        x = st.x
     return x
 
 
 @torch.no_grad()
-def sample_ddim(
+def steps_ddim(
     denoiser: Denoiser,
     x: Tensor,
     sigmas: Tensor,
     *,
     generator: torch.Generator | None = None,
-    callback: Callback | None = None,
-    cancel: Cancel | None = None,
     inpaint: Inpaint | None = None,
     eta: float = 0.0,
-) -> Tensor:
+) -> StepGenerator:
     """DDIM written in the variance-preserving form of the v-model (alpha^2 + sigma_vp^2 = 1).
 
     With eta = 0 (the default, deterministic) this is mathematically the Euler step above; eta > 0 adds
     DDIM's stochastic term, drawn from ``generator``.
     """
-    loop = _Loop(x, sigmas, generator, callback, cancel, inpaint)
+    loop = _Loop(x, sigmas, generator, inpaint)
     x = loop.project(x, loop.sigma(0))
     for i in range(loop.total):
-        loop.check_cancel()
         s, s_next = loop.sigma(i), loop.sigma(i + 1)
         denoised = _denoise(denoiser, x, s)
         if s_next == 0:
@@ -167,28 +153,27 @@ def sample_ddim(
                 x_vp = x_vp + std * loop.noise(x)
             x = x_vp / a_next
         x = loop.project(x, s_next)
-        loop.step_done(i, denoised)
+        st = loop.step(i, x, denoised)
+        yield st
+        x = st.x
     return x
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(
+def steps_dpmpp_2m(
     denoiser: Denoiser,
     x: Tensor,
     sigmas: Tensor,
     *,
     generator: torch.Generator | None = None,
-    callback: Callback | None = None,
-    cancel: Cancel | None = None,
     inpaint: Inpaint | None = None,
-) -> Tensor:
+) -> StepGenerator:
     """DPM-Solver++(2M): second-order multistep in lambda = -log sigma, deterministic."""
-    loop = _Loop(x, sigmas, generator, callback, cancel, inpaint)
+    loop = _Loop(x, sigmas, generator, inpaint)
     x = loop.project(x, loop.sigma(0))
     old_denoised: Tensor | None = None
     h_last = 0.0
     for i in range(loop.total):
-        loop.check_cancel()
         s, s_next = loop.sigma(i), loop.sigma(i + 1)
         denoised = _denoise(denoiser, x, s)
         if s_next == 0:
@@ -203,36 +188,35 @@ def sample_dpmpp_2m(
             h_last = h
         old_denoised = denoised
         x = loop.project(x, s_next)
-        loop.step_done(i, denoised)
+        st = loop.step(i, x, denoised)
+        yield st
+        x = st.x
     return x
 
 
 @torch.no_grad()
-def sample_dpmpp_3m_sde(
+def steps_dpmpp_3m_sde(
     denoiser: Denoiser,
     x: Tensor,
     sigmas: Tensor,
     *,
     generator: torch.Generator | None = None,
-    callback: Callback | None = None,
-    cancel: Cancel | None = None,
     inpaint: Inpaint | None = None,
     eta: float = 1.0,
     s_noise: float = 1.0,
-) -> Tensor:
+) -> StepGenerator:
     """DPM-Solver++(3M) SDE (k-diffusion's formulation, the Stable Audio Open default).
 
     The Brownian increments over a fixed schedule are independent, so each step's normalised increment is
     a standard Gaussian drawn from ``generator``: the same seed gives the same output.
     """
-    loop = _Loop(x, sigmas, generator, callback, cancel, inpaint)
+    loop = _Loop(x, sigmas, generator, inpaint)
     x = loop.project(x, loop.sigma(0))
     d_1: Tensor | None = None
     d_2: Tensor | None = None
     h_1: float | None = None
     h_2: float | None = None
     for i in range(loop.total):
-        loop.check_cancel()
         s, s_next = loop.sigma(i), loop.sigma(i + 1)
         denoised = _denoise(denoiser, x, s)
         if s_next == 0:
@@ -257,10 +241,42 @@ def sample_dpmpp_3m_sde(
             h_1, h_2 = h, h_1
         d_1, d_2 = denoised, d_1
         x = loop.project(x, s_next)
-        loop.step_done(i, denoised)
+        st = loop.step(i, x, denoised)
+        yield st
+        x = st.x
     return x
 
 
+def _driven(steps: Callable[..., StepGenerator]) -> Sampler:
+    def sample(
+        denoiser: Denoiser,
+        x: Tensor,
+        sigmas: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        callback: Callback | None = None,
+        cancel: Cancel | None = None,
+        inpaint: Inpaint | None = None,
+        **options: Any,
+    ) -> Tensor:
+        result: Tensor = drive(steps(denoiser, x, sigmas, generator=generator, inpaint=inpaint, **options),
+                               callback, cancel)
+        return result
+
+    sample.__doc__ = steps.__doc__
+    return sample
+
+
+STEP_SAMPLERS: dict[str, Callable[..., StepGenerator]] = {
+    "euler": steps_euler,
+    "ddim": steps_ddim,
+    "dpmpp-2m": steps_dpmpp_2m,
+    "dpmpp-3m-sde": steps_dpmpp_3m_sde,
+}
+sample_euler = _driven(steps_euler)
+sample_ddim = _driven(steps_ddim)
+sample_dpmpp_2m = _driven(steps_dpmpp_2m)
+sample_dpmpp_3m_sde = _driven(steps_dpmpp_3m_sde)
 SAMPLERS: dict[str, Sampler] = {
     "euler": sample_euler,
     "ddim": sample_ddim,
@@ -269,9 +285,18 @@ SAMPLERS: dict[str, Sampler] = {
 }
 
 
-def get_sampler(name: str) -> Sampler:
-    """Look a sampler up by its CLI/UI name; ``_`` and ``-`` are interchangeable."""
+def sampler_key(name: str) -> str:
+    """The canonical name (``_`` and ``-`` are interchangeable); ModelError for an unknown one."""
     key = name.strip().lower().replace("_", "-")
     if key not in SAMPLERS:
         raise ModelError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
-    return SAMPLERS[key]
+    return key
+
+
+def get_sampler(name: str) -> Sampler:
+    """Look a sampler up by its CLI/UI name."""
+    return SAMPLERS[sampler_key(name)]
+
+
+def get_step_sampler(name: str) -> Callable[..., StepGenerator]:
+    return STEP_SAMPLERS[sampler_key(name)]

@@ -72,21 +72,32 @@ def load_clips(heldout_dir: Path, n: int) -> list[Clip]:
 
 
 def generate_one(model: Any, clip: Clip, row: str, steps: int | None, seed: int) -> np.ndarray:
-    """Run the engine pipeline for one clip and one row; returns the audio [N, 2]."""
-    from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+    """Run the one use case (in memory) for one clip and one row; returns the audio [N, 2]."""
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+    from triergon_studio.core.take_spec import AudioClip, TakeSpec, TimeSpan, VideoSource
+    from triergon_studio.takes import generate_takes, run_to_end
+    from triergon_studio.video.probe import probe
 
-    req = GenerationRequest(duration_s=float(clip.meta["duration_s"]), video_path=clip.meta["video"],
-                            use_video=row.startswith("V"), steps=steps, seed=seed)
-    if "T" in row.split("+"):
-        req.text = str(clip.meta["caption"])
-    if row == "V+T+A":
-        req.reference_audio, req.reference_sr = clip.gt_audio, SR
+    parts = row.split("+")
+    video = VideoSource.from_probe(probe(clip.meta["video"]))
+    curves = None
     if row == "V+T+GT":
-        req.curves = clip.gt_curves
-    elif row == "V+T+pred":
-        req.predict_curves = True
-    take = run_to_end(generate(req, model))
+        curves = LoudnessCurve(clip.gt_curves[0], clip.gt_curves[1], video.duration_s, source=CurveSource.MEASURED)
+    spec = TakeSpec(
+        span=TimeSpan(0.0, video.duration_s), video=video, use_video=row.startswith("V"),
+        text=str(clip.meta["caption"]) if "T" in parts else "",
+        reference=AudioClip(clip.meta["video"].replace(".mp4", ".wav")) if row == "V+T+A" else None,
+        curves=curves, curve_method="t_lufs" if row == "V+T+pred" else None, steps=steps, seed=seed,
+    )
+    (take,) = run_to_end(generate_takes(spec, _as_family(model)))
     return np.asarray(take.audio, dtype=np.float32)
+
+
+def _as_family(model: Any) -> Any:
+    """A bare ``TriErgon`` network (training code) behind the family protocol."""
+    from triergon_studio.engine.families.triergon import TriErgonModel
+
+    return model if hasattr(model, "info") else TriErgonModel(model)
 
 
 def predicted_curves(model: Any, clip: Clip) -> np.ndarray:
