@@ -11,11 +11,11 @@ from triergon_studio.engine.curve_control.guidance import (
     CurveGuide,
     GuideSettings,
     check_guidance_memory,
-    guide_step,
     guided_steps,
     target_for_chunk,
     x_weight,
 )
+from triergon_studio.engine.curve_control.hooks import guide_step
 from triergon_studio.engine.curve_control.loudness_torch import adherence_lu, loudness_curves
 from triergon_studio.engine.curve_control.shaping import ShapeSettings, shape_init, shaped_excitation
 from triergon_studio.engine.families.base import Settings, TakeInputs

@@ -12,7 +12,7 @@ import pytest
 
 from triergon_studio.core.curves import LoudnessCurve
 from triergon_studio.errors import StudioError, VideoFileError
-from triergon_studio.video.motion import MotionSettings, energy_to_lufs, motion_curves, predict_motion_job
+from triergon_studio.video.motion import MotionSettings, analyse_motion, energy_to_lufs, predict_motion_job
 
 W, H, FPS = 192, 108, 12
 
@@ -57,7 +57,7 @@ def _ball_video(path: Path, seconds: float = 4.0, cut_at: float | None = None, p
 
 
 def test_motion_on_the_left_is_loud_on_the_left(tmp_path: Path) -> None:
-    r = motion_curves(_ball_video(tmp_path / "ball.mp4"))
+    r = analyse_motion(_ball_video(tmp_path / "ball.mp4"))
     c = r.curve
     assert c.n_frames == 24 and abs(c.duration_s - 4.0) < 1e-6
     half = c.n_frames // 2
@@ -68,7 +68,7 @@ def test_motion_on_the_left_is_loud_on_the_left(tmp_path: Path) -> None:
 
 
 def test_a_cut_is_left_out(tmp_path: Path) -> None:
-    r = motion_curves(_ball_video(tmp_path / "cut.mp4", cut_at=1.0))
+    r = analyse_motion(_ball_video(tmp_path / "cut.mp4", cut_at=1.0))
     assert r.cuts_s and abs(r.cuts_s[0] - 1.0) <= 1 / 6 + 1e-6
     k = int(round(r.cuts_s[0] * 6))
     assert r.curve.left[k] < -50 and r.curve.right[k] < -50  # no loud event at the cut
@@ -76,7 +76,7 @@ def test_a_cut_is_left_out(tmp_path: Path) -> None:
 
 
 def test_a_pan_is_not_an_event(tmp_path: Path) -> None:
-    r = motion_curves(_ball_video(tmp_path / "pan.mp4", pan=True))
+    r = analyse_motion(_ball_video(tmp_path / "pan.mp4", pan=True))
     assert r.pan_s
     assert np.all(r.curve.left == -60.0) and np.all(r.curve.right == -60.0)
     assert "no motion" in r.status
@@ -84,7 +84,7 @@ def test_a_pan_is_not_an_event(tmp_path: Path) -> None:
 
 def test_a_still_video_gives_a_flat_curve_and_a_status(tmp_path: Path) -> None:
     img = _texture(5, W, H)
-    r = motion_curves(_write(tmp_path / "still.mp4", [img] * (2 * FPS)), MotionSettings(floor_lufs=-55.0))
+    r = analyse_motion(_write(tmp_path / "still.mp4", [img] * (2 * FPS)), MotionSettings(floor_lufs=-55.0))
     assert np.all(r.curve.left == -55.0) and np.all(r.curve.right == -55.0)
     assert "no motion" in r.status and "-55" in r.status
 

@@ -105,10 +105,10 @@ def run_predict_lufs(args: argparse.Namespace) -> int:
 
 def _run_motion(args: argparse.Namespace, out: Path) -> int:
     """Curves from motion (no torch, no model)."""
-    from triergon_studio.video.motion import MotionSettings, motion_curves
+    from triergon_studio.video.motion import MotionSettings, analyse_motion
 
     settings = MotionSettings(floor_lufs=args.floor, ceiling_lufs=args.ceiling, smoothing_s=args.smoothing)
-    result = motion_curves(args.video, settings)
+    result = analyse_motion(args.video, settings)
     result.curve.save(out)
     print(result.status)
     print(f"wrote {out}: {result.curve.n_frames} frames at {result.curve.rate_hz:g} Hz for "

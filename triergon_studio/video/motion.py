@@ -176,7 +176,7 @@ def energy_to_lufs(energy: np.ndarray, settings: MotionSettings | None = None) -
     return lufs, False
 
 
-def motion_curves(
+def analyse_motion(
     video: str | Path,
     settings: MotionSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -235,4 +235,9 @@ def predict_motion_job(
             return False
         return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
 
-    return motion_curves(video, s, progress, cancelled)
+    return analyse_motion(video, s, progress, cancelled)
+
+
+def motion_curves(video: str | Path, settings: MotionSettings | None = None) -> LoudnessCurve:
+    """Just the curves (``analyse_motion`` also gives the status line, the cuts and the pans)."""
+    return analyse_motion(video, settings).curve

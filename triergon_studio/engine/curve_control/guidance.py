@@ -232,12 +232,6 @@ class CurveGuide:
         return measured, self.target[:, torch.from_numpy(keep)].to(measured)
 
 
-def guide_step(st: SamplerStep, guide: CurveGuide | None) -> Tensor:
-    """The between-steps hook: the ``x`` the sampler continues from (``st.x`` itself when ``guide`` is None
-    or this step is not guided). ``make_takes`` assigns the result back to ``st.x``."""
-    return st.x if guide is None else guide.step(st)
-
-
 # ------------------------------------------------------------------------------------------------ memory
 def decode_bytes_per_frame(
     decode: Decode,

@@ -25,9 +25,9 @@ from torch import Tensor
 from triergon_studio.engine.curve_control.guidance import (
     CurveGuide,
     GuideSettings,
-    guide_step,
     target_for_chunk,
 )
+from triergon_studio.engine.curve_control.hooks import guide_step
 from triergon_studio.engine.curve_control.shaping import ShapeSettings, shaped_excitation
 from triergon_studio.engine.sampler_step import SamplerStep
 
