@@ -48,9 +48,9 @@ CROP_CONTEXT_FRAMES = 4
 @dataclass(frozen=True, slots=True)
 class GuideSettings:
     strength: float = 1.0  # fraction of the clean-latent change carried into x
-    budget: int = 6  # decoder passes (forward + backward) per chunk
-    start: float = 0.0  # guided steps lie in [start, end) of the schedule (fractions of the steps)
-    end: float = 0.7
+    budget: int = 4  # decoder passes (forward + backward) per chunk
+    start: float = 0.3  # guided steps lie in [start, end) of the schedule (fractions of the steps)
+    end: float = 0.9
     passes: int = 1  # decoder passes per guided step
     crop_s: float = 0.0  # > 0: the cheaper path, decode a crop this long per pass
     max_step: float = 0.5  # cap on one gradient step, in units of the latent's RMS
@@ -248,12 +248,13 @@ def decode_bytes_per_frame(
         total += t.numel() * t.element_size()
         return t
 
-    z = torch.zeros(1, latent_channels, probe_frames, device=device, dtype=dtype, requires_grad=True)
     with (
-        torch.enable_grad(),
         torch.inference_mode(False),
+        torch.enable_grad(),
         torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
     ):
+        # made inside: a tensor created under the caller's inference_mode cannot enter autograd
+        z = torch.zeros(1, latent_channels, probe_frames, device=device, dtype=dtype, requires_grad=True)
         out = decode(z)
     del out
     return int(math.ceil(total / probe_frames))
