@@ -56,6 +56,12 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
+    gen.add_argument("--follow-curves", choices=["off", "shape", "guide", "shape+guide"],
+                     help="curve control beyond the model's own conditioning (default: the model's)")
+    gen.add_argument("--guide", action="append", default=[], metavar="KEY=VALUE",
+                     help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
+                          "guide_crop_s (repeatable)")
+    curves.add_argument("--motion-curves", action="store_true", help="curves from the video's motion (any model)")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
     gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
                      help="replace existing output files (--force, as in every other command)")
@@ -177,12 +183,26 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
         if args.start is not None or args.end is not None:
             raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
         span = TimeSpan(0.0, float(args.duration))
+    extra: dict[str, float] = {}
+    for kv in getattr(args, "guide", []) or []:  # curve guidance knobs (issue 13)
+        key, _, value = kv.partition("=")
+        try:
+            extra[key.strip()] = float(value)
+        except ValueError as exc:
+            raise ModelError(f"--guide {kv!r}: need KEY=NUMBER") from exc
+    if curves is not None and getattr(args, "curves", None) is not None:
+        from triergon_studio.core.curve_length import check_curve_length
+
+        total = video.duration_s if video is not None else span.end_s
+        check_curve_length(curves, span.end_s, total, args.curves)
+    method = "t_lufs" if args.predict_curves else "motion" if getattr(args, "motion_curves", False) else None
     return TakeSpec(
         span=span, video=video, use_video=not args.no_video, text=args.text or "",
         negative_text=args.negative or "",
         reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
         init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
-        curves=curves, curve_method="t_lufs" if args.predict_curves else None, conform=bool(args.conform),
+        curves=curves, curve_method=method, conform=bool(args.conform),
+        follow_curves=getattr(args, "follow_curves", None), extra=extra,
         model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,
         seed=args.seed, variations=int(args.variations),
     )

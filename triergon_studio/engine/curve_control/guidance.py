@@ -47,7 +47,7 @@ CROP_CONTEXT_FRAMES = 4
 
 @dataclass(frozen=True, slots=True)
 class GuideSettings:
-    strength: float = 1.0  # fraction of the clean-latent change carried into x
+    strength: float = 2.0  # multiple of the clean-latent change carried into x (2: measured on dev clips)
     budget: int = 4  # decoder passes (forward + backward) per chunk
     start: float = 0.3  # guided steps lie in [start, end) of the schedule (fractions of the steps)
     end: float = 0.9

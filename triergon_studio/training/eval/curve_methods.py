@@ -199,6 +199,8 @@ def methods_markdown(report: dict[str, Any]) -> str:
         mv = report["motion"]
         lines += ["", f"Curves vs ground truth ({mv['clips']} clips): motion {mv['motion_lu']} LU, "
                       f"T_LUFS {mv['t_lufs_lu']} LU"]
+    for what, why in report.get("not_measured", {}).items():
+        lines.append(f"Not measured: {what}: {why}")
     lines += ["", "| target | goal | measured | met |", "|---|---|---|---|"]
     for name, t in report.get("targets", {}).items():
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "NO")
