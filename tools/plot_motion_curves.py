@@ -15,8 +15,12 @@ import cv2
 import numpy as np
 
 W, STRIP_H, PLOT_H, LABEL_H = 1200, 90, 260, 26
-COLOURS = {"motion L": (40, 200, 255), "motion R": (40, 120, 255), "T_LUFS L": (120, 255, 120),
-           "T_LUFS R": (60, 170, 60)}  # BGR
+COLOURS = {
+    "motion L": (40, 200, 255),
+    "motion R": (40, 120, 255),
+    "T_LUFS L": (120, 255, 120),
+    "T_LUFS R": (60, 170, 60),
+}  # BGR
 
 
 def _panel(video: Path, curves: dict[str, np.ndarray], duration: float, status: str) -> np.ndarray:
@@ -39,8 +43,16 @@ def _panel(video: Path, curves: dict[str, np.ndarray], duration: float, status: 
         pts = np.stack([xs, ys], 1).astype(np.int32)
         cv2.polylines(plot, [pts], False, COLOURS[name], 2, cv2.LINE_AA)
     label = np.full((LABEL_H, W, 3), 255, np.uint8)
-    cv2.putText(label, f"{video.name} ({duration:.1f} s): {status}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        label,
+        f"{video.name} ({duration:.1f} s): {status}",
+        (6, 18),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return np.concatenate([label, strip, plot], axis=0)
 
 
@@ -58,7 +70,12 @@ def main() -> None:
     for v in args.videos:
         m = analyse_motion(v)
         p = model.predict_curves(str(v))
-        curves = {"motion L": m.curve.left, "motion R": m.curve.right, "T_LUFS L": p.left, "T_LUFS R": p.right}
+        curves = {
+            "motion L": m.curve.left,
+            "motion R": m.curve.right,
+            "T_LUFS L": p.left,
+            "T_LUFS R": p.right,
+        }
         panels.append(_panel(v, curves, m.curve.duration_s, m.status.split(": ", 1)[-1]))
     legend = np.full((LABEL_H, W, 3), 255, np.uint8)
     x = 6

@@ -96,7 +96,7 @@ def test_guidance_moves_x_toward_the_curve(crop_s: float) -> None:
         SR,
         RATIO,
         total_steps=12,
-        settings=GuideSettings(budget=10, passes=10, end=1.0, crop_s=crop_s),
+        settings=GuideSettings(strength=1.0, budget=10, passes=10, start=0.0, end=1.0, crop_s=crop_s),
     )
     step = guide.steps[0]
     before = _adherence(dec, z, target)

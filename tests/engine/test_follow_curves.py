@@ -29,8 +29,9 @@ def _curve(duration: float) -> LoudnessCurve:
 
 
 def _spec(mode: str, duration: float = 1.5, **kw: object) -> TakeSpec:
-    return TakeSpec(span=TimeSpan(0.0, duration), curves=_curve(duration), follow_curves=mode, steps=4, seed=3,
-                    **kw)  # type: ignore[arg-type]
+    return TakeSpec(
+        span=TimeSpan(0.0, duration), curves=_curve(duration), follow_curves=mode, steps=4, seed=3, **kw
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("mode", ["shape", "guide", "shape+guide"])

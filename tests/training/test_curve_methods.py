@@ -43,14 +43,32 @@ def test_no_lufs_drops_only_the_curves_input() -> None:
 
 def test_methods_map_to_follow_modes() -> None:
     assert [_follow(m) for m in ("none", "shape", "guide+conform", "shape+guide+conform")] == [
-        "off", "shape", "guide", "shape+guide"]
+        "off",
+        "shape",
+        "guide",
+        "shape+guide",
+    ]
 
 
 def test_targets_and_markdown() -> None:
-    rows = {"none": {"raw_lu": 20.0, "conform_lu": 9.0, "av_align_ratio": 0.8, "seconds_mean": 1.0,
-                     "time_ratio": 1.0, "class_acc": 0.5},
-            "guide": {"raw_lu": 1.5, "conform_lu": 0.2, "av_align_ratio": 0.8, "seconds_mean": 3.0,
-                      "time_ratio": 3.0, "class_acc": 0.4}}
+    rows = {
+        "none": {
+            "raw_lu": 20.0,
+            "conform_lu": 9.0,
+            "av_align_ratio": 0.8,
+            "seconds_mean": 1.0,
+            "time_ratio": 1.0,
+            "class_acc": 0.5,
+        },
+        "guide": {
+            "raw_lu": 1.5,
+            "conform_lu": 0.2,
+            "av_align_ratio": 0.8,
+            "seconds_mean": 3.0,
+            "time_ratio": 3.0,
+            "class_acc": 0.4,
+        },
+    }
     report = {"clips": 2, "av_align_gt": 0.2, "variants": {"nolufs": rows}}
     t = _targets(report)
     assert t["nolufs_guide_raw_lu"]["met"] and t["nolufs_guide_conform_lu"]["met"]
@@ -68,9 +86,27 @@ def test_unknown_method_is_refused() -> None:
 @pytest.mark.slow
 def test_eval_methods_cli_on_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    cmd = [sys.executable, "-m", "triergon_studio", "eval", "tiny-random", "--heldout-dir", str(tmp_path / "h"),
-           "--clips", "1", "--steps", "2", "--methods", "none,guide,guide+conform", "--variants", "frame,tokens,nolufs",
-           "--guide", "guide_budget=1", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "triergon_studio",
+        "eval",
+        "tiny-random",
+        "--heldout-dir",
+        str(tmp_path / "h"),
+        "--clips",
+        "1",
+        "--steps",
+        "2",
+        "--methods",
+        "none,guide,guide+conform",
+        "--variants",
+        "frame,tokens,nolufs",
+        "--guide",
+        "guide_budget=1",
+        "--out",
+        str(out),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "| nolufs | guide+conform |" in p.stdout and out.exists()

@@ -16,5 +16,8 @@ def check_curve_length(curve: LoudnessCurve, end_s: float, total_s: float, where
     if have + slack < end_s:
         raise ModelError(f"the curves last {have:.2f} s but the take ends at {end_s:.2f} s: too short", where)
     if have > total_s + slack:
-        raise ModelError(f"the curves last {have:.2f} s but the picture/take is {total_s:.2f} s: too long "
-                         "(curves for another video?)", where)
+        raise ModelError(
+            f"the curves last {have:.2f} s but the picture/take is {total_s:.2f} s: too long "
+            "(curves for another video?)",
+            where,
+        )

@@ -40,7 +40,9 @@ def check_follow(spec: Any, settings: Any, model: Any, inputs: Any) -> None:
         return
     name = model.info.name
     if inputs.curves is None:
-        raise ModelError(f"follow curves '{mode}' needs curves (draw, measure or predict them), or set it to off")
+        raise ModelError(
+            f"follow curves '{mode}' needs curves (draw, measure or predict them), or set it to off"
+        )
     if "shape" in mode and not model.info.capabilities.init_audio:
         raise ModelError(f"follow curves '{mode}': model '{name}' cannot start from init audio; use 'guide'")
     GuideSettings.from_extra(spec.extra)  # validate the knobs before any work
@@ -69,7 +71,9 @@ class TakeGuide:
         if g is None:
             ratio, sr = self.model.downsampling_ratio, self.model.info.sample_rate
             target = target_for_chunk(self.curves, start * ratio / sr, n_frames, ratio, sr)
-            g = CurveGuide(self.model.decode, target, sr, ratio, total_steps, self.settings, self.parameterisation)
+            g = CurveGuide(
+                self.model.decode, target, sr, ratio, total_steps, self.settings, self.parameterisation
+            )
             self.chunks[start] = g
         return g
 
@@ -77,16 +81,26 @@ class TakeGuide:
         """Plain values for the take's sidecar metadata."""
         r = self.record()
         s = self.settings
-        return {"guide_passes": r["passes"], "guide_seconds": r["seconds"], "guide_strength": s.strength,
-                "guide_budget": s.budget, "guide_start": s.start, "guide_end": s.end, "guide_crop_s": s.crop_s,
-                "guide_parameterisation": self.parameterisation}
+        return {
+            "guide_passes": r["passes"],
+            "guide_seconds": r["seconds"],
+            "guide_strength": s.strength,
+            "guide_budget": s.budget,
+            "guide_start": s.start,
+            "guide_end": s.end,
+            "guide_crop_s": s.crop_s,
+            "guide_parameterisation": self.parameterisation,
+        }
 
     def record(self) -> dict[str, Any]:
         recs = [g.record() for g in self.chunks.values()]
-        return {"settings": {k: getattr(self.settings, k) for k in self.settings.__slots__},
-                "parameterisation": self.parameterisation,
-                "passes": sum(r["passes_used"] for r in recs),
-                "seconds": round(sum(r["seconds"] for r in recs), 3), "chunks": recs}
+        return {
+            "settings": {k: getattr(self.settings, k) for k in self.settings.__slots__},
+            "parameterisation": self.parameterisation,
+            "passes": sum(r["passes_used"] for r in recs),
+            "seconds": round(sum(r["seconds"] for r in recs), 3),
+            "chunks": recs,
+        }
 
 
 def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: int) -> TakeGuide | None:
@@ -94,9 +108,18 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
     if "guide" not in settings.follow_curves or inputs.curves is None:
         return None
     gs = GuideSettings.from_extra(spec.extra)
-    check_guidance_memory(model.decode, model.latent_channels, chunk_frames, model.device, gs,
-                          model.downsampling_ratio, model.info.sample_rate)
-    return TakeGuide(model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model))
+    check_guidance_memory(
+        model.decode,
+        model.latent_channels,
+        chunk_frames,
+        model.device,
+        gs,
+        model.downsampling_ratio,
+        model.info.sample_rate,
+    )
+    return TakeGuide(
+        model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model)
+    )
 
 
 def guide_step(st: SamplerStep, guide: TakeGuide | CurveGuide | None, chunk_start: int = 0) -> Tensor:

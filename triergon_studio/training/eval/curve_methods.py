@@ -30,8 +30,12 @@ from triergon_studio.errors import StudioError
 METHODS = ("none", "shape", "guide", "shape+guide", "guide+conform", "shape+conform", "shape+guide+conform")
 VARIANTS = ("frame", "tokens", "nolufs")
 SR = 44100
-TARGETS = {"nolufs_guide_raw_lu": 2.0, "nolufs_guide_conform_lu": 0.3, "guide_time_ratio": 2.0,
-           "prompt_acc_drop_points": 5.0}
+TARGETS = {
+    "nolufs_guide_raw_lu": 2.0,
+    "nolufs_guide_conform_lu": 0.3,
+    "guide_time_ratio": 2.0,
+    "prompt_acc_drop_points": 5.0,
+}
 
 
 class NoLufs:
@@ -63,10 +67,16 @@ def _spec(clip: Any, follow: str, seed: int, steps: int | None, extra: dict[str,
     fps = Fraction(info.fps)
     dur = float(clip.meta["duration_s"])
     curves = LoudnessCurve(clip.gt_curves[0], clip.gt_curves[1], dur, 6.0, CurveSource.MEASURED)
-    return TakeSpec(span=TimeSpan(0.0, min(dur, info.frame_count / float(fps))),
-                    video=VideoSource(clip.meta["video"], info.frame_count, fps.numerator, fps.denominator),
-                    text=str(clip.meta["caption"]), curves=curves, follow_curves=follow, seed=seed, steps=steps,
-                    extra=dict(extra))
+    return TakeSpec(
+        span=TimeSpan(0.0, min(dur, info.frame_count / float(fps))),
+        video=VideoSource(clip.meta["video"], info.frame_count, fps.numerator, fps.denominator),
+        text=str(clip.meta["caption"]),
+        curves=curves,
+        follow_curves=follow,
+        seed=seed,
+        steps=steps,
+        extra=dict(extra),
+    )
 
 
 def _generate(model: Any, spec: Any) -> tuple[np.ndarray, float]:
@@ -88,9 +98,18 @@ def _conformed_mae(audio: np.ndarray, target: np.ndarray) -> float | None:
     return None if e is None else float(np.nanmean(e))
 
 
-def evaluate_methods(model: Any, clips: list[Any], methods: tuple[str, ...], variants: dict[str, Any], *,
-                     classifier: Any = None, steps: int | None = None, seed: int = 1234,
-                     extra: dict[str, float] | None = None, log: Any = None) -> dict[str, Any]:
+def evaluate_methods(
+    model: Any,
+    clips: list[Any],
+    methods: tuple[str, ...],
+    variants: dict[str, Any],
+    *,
+    classifier: Any = None,
+    steps: int | None = None,
+    seed: int = 1234,
+    extra: dict[str, float] | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
     """``variants`` maps a variant name to its model; returns the report (see ``methods_markdown``)."""
     from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.training.eval.av_align import av_align
@@ -105,9 +124,15 @@ def evaluate_methods(model: Any, clips: list[Any], methods: tuple[str, ...], var
         from triergon_studio.training.corpus import CLASS_NAMES
 
         labels = np.array([CLASS_NAMES.index(c.meta["label"]) for c in clips])
-    follows = sorted({_follow(m) for m in methods}, key=lambda f: ("off", "shape", "guide", "shape+guide").index(f))
-    report: dict[str, Any] = {"clips": len(clips), "av_align_gt": round(gt_av, 4), "extra": dict(extra or {}),
-                              "variants": {}}
+    follows = sorted(
+        {_follow(m) for m in methods}, key=lambda f: ("off", "shape", "guide", "shape+guide").index(f)
+    )
+    report: dict[str, Any] = {
+        "clips": len(clips),
+        "av_align_gt": round(gt_av, 4),
+        "extra": dict(extra or {}),
+        "variants": {},
+    }
     for vname, vmodel in variants.items():
         takes: dict[str, list[np.ndarray]] = {}
         secs: dict[str, list[float]] = {}
@@ -122,7 +147,10 @@ def evaluate_methods(model: Any, clips: list[Any], methods: tuple[str, ...], var
         for m in methods:
             follow = _follow(m)
             outs = takes[follow]
-            raw = [curve_mae(c.gt_curves, np.asarray(channel_curves(a, SR))) for a, c in zip(outs, clips, strict=True)]
+            raw = [
+                curve_mae(c.gt_curves, np.asarray(channel_curves(a, SR)))
+                for a, c in zip(outs, clips, strict=True)
+            ]
             conf = [_conformed_mae(a, c.gt_curves) for a, c in zip(outs, clips, strict=True)]
             av = [av_align(a, SR, c.video_peaks, c.fps).score for a, c in zip(outs, clips, strict=True)]
             r: dict[str, Any] = {
@@ -131,7 +159,8 @@ def evaluate_methods(model: Any, clips: list[Any], methods: tuple[str, ...], var
                 "av_align_ratio": round(float(np.mean(av)) / max(gt_av, 1e-9), 3),
                 "seconds_mean": round(float(np.mean(secs[follow])), 2),
                 "time_ratio": round(float(np.sum(secs[follow]) / max(np.sum(secs["off"]), 1e-9)), 2)
-                if "off" in secs else None,
+                if "off" in secs
+                else None,
             }
             if classifier is not None and labels is not None:
                 from triergon_studio.training.eval.classifier import predict_proba
@@ -161,8 +190,11 @@ def motion_vs_t_lufs(model: Any, clips: list[Any]) -> dict[str, Any]:
             e = curve_mae(c.gt_curves, np.stack([p.left, p.right]))
             if e is not None:
                 tl.append(float(np.nanmean(e)))
-    return {"motion_lu": round(float(np.mean(mot)), 3) if mot else None,
-            "t_lufs_lu": round(float(np.mean(tl)), 3) if tl else None, "clips": len(clips)}
+    return {
+        "motion_lu": round(float(np.mean(mot)), 3) if mot else None,
+        "t_lufs_lu": round(float(np.mean(tl)), 3) if tl else None,
+        "clips": len(clips),
+    }
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
@@ -173,32 +205,49 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
         out[name] = {"target": goal, "measured": value, "met": None if value is None else bool(value <= goal)}
 
     put("nolufs_guide_raw_lu", nl.get("guide", {}).get("raw_lu"), TARGETS["nolufs_guide_raw_lu"])
-    put("nolufs_guide_conform_lu", nl.get("guide+conform", nl.get("guide", {})).get("conform_lu"),
-        TARGETS["nolufs_guide_conform_lu"])
-    ratios = [rows["guide"]["time_ratio"] for rows in report["variants"].values()
-              if "guide" in rows and rows["guide"].get("time_ratio") is not None]
+    put(
+        "nolufs_guide_conform_lu",
+        nl.get("guide+conform", nl.get("guide", {})).get("conform_lu"),
+        TARGETS["nolufs_guide_conform_lu"],
+    )
+    ratios = [
+        rows["guide"]["time_ratio"]
+        for rows in report["variants"].values()
+        if "guide" in rows and rows["guide"].get("time_ratio") is not None
+    ]
     put("guide_time_ratio", max(ratios) if ratios else None, TARGETS["guide_time_ratio"])
-    drops = [100 * (rows["none"]["class_acc"] - rows["guide"]["class_acc"]) for rows in report["variants"].values()
-             if "class_acc" in rows.get("none", {}) and "class_acc" in rows.get("guide", {})]
+    drops = [
+        100 * (rows["none"]["class_acc"] - rows["guide"]["class_acc"])
+        for rows in report["variants"].values()
+        if "class_acc" in rows.get("none", {}) and "class_acc" in rows.get("guide", {})
+    ]
     put("prompt_acc_drop_points", round(max(drops), 1) if drops else None, TARGETS["prompt_acc_drop_points"])
     return out
 
 
 def methods_markdown(report: dict[str, Any]) -> str:
-    lines = [f"Held-out clips: {report['clips']} (first {report['clips']} of the set); ground-truth AV-Align "
-             f"{report['av_align_gt']}; guidance settings {report.get('extra') or 'defaults'}", "",
-             "| model | method | raw LU | after conform LU | AV-Align ratio | class acc | time vs none |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Held-out clips: {report['clips']} (first {report['clips']} of the set); ground-truth AV-Align "
+        f"{report['av_align_gt']}; guidance settings {report.get('extra') or 'defaults'}",
+        "",
+        "| model | method | raw LU | after conform LU | AV-Align ratio | class acc | time vs none |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for v, rows in report["variants"].items():
         for m, r in rows.items():
             acc = f"{r['class_acc']:.1%}" if "class_acc" in r else "n/a"
             tr = f"{r['time_ratio']:.2f}x" if r.get("time_ratio") is not None else "-"
-            lines.append(f"| {v} | {m} | {r['raw_lu']:.2f} | {r['conform_lu']:.2f} | {r['av_align_ratio']:.2f} | "
-                         f"{acc} | {tr} |")
+            lines.append(
+                f"| {v} | {m} | {r['raw_lu']:.2f} | {r['conform_lu']:.2f} | {r['av_align_ratio']:.2f} | "
+                f"{acc} | {tr} |"
+            )
     if "motion" in report:
         mv = report["motion"]
-        lines += ["", f"Curves vs ground truth ({mv['clips']} clips): motion {mv['motion_lu']} LU, "
-                      f"T_LUFS {mv['t_lufs_lu']} LU"]
+        lines += [
+            "",
+            f"Curves vs ground truth ({mv['clips']} clips): motion {mv['motion_lu']} LU, "
+            f"T_LUFS {mv['t_lufs_lu']} LU",
+        ]
     for what, why in report.get("not_measured", {}).items():
         lines.append(f"Not measured: {what}: {why}")
     lines += ["", "| target | goal | measured | met |", "|---|---|---|---|"]
@@ -208,10 +257,20 @@ def methods_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_methods_eval(model_dir: str, *, heldout_dir: str | None, n_clips: int, methods: list[str],
-                     variants: list[str], steps: int | None, tokens_model: str | None = None,
-                     classifier_path: str | None = None, extra: dict[str, float] | None = None,
-                     motion: bool = True, log: Any = None) -> dict[str, Any]:
+def run_methods_eval(
+    model_dir: str,
+    *,
+    heldout_dir: str | None,
+    n_clips: int,
+    methods: list[str],
+    variants: list[str],
+    steps: int | None,
+    tokens_model: str | None = None,
+    classifier_path: str | None = None,
+    extra: dict[str, float] | None = None,
+    motion: bool = True,
+    log: Any = None,
+) -> dict[str, Any]:
     """The ``eval --methods`` entry point: load, build the variants, evaluate, compare motion curves."""
     import torch
 
@@ -240,10 +299,14 @@ def run_methods_eval(model_dir: str, *, heldout_dir: str | None, n_clips: int, m
         classifier = load_classifier(Path(classifier_path))[0]
     clips = load_clips(Path(heldout_dir or "runs/heldout"), n_clips)
     with torch.inference_mode():
-        report = evaluate_methods(model, clips, tuple(methods), models, classifier=classifier, steps=steps,
-                                  extra=extra, log=log)
+        report = evaluate_methods(
+            model, clips, tuple(methods), models, classifier=classifier, steps=steps, extra=extra, log=log
+        )
         if motion:
             report["motion"] = motion_vs_t_lufs(model, clips)
-    report["not_measured"] = missing | ({} if classifier is not None else
-                                        {"class_acc": "no evaluation classifier (runs/compact/classifier.pt)"})
+    report["not_measured"] = missing | (
+        {}
+        if classifier is not None
+        else {"class_acc": "no evaluation classifier (runs/compact/classifier.pt)"}
+    )
     return report
