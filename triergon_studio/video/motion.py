@@ -33,7 +33,6 @@ ANALYSIS_WIDTH = 192
 STILL_MOTION = 1e-3
 # residual motion discounted per unit of global motion (Farneback's error on a moving picture)
 PAN_SLACK = 0.05
-_FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # SPEC §6 (AV-Align's parameters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +107,8 @@ def motion_energy(
         if cancel is not None and cancel():
             raise CancelledError("motion analysis cancelled")
         a, b = grey[k - 1], grey[k]
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, *_FARNEBACK)
+        # Farneback with AV-Align's parameters (SPEC §6)
+        flow = np.asarray(cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0))  # type: ignore[call-overload]
         med = np.median(flow.reshape(-1, 2), axis=0)
         glob[k] = float(np.hypot(*med)) / w
         mag = np.hypot(flow[..., 0] - med[0], flow[..., 1] - med[1]) / w
