@@ -1,6 +1,6 @@
-"""Draw the motion curves and T_LUFS's curves of videos over their thumbnails (docs/motion_curves.png).
+"""Draw the motion curves and T_LUFS's curves of videos over their thumbnails (docs/motion_curves.jpg).
 
-    PYTHONPATH=$PWD .venv/bin/python tools/plot_motion_curves.py ../shared/media/*.mp4 -o docs/motion_curves.png
+    PYTHONPATH=$PWD .venv/bin/python tools/plot_motion_curves.py ../shared/media/*.mp4 -o docs/motion_curves.jpg
 
 OpenCV only (no plotting library): one panel per video, a strip of thumbnails with the L/R curves of both
 predictors drawn over it on a -70..0 LUFS scale.
