@@ -256,6 +256,7 @@ class _Run:
     preview_every: int = 0
     label: str = "take"
     step_hook: StepHook | None = None
+    guide: Any = None  # curve guidance (issue 13), None when not guiding
 
 
 def _to_audio(latent: torch.Tensor, model: GenerationModel) -> np.ndarray:
@@ -269,6 +270,8 @@ def _to_audio(latent: torch.Tensor, model: GenerationModel) -> np.ndarray:
 def _sample(run: _Run, cond: Any, frames: int, generator: torch.Generator, cancel: threading.Event | None,
             label: str, *, inpaint: Any = None, init: Any = None,
             chunk_start: int = 0) -> Generator[Progress, None, torch.Tensor]:
+    from triergon_studio.engine.curve_control.hooks import guide_step
+
     steps = run.model.sample(cond, frames, run.settings, generator, inpaint=inpaint, init=init)
     while True:
         if cancel is not None and cancel.is_set():
@@ -281,6 +284,7 @@ def _sample(run: _Run, cond: Any, frames: int, generator: torch.Generator, cance
             return latent
         if run.step_hook is not None:
             run.step_hook(st, chunk_start)
+        st.x = guide_step(st, run.guide, chunk_start)  # curve control hook (issue 13)
         run.done += 1
         preview = None
         if run.preview_every and (st.step % run.preview_every == 0 or st.step == st.total):
@@ -414,7 +418,7 @@ def take_record(spec: TakeSpec, settings: Settings, info: ModelInfo, meta: dict[
                             sampler=settings.sampler, seed=settings.seed, seed_locked=spec.seed is not None,
                             variations=spec.variations, conform=conformed,
                             span=(spec.span.start_s, spec.span.end_s), guidance=settings.guidance,
-                            init_noise=settings.init_noise if spec.init_audio is not None else None,
+                            init_noise=settings.init_noise if spec.init_audio is not None or "shape" in settings.follow_curves else None,
                             follow_curves=settings.follow_curves)
     plain = {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | None)}
     return {"prompts": prompts.to_json(), "settings": gs.to_json(),
@@ -469,6 +473,8 @@ def generate_takes(
     ("text", "audio", "video", "negative_text") used instead of encoding the spec's prompts."""
     import torch
 
+    from triergon_studio.engine.curve_control.hooks import check_follow, make_guide, shape_init
+
     info = model.info
     sr = info.sample_rate
     settings = resolve_settings(spec, info)
@@ -481,6 +487,10 @@ def generate_takes(
     if spec.conform and inputs.curves is None:
         raise ModelError("conform needs curves (draw, measure or predict them)")
     model.check(inputs, settings)
+    # ---- curve control (issue 13): refuse what cannot work, then the shaped init before sampling
+    check_follow(spec, settings, model, inputs)
+    inputs.init_audio = shape_init(inputs, settings, sr)
+    # ----
     cond = model.condition(inputs, settings) if spec.region is None else None
     init_latent = _encode(model, inputs.init_audio) if inputs.init_audio is not None else None
     takes: list[GeneratedTake] = []
@@ -499,10 +509,13 @@ def generate_takes(
             done += settings.steps
         else:
             run = _Run(model, st, cond, plan, total, done, preview_every, label, step_hook)
+            run.guide = make_guide(spec, st, model, inputs, plan.chunk_frames)  # curve control (issue 13)
             gen = torch.Generator(model.device).manual_seed(seed)
             audio = yield from _sample_take(run, gen, cancel, init_latent)
             done = run.done
             extra = {"chunks": len(plan.starts)}
+            if run.guide is not None:
+                extra.update(run.guide.summary())
         if spec.conform:
             yield Progress(done, total, f"Conforming {label} to the curves", "writing")
             audio, extra["conform_mae_lu"] = _conform(audio, sr, inputs)

@@ -63,6 +63,12 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--fit-curves", action="store_true",
                      help="stretch curves drawn for another length to the take's length (else a length "
                           "mismatch of more than 1/6 s is refused, as conform does)")
+    gen.add_argument("--follow-curves", choices=["off", "shape", "guide", "shape+guide"],
+                     help="curve control beyond the model's own conditioning (default: the model's)")
+    gen.add_argument("--guide", action="append", default=[], metavar="KEY=VALUE",
+                     help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
+                          "guide_crop_s (repeatable)")
+    curves.add_argument("--motion-curves", action="store_true", help="curves from the video's motion (any model)")
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
     gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
                      help="replace existing output files (--force, as in every other command)")
@@ -216,12 +222,21 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
         if not (math.isfinite(args.duration) and args.duration > 0):
             raise ModelError(f"duration must be a positive number of seconds, got {args.duration}")
         span = TimeSpan(0.0, float(args.duration))
+    extra: dict[str, float] = {}
+    for kv in getattr(args, "guide", []) or []:  # curve guidance knobs (issue 13)
+        key, _, value = kv.partition("=")
+        try:
+            extra[key.strip()] = float(value)
+        except ValueError as exc:
+            raise ModelError(f"--guide {kv!r}: need KEY=NUMBER") from exc
+    method = "t_lufs" if args.predict_curves else "motion" if getattr(args, "motion_curves", False) else None
     return TakeSpec(
         span=span, video=video, use_video=not args.no_video, text=args.text or "",
         negative_text=args.negative or "",
         reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
         init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
-        curves=curves, curve_method="t_lufs" if args.predict_curves else None, conform=bool(args.conform),
+        curves=curves, curve_method=method, conform=bool(args.conform),
+        follow_curves=getattr(args, "follow_curves", None), extra=extra,
         model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,
         seed=args.seed, variations=int(args.variations),
     )

@@ -31,6 +31,14 @@ def register(subparsers: Any) -> None:
                         "checked against its manifest)")
     e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     e.add_argument("--out", help="also write the JSON report here")
+    e.add_argument("--methods", help="curve-following methods instead of Table 3 rows (issue 13), e.g. "
+                   "none,shape,guide,guide+conform")
+    e.add_argument("--variants", default="frame,tokens,nolufs",
+                   help="with --methods: frame (as loaded), tokens (--tokens-model), nolufs (LUFS input dropped)")
+    e.add_argument("--tokens-model", help="with --methods: a tokens-only model folder for the 'tokens' variant")
+    e.add_argument("--guide", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
+                        "guide_passes, guide_crop_s), repeatable")
     e.set_defaults(func=_eval)
 
     c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
@@ -67,6 +75,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.methods:
+        return _eval_methods(args)
     from pathlib import Path
 
     from triergon_studio.training.eval.report import evaluate_model_dir, to_markdown
@@ -103,4 +113,34 @@ def _build_manifest(args: argparse.Namespace) -> int:
     print(f"{rep.written} clips written to {rep.path}; {len(rep.skipped)} skipped")
     for clip_id, reason in rep.skipped:
         print(f"  skipped {clip_id}: {reason}")
+    return 0
+
+
+def _eval_methods(args: argparse.Namespace) -> int:
+    """``eval --methods``: the curve-following methods on the held-out set (issue 13)."""
+    import sys
+
+    from triergon_studio.engine.curve_control.guidance import GuideSettings
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.curve_methods import methods_markdown, run_methods_eval
+
+    extra: dict[str, float] = {}
+    for kv in args.guide:
+        key, _, value = kv.partition("=")
+        try:
+            extra[key.strip()] = float(value)
+        except ValueError as exc:
+            raise StudioError(f"--guide {kv!r}: need KEY=NUMBER") from exc
+    GuideSettings.from_extra(extra)  # validate before any work
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    report = run_methods_eval(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, methods=methods,
+                              variants=variants, steps=args.steps, tokens_model=args.tokens_model,
+                              classifier_path=args.classifier, extra=extra,
+                              log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.out:
+        from triergon_studio.training.fileio import atomic_write_json
+
+        atomic_write_json(args.out, report)
+    print(json.dumps(report, indent=1) if args.json else methods_markdown(report))
     return 0

@@ -1,0 +1,48 @@
+"""Wall time of curve control for a 10 s take, as a multiple of unguided generation measured in the same run.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
+
+Modes run interleaved (off, shape, guide, shape+guide, guide with a 2 s crop), each repeat in turn, so a change
+in machine load hits them alike; the best of the repeats is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--model", default=None)
+    args = ap.parse_args()
+    model = load_model(args.model)
+    t = np.arange(60) / 6
+    curve = LoudnessCurve(-45 + 25 * np.clip(t / 8, 0, 1), np.where((t % 2) < 0.5, -22.0, -70.0), 10.0)
+    modes = {"off": ("off", {}), "shape": ("shape", {}), "guide": ("guide", {}),
+             "shape+guide": ("shape+guide", {}), "guide (crop 2 s)": ("guide", {"guide_crop_s": 2.0})}
+    best: dict[str, float] = {}
+    for r in range(args.repeats + 1):  # the first round warms up
+        for name, (mode, extra) in modes.items():
+            spec = TakeSpec(span=TimeSpan(0.0, 10.0), text="footsteps on gravel", curves=curve, follow_curves=mode,
+                            seed=1, extra=extra)
+            t0 = time.perf_counter()
+            run_to_end(generate_takes(spec, model))
+            dt = time.perf_counter() - t0
+            if r:
+                best[name] = min(best.get(name, dt), dt)
+    ref = best["off"]
+    print("| mode | 10 s take (s) | vs off |\n|---|---:|---:|")
+    for name, dt in best.items():
+        print(f"| {name} | {dt:.2f} | {dt / ref:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""Curve guidance between sampler steps, for every model family (issue 13).
+
+On chosen steps the sampler's clean-latent estimate ``denoised`` is decoded with the family's differentiable
+``decode``, its 6 Hz loudness curve is measured in torch (``loudness_torch``), and a robust loss in LU against
+the target curve (frames whose target is above -60 LUFS) is lowered by a few gradient steps on the *clean
+latent only* (the decoder is differentiated, the denoiser network is not: that keeps a guided step at about
+one decoder forward + backward). The change found for the clean latent is carried into ``x``: in the VE
+parameterisation ``x = x0 + sigma * noise`` a shift of x0 is the same shift of ``x``; for rectified flows
+``x = (1 - t) x0 + t noise`` it is scaled by ``1 - t``.
+
+Each gradient step is a damped Polyak step, ``dz = -loss / |g|^2 * g``: for a quadratic loss it goes half
+the way to the minimum and for the linear (Huber) part all the way, so its size needs no per-model tuning;
+it is capped at ``max_step`` times the latent's RMS.
+
+The cheaper path (``crop_s``): decode only a window of the latent (with a few frames of context each side),
+compare the curve frames that lie fully inside it, and move the window across the take from one guided step
+to the next. Its cost no longer grows with the take's length.
+
+Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
+``guide_passes``, ``guide_crop_s``), validated by ``GuideSettings.from_extra``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from triergon_studio.audio.loudness import _frame_bounds
+from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight
+from triergon_studio.engine.sampler_step import SamplerStep
+from triergon_studio.errors import ModelError
+
+Decode = Callable[[Tensor], Tensor]
+PARAMETERISATIONS = ("ve", "flow", "vp")
+# decoder context each side of a crop, in latent frames: covers the decoder's receptive field and the
+# K-weighting filter's transient
+CROP_CONTEXT_FRAMES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class GuideSettings:
+    strength: float = 2.0  # multiple of the clean-latent change carried into x (2: measured on dev clips)
+    budget: int = 4  # decoder passes (forward + backward) per chunk
+    start: float = 0.3  # guided steps lie in [start, end) of the schedule (fractions of the steps)
+    end: float = 0.9
+    passes: int = 1  # decoder passes per guided step
+    crop_s: float = 0.0  # > 0: the cheaper path, decode a crop this long per pass
+    max_step: float = 0.5  # cap on one gradient step, in units of the latent's RMS
+
+    def __post_init__(self) -> None:
+        checks = [
+            (math.isfinite(self.strength) and 0 <= self.strength <= 10, "guide_strength must be in [0, 10]"),
+            (1 <= self.budget <= 1000, "guide_budget must be 1..1000 decoder passes"),
+            (0 <= self.start < self.end <= 1, "need 0 <= guide_start < guide_end <= 1"),
+            (1 <= self.passes <= self.budget, "guide_passes must be 1..guide_budget"),
+            (math.isfinite(self.crop_s) and self.crop_s >= 0, "guide_crop_s must be >= 0 seconds"),
+            (math.isfinite(self.max_step) and 0 < self.max_step <= 5, "guide_max_step must be in (0, 5]"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ModelError(msg)
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, float]) -> GuideSettings:
+        keys = {
+            "guide_strength": "strength",
+            "guide_budget": "budget",
+            "guide_start": "start",
+            "guide_end": "end",
+            "guide_passes": "passes",
+            "guide_crop_s": "crop_s",
+            "guide_max_step": "max_step",
+        }
+        kw: dict[str, Any] = {}
+        for k, v in extra.items():
+            if k in keys:
+                name = keys[k]
+                kw[name] = int(v) if name in ("budget", "passes") else float(v)
+        return cls(**kw)
+
+
+def guided_steps(total: int, s: GuideSettings) -> list[int]:
+    """Completed-step numbers (1..total) after which guidance runs: evenly spread over [start, end) of the
+    schedule, as many as the budget allows, never the last step (its ``x`` is the result)."""
+    lo = int(math.floor(s.start * total)) + 1
+    hi = min(total - 1, max(lo, int(math.ceil(s.end * total))))
+    pool = list(range(lo, hi + 1))
+    n = min(len(pool), s.budget // s.passes)
+    if n <= 0:
+        return []
+    idx = np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int))
+    return [pool[i] for i in idx]
+
+
+def x_weight(parameterisation: str, sigma: float) -> float:
+    """How far ``x`` moves when the clean latent moves by one unit, at noise level ``sigma``."""
+    if parameterisation == "ve":
+        return 1.0
+    if parameterisation == "flow":
+        return max(0.0, 1.0 - float(sigma))
+    if parameterisation == "vp":  # x = alpha x0 + sigma eps with alpha^2 + sigma^2 = 1
+        return math.sqrt(max(0.0, 1.0 - float(sigma) ** 2))
+    raise ModelError(f"unknown parameterisation {parameterisation!r}; choose one of {PARAMETERISATIONS}")
+
+
+@dataclass
+class CurveGuide:
+    """Guidance for one chunk: the target curve from the chunk's start, and the record of what it did."""
+
+    decode: Decode
+    target: Tensor  # [2, F] LUFS at 6 Hz from the chunk's first sample
+    sample_rate: int
+    downsampling_ratio: int
+    total_steps: int
+    settings: GuideSettings = field(default_factory=GuideSettings)
+    parameterisation: str = "ve"
+    steps: list[int] = field(default_factory=list)
+    passes_used: int = 0
+    losses: list[float] = field(default_factory=list)  # loss before each guided step (LU-scale Huber)
+    seconds: float = 0.0
+    _crop_at: int = 0
+
+    def __post_init__(self) -> None:
+        if self.parameterisation not in PARAMETERISATIONS:
+            raise ModelError(f"unknown parameterisation {self.parameterisation!r}")
+        if self.target.ndim != 2 or self.target.shape[0] != 2:
+            raise ModelError(f"guidance target must be [2, F] LUFS, got shape {tuple(self.target.shape)}")
+        self.steps = guided_steps(self.total_steps, self.settings)
+
+    def record(self) -> dict[str, Any]:
+        """What guidance did, for the take's sidecar."""
+        s = self.settings
+        return {
+            "strength": s.strength,
+            "budget": s.budget,
+            "passes_used": self.passes_used,
+            "steps": self.steps,
+            "crop_s": s.crop_s,
+            "seconds": round(self.seconds, 3),
+            "loss_first": round(self.losses[0], 3) if self.losses else None,
+            "loss_last": round(self.losses[-1], 3) if self.losses else None,
+        }
+
+    # ------------------------------------------------------------------------------------------ one step
+    def step(self, st: SamplerStep) -> Tensor:
+        if (
+            st.step not in self.steps
+            or self.settings.strength == 0
+            or self.passes_used >= self.settings.budget
+        ):
+            return st.x
+        t0 = time.perf_counter()
+        z0 = st.denoised.detach()
+        z = z0.clone()
+        rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
+        for _ in range(self.settings.passes):
+            if self.passes_used >= self.settings.budget:
+                break
+            z = self._descend(z, rms)
+        self.seconds += time.perf_counter() - t0
+        w = x_weight(self.parameterisation, st.sigma) * self.settings.strength
+        return st.x + (z - z0).to(st.x.dtype) * w
+
+    def _descend(self, z: Tensor, rms: float) -> Tensor:
+        a, b = self._window(z.shape[-1])
+        with torch.inference_mode(False), torch.enable_grad():
+            # a clone made here is a normal tensor even when the caller runs under inference_mode
+            zin_t = z[..., a:b].detach().float().clone().requires_grad_(True)
+            audio = self.decode(zin_t)
+            measured, target = self._measure(audio, a, b, z.shape[-1])
+            loss = curve_loss(measured, target)
+            (g,) = torch.autograd.grad(loss, zin_t, allow_unused=True)
+        self.passes_used += 1
+        loss_v = float(loss.detach())
+        self.losses.append(loss_v)
+        if g is None or not torch.isfinite(g).all():
+            return z
+        g2 = float(g.pow(2).sum())
+        if g2 <= 0 or loss_v <= 0:
+            return z
+        dz = -loss_v / g2 * g
+        cap = self.settings.max_step * rms * math.sqrt(dz.numel())
+        norm = float(dz.norm())
+        if norm > cap:
+            dz = dz * (cap / norm)
+        out = z.clone()
+        out[..., a:b] = out[..., a:b] + dz.to(z.dtype)
+        return out
+
+    def _window(self, frames: int) -> tuple[int, int]:
+        """Latent frames to decode this pass: everything, or the next crop with its context."""
+        if self.settings.crop_s <= 0:
+            return 0, frames
+        crop = max(1, int(round(self.settings.crop_s * self.sample_rate / self.downsampling_ratio)))
+        if crop >= frames:
+            return 0, frames
+        start = self._crop_at % frames
+        if start + crop > frames:
+            start = 0
+        self._crop_at = start + crop
+        return max(0, start - CROP_CONTEXT_FRAMES), min(frames, start + crop + CROP_CONTEXT_FRAMES)
+
+    def _measure(self, audio: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor]:
+        """Measured (unfloored) and target curves over the curve frames that lie fully inside the decoded
+        window, on the chunk's global 6 Hz grid."""
+        r, sr = self.downsampling_ratio, self.sample_rate
+        s0 = a * r
+        seg = audio[0] if audio.ndim == 3 else audio
+        n_total = frames * r
+        starts, ends = _frame_bounds(n_total, sr, 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
+        inner_a = s0 + (CROP_CONTEXT_FRAMES * r if a > 0 else 0)  # skip the filter's start-up in the context
+        inner_b = s0 + seg.shape[-1] - (CROP_CONTEXT_FRAMES * r if b < frames else 0)
+        keep = np.flatnonzero(
+            (starts >= inner_a) & (ends <= inner_b) & (np.arange(starts.size) < self.target.shape[-1])
+        )
+        if keep.size == 0:
+            return seg.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0]
+        y = k_weight(seg, sr).to(torch.float64)
+        cs = torch.nn.functional.pad(torch.cumsum(y * y, dim=-1), (1, 0))
+        st = torch.from_numpy(starts[keep] - s0).to(seg.device)
+        en = torch.from_numpy(ends[keep] - s0).to(seg.device)
+        p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
+        measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
+        return measured, self.target[:, torch.from_numpy(keep)].to(measured)
+
+
+# ------------------------------------------------------------------------------------------------ memory
+def decode_bytes_per_frame(
+    decode: Decode,
+    latent_channels: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    probe_frames: int = 4,
+) -> int:
+    """Bytes autograd keeps per latent frame for one differentiable decode (counted on a short probe)."""
+    total = 0
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with (
+        torch.inference_mode(False),
+        torch.enable_grad(),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+    ):
+        # made inside: a tensor created under the caller's inference_mode cannot enter autograd
+        z = torch.zeros(1, latent_channels, probe_frames, device=device, dtype=dtype, requires_grad=True)
+        out = decode(z)
+    del out
+    return int(math.ceil(total / probe_frames))
+
+
+def check_guidance_memory(
+    decode: Decode,
+    latent_channels: int,
+    n_frames: int,
+    device: torch.device,
+    settings: GuideSettings,
+    downsampling_ratio: int,
+    sample_rate: int,
+    dtype: torch.dtype = torch.float32,
+    free_bytes: int | None = None,
+) -> int:
+    """Refuse, with a message that offers the cheaper path, a guidance pass that cannot fit in memory.
+    Returns the estimated bytes of one pass."""
+    from triergon_studio.engine.device import available_memory
+
+    frames = n_frames
+    if settings.crop_s > 0:
+        frames = min(
+            n_frames, int(round(settings.crop_s * sample_rate / downsampling_ratio)) + 2 * CROP_CONTEXT_FRAMES
+        )
+    per = decode_bytes_per_frame(decode, latent_channels, device, dtype)
+    need = int(1.5 * per * frames)  # autograd's saved tensors plus the gradients flowing back through them
+    free = available_memory(device) if free_bytes is None else free_bytes
+    if free is not None and need > free:
+        secs = frames * downsampling_ratio / sample_rate
+        fit = max(0.0, free / (1.5 * per) - 2 * CROP_CONTEXT_FRAMES) * downsampling_ratio / sample_rate
+        raise ModelError(
+            f"curve guidance needs about {need / 2**30:.1f} GiB to decode {secs:.1f} s with gradients but "
+            f"{free / 2**30:.1f} GiB is free: use the cheaper path (guide crop of at most {fit:.1f} s), "
+            "'shape' instead of 'guide', or a shorter span"
+        )
+    return need
+
+
+def target_for_chunk(
+    curves: np.ndarray, start_s: float, n_frames: int, downsampling_ratio: int, sample_rate: int
+) -> Tensor:
+    """The take's [2, F] LUFS curves cut to a chunk starting ``start_s`` into the take (floor-padded)."""
+    c = np.asarray(curves, dtype=np.float32)
+    a = int(round(start_s * CURVE_RATE_HZ))
+    f = int(math.ceil(n_frames * downsampling_ratio / sample_rate * CURVE_RATE_HZ))
+    out = np.full((2, f), LUFS_FLOOR, dtype=np.float32)
+    piece = c[:, a : a + f]
+    out[:, : piece.shape[1]] = piece
+    return torch.from_numpy(out)

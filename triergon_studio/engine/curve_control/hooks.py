@@ -1,0 +1,132 @@
+"""The curve-control hooks ``make_takes`` calls, for any model family (issue 13).
+
+- ``check_follow(spec, settings, model, inputs)``: refuse, in one line, what cannot work, before any work;
+- ``shape_init(inputs, settings, sample_rate)`` (from ``shaping``): before sampling, the init audio;
+- ``make_guide(spec, settings, model, inputs)``: once per take, the guidance (None when not guiding);
+- ``guide_step(step, guide, chunk_start)``: between sampler steps, the ``x`` the sampler continues from.
+
+Conform stays the separate, last, exact stage (``TakeSpec.conform``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from triergon_studio.engine.curve_control.guidance import (
+    CurveGuide,
+    GuideSettings,
+    check_guidance_memory,
+    target_for_chunk,
+)
+from triergon_studio.engine.curve_control.shaping import shape_init
+from triergon_studio.engine.sampler_step import SamplerStep
+from triergon_studio.errors import ModelError
+
+__all__ = ["TakeGuide", "check_follow", "guide_step", "make_guide", "shape_init"]
+
+# How a family's sampler state relates to the clean latent; a family may say so itself with a
+# ``parameterisation`` attribute ("ve": x = x0 + sigma n; "flow": x = (1 - t) x0 + t n).
+FAMILY_PARAMETERISATION = {"tri-ergon": "ve", "stable-audio-open": "ve", "stable-audio-3": "flow"}
+
+
+def check_follow(spec: Any, settings: Any, model: Any, inputs: Any) -> None:
+    mode = settings.follow_curves
+    if mode == "off":
+        return
+    name = model.info.name
+    if inputs.curves is None:
+        raise ModelError(
+            f"follow curves '{mode}' needs curves (draw, measure or predict them), or set it to off"
+        )
+    if "shape" in mode and not model.info.capabilities.init_audio:
+        raise ModelError(f"follow curves '{mode}': model '{name}' cannot start from init audio; use 'guide'")
+    GuideSettings.from_extra(spec.extra)  # validate the knobs before any work
+
+
+def _parameterisation(model: Any) -> str:
+    own = getattr(model, "parameterisation", None)
+    if isinstance(own, str):
+        return own
+    return FAMILY_PARAMETERISATION.get(model.info.family, "ve")
+
+
+@dataclass
+class TakeGuide:
+    """Guidance for one take: one ``CurveGuide`` per chunk (keyed by its first latent frame)."""
+
+    model: Any
+    curves: np.ndarray  # [2, F] LUFS of the take
+    settings: GuideSettings
+    total_steps: int
+    parameterisation: str
+    chunks: dict[int, CurveGuide] = field(default_factory=dict)
+
+    def for_chunk(self, start: int, n_frames: int, total_steps: int) -> CurveGuide:
+        g = self.chunks.get(start)
+        if g is None:
+            ratio, sr = self.model.downsampling_ratio, self.model.info.sample_rate
+            target = target_for_chunk(self.curves, start * ratio / sr, n_frames, ratio, sr)
+            g = CurveGuide(
+                self.model.decode, target, sr, ratio, total_steps, self.settings, self.parameterisation
+            )
+            self.chunks[start] = g
+        return g
+
+    def summary(self) -> dict[str, Any]:
+        """Plain values for the take's sidecar metadata."""
+        r = self.record()
+        s = self.settings
+        return {
+            "guide_passes": r["passes"],
+            "guide_seconds": r["seconds"],
+            "guide_strength": s.strength,
+            "guide_budget": s.budget,
+            "guide_start": s.start,
+            "guide_end": s.end,
+            "guide_crop_s": s.crop_s,
+            "guide_parameterisation": self.parameterisation,
+        }
+
+    def record(self) -> dict[str, Any]:
+        recs = [g.record() for g in self.chunks.values()]
+        return {
+            "settings": {k: getattr(self.settings, k) for k in self.settings.__slots__},
+            "parameterisation": self.parameterisation,
+            "passes": sum(r["passes_used"] for r in recs),
+            "seconds": round(sum(r["seconds"] for r in recs), 3),
+            "chunks": recs,
+        }
+
+
+def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: int) -> TakeGuide | None:
+    """The take's guidance, or None when the mode does not guide; checks that one pass fits in memory."""
+    if "guide" not in settings.follow_curves or inputs.curves is None:
+        return None
+    gs = GuideSettings.from_extra(spec.extra)
+    check_guidance_memory(
+        model.decode,
+        model.latent_channels,
+        chunk_frames,
+        model.device,
+        gs,
+        model.downsampling_ratio,
+        model.info.sample_rate,
+    )
+    return TakeGuide(
+        model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model)
+    )
+
+
+def guide_step(st: SamplerStep, guide: TakeGuide | CurveGuide | None, chunk_start: int = 0) -> Tensor:
+    """The between-steps hook: the ``x`` the sampler continues from (``st.x`` when not guiding)."""
+    if guide is None:
+        return st.x
+    if isinstance(guide, TakeGuide):
+        guide = guide.for_chunk(chunk_start, int(st.x.shape[-1]), st.total)
+    with torch.inference_mode(False):
+        return guide.step(st)
