@@ -60,13 +60,19 @@ def main() -> int:
     wall = min(walls)
     floor = dit_s + vae_s
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"model {args.model}: {steps} steps, CFG {model.cfg.sampling.cfg_scale}, {args.threads} threads, "
-          f"load average {load:.1f}")
+    print(
+        f"model {args.model}: {steps} steps, CFG {model.cfg.sampling.cfg_scale}, {args.threads} threads, "
+        f"load average {load:.1f}"
+    )
     print(f"generate {args.seconds:.0f} s stereo: {wall:.2f} s wall (best of {args.repeats})")
-    print(f"  / audio duration (real-time factor): {wall / args.seconds:.2f}x  "
-          f"({'within' if wall <= args.seconds else 'OVER'} the 10 s budget for 10 s)")
-    print(f"  / network floor ({steps} CFG DiT passes {dit_s:.2f} s + VAE decode {vae_s:.2f} s = {floor:.2f} s): "
-          f"{wall / floor:.2f}x")
+    print(
+        f"  / audio duration (real-time factor): {wall / args.seconds:.2f}x  "
+        f"({'within' if wall <= args.seconds else 'OVER'} the 10 s budget for 10 s)"
+    )
+    print(
+        f"  / network floor ({steps} CFG DiT passes {dit_s:.2f} s + VAE decode {vae_s:.2f} s = {floor:.2f} s): "
+        f"{wall / floor:.2f}x"
+    )
     return 0
 
 

@@ -26,13 +26,24 @@ def main() -> None:
     model = load_model(args.model)
     t = np.arange(60) / 6
     curve = LoudnessCurve(-45 + 25 * np.clip(t / 8, 0, 1), np.where((t % 2) < 0.5, -22.0, -70.0), 10.0)
-    modes = {"off": ("off", {}), "shape": ("shape", {}), "guide": ("guide", {}),
-             "shape+guide": ("shape+guide", {}), "guide (crop 2 s)": ("guide", {"guide_crop_s": 2.0})}
+    modes = {
+        "off": ("off", {}),
+        "shape": ("shape", {}),
+        "guide": ("guide", {}),
+        "shape+guide": ("shape+guide", {}),
+        "guide (crop 2 s)": ("guide", {"guide_crop_s": 2.0}),
+    }
     best: dict[str, float] = {}
     for r in range(args.repeats + 1):  # the first round warms up
         for name, (mode, extra) in modes.items():
-            spec = TakeSpec(span=TimeSpan(0.0, 10.0), text="footsteps on gravel", curves=curve, follow_curves=mode,
-                            seed=1, extra=extra)
+            spec = TakeSpec(
+                span=TimeSpan(0.0, 10.0),
+                text="footsteps on gravel",
+                curves=curve,
+                follow_curves=mode,
+                seed=1,
+                extra=extra,
+            )
             t0 = time.perf_counter()
             run_to_end(generate_takes(spec, model))
             dt = time.perf_counter() - t0

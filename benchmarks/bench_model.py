@@ -48,8 +48,13 @@ def count_flops(cfg: ModelConfig, seconds: float, steps: int) -> dict[str, float
     with FlopCounterMode(display=False) as fc:
         model.vae.decode(z)
     decode = float(fc.get_total_flops())
-    return {"step": step, "sampling": step * steps, "decode": decode, "total": step * steps + decode,
-            "frames": frames}
+    return {
+        "step": step,
+        "sampling": step * steps,
+        "decode": decode,
+        "total": step * steps + decode,
+        "frames": frames,
+    }
 
 
 def matmul_throughput(device: str, dtype: torch.dtype, size: int, reps: int, trials: int = 5) -> float:
@@ -74,8 +79,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_generation(model: torch.nn.Module, seconds: float, steps: int, cfg_scale: float, sampler: str,
-                    device: str) -> float:
+def time_generation(
+    model: torch.nn.Module, seconds: float, steps: int, cfg_scale: float, sampler: str, device: str
+) -> float:
     from triergon_studio.core.take_spec import TakeSpec, TimeSpan
     from triergon_studio.engine.families.triergon import TriErgonModel
     from triergon_studio.takes import generate_takes, run_to_end
@@ -93,21 +99,27 @@ def time_generation(model: torch.nn.Module, seconds: float, steps: int, cfg_scal
 
 def params_and_flops() -> None:
     print("== parameters and FLOPs (10 s of audio, default steps, CFG batch of 2) ==")
-    print(f"{'preset':<13}{'DiT':>14}{'VAE':>13}{'cond':>10}{'step GFLOP':>12}{'all steps TFLOP':>17}"
-          f"{'decode TFLOP':>14}")
+    print(
+        f"{'preset':<13}{'DiT':>14}{'VAE':>13}{'cond':>10}{'step GFLOP':>12}{'all steps TFLOP':>17}"
+        f"{'decode TFLOP':>14}"
+    )
     for name in PRESETS:
         cfg = get_preset(name)
         model = build_model(cfg, "meta", build_encoders=False)
         c = model.param_counts()
         fl = count_flops(cfg, 10.0, cfg.sampling.steps)
-        print(f"{name:<13}{c['dit_params']:>14,}{c['vae_params']:>13,}{c['conditioner_params']:>10,}"
-              f"{fl['step'] / 1e9:>12.1f}{fl['sampling'] / 1e12:>17.2f}{fl['decode'] / 1e12:>14.3f}")
+        print(
+            f"{name:<13}{c['dit_params']:>14,}{c['vae_params']:>13,}{c['conditioner_params']:>10,}"
+            f"{fl['step'] / 1e9:>12.1f}{fl['sampling'] / 1e12:>17.2f}{fl['decode'] / 1e12:>14.3f}"
+        )
 
 
 def cpu_speed(presets: list[str], seconds: float) -> None:
     torch.set_grad_enabled(False)
     peak = matmul_throughput("cpu", torch.float32, 2048, 3)
-    print(f"\n== CPU ({torch.get_num_threads()} threads); fp32 matmul measured here: {peak / 1e9:.1f} GFLOP/s ==")
+    print(
+        f"\n== CPU ({torch.get_num_threads()} threads); fp32 matmul measured here: {peak / 1e9:.1f} GFLOP/s =="
+    )
     from triergon_studio.engine.weights import random_model
 
     for name in presets:
@@ -117,9 +129,11 @@ def cpu_speed(presets: list[str], seconds: float) -> None:
         wall = time_generation(model, seconds, s.steps, s.cfg_scale, s.sampler, "cpu")
         fl = count_flops(cfg, seconds, s.steps)
         floor = fl["total"] / peak
-        print(f"{name}: {seconds:g} s of audio, {s.steps} steps {s.sampler} cfg {s.cfg_scale:g}: {wall:.2f} s wall "
-              f"= {wall / seconds:.3f} s per s of audio ({seconds / wall:.2f}x real time); "
-              f"{wall / floor:.1f}x this CPU's compute floor ({floor:.2f} s for {fl['total'] / 1e12:.3f} TFLOP)")
+        print(
+            f"{name}: {seconds:g} s of audio, {s.steps} steps {s.sampler} cfg {s.cfg_scale:g}: {wall:.2f} s wall "
+            f"= {wall / seconds:.3f} s per s of audio ({seconds / wall:.2f}x real time); "
+            f"{wall / floor:.1f}x this CPU's compute floor ({floor:.2f} s for {fl['total'] / 1e12:.3f} TFLOP)"
+        )
 
 
 def gpu_speed(compile_model: bool) -> None:
@@ -141,9 +155,11 @@ def gpu_speed(compile_model: bool) -> None:
             wall = time_generation(model, seconds, 100, 7.0, "dpmpp-3m-sde", "cuda")
             fl = count_flops(cfg, seconds, 100)
             floor, nominal = fl["total"] / peak, fl["total"] / SPEC_PEAK_BF16
-            print(f"{name} {seconds:g} s, 100 steps CFG 7 bf16: {wall:.2f} s wall ({seconds / wall:.1f}x real time); "
-                  f"{fl['total'] / 1e12:.1f} TFLOP; {wall / floor:.1f}x the measured floor ({floor:.3f} s), "
-                  f"{wall / nominal:.1f}x SPEC §8's nominal floor ({nominal:.3f} s); goal <= 10x")
+            print(
+                f"{name} {seconds:g} s, 100 steps CFG 7 bf16: {wall:.2f} s wall ({seconds / wall:.1f}x real time); "
+                f"{fl['total'] / 1e12:.1f} TFLOP; {wall / floor:.1f}x the measured floor ({floor:.3f} s), "
+                f"{wall / nominal:.1f}x SPEC §8's nominal floor ({nominal:.3f} s); goal <= 10x"
+            )
         del model
         torch.cuda.empty_cache()
 

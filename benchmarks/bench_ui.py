@@ -64,8 +64,10 @@ def bench_launch(repeats: int = 3) -> None:
     app = [launch_once(LAUNCH_APP) for _ in range(repeats)]
     bare = [launch_once(LAUNCH_BARE) for _ in range(repeats)]
     a, b = min(t for t, _ in app), min(t for t, _ in bare)
-    print(f"launch to usable window: {a:.2f} s (bare PySide6 QMainWindow process {b:.2f} s, ratio {a / b:.2f}x; "
-          f"target <= 2 s; torch imported at launch: {any(x for _, x in app)})")
+    print(
+        f"launch to usable window: {a:.2f} s (bare PySide6 QMainWindow process {b:.2f} s, ratio {a / b:.2f}x; "
+        f"target <= 2 s; torch imported at launch: {any(x for _, x in app)})"
+    )
 
 
 def bench_mouse_move() -> None:
@@ -121,8 +123,10 @@ def bench_mouse_move() -> None:
     ref_mouse.release(xs[59], -30.0)
     h, p, r = (1000 * float(np.median(v)) for v in (handler, painted, ref))
     p95 = 1000 * float(np.percentile(painted, 95))
-    print(f"mouse move on a 60 s curve: handler {h:.3f} ms, handler + repaint {p:.2f} ms (p95 {p95:.2f} ms); "
-          f"{p / 8.0:.2f}x the 8 ms budget; plain pyqtgraph pan move + repaint {r:.2f} ms (ratio {p / r:.2f}x)")
+    print(
+        f"mouse move on a 60 s curve: handler {h:.3f} ms, handler + repaint {p:.2f} ms (p95 {p95:.2f} ms); "
+        f"{p / 8.0:.2f}x the 8 ms budget; plain pyqtgraph pan move + repaint {r:.2f} ms (ratio {p / r:.2f}x)"
+    )
 
 
 def make_720p(path: Path, seconds: float = 6.0, fps: int = 25) -> Path:
@@ -161,14 +165,19 @@ def bench_scrub(video: Path) -> None:
         shown += view.current_index == i
     scrub_fps = shown / (time.perf_counter() - t0)
     provider.close()
-    print(f"scrub at 1280x720: {scrub_fps:.1f} frames shown/s ({shown}/{n} frames; target >= 60); "
-          f"bare sequential decode {decode_fps:.1f} frames/s (ratio {scrub_fps / decode_fps:.2f}x)")
+    print(
+        f"scrub at 1280x720: {scrub_fps:.1f} frames shown/s ({shown}/{n} frames; target >= 60); "
+        f"bare sequential decode {decode_fps:.1f} frames/s (ratio {scrub_fps / decode_fps:.2f}x)"
+    )
 
 
 def bench_av_offset(video: Path) -> None:
     import shutil
 
-    if shutil.which("parec") is None or subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+    if (
+        shutil.which("parec") is None
+        or subprocess.run(["pactl", "info"], capture_output=True).returncode != 0
+    ):
         print("A/V offset: not measured (no PulseAudio; run inside scripts/test_services.sh services)")
         return
     from PySide6.QtWidgets import QApplication
@@ -187,8 +196,13 @@ def bench_av_offset(video: Path) -> None:
     noise = (0.2 * rng.standard_normal((int(project.duration_s * 48000), 2))).astype(np.float32)
     path = project.new_take_path("noise")
     write_wav(path, noise, 48000, bits="32f")
-    take = Take(id=new_id(), name="noise", path=path.relative_to(project.folder).as_posix(),
-                duration_s=project.duration_s, sample_rate=48000)
+    take = Take(
+        id=new_id(),
+        name="noise",
+        path=path.relative_to(project.folder).as_posix(),
+        duration_s=project.duration_s,
+        sample_rate=48000,
+    )
     project.add_take(take)
     win = MainWindow(project=project, open_audio=True)
     win.show()
@@ -209,11 +223,15 @@ def bench_av_offset(video: Path) -> None:
     time.sleep(0.3)
     captured = cap.stop()
     lag, peak = best_lag(captured, buffer)
-    offsets = [pos - (cap.frame_at(t) + lag) / 48000 for t, pos in shown if 0.3 < pos < project.duration_s - 0.3]
+    offsets = [
+        pos - (cap.frame_at(t) + lag) / 48000 for t, pos in shown if 0.3 < pos < project.duration_s - 0.3
+    ]
     latency = win.playback.player.latency_s if win.playback.player else 0.0
-    print(f"A/V offset through the device: {1000 * float(np.median(offsets)):+.1f} ms median, "
-          f"{1000 * float(np.percentile(np.abs(offsets), 95)):.1f} ms p95 |offset| (target <= 10 ms; "
-          f"device latency {1000 * latency:.0f} ms compensated; correlation {peak:.3f}; n={len(offsets)})")
+    print(
+        f"A/V offset through the device: {1000 * float(np.median(offsets)):+.1f} ms median, "
+        f"{1000 * float(np.percentile(np.abs(offsets), 95)):.1f} ms p95 |offset| (target <= 10 ms; "
+        f"device latency {1000 * latency:.0f} ms compensated; correlation {peak:.3f}; n={len(offsets)})"
+    )
     project.undo.set_clean()
     win.close()
 
@@ -241,7 +259,10 @@ def bench_play_latency(video: Path, trials: int = 12) -> None:
     the same player started the old way (stream opened and started on the key press) in the same run."""
     import shutil
 
-    if shutil.which("parec") is None or subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+    if (
+        shutil.which("parec") is None
+        or subprocess.run(["pactl", "info"], capture_output=True).returncode != 0
+    ):
         print("play latency: not measured (no PulseAudio; run inside scripts/test_services.sh services)")
         return
     from PySide6.QtCore import Qt
@@ -263,8 +284,13 @@ def bench_play_latency(video: Path, trials: int = 12) -> None:
     noise = (0.2 * rng.standard_normal((int(project.duration_s * 48000), 2))).astype(np.float32)
     path = project.new_take_path("noise")
     write_wav(path, noise, 48000, bits="32f")
-    take = Take(id=new_id(), name="noise", path=path.relative_to(project.folder).as_posix(),
-                duration_s=project.duration_s, sample_rate=48000)
+    take = Take(
+        id=new_id(),
+        name="noise",
+        path=path.relative_to(project.folder).as_posix(),
+        duration_s=project.duration_s,
+        sample_rate=48000,
+    )
     project.add_take(take)
     win = MainWindow(project=project, open_audio=True)
     win.guide.hide()
@@ -328,10 +354,14 @@ def bench_play_latency(video: Path, trials: int = 12) -> None:
         a = 1000 * np.asarray(xs)
         return f"{np.median(a):.1f} ms median, {np.percentile(a, 95):.1f} ms p95 (n={a.size})"
 
-    print(f"Space to sound (null sink monitor): {fmt(sound)}; Space to picture: {fmt(picture)}; target <= 100 ms")
+    print(
+        f"Space to sound (null sink monitor): {fmt(sound)}; Space to picture: {fmt(picture)}; target <= 100 ms"
+    )
     if sound and old:
-        print(f"  reference, stream opened and started on the key: {fmt(old)} "
-              f"(ratio {np.median(sound) / np.median(old):.2f}x)")
+        print(
+            f"  reference, stream opened and started on the key: {fmt(old)} "
+            f"(ratio {np.median(sound) / np.median(old):.2f}x)"
+        )
     project.undo.set_clean()
     win.close()
 

@@ -83,9 +83,14 @@ def bench(path: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     sample_frames_6fps(path, size=(224, 224))
     sample_s = time.perf_counter() - t0
-    return {"frames": n, "fps": float(fps), "realtime_ratio": reader_fps / float(Fraction(fps)),
-            "overhead_ratio": reader_fps / bare, "random_access_in_frames": random_s / (seq / n),
-            "sampling_ratio": duration / sample_s}
+    return {
+        "frames": n,
+        "fps": float(fps),
+        "realtime_ratio": reader_fps / float(Fraction(fps)),
+        "overhead_ratio": reader_fps / bare,
+        "random_access_in_frames": random_s / (seq / n),
+        "sampling_ratio": duration / sample_s,
+    }
 
 
 def main() -> int:
@@ -106,8 +111,10 @@ def main() -> int:
         print(f"{'file':28s} {'fps':>7s} {'realtime':>9s} {'vs bare':>8s} {'random':>8s} {'6fps':>7s}")
         for f in files:
             r = bench(f)
-            print(f"{f.name:28s} {r['fps']:7.3f} {r['realtime_ratio']:8.2f}x {r['overhead_ratio']:7.2f}x "
-                  f"{r['random_access_in_frames']:7.1f}f {r['sampling_ratio']:6.1f}x")
+            print(
+                f"{f.name:28s} {r['fps']:7.3f} {r['realtime_ratio']:8.2f}x {r['overhead_ratio']:7.2f}x "
+                f"{r['random_access_in_frames']:7.1f}f {r['sampling_ratio']:6.1f}x"
+            )
     return 0
 
 

@@ -146,14 +146,22 @@ def draw_frame(base: np.ndarray, i: int, ball: Ball, door: Door, walker: Walker)
     t = i / FPS
     img = base.copy()
     # door frame and door leaf (its far edge moves towards the viewer as it opens)
-    cv2.rectangle(img, (door.hinge_x - 8, door.top - 8), (door.hinge_x + door.width + 8, door.bottom),
-                  (50, 40, 35), -1)
+    cv2.rectangle(
+        img, (door.hinge_x - 8, door.top - 8), (door.hinge_x + door.width + 8, door.bottom), (50, 40, 35), -1
+    )
     cv2.rectangle(img, (door.hinge_x, door.top), (door.hinge_x + door.width, door.bottom), (15, 15, 20), -1)
     a = math.radians(door.angle(t))
     far_x = door.hinge_x + door.width * math.cos(a)
     lift = 40 * math.sin(a)
-    leaf = np.array([[door.hinge_x, door.top], [far_x, door.top - lift], [far_x, door.bottom + lift * 0.5],
-                     [door.hinge_x, door.bottom]], np.int32)
+    leaf = np.array(
+        [
+            [door.hinge_x, door.top],
+            [far_x, door.top - lift],
+            [far_x, door.bottom + lift * 0.5],
+            [door.hinge_x, door.bottom],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(img, [leaf], (150, 95, 55), lineType=cv2.LINE_AA)
     knob = (int(door.hinge_x + 0.85 * (far_x - door.hinge_x)), (door.top + door.bottom) // 2)
     cv2.circle(img, knob, 7, (220, 190, 80), -1, cv2.LINE_AA)
@@ -164,8 +172,17 @@ def draw_frame(base: np.ndarray, i: int, ball: Ball, door: Door, walker: Walker)
     ry = int(ball.radius * squash)
     cy = int(FLOOR_Y - h - ry)
     cx = int(ball.x(t))
-    cv2.ellipse(img, (cx, FLOOR_Y - 2), (int(ball.radius * (1.2 - min(h, 400) / 600)), 6), 0, 0, 360,
-                (50, 35, 25), -1, cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        (cx, FLOOR_Y - 2),
+        (int(ball.radius * (1.2 - min(h, 400) / 600)), 6),
+        0,
+        0,
+        360,
+        (50, 35, 25),
+        -1,
+        cv2.LINE_AA,
+    )
     cv2.ellipse(img, (cx, cy), (int(ball.radius / squash), ry), 0, 0, 360, (220, 60, 50), -1, cv2.LINE_AA)
     # walker
     if t >= walker.start_t - 0.5:
@@ -175,14 +192,23 @@ def draw_frame(base: np.ndarray, i: int, ball: Ball, door: Door, walker: Walker)
         cv2.line(img, (int(hip), hip_y), (int(hip), hip_y - 95), (235, 235, 235), 9, cv2.LINE_AA)
         cv2.circle(img, head, 22, (235, 235, 235), -1, cv2.LINE_AA)
         for fx, fh in feet:
-            cv2.line(img, (int(hip), hip_y), (int(fx), int(FLOOR_Y - 6 - fh)), (235, 235, 235), 9, cv2.LINE_AA)
-            cv2.line(img, (int(fx), int(FLOOR_Y - 6 - fh)), (int(fx) - 18, int(FLOOR_Y - 6 - fh)),
-                     (30, 30, 30), 9, cv2.LINE_AA)
+            cv2.line(
+                img, (int(hip), hip_y), (int(fx), int(FLOOR_Y - 6 - fh)), (235, 235, 235), 9, cv2.LINE_AA
+            )
+            cv2.line(
+                img,
+                (int(fx), int(FLOOR_Y - 6 - fh)),
+                (int(fx) - 18, int(FLOOR_Y - 6 - fh)),
+                (30, 30, 30),
+                9,
+                cv2.LINE_AA,
+            )
     # burnt-in timecode, as on a picture-locked cut
     tc = frames_to_timecode(i, FPS)
     cv2.rectangle(img, (W - 330, 18), (W - 18, 66), (0, 0, 0), -1)
-    cv2.putText(img, f"{tc}  {i:03d}", (W - 318, 54), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2,
-                cv2.LINE_AA)
+    cv2.putText(
+        img, f"{tc}  {i:03d}", (W - 318, 54), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA
+    )
     return img
 
 
@@ -214,8 +240,9 @@ def write_project(video: Path, project_path: Path) -> None:
 
     project = new_project(video, project_path)
     assert project.fps == Fraction(FPS)
-    project.set_prompt_text("rubber ball bouncing on a wooden floor, a heavy wooden door slams shut, "
-                            "footsteps on wooden boards")
+    project.set_prompt_text(
+        "rubber ball bouncing on a wooden floor, a heavy wooden door slams shut, footsteps on wooden boards"
+    )
     evs = events()
     for e in evs:
         project.add_marker(round(e.time_s, 4), e.name)

@@ -26,8 +26,11 @@ def start_display() -> tuple[str, subprocess.Popen[bytes] | None]:
     # Its own 1920x1080 screen: the shots are taken at 1366x768 (a laptop) and at 1920x1080.
     if shutil.which("Xvfb") is None:
         raise SystemExit("Xvfb is not installed (apt-get install xvfb)")
-    proc = subprocess.Popen(["Xvfb", ":98", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", ":98", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     return ":98", proc
 
@@ -66,8 +69,11 @@ def main() -> int:
     os.environ["DISPLAY"] = display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     sys.path.insert(0, str(ROOT))
-    subprocess.run([sys.executable, str(ROOT / "resources" / "make_demo.py"), "--ensure"], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        [sys.executable, str(ROOT / "resources" / "make_demo.py"), "--ensure"],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         from PySide6.QtCore import QSettings
         from PySide6.QtGui import QGuiApplication
@@ -125,9 +131,15 @@ def main() -> int:
         ed.set_tool("points")
         ed.set_region(3.0, 6.0)
         pump(app, 0.5)
-        save(screen.grabWindow(win.winId()).copy(tl.mapTo(win, tl.rect().topLeft()).x(),
-                                                 tl.mapTo(win, tl.rect().topLeft()).y(),
-                                                 tl.width(), tl.height()), args.out / "timeline.png")
+        save(
+            screen.grabWindow(win.winId()).copy(
+                tl.mapTo(win, tl.rect().topLeft()).x(),
+                tl.mapTo(win, tl.rect().topLeft()).y(),
+                tl.width(),
+                tl.height(),
+            ),
+            args.out / "timeline.png",
+        )
         from triergon_studio.ui.export_dialog import ExportDialog
 
         dialog = ExportDialog(win.project, win)

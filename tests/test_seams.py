@@ -67,8 +67,12 @@ def test_package_version() -> None:
 def test_import_linter_contracts_hold() -> None:
     """The same seams checked statically by import-linter (contracts in pyproject.toml)."""
     exe = Path(sys.executable).with_name("lint-imports")
-    out = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, timeout=300,
-                         cwd=Path(triergon_studio.__file__).resolve().parents[1])
+    out = subprocess.run(
+        [str(exe), "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(triergon_studio.__file__).resolve().parents[1],
+    )
     assert out.returncode == 0, out.stdout[-3000:]
     assert "0 broken" in out.stdout
-

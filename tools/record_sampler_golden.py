@@ -34,8 +34,9 @@ def main(out: str) -> None:
         data[f"toy/{name}"] = sampler(VDenoiser(toy_model), x.clone(), sigmas, generator=g).numpy()
         g = torch.Generator().manual_seed(12)
         x = torch.randn(2, 4, 16, generator=g) * sigmas[0]
-        data[f"toy_inpaint/{name}"] = sampler(VDenoiser(toy_model), x, sigmas, generator=g,
-                                               inpaint=(known, mask)).numpy()
+        data[f"toy_inpaint/{name}"] = sampler(
+            VDenoiser(toy_model), x, sigmas, generator=g, inpaint=(known, mask)
+        ).numpy()
     model = load_model("tiny-random")
     for name in SAMPLERS:
         req = GenerationRequest(duration_s=0.25, steps=5, cfg=3.0, seed=7, sampler=name, text="a door slams")

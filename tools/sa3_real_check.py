@@ -96,7 +96,9 @@ def ours(out: Path) -> None:
     with torch.device("meta"):
         dit = SA3DiT(cfg.dit)
     shapes = {f"model.{k}": tuple(p.shape) for k, p in dit.named_parameters()}
-    state = {k[len("model.") :]: torch.from_numpy(v).float() for k, v in tool.seeded_state(shapes, seed=7).items()}
+    state = {
+        k[len("model.") :]: torch.from_numpy(v).float() for k, v in tool.seeded_state(shapes, seed=7).items()
+    }
     state["transformer.rotary_pos_emb.inv_freq"] = inv_freq()
     dit.load_state_dict(state, strict=True, assign=True)
     dit.eval()

@@ -91,18 +91,27 @@ def resolve_settings(spec: TakeSpec, info: ModelInfo, seed: int | None = None) -
         d = info.guidance_defaults.get(spec.guidance, d)  # each rule with its own reference defaults
     sampler = (spec.sampler or d.sampler).strip().lower().replace("_", "-")
     if sampler not in info.capabilities.samplers:
-        raise ModelError(f"model '{info.name}' has no sampler {spec.sampler!r}; choose one of "
-                         f"{', '.join(info.capabilities.samplers)}")
+        raise ModelError(
+            f"model '{info.name}' has no sampler {spec.sampler!r}; choose one of "
+            f"{', '.join(info.capabilities.samplers)}"
+        )
     guidance = spec.guidance or d.guidance
     if guidance not in info.capabilities.guidance_rules:
-        raise ModelError(f"model '{info.name}' offers guidance {', '.join(info.capabilities.guidance_rules)}, "
-                         f"not {guidance!r}")
+        raise ModelError(
+            f"model '{info.name}' offers guidance {', '.join(info.capabilities.guidance_rules)}, "
+            f"not {guidance!r}"
+        )
     if seed is None:
         seed = spec.seed if spec.seed is not None else time.time_ns() % (MAX_SEED + 1)
-    return Settings(steps=int(spec.steps if spec.steps is not None else d.steps),
-                    cfg=float(spec.cfg if spec.cfg is not None else d.cfg), sampler=sampler, guidance=guidance,
-                    seed=int(seed), init_noise=float(spec.init_noise if spec.init_noise is not None else d.init_noise),
-                    follow_curves=spec.follow_curves or d.follow_curves)
+    return Settings(
+        steps=int(spec.steps if spec.steps is not None else d.steps),
+        cfg=float(spec.cfg if spec.cfg is not None else d.cfg),
+        sampler=sampler,
+        guidance=guidance,
+        seed=int(seed),
+        init_noise=float(spec.init_noise if spec.init_noise is not None else d.init_noise),
+        follow_curves=spec.follow_curves or d.follow_curves,
+    )
 
 
 def _read_clip(clip: Any, sr: int, what: str) -> np.ndarray:
@@ -113,7 +122,7 @@ def _read_clip(clip: Any, sr: int, what: str) -> np.ndarray:
     audio = audio[:, None] if audio.ndim == 1 else audio
     a = int(round(clip.in_s * rate))
     b = int(round(clip.out_s * rate)) if clip.out_s is not None else len(audio)
-    audio = audio[max(0, a):max(a, b)]
+    audio = audio[max(0, a) : max(a, b)]
     if len(audio) == 0:
         raise ModelError(f"the {what} selection is empty", clip.path)
     if audio.shape[1] == 1:
@@ -129,22 +138,31 @@ def curves_for_span(curves: LoudnessCurve, spec: TakeSpec, where: str | None = N
         arr = np.asarray(curves.resample(CURVE_RATE_HZ), dtype=np.float64)
     have_s = arr.shape[1] / CURVE_RATE_HZ
     if have_s + 1.0 / CURVE_RATE_HZ < spec.span.end_s - 1e-9:
-        raise ModelError(f"the curves last {have_s:.2f} s but the take ends at {spec.span.end_s:.2f} s; "
-                         f"draw or predict curves for the whole span (or stretch them to fit)", where)
+        raise ModelError(
+            f"the curves last {have_s:.2f} s but the take ends at {spec.span.end_s:.2f} s; "
+            f"draw or predict curves for the whole span (or stretch them to fit)",
+            where,
+        )
     a = int(round(spec.span.start_s * CURVE_RATE_HZ))
     n = max(1, int(math.ceil(spec.span.duration_s * CURVE_RATE_HZ - 1e-9)))
-    part = arr[:, a:a + n]
+    part = arr[:, a : a + n]
     if part.shape[1] < n:  # the last frame may fall half a frame short: hold its value
         part = np.concatenate([part, np.repeat(part[:, -1:], n - part.shape[1], axis=1)], axis=1)
     return np.clip(np.nan_to_num(part, nan=LUFS_FLOOR, neginf=LUFS_FLOOR, posinf=0.0), LUFS_FLOOR, 0.0)
 
 
-def read_inputs(spec: TakeSpec, model: GenerationModel, n_samples: int,
-                curves: LoudnessCurve | None = None) -> TakeInputs:
+def read_inputs(
+    spec: TakeSpec, model: GenerationModel, n_samples: int, curves: LoudnessCurve | None = None
+) -> TakeInputs:
     """Read every file the spec names, at the model's rate, cut to the span."""
     sr = model.info.sample_rate
-    inputs = TakeInputs(n_samples=n_samples, duration_s=n_samples / sr, start_s=spec.span.start_s,
-                        text=spec.text.strip(), negative_text=spec.negative_text.strip())
+    inputs = TakeInputs(
+        n_samples=n_samples,
+        duration_s=n_samples / sr,
+        start_s=spec.span.start_s,
+        text=spec.text.strip(),
+        negative_text=spec.negative_text.strip(),
+    )
     if spec.reference is not None:
         inputs.reference = _read_clip(spec.reference, sr, "reference audio")
     if spec.init_audio is not None:
@@ -211,8 +229,10 @@ def plan_chunks(model: GenerationModel, n_samples: int) -> ChunkPlan:
     if total <= max_frames:
         return ChunkPlan(n_samples, max(total, min_frames), 0, (0,))
     if not model.info.capabilities.inpaint:
-        raise ModelError(f"model '{model.info.name}' cannot continue past its "
-                         f"{model.info.capabilities.max_window_s:g} s window (no inpainting)")
+        raise ModelError(
+            f"model '{model.info.name}' cannot continue past its "
+            f"{model.info.capabilities.max_window_s:g} s window (no inpainting)"
+        )
     if max_frames < 4:
         raise ModelError(f"model window of {max_frames} latent frames is too short to generate in chunks")
     # a fixed 4 s, but never more than a quarter of the window (short-window models)
@@ -267,9 +287,18 @@ def _to_audio(latent: torch.Tensor, model: GenerationModel) -> np.ndarray:
     return audio[0].float().T.contiguous().cpu().numpy()
 
 
-def _sample(run: _Run, cond: Any, frames: int, generator: torch.Generator, cancel: threading.Event | None,
-            label: str, *, inpaint: Any = None, init: Any = None,
-            chunk_start: int = 0) -> Generator[Progress, None, torch.Tensor]:
+def _sample(
+    run: _Run,
+    cond: Any,
+    frames: int,
+    generator: torch.Generator,
+    cancel: threading.Event | None,
+    label: str,
+    *,
+    inpaint: Any = None,
+    init: Any = None,
+    chunk_start: int = 0,
+) -> Generator[Progress, None, torch.Tensor]:
     from triergon_studio.engine.curve_control.hooks import guide_step
 
     steps = run.model.sample(cond, frames, run.settings, generator, inpaint=inpaint, init=init)
@@ -292,8 +321,9 @@ def _sample(run: _Run, cond: Any, frames: int, generator: torch.Generator, cance
         yield Progress(run.done, run.total_steps, f"{label}: step {st.step}/{st.total}", "sampling", preview)
 
 
-def _sample_take(run: _Run, generator: torch.Generator, cancel: threading.Event | None,
-                 init_latent: torch.Tensor | None) -> Generator[Progress, None, np.ndarray]:
+def _sample_take(
+    run: _Run, generator: torch.Generator, cancel: threading.Event | None, init_latent: torch.Tensor | None
+) -> Generator[Progress, None, np.ndarray]:
     """One take over the chunk plan; returns [n_samples, 2] float32."""
     import torch
 
@@ -311,17 +341,18 @@ def _sample_take(run: _Run, generator: torch.Generator, cancel: threading.Event 
         if prev is not None and plan.overlap_frames:
             known = torch.zeros((1, prev.shape[1], frames), device=prev.device)
             mask = torch.ones_like(known)
-            known[..., : plan.overlap_frames] = prev[..., -plan.overlap_frames:]
+            known[..., : plan.overlap_frames] = prev[..., -plan.overlap_frames :]
             mask[..., : plan.overlap_frames] = 0
             inpaint = (known, mask)
         init = None
         if init_latent is not None:
             init = torch.zeros((1, init_latent.shape[1], frames), device=init_latent.device)
-            piece_init = init_latent[..., start:start + frames]
+            piece_init = init_latent[..., start : start + frames]
             init[..., : piece_init.shape[-1]] = piece_init
         label = run.label + (f", chunk {c + 1}/{len(plan.starts)}" if len(plan.starts) > 1 else "")
-        lat = yield from _sample(run, cond, frames, generator, cancel, label, inpaint=inpaint, init=init,
-                                 chunk_start=start)
+        lat = yield from _sample(
+            run, cond, frames, generator, cancel, label, inpaint=inpaint, init=init, chunk_start=start
+        )
         yield Progress(run.done, run.total_steps, f"{label}: decoding", "decoding")
         piece = _to_audio(lat, model)
         prev = lat
@@ -330,7 +361,7 @@ def _sample_take(run: _Run, generator: torch.Generator, cancel: threading.Event 
         else:
             ov = plan.overlap_frames * stride
             head = audio[: start * stride]
-            mixed = equal_power_crossfade(audio[start * stride: start * stride + ov], piece[:ov])
+            mixed = equal_power_crossfade(audio[start * stride : start * stride + ov], piece[:ov])
             audio = np.concatenate([head, mixed, piece[ov:]])
     return exact_length(audio, plan.n_samples)
 
@@ -343,9 +374,15 @@ def _encode(model: GenerationModel, audio: np.ndarray) -> torch.Tensor:
         return model.encode(wave).float()
 
 
-def _region_take(spec: TakeSpec, model: GenerationModel, settings: Settings, inputs: TakeInputs,
-                 cancel: threading.Event | None, preview_every: int,
-                 step_hook: StepHook | None) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+def _region_take(
+    spec: TakeSpec,
+    model: GenerationModel,
+    settings: Settings,
+    inputs: TakeInputs,
+    cancel: threading.Event | None,
+    preview_every: int,
+    step_hook: StepHook | None,
+) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
     """Regenerate a region of an existing take by latent inpainting inside a window around the region only
     (the region plus ``REGION_CONTEXT_S`` each side, within the model's window); outside the region the take is
     returned sample for sample, inside it fades (equal power) from the old audio to the new and back."""
@@ -366,44 +403,66 @@ def _region_take(spec: TakeSpec, model: GenerationModel, settings: Settings, inp
     a = int(round((region.start_s - region.take_start_s) * sr))
     b = int(round((region.end_s - region.take_start_s) * sr))
     if not 0 <= a < b <= n:
-        raise ModelError(f"region {region.start_s:.3f}-{region.end_s:.3f} s is outside the take", region.take_path)
+        raise ModelError(
+            f"region {region.start_s:.3f}-{region.end_s:.3f} s is outside the take", region.take_path
+        )
     total_frames = -(-n // stride)
     fa, fb = a // stride, -(-b // stride)
     ctx = int(round(REGION_CONTEXT_S * sr / stride))
     win = min(_max_frames(model), total_frames, fb - fa + 2 * ctx)
     if fb - fa > win:
-        raise ModelError(f"the region is longer than the model's {model.info.capabilities.max_window_s:g} s window")
+        raise ModelError(
+            f"the region is longer than the model's {model.info.capabilities.max_window_s:g} s window"
+        )
     w0 = max(0, min(fa - (win - (fb - fa)) // 2, total_frames - win))
     seg = np.zeros((win * stride, 2), np.float32)
-    piece = take[w0 * stride: (w0 + win) * stride]
+    piece = take[w0 * stride : (w0 + win) * stride]
     seg[: len(piece)] = piece
     cond = model.condition(inputs, settings)
     cond = model.window(cond, w0 * stride / sr, win * stride / sr)
     known = _encode(model, seg)
     mask = torch.zeros_like(known)
-    mask[..., max(0, fa - w0 - 1): min(win, fb - w0 + 1)] = 1.0  # one frame of context each side
-    run = _Run(model, settings, cond, ChunkPlan(win * stride, win, 0, (0,)), settings.steps,
-               preview_every=preview_every, label="region", step_hook=step_hook)
+    mask[..., max(0, fa - w0 - 1) : min(win, fb - w0 + 1)] = 1.0  # one frame of context each side
+    run = _Run(
+        model,
+        settings,
+        cond,
+        ChunkPlan(win * stride, win, 0, (0,)),
+        settings.steps,
+        preview_every=preview_every,
+        label="region",
+        step_hook=step_hook,
+    )
     gen = torch.Generator(model.device).manual_seed(settings.seed)
     lat = yield from _sample(run, cond, win, gen, cancel, "region", inpaint=(known, mask), chunk_start=w0)
     new = _to_audio(lat, model)
     out = take.copy()
-    part = new[a - w0 * stride: b - w0 * stride]
+    part = new[a - w0 * stride : b - w0 * stride]
     xf = min(int(round(REGION_CROSSFADE_S * sr)), (b - a) // 2)
     if xf:
-        part[:xf] = equal_power_crossfade(take[a:a + xf], part[:xf])
-        part[-xf:] = equal_power_crossfade(part[-xf:], take[b - xf:b])
+        part[:xf] = equal_power_crossfade(take[a : a + xf], part[:xf])
+        part[-xf:] = equal_power_crossfade(part[-xf:], take[b - xf : b])
     out[a:b] = part
-    meta = {"region": [region.start_s, region.end_s], "window_s": [w0 * stride / sr, (w0 + win) * stride / sr],
-            "crossfade_s": xf / sr, "source_take": region.take_path}
+    meta = {
+        "region": [region.start_s, region.end_s],
+        "window_s": [w0 * stride / sr, (w0 + win) * stride / sr],
+        "crossfade_s": xf / sr,
+        "source_take": region.take_path,
+    }
     return out, meta
 
 
 # ---------------------------------------------------------------------------------------- the use case
 
 
-def take_record(spec: TakeSpec, settings: Settings, info: ModelInfo, meta: dict[str, Any],
-                curves: LoudnessCurve | None, conformed: bool) -> dict[str, Any]:
+def take_record(
+    spec: TakeSpec,
+    settings: Settings,
+    info: ModelInfo,
+    meta: dict[str, Any],
+    curves: LoudnessCurve | None,
+    conformed: bool,
+) -> dict[str, Any]:
     """What made a take, in the project's own Prompts/GenerationSettings form (read back by ``add-take`` and
     turned into a ``core.Take`` by the app)."""
     from triergon_studio.core.model import GenerationSettings, Prompts, ReferenceClip
@@ -412,17 +471,36 @@ def take_record(spec: TakeSpec, settings: Settings, info: ModelInfo, meta: dict[
         return ReferenceClip(str(Path(c.path).resolve()), c.in_s, c.out_s) if c is not None else None
 
     ref = clip(spec.reference)
-    prompts = Prompts(text=spec.text, references=(ref,) if ref else (), use_video=spec.use_video,
-                      negative_text=spec.negative_text, init_audio=clip(spec.init_audio))
-    gs = GenerationSettings(model=spec.model or info.name, steps=settings.steps, cfg=settings.cfg,
-                            sampler=settings.sampler, seed=settings.seed, seed_locked=spec.seed is not None,
-                            variations=spec.variations, conform=conformed,
-                            span=(spec.span.start_s, spec.span.end_s), guidance=settings.guidance,
-                            init_noise=settings.init_noise if spec.init_audio is not None or "shape" in settings.follow_curves else None,
-                            follow_curves=settings.follow_curves)
+    prompts = Prompts(
+        text=spec.text,
+        references=(ref,) if ref else (),
+        use_video=spec.use_video,
+        negative_text=spec.negative_text,
+        init_audio=clip(spec.init_audio),
+    )
+    gs = GenerationSettings(
+        model=spec.model or info.name,
+        steps=settings.steps,
+        cfg=settings.cfg,
+        sampler=settings.sampler,
+        seed=settings.seed,
+        seed_locked=spec.seed is not None,
+        variations=spec.variations,
+        conform=conformed,
+        span=(spec.span.start_s, spec.span.end_s),
+        guidance=settings.guidance,
+        init_noise=settings.init_noise
+        if spec.init_audio is not None or "shape" in settings.follow_curves
+        else None,
+        follow_curves=settings.follow_curves,
+    )
     plain = {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | None)}
-    return {"prompts": prompts.to_json(), "settings": gs.to_json(),
-            "curves": curves.to_json() if curves is not None else None, "metadata": plain}
+    return {
+        "prompts": prompts.to_json(),
+        "settings": gs.to_json(),
+        "curves": curves.to_json() if curves is not None else None,
+        "metadata": plain,
+    }
 
 
 def _conform(audio: np.ndarray, sr: int, inputs: TakeInputs) -> tuple[np.ndarray, float]:
@@ -499,13 +577,21 @@ def generate_takes(
     for k in range(spec.variations):
         t0 = time.perf_counter()
         seed = settings.seed + k
-        st = Settings(settings.steps, settings.cfg, settings.sampler, settings.guidance, seed, settings.init_noise,
-                      settings.follow_curves)
+        st = Settings(
+            settings.steps,
+            settings.cfg,
+            settings.sampler,
+            settings.guidance,
+            seed,
+            settings.init_noise,
+            settings.follow_curves,
+        )
         label = f"take {k + 1}/{spec.variations}" if spec.variations > 1 else "take"
         extra: dict[str, Any] = {}
         if spec.region is not None:
-            audio, extra = yield from _offset(_region_take(spec, model, st, inputs, cancel, preview_every,
-                                                           step_hook), done, total)
+            audio, extra = yield from _offset(
+                _region_take(spec, model, st, inputs, cancel, preview_every, step_hook), done, total
+            )
             done += settings.steps
         else:
             run = _Run(model, st, cond, plan, total, done, preview_every, label, step_hook)
@@ -520,19 +606,39 @@ def generate_takes(
             yield Progress(done, total, f"Conforming {label} to the curves", "writing")
             audio, extra["conform_mae_lu"] = _conform(audio, sr, inputs)
         meta = {
-            "family": info.family, "model": info.name, "seed": seed, "variation": k, "steps": st.steps,
-            "cfg_scale": st.cfg, "sampler": st.sampler, "guidance": st.guidance, "duration_s": len(audio) / sr,
-            "n_samples": len(audio), "sample_rate": sr, "start_s": spec.span.start_s,
-            "task_id": _task_id(model, cond), "video": spec.video.path if spec.video else None,
-            "curves": inputs.curves_source, "device": str(model.device),
-            "elapsed_s": round(time.perf_counter() - t0, 3), **extra,
+            "family": info.family,
+            "model": info.name,
+            "seed": seed,
+            "variation": k,
+            "steps": st.steps,
+            "cfg_scale": st.cfg,
+            "sampler": st.sampler,
+            "guidance": st.guidance,
+            "duration_s": len(audio) / sr,
+            "n_samples": len(audio),
+            "sample_rate": sr,
+            "start_s": spec.span.start_s,
+            "task_id": _task_id(model, cond),
+            "video": spec.video.path if spec.video else None,
+            "curves": inputs.curves_source,
+            "device": str(model.device),
+            "elapsed_s": round(time.perf_counter() - t0, 3),
+            **extra,
         }
-        takes.append(GeneratedTake(audio, sr, seed, st, take_record(spec, st, info, meta, curves, spec.conform)))
+        takes.append(
+            GeneratedTake(audio, sr, seed, st, take_record(spec, st, info, meta, curves, spec.conform))
+        )
     return takes
 
 
-def write_takes(takes: Sequence[GeneratedTake], outputs: Sequence[str | Path], spec: TakeSpec, *,
-                bits: str = "32f", overwrite: bool = False) -> list[TakeRecord]:
+def write_takes(
+    takes: Sequence[GeneratedTake],
+    outputs: Sequence[str | Path],
+    spec: TakeSpec,
+    *,
+    bits: str = "32f",
+    overwrite: bool = False,
+) -> list[TakeRecord]:
     """Write each take's WAV and its ``NAME.take.json``, each atomically."""
     from triergon_studio.audio.io import write_wav
     from triergon_studio.core.take_sidecar import write_sidecar
@@ -542,8 +648,17 @@ def write_takes(takes: Sequence[GeneratedTake], outputs: Sequence[str | Path], s
         path = Path(out)
         write_wav(path, take.audio, take.sample_rate, bits=bits, overwrite=overwrite)
         write_sidecar(path, take.record)
-        records.append(TakeRecord(path, take.seed, spec.span.start_s, len(take.audio), take.sample_rate,
-                                  take.settings, take.record))
+        records.append(
+            TakeRecord(
+                path,
+                take.seed,
+                spec.span.start_s,
+                len(take.audio),
+                take.sample_rate,
+                take.settings,
+                take.record,
+            )
+        )
     return records
 
 
@@ -564,7 +679,9 @@ def make_takes(
     if len(outs) != spec.variations:
         raise ModelError(f"{spec.variations} variation(s) need as many output paths, got {len(outs)}")
     check_outputs(outs, overwrite)
-    takes = yield from generate_takes(spec, model, cancel=cancel, preview_every=preview_every, step_hook=step_hook)
+    takes = yield from generate_takes(
+        spec, model, cancel=cancel, preview_every=preview_every, step_hook=step_hook
+    )
     yield Progress(1, 1, "Writing", "writing")
     return write_takes(takes, outs, spec, bits=bits, overwrite=overwrite)
 
@@ -584,7 +701,9 @@ def _task_id(model: GenerationModel, cond: Any) -> int | None:
     return int(fn(cond)) if fn is not None and cond is not None else None
 
 
-def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progress], None] | None = None) -> Any:
+def run_to_end(
+    gen: Generator[Progress, None, Any], on_progress: Callable[[Progress], None] | None = None
+) -> Any:
     """Drive a use-case generator to completion (CLI, tests); returns its result."""
     while True:
         try:
@@ -595,8 +714,9 @@ def run_to_end(gen: Generator[Progress, None, Any], on_progress: Callable[[Progr
             on_progress(p)
 
 
-def load_model(name_or_dir: str | None = None, device: Any = "cpu", dtype: Any = None,
-               **options: Any) -> GenerationModel:
+def load_model(
+    name_or_dir: str | None = None, device: Any = "cpu", dtype: Any = None, **options: Any
+) -> GenerationModel:
     """Any family's model by name or folder (the bundled model by default)."""
     from triergon_studio.engine.families.registry import load
     from triergon_studio.engine.weights import DEFAULT_MODEL
@@ -604,6 +724,22 @@ def load_model(name_or_dir: str | None = None, device: Any = "cpu", dtype: Any =
     return load(name_or_dir or DEFAULT_MODEL, device, dtype, **options)
 
 
-__all__ = ["ChunkPlan", "GeneratedTake", "Progress", "TakeRecord", "TakeSpec", "equal_power_crossfade", "exact_length",
-           "generate_takes", "load_model", "make_takes", "predict_curves", "plan_chunks", "read_inputs", "resolve_settings", "run_to_end",
-           "take_record", "write_takes"]
+__all__ = [
+    "ChunkPlan",
+    "GeneratedTake",
+    "Progress",
+    "TakeRecord",
+    "TakeSpec",
+    "equal_power_crossfade",
+    "exact_length",
+    "generate_takes",
+    "load_model",
+    "make_takes",
+    "predict_curves",
+    "plan_chunks",
+    "read_inputs",
+    "resolve_settings",
+    "run_to_end",
+    "take_record",
+    "write_takes",
+]

@@ -136,7 +136,9 @@ def test_conform_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "already exists" in capsys.readouterr().err
 
 
-def test_conform_refuses_curves_of_another_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_conform_refuses_curves_of_another_duration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     wav = tmp_path / "in.wav"
     _program(wav, 4.0, seed=3)
     short = LoudnessCurve(np.full(12, -30.0), np.full(12, -30.0), 2.0)

@@ -44,8 +44,12 @@ def test_fast_is_above_linear_on_a_rising_segment() -> None:
 
 @pytest.mark.parametrize("shape", list(Shape))
 def test_every_shape_hits_each_point_exactly(shape: Shape) -> None:
-    pts = [ShapePoint(0.5, -50.0, shape), ShapePoint(1.5, -12.0, shape), ShapePoint(2.0, -30.0, shape),
-           ShapePoint(3.5, -30.5, shape)]
+    pts = [
+        ShapePoint(0.5, -50.0, shape),
+        ShapePoint(1.5, -12.0, shape),
+        ShapePoint(2.0, -30.0, shape),
+        ShapePoint(3.5, -30.5, shape),
+    ]
     at = evaluate(pts, [p.time_s for p in pts])
     assert list(at) == [p.value for p in pts]
     grid = render_points(pts, 24)  # all four times are on the 6 Hz grid

@@ -32,9 +32,14 @@ def project(tmp_path: Path, video: Path) -> Project:
 def make_take(project: Project, name: str = "door") -> Take:
     path = project.new_take_path(name)
     path.write_bytes(b"RIFF")  # content is irrelevant to the model
-    return Take(id=f"t_{name}", name=name, path=path.relative_to(project.folder).as_posix(), duration_s=2.0,
-                settings=GenerationSettings(seed=7, steps=20, cfg=4.5, sampler="euler"),
-                curves={"format": "triergon-curves"})
+    return Take(
+        id=f"t_{name}",
+        name=name,
+        path=path.relative_to(project.folder).as_posix(),
+        duration_s=2.0,
+        settings=GenerationSettings(seed=7, steps=20, cfg=4.5, sampler="euler"),
+        curves={"format": "triergon-curves"},
+    )
 
 
 def test_new_from_video(project: Project, tmp_path: Path) -> None:
@@ -50,6 +55,7 @@ def test_new_from_video(project: Project, tmp_path: Path) -> None:
 
 def test_every_edit_is_undoable_and_notifies(project: Project) -> None:
     from triergon_studio.core import curves
+
     seen: list[str] = []
     project.changed.connect(seen.append)
     before = project.to_json()
@@ -144,6 +150,7 @@ def test_drop_frame_toggle(project: Project) -> None:
 
 def test_save_load_round_trip(project: Project, tmp_path: Path) -> None:
     from triergon_studio.core import curves
+
     project.set_curves(curves.LoudnessCurve.constant(-18.0, project.duration_s, curves.CurveSource.PREDICTED))
     take = make_take(project)
     project.add_take(take, lane="FOLEY", offset_s=0.75)
@@ -156,7 +163,10 @@ def test_save_load_round_trip(project: Project, tmp_path: Path) -> None:
     assert doc["fps"] == {"num": 30000, "den": 1001}
     loaded = Project.load(path)
     assert loaded.to_json() == project.to_json()
-    assert loaded.curves.source == curves.CurveSource.PREDICTED and loaded.curves.n_frames == project.curves.n_frames
+    assert (
+        loaded.curves.source == curves.CurveSource.PREDICTED
+        and loaded.curves.n_frames == project.curves.n_frames
+    )
     assert loaded.take(take.id).settings.seed == 7 and loaded.take_path(take.id).is_file()
     assert loaded.video_status() == "ok" and not loaded.is_dirty
 
@@ -177,7 +187,9 @@ def test_save_as_refuses_existing_and_rebases(project: Project, tmp_path: Path) 
     assert copy.take_path(take.id).is_file()
 
 
-def test_moved_and_replaced_video_detected_and_relinked(project: Project, tmp_path: Path, video: Path) -> None:
+def test_moved_and_replaced_video_detected_and_relinked(
+    project: Project, tmp_path: Path, video: Path
+) -> None:
     project.save()
     moved = tmp_path / "media" / "picture_moved.mp4"
     moved.parent.mkdir()
@@ -211,11 +223,29 @@ def test_v0_project_migrates(tmp_path: Path, video: Path) -> None:
     shutil.copy(video, tmp_path / "old.mp4")
     (tmp_path / "takes").mkdir()
     (tmp_path / "takes" / "a.wav").write_bytes(b"RIFF")
-    v0 = {"version": 0, "video_path": "old.mp4", "fps": 29.97, "frames": 50, "duration": 1.668,
-          "start_tc": "01:00:00:00", "sr": 44100, "prompt": "rain on a tin roof",
-          "takes": [{"id": "a1", "file": "takes/a.wav", "name": "rain", "seed": 3, "steps": 25, "cfg": 6.0,
-                     "model": "compact", "prompt": "rain"}],
-          "lanes": {"BG": [{"take": "a1", "at": 0.5}], "FOLEY": []}}
+    v0 = {
+        "version": 0,
+        "video_path": "old.mp4",
+        "fps": 29.97,
+        "frames": 50,
+        "duration": 1.668,
+        "start_tc": "01:00:00:00",
+        "sr": 44100,
+        "prompt": "rain on a tin roof",
+        "takes": [
+            {
+                "id": "a1",
+                "file": "takes/a.wav",
+                "name": "rain",
+                "seed": 3,
+                "steps": 25,
+                "cfg": 6.0,
+                "model": "compact",
+                "prompt": "rain",
+            }
+        ],
+        "lanes": {"BG": [{"take": "a1", "at": 0.5}], "FOLEY": []},
+    }
     path = tmp_path / "old.json"
     path.write_text(json.dumps(v0))
     project = Project.load(path)
@@ -234,8 +264,11 @@ def test_v1_app_defaults_become_the_models_defaults() -> None:
     defaults) so the app and the CLI make the same take. A value the user changed is kept."""
     from triergon_studio.core.migrations import migrate
 
-    doc = {"format": "triergon-project", "version": 1,
-           "settings": {"steps": 50, "cfg": 7.0, "sampler": "dpmpp_3m_sde", "seed": 4}}
+    doc = {
+        "format": "triergon-project",
+        "version": 1,
+        "settings": {"steps": 50, "cfg": 7.0, "sampler": "dpmpp_3m_sde", "seed": 4},
+    }
     out, read_as = migrate(doc)
     assert read_as == 1 and out["version"] == 2
     assert out["settings"] == {"steps": None, "cfg": None, "sampler": None, "seed": 4}
@@ -243,10 +276,19 @@ def test_v1_app_defaults_become_the_models_defaults() -> None:
     assert kept["settings"] == {"steps": 30, "cfg": None, "sampler": "euler"}
 
 
-@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe\x00garbage", b"[]", b'{"format": "other"}',
-                                     b'{"format": "triergon-project", "version": "x"}',
-                                     b'{"format": "triergon-project", "version": 1}',
-                                     b'{"format": "triergon-project", "version": 1, "fps": {"num": 0, "den": 1}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        b"\xff\xfe\x00garbage",
+        b"[]",
+        b'{"format": "other"}',
+        b'{"format": "triergon-project", "version": "x"}',
+        b'{"format": "triergon-project", "version": 1}',
+        b'{"format": "triergon-project", "version": 1, "fps": {"num": 0, "den": 1}}',
+    ],
+)
 def test_corrupt_file_clear_error_and_untouched(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "broken.json"
     path.write_bytes(content)
@@ -309,8 +351,14 @@ def test_recall_take_settings_is_one_step(project: Project) -> None:
     from triergon_studio.core.model import Prompts
 
     curve = LoudnessCurve.constant(-30.0, project.duration_s, CurveSource.DRAWN)
-    take = Take(id="g1", name="gen", path="takes/g1.wav", prompts=Prompts("glass shatters"),
-                settings=GenerationSettings(seed=99, steps=12), curves=curve.to_json())
+    take = Take(
+        id="g1",
+        name="gen",
+        path="takes/g1.wav",
+        prompts=Prompts("glass shatters"),
+        settings=GenerationSettings(seed=99, steps=12),
+        curves=curve.to_json(),
+    )
     project.add_take(take)
     project.recall_take("g1")
     assert project.prompts.text == "glass shatters" and project.settings.seed == 99

@@ -12,18 +12,35 @@ from triergon_studio.core.project import Project
 from triergon_studio.errors import ProjectError
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
 VALID = {
-    "format": "triergon-project", "version": 1, "name": "x", "video": None, "fps": {"num": 25, "den": 1},
-    "drop_frame": False, "frame_count": 10, "duration_s": 0.4, "start_timecode": "00:00:00:00",
-    "sample_rate": 48000, "curves": None, "prompts": {"text": "", "references": [], "use_video": True},
-    "settings": {}, "lanes": [{"name": "FOLEY", "items": [{"take_id": "a", "offset_s": 0.0}]}],
-    "takes": [{"id": "a", "name": "a", "path": "takes/a.wav"}], "markers": [], "regions": [],
+    "format": "triergon-project",
+    "version": 1,
+    "name": "x",
+    "video": None,
+    "fps": {"num": 25, "den": 1},
+    "drop_frame": False,
+    "frame_count": 10,
+    "duration_s": 0.4,
+    "start_timecode": "00:00:00:00",
+    "sample_rate": 48000,
+    "curves": None,
+    "prompts": {"text": "", "references": [], "use_video": True},
+    "settings": {},
+    "lanes": [{"name": "FOLEY", "items": [{"take_id": "a", "offset_s": 0.0}]}],
+    "takes": [{"id": "a", "name": "a", "path": "takes/a.wav"}],
+    "markers": [],
+    "regions": [],
 }
 KEYS = sorted(VALID)
 
@@ -61,8 +78,13 @@ def test_nested_fields_broken(key: str, sub: str, value: object) -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.dictionaries(st.sampled_from(["video_path", "fps", "takes", "lanes", "sr", "start_tc", "prompt"]),
-                       json_values, max_size=7))
+@given(
+    st.dictionaries(
+        st.sampled_from(["video_path", "fps", "takes", "lanes", "sr", "start_tc", "prompt"]),
+        json_values,
+        max_size=7,
+    )
+)
 def test_broken_v0_documents(doc: dict) -> None:
     doc.setdefault("video_path", "a.mp4")
     _load_doc(doc)

@@ -22,14 +22,25 @@ DF2997 = Rate(Fraction(30000, 1001), True)
 DF5994 = Rate(Fraction(60000, 1001), True)
 
 
-@pytest.mark.parametrize("text, fps, drop", [
-    ("23.976", Fraction(24000, 1001), False), ("24", Fraction(24), False), ("25", Fraction(25), False),
-    ("29.97", Fraction(30000, 1001), False), ("29.97df", Fraction(30000, 1001), True),
-    ("29.97 DF", Fraction(30000, 1001), True), ("29.97ndf", Fraction(30000, 1001), False),
-    ("30", Fraction(30), False), ("50", Fraction(50), False), ("59.94", Fraction(60000, 1001), False),
-    ("59.94df", Fraction(60000, 1001), True), ("60", Fraction(60), False),
-    ("30000/1001", Fraction(30000, 1001), False), ("179/6", Fraction(179, 6), False),
-])
+@pytest.mark.parametrize(
+    "text, fps, drop",
+    [
+        ("23.976", Fraction(24000, 1001), False),
+        ("24", Fraction(24), False),
+        ("25", Fraction(25), False),
+        ("29.97", Fraction(30000, 1001), False),
+        ("29.97df", Fraction(30000, 1001), True),
+        ("29.97 DF", Fraction(30000, 1001), True),
+        ("29.97ndf", Fraction(30000, 1001), False),
+        ("30", Fraction(30), False),
+        ("50", Fraction(50), False),
+        ("59.94", Fraction(60000, 1001), False),
+        ("59.94df", Fraction(60000, 1001), True),
+        ("60", Fraction(60), False),
+        ("30000/1001", Fraction(30000, 1001), False),
+        ("179/6", Fraction(179, 6), False),
+    ],
+)
 def test_parse_rate(text: str, fps: Fraction, drop: bool) -> None:
     rate = parse_rate(text)
     assert rate.fps == fps and rate.drop_frame == drop
@@ -45,19 +56,37 @@ def test_float_rates_snap_to_ntsc_and_odd_rates_stay() -> None:
         parse_rate("fast")
 
 
-@pytest.mark.parametrize("frame, tc", [
-    (0, "00:00:00;00"), (1799, "00:00:59;29"), (1800, "00:01:00;02"), (1801, "00:01:00;03"),
-    (3597, "00:01:59;29"), (3598, "00:02:00;02"), (17981, "00:09:59;29"), (17982, "00:10:00;00"),
-    (17983, "00:10:00;01"), (19782, "00:11:00;02"), (107892, "01:00:00;00"), (2589407, "23:59:59;29"),
-])
+@pytest.mark.parametrize(
+    "frame, tc",
+    [
+        (0, "00:00:00;00"),
+        (1799, "00:00:59;29"),
+        (1800, "00:01:00;02"),
+        (1801, "00:01:00;03"),
+        (3597, "00:01:59;29"),
+        (3598, "00:02:00;02"),
+        (17981, "00:09:59;29"),
+        (17982, "00:10:00;00"),
+        (17983, "00:10:00;01"),
+        (19782, "00:11:00;02"),
+        (107892, "01:00:00;00"),
+        (2589407, "23:59:59;29"),
+    ],
+)
 def test_drop_frame_2997_known_vectors(frame: int, tc: str) -> None:
     assert frames_to_timecode(frame, DF2997) == tc
     assert timecode_to_frames(tc, DF2997) == frame
 
 
-@pytest.mark.parametrize("frame, tc", [
-    (3599, "00:00:59;59"), (3600, "00:01:00;04"), (35964, "00:10:00;00"), (215784, "01:00:00;00"),
-])
+@pytest.mark.parametrize(
+    "frame, tc",
+    [
+        (3599, "00:00:59;59"),
+        (3600, "00:01:00;04"),
+        (35964, "00:10:00;00"),
+        (215784, "01:00:00;00"),
+    ],
+)
 def test_drop_frame_5994_known_vectors(frame: int, tc: str) -> None:
     assert frames_to_timecode(frame, DF5994) == tc
     assert timecode_to_frames(tc, DF5994) == frame
@@ -74,15 +103,18 @@ def test_drop_frame_hour_matches_wall_clock() -> None:
     assert abs(frames_to_seconds(107892, DF2997.fps) - 3600) < Fraction(4, 1000)
 
 
-@pytest.mark.parametrize("rate", ["23.976", "24", "25", "29.97", "29.97df", "30", "50", "59.94", "59.94df",
-                                  "60", "179/6", "25/2"])
+@pytest.mark.parametrize(
+    "rate", ["23.976", "24", "25", "29.97", "29.97df", "30", "50", "59.94", "59.94df", "60", "179/6", "25/2"]
+)
 def test_round_trip_over_a_range(rate: str) -> None:
     r = parse_rate(rate)
     for frame in list(range(0, 20000, 7)) + [107892, 215783, 999999]:
         assert timecode_to_frames(frames_to_timecode(frame, r), r) == frame
 
 
-@given(st.integers(min_value=0, max_value=24 * 3600 * 30 - 1000), st.sampled_from(["29.97df", "59.94df", "25"]))
+@given(
+    st.integers(min_value=0, max_value=24 * 3600 * 30 - 1000), st.sampled_from(["29.97df", "59.94df", "25"])
+)
 def test_round_trip_property(frame: int, rate: str) -> None:
     r = parse_rate(rate)
     if frame >= 24 * 3600 * r.nominal * 0.99:

@@ -14,8 +14,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=timeout, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=timeout,
+        cwd=REPO_ROOT,
+    )
 
 
 def test_model_info_large_preset_on_meta() -> None:
@@ -69,8 +75,22 @@ def test_generate_duration_exact_length(tmp_path: Path) -> None:
     sf = pytest.importorskip("soundfile")
     pytest.importorskip("triergon_studio.audio.io")
     out_wav = tmp_path / "out.wav"
-    out = _cli("generate", "--duration", "1.2345", "--no-video", "--model", "tiny-random", "--steps", "2", "--seed", "5",
-               "--variations", "2", "-o", str(out_wav))
+    out = _cli(
+        "generate",
+        "--duration",
+        "1.2345",
+        "--no-video",
+        "--model",
+        "tiny-random",
+        "--steps",
+        "2",
+        "--seed",
+        "5",
+        "--variations",
+        "2",
+        "-o",
+        str(out_wav),
+    )
     assert out.returncode == 0, out.stderr
     for p in (out_wav, tmp_path / "out-2.wav"):
         data, sr = sf.read(p)
@@ -86,8 +106,21 @@ def test_generate_video_length_to_the_sample(tmp_path: Path, shared_media: Path)
     video = shared_media / "bottle-detection.mp4"
     info = probe.probe(video)
     out_wav = tmp_path / "v.wav"
-    out = _cli("generate", str(video), "--text", "plastic bottle crushed", "--predict-curves", "--model",
-               "tiny-random", "--steps", "2", "--seed", "1", "-o", str(out_wav))
+    out = _cli(
+        "generate",
+        str(video),
+        "--text",
+        "plastic bottle crushed",
+        "--predict-curves",
+        "--model",
+        "tiny-random",
+        "--steps",
+        "2",
+        "--seed",
+        "1",
+        "-o",
+        str(out_wav),
+    )
     assert out.returncode == 0, out.stderr
     assert "task id 5" in out.stdout  # text + video
     data, sr = sf.read(out_wav)
@@ -111,20 +144,58 @@ def test_generate_with_curves_conform_and_curves_from(tmp_path: Path) -> None:
     curves = tmp_path / "c.json"
     LoudnessCurve.constant(-30.0, 2.0).save(curves)
     out_wav = tmp_path / "conformed.wav"
-    out = _cli("generate", "--duration", "2", "--curves", str(curves), "--conform", "--model", "tiny-random",
-               "--steps", "2", "--seed", "3", "--bits", "32f", "-o", str(out_wav))
+    out = _cli(
+        "generate",
+        "--duration",
+        "2",
+        "--curves",
+        str(curves),
+        "--conform",
+        "--model",
+        "tiny-random",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+        "--bits",
+        "32f",
+        "-o",
+        str(out_wav),
+    )
     assert out.returncode == 0, out.stderr
     data, sr = sf.read(out_wav, dtype="float32")
     assert data.shape == (2 * 44100, 2)
     from triergon_studio.audio.loudness import measure_curves
 
     measured = measure_curves(data, sr)
-    assert abs(float(np.mean(measured.left)) + 30.0) < 1.0 and abs(float(np.mean(measured.right)) + 30.0) < 1.0
+    assert (
+        abs(float(np.mean(measured.left)) + 30.0) < 1.0 and abs(float(np.mean(measured.right)) + 30.0) < 1.0
+    )
     ref = tmp_path / "ref.wav"
     sf.write(ref, (0.1 * np.sin(np.linspace(0, 900, 44100 * 2)))[:, None].repeat(2, 1), 44100)
-    out2 = _cli("generate", "--duration", "2", "--curves-from", str(ref), "--model", "tiny-random", "--steps", "2",
-                "-o", str(tmp_path / "from.wav"))
+    out2 = _cli(
+        "generate",
+        "--duration",
+        "2",
+        "--curves-from",
+        str(ref),
+        "--model",
+        "tiny-random",
+        "--steps",
+        "2",
+        "-o",
+        str(tmp_path / "from.wav"),
+    )
     assert out2.returncode == 0, out2.stderr
-    bad = _cli("generate", "--duration", "2", "--curves", str(tmp_path / "missing.json"), "--model", "tiny-random",
-               "-o", str(tmp_path / "bad.wav"))
+    bad = _cli(
+        "generate",
+        "--duration",
+        "2",
+        "--curves",
+        str(tmp_path / "missing.json"),
+        "--model",
+        "tiny-random",
+        "-o",
+        str(tmp_path / "bad.wav"),
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

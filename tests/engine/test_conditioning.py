@@ -48,10 +48,13 @@ def test_all_eight_task_ids(cond_module: TriErgonConditioner, text: bool, audio:
     assert ct.tokens.shape == (2, 8 * M, D)
     assert ct.global_cond.shape == (2, 2 * D)
     assert ct.task_ids.tolist() == [expected, expected]
-    torch.testing.assert_close(ct.tokens[:, :M], cond_module.task_embed.weight[expected].view(M, D).expand(2, M, D))
-    for k, (present, emb) in enumerate(zip((text, audio, video), (c.text_emb, c.audio_emb, c.video_emb),
-                                           strict=True)):
-        block = ct.tokens[:, (k + 1) * M:(k + 2) * M]
+    torch.testing.assert_close(
+        ct.tokens[:, :M], cond_module.task_embed.weight[expected].view(M, D).expand(2, M, D)
+    )
+    for k, (present, emb) in enumerate(
+        zip((text, audio, video), (c.text_emb, c.audio_emb, c.video_emb), strict=True)
+    ):
+        block = ct.tokens[:, (k + 1) * M : (k + 2) * M]
         if present:
             torch.testing.assert_close(block, emb)
         else:
@@ -67,8 +70,8 @@ def test_per_sample_masking(cond_module: TriErgonConditioner) -> None:
     c.audio_present = torch.tensor([True, False])
     ct = cond_module(c)
     assert ct.task_ids.tolist() == [7, 5]
-    torch.testing.assert_close(ct.tokens[0, 2 * M:3 * M], c.audio_emb[0])
-    torch.testing.assert_close(ct.tokens[1, 2 * M:3 * M], cond_module.null_prompts[1])
+    torch.testing.assert_close(ct.tokens[0, 2 * M : 3 * M], c.audio_emb[0])
+    torch.testing.assert_close(ct.tokens[1, 2 * M : 3 * M], cond_module.null_prompts[1])
 
 
 def test_lufs_tokens_layout() -> None:
@@ -89,19 +92,21 @@ def test_curve_changes_only_lufs_tokens(cond_module: TriErgonConditioner) -> Non
     c2 = _conds(True, False, False)
     c2.lufs = c2.lufs * 0.5
     t1, t2 = cond_module(c1).tokens, cond_module(c2).tokens
-    torch.testing.assert_close(t1[:, :4 * M], t2[:, :4 * M])
-    assert not torch.allclose(t1[:, 4 * M:6 * M], t2[:, 4 * M:6 * M])
-    torch.testing.assert_close(t1[:, 6 * M:], t2[:, 6 * M:])
+    torch.testing.assert_close(t1[:, : 4 * M], t2[:, : 4 * M])
+    assert not torch.allclose(t1[:, 4 * M : 6 * M], t2[:, 4 * M : 6 * M])
+    torch.testing.assert_close(t1[:, 6 * M :], t2[:, 6 * M :])
     c3 = _conds(True, False, False)
     c3.lufs = None
-    torch.testing.assert_close(cond_module(c3).tokens[:, 4 * M:6 * M], cond_module.null_lufs.expand(2, 2 * M, D))
+    torch.testing.assert_close(
+        cond_module(c3).tokens[:, 4 * M : 6 * M], cond_module.null_lufs.expand(2, 2 * M, D)
+    )
 
 
 def test_timing_tokens_and_clamp(cond_module: TriErgonConditioner) -> None:
     c = _conds(False, False, True)
     c.seconds_total = torch.tensor([5.0, 30.0])
     ct = cond_module(c)
-    assert not torch.allclose(ct.tokens[0, 7 * M:], ct.tokens[1, 7 * M:])
+    assert not torch.allclose(ct.tokens[0, 7 * M :], ct.tokens[1, 7 * M :])
     assert not torch.allclose(ct.global_cond[0], ct.global_cond[1])
     big = _conds(False, False, True)
     big.seconds_total = torch.tensor([512.0, 10_000.0])  # clamped to 512
@@ -119,8 +124,12 @@ def test_unconditional_zeroes_tokens_keeps_timing(cond_module: TriErgonCondition
 
 def test_condition_dropout_rates(cond_module: TriErgonConditioner) -> None:
     b = 4000
-    c = Conditions(text_emb=torch.zeros(b, M, D), audio_emb=torch.zeros(b, M, D), video_emb=torch.zeros(b, M, D),
-                   seconds_total=torch.full((b,), 10.0))
+    c = Conditions(
+        text_emb=torch.zeros(b, M, D),
+        audio_emb=torch.zeros(b, M, D),
+        video_emb=torch.zeros(b, M, D),
+        seconds_total=torch.full((b,), 10.0),
+    )
     out = apply_condition_dropout(c, generator=torch.Generator().manual_seed(0))
     for mask in (out.text_present, out.audio_present, out.video_present):
         assert mask is not None
@@ -144,6 +153,7 @@ def test_sao_conditioner_layout() -> None:
     assert torch.count_nonzero(ct.tokens[:, 6:10]) == 0
     torch.testing.assert_close(ct.global_cond, torch.cat([ct.tokens[:, 10], ct.tokens[:, 11]], dim=-1))
     assert set(sao.state_dict()) == {
-        f"conditioners.seconds_{k}.embedder.embedding.{p}" for k in ("start", "total")
+        f"conditioners.seconds_{k}.embedder.embedding.{p}"
+        for k in ("start", "total")
         for p in ("0.weights", "1.weight", "1.bias")
     }

@@ -105,7 +105,9 @@ def test_config_module_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, triergon_studio.engine.config as c; c.get_preset('compact').to_json(); "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    code = (
+        "import sys, triergon_studio.engine.config as c; c.get_preset('compact').to_json(); "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:] or "engine.config imported torch"

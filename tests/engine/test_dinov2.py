@@ -27,35 +27,61 @@ from triergon_studio.errors import ModelError
 def official_hub_shapes(d: int, depth: int, registers: int = 0) -> dict[str, tuple[int, ...]]:
     """Key names and shapes of ``dinov2_vit*14*_pretrain.pth``, written out independently of the model."""
     shapes: dict[str, tuple[int, ...]] = {
-        "cls_token": (1, 1, d), "pos_embed": (1, 1370, d), "mask_token": (1, d),
-        "patch_embed.proj.weight": (d, 3, 14, 14), "patch_embed.proj.bias": (d,),
-        "norm.weight": (d,), "norm.bias": (d,),
+        "cls_token": (1, 1, d),
+        "pos_embed": (1, 1370, d),
+        "mask_token": (1, d),
+        "patch_embed.proj.weight": (d, 3, 14, 14),
+        "patch_embed.proj.bias": (d,),
+        "norm.weight": (d,),
+        "norm.bias": (d,),
     }
     if registers:
         shapes["register_tokens"] = (1, registers, d)
     for i in range(depth):
         b = f"blocks.{i}."
         shapes |= {
-            b + "norm1.weight": (d,), b + "norm1.bias": (d,),
-            b + "attn.qkv.weight": (3 * d, d), b + "attn.qkv.bias": (3 * d,),
-            b + "attn.proj.weight": (d, d), b + "attn.proj.bias": (d,),
-            b + "ls1.gamma": (d,), b + "norm2.weight": (d,), b + "norm2.bias": (d,),
-            b + "mlp.fc1.weight": (4 * d, d), b + "mlp.fc1.bias": (4 * d,),
-            b + "mlp.fc2.weight": (d, 4 * d), b + "mlp.fc2.bias": (d,), b + "ls2.gamma": (d,),
+            b + "norm1.weight": (d,),
+            b + "norm1.bias": (d,),
+            b + "attn.qkv.weight": (3 * d, d),
+            b + "attn.qkv.bias": (3 * d,),
+            b + "attn.proj.weight": (d, d),
+            b + "attn.proj.bias": (d,),
+            b + "ls1.gamma": (d,),
+            b + "norm2.weight": (d,),
+            b + "norm2.bias": (d,),
+            b + "mlp.fc1.weight": (4 * d, d),
+            b + "mlp.fc1.bias": (4 * d,),
+            b + "mlp.fc2.weight": (d, 4 * d),
+            b + "mlp.fc2.bias": (d,),
+            b + "ls2.gamma": (d,),
         }
     return shapes
 
 
 def official_hf_keys(depth: int, registers: bool) -> set[str]:
-    keys = {"embeddings.cls_token", "embeddings.mask_token", "embeddings.position_embeddings",
-            "embeddings.patch_embeddings.projection.weight", "embeddings.patch_embeddings.projection.bias",
-            "layernorm.weight", "layernorm.bias"}
+    keys = {
+        "embeddings.cls_token",
+        "embeddings.mask_token",
+        "embeddings.position_embeddings",
+        "embeddings.patch_embeddings.projection.weight",
+        "embeddings.patch_embeddings.projection.bias",
+        "layernorm.weight",
+        "layernorm.bias",
+    }
     if registers:
         keys.add("embeddings.register_tokens")
     for i in range(depth):
         p = f"encoder.layer.{i}."
-        for name in ("norm1", "norm2", "attention.attention.query", "attention.attention.key",
-                     "attention.attention.value", "attention.output.dense", "mlp.fc1", "mlp.fc2"):
+        for name in (
+            "norm1",
+            "norm2",
+            "attention.attention.query",
+            "attention.attention.key",
+            "attention.attention.value",
+            "attention.output.dense",
+            "mlp.fc1",
+            "mlp.fc2",
+        ):
             keys |= {p + name + ".weight", p + name + ".bias"}
         keys |= {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"}
     return keys
@@ -66,8 +92,9 @@ def synthetic_state_dict(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> d
     sd = {}
     for k, s in shapes.items():
         scale = 0.02 if len(s) > 1 else 0.1
-        sd[k] = torch.randn(s, generator=g) * scale + (1.0 if k.endswith(("norm1.weight", "norm2.weight",
-                                                                        "norm.weight")) else 0.0)
+        sd[k] = torch.randn(s, generator=g) * scale + (
+            1.0 if k.endswith(("norm1.weight", "norm2.weight", "norm.weight")) else 0.0
+        )
     return sd
 
 
@@ -103,8 +130,9 @@ def test_hf_layout_gives_identical_features(tmp_path: Path, vits_sd: dict[str, T
     hf = hub_to_hf_state_dict(vits_sd)
     assert set(hf) == official_hf_keys(12, registers=False)
     assert hf["encoder.layer.3.attention.attention.key.weight"].shape == (384, 384)
-    assert torch.equal(hf["encoder.layer.3.attention.attention.key.weight"],
-                       vits_sd["blocks.3.attn.qkv.weight"][384:768])
+    assert torch.equal(
+        hf["encoder.layer.3.attention.attention.key.weight"], vits_sd["blocks.3.attn.qkv.weight"][384:768]
+    )
     from safetensors.torch import save_file
 
     path = tmp_path / "model.safetensors"
@@ -169,7 +197,9 @@ def test_loader_errors_name_the_problem(tmp_path: Path, vits_sd: dict[str, Tenso
     broken = dict(vits_sd)
     del broken["blocks.3.ls2.gamma"]
     broken["blocks.0.extra"] = torch.zeros(1)
-    with pytest.raises(ModelError, match=r"missing keys: blocks\.3\.ls2\.gamma.*unexpected keys: blocks\.0\.extra"):
+    with pytest.raises(
+        ModelError, match=r"missing keys: blocks\.3\.ls2\.gamma.*unexpected keys: blocks\.0\.extra"
+    ):
         load_dinov2_state_dict(broken, "broken.pth")
     with pytest.raises(ModelError, match="not a DINOv2 checkpoint"):
         load_dinov2_state_dict({"foo": torch.zeros(1)}, "x.pth")
@@ -190,9 +220,12 @@ def test_frame_features_from_uint8_frames() -> None:
 def test_newer_transformers_attention_names() -> None:
     sd = synthetic_state_dict(official_hub_shapes(64, 1), seed=6)
     hf = hub_to_hf_state_dict(sd)
-    renamed = {k.replace("attention.attention.query", "attention.q_proj")
-               .replace("attention.attention.key", "attention.k_proj")
-               .replace("attention.attention.value", "attention.v_proj")
-               .replace("attention.output.dense", "attention.o_proj"): v for k, v in hf.items()}
+    renamed = {
+        k.replace("attention.attention.query", "attention.q_proj")
+        .replace("attention.attention.key", "attention.k_proj")
+        .replace("attention.attention.value", "attention.v_proj")
+        .replace("attention.output.dense", "attention.o_proj"): v
+        for k, v in hf.items()
+    }
     x = imagenet_normalize(torch.rand(1, 3, 28, 28))
     assert torch.equal(load_dinov2_state_dict(renamed, "new")(x), load_dinov2_state_dict(sd, "hub")(x))

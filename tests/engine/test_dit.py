@@ -70,7 +70,10 @@ def test_rotary_only_first_half_and_relative() -> None:
     torch.testing.assert_close(out[..., 0, :], q[..., 0, :])  # position 0 is not rotated
     # relative: <R(i)q, R(j)k> depends only on i - j
     k = torch.randn(1, 1, 10, 64)
-    qs, ks = apply_rotary(q[..., :1, :].expand(1, 1, 10, 64), freqs), apply_rotary(k[..., :1, :].expand(1, 1, 10, 64), freqs)
+    qs, ks = (
+        apply_rotary(q[..., :1, :].expand(1, 1, 10, 64), freqs),
+        apply_rotary(k[..., :1, :].expand(1, 1, 10, 64), freqs),
+    )
     d1 = (qs[..., 3, :] * ks[..., 1, :]).sum()
     d2 = (qs[..., 7, :] * ks[..., 5, :]).sum()
     torch.testing.assert_close(d1, d2, atol=1e-4, rtol=1e-4)
@@ -90,8 +93,15 @@ def test_kv_heads_repeat_interleaved() -> None:
 
 
 def _tiny_dit(mode: str = "tokens") -> DiffusionTransformer:
-    cfg = DiTConfig(io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128,
-                    lufs_mode=mode)  # type: ignore[arg-type]
+    cfg = DiTConfig(
+        io_channels=8,
+        embed_dim=64,
+        depth=2,
+        num_heads=2,
+        cond_token_dim=64,
+        global_cond_dim=128,
+        lufs_mode=mode,
+    )  # type: ignore[arg-type]
     torch.manual_seed(0)
     dit = DiffusionTransformer(cfg).eval()
     _randomize(dit)
@@ -112,8 +122,15 @@ def test_forward_shapes_and_conditioning_matters() -> None:
 
 
 def test_frame_path_zero_init_then_active() -> None:
-    cfg = DiTConfig(io_channels=8, embed_dim=64, depth=1, num_heads=2, cond_token_dim=64, global_cond_dim=128,
-                    lufs_mode="tokens+frame")
+    cfg = DiTConfig(
+        io_channels=8,
+        embed_dim=64,
+        depth=1,
+        num_heads=2,
+        cond_token_dim=64,
+        global_cond_dim=128,
+        lufs_mode="tokens+frame",
+    )
     dit = DiffusionTransformer(cfg).eval()
     assert dit.lufs_frame_proj is not None
     assert torch.count_nonzero(dit.lufs_frame_proj.weight) == 0

@@ -45,8 +45,11 @@ def test_shapes_and_normalised_embeddings(tiny: SmallPromptEncoders) -> None:
         a = tiny.encode_audio(torch.randn(3, 2, 44100) * 0.1)
         v = tiny.encode_video(torch.rand(2, 13, 3, 36, 64))
         assert t.shape == (2, 4, 64) and a.shape == (3, 4, 64) and v.shape == (2, 4, 64)
-        for e in (tiny.embed_text(["x"]), tiny.embed_audio(torch.zeros(1, 2, 500)),
-                  tiny.embed_video(torch.rand(1, 1, 3, 8, 8))):
+        for e in (
+            tiny.embed_text(["x"]),
+            tiny.embed_audio(torch.zeros(1, 2, 500)),
+            tiny.embed_video(torch.rand(1, 1, 3, 8, 8)),
+        ):
             assert e.shape == (1, 64) and torch.allclose(e.norm(dim=-1), torch.ones(1), atol=1e-5)
 
 
@@ -96,7 +99,9 @@ def _setup() -> tuple[SmallPromptEncoders, list[str], torch.Tensor, torch.Tensor
 def _clip_loss(model: SmallPromptEncoders, texts: list[str], others: list[torch.Tensor]) -> torch.Tensor:
     target = torch.arange(len(texts))
     t = model.embed_text(texts)
-    return sum(F.cross_entropy(t @ x.T / 0.1, target) + F.cross_entropy(x @ t.T / 0.1, target) for x in others)
+    return sum(
+        F.cross_entropy(t @ x.T / 0.1, target) + F.cross_entropy(x @ t.T / 0.1, target) for x in others
+    )
 
 
 def test_every_parameter_gets_a_gradient() -> None:

@@ -43,14 +43,20 @@ VW, VL, TW, TL, P = CFG.vision_width, CFG.vision_layers, CFG.text_width, CFG.cli
 def layer_shapes(prefix: str, d: int, temporal: bool = False) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {}
     for name in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj") + (
-            ("temporal_attn.q_proj", "temporal_attn.k_proj", "temporal_attn.v_proj", "temporal_attn.out_proj")
-            if temporal else ()):
+        ("temporal_attn.q_proj", "temporal_attn.k_proj", "temporal_attn.v_proj", "temporal_attn.out_proj")
+        if temporal
+        else ()
+    ):
         out[f"{prefix}{name}.weight"], out[f"{prefix}{name}.bias"] = (d, d), (d,)
     norms = ("layer_norm1", "layer_norm2") + (("temporal_layer_norm1",) if temporal else ())
     for name in norms:
         out[f"{prefix}{name}.weight"], out[f"{prefix}{name}.bias"] = (d,), (d,)
-    out |= {f"{prefix}mlp.fc1.weight": (4 * d, d), f"{prefix}mlp.fc1.bias": (4 * d,),
-            f"{prefix}mlp.fc2.weight": (d, 4 * d), f"{prefix}mlp.fc2.bias": (d,)}
+    out |= {
+        f"{prefix}mlp.fc1.weight": (4 * d, d),
+        f"{prefix}mlp.fc1.bias": (4 * d,),
+        f"{prefix}mlp.fc2.weight": (d, 4 * d),
+        f"{prefix}mlp.fc2.bias": (d,),
+    }
     if temporal:
         out[f"{prefix}temporal_embedding"] = (1, 8, d)
     return out
@@ -60,17 +66,21 @@ def official_shapes(kind: str) -> dict[str, tuple[int, ...]]:
     """A LanguageBind_{Video,Audio} checkpoint's keys (transformers CLIP layout), written out by hand."""
     n_pos = 257 if kind == "video" else (126 // 14) * (1036 // 14) + 1
     s: dict[str, tuple[int, ...]] = {
-        "logit_scale": (), "text_model.embeddings.position_ids": (1, 77),
+        "logit_scale": (),
+        "text_model.embeddings.position_ids": (1, 77),
         "text_model.embeddings.token_embedding.weight": (49408, TW),
         "text_model.embeddings.position_embedding.weight": (77, TW),
-        "text_model.final_layer_norm.weight": (TW,), "text_model.final_layer_norm.bias": (TW,),
+        "text_model.final_layer_norm.weight": (TW,),
+        "text_model.final_layer_norm.bias": (TW,),
         "text_projection.weight": (P, TW),
         "vision_model.embeddings.class_embedding": (VW,),
         "vision_model.embeddings.patch_embedding.weight": (VW, 3, 14, 14),
         "vision_model.embeddings.position_embedding.weight": (n_pos, VW),
         "vision_model.embeddings.position_ids": (1, n_pos),
-        "vision_model.pre_layrnorm.weight": (VW,), "vision_model.pre_layrnorm.bias": (VW,),
-        "vision_model.post_layernorm.weight": (VW,), "vision_model.post_layernorm.bias": (VW,),
+        "vision_model.pre_layrnorm.weight": (VW,),
+        "vision_model.pre_layrnorm.bias": (VW,),
+        "vision_model.post_layernorm.weight": (VW,),
+        "vision_model.post_layernorm.bias": (VW,),
         "visual_projection.weight": (P, VW),
     }
     for i in range(TL):
@@ -96,12 +106,24 @@ def synthetic(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, Tensor
 def write_checkpoint(folder: Path, sd: dict[str, Tensor]) -> Path:
     folder.mkdir()
     torch.save(sd, folder / "pytorch_model.bin")
-    (folder / "config.json").write_text(json.dumps({
-        "projection_dim": P,
-        "text_config": {"hidden_size": TW, "num_hidden_layers": TL, "num_attention_heads": CFG.text_heads},
-        "vision_config": {"hidden_size": VW, "num_hidden_layers": VL, "num_attention_heads": CFG.vision_heads,
-                          "hidden_act": "gelu"},
-    }))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "projection_dim": P,
+                "text_config": {
+                    "hidden_size": TW,
+                    "num_hidden_layers": TL,
+                    "num_attention_heads": CFG.text_heads,
+                },
+                "vision_config": {
+                    "hidden_size": VW,
+                    "num_hidden_layers": VL,
+                    "num_attention_heads": CFG.vision_heads,
+                    "hidden_act": "gelu",
+                },
+            }
+        )
+    )
     return folder
 
 
@@ -109,9 +131,12 @@ def write_checkpoint(folder: Path, sd: dict[str, Tensor]) -> Path:
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("lb")
     video_sd, audio_sd = synthetic(official_shapes("video"), 1), synthetic(official_shapes("audio"), 2)
-    return {"video_sd": video_sd, "audio_sd": audio_sd,
-            "video": write_checkpoint(root / "LanguageBind_Video_FT", video_sd),
-            "audio": write_checkpoint(root / "LanguageBind_Audio_FT", audio_sd)}
+    return {
+        "video_sd": video_sd,
+        "audio_sd": audio_sd,
+        "video": write_checkpoint(root / "LanguageBind_Video_FT", video_sd),
+        "audio": write_checkpoint(root / "LanguageBind_Audio_FT", audio_sd),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +146,23 @@ def imported(checkpoints: dict[str, object]) -> LanguageBindEncoders:
 
 def test_key_layout_covers_the_official_names(imported: LanguageBindEncoders, checkpoints: dict) -> None:
     assert imported.loaded == {"text", "video", "audio"}
-    for tower, kind, prefixes in (("video", "video", ("vision_model.", "visual_projection")),
-                                  ("audio", "audio", ("vision_model.", "visual_projection")),
-                                  ("text", "video", ("text_model.", "text_projection"))):
+    for tower, kind, prefixes in (
+        ("video", "video", ("vision_model.", "visual_projection")),
+        ("audio", "audio", ("vision_model.", "visual_projection")),
+        ("text", "video", ("text_model.", "text_projection")),
+    ):
         want = {k for k in official_shapes(kind) if k.startswith(prefixes) and not k.endswith("position_ids")}
         assert set(getattr(imported, tower).state_dict()) == want
     sd = checkpoints["video_sd"]
-    assert torch.equal(imported.video.vision_model.encoder.layers[1].temporal_attn.k_proj.weight,
-                       sd["vision_model.encoder.layers.1.temporal_attn.k_proj.weight"])
+    assert torch.equal(
+        imported.video.vision_model.encoder.layers[1].temporal_attn.k_proj.weight,
+        sd["vision_model.encoder.layers.1.temporal_attn.k_proj.weight"],
+    )
     assert torch.equal(imported.text.text_projection.weight, sd["text_projection.weight"])
-    assert torch.equal(imported.audio.vision_model.embeddings.position_embedding.weight,
-                       checkpoints["audio_sd"]["vision_model.embeddings.position_embedding.weight"])
+    assert torch.equal(
+        imported.audio.vision_model.embeddings.position_embedding.weight,
+        checkpoints["audio_sd"]["vision_model.embeddings.position_embedding.weight"],
+    )
 
 
 def test_imported_outputs(imported: LanguageBindEncoders) -> None:
@@ -149,7 +180,9 @@ def test_imported_outputs(imported: LanguageBindEncoders) -> None:
         assert torch.allclose(imported.encode_text_ids(later), t, atol=1e-5)
         frames = torch.rand(1, 8, 3, 224, 224)
         # frame order matters (temporal embedding): the pooled mean over frames alone would not see it
-        assert not torch.allclose(imported.embed_video(frames), imported.embed_video(frames.flip(1)), atol=1e-6)
+        assert not torch.allclose(
+            imported.embed_video(frames), imported.embed_video(frames.flip(1)), atol=1e-6
+        )
 
 
 def test_text_needs_the_user_supplied_vocabulary(imported: LanguageBindEncoders) -> None:
@@ -186,8 +219,11 @@ def test_peft_wrapped_lora_is_folded(checkpoints: dict) -> None:
         new = k.replace("vision_model.encoder.", "vision_model.encoder.base_model.model.")
         if k == "vision_model.encoder.layers.0.self_attn.q_proj.weight":
             base = "vision_model.encoder.base_model.model.layers.0.self_attn.q_proj"
-            wrapped |= {f"{base}.base_layer.weight": v, f"{base}.lora_A.default.weight": a,
-                        f"{base}.lora_B.default.weight": b}
+            wrapped |= {
+                f"{base}.base_layer.weight": v,
+                f"{base}.lora_A.default.weight": a,
+                f"{base}.lora_B.default.weight": b,
+            }
             continue
         wrapped[new] = v
     merged = merge_peft_lora(wrapped)
@@ -222,10 +258,20 @@ def test_audio_preprocessing_matches_kaldi_fbank() -> None:
 
 
 def _toy_vocab() -> tuple[list[tuple[str, str]], list[str]]:
-    merges = [("h", "e"), ("l", "l"), ("he", "ll"), ("o", "</w>"), ("hell", "o</w>"), ("d", "o"), ("do", "g</w>")]
+    merges = [
+        ("h", "e"),
+        ("l", "l"),
+        ("he", "ll"),
+        ("o", "</w>"),
+        ("hell", "o</w>"),
+        ("d", "o"),
+        ("do", "g</w>"),
+    ]
     units = list(byte_to_unicode().values())
-    return merges, units + [u + "</w>" for u in units] + ["".join(m) for m in merges] + ["<|startoftext|>",
-                                                                                           "<|endoftext|>"]
+    return merges, units + [u + "</w>" for u in units] + ["".join(m) for m in merges] + [
+        "<|startoftext|>",
+        "<|endoftext|>",
+    ]
 
 
 def test_bpe_tokenizer_both_file_formats(tmp_path: Path) -> None:
@@ -272,8 +318,14 @@ def test_vision_forward_matches_a_functional_reference() -> None:
         return t @ sd[q + name + ".weight"].T + sd[q + name + ".bias"]
 
     qq, kk, vv = (lin(y, f"self_attn.{n}_proj") for n in "qkv")
-    heads = [torch.softmax(qq[..., h * 16:(h + 1) * 16] @ kk[..., h * 16:(h + 1) * 16].transpose(1, 2)
-                           / math.sqrt(16), -1) @ vv[..., h * 16:(h + 1) * 16] for h in range(2)]
+    heads = [
+        torch.softmax(
+            qq[..., h * 16 : (h + 1) * 16] @ kk[..., h * 16 : (h + 1) * 16].transpose(1, 2) / math.sqrt(16),
+            -1,
+        )
+        @ vv[..., h * 16 : (h + 1) * 16]
+        for h in range(2)
+    ]
     z = z + lin(torch.cat(heads, -1), "self_attn.out_proj")
     y = F.layer_norm(z, (32,), sd[q + "layer_norm2.weight"], sd[q + "layer_norm2.bias"], 1e-5)
     z = z + lin(F.gelu(lin(y, "mlp.fc1")), "mlp.fc2")

@@ -26,7 +26,9 @@ def expected_transformer_params(d: int, layers: int, d_in: int, window: int = 36
     return layers * per_layer + (d_in * d + d) + window * d + 2 * d + (2 * d + 2)
 
 
-@pytest.mark.parametrize(("name", "d", "layers", "heads"), [("t-lufs-s", 768, 12, 8), ("t-lufs-l", 768, 14, 12)])
+@pytest.mark.parametrize(
+    ("name", "d", "layers", "heads"), [("t-lufs-s", 768, 12, 8), ("t-lufs-l", 768, 14, 12)]
+)
 def test_paper_presets(name: str, d: int, layers: int, heads: int) -> None:
     cfg = LUFS_PRESETS[name]
     assert (cfg.d_model, cfg.n_layers, cfg.n_heads) == (d, layers, heads)

@@ -14,8 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_predict_lufs_writes_curves(shared_media: Path, tmp_path: Path) -> None:
@@ -42,13 +43,26 @@ def test_predict_lufs_writes_curves(shared_media: Path, tmp_path: Path) -> None:
 
 
 def test_predict_lufs_bad_input_is_one_line(tmp_path: Path) -> None:
-    res = _run("predict-lufs", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "c.json"),
-               "--model", "tiny-random")
+    res = _run(
+        "predict-lufs",
+        str(tmp_path / "missing.mp4"),
+        "-o",
+        str(tmp_path / "c.json"),
+        "--model",
+        "tiny-random",
+    )
     assert res.returncode == 2
     assert res.stderr.startswith("error:") and "missing.mp4" in res.stderr and "Traceback" not in res.stderr
 
+
 def test_predict_lufs_unknown_model_is_one_line(shared_media: Path, tmp_path: Path) -> None:
-    res = _run("predict-lufs", str(shared_media / "car-detection.mp4"), "-o", str(tmp_path / "c.json"),
-               "--model", "no-such-model")
+    res = _run(
+        "predict-lufs",
+        str(shared_media / "car-detection.mp4"),
+        "-o",
+        str(tmp_path / "c.json"),
+        "--model",
+        "no-such-model",
+    )
     assert res.returncode == 2 and res.stderr.startswith("error:") and "no-such-model" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "c.json").exists()

@@ -84,8 +84,9 @@ def test_polyexponential_matches_definition() -> None:
 def test_sigma_t_round_trip_and_cosine_schedule() -> None:
     t = torch.linspace(0, 0.99, 50, dtype=torch.float64)
     assert torch.allclose(sigma_to_t(t_to_sigma(t)), t, atol=1e-12)
-    assert torch.allclose(t_to_sigma(torch.tensor([0.5], dtype=torch.float64)), torch.tensor([1.0],
-                          dtype=torch.float64))
+    assert torch.allclose(
+        t_to_sigma(torch.tensor([0.5], dtype=torch.float64)), torch.tensor([1.0], dtype=torch.float64)
+    )
     ts = cosine_t_schedule(8)
     assert ts.shape == (9,) and ts[-1] == 0 and torch.all(ts.diff() < 0)
     assert t_to_sigma(ts[0].double()).item() == pytest.approx(500.0, rel=1e-3)
@@ -122,8 +123,11 @@ def test_v_denoiser_is_exact_for_a_point_mass() -> None:
     den = VDenoiser(point_mass)
     for sigma in (0.05, 0.3, 1.0, 20.0, 500.0):
         x = -0.4 + sigma * torch.randn(3, 2, 5, dtype=torch.float64)
-        assert torch.allclose(den(x, torch.full((3,), sigma, dtype=torch.float64)), torch.full_like(x, -0.4),
-                              atol=1e-6 * max(1.0, sigma))
+        assert torch.allclose(
+            den(x, torch.full((3,), sigma, dtype=torch.float64)),
+            torch.full_like(x, -0.4),
+            atol=1e-6 * max(1.0, sigma),
+        )
 
 
 # -- convergence --------------------------------------------------------------------------------------------
@@ -203,8 +207,9 @@ def test_ddim_eta_is_stochastic_and_seeded() -> None:
     x = start_noise(4, 500.0, dtype=torch.float32)
 
     def run(seed: int) -> Tensor:
-        return sample_ddim(VDenoiser(two_point_model), x, sigmas, eta=1.0,
-                           generator=torch.Generator().manual_seed(seed))
+        return sample_ddim(
+            VDenoiser(two_point_model), x, sigmas, eta=1.0, generator=torch.Generator().manual_seed(seed)
+        )
 
     assert torch.equal(run(1), run(1)) and not torch.equal(run(1), run(2))
 
@@ -228,17 +233,26 @@ def test_cancel_mid_run(name: str, kind: str) -> None:
 
     cancel = event if kind == "event" else event.is_set
     with pytest.raises(CancelledError):
-        get_sampler(name)(VDenoiser(model), start_noise(1, 500.0, dtype=torch.float32),
-                          polyexponential_sigmas(10), callback=callback, cancel=cancel,
-                          generator=torch.Generator().manual_seed(0))
+        get_sampler(name)(
+            VDenoiser(model),
+            start_noise(1, 500.0, dtype=torch.float32),
+            polyexponential_sigmas(10),
+            callback=callback,
+            cancel=cancel,
+            generator=torch.Generator().manual_seed(0),
+        )
     assert steps == [(1, 10), (2, 10), (3, 10)] and len(calls) == 3
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_callback_reports_every_step(name: str) -> None:
     seen: list[int] = []
-    get_sampler(name)(VDenoiser(gaussian_model), start_noise(1, 500.0, dtype=torch.float32),
-                      polyexponential_sigmas(7), callback=lambda s, n, d: seen.append(s))
+    get_sampler(name)(
+        VDenoiser(gaussian_model),
+        start_noise(1, 500.0, dtype=torch.float32),
+        polyexponential_sigmas(7),
+        callback=lambda s, n, d: seen.append(s),
+    )
     assert seen == list(range(1, 8))
 
 
@@ -348,7 +362,9 @@ def test_cuda_seeded_and_matches_cpu_ode(name: str) -> None:
 
     def run(device: str) -> Tensor:
         g = torch.Generator(device=device).manual_seed(3)
-        return get_sampler(name)(VDenoiser(gaussian_model), x.to(device), sigmas.to(device), generator=g).cpu()
+        return get_sampler(name)(
+            VDenoiser(gaussian_model), x.to(device), sigmas.to(device), generator=g
+        ).cpu()
 
     assert torch.equal(run("cuda"), run("cuda"))
     if name != "dpmpp-3m-sde":  # deterministic samplers agree across devices up to float error

@@ -130,14 +130,20 @@ def test_cfg_scale_one_equals_conditional(model: TriErgonModel) -> None:
     from triergon_studio.engine.sampling import cfg_denoiser
 
     net = model.net
-    cond = Conditions(text_emb=torch.randn(1, 4, 64), lufs=torch.rand(1, 2, 30),
-                      seconds_start=torch.zeros(1), seconds_total=torch.full((1,), 5.0))
+    cond = Conditions(
+        text_emb=torch.randn(1, 4, 64),
+        lufs=torch.rand(1, 2, 30),
+        seconds_start=torch.zeros(1),
+        seconds_total=torch.full((1,), 5.0),
+    )
     with torch.inference_mode():
         ct = net.condition(cond)
         ck, uk = net.model_kwargs(ct), net.model_kwargs(ct.unconditional())
         x, sigma = torch.randn(1, 8, 20), torch.full((1,), 2.0)
-        torch.testing.assert_close(cfg_denoiser(net.denoise_v, ck, uk, 1.0)(x, sigma),
-                                   cfg_denoiser(net.denoise_v, ck, ck, 1.0)(x, sigma))
+        torch.testing.assert_close(
+            cfg_denoiser(net.denoise_v, ck, uk, 1.0)(x, sigma),
+            cfg_denoiser(net.denoise_v, ck, ck, 1.0)(x, sigma),
+        )
         t = torch.atan(sigma) * 2 / torch.pi
         v_c = net.denoise_v(x * (1 / (sigma**2 + 1).sqrt()), t, **ck)
         v_u = net.denoise_v(x * (1 / (sigma**2 + 1).sqrt()), t, **uk)
@@ -151,8 +157,11 @@ def test_all_task_ids_through_the_use_case(model: TriErgonModel) -> None:
     rng = np.random.default_rng(0)
     outs = {}
     for text, audio, video in itertools.product([False, True], repeat=3):
-        pre = {k: rng.standard_normal((4, 64)).astype(np.float32)
-               for k, on in (("text", text), ("audio", audio), ("video", video)) if on}
+        pre = {
+            k: rng.standard_normal((4, 64)).astype(np.float32)
+            for k, on in (("text", text), ("audio", audio), ("video", video))
+            if on
+        }
         (take,) = _gen(model, pre, duration=0.5, steps=2)
         tid = 4 * text + 2 * audio + video
         assert take.record["metadata"]["task_id"] == tid
@@ -198,11 +207,18 @@ def test_text_audio_video_prompts_through_the_encoders(model: TriErgonModel, tmp
     ref = tmp_path / "ref.wav"
     sf.write(ref, (0.1 * rng.standard_normal((22050, 1))).astype(np.float32), 22050)  # mono 22.05 kHz
     video = VideoSource.from_probe(_probe(make_video(tmp_path / "v.mp4", 24, 12, size=(64, 40))))
-    (take,) = _gen(model, span=TimeSpan(0, 2.0), video=video, text="glass bottle crushed underfoot",
-                   reference=AudioClip(str(ref), 0.1, 0.4), curve_method="t_lufs")
+    (take,) = _gen(
+        model,
+        span=TimeSpan(0, 2.0),
+        video=video,
+        text="glass bottle crushed underfoot",
+        reference=AudioClip(str(ref), 0.1, 0.4),
+        curve_method="t_lufs",
+    )
     assert take.record["metadata"]["task_id"] == 7 and take.record["metadata"]["curves"] == "predicted"
-    (no_video,) = _gen(model, span=TimeSpan(0, 2.0), video=video, text="glass bottle crushed underfoot",
-                       use_video=False)
+    (no_video,) = _gen(
+        model, span=TimeSpan(0, 2.0), video=video, text="glass bottle crushed underfoot", use_video=False
+    )
     assert no_video.record["metadata"]["task_id"] == 4
     assert not np.allclose(take.audio, no_video.audio)
 
@@ -231,7 +247,9 @@ def _write(tmp_path: Path, model: Any, name: str, **kw: Any) -> Any:
     return rec
 
 
-def test_region_regeneration_keeps_outside_and_samples_a_small_window(model: TriErgonModel, tmp_path: Path) -> None:
+def test_region_regeneration_keeps_outside_and_samples_a_small_window(
+    model: TriErgonModel, tmp_path: Path
+) -> None:
     from triergon_studio.audio.io import read_audio
 
     base = _write(tmp_path, model, "base.wav", span=TimeSpan(10.0, 30.0), seed=1)
@@ -244,12 +262,17 @@ def test_region_regeneration_keeps_outside_and_samples_a_small_window(model: Tri
     np.testing.assert_array_equal(new[:a], old[:a])
     np.testing.assert_array_equal(new[b:], old[b:])
     xf = round(0.05 * SR)
-    assert not np.allclose(new[a + xf:b - xf], old[a + xf:b - xf])
+    assert not np.allclose(new[a + xf : b - xf], old[a + xf : b - xf])
     lo, hi = rec.record["metadata"]["window_s"]
     assert hi - lo < 1.3 + 2 * 2.0 + 0.2  # the region plus its context, not the whole 20 s take
     with pytest.raises(ModelError, match="outside the take"):
-        _write(tmp_path, model, "bad.wav", span=TimeSpan(10.0, 30.0),
-               region=RegionSource(str(base.path), 10.0, 25.0, 40.0))
+        _write(
+            tmp_path,
+            model,
+            "bad.wav",
+            span=TimeSpan(10.0, 30.0),
+            region=RegionSource(str(base.path), 10.0, 25.0, 40.0),
+        )
 
 
 def test_equal_power_crossfade() -> None:
@@ -302,8 +325,15 @@ def test_short_window_model_chunks_and_regenerates_inside_a_window(tmp_path: Pat
     assert len(plan.starts) >= 3 and plan.starts[1] == plan.chunk_frames - plan.overlap_frames
     base = _write(tmp_path, m, "t.wav", span=TimeSpan(0, 8.0), steps=2, seed=4)
     assert base.metadata["chunks"] == len(plan.starts)
-    rec = _write(tmp_path, m, "r.wav", span=TimeSpan(0, 8.0), steps=2, seed=1,
-                 region=RegionSource(str(base.path), 0.0, 6.0, 6.8))
+    rec = _write(
+        tmp_path,
+        m,
+        "r.wav",
+        span=TimeSpan(0, 8.0),
+        steps=2,
+        seed=1,
+        region=RegionSource(str(base.path), 0.0, 6.0, 6.8),
+    )
     from triergon_studio.audio.io import read_audio
 
     old, new = read_audio(base.path)[0], read_audio(rec.path)[0]
@@ -312,7 +342,9 @@ def test_short_window_model_chunks_and_regenerates_inside_a_window(tmp_path: Pat
     np.testing.assert_array_equal(new[b:], old[b:])
     assert not np.allclose(new[a:b], old[a:b])
     with pytest.raises(ModelError, match="longer than the model's"):
-        _write(tmp_path, m, "x.wav", span=TimeSpan(0, 8.0), region=RegionSource(str(base.path), 0.0, 1.0, 7.0))
+        _write(
+            tmp_path, m, "x.wav", span=TimeSpan(0, 8.0), region=RegionSource(str(base.path), 0.0, 1.0, 7.0)
+        )
 
 
 def test_predict_curves_for_the_ui(model: TriErgonModel, shared_media: Path) -> None:
@@ -341,7 +373,14 @@ def test_init_audio_pulls_the_take_towards_it(model: TriErgonModel, tmp_path: Pa
     assert (near - init).abs().mean() < 0.5 * (far - init).abs().mean()
     assert (sample(0.9, True) - init).abs().mean() > (near - init).abs().mean()
     base = _write(tmp_path, model, "base.wav", span=TimeSpan(0, 1.0), seed=1)
-    rec = _write(tmp_path, model, "near.wav", span=TimeSpan(0, 1.0), seed=5,
-                 init_audio=AudioClip(str(base.path)), init_noise=0.05)
+    rec = _write(
+        tmp_path,
+        model,
+        "near.wav",
+        span=TimeSpan(0, 1.0),
+        seed=5,
+        init_audio=AudioClip(str(base.path)),
+        init_noise=0.05,
+    )
     assert rec.record["settings"]["init_noise"] == 0.05
     assert rec.record["prompts"]["init_audio"]["path"] == str(base.path.resolve())

@@ -32,8 +32,12 @@ def test_denoise_v_shapes_and_condition_effects() -> None:
     torch.manual_seed(0)
     model = build_model(cfg, "cpu", build_encoders=False)
     randomize_(model, 1)
-    cond = Conditions(video_emb=torch.randn(2, 4, 64), lufs=torch.rand(2, 2, 60),
-                      seconds_start=torch.zeros(2), seconds_total=torch.tensor([10.0, 10.0]))
+    cond = Conditions(
+        video_emb=torch.randn(2, 4, 64),
+        lufs=torch.rand(2, 2, 60),
+        seconds_start=torch.zeros(2),
+        seconds_total=torch.tensor([10.0, 10.0]),
+    )
     with torch.inference_mode():
         ct = model.condition(cond)
         kw = model.model_kwargs(ct)

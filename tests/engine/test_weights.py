@@ -24,8 +24,12 @@ from triergon_studio.errors import ModelError
 @pytest.fixture()
 def saved(tmp_path: Path) -> tuple[TriErgon, Path]:
     model = random_model("tiny", seed=3)
-    path = save_model_dir(model, None, tmp_path / "tiny-model",
-                          {"training": {"steps": 10}, "eval": {"lufs_mae": 1.5}, "version": "0.3"})
+    path = save_model_dir(
+        model,
+        None,
+        tmp_path / "tiny-model",
+        {"training": {"steps": 10}, "eval": {"lufs_mae": 1.5}, "version": "0.3"},
+    )
     return model, path
 
 
@@ -108,7 +112,9 @@ def test_shape_and_dtype_mismatch(saved: tuple[TriErgon, Path]) -> None:
     _, path = saved
     state = load_file(str(path / "model.safetensors"))
     state["dit.transformer.project_in.weight"] = torch.zeros(3, 3)
-    state["vae.encoder.layers.0.bias"] = torch.zeros_like(state["vae.encoder.layers.0.bias"], dtype=torch.int32)
+    state["vae.encoder.layers.0.bias"] = torch.zeros_like(
+        state["vae.encoder.layers.0.bias"], dtype=torch.int32
+    )
     _rewrite_weights(path, state)
     with pytest.raises(ModelError) as err:
         load_model_dir(path)

@@ -31,8 +31,14 @@ def write_click(path: Path, sr: int = 44100, seconds: float = 0.5, amp: float = 
 
 def add_click_take(project: Project, name: str, lane: str, offset_s: float, sr: int = 44100) -> Take:
     path = write_click(project.new_take_path(name), sr)
-    take = Take(id=f"id_{name}", name=name, path=path.relative_to(project.folder).as_posix(),
-                duration_s=0.5, sample_rate=sr, source="imported")
+    take = Take(
+        id=f"id_{name}",
+        name=name,
+        path=path.relative_to(project.folder).as_posix(),
+        duration_s=0.5,
+        sample_rate=sr,
+        source="imported",
+    )
     project.add_take(take, lane=lane, offset_s=offset_s)
     return take
 

@@ -18,8 +18,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "triergon_studio", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=120,
+    )
 
 
 def test_probe_real_file(shared_media: Path) -> None:
@@ -27,7 +32,9 @@ def test_probe_real_file(shared_media: Path) -> None:
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)
     assert (d["fps_num"], d["fps_den"], d["frame_count"]) == (179, 6, 1189)
-    assert d["fps"] == pytest.approx(29.8333, abs=1e-4) and d["duration_s"] == pytest.approx(39.8547, abs=1e-4)
+    assert d["fps"] == pytest.approx(29.8333, abs=1e-4) and d["duration_s"] == pytest.approx(
+        39.8547, abs=1e-4
+    )
     assert (d["width"], d["height"], d["rotation"], d["has_audio"]) == (640, 360, 0, False)
     assert d["audio_sample_rate"] is None and d["audio_channels"] is None
 
@@ -45,7 +52,10 @@ def test_probe_failures_exit_2_with_one_line(tmp_path: Path) -> None:
         res = run("probe", str(path))
         assert res.returncode == 2, (kind, res.stderr)
         lines = res.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], (kind, res.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], (
+            kind,
+            res.stderr,
+        )
         assert "Traceback" not in res.stderr
 
 
@@ -66,14 +76,32 @@ def test_new_add_take_export(tmp_path: Path) -> None:
     res = run("add-take", str(project), str(click), "--lane", "NOPE")
     assert res.returncode == 2 and "NOPE" in res.stderr
     out = tmp_path / "deliver"
-    res = run("export", str(project), "-o", str(out), "--sample-rate", "48000", "--bits", "32f",
-              "--mux", "mov", "--reaper")
+    res = run(
+        "export",
+        str(project),
+        "-o",
+        str(out),
+        "--sample-rate",
+        "48000",
+        "--bits",
+        "32f",
+        "--mux",
+        "mov",
+        "--reaper",
+    )
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["picture_samples"] == round(50 * 48000 * Fraction(1001, 24000)) == 100100
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["show.rpp", "show_BG.wav", "show_FOLEY.wav", "show_FX.wav", "show_MIX.wav",
-                     "show_export.json", "show_review.mov"]
+    assert names == [
+        "show.rpp",
+        "show_BG.wav",
+        "show_FOLEY.wav",
+        "show_FX.wav",
+        "show_MIX.wav",
+        "show_export.json",
+        "show_review.mov",
+    ]
     res = run("export", str(project), "-o", str(out))
     assert res.returncode == 2 and "--force" in res.stderr
     assert run("export", str(project), "-o", str(out), "--force").returncode == 0

@@ -24,8 +24,9 @@ def _wavs(folder: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("sr, bits, subtype", [(48000, "24", "PCM_24"), (44100, "32f", "FLOAT")])
-def test_every_file_is_exactly_picture_length(project: Project, tmp_path: Path, sr: int, bits: str,
-                                              subtype: str) -> None:
+def test_every_file_is_exactly_picture_length(
+    project: Project, tmp_path: Path, sr: int, bits: str, subtype: str
+) -> None:
     result = export_project(project, tmp_path / "out", ExportSettings(sample_rate=sr, bits=bits))
     expected = picture_samples(75, Fraction(30000, 1001), sr)
     assert result.picture_samples == expected
@@ -63,7 +64,10 @@ def test_mix_is_sum_of_audible_lanes(project: Project, tmp_path: Path) -> None:
     project.set_lane_gain("FX", -6.0)
     project.set_lane_mute("BG", True)
     export_project(project, tmp_path / "a", ExportSettings(bits="32f"))
-    read = {k: sf.read(tmp_path / "a" / f"reel1_{k}.wav", dtype="float32")[0] for k in ("FOLEY", "FX", "BG", "MIX")}
+    read = {
+        k: sf.read(tmp_path / "a" / f"reel1_{k}.wav", dtype="float32")[0]
+        for k in ("FOLEY", "FX", "BG", "MIX")
+    }
     assert np.allclose(read["MIX"], read["FOLEY"] + read["FX"], atol=1e-6)
     take = sf.read(project.take_path("id_whoosh"), dtype="float32")[0]  # 48 kHz: no resampling
     assert np.abs(read["FX"]).max() == pytest.approx(np.abs(take).max() * 10 ** (-6 / 20), rel=1e-4)
@@ -72,8 +76,11 @@ def test_mix_is_sum_of_audible_lanes(project: Project, tmp_path: Path) -> None:
     mix = sf.read(tmp_path / "b" / "reel1_MIX.wav", dtype="float32")[0]
     assert np.allclose(mix, read["BG"], atol=1e-6)
     report = json.loads((tmp_path / "b" / "reel1_export.json").read_text())
-    assert {f["lane"]: f["in_mix"] for f in report["files"] if f["kind"] == "stem"} == \
-        {"FOLEY": False, "FX": False, "BG": True}
+    assert {f["lane"]: f["in_mix"] for f in report["files"] if f["kind"] == "stem"} == {
+        "FOLEY": False,
+        "FX": False,
+        "BG": True,
+    }
 
 
 def test_bext_time_reference_is_start_timecode(project: Project, tmp_path: Path) -> None:
@@ -104,8 +111,9 @@ def test_report_lists_every_file(project: Project, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("target, lufs, ceiling", [("r128", -23.0, -1.0), ("stream", -14.0, -1.0)])
-def test_normalise_mix_to_target(project: Project, tmp_path: Path, target: str, lufs: float,
-                                 ceiling: float) -> None:
+def test_normalise_mix_to_target(
+    project: Project, tmp_path: Path, target: str, lufs: float, ceiling: float
+) -> None:
     from triergon_studio.audio.loudness import measure
 
     result = export_project(project, tmp_path / "out", ExportSettings(target=target, bits="32f"))
@@ -115,7 +123,9 @@ def test_normalise_mix_to_target(project: Project, tmp_path: Path, target: str, 
     if not json.loads(result.report_path.read_text())["mix_limited"]:
         assert m.integrated_lufs == pytest.approx(lufs, abs=0.5)
     # Stems got the same gain, so they still sum to the mix where nothing was limited.
-    stems = sum(sf.read(tmp_path / "out" / f"reel1_{k}.wav", dtype="float32")[0] for k in ("FOLEY", "FX", "BG"))
+    stems = sum(
+        sf.read(tmp_path / "out" / f"reel1_{k}.wav", dtype="float32")[0] for k in ("FOLEY", "FX", "BG")
+    )
     assert np.corrcoef(stems[:, 0], mix[:, 0])[0, 1] > 0.95
 
 
@@ -131,8 +141,9 @@ def test_never_overwrites_without_force(project: Project, tmp_path: Path) -> Non
     assert sf.info(out / "reel1_MIX.wav").frames > 0
 
 
-def test_interrupted_export_leaves_no_half_written_file(project: Project, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_export_leaves_no_half_written_file(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     export_project(project, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -186,22 +197,43 @@ def test_missing_take_file_and_bad_settings(project: Project, tmp_path: Path) ->
 
 
 def _video_packets(path: Path) -> list[tuple[str, str, str]]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_data_hash", "sha256",
-                          "-show_entries", "packet=pts_time,dts_time,size,flags,data_hash", "-of", "json",
-                          str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_data_hash",
+            "sha256",
+            "-show_entries",
+            "packet=pts_time,dts_time,size,flags,data_hash",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     packets = json.loads(out)["packets"]
     return [(f"{float(p['pts_time']):.6f}", p["size"], p["data_hash"]) for p in packets]
 
 
 def _streams(path: Path) -> list[dict]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)["streams"]
 
 
 @pytest.mark.parametrize("container, acodec", [("mp4", "aac"), ("mov", "pcm_s24le")])
-def test_review_video_copies_picture_packets(project: Project, tmp_path: Path, export_video: Path,
-                                             container: str, acodec: str) -> None:
+def test_review_video_copies_picture_packets(
+    project: Project, tmp_path: Path, export_video: Path, container: str, acodec: str
+) -> None:
     export_project(project, tmp_path / "out", ExportSettings(mux=container))
     review = tmp_path / "out" / f"reel1_review.{container}"
     streams = _streams(review)

@@ -26,8 +26,14 @@ class Result:
 
 def cli(*args: str | Path, cwd: Path | None = None, timeout: float = 240) -> Result:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    p = subprocess.run([sys.executable, "-m", "triergon_studio", *map(str, args)], capture_output=True, text=True,
-                       env=env, cwd=cwd, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "triergon_studio", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -90,8 +96,9 @@ def tree_digest(folder: Path) -> dict[str, str]:
     return out
 
 
-def make_video(path: Path, seconds: float, fps: int | Fraction = 6, size: tuple[int, int] = (64, 48),
-               audio: bool = False) -> Path:
+def make_video(
+    path: Path, seconds: float, fps: int | Fraction = 6, size: tuple[int, int] = (64, 48), audio: bool = False
+) -> Path:
     """A tiny MPEG-4 video (moving gradient), optionally with a stereo AAC track."""
     import av
 
@@ -114,7 +121,7 @@ def make_video(path: Path, seconds: float, fps: int | Fraction = 6, size: tuple[
             t = np.arange(int(seconds * 48000)) / 48000
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for k in range(0, len(tone), 1024):
-                block = np.stack([tone[k:k + 1024]] * 2)
+                block = np.stack([tone[k : k + 1024]] * 2)
                 fr = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
                 fr.sample_rate = 48000
                 for pkt in a_s.encode(fr):

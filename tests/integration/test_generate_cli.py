@@ -45,7 +45,9 @@ def test_duration_text_ref_variations(work: Path) -> None:
     ref = work / "ref.wav"
     sf.write(ref, 0.1 * np.random.default_rng(0).standard_normal((22050, 2)), 22050)
     out = work / "d73.wav"
-    r = ok(*GEN, "--duration", "7.3", "--text", "glass clink", "--ref-audio", ref, "--variations", "2", "-o", out)
+    r = ok(
+        *GEN, "--duration", "7.3", "--text", "glass clink", "--ref-audio", ref, "--variations", "2", "-o", out
+    )
     assert wav_frames(out) == (321930, 44100, 2)
     second = work / "d73-2.wav"
     assert wav_frames(second) == (321930, 44100, 2)
@@ -53,9 +55,15 @@ def test_duration_text_ref_variations(work: Path) -> None:
     assert not np.array_equal(sf.read(out)[0], sf.read(second)[0])  # seeds 1 and 2
 
 
-@pytest.mark.parametrize("sampler", [pytest.param("euler", marks=pytest.mark.slow),
-                                     pytest.param("ddim", marks=pytest.mark.slow), "dpmpp-2m",
-                                     pytest.param("dpmpp-3m-sde", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        pytest.param("euler", marks=pytest.mark.slow),
+        pytest.param("ddim", marks=pytest.mark.slow),
+        "dpmpp-2m",
+        pytest.param("dpmpp-3m-sde", marks=pytest.mark.slow),
+    ],
+)
 def test_each_sampler(work: Path, sampler: str) -> None:
     out = work / f"s_{sampler}.wav"
     ok(*GEN, "--duration", "1.01", "--sampler", sampler, "-o", out, inproc=True)
@@ -72,7 +80,9 @@ def test_curves_contract_between_commands(work: Path) -> None:
     curves = work / "pred.json"
     ok("predict-lufs", video, "--model", "tiny-random", "-o", curves, inproc=True)
     doc = json.loads(curves.read_text())
-    assert doc["format"] == "triergon-curves" and doc["version"] == 1 and len(doc["left"]) == len(doc["right"])
+    assert (
+        doc["format"] == "triergon-curves" and doc["version"] == 1 and len(doc["left"]) == len(doc["right"])
+    )
     out = work / "conformed.wav"
     ok(*GEN, video, "--curves", curves, "--conform", "-o", out, inproc=True)
     n = exact_samples(info["frame_count"], Fraction(25, 2), 44100)
@@ -87,7 +97,17 @@ def test_curves_contract_between_commands(work: Path) -> None:
     ok("conform", out, "--curves", measured, "-o", work / "conf3.wav")
     assert wav_frames(conf2)[0] == n
     ok(*GEN, "--duration", "2", "--curves", measured, "-o", work / "from_measured.wav", inproc=True)
-    ok(*GEN, "--duration", "2", "--curves-from", out, "--conform", "-o", work / "curves_from.wav", inproc=True)
+    ok(
+        *GEN,
+        "--duration",
+        "2",
+        "--curves-from",
+        out,
+        "--conform",
+        "-o",
+        work / "curves_from.wav",
+        inproc=True,
+    )
     assert wav_frames(work / "curves_from.wav")[0] == 88200
     norm = work / "norm.wav"
     ok("normalize", conf2, "--target", "r128", "-o", norm)

@@ -50,12 +50,27 @@ def test_conform_cli_warns_when_pcm_clips(tmp_path) -> None:  # type: ignore[no-
     sr = 44100
     noise = np.random.default_rng(5).standard_normal((sr * 3, 2)) * 0.02
     sf.write(tmp_path / "quiet.wav", noise, sr, subtype="FLOAT")
-    curves = {"format": "triergon-curves", "version": 1, "rate_hz": 6.0, "duration_s": 3.0,
-              "left": [-2.0] * 18, "right": [-2.0] * 18, "source": "drawn"}
+    curves = {
+        "format": "triergon-curves",
+        "version": 1,
+        "rate_hz": 6.0,
+        "duration_s": 3.0,
+        "left": [-2.0] * 18,
+        "right": [-2.0] * 18,
+        "source": "drawn",
+    }
     (tmp_path / "loud.json").write_text(json.dumps(curves))
     r = ok("conform", tmp_path / "quiet.wav", "--curves", tmp_path / "loud.json", "-o", tmp_path / "pcm.wav")
     assert "clipped" in r.err
-    r = ok("conform", tmp_path / "quiet.wav", "--curves", tmp_path / "loud.json", "-o", tmp_path / "f.wav",
-           "--bits", "32f")
+    r = ok(
+        "conform",
+        tmp_path / "quiet.wav",
+        "--curves",
+        tmp_path / "loud.json",
+        "-o",
+        tmp_path / "f.wav",
+        "--bits",
+        "32f",
+    )
     assert "clipped" not in r.err
     assert np.abs(sf.read(tmp_path / "f.wav")[0]).max() > 1.0  # the float file keeps what PCM could not

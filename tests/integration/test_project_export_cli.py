@@ -17,9 +17,24 @@ from tests.integration.cli_helpers import GEN, exact_samples, fails_cleanly, mak
 
 
 def _ffprobe_audio_samples(path: Path) -> int:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-count_packets", "-show_entries",
-                          "stream=codec_name,duration_ts", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-count_packets",
+            "-show_entries",
+            "stream=codec_name,duration_ts",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(json.loads(out)["streams"][0]["duration_ts"])
 
 
@@ -73,7 +88,9 @@ def test_export_full_delivery(session: dict[str, Path]) -> None:
     before = tree_digest(out)
     assert "--force" in fails_cleanly("export", proj, "-o", out, "--reaper", "--mux", "mp4", names=str(out))
     assert tree_digest(out) == before
-    r = ok("export", proj, "-o", out, "--reaper", "--mux", "mov", "--bits", "32f", "--target", "r128", "--force")
+    r = ok(
+        "export", proj, "-o", out, "--reaper", "--mux", "mov", "--bits", "32f", "--target", "r128", "--force"
+    )
     report = json.loads(Path(json.loads(r.out)["report"]).read_text())
     mix = next(f for f in report["files"] if f["kind"] == "mix")
     assert abs(mix["integrated_lufs"] + 23.0) < 0.1 and mix["true_peak_dbtp"] <= -0.95
@@ -96,8 +113,14 @@ def test_generated_take_metadata_round_trips(session: dict[str, Path], tmp_path:
     proj = Project.load(session["proj"])
     path = proj.new_take_path("gen")
     (rec,) = run_to_end(make_takes(spec, model, [path]))
-    take = Take(id=new_id(), name="gen", path=path.relative_to(proj.folder).as_posix(),
-                duration_s=rec.duration_s, sample_rate=rec.sample_rate, metadata=rec.metadata)
+    take = Take(
+        id=new_id(),
+        name="gen",
+        path=path.relative_to(proj.folder).as_posix(),
+        duration_s=rec.duration_s,
+        sample_rate=rec.sample_rate,
+        metadata=rec.metadata,
+    )
     proj.add_take(take, lane="BG", offset_s=0.0)
     saved = proj.save(tmp_path / "copy.json")
     again = Project.load(saved).take(take.id)

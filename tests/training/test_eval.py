@@ -57,14 +57,22 @@ def tiny_model_and_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple
     return d / "model", d / "classifier.pt"
 
 
-def test_evaluation_rows_targets_and_markdown(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+def test_evaluation_rows_targets_and_markdown(
+    tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path
+) -> None:
     from triergon_studio.training.corpus.heldout import write_heldout
     from triergon_studio.training.eval.report import evaluate_model_dir
 
     model_dir, clf = tiny_model_and_classifier
     write_heldout(tmp_path / "h", n=2, max_seconds=2.5)
-    report = evaluate_model_dir(model_dir, heldout_dir=tmp_path / "h", n_clips=2, steps=2,
-                                rows=["T", "V+T+pred", "V+T+GT"], classifier_path=clf)
+    report = evaluate_model_dir(
+        model_dir,
+        heldout_dir=tmp_path / "h",
+        n_clips=2,
+        steps=2,
+        rows=["T", "V+T+pred", "V+T+GT"],
+        classifier_path=clf,
+    )
     rows = report.rows
     assert list(rows) == ["T", "V+T+pred", "V+T+GT"]  # Table 3 order
     gt = rows["V+T+GT"]
@@ -89,17 +97,57 @@ def test_cli_eval_json(tiny_model_and_classifier: tuple[Path, Path], tmp_path: P
     model_dir, clf = tiny_model_and_classifier
     write_heldout(tmp_path / "h", n=1, max_seconds=2.0)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    r = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(model_dir), "--set", "heldout",
-                        "--heldout-dir", str(tmp_path / "h"), "--clips", "1", "--steps", "2", "--rows", "T",
-                        "--classifier", str(clf), "--json"], capture_output=True, text=True, env=env, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "triergon_studio",
+            "eval",
+            str(model_dir),
+            "--set",
+            "heldout",
+            "--heldout-dir",
+            str(tmp_path / "h"),
+            "--clips",
+            "1",
+            "--steps",
+            "2",
+            "--rows",
+            "T",
+            "--classifier",
+            str(clf),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["rows"]["T"]["class_acc"] in (0.0, 1.0)
-    bad = subprocess.run([sys.executable, "-m", "triergon_studio", "eval", str(tmp_path / "nope"), "--set", "heldout",
-                          "--heldout-dir", str(tmp_path / "h")], capture_output=True, text=True, env=env, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "triergon_studio",
+            "eval",
+            str(tmp_path / "nope"),
+            "--set",
+            "heldout",
+            "--heldout-dir",
+            str(tmp_path / "h"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "model folder not found" in bad.stderr
 
 
-def test_reference_audio_row_reaches_the_model(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+def test_reference_audio_row_reaches_the_model(
+    tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path
+) -> None:
     """V+T+A must condition on the clip's audio: it once set a misspelt request field and equalled V+T."""
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.training.corpus.heldout import write_heldout
@@ -129,8 +177,12 @@ def test_row_groups_and_merge() -> None:
     assert list(merged.rows) == ["T", "V"] and merged.t_lufs_mae == 4.0  # Table 3 order, not arrival
     assert merged.targets["class_acc_text"].measured == 1.0
     assert merged.targets["av_align_ratio"].measured == 0.9  # no V+T+GT row: the best video row
-    assert merged.targets["lufs_mae_raw_gt"].to_dict() == {"target": 1.5, "measured": None, "met": False,
-                                                           "note": "not measured"}
+    assert merged.targets["lufs_mae_raw_gt"].to_dict() == {
+        "target": 1.5,
+        "measured": None,
+        "met": False,
+        "note": "not measured",
+    }
     with pytest.raises(StudioError, match="disagree"):
         merge_reports([a, EvalReport(3, ref, b.rows)], ROWS)
 
@@ -138,8 +190,15 @@ def test_row_groups_and_merge() -> None:
 def _row(**over: float) -> RowResult:
     from triergon_studio.training.eval.results import ChannelMAE
 
-    base = {"class_acc": 0.5, "class_acc_train_captions": 0.5, "class_acc_heldout_captions": 0.5, "kl_ref_gen": 1.0,
-            "av_align": 0.1, "av_align_ratio": 0.5, "seconds": 1.0}
+    base = {
+        "class_acc": 0.5,
+        "class_acc_train_captions": 0.5,
+        "class_acc_heldout_captions": 0.5,
+        "kl_ref_gen": 1.0,
+        "av_align": 0.1,
+        "av_align_ratio": 0.5,
+        "seconds": 1.0,
+    }
     return RowResult(**{**base, **over}, lufs_mae_vs_gt=ChannelMAE(9.0, 11.0, 10.0))  # type: ignore[arg-type]
 
 
@@ -153,7 +212,10 @@ def test_the_bundled_manifest_eval_reads_into_the_typed_report_and_back_unchange
     assert json.dumps(report.to_dict()) == json.dumps(data)  # same keys, same order, same values
     assert report.targets == compute_targets(report)  # the recorded targets follow from the recorded rows
     gt = report.rows["V+T+GT"]
-    assert gt.lufs_mae_conform is not None and report.targets["lufs_mae_conform_gt"].measured == gt.lufs_mae_conform.mean
+    assert (
+        gt.lufs_mae_conform is not None
+        and report.targets["lufs_mae_conform_gt"].measured == gt.lufs_mae_conform.mean
+    )
     assert "| V+T+pred |" in to_markdown(report)
     broken = {**data, "rows": {**data["rows"], "T": {**data["rows"]["T"], "class_accuracy": 1.0}}}
     with pytest.raises(StudioError, match="class_accuracy") as err:
@@ -162,7 +224,9 @@ def test_the_bundled_manifest_eval_reads_into_the_typed_report_and_back_unchange
 
 
 @pytest.mark.slow
-def test_parallel_evaluation_equals_one_process(tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path) -> None:
+def test_parallel_evaluation_equals_one_process(
+    tiny_model_and_classifier: tuple[Path, Path], tmp_path: Path
+) -> None:
     import shutil
 
     from triergon_studio.training.corpus.heldout import write_heldout
@@ -187,7 +251,9 @@ def test_parallel_evaluation_equals_one_process(tiny_model_and_classifier: tuple
     assert gt_raw is not None and next(iter(comp.values())).raw == gt_raw.mean
 
 
-def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(tiny_model_and_classifier: tuple[Path, Path]) -> None:
+def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(
+    tiny_model_and_classifier: tuple[Path, Path],
+) -> None:
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.training.eval.classifier import load_classifier
     from triergon_studio.training.eval.dev_check import dev_check, dev_pool

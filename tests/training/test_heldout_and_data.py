@@ -42,8 +42,24 @@ def test_write_heldout_writes_video_audio_and_metadata(tmp_path: Path) -> None:
 
 def test_cli_write_heldout(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    r = subprocess.run([sys.executable, "-m", "triergon_studio", "corpus", "write-heldout", str(tmp_path / "h"),
-                        "-n", "2", "--max-seconds", "2.5"], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "triergon_studio",
+            "corpus",
+            "write-heldout",
+            str(tmp_path / "h"),
+            "-n",
+            "2",
+            "--max-seconds",
+            "2.5",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "h" / "heldout.json").read_text())["n"] == 2
 
@@ -71,7 +87,9 @@ def test_segment_cut_and_timing_fields() -> None:
             assert it["valid"] == SPEC.samples and 0 <= start <= total - SPEC.seconds + 1e-9
             assert abs(start * 6 - round(start * 6)) < 1e-9  # starts on a curve frame
         else:
-            assert start == 0.0 and it["valid"] == round(total * 44100) or abs(it["valid"] - total * 44100) <= 1
+            assert (
+                start == 0.0 and it["valid"] == round(total * 44100) or abs(it["valid"] - total * 44100) <= 1
+            )
             assert not it["audio"][:, it["valid"] :].any()
     assert any(it["seconds_start"] > 0 for it in items)
 

@@ -38,8 +38,9 @@ def make_clip(path: Path, seconds: float, fps: int = 12, audio: np.ndarray | Non
         if ast is not None and audio is not None:
             hop = 1024
             for k in range(0, len(audio) - hop + 1, hop):
-                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[k : k + hop].T), format="fltp",
-                                                layout="stereo")
+                fr = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(audio[k : k + hop].T), format="fltp", layout="stereo"
+                )
                 fr.sample_rate = SR
                 fr.pts = k
                 fr.time_base = Fraction(1, SR)
@@ -67,7 +68,9 @@ def clip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_folder_manifest_records_probe_curves_features_and_splits(clip_folder: Path, tmp_path: Path) -> None:
-    rep = build_manifest(tmp_path / "m.jsonl", folder=clip_folder, cache_dir=tmp_path / "cache", feature_size=32)
+    rep = build_manifest(
+        tmp_path / "m.jsonl", folder=clip_folder, cache_dir=tmp_path / "cache", feature_size=32
+    )
     assert rep.written == 3 and not rep.skipped
     rows = {r["id"]: r for r in read_manifest(rep.path)}
     door = rows["door"]
@@ -108,12 +111,16 @@ def test_audioset_csv_with_label_map(tmp_path: Path) -> None:
     vids.mkdir()
     make_clip(vids / "YTid0000001_20.mp4", 2.0, audio=tone(2.0, -20.0, -26.0))
     csv_path = tmp_path / "seg.csv"
-    csv_path.write_text('# Segments csv created Sun Mar  5 10:54:31 2017\n# num_ytids=1\n'
-                        '# YTID, start_seconds, end_seconds, positive_labels\n'
-                        'YTid0000001, 20.000, 30.000, "/m/0bt9lr,/m/05tny_"\n')
+    csv_path.write_text(
+        "# Segments csv created Sun Mar  5 10:54:31 2017\n# num_ytids=1\n"
+        "# YTID, start_seconds, end_seconds, positive_labels\n"
+        'YTid0000001, 20.000, 30.000, "/m/0bt9lr,/m/05tny_"\n'
+    )
     labels = tmp_path / "labels.csv"
-    labels.write_text('index,mid,display_name\n0,/m/0bt9lr,Dog\n1,/m/05tny_,Bark\n')
-    rep = build_manifest(tmp_path / "a.jsonl", csv_path=csv_path, videos=vids, label_map=labels, feature_size=16)
+    labels.write_text("index,mid,display_name\n0,/m/0bt9lr,Dog\n1,/m/05tny_,Bark\n")
+    rep = build_manifest(
+        tmp_path / "a.jsonl", csv_path=csv_path, videos=vids, label_map=labels, feature_size=16
+    )
     row = read_manifest(rep.path)[0]
     assert row["labels"] == ["Dog", "Bark"] and row["caption"] == "Dog, Bark"
     assert row["curves_status"] == "measured"
@@ -134,8 +141,18 @@ def test_shared_media_without_audio(shared_media: Path, tmp_path: Path) -> None:
 def test_cli_build_manifest_and_refusal(clip_folder: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = tmp_path / "cli.jsonl"
-    cmd = [sys.executable, "-m", "triergon_studio", "build-manifest", "--folder", str(clip_folder), "--out", str(out),
-           "--feature-size", "16"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "triergon_studio",
+        "build-manifest",
+        "--folder",
+        str(clip_folder),
+        "--out",
+        str(out),
+        "--feature-size",
+        "16",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "3 clips" in r.stdout

@@ -8,13 +8,28 @@ from pathlib import Path
 from triergon_studio.training.reproduce import training_manifest
 
 
-def _run(work: Path, stage: str, steps: int, seconds: float, total: float | None, resumed: int, threads: int) -> None:
+def _run(
+    work: Path, stage: str, steps: int, seconds: float, total: float | None, resumed: int, threads: int
+) -> None:
     d = work / stage
     d.mkdir(parents=True)
-    conf = {"steps": steps + 100, "seed": 7, "batch_size": 4, "lr": 1e-3, "num_threads": threads, "pool_size": 16,
-            "segment_seconds": 2.0, "corpus": {"min_seconds": 1.0}}
-    summ = {"steps": steps, "seconds": seconds, "final_loss": 0.5, "resumed_from": resumed,
-            "stopped_by_time_limit": True}
+    conf = {
+        "steps": steps + 100,
+        "seed": 7,
+        "batch_size": 4,
+        "lr": 1e-3,
+        "num_threads": threads,
+        "pool_size": 16,
+        "segment_seconds": 2.0,
+        "corpus": {"min_seconds": 1.0},
+    }
+    summ = {
+        "steps": steps,
+        "seconds": seconds,
+        "final_loss": 0.5,
+        "resumed_from": resumed,
+        "stopped_by_time_limit": True,
+    }
     if total is not None:
         summ["seconds_total"] = total
     (d / "config.json").write_text(json.dumps(conf))
@@ -32,5 +47,9 @@ def test_training_record_counts_resumed_time_and_says_how_it_ran(tmp_path: Path)
     assert st["encoders"]["seconds"] == 800.0 and st["dit"]["planned_steps"] == 2100
     assert rec["total_seconds"] == 2500.0 + 800.0 + 1200.0 + 2700.0
     note = rec["hardware_note"]
-    assert "vae 1, encoders 2, lufs 1, dit 1" in note and "vae from step 537" in note and "lufs from step 115" in note
+    assert (
+        "vae 1, encoders 2, lufs 1, dit 1" in note
+        and "vae from step 537" in note
+        and "lufs from step 115" in note
+    )
     assert "encoders from" not in note

@@ -89,9 +89,25 @@ def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path:
 def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "triergon_studio", "train", "dit", "--config", str(CONFIGS / "tiny_dit.json"), "--out", str(out),
-           "--steps", "6"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "triergon_studio",
+        "train",
+        "dit",
+        "--config",
+        str(CONFIGS / "tiny_dit.json"),
+        "--out",
+        str(out),
+        "--steps",
+        "6",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
     import json
@@ -109,8 +125,12 @@ def test_data_dependent_init_makes_the_latent_path_live() -> None:
     torch.manual_seed(0)
     vae = OobleckVAE(get_preset("tiny").vae)
     t = torch.arange(8192) / 44100
-    audio = torch.stack([torch.stack([a * torch.sin(2 * torch.pi * f * t)] * 2) for a, f in
-                         ((0.01, 220.0), (0.03, 880.0), (0.02, 3000.0))])
+    audio = torch.stack(
+        [
+            torch.stack([a * torch.sin(2 * torch.pi * f * t)] * 2)
+            for a, f in ((0.01, 220.0), (0.03, 880.0), (0.02, 3000.0))
+        ]
+    )
     data_dependent_init(vae, audio)
     with torch.no_grad():
         z = vae.encode(audio)
@@ -128,7 +148,9 @@ def test_losses_ignore_the_noise_floor_but_see_level() -> None:
     x = torch.randn(2, 2, 8192) * 0.1
     floor_a, floor_b = x + torch.randn_like(x) * 1e-6, x + torch.randn_like(x) * 1e-6
     assert float(losses.multi_resolution_stft(floor_a, floor_b)) < 0.05
-    assert float(losses.envelope_loss(x * 0.1, x)) == pytest.approx(2.0, abs=0.05)  # -20 dB = 2 in log10 energy
+    assert float(losses.envelope_loss(x * 0.1, x)) == pytest.approx(
+        2.0, abs=0.05
+    )  # -20 dB = 2 in log10 energy
 
 
 def test_multi_scale_mel_sees_timbre_not_phase() -> None:

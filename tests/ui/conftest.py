@@ -13,8 +13,13 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 
-def make_video(path: Path, seconds: float = 4.0, fps: int = 25, size: tuple[int, int] = (320, 180),
-               tone_hz: float | None = None) -> Path:
+def make_video(
+    path: Path,
+    seconds: float = 4.0,
+    fps: int = 25,
+    size: tuple[int, int] = (320, 180),
+    tone_hz: float | None = None,
+) -> Path:
     """H.264 test picture: a white box moving left to right over a red ramp (optionally with a tone)."""
     import av
 
@@ -28,7 +33,7 @@ def make_video(path: Path, seconds: float = 4.0, fps: int = 25, size: tuple[int,
         img = np.zeros((h, w, 3), np.uint8)
         img[:, :, 0] = (i * 7) % 256
         x = int(i * (w - 20) / max(n - 1, 1))
-        img[h // 2 - 10:h // 2 + 10, x:x + 20] = 255
+        img[h // 2 - 10 : h // 2 + 10, x : x + 20] = 255
         for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():
@@ -100,7 +105,9 @@ def add_take(project, name: str = "steps", seconds: float | None = None, freq: f
     sr = 44100
     seconds = project.duration_s if seconds is None else seconds
     t = np.arange(int(seconds * sr)) / sr
-    audio = np.stack([0.2 * np.sin(2 * np.pi * freq * t), 0.1 * np.sin(2 * np.pi * freq * t)], 1).astype(np.float32)
+    audio = np.stack([0.2 * np.sin(2 * np.pi * freq * t), 0.1 * np.sin(2 * np.pi * freq * t)], 1).astype(
+        np.float32
+    )
     path = project.new_take_path(name)
     write_wav(path, audio, sr, bits="32f")
     rel = path.relative_to(project.folder).as_posix()
@@ -119,22 +126,41 @@ class ViewMouse:
         scene = self.vb.mapViewToScene(QPointF(x, y))
         return self.view.mapFromScene(scene)
 
-    def _send(self, kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton,
-              modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    def _send(
+        self,
+        kind: QEvent.Type,
+        pos: QPoint,
+        button: Qt.MouseButton,
+        buttons: Qt.MouseButton,
+        modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+    ) -> None:
         vp = self.view.viewport()
         ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), button, buttons, modifiers)
         QApplication.sendEvent(vp, ev)
 
-    def press(self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-        self._send(QEvent.Type.MouseButtonPress, self.point(x, y), Qt.MouseButton.LeftButton,
-                   Qt.MouseButton.LeftButton, modifiers)
+    def press(
+        self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+    ) -> None:
+        self._send(
+            QEvent.Type.MouseButtonPress,
+            self.point(x, y),
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.LeftButton,
+            modifiers,
+        )
 
     def move(self, x: float, y: float) -> None:
-        self._send(QEvent.Type.MouseMove, self.point(x, y), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+        self._send(
+            QEvent.Type.MouseMove, self.point(x, y), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton
+        )
 
     def release(self, x: float, y: float) -> None:
-        self._send(QEvent.Type.MouseButtonRelease, self.point(x, y), Qt.MouseButton.LeftButton,
-                   Qt.MouseButton.NoButton)
+        self._send(
+            QEvent.Type.MouseButtonRelease,
+            self.point(x, y),
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.NoButton,
+        )
 
     def drag(self, points: list[tuple[float, float]]) -> None:
         self.press(*points[0])
@@ -142,7 +168,9 @@ class ViewMouse:
             self.move(*p)
         self.release(*points[-1])
 
-    def click(self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    def click(
+        self, x: float, y: float, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+    ) -> None:
         self.press(x, y, modifiers)
         self.release(x, y)
 

@@ -47,10 +47,37 @@ def test_same_spec_through_the_app_job_and_the_generate_command(window, qtbot, t
     curves_file.write_text(json.dumps(curves.to_json()))
     out = tmp_path / "cli.wav"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cmd = [sys.executable, "-m", "triergon_studio", "generate", str(project.video_abspath()), "--start", "1",
-           "--end", "3", "--text", "a heavy door slams", "--ref-audio", str(ref), "--ref-in", "0.1",
-           "--ref-out", "0.5", "--curves", str(curves_file), "--seed", "1234", "--steps", "3", "--model",
-           "tiny-random", "--bits", "32f", "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "triergon_studio",
+        "generate",
+        str(project.video_abspath()),
+        "--start",
+        "1",
+        "--end",
+        "3",
+        "--text",
+        "a heavy door slams",
+        "--ref-audio",
+        str(ref),
+        "--ref-in",
+        "0.1",
+        "--ref-out",
+        "0.5",
+        "--curves",
+        str(curves_file),
+        "--seed",
+        "1234",
+        "--steps",
+        "3",
+        "--model",
+        "tiny-random",
+        "--bits",
+        "32f",
+        "-o",
+        str(out),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     cli_audio, cli_sr = read_audio(out)

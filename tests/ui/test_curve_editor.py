@@ -70,8 +70,8 @@ def test_line_tool_draws_a_ramp_with_grid_snap(editor, seeded, view_mouse) -> No
     left = seeded.curves.left
     i0, i1 = int(1.0 * 6), int(3.0 * 6)
     assert left[i0] == pytest.approx(-60.0, abs=1e-6) and left[i1] == pytest.approx(-20.0, abs=1e-6)
-    assert np.all(np.diff(left[i0:i1 + 1]) > 0)
-    assert np.allclose(left[:i0], -40.0) and np.allclose(left[i1 + 1:], -40.0)
+    assert np.all(np.diff(left[i0 : i1 + 1]) > 0)
+    assert np.allclose(left[:i0], -40.0) and np.allclose(left[i1 + 1 :], -40.0)
     assert len(seeded.undo) == 1 and seeded.undo.undo_text == "Draw line"
 
 
@@ -115,10 +115,23 @@ def test_points_double_click_adds_a_point(editor, seeded, view_mouse, qtbot) -> 
     p = m.point(2.0, -15.0)
     vp = editor.view.viewport()
     left_btn = Qt.MouseButton.LeftButton
-    for kind, buttons in ((QEvent.Type.MouseButtonPress, left_btn), (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
-                          (QEvent.Type.MouseButtonDblClick, left_btn), (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
-        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)), left_btn, buttons,
-                                               Qt.KeyboardModifier.NoModifier))
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, left_btn),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+        (QEvent.Type.MouseButtonDblClick, left_btn),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        QApplication.sendEvent(
+            vp,
+            QMouseEvent(
+                kind,
+                QPointF(p),
+                QPointF(vp.mapToGlobal(p)),
+                left_btn,
+                buttons,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
     assert seeded.curves.left[12] == pytest.approx(-15.0, abs=0.5)
     assert seeded.undo.undo_text == "Add point"
 

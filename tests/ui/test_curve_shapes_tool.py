@@ -41,10 +41,21 @@ def select(editor, *frames: int, channel: int = 0) -> None:
 
 def right_click(view, point) -> None:
     vp = view.viewport()
-    for kind, buttons in ((QEvent.Type.MouseButtonPress, Qt.MouseButton.RightButton),
-                          (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
-        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(point), QPointF(vp.mapToGlobal(point)),
-                                               Qt.MouseButton.RightButton, buttons, Qt.KeyboardModifier.NoModifier))
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, Qt.MouseButton.RightButton),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        QApplication.sendEvent(
+            vp,
+            QMouseEvent(
+                kind,
+                QPointF(point),
+                QPointF(vp.mapToGlobal(point)),
+                Qt.MouseButton.RightButton,
+                buttons,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
 
 
 def slow(t0: float, v0: float, t1: float, v1: float, frames: np.ndarray) -> np.ndarray:

@@ -174,7 +174,9 @@ def test_round_trip_after_every_kind_of_edit(window, qtbot, tmp_path) -> None:
         lambda: add_take(p, "steps"),
         lambda: p.place_take(p.takes[0].id, "FX", 0.4),
         lambda: p.move_item(p.lane("FX").items[0].id, offset_s=0.6),
-        lambda: p.edit_item(p.lane("FX").items[0].id, trim_in_s=0.2, trim_out_s=1.5, fade_in_s=0.1, fade_out_s=0.3),
+        lambda: p.edit_item(
+            p.lane("FX").items[0].id, trim_in_s=0.2, trim_out_s=1.5, fade_in_s=0.1, fade_out_s=0.3
+        ),
         lambda: p.rename_take(p.takes[0].id, "steps, tiled"),
         lambda: p.add_lane("WALLA"),
         lambda: p.rename_lane("WALLA", "CROWD"),
@@ -335,10 +337,10 @@ def test_trims_and_fades_on_a_placed_take(window, qtbot) -> None:
     assert (item.fade_in_s, item.fade_out_s) == pytest.approx((0.4, 0.4))
     sr = 48000
     fx = render_lanes(p, sr, int(p.duration_s * sr))["FX"]
-    assert not fx[: int(0.8 * sr) - 1].any() and not fx[int(3.0 * sr) + 1:].any()  # silent outside the trims
-    full = np.abs(fx[int(1.5 * sr):int(2.5 * sr)]).max()
-    assert np.abs(fx[int(0.8 * sr):int(0.85 * sr)]).max() < 0.3 * full  # fading in
-    assert np.abs(fx[int(2.95 * sr):int(3.0 * sr)]).max() < 0.3 * full  # fading out
+    assert not fx[: int(0.8 * sr) - 1].any() and not fx[int(3.0 * sr) + 1 :].any()  # silent outside the trims
+    full = np.abs(fx[int(1.5 * sr) : int(2.5 * sr)]).max()
+    assert np.abs(fx[int(0.8 * sr) : int(0.85 * sr)]).max() < 0.3 * full  # fading in
+    assert np.abs(fx[int(2.95 * sr) : int(3.0 * sr)]).max() < 0.3 * full  # fading out
     # The drawing shows the trimmed part only, inside its own lane.
     qtbot.waitUntil(lambda: any(s[0] == item_id for s in window.timeline.lanes._spans), timeout=10000)
     span = next(s for s in window.timeline.lanes._spans if s[0] == item_id)
@@ -357,8 +359,9 @@ def test_prompt_panel_follows_what_the_model_can_do(window, qtbot, tmp_path) -> 
     assert "25" in p.steps.specialValueText() and "4" in p.cfg.specialValueText()
     sao = tmp_path / "stable-audio-open-1.0"
     sao.mkdir()
-    (sao / "model_config.json").write_text(json.dumps({"model_type": "diffusion_cond", "sample_rate": 44100,
-                                                       "sample_size": 2097152}))
+    (sao / "model_config.json").write_text(
+        json.dumps({"model_type": "diffusion_cond", "sample_rate": 44100, "sample_size": 2097152})
+    )
     window._add_model_folder(str(sao))
     assert p.model.currentText() == str(sao)
     assert not p.use_picture.isEnabled() and not p.reference.isEnabled() and not p.predict_button.isEnabled()
@@ -418,8 +421,14 @@ def test_one_selection_at_a_time_and_region_take_overlay(window, qtbot) -> None:
     path = p.new_take_path("region")
     tone = np.sin(2 * np.pi * 220 * np.arange(2 * 44100) / 44100)
     write_wav(path, np.stack([tone, tone], 1).astype(np.float32) * 0.2, 44100, bits="32f")
-    take = Take(id=new_id(), name="region", path=path.relative_to(p.folder).as_posix(), duration_s=2.0,
-                sample_rate=44100, metadata={"start_s": 1.0})
+    take = Take(
+        id=new_id(),
+        name="region",
+        path=path.relative_to(p.folder).as_posix(),
+        duration_s=2.0,
+        sample_rate=44100,
+        metadata={"start_s": 1.0},
+    )
     p.add_take(take)
     qtbot.waitUntil(lambda: take.id in window.take_curves, timeout=10000)
     window.takes_panel.select(take.id)
@@ -439,10 +448,22 @@ def test_tab_reaches_every_kind_of_control(window, qtbot) -> None:
         seen.add(w)
         qtbot.keyClick(w, Qt.Key.Key_Tab)
     names = {w.objectName() for w in seen}
-    assert {"promptText", "generateButton", "regenerateButton", "takesList", "curveEditor", "playButton",
-            "deviceCombo", "startTimecode", "exportButton", "predictButton"} <= names
+    assert {
+        "promptText",
+        "generateButton",
+        "regenerateButton",
+        "takesList",
+        "curveEditor",
+        "playButton",
+        "deviceCombo",
+        "startTimecode",
+        "exportButton",
+        "predictButton",
+    } <= names
     bar_buttons = [window.curve_toolbar.widgetForAction(a) for a in window.curve_toolbar.all_actions()]
-    bar_buttons += [window.curve_toolbar.edits_bar.widgetForAction(a) for a in window.curve_toolbar.all_actions()]
+    bar_buttons += [
+        window.curve_toolbar.edits_bar.widgetForAction(a) for a in window.curve_toolbar.all_actions()
+    ]
     assert sum(1 for b in bar_buttons if b is not None and b in seen) >= 14
     assert {window.prompt_panel.steps, window.prompt_panel.sampler, window.prompt_panel.seed} <= seen
     assert window.prompt_text.toPlainText() == ""  # no tab characters

@@ -12,8 +12,19 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .conftest import add_take
 
-OBJECT_NAMES = ("videoView", "curveEditor", "promptText", "referenceAudio", "generateButton", "cancelButton",
-                "progressBar", "takesList", "playButton", "exportButton", "loudnessMeter")
+OBJECT_NAMES = (
+    "videoView",
+    "curveEditor",
+    "promptText",
+    "referenceAudio",
+    "generateButton",
+    "cancelButton",
+    "progressBar",
+    "takesList",
+    "playButton",
+    "exportButton",
+    "loudnessMeter",
+)
 
 
 def test_object_names(window) -> None:
@@ -25,11 +36,13 @@ def test_window_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
-            "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
-            "from triergon_studio.ui.main_window import MainWindow\n"
-            "w = MainWindow(open_audio=False); w.show(); app.processEvents()\n"
-            "print('torch' in sys.modules)\n")
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
+        "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+        "from triergon_studio.ui.main_window import MainWindow\n"
+        "w = MainWindow(open_audio=False); w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.strip().splitlines()[-1] == "False"
@@ -93,12 +106,18 @@ def test_drop_take_onto_lane(window, qtbot) -> None:
     target = lanes.mapFromScene(vb.mapViewToScene(QPointF(1.0, -1.5)))  # second lane (FX), at 1 s
     mime = QMimeData()
     mime.setData(TAKE_MIME, take_id.encode())
-    enter = QDragEnterEvent(target, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        target, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(lanes.viewport(), enter)
     assert enter.isAccepted()
-    ev = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
+    ev = QDropEvent(
+        QPointF(target),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(lanes.viewport(), ev)
     fx = window.project.lane("FX")
     assert len(fx.items) == 1 and fx.items[0].take_id == take_id

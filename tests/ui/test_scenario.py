@@ -28,8 +28,18 @@ class MonitorCapture:
     def __init__(self, sink: str, sr: int = 48000, chunk: int = 240) -> None:
         self.sr, self.chunk = sr, chunk
         self.proc = subprocess.Popen(
-            ["parec", "-d", f"{sink}.monitor", "--format=float32le", f"--rate={sr}", "--channels=2", "--raw",
-             "--latency-msec=5"], stdout=subprocess.PIPE)
+            [
+                "parec",
+                "-d",
+                f"{sink}.monitor",
+                "--format=float32le",
+                f"--rate={sr}",
+                "--channels=2",
+                "--raw",
+                "--latency-msec=5",
+            ],
+            stdout=subprocess.PIPE,
+        )
         self.chunks: list[np.ndarray] = []
         self.stamps: list[tuple[float, int]] = []  # (arrival time, frames received after this chunk)
         self._n = 0
@@ -69,8 +79,8 @@ def best_lag(captured: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
     c = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)
     k = int(np.argmax(np.abs(c)))
     lag = k if k < n // 2 else k - n
-    seg_y = y[max(0, lag): max(0, lag) + len(x)]
-    seg_x = x[max(0, -lag): max(0, -lag) + len(seg_y)]
+    seg_y = y[max(0, lag) : max(0, lag) + len(x)]
+    seg_x = x[max(0, -lag) : max(0, -lag) + len(seg_y)]
     peak = float(np.dot(seg_x, seg_y) / (np.linalg.norm(seg_x) * np.linalg.norm(seg_y) + 1e-12))
     return lag, peak
 
@@ -193,7 +203,9 @@ def test_scenario_predict_draw_generate_cancel_audition_export(audio_window, qtb
     assert win.meter.integrated is not None and -40 < win.meter.integrated < 0
     assert win.meter.true_peak is not None
     # A/V offset: picture position at each tick minus the buffer position audible at that moment.
-    offsets = [pos - (cap.frame_at(t) + lag) / 48000 for t, pos in shown if 0.3 < pos < project.duration_s - 0.3]
+    offsets = [
+        pos - (cap.frame_at(t) + lag) / 48000 for t, pos in shown if 0.3 < pos < project.duration_s - 0.3
+    ]
     offset_ms = 1000 * float(np.median(offsets))
     print(f"A/V offset through the device: {offset_ms:+.1f} ms (n={len(offsets)}, correlation {peak:.3f})")
     assert abs(offset_ms) < 40.0  # the target is 10 ms; the margin covers the capture path
@@ -256,7 +268,7 @@ def test_regenerate_region_of_selected_take(window, qtbot) -> None:
     assert a.shape == b.shape
     i, j = int(0.9 * sr), int(2.1 * sr)
     assert np.array_equal(a[:i], b[:i]) and np.array_equal(a[j:], b[j:])  # outside the region: untouched
-    assert not np.allclose(a[int(1.2 * sr):int(1.8 * sr)], b[int(1.2 * sr):int(1.8 * sr)])
+    assert not np.allclose(a[int(1.2 * sr) : int(1.8 * sr)], b[int(1.2 * sr) : int(1.8 * sr)])
     assert new.name.startswith(source.name.replace(" ", "_"))
 
 

@@ -112,10 +112,12 @@ def test_frame_content_matches_index(qtbot, small_video) -> None:
         for index in (5, 80):
             provider.request(index)
             qtbot.waitUntil(lambda index=index: index in got, timeout=5000)
+
         def box_x(img) -> int:  # noqa: ANN001
             y = img.height() // 2
             xs = [x for x in range(img.width()) if img.pixelColor(x, y).blue() > 200]
             return xs[0]
+
         assert box_x(got[5]) < box_x(got[80])
     finally:
         provider.close()

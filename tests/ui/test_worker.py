@@ -58,8 +58,13 @@ def test_abort_between_yields(qtbot) -> None:
     steps: list[int] = []
     aborted: list[bool] = []
     returned: list[object] = []
-    job = Job("slow", counting(1000, 0.01), on_yield=steps.append, on_abort=lambda: aborted.append(True),
-              on_return=returned.append)
+    job = Job(
+        "slow",
+        counting(1000, 0.01),
+        on_yield=steps.append,
+        on_abort=lambda: aborted.append(True),
+        on_return=returned.append,
+    )
     queue.submit(job)
     qtbot.waitUntil(lambda: len(steps) >= 3, timeout=5000)
     with qtbot.waitSignal(queue.job_finished, timeout=5000):
@@ -112,14 +117,18 @@ def test_later_job_runs_after_a_failed_one(qtbot) -> None:
     queue.submit(Job("boom", boom, on_error=errors.append))
     queue.submit(Job("ok", counting(2), on_return=results.append))
     qtbot.waitUntil(lambda: results == ["done 2"], timeout=5000)
-    assert errors == ["Something went wrong: an internal error (RuntimeError). Details are in the log (Help > Show log)."]
+    assert errors == [
+        "Something went wrong: an internal error (RuntimeError). Details are in the log (Help > Show log)."
+    ]
 
 
 @pytest.mark.parametrize(
     ("exc", "needle"),
-    [(MemoryError("cannot allocate 8 GiB"), "Out of memory"),
-     (FileNotFoundError(2, "No such file", "/x/weights.safetensors"), "/x/weights.safetensors"),
-     (ValueError("bad\nvalue"), "internal error (ValueError)")],
+    [
+        (MemoryError("cannot allocate 8 GiB"), "Out of memory"),
+        (FileNotFoundError(2, "No such file", "/x/weights.safetensors"), "/x/weights.safetensors"),
+        (ValueError("bad\nvalue"), "internal error (ValueError)"),
+    ],
 )
 def test_describe_error(exc: BaseException, needle: str) -> None:
     text = describe_error(exc)

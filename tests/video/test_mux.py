@@ -15,16 +15,36 @@ from triergon_studio.video.probe import probe
 
 
 def _packets(path: Path) -> list[tuple[str, str, str, str]]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_data_hash", "sha256",
-                          "-show_entries", "packet=pts_time,dts_time,size,data_hash", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return [(f"{float(p['pts_time']):.6f}", f"{float(p['dts_time']):.6f}", p["size"], p["data_hash"])
-            for p in json.loads(out)["packets"]]
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_data_hash",
+            "sha256",
+            "-show_entries",
+            "packet=pts_time,dts_time,size,data_hash",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [
+        (f"{float(p['pts_time']):.6f}", f"{float(p['dts_time']):.6f}", p["size"], p["data_hash"])
+        for p in json.loads(out)["packets"]
+    ]
 
 
 def _tone(n: int, sr: int) -> np.ndarray:
     t = np.arange(n) / sr
-    return np.stack([0.3 * np.sin(2 * np.pi * 1000 * t), 0.3 * np.sin(2 * np.pi * 500 * t)], 1).astype(np.float32)
+    return np.stack([0.3 * np.sin(2 * np.pi * 1000 * t), 0.3 * np.sin(2 * np.pi * 500 * t)], 1).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("container", ["mp4", "mov"])

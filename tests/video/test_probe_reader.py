@@ -134,7 +134,7 @@ def test_audio_track_extracted_float32_native_rate(clip_audio: Path) -> None:
     audio, sr = extract_audio(clip_audio)
     assert sr == 48000 and audio.dtype == np.float32 and audio.ndim == 2 and audio.shape[1] == 2
     assert abs(audio.shape[0] - 2 * 48000) <= 2048  # AAC frames pad the end
-    spectrum = np.abs(np.fft.rfft(audio[4096:4096 + 48000, 0]))
+    spectrum = np.abs(np.fft.rfft(audio[4096 : 4096 + 48000, 0]))
     assert np.argmax(spectrum) == pytest.approx(440, abs=1)
     assert 0.4 < np.abs(audio).max() < 0.6
 
@@ -152,8 +152,24 @@ def test_rotated_phone_video_matches_ffmpeg(media_dir: Path, clip_h264: Path) ->
     info = probe(path)
     assert info.rotation in (90, 270)
     assert info.display_size == (48, 80) and info.to_json_dict()["rotation"] == info.rotation
-    raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-frames:v", "2", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            "2",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     reference = np.frombuffer(raw, np.uint8).reshape(2, 80, 48, 3)[1].astype(int)  # frame 1: one stripe
     with VideoReader(path) as reader:
         image = reader.frame_at_index(1).image
@@ -199,7 +215,9 @@ def test_edit_list_trim_shows_only_the_kept_frames(media_dir: Path) -> None:
 
     src = make_video(media_dir / "src25.mp4", 50, fps=25, gop=25)
     trimmed = media_dir / "trimmed.mp4"
-    ffmpeg("-ss", "0.4", "-i", str(src), "-c", "copy", str(trimmed))  # edit list; packets before 0.4 s discarded
+    ffmpeg(
+        "-ss", "0.4", "-i", str(src), "-c", "copy", str(trimmed)
+    )  # edit list; packets before 0.4 s discarded
     with VideoReader(trimmed) as reader:
         assert reader.info.frame_count == 40  # as ffprobe -count_frames reports
         assert [read_index(f.image) for f in reader.iter_frames()] == list(range(10, 50))

@@ -29,9 +29,17 @@ def read_index(image: np.ndarray) -> int:
     return sum(1 << b for b in range(STRIPES) if image[:, b * sw : (b + 1) * sw].mean() > 127)
 
 
-def make_video(path: Path, n_frames: int, fps: Fraction | int = 25, size: tuple[int, int] = (80, 48),
-               codec: str = "libx264", audio: tuple[int, int] | None = None, pts_ms: list[int] | None = None,
-               gop: int = 12, bframes: bool = True) -> Path:
+def make_video(
+    path: Path,
+    n_frames: int,
+    fps: Fraction | int = 25,
+    size: tuple[int, int] = (80, 48),
+    codec: str = "libx264",
+    audio: tuple[int, int] | None = None,
+    pts_ms: list[int] | None = None,
+    gop: int = 12,
+    bframes: bool = True,
+) -> Path:
     """Write ``n_frames`` index-striped frames. ``audio`` = (sample_rate, channels) adds a 440 Hz tone
     as long as the picture; ``pts_ms`` gives each frame's own time in ms (variable frame rate)."""
     fps = Fraction(fps)
@@ -82,8 +90,9 @@ def make_audio_only(path: Path, seconds: float = 1.0, sr: int = 48000) -> Path:
     n = int(seconds * sr)
     data = np.zeros((2, n), np.float32)
     for start in range(0, n, 1024):
-        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, start : start + 1024]), format="fltp",
-                                        layout="stereo")
+        af = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(data[:, start : start + 1024]), format="fltp", layout="stereo"
+        )
         af.sample_rate, af.pts = sr, start
         for packet in stream.encode(af):
             container.mux(packet)

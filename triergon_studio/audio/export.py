@@ -127,7 +127,9 @@ def fade_gain(n: int, fade_in: int, fade_out: int) -> np.ndarray:
         g[:k] *= np.sin(0.5 * np.pi * (np.arange(k) + 0.5) / fade_in).astype(np.float32)
     if fade_out > 0:
         k = min(fade_out, n)
-        g[n - k :] *= np.cos(0.5 * np.pi * (np.arange(fade_out - k, fade_out) + 0.5) / fade_out).astype(np.float32)
+        g[n - k :] *= np.cos(0.5 * np.pi * (np.arange(fade_out - k, fade_out) + 0.5) / fade_out).astype(
+            np.float32
+        )
     return g
 
 
@@ -210,8 +212,11 @@ def export_project(
         if s.resume:
             return _resume(journal, out, progress)
         if not s.force:
-            raise ExportError(f"holds an unfinished export of {project.name!r} ({_journal_state(journal, out)}); "
-                              "run export again with --resume to finish it, or --force to redo it", out)
+            raise ExportError(
+                f"holds an unfinished export of {project.name!r} ({_journal_state(journal, out)}); "
+                "run export again with --resume to finish it, or --force to redo it",
+                out,
+            )
         _discard(journal, out)
     elif s.resume:
         raise ExportError("has no unfinished export to resume", out)
@@ -222,8 +227,11 @@ def export_project(
     if s.mux != "none" and (video is None or not video.is_file()):
         raise ExportError("the review video needs the project's video, which is missing; relink it", video)
     if s.reaper and video is not None and not video.is_file():  # an .rpp pointing at nothing opens broken
-        raise ExportError("the REAPER project would point at the project's video, which is missing; relink it "
-                          "or export without --reaper", video)
+        raise ExportError(
+            "the REAPER project would point at the project's video, which is missing; relink it "
+            "or export without --reaper",
+            video,
+        )
     if out.exists() and not out.is_dir():
         raise ExportError("is a file, not a folder to export into", out)
     _check_memory(n, len(project.lanes), out)
@@ -302,8 +310,18 @@ def export_project(
         # Commit: the journal names every file; the report moves last, so a folder with a report and no
         # journal holds a finished export, and one with a journal is detectably unfinished (--resume).
         order = [k for k in temps if k != "report"] + ["report"]
-        _write_text(journal, json.dumps({"format": JOURNAL_FORMAT, "version": 1, "project": project.name,
-                                         "staging": staging.name, "files": [finals[k].name for k in order]}))
+        _write_text(
+            journal,
+            json.dumps(
+                {
+                    "format": JOURNAL_FORMAT,
+                    "version": 1,
+                    "project": project.name,
+                    "staging": staging.name,
+                    "files": [finals[k].name for k in order],
+                }
+            ),
+        )
         moving = True
         for key in order:
             _move(temps[key], finals[key])
@@ -314,8 +332,11 @@ def export_project(
         raise
     except OSError as exc:
         if moving:
-            raise ExportError(f"stopped while moving files into place ({exc.strerror or exc}); run export "
-                              "again with --resume to finish it", out) from exc
+            raise ExportError(
+                f"stopped while moving files into place ({exc.strerror or exc}); run export "
+                "again with --resume to finish it",
+                out,
+            ) from exc
         raise ExportError(f"could not be written: {exc.strerror or exc}", out) from exc
     finally:
         if not moving:  # nothing under a final name yet (or everything is): the staging folder goes
@@ -346,9 +367,16 @@ def _read_journal(journal: Path) -> dict[str, Any]:
     try:
         data = json.loads(journal.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ExportError("unfinished-export journal is unreadable; use --force to redo the export", journal) from exc
-    if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or not isinstance(data.get("files"), list) \
-            or not isinstance(data.get("staging"), str) or not _STAGING.match(data["staging"]):
+        raise ExportError(
+            "unfinished-export journal is unreadable; use --force to redo the export", journal
+        ) from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != JOURNAL_FORMAT
+        or not isinstance(data.get("files"), list)
+        or not isinstance(data.get("staging"), str)
+        or not _STAGING.match(data["staging"])
+    ):
         raise ExportError("is not an export journal of this program; use --force to redo the export", journal)
     if any(not isinstance(f, str) or "/" in f or "\\" in f or f.startswith(".") for f in data["files"]):
         raise ExportError("export journal names a file outside the export folder", journal)
@@ -384,18 +412,34 @@ def _resume(journal: Path, out: Path, progress: Progress | None) -> ExportResult
             except OSError as exc:
                 raise ExportError(f"cannot move {name} into place: {exc.strerror or exc}", out) from exc
         elif not dst.exists():
-            raise ExportError(f"cannot resume: {name} is missing from the staging folder; use --force to redo "
-                              "the export", out)
+            raise ExportError(
+                f"cannot resume: {name} is missing from the staging folder; use --force to redo the export",
+                out,
+            )
     journal.unlink()
     shutil.rmtree(staging, ignore_errors=True)
     report_path = out / data["files"][-1]
     report = json.loads(report_path.read_text(encoding="utf-8"))
-    files = [ExportedFile(f["kind"], out / f["file"], f.get("lane"), f.get("length_samples"),
-                          extra={k: v for k, v in f.items() if k == "clipped_samples"}) for f in report["files"]]
+    files = [
+        ExportedFile(
+            f["kind"],
+            out / f["file"],
+            f.get("lane"),
+            f.get("length_samples"),
+            extra={k: v for k, v in f.items() if k == "clipped_samples"},
+        )
+        for f in report["files"]
+    ]
     if progress is not None:
         progress("Done", 1.0)
-    return ExportResult(out, [*files, ExportedFile("report", report_path)], int(report["picture_samples"]),
-                        int(report["bext_time_reference"]), float(report["mix_gain_db"]), report_path)
+    return ExportResult(
+        out,
+        [*files, ExportedFile("report", report_path)],
+        int(report["picture_samples"]),
+        int(report["bext_time_reference"]),
+        float(report["mix_gain_db"]),
+        report_path,
+    )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -438,8 +482,11 @@ def _check_memory(n: int, lanes: int, out: Path) -> None:
     need = n * 2 * 4 * (lanes + 3)  # each lane, the mix, the normalised copy and one write buffer, float32
     avail = _available_memory()
     if avail is not None and need > avail:
-        raise ExportError(f"rendering {n} samples x {lanes} lane(s) needs about {need / 2**30:.1f} GiB of memory "
-                          f"but {avail / 2**30:.1f} GiB is available; export a shorter picture or fewer lanes", out)
+        raise ExportError(
+            f"rendering {n} samples x {lanes} lane(s) needs about {need / 2**30:.1f} GiB of memory "
+            f"but {avail / 2**30:.1f} GiB is available; export a shorter picture or fewer lanes",
+            out,
+        )
 
 
 def _available_memory() -> int | None:
@@ -529,8 +576,9 @@ def _write_reaper(
         raise ExportError(f"cannot write the REAPER project: {exc}", out) from exc
 
 
-def _write_rpp_checked(path: Path, write_rpp: Any, tracks: list[Any], project: Project, sr: int,
-                       start_s: float) -> None:
+def _write_rpp_checked(
+    path: Path, write_rpp: Any, tracks: list[Any], project: Project, sr: int, start_s: float
+) -> None:
     from triergon_studio.audio.reaper import RppProject
 
     write_rpp(

@@ -149,8 +149,14 @@ def _near_far_coeffs(kern: np.ndarray) -> tuple[float, float, float, float]:
     return hs, hd, max(c, hs) + c2, far
 
 
-def _dense_true_peak(xp: np.ndarray, kern: np.ndarray, best: float, chunk: int = 1 << 15, c_lo: int = 0,
-                     c_hi: int | None = None) -> float:
+def _dense_true_peak(
+    xp: np.ndarray,
+    kern: np.ndarray,
+    best: float,
+    chunk: int = 1 << 15,
+    c_lo: int = 0,
+    c_hi: int | None = None,
+) -> float:
     """Fine screen over the whole padded signal, then exact values where the bound beats ``best``.
 
     With s = x[n] + x[n+1] and d = x[n] - x[n+1], the near part of phases 1 and 3 (mirror images, taps a

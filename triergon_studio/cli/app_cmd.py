@@ -8,8 +8,13 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("app", help="open the desktop app (a project file, or a video to start one)")
-    p.add_argument("target", nargs="?", default=None, metavar="PROJECT_OR_VIDEO",
-                   help="a project .json to open, or a video to start a new project next to it")
+    p.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        metavar="PROJECT_OR_VIDEO",
+        help="a project .json to open, or a video to start a new project next to it",
+    )
     p.add_argument("--no-audio", action="store_true", help="do not open an audio output device")
     p.add_argument("--device", default="cpu", help="torch device for generation (cpu, cuda, cuda:1)")
     p.set_defaults(func=run)

@@ -78,7 +78,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
     report = analysis.report()
     if args.curves is not None:
         curve = LoudnessCurve(
-            analysis.curves[0], analysis.curves[1], analysis.n_samples / analysis.sample_rate, CURVE_RATE_HZ,
+            analysis.curves[0],
+            analysis.curves[1],
+            analysis.n_samples / analysis.sample_rate,
+            CURVE_RATE_HZ,
             CurveSource.MEASURED,
         )
         try:
@@ -171,8 +174,11 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         f"<= {ceiling:.1f}; {limit}"
     )
     if abs(result.output_lufs - target) > 0.5:
-        print(f"warning: {args.output}: target {target:.1f} LUFS not reached under the {ceiling:.1f} dBTP ceiling "
-              f"({result.output_lufs:.1f} LUFS); the audio is too dense to get louder", file=sys.stderr)
+        print(
+            f"warning: {args.output}: target {target:.1f} LUFS not reached under the {ceiling:.1f} dBTP ceiling "
+            f"({result.output_lufs:.1f} LUFS); the audio is too dense to get louder",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -184,8 +190,11 @@ def _warn_clipping(path: Path, audio: Any, bits: str) -> None:
         return
     n = int(np.count_nonzero((np.abs(audio) > 1.0).any(axis=-1)))
     if n:
-        print(f"warning: {path}: {n} sample(s) clipped at full scale in {bits}-bit PCM; use --bits 32f to keep "
-              f"them", file=sys.stderr)
+        print(
+            f"warning: {path}: {n} sample(s) clipped at full scale in {bits}-bit PCM; use --bits 32f to keep "
+            f"them",
+            file=sys.stderr,
+        )
 
 
 def _bext_of(path: Path, read_bext: Any) -> Any:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("probe", help="print a video's frame rate, frame count, size, rotation and audio as JSON")
+    p = sub.add_parser(
+        "probe", help="print a video's frame rate, frame count, size, rotation and audio as JSON"
+    )
     p.add_argument("video", type=Path)
     p.set_defaults(func=cmd_probe)
 
@@ -33,20 +35,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None)
     p.set_defaults(func=cmd_add_take)
 
-    p = sub.add_parser("export", help="write stems, the mix, and optionally a review video and REAPER project")
+    p = sub.add_parser(
+        "export", help="write stems, the mix, and optionally a review video and REAPER project"
+    )
     p.add_argument("project", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write into")
-    p.add_argument("--sample-rate", type=int, default=None, choices=(44100, 48000),
-                   help="delivery rate (default: the project's)")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=None,
+        choices=(44100, 48000),
+        help="delivery rate (default: the project's)",
+    )
     p.add_argument("--bits", default="24", choices=("24", "32f"))
     p.add_argument("--target", default="none", choices=("none", "r128", "a85", "stream", "apple", "custom"))
     p.add_argument("--lufs", type=float, default=None, help="integrated loudness for --target custom")
-    p.add_argument("--true-peak", type=float, default=None, help="true-peak ceiling (dBTP) for --target custom")
+    p.add_argument(
+        "--true-peak", type=float, default=None, help="true-peak ceiling (dBTP) for --target custom"
+    )
     p.add_argument("--mux", default="none", choices=("none", "mp4", "mov"))
     p.add_argument("--reaper", action="store_true", help="also write a REAPER project (.rpp)")
     p.add_argument("--force", action="store_true", help="replace files that already exist")
-    p.add_argument("--resume", action="store_true",
-                   help="finish an export that was interrupted while its files were moved into place")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an export that was interrupted while its files were moved into place",
+    )
     p.set_defaults(func=cmd_export)
 
 
@@ -72,9 +86,18 @@ def cmd_new(args: argparse.Namespace) -> int:
         project.set_start_timecode(args.start_timecode)
     project.undo.clear()  # a new project starts with an empty history
     project.save(out, overwrite=args.force)
-    print(json.dumps({"project": str(project.path), "video": project.video.path if project.video else None,
-                      "fps": str(project.rate), "frame_count": project.frame_count,
-                      "lanes": [ln.name for ln in project.lanes]}, indent=1))
+    print(
+        json.dumps(
+            {
+                "project": str(project.path),
+                "video": project.video.path if project.video else None,
+                "fps": str(project.rate),
+                "frame_count": project.frame_count,
+                "lanes": [ln.name for ln in project.lanes],
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -98,18 +121,37 @@ def cmd_add_take(args: argparse.Namespace) -> int:
     dest = project.new_take_path(name)
     write_wav(dest, audio, sr, bits="32f")  # lossless copy of what was read, inside the project folder
     meta = {**(made["metadata"] if made else {}), "imported_from": str(args.audio.resolve())}
-    take = Take(id=new_id(), name=name, path=dest.relative_to(project.folder).as_posix(),
-                duration_s=len(audio) / sr, sample_rate=sr, source="generated" if made else "imported",
-                prompts=made["prompts"] if made else None, settings=made["settings"] if made else None,
-                curves=made["curves"] if made else None, metadata=meta)
+    take = Take(
+        id=new_id(),
+        name=name,
+        path=dest.relative_to(project.folder).as_posix(),
+        duration_s=len(audio) / sr,
+        sample_rate=sr,
+        source="generated" if made else "imported",
+        prompts=made["prompts"] if made else None,
+        settings=made["settings"] if made else None,
+        curves=made["curves"] if made else None,
+        metadata=meta,
+    )
     try:
         project.add_take(take, lane=args.lane, offset_s=args.at)
         project.save()
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
-    print(json.dumps({"take_id": take.id, "file": take.path, "source": take.source, "lane": project.lane(args.lane).name,
-                      "offset_s": args.at, "duration_s": round(take.duration_s, 6)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "take_id": take.id,
+                "file": take.path,
+                "source": take.source,
+                "lane": project.lane(args.lane).name,
+                "offset_s": args.at,
+                "duration_s": round(take.duration_s, 6),
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -118,9 +160,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from triergon_studio.core.project import Project
 
     project = Project.load(args.project)
-    settings = ExportSettings(sample_rate=args.sample_rate or project.sample_rate, bits=args.bits,
-                              target=args.target, target_lufs=args.lufs, true_peak_dbtp=args.true_peak,
-                              mux=args.mux, reaper=args.reaper, force=args.force, resume=args.resume)
+    settings = ExportSettings(
+        sample_rate=args.sample_rate or project.sample_rate,
+        bits=args.bits,
+        target=args.target,
+        target_lufs=args.lufs,
+        true_peak_dbtp=args.true_peak,
+        mux=args.mux,
+        reaper=args.reaper,
+        force=args.force,
+        resume=args.resume,
+    )
 
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
@@ -128,9 +178,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     result = export_project(project, args.output, settings, progress=progress)
     for f in result.files:
         if f.extra.get("clipped_samples"):
-            print(f"warning: {f.path}: {f.extra['clipped_samples']} sample(s) clipped at full scale; lower the "
-                  f"lane gain, use --target or --bits 32f", file=sys.stderr)
-    print(json.dumps({"report": str(result.report_path), "picture_samples": result.picture_samples,
-                      "time_reference": result.time_reference, "mix_gain_db": round(result.mix_gain_db, 3),
-                      "files": [str(f.path) for f in result.files]}, indent=1))
+            print(
+                f"warning: {f.path}: {f.extra['clipped_samples']} sample(s) clipped at full scale; lower the "
+                f"lane gain, use --target or --bits 32f",
+                file=sys.stderr,
+            )
+    print(
+        json.dumps(
+            {
+                "report": str(result.report_path),
+                "picture_samples": result.picture_samples,
+                "time_reference": result.time_reference,
+                "mix_gain_db": round(result.mix_gain_db, 3),
+                "files": [str(f.path) for f in result.files],
+            },
+            indent=1,
+        )
+    )
     return 0

@@ -15,18 +15,26 @@ from triergon_studio.errors import ModelError, ParameterError
 
 def register(subparsers: Any) -> None:
     info = subparsers.add_parser(
-        "model-info", help="print a model's size and layout as JSON",
+        "model-info",
+        help="print a model's size and layout as JSON",
         description="Print JSON with name, preset, dit_params, vae_params, encoder_params and latent_rate_hz. "
         "Presets are built on the meta device, so the large ones cost no memory.",
     )
-    info.add_argument("model", help="preset name (tiny, compact, tri-ergon-s, tri-ergon-l, sao-1.0), "
-                                    "'<preset>-random', a model folder or a Stable Audio Open folder")
-    info.add_argument("--verify", action="store_true",
-                      help="check every file of a model folder against its manifest's sha256 (exit 2 on a mismatch)")
+    info.add_argument(
+        "model",
+        help="preset name (tiny, compact, tri-ergon-s, tri-ergon-l, sao-1.0), "
+        "'<preset>-random', a model folder or a Stable Audio Open folder",
+    )
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every file of a model folder against its manifest's sha256 (exit 2 on a mismatch)",
+    )
     info.set_defaults(func=run_model_info)
 
     gen = subparsers.add_parser(
-        "generate", help="generate audio for a video or a duration",
+        "generate",
+        help="generate audio for a video or a duration",
         description="Generate 44.1 kHz stereo audio exactly as long as the video (to the sample) or the "
         "requested duration.",
     )
@@ -39,9 +47,14 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--ref-audio", type=Path, help="reference audio prompt")
     gen.add_argument("--ref-in", type=float, default=0.0, help="reference audio in point (seconds)")
     gen.add_argument("--ref-out", type=float, help="reference audio out point (seconds; default: its end)")
-    gen.add_argument("--init-audio", type=Path, help="audio-to-audio: start from this sound, noised to --init-noise")
-    gen.add_argument("--init-noise", type=float, help="how far to noise the init audio, 0 < LEVEL <= 1 "
-                                                      "(default: the model's)")
+    gen.add_argument(
+        "--init-audio", type=Path, help="audio-to-audio: start from this sound, noised to --init-noise"
+    )
+    gen.add_argument(
+        "--init-noise",
+        type=float,
+        help="how far to noise the init audio, 0 < LEVEL <= 1 (default: the model's)",
+    )
     gen.add_argument("--no-video", action="store_true", help="do not use the picture as a prompt")
     curves = gen.add_mutually_exclusive_group()
     curves.add_argument("--curves", type=Path, help="loudness curves JSON (triergon-curves format)")
@@ -53,25 +66,48 @@ def register(subparsers: Any) -> None:
     gen.add_argument("--sampler", help="sampler name (default: the model's; `model-info` lists them)")
     gen.add_argument("--guidance", help="guidance rule, cfg or apg where the model offers both")
     gen.add_argument("--variations", type=int, default=1, help="number of takes (OUT, OUT-2, ...)")
-    gen.add_argument("--model", help="model folder or name (default: the bundled model; tiny-random for tests)")
-    gen.add_argument("--text-encoder", type=Path,
-                     help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache); "
-                     "T5-base for Stable Audio Open (text_encoder/ + tokenizer/, or one folder with both)")
+    gen.add_argument(
+        "--model", help="model folder or name (default: the bundled model; tiny-random for tests)"
+    )
+    gen.add_argument(
+        "--text-encoder",
+        type=Path,
+        help="T5Gemma folder for Stable Audio 3 (default: inside the model folder or the HF cache); "
+        "T5-base for Stable Audio Open (text_encoder/ + tokenizer/, or one folder with both)",
+    )
     gen.add_argument("--device", default="auto", help="cpu, cuda, mps or auto")
     gen.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto")
     gen.add_argument("--conform", action="store_true", help="conform the result's loudness to the curves")
-    gen.add_argument("--fit-curves", action="store_true",
-                     help="stretch curves drawn for another length to the take's length (else a length "
-                          "mismatch of more than 1/6 s is refused, as conform does)")
-    gen.add_argument("--follow-curves", choices=["off", "shape", "guide", "shape+guide"],
-                     help="curve control beyond the model's own conditioning (default: the model's)")
-    gen.add_argument("--guide", action="append", default=[], metavar="KEY=VALUE",
-                     help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
-                          "guide_crop_s (repeatable)")
-    curves.add_argument("--motion-curves", action="store_true", help="curves from the video's motion (any model)")
+    gen.add_argument(
+        "--fit-curves",
+        action="store_true",
+        help="stretch curves drawn for another length to the take's length (else a length "
+        "mismatch of more than 1/6 s is refused, as conform does)",
+    )
+    gen.add_argument(
+        "--follow-curves",
+        choices=["off", "shape", "guide", "shape+guide"],
+        help="curve control beyond the model's own conditioning (default: the model's)",
+    )
+    gen.add_argument(
+        "--guide",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
+        "guide_crop_s (repeatable)",
+    )
+    curves.add_argument(
+        "--motion-curves", action="store_true", help="curves from the video's motion (any model)"
+    )
     gen.add_argument("--bits", default="24", choices=["16", "24", "32f"], help="WAV sample format")
-    gen.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
-                     help="replace existing output files (--force, as in every other command)")
+    gen.add_argument(
+        "--force",
+        "--overwrite",
+        dest="overwrite",
+        action="store_true",
+        help="replace existing output files (--force, as in every other command)",
+    )
     gen.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
     gen.set_defaults(func=run_generate)
 
@@ -156,12 +192,18 @@ def _family_info(path: Path, verify: bool) -> dict[str, Any]:
         result: dict[str, Any] = own(str(path), verify)
         return result
     info = describe(str(path))
-    out: dict[str, Any] = {"name": info.name, "family": info.family, "variant": info.variant,
-                           "total_params": info.params, "licence": info.licence, "sample_rate": info.sample_rate,
-                           "latent_rate_hz": info.latent_rate_hz,
-                           "max_duration_s": info.capabilities.max_window_s,
-                           "capabilities": dataclasses.asdict(info.capabilities),
-                           "defaults": dataclasses.asdict(info.defaults)}
+    out: dict[str, Any] = {
+        "name": info.name,
+        "family": info.family,
+        "variant": info.variant,
+        "total_params": info.params,
+        "licence": info.licence,
+        "sample_rate": info.sample_rate,
+        "latent_rate_hz": info.latent_rate_hz,
+        "max_duration_s": info.capabilities.max_window_s,
+        "capabilities": dataclasses.asdict(info.capabilities),
+        "defaults": dataclasses.asdict(info.defaults),
+    }
     if verify:
         check = getattr(module, "verify_folder", None)
         if check is None:
@@ -197,8 +239,12 @@ def _check_generate_params(args: argparse.Namespace) -> float | None:
     from triergon_studio.video.probe import probe
 
     info = probe(args.video)
-    seconds = picture_length_samples(info.frame_count, info.fps, 44100, is_vfr=info.is_vfr,
-                                     duration_s=info.duration_s) / 44100
+    seconds = (
+        picture_length_samples(
+            info.frame_count, info.fps, 44100, is_vfr=info.is_vfr, duration_s=info.duration_s
+        )
+        / 44100
+    )
     try:
         return v.check_duration(seconds, name="the video's length")
     except ParameterError as exc:
@@ -231,14 +277,28 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
             raise ModelError(f"--guide {kv!r}: need KEY=NUMBER") from exc
     method = "t_lufs" if args.predict_curves else "motion" if getattr(args, "motion_curves", False) else None
     return TakeSpec(
-        span=span, video=video, use_video=not args.no_video, text=args.text or "",
+        span=span,
+        video=video,
+        use_video=not args.no_video,
+        text=args.text or "",
         negative_text=args.negative or "",
-        reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out) if args.ref_audio else None,
-        init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None, init_noise=args.init_noise,
-        curves=curves, curve_method=method, conform=bool(args.conform),
-        follow_curves=getattr(args, "follow_curves", None), extra=extra,
-        model=args.model, steps=args.steps, cfg=args.cfg, sampler=args.sampler, guidance=args.guidance,
-        seed=args.seed, variations=int(args.variations),
+        reference=AudioClip(str(args.ref_audio), float(args.ref_in), args.ref_out)
+        if args.ref_audio
+        else None,
+        init_audio=AudioClip(str(args.init_audio)) if args.init_audio else None,
+        init_noise=args.init_noise,
+        curves=curves,
+        curve_method=method,
+        conform=bool(args.conform),
+        follow_curves=getattr(args, "follow_curves", None),
+        extra=extra,
+        model=args.model,
+        steps=args.steps,
+        cfg=args.cfg,
+        sampler=args.sampler,
+        guidance=args.guidance,
+        seed=args.seed,
+        variations=int(args.variations),
     )
 
 
@@ -318,10 +378,14 @@ def run_generate(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, video, curves)
     options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
     model = load_model(args.model, device, dtype, **options)
-    records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer())
+    records = run_to_end(
+        make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer()
+    )
     for rec in records:
         m = rec.metadata
-        print(f"wrote {rec.path}: {rec.n_samples} samples ({rec.duration_s:.3f} s) at {rec.sample_rate} Hz, "
-              f"seed {rec.seed}, task id {m.get('task_id')}, {rec.settings.steps} steps, cfg {rec.settings.cfg:g}, "
-              f"{m.get('elapsed_s', 0.0):.1f} s")
+        print(
+            f"wrote {rec.path}: {rec.n_samples} samples ({rec.duration_s:.3f} s) at {rec.sample_rate} Hz, "
+            f"seed {rec.seed}, task id {m.get('task_id')}, {rec.settings.steps} steps, cfg {rec.settings.cfg:g}, "
+            f"{m.get('elapsed_s', 0.0):.1f} s"
+        )
     return 0

@@ -23,19 +23,37 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("video", type=Path, help="input video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="curves JSON to write")
-    p.add_argument("--model", default=None,
-                   help="model directory or name (default: the bundled model; 'tiny-random' = seeded random "
-                        "weights for testing the path end to end)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model directory or name (default: the bundled model; 'tiny-random' = seeded random "
+        "weights for testing the path end to end)",
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    p.add_argument("--method", choices=("t_lufs", "motion"), default="t_lufs",
-                   help="t_lufs: the model's picture-to-loudness predictor (default); motion: training-free, "
-                        "from optical flow per left/right half (any video, any model family)")
+    p.add_argument(
+        "--method",
+        choices=("t_lufs", "motion"),
+        default="t_lufs",
+        help="t_lufs: the model's picture-to-loudness predictor (default); motion: training-free, "
+        "from optical flow per left/right half (any video, any model family)",
+    )
     p.add_argument("--floor", type=float, default=-60.0, help="motion: LUFS for no motion (default -60)")
-    p.add_argument("--ceiling", type=float, default=-18.0,
-                   help="motion: LUFS for the video's strongest motion (default -18)")
-    p.add_argument("--smoothing", type=float, default=0.25, help="motion: smoothing window in s (default 0.25)")
-    p.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
-                   help="replace OUTPUT if it exists (--force, as in every other command)")
+    p.add_argument(
+        "--ceiling",
+        type=float,
+        default=-18.0,
+        help="motion: LUFS for the video's strongest motion (default -18)",
+    )
+    p.add_argument(
+        "--smoothing", type=float, default=0.25, help="motion: smoothing window in s (default 0.25)"
+    )
+    p.add_argument(
+        "--force",
+        "--overwrite",
+        dest="overwrite",
+        action="store_true",
+        help="replace OUTPUT if it exists (--force, as in every other command)",
+    )
     p.set_defaults(func=run_predict_lufs)
 
 
@@ -106,8 +124,10 @@ def run_predict_lufs(args: argparse.Namespace) -> int:
         curve.save(out)
     except OSError as exc:  # read-only folder, full disk
         raise ExportError(f"cannot write the curves ({exc.strerror or exc})", out) from exc
-    print(f"wrote {out}: {curve.n_frames} frames at {curve.rate_hz:g} Hz for {curve.duration_s:.3f} s "
-          f"(mean L {curve.left.mean():.1f} LUFS, R {curve.right.mean():.1f} LUFS)")
+    print(
+        f"wrote {out}: {curve.n_frames} frames at {curve.rate_hz:g} Hz for {curve.duration_s:.3f} s "
+        f"(mean L {curve.left.mean():.1f} LUFS, R {curve.right.mean():.1f} LUFS)"
+    )
     return 0
 
 
@@ -119,6 +139,8 @@ def _run_motion(args: argparse.Namespace, out: Path) -> int:
     result = analyse_motion(args.video, settings)
     result.curve.save(out)
     print(result.status)
-    print(f"wrote {out}: {result.curve.n_frames} frames at {result.curve.rate_hz:g} Hz for "
-          f"{result.curve.duration_s:.3f} s")
+    print(
+        f"wrote {out}: {result.curve.n_frames} frames at {result.curve.rate_hz:g} Hz for "
+        f"{result.curve.duration_s:.3f} s"
+    )
     return 0

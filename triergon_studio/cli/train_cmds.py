@@ -12,7 +12,9 @@ STAGES = ("vae", "encoders", "dit", "lufs")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train one stage of a model from a JSON config")
     p.add_argument("stage", choices=STAGES)
-    p.add_argument("--config", required=True, help="stage config (JSON), see triergon_studio/training/configs")
+    p.add_argument(
+        "--config", required=True, help="stage config (JSON), see triergon_studio/training/configs"
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--out", help="run folder (overrides the config's out_dir)")
     p.add_argument("--steps", type=int, help="override the number of steps")
@@ -21,24 +23,42 @@ def register(subparsers: Any) -> None:
     e = subparsers.add_parser("eval", help="evaluate a model on the held-out set (Markdown table or JSON)")
     e.add_argument("model", help="model directory (config.json + model.safetensors)")
     e.add_argument("--set", dest="eval_set", default="heldout", choices=["heldout"])
-    e.add_argument("--heldout-dir", required=True,
-                   help="the held-out set (`corpus write-heldout`); written there first if the folder has none")
+    e.add_argument(
+        "--heldout-dir",
+        required=True,
+        help="the held-out set (`corpus write-heldout`); written there first if the folder has none",
+    )
     e.add_argument("--clips", type=int, default=36, help="clips to evaluate")
     e.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     e.add_argument("--rows", default="all", help="comma list of Table 3 rows or 'all'")
-    e.add_argument("--classifier",
-                   help="the evaluation classifier (default: the model folder's eval_classifier.safetensors, "
-                        "checked against its manifest)")
+    e.add_argument(
+        "--classifier",
+        help="the evaluation classifier (default: the model folder's eval_classifier.safetensors, "
+        "checked against its manifest)",
+    )
     e.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     e.add_argument("--out", help="also write the JSON report here")
-    e.add_argument("--methods", help="curve-following methods instead of Table 3 rows (issue 13), e.g. "
-                   "none,shape,guide,guide+conform")
-    e.add_argument("--variants", default="frame,tokens,nolufs",
-                   help="with --methods: frame (as loaded), tokens (--tokens-model), nolufs (LUFS input dropped)")
-    e.add_argument("--tokens-model", help="with --methods: a tokens-only model folder for the 'tokens' variant")
-    e.add_argument("--guide", action="append", default=[], metavar="KEY=VALUE",
-                   help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
-                        "guide_passes, guide_crop_s), repeatable")
+    e.add_argument(
+        "--methods",
+        help="curve-following methods instead of Table 3 rows (issue 13), e.g. "
+        "none,shape,guide,guide+conform",
+    )
+    e.add_argument(
+        "--variants",
+        default="frame,tokens,nolufs",
+        help="with --methods: frame (as loaded), tokens (--tokens-model), nolufs (LUFS input dropped)",
+    )
+    e.add_argument(
+        "--tokens-model", help="with --methods: a tokens-only model folder for the 'tokens' variant"
+    )
+    e.add_argument(
+        "--guide",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
+        "guide_passes, guide_crop_s), repeatable",
+    )
     e.set_defaults(func=_eval)
 
     c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
@@ -51,10 +71,14 @@ def register(subparsers: Any) -> None:
     w.add_argument("--overwrite", action="store_true")
     w.set_defaults(func=_write_heldout)
 
-    m = subparsers.add_parser("build-manifest", help="JSONL manifest of real clips (folder or VGGSound/AudioSet CSV)")
+    m = subparsers.add_parser(
+        "build-manifest", help="JSONL manifest of real clips (folder or VGGSound/AudioSet CSV)"
+    )
     src = m.add_mutually_exclusive_group(required=True)
     src.add_argument("--folder", help="folder of videos with optional same-name .txt captions")
-    src.add_argument("--csv", help="VGGSound (ytid,start,label,split), AudioSet segments, or path,caption CSV")
+    src.add_argument(
+        "--csv", help="VGGSound (ytid,start,label,split), AudioSet segments, or path,caption CSV"
+    )
     m.add_argument("--videos", help="folder holding the CSV's clips (default: beside the CSV)")
     m.add_argument("--labels", help="AudioSet label map (index,mid,display_name)")
     m.add_argument("--out", required=True)
@@ -69,7 +93,9 @@ def register(subparsers: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     from triergon_studio.training.runner import run_stage_from_file
 
-    summary = run_stage_from_file(args.stage, args.config, resume=args.resume, out_dir=args.out, steps=args.steps)
+    summary = run_stage_from_file(
+        args.stage, args.config, resume=args.resume, out_dir=args.out, steps=args.steps
+    )
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -85,8 +111,14 @@ def _eval(args: argparse.Namespace) -> int:
     from triergon_studio.training.eval.report import bundled_classifier
 
     classifier = Path(args.classifier) if args.classifier else bundled_classifier(Path(args.model))
-    report = evaluate_model_dir(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, steps=args.steps,
-                                rows=rows, classifier_path=classifier)
+    report = evaluate_model_dir(
+        args.model,
+        heldout_dir=args.heldout_dir,
+        n_clips=args.clips,
+        steps=args.steps,
+        rows=rows,
+        classifier_path=classifier,
+    )
     if args.out:
         from triergon_studio.training.fileio import atomic_write_json
 
@@ -98,8 +130,13 @@ def _eval(args: argparse.Namespace) -> int:
 def _write_heldout(args: argparse.Namespace) -> int:
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED, write_heldout
 
-    entries = write_heldout(args.dir, args.n, HELDOUT_SEED if args.seed is None else args.seed, args.max_seconds,
-                            overwrite=args.overwrite)
+    entries = write_heldout(
+        args.dir,
+        args.n,
+        HELDOUT_SEED if args.seed is None else args.seed,
+        args.max_seconds,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {len(entries)} held-out clips to {args.dir}")
     return 0
 
@@ -107,9 +144,18 @@ def _write_heldout(args: argparse.Namespace) -> int:
 def _build_manifest(args: argparse.Namespace) -> int:
     from triergon_studio.training.manifest import build_manifest
 
-    rep = build_manifest(args.out, folder=args.folder, csv_path=args.csv, videos=args.videos, label_map=args.labels,
-                         cache_dir=args.cache_dir, feature_size=args.feature_size, min_seconds=args.min_seconds,
-                         max_seconds=args.max_seconds, overwrite=args.overwrite)
+    rep = build_manifest(
+        args.out,
+        folder=args.folder,
+        csv_path=args.csv,
+        videos=args.videos,
+        label_map=args.labels,
+        cache_dir=args.cache_dir,
+        feature_size=args.feature_size,
+        min_seconds=args.min_seconds,
+        max_seconds=args.max_seconds,
+        overwrite=args.overwrite,
+    )
     print(f"{rep.written} clips written to {rep.path}; {len(rep.skipped)} skipped")
     for clip_id, reason in rep.skipped:
         print(f"  skipped {clip_id}: {reason}")
@@ -134,10 +180,18 @@ def _eval_methods(args: argparse.Namespace) -> int:
     GuideSettings.from_extra(extra)  # validate before any work
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    report = run_methods_eval(args.model, heldout_dir=args.heldout_dir, n_clips=args.clips, methods=methods,
-                              variants=variants, steps=args.steps, tokens_model=args.tokens_model,
-                              classifier_path=args.classifier, extra=extra,
-                              log=lambda m: print(m, file=sys.stderr, flush=True))
+    report = run_methods_eval(
+        args.model,
+        heldout_dir=args.heldout_dir,
+        n_clips=args.clips,
+        methods=methods,
+        variants=variants,
+        steps=args.steps,
+        tokens_model=args.tokens_model,
+        classifier_path=args.classifier,
+        extra=extra,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     if args.out:
         from triergon_studio.training.fileio import atomic_write_json
 

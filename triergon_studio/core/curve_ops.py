@@ -40,7 +40,9 @@ def nearest_index(n: int, rate: float, t: float) -> int:
     return int(min(max(round(t * rate), 0), n - 1))
 
 
-def write_segment(values: np.ndarray, rate: float, t0: float, v0: float, t1: float, v1: float) -> tuple[int, int]:
+def write_segment(
+    values: np.ndarray, rate: float, t0: float, v0: float, t1: float, v1: float
+) -> tuple[int, int]:
     """Pencil: write the straight segment (t0, v0)-(t1, v1) into ``values`` in place.
 
     Samples between the two times take the interpolated value; a segment shorter than one sample period
@@ -127,8 +129,9 @@ def snap_value(v: float, mode: SnapMode, grid_db: float) -> float:
     return float(v)
 
 
-def hit_index(values: np.ndarray, rate: float, x: float, y: float, px: tuple[float, float],
-              radius_px: float) -> int | None:
+def hit_index(
+    values: np.ndarray, rate: float, x: float, y: float, px: tuple[float, float], radius_px: float
+) -> int | None:
     """The sample nearest (x, y) on screen within ``radius_px`` pixels (``px`` = data units per pixel)."""
     n = values.shape[0]
     lo, hi = index_range(n, rate, x - radius_px * px[0], x + radius_px * px[0])

@@ -80,8 +80,12 @@ def _as_point(p: PointLike) -> ShapePoint:
         pt = p
     else:
         time_s, value, *rest = p
-        pt = ShapePoint(float(time_s), float(value), Shape(rest[0]) if rest else Shape.LINEAR,
-                        float(rest[1]) if len(rest) > 1 else 0.0)
+        pt = ShapePoint(
+            float(time_s),
+            float(value),
+            Shape(rest[0]) if rest else Shape.LINEAR,
+            float(rest[1]) if len(rest) > 1 else 0.0,
+        )
     if not (math.isfinite(pt.time_s) and math.isfinite(pt.value)):
         raise ValueError(f"point ({pt.time_s}, {pt.value}) is not finite")
     if not -1.0 <= pt.tension <= 1.0:
@@ -141,8 +145,12 @@ def evaluate(points: Sequence[PointLike], times: np.ndarray | Sequence[float]) -
             k = 1.0 - a.tension
             m0, m1 = k * slopes[i] * dt, k * slopes[i + 1] * dt
             u2, u3 = u * u, u * u * u
-            out[inside] = ((2 * u3 - 3 * u2 + 1) * a.value + (u3 - 2 * u2 + u) * m0
-                           + (3 * u2 - 2 * u3) * b.value + (u3 - u2) * m1)
+            out[inside] = (
+                (2 * u3 - 3 * u2 + 1) * a.value
+                + (u3 - 2 * u2 + u) * m0
+                + (3 * u2 - 2 * u3) * b.value
+                + (u3 - u2) * m1
+            )
         else:
             out[inside] = a.value + (b.value - a.value) * segment_fraction(u, a.shape)
     return out
@@ -166,8 +174,16 @@ def wave_period(snap_unit_s: float, rate_hz: float = CURVE_RATE_HZ) -> float:
     return max(unit, floor)
 
 
-def wave_span(kind: Wave | str, n_frames: int, rate_hz: float, t0: float, v0: float, t1: float, v1: float,
-              period_s: float) -> tuple[int, np.ndarray]:
+def wave_span(
+    kind: Wave | str,
+    n_frames: int,
+    rate_hz: float,
+    t0: float,
+    v0: float,
+    t1: float,
+    v1: float,
+    period_s: float,
+) -> tuple[int, np.ndarray]:
     """A repeating triangle or square wave over the frames between ``t0`` and ``t1`` (inclusive).
 
     The phase starts at ``t0`` (the drag's start) with the value ``v0``; half a period later the wave is at
@@ -191,4 +207,3 @@ def wave_span(kind: Wave | str, n_frames: int, rate_hz: float, t0: float, v0: fl
     else:
         frac = (phase >= 0.5 - 1e-9).astype(np.float64)
     return lo, v0 * (1.0 - frac) + v1 * frac  # exact v0 / v1 where frac is 0 / 1
-

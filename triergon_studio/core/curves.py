@@ -128,8 +128,9 @@ class LoudnessCurve:
             raise ValueError(f"duration must be positive, got {duration_s}")
         n_out = frame_count(duration_s, self.rate_hz)
         if self.n_frames == 0 or self.duration_s <= 0:
-            return LoudnessCurve(np.full(n_out, LUFS_FLOOR), np.full(n_out, LUFS_FLOOR), duration_s, self.rate_hz,
-                                 self.source)
+            return LoudnessCurve(
+                np.full(n_out, LUFS_FLOOR), np.full(n_out, LUFS_FLOOR), duration_s, self.rate_hz, self.source
+            )
         scale = self.duration_s / duration_s
         src_t = (np.arange(self.n_frames) + 0.5) / self.rate_hz
         dst_t = (np.arange(n_out) + 0.5) / self.rate_hz * scale

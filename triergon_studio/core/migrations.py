@@ -37,14 +37,21 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     for t in doc.get("takes", []) or []:
         if not isinstance(t, dict):
             raise ProjectError("v0 take is not an object")
-        takes.append({
-            "id": t.get("id"), "name": t.get("name", ""), "path": t.get("file"),
-            "created": t.get("time", ""), "duration_s": t.get("duration", 0.0),
-            "sample_rate": t.get("sr", 44100), "source": "generated" if "seed" in t else "imported",
-            "prompts": {"text": t.get("prompt", ""), "references": [], "use_video": True},
-            "settings": {k: t[k] for k in settings_keys if k in t} or None,
-            "curves": None, "metadata": {},
-        })
+        takes.append(
+            {
+                "id": t.get("id"),
+                "name": t.get("name", ""),
+                "path": t.get("file"),
+                "created": t.get("time", ""),
+                "duration_s": t.get("duration", 0.0),
+                "sample_rate": t.get("sr", 44100),
+                "source": "generated" if "seed" in t else "imported",
+                "prompts": {"text": t.get("prompt", ""), "references": [], "use_video": True},
+                "settings": {k: t[k] for k in settings_keys if k in t} or None,
+                "curves": None,
+                "metadata": {},
+            }
+        )
     lanes_raw = doc.get("lanes", {}) or {}
     if not isinstance(lanes_raw, dict):
         raise ProjectError("v0 lanes must be a mapping of lane name to placements")
@@ -103,8 +110,10 @@ def migrate(doc: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Bring ``doc`` to CURRENT_VERSION. Returns (doc, version it was read as). Newer versions are refused."""
     version = detect_version(doc)
     if version > CURRENT_VERSION:
-        raise ProjectError(f"was saved by a newer Tri-Ergon Studio (schema v{version}; this version reads up "
-                           f"to v{CURRENT_VERSION}); update the app to open it")
+        raise ProjectError(
+            f"was saved by a newer Tri-Ergon Studio (schema v{version}; this version reads up "
+            f"to v{CURRENT_VERSION}); update the app to open it"
+        )
     original = version
     while version < CURRENT_VERSION:
         doc = MIGRATIONS[version](doc)

@@ -97,18 +97,28 @@ class Prompts:
     init_audio: ReferenceClip | None = None  # audio-to-audio source ("Vary this take"), not a prompt
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "references": [r.to_json() for r in self.references],
-                "use_video": self.use_video, "negative_text": self.negative_text,
-                "init_audio": self.init_audio.to_json() if self.init_audio else None}
+        return {
+            "text": self.text,
+            "references": [r.to_json() for r in self.references],
+            "use_video": self.use_video,
+            "negative_text": self.negative_text,
+            "init_audio": self.init_audio.to_json() if self.init_audio else None,
+        }
 
     @classmethod
     def from_json(cls, d: Any, where: str = "prompts") -> Prompts:
-        refs = tuple(ReferenceClip.from_json(r, f"{where}.references[{i}]")
-                     for i, r in enumerate(_list(d, "references", where)))
+        refs = tuple(
+            ReferenceClip.from_json(r, f"{where}.references[{i}]")
+            for i, r in enumerate(_list(d, "references", where))
+        )
         init = opt(d, "init_audio", dict, where, None)
-        return cls(opt(d, "text", str, where, ""), refs, opt(d, "use_video", bool, where, True),
-                   opt(d, "negative_text", str, where, ""),
-                   ReferenceClip.from_json(init, f"{where}.init_audio") if init is not None else None)
+        return cls(
+            opt(d, "text", str, where, ""),
+            refs,
+            opt(d, "use_video", bool, where, True),
+            opt(d, "negative_text", str, where, ""),
+            ReferenceClip.from_json(init, f"{where}.init_audio") if init is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -130,10 +140,20 @@ class GenerationSettings:
     follow_curves: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "steps": self.steps, "cfg": self.cfg, "sampler": self.sampler,
-                "seed": self.seed, "seed_locked": self.seed_locked, "variations": self.variations,
-                "conform": self.conform, "span": list(self.span) if self.span else None,
-                "guidance": self.guidance, "init_noise": self.init_noise, "follow_curves": self.follow_curves}
+        return {
+            "model": self.model,
+            "steps": self.steps,
+            "cfg": self.cfg,
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "seed_locked": self.seed_locked,
+            "variations": self.variations,
+            "conform": self.conform,
+            "span": list(self.span) if self.span else None,
+            "guidance": self.guidance,
+            "init_noise": self.init_noise,
+            "follow_curves": self.follow_curves,
+        }
 
     @classmethod
     def from_json(cls, d: Any, where: str = "settings") -> GenerationSettings:
@@ -150,11 +170,20 @@ class GenerationSettings:
         variations = opt(d, "variations", int, where, 1)
         if (steps is not None and steps < 1) or variations < 1:
             raise ProjectError(f"{where} needs steps >= 1 and variations >= 1")
-        return cls(opt(d, "model", str, where, "compact"), steps, opt(d, "cfg", float, where, None),
-                   opt(d, "sampler", str, where, None), opt(d, "seed", int, where, 0),
-                   opt(d, "seed_locked", bool, where, False), variations,
-                   opt(d, "conform", bool, where, False), span, opt(d, "guidance", str, where, None),
-                   opt(d, "init_noise", float, where, None), opt(d, "follow_curves", str, where, None))
+        return cls(
+            opt(d, "model", str, where, "compact"),
+            steps,
+            opt(d, "cfg", float, where, None),
+            opt(d, "sampler", str, where, None),
+            opt(d, "seed", int, where, 0),
+            opt(d, "seed_locked", bool, where, False),
+            variations,
+            opt(d, "conform", bool, where, False),
+            span,
+            opt(d, "guidance", str, where, None),
+            opt(d, "init_noise", float, where, None),
+            opt(d, "follow_curves", str, where, None),
+        )
 
 
 @dataclass(frozen=True)
@@ -174,11 +203,19 @@ class Take:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "path": self.path, "created": self.created,
-                "duration_s": self.duration_s, "sample_rate": self.sample_rate, "source": self.source,
-                "prompts": self.prompts.to_json() if self.prompts else None,
-                "settings": self.settings.to_json() if self.settings else None,
-                "curves": self.curves, "metadata": self.metadata}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "path": self.path,
+            "created": self.created,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+            "source": self.source,
+            "prompts": self.prompts.to_json() if self.prompts else None,
+            "settings": self.settings.to_json() if self.settings else None,
+            "curves": self.curves,
+            "metadata": self.metadata,
+        }
 
     @classmethod
     def from_json(cls, d: Any, where: str = "take") -> Take:
@@ -188,12 +225,19 @@ class Take:
         if not path or Path(path).is_absolute() or ".." in Path(path).parts:
             raise ProjectError(f"{where}.path must be a path inside the project folder")
         return cls(
-            id=req(d, "id", str, where), name=opt(d, "name", str, where, ""), path=path,
-            created=opt(d, "created", str, where, ""), duration_s=opt(d, "duration_s", float, where, 0.0),
-            sample_rate=opt(d, "sample_rate", int, where, 44100), source=opt(d, "source", str, where, "generated"),
+            id=req(d, "id", str, where),
+            name=opt(d, "name", str, where, ""),
+            path=path,
+            created=opt(d, "created", str, where, ""),
+            duration_s=opt(d, "duration_s", float, where, 0.0),
+            sample_rate=opt(d, "sample_rate", int, where, 44100),
+            source=opt(d, "source", str, where, "generated"),
             prompts=Prompts.from_json(prompts, f"{where}.prompts") if prompts is not None else None,
-            settings=GenerationSettings.from_json(settings, f"{where}.settings") if settings is not None else None,
-            curves=opt(d, "curves", dict, where, None), metadata=opt(d, "metadata", dict, where, {}),
+            settings=GenerationSettings.from_json(settings, f"{where}.settings")
+            if settings is not None
+            else None,
+            curves=opt(d, "curves", dict, where, None),
+            metadata=opt(d, "metadata", dict, where, {}),
         )
 
 
@@ -215,10 +259,19 @@ class LaneItem:
     fade_out_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": self.id, "take_id": self.take_id, "offset_s": self.offset_s,
-                             "gain_db": self.gain_db}
+        d: dict[str, Any] = {
+            "id": self.id,
+            "take_id": self.take_id,
+            "offset_s": self.offset_s,
+            "gain_db": self.gain_db,
+        }
         # Written only when set, so projects without edits keep their exact shape.
-        for key, default in (("trim_in_s", 0.0), ("trim_out_s", None), ("fade_in_s", 0.0), ("fade_out_s", 0.0)):
+        for key, default in (
+            ("trim_in_s", 0.0),
+            ("trim_out_s", None),
+            ("fade_in_s", 0.0),
+            ("fade_out_s", 0.0),
+        ):
             if getattr(self, key) != default:
                 d[key] = getattr(self, key)
         return d
@@ -227,9 +280,16 @@ class LaneItem:
     def from_json(cls, d: Any, where: str = "item") -> LaneItem:
         offset = _checked(validate.check_offset_s, req(d, "offset_s", float, where), f"{where}.offset_s")
         gain = _checked(validate.check_gain_db, opt(d, "gain_db", float, where, 0.0), f"{where}.gain_db")
-        return cls(req(d, "take_id", str, where), offset, gain, opt(d, "id", str, where, None) or new_id(),
-                   opt(d, "trim_in_s", float, where, 0.0), opt(d, "trim_out_s", float, where, None),
-                   opt(d, "fade_in_s", float, where, 0.0), opt(d, "fade_out_s", float, where, 0.0))
+        return cls(
+            req(d, "take_id", str, where),
+            offset,
+            gain,
+            opt(d, "id", str, where, None) or new_id(),
+            opt(d, "trim_in_s", float, where, 0.0),
+            opt(d, "trim_out_s", float, where, None),
+            opt(d, "fade_in_s", float, where, 0.0),
+            opt(d, "fade_out_s", float, where, 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -241,18 +301,24 @@ class Lane:
     items: tuple[LaneItem, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "gain_db": self.gain_db, "mute": self.mute, "solo": self.solo,
-                "items": [i.to_json() for i in self.items]}
+        return {
+            "name": self.name,
+            "gain_db": self.gain_db,
+            "mute": self.mute,
+            "solo": self.solo,
+            "items": [i.to_json() for i in self.items],
+        }
 
     @classmethod
     def from_json(cls, d: Any, where: str = "lane") -> Lane:
         name = _checked(validate.check_text, req(d, "name", str, where), f"{where}.name")
         if not name.strip():
             raise ProjectError(f"{where}.name is empty")
-        items = tuple(LaneItem.from_json(x, f"{where}.items[{i}]") for i, x in enumerate(_list(d, "items", where)))
+        items = tuple(
+            LaneItem.from_json(x, f"{where}.items[{i}]") for i, x in enumerate(_list(d, "items", where))
+        )
         gain = _checked(validate.check_gain_db, opt(d, "gain_db", float, where, 0.0), f"{where}.gain_db")
-        return cls(name, gain, opt(d, "mute", bool, where, False),
-                   opt(d, "solo", bool, where, False), items)
+        return cls(name, gain, opt(d, "mute", bool, where, False), opt(d, "solo", bool, where, False), items)
 
 
 @dataclass(frozen=True)
@@ -310,16 +376,22 @@ class VideoFingerprint:
         return cls(size, h.hexdigest(), round(float(duration_s), 6))
 
     def matches(self, other: VideoFingerprint) -> bool:
-        return (self.size == other.size and self.head_tail_sha256 == other.head_tail_sha256
-                and abs(self.duration_s - other.duration_s) < 1e-3)
+        return (
+            self.size == other.size
+            and self.head_tail_sha256 == other.head_tail_sha256
+            and abs(self.duration_s - other.duration_s) < 1e-3
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"size": self.size, "head_tail_sha256": self.head_tail_sha256, "duration_s": self.duration_s}
 
     @classmethod
     def from_json(cls, d: Any, where: str = "video.fingerprint") -> VideoFingerprint:
-        return cls(req(d, "size", int, where), req(d, "head_tail_sha256", str, where),
-                   req(d, "duration_s", float, where))
+        return cls(
+            req(d, "size", int, where),
+            req(d, "head_tail_sha256", str, where),
+            req(d, "duration_s", float, where),
+        )
 
 
 @dataclass(frozen=True)
@@ -336,8 +408,15 @@ class VideoRef:
 
     def to_json(self) -> dict[str, Any]:
         fp = self.fingerprint.to_json() if self.fingerprint else None
-        return {"path": self.path, "fingerprint": fp, "width": self.width, "height": self.height,
-                "rotation": self.rotation, "frame_count": self.frame_count, "is_vfr": self.is_vfr}
+        return {
+            "path": self.path,
+            "fingerprint": fp,
+            "width": self.width,
+            "height": self.height,
+            "rotation": self.rotation,
+            "frame_count": self.frame_count,
+            "is_vfr": self.is_vfr,
+        }
 
     @classmethod
     def from_json(cls, d: Any, where: str = "video") -> VideoRef:
@@ -345,10 +424,15 @@ class VideoRef:
         if not path:
             raise ProjectError(f"{where}.path is empty")
         fp = opt(d, "fingerprint", dict, where, None)
-        return cls(path, VideoFingerprint.from_json(fp) if fp is not None else None,
-                   opt(d, "width", int, where, 0), opt(d, "height", int, where, 0),
-                   opt(d, "rotation", int, where, 0), opt(d, "frame_count", int, where, 0),
-                   opt(d, "is_vfr", bool, where, False))
+        return cls(
+            path,
+            VideoFingerprint.from_json(fp) if fp is not None else None,
+            opt(d, "width", int, where, 0),
+            opt(d, "height", int, where, 0),
+            opt(d, "rotation", int, where, 0),
+            opt(d, "frame_count", int, where, 0),
+            opt(d, "is_vfr", bool, where, False),
+        )
 
 
 DEFAULT_LANES = ("FOLEY", "FX", "BG")

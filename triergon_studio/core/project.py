@@ -42,9 +42,20 @@ from triergon_studio.core.undo import Command, UndoStack
 from triergon_studio.errors import ProjectError, StudioError
 
 _STATE_FIELDS = {
-    "video": "video", "fps": "timing", "drop_frame": "timing", "frame_count": "timing", "duration_s": "timing",
-    "start_timecode": "timing", "sample_rate": "timing", "curves": "curves", "prompts": "prompts",
-    "settings": "settings", "takes": "takes", "lanes": "lanes", "markers": "markers", "regions": "regions",
+    "video": "video",
+    "fps": "timing",
+    "drop_frame": "timing",
+    "frame_count": "timing",
+    "duration_s": "timing",
+    "start_timecode": "timing",
+    "sample_rate": "timing",
+    "curves": "curves",
+    "prompts": "prompts",
+    "settings": "settings",
+    "takes": "takes",
+    "lanes": "lanes",
+    "markers": "markers",
+    "regions": "regions",
 }
 
 
@@ -123,7 +134,9 @@ class Project:
         and every generated take for the whole picture has exactly this length."""
         sr = int(sample_rate or self.sample_rate)
         is_vfr = self.video is not None and self.video.is_vfr
-        return picture_length_samples(self.frame_count, self.fps, sr, is_vfr=is_vfr, duration_s=self.duration_s)
+        return picture_length_samples(
+            self.frame_count, self.fps, sr, is_vfr=is_vfr, duration_s=self.duration_s
+        )
 
     @property
     def is_dirty(self) -> bool:
@@ -220,7 +233,11 @@ class Project:
             Rate(self.fps, drop)
         except ValueError as exc:
             raise ProjectError(str(exc), self.path) from exc
-        tc = self.start_timecode.replace(";", ":") if not drop else self.start_timecode[:8] + ";" + self.start_timecode[9:]
+        tc = (
+            self.start_timecode.replace(";", ":")
+            if not drop
+            else self.start_timecode[:8] + ";" + self.start_timecode[9:]
+        )
         self._push("Toggle drop-frame", drop_frame=bool(drop), start_timecode=tc)
 
     def set_sample_rate(self, sample_rate: int) -> None:
@@ -239,8 +256,10 @@ class Project:
         return take.id
 
     def rename_take(self, take_id: str, name: str) -> None:
-        self._push(f"Rename take to {name}",
-                   takes=tuple(replace(t, name=name) if t.id == take_id else t for t in self._checked(take_id)))
+        self._push(
+            f"Rename take to {name}",
+            takes=tuple(replace(t, name=name) if t.id == take_id else t for t in self._checked(take_id)),
+        )
 
     def _checked(self, take_id: str) -> tuple[Take, ...]:
         self.take(take_id)
@@ -249,8 +268,12 @@ class Project:
     def remove_take(self, take_id: str) -> None:
         """Remove a take and every placement of it (one step). Its audio file stays on disk for undo."""
         take = self.take(take_id)
-        lanes = tuple(replace(ln, items=tuple(i for i in ln.items if i.take_id != take_id)) for ln in self.lanes)
-        self._push(f"Remove take {take.name}", takes=tuple(t for t in self.takes if t.id != take_id), lanes=lanes)
+        lanes = tuple(
+            replace(ln, items=tuple(i for i in ln.items if i.take_id != take_id)) for ln in self.lanes
+        )
+        self._push(
+            f"Remove take {take.name}", takes=tuple(t for t in self.takes if t.id != take_id), lanes=lanes
+        )
 
     def recall_take(self, take_id: str) -> None:
         """Put back the prompts, generation settings and curves a take was made with (one undo step)."""
@@ -320,7 +343,9 @@ class Project:
 
     def rename_lane(self, name: str, new_name: str) -> None:
         new_name = self._lane_name(new_name)
-        if not new_name or any(ln.name.casefold() == new_name.casefold() and ln.name != name for ln in self.lanes):
+        if not new_name or any(
+            ln.name.casefold() == new_name.casefold() and ln.name != name for ln in self.lanes
+        ):
             raise ProjectError(f"cannot rename lane {name!r} to {new_name!r} (empty or taken)", self.path)
         self._set_lane(name, f"Rename lane {name}", name=new_name)
 
@@ -345,16 +370,25 @@ class Project:
         self.take(take_id)
         item = LaneItem(take_id, self._finite(offset_s, "offset"), self._finite(gain_db, "gain"))
         i = self._lane_index(lane)
-        self._set_lane(self.lanes[i].name, f"Place take on {self.lanes[i].name}",
-                       items=(*self.lanes[i].items, item))
+        self._set_lane(
+            self.lanes[i].name, f"Place take on {self.lanes[i].name}", items=(*self.lanes[i].items, item)
+        )
         return item.id
 
-    def move_item(self, item_id: str, offset_s: float | None = None, lane: str | None = None,
-                  gain_db: float | None = None) -> None:
+    def move_item(
+        self,
+        item_id: str,
+        offset_s: float | None = None,
+        lane: str | None = None,
+        gain_db: float | None = None,
+    ) -> None:
         """Move a placed take in time and/or to another lane, or change its gain (one step)."""
         src, item = self.find_item(item_id)
-        new_item = replace(item, offset_s=item.offset_s if offset_s is None else self._finite(offset_s, "offset"),
-                           gain_db=item.gain_db if gain_db is None else self._finite(gain_db, "gain"))
+        new_item = replace(
+            item,
+            offset_s=item.offset_s if offset_s is None else self._finite(offset_s, "offset"),
+            gain_db=item.gain_db if gain_db is None else self._finite(gain_db, "gain"),
+        )
         dst_name = src.name if lane is None else self.lane(lane).name
         lanes = []
         for ln in self.lanes:
@@ -364,18 +398,31 @@ class Project:
             lanes.append(replace(ln, items=items))
         self._push("Move take", lanes=tuple(lanes))
 
-    def edit_item(self, item_id: str, *, trim_in_s: float | None = None, trim_out_s: float | None = None,
-                  fade_in_s: float | None = None, fade_out_s: float | None = None, text: str = "Edit take") -> None:
+    def edit_item(
+        self,
+        item_id: str,
+        *,
+        trim_in_s: float | None = None,
+        trim_out_s: float | None = None,
+        fade_in_s: float | None = None,
+        fade_out_s: float | None = None,
+        text: str = "Edit take",
+    ) -> None:
         """Trim or fade a placed take (one undo step). Trims are seconds into the take, kept inside it and in
         order; fades fit inside the trimmed part."""
         src, item = self.find_item(item_id)
         length = float(self.take(item.take_id).duration_s)
         t_in = item.trim_in_s if trim_in_s is None else self._finite(trim_in_s, "trim")
-        t_out = (item.trim_out_s if item.trim_out_s is not None else length) if trim_out_s is None else \
-            self._finite(trim_out_s, "trim")
+        t_out = (
+            (item.trim_out_s if item.trim_out_s is not None else length)
+            if trim_out_s is None
+            else self._finite(trim_out_s, "trim")
+        )
         t_in, t_out = max(0.0, t_in), min(length, t_out) if length > 0 else t_out
         if t_out - t_in < 1e-3:
-            raise ProjectError(f"cannot trim {item.take_id!r} to nothing ({t_in:.3f}-{t_out:.3f} s)", self.path)
+            raise ProjectError(
+                f"cannot trim {item.take_id!r} to nothing ({t_in:.3f}-{t_out:.3f} s)", self.path
+            )
         f_in = item.fade_in_s if fade_in_s is None else max(0.0, self._finite(fade_in_s, "fade"))
         f_out = item.fade_out_s if fade_out_s is None else max(0.0, self._finite(fade_out_s, "fade"))
         span = t_out - t_in
@@ -384,10 +431,19 @@ class Project:
                 f_in = max(0.0, span - f_out)
             else:
                 f_out = max(0.0, span - f_in)
-        new_item = replace(item, trim_in_s=t_in, trim_out_s=None if length > 0 and t_out >= length else t_out,
-                           fade_in_s=f_in, fade_out_s=f_out)
-        lanes = tuple(replace(ln, items=tuple(new_item if i.id == item_id else i for i in ln.items))
-                      if ln.name == src.name else ln for ln in self.lanes)
+        new_item = replace(
+            item,
+            trim_in_s=t_in,
+            trim_out_s=None if length > 0 and t_out >= length else t_out,
+            fade_in_s=f_in,
+            fade_out_s=f_out,
+        )
+        lanes = tuple(
+            replace(ln, items=tuple(new_item if i.id == item_id else i for i in ln.items))
+            if ln.name == src.name
+            else ln
+            for ln in self.lanes
+        )
         self._push(text, lanes=lanes)
 
     def remove_item(self, item_id: str) -> None:
@@ -402,10 +458,16 @@ class Project:
 
     def update_marker(self, marker_id: str, time_s: float | None = None, name: str | None = None) -> None:
         self._find(self.markers, marker_id, "marker")
-        markers = tuple(replace(m, time_s=m.time_s if time_s is None else float(time_s),
-                                name=m.name if name is None else self._lane_name(name, "marker name"))
-                        if m.id == marker_id else m
-                        for m in self.markers)
+        markers = tuple(
+            replace(
+                m,
+                time_s=m.time_s if time_s is None else float(time_s),
+                name=m.name if name is None else self._lane_name(name, "marker name"),
+            )
+            if m.id == marker_id
+            else m
+            for m in self.markers
+        )
         self._push("Edit marker", markers=tuple(sorted(markers, key=lambda m: m.time_s)))
 
     def remove_marker(self, marker_id: str) -> None:
@@ -419,12 +481,20 @@ class Project:
         self._push("Add region", regions=tuple(sorted((*self.regions, region), key=lambda r: r.start_s)))
         return region.id
 
-    def update_region(self, region_id: str, start_s: float | None = None, end_s: float | None = None,
-                      name: str | None = None) -> None:
+    def update_region(
+        self,
+        region_id: str,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        name: str | None = None,
+    ) -> None:
         r = self._find(self.regions, region_id, "region")
-        new = replace(r, start_s=r.start_s if start_s is None else float(start_s),
-                      end_s=r.end_s if end_s is None else float(end_s),
-                      name=r.name if name is None else self._lane_name(name, "region name"))
+        new = replace(
+            r,
+            start_s=r.start_s if start_s is None else float(start_s),
+            end_s=r.end_s if end_s is None else float(end_s),
+            name=r.name if name is None else self._lane_name(name, "region name"),
+        )
         if new.end_s <= new.start_s:
             raise ProjectError("a region must end after it starts", self.path)
         regions = tuple(new if x.id == region_id else x for x in self.regions)
@@ -445,9 +515,17 @@ class Project:
         A different file (new cut) needs ``accept_changed=True``."""
         ref, timing = video_ref_for(Path(new_path), self.path, info)
         old = self.video.fingerprint if self.video else None
-        if old is not None and ref.fingerprint is not None and not old.matches(ref.fingerprint) and not accept_changed:
-            raise ProjectError("is not the same video as the project's (size or content differ); "
-                               "relink with accept_changed to use it as a new cut", new_path)
+        if (
+            old is not None
+            and ref.fingerprint is not None
+            and not old.matches(ref.fingerprint)
+            and not accept_changed
+        ):
+            raise ProjectError(
+                "is not the same video as the project's (size or content differ); "
+                "relink with accept_changed to use it as a new cut",
+                new_path,
+            )
         self._push("Relink video", video=ref, **timing)
 
     # --- files ---------------------------------------------------------------------------------------
@@ -471,15 +549,23 @@ class Project:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "version": CURRENT_VERSION, "name": self.name,
+            "format": FORMAT,
+            "version": CURRENT_VERSION,
+            "name": self.name,
             "video": self.video.to_json() if self.video else None,
-            "fps": {"num": self.fps.numerator, "den": self.fps.denominator}, "drop_frame": self.drop_frame,
-            "frame_count": self.frame_count, "duration_s": self.duration_s,
-            "start_timecode": self.start_timecode, "sample_rate": self.sample_rate,
+            "fps": {"num": self.fps.numerator, "den": self.fps.denominator},
+            "drop_frame": self.drop_frame,
+            "frame_count": self.frame_count,
+            "duration_s": self.duration_s,
+            "start_timecode": self.start_timecode,
+            "sample_rate": self.sample_rate,
             "curves": self.curves.to_json() if self.curves is not None else None,
-            "prompts": self.prompts.to_json(), "settings": self.settings.to_json(),
-            "takes": [t.to_json() for t in self.takes], "lanes": [ln.to_json() for ln in self.lanes],
-            "markers": [m.to_json() for m in self.markers], "regions": [r.to_json() for r in self.regions],
+            "prompts": self.prompts.to_json(),
+            "settings": self.settings.to_json(),
+            "takes": [t.to_json() for t in self.takes],
+            "lanes": [ln.to_json() for ln in self.lanes],
+            "markers": [m.to_json() for m in self.markers],
+            "regions": [r.to_json() for r in self.regions],
         }
 
     def save(self, path: str | Path | None = None, overwrite: bool = False) -> Path:
@@ -566,8 +652,9 @@ class Project:
         except UnicodeDecodeError as exc:
             raise ProjectError("is not UTF-8 text (corrupt project file?)", p) from exc
         except json.JSONDecodeError as exc:
-            raise ProjectError(f"is not valid JSON (line {exc.lineno}, column {exc.colno}); "
-                               "the file is left untouched", p) from exc
+            raise ProjectError(
+                f"is not valid JSON (line {exc.lineno}, column {exc.colno}); the file is left untouched", p
+            ) from exc
         except (RecursionError, ValueError) as exc:
             raise ProjectError("is not valid JSON", p) from exc
         project = cls.from_json(doc, p)

@@ -77,10 +77,18 @@ def read_state(p: Project, d: dict[str, Any]) -> None:
             raise ProjectError(f"has unreadable curves ({exc})") from exc
     p.prompts = Prompts.from_json(opt(d, "prompts", dict, "project", {}))
     p.settings = GenerationSettings.from_json(opt(d, "settings", dict, "project", {}))
-    p.takes = tuple(Take.from_json(t, f"takes[{i}]") for i, t in enumerate(opt(d, "takes", list, "project", [])))
-    p.lanes = tuple(Lane.from_json(x, f"lanes[{i}]") for i, x in enumerate(opt(d, "lanes", list, "project", [])))
-    p.markers = tuple(Marker.from_json(x, f"markers[{i}]") for i, x in enumerate(opt(d, "markers", list, "project", [])))
-    p.regions = tuple(Region.from_json(x, f"regions[{i}]") for i, x in enumerate(opt(d, "regions", list, "project", [])))
+    p.takes = tuple(
+        Take.from_json(t, f"takes[{i}]") for i, t in enumerate(opt(d, "takes", list, "project", []))
+    )
+    p.lanes = tuple(
+        Lane.from_json(x, f"lanes[{i}]") for i, x in enumerate(opt(d, "lanes", list, "project", []))
+    )
+    p.markers = tuple(
+        Marker.from_json(x, f"markers[{i}]") for i, x in enumerate(opt(d, "markers", list, "project", []))
+    )
+    p.regions = tuple(
+        Region.from_json(x, f"regions[{i}]") for i, x in enumerate(opt(d, "regions", list, "project", []))
+    )
     _validate_refs(p)
 
 
@@ -112,8 +120,19 @@ def video_ref_for(video_path: Path, project_path: Path | None, info: Any) -> tup
     reads video files itself)."""
     abs_video = video_path.resolve()
     rel = relative_or_absolute(abs_video, project_path.parent) if project_path else abs_video.as_posix()
-    ref = VideoRef(rel, VideoFingerprint.compute(abs_video, info.duration_s), info.width, info.height,
-                   info.rotation, info.frame_count, info.is_vfr)
-    timing = {"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s,
-              "drop_frame": False}
+    ref = VideoRef(
+        rel,
+        VideoFingerprint.compute(abs_video, info.duration_s),
+        info.width,
+        info.height,
+        info.rotation,
+        info.frame_count,
+        info.is_vfr,
+    )
+    timing = {
+        "fps": info.fps,
+        "frame_count": info.frame_count,
+        "duration_s": info.duration_s,
+        "drop_frame": False,
+    }
     return ref, timing

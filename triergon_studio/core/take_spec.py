@@ -73,8 +73,13 @@ class VideoSource:
         from fractions import Fraction
 
         fps = Fraction(info.fps)
-        return cls(str(info.path), int(info.frame_count), fps.numerator, fps.denominator,
-                   float(info.duration_s) if getattr(info, "is_vfr", False) else None)
+        return cls(
+            str(info.path),
+            int(info.frame_count),
+            fps.numerator,
+            fps.denominator,
+            float(info.duration_s) if getattr(info, "is_vfr", False) else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +141,19 @@ class TakeSpec:
         if self.init_noise is not None and not (math.isfinite(self.init_noise) and 0 < self.init_noise <= 1):
             raise ModelError(f"init noise must be in (0, 1], got {self.init_noise}")
         if self.follow_curves is not None and self.follow_curves not in FOLLOW_MODES:
-            raise ModelError(f"follow curves must be one of {', '.join(FOLLOW_MODES)}, got {self.follow_curves!r}")
+            raise ModelError(
+                f"follow curves must be one of {', '.join(FOLLOW_MODES)}, got {self.follow_curves!r}"
+            )
         if self.curve_method is not None and self.curve_method not in CURVE_METHODS:
-            raise ModelError(f"curve method must be one of {', '.join(CURVE_METHODS)}, got {self.curve_method!r}")
+            raise ModelError(
+                f"curve method must be one of {', '.join(CURVE_METHODS)}, got {self.curve_method!r}"
+            )
         if self.video is not None and self.span.end_s > self.video.duration_s + 1e-6:
-            raise ModelError(f"span ends at {self.span.end_s:.3f} s, after the picture's end "
-                             f"({self.video.duration_s:.3f} s)", self.video.path)
+            raise ModelError(
+                f"span ends at {self.span.end_s:.3f} s, after the picture's end "
+                f"({self.video.duration_s:.3f} s)",
+                self.video.path,
+            )
 
     # ---------------------------------------------------------------------------------- derived facts
 
@@ -176,8 +188,13 @@ class TakeSpec:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ModelError(f"{where} has unknown field(s): {', '.join(unknown)}")
-        kinds: dict[str, type] = {"span": TimeSpan, "video": VideoSource, "reference": AudioClip,
-                                  "init_audio": AudioClip, "region": RegionSource}
+        kinds: dict[str, type] = {
+            "span": TimeSpan,
+            "video": VideoSource,
+            "reference": AudioClip,
+            "init_audio": AudioClip,
+            "region": RegionSource,
+        }
         kw: dict[str, Any] = {}
         for key, value in data.items():
             if key in kinds and value is not None:
@@ -203,8 +220,13 @@ class TakeSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def spec_from_project(project: Any, *, region: tuple[float, float] | None = None,
-                      source_take: Any | None = None, seed: int | None = None) -> TakeSpec:
+def spec_from_project(
+    project: Any,
+    *,
+    region: tuple[float, float] | None = None,
+    source_take: Any | None = None,
+    seed: int | None = None,
+) -> TakeSpec:
     """The app's ``TakeSpec``: the project's prompts, curves and settings (a snapshot, taken on the UI thread).
 
     ``region`` (video seconds) generates that part of the picture; with ``source_take`` (a ``core.Take`` on the
@@ -222,19 +244,37 @@ def spec_from_project(project: Any, *, region: tuple[float, float] | None = None
     region_src = None
     if source_take is not None and region is not None:
         assert isinstance(source_take, Take)
-        start = float(source_take.metadata.get("start_s", 0.0)) if isinstance(source_take.metadata, dict) else 0.0
+        start = (
+            float(source_take.metadata.get("start_s", 0.0)) if isinstance(source_take.metadata, dict) else 0.0
+        )
         span = (start, start + float(source_take.duration_s))
-        region_src = RegionSource(str(project.take_path(source_take)), start, float(region[0]), float(region[1]))
+        region_src = RegionSource(
+            str(project.take_path(source_take)), start, float(region[0]), float(region[1])
+        )
     else:
         span = region or s.span or whole
     refs = project.prompts.references
     p = project.prompts
     return TakeSpec(
-        span=TimeSpan(float(span[0]), float(span[1])), video=video, use_video=bool(p.use_video),
-        text=p.text.strip(), negative_text=p.negative_text.strip(),
+        span=TimeSpan(float(span[0]), float(span[1])),
+        video=video,
+        use_video=bool(p.use_video),
+        text=p.text.strip(),
+        negative_text=p.negative_text.strip(),
         reference=AudioClip(refs[0].path, refs[0].in_s, refs[0].out_s) if refs else None,
-        init_audio=AudioClip(p.init_audio.path, p.init_audio.in_s, p.init_audio.out_s) if p.init_audio else None,
-        init_noise=s.init_noise, curves=project.curves, follow_curves=s.follow_curves, conform=bool(s.conform),
-        model=s.model, steps=s.steps, cfg=s.cfg, sampler=s.sampler, guidance=s.guidance,
-        seed=seed, variations=max(1, int(s.variations)), region=region_src,
+        init_audio=AudioClip(p.init_audio.path, p.init_audio.in_s, p.init_audio.out_s)
+        if p.init_audio
+        else None,
+        init_noise=s.init_noise,
+        curves=project.curves,
+        follow_curves=s.follow_curves,
+        conform=bool(s.conform),
+        model=s.model,
+        steps=s.steps,
+        cfg=s.cfg,
+        sampler=s.sampler,
+        guidance=s.guidance,
+        seed=seed,
+        variations=max(1, int(s.variations)),
+        region=region_src,
     )

@@ -187,7 +187,12 @@ def picture_samples(frame_count: int, fps: Fraction | Rate, sample_rate: int) ->
 
 
 def picture_length_samples(
-    frame_count: int, fps: Fraction | Rate, sample_rate: int, *, is_vfr: bool = False, duration_s: float | None = None
+    frame_count: int,
+    fps: Fraction | Rate,
+    sample_rate: int,
+    *,
+    is_vfr: bool = False,
+    duration_s: float | None = None,
 ) -> int:
     """The picture's length in samples: the one rule that probe, project, generate, predict-lufs and export
     share. Constant frame rate: ``round(frames * sr / fps)``. Variable frame rate: the frames' own timeline

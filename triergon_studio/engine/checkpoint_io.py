@@ -113,7 +113,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 p,
             ) from exc
         return _unwrap(obj, p)
-    raise ModelError(f"unknown checkpoint format '{suffix}' (expected .safetensors, .pth, .pt, .ckpt or .bin)", p)
+    raise ModelError(
+        f"unknown checkpoint format '{suffix}' (expected .safetensors, .pth, .pt, .ckpt or .bin)", p
+    )
 
 
 def _first(items: Iterable[str]) -> str:

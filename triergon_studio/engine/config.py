@@ -45,7 +45,9 @@ class VAEConfig:
 
     def validate(self) -> None:
         if len(self.c_mults) != len(self.strides) or not self.strides:
-            raise ModelError(f"VAE config: c_mults {self.c_mults} and strides {self.strides} differ in length")
+            raise ModelError(
+                f"VAE config: c_mults {self.c_mults} and strides {self.strides} differ in length"
+            )
         # Kernel 2s / padding ceil(s/2) only maps length L*s <-> L exactly for even strides.
         if any(s < 2 or s % 2 for s in self.strides):
             raise ModelError(f"VAE config: every stride must be even and >= 2, got {self.strides}")
@@ -81,7 +83,9 @@ class DiTConfig:
 
     def validate(self) -> None:
         if self.embed_dim % self.num_heads:
-            raise ModelError(f"DiT config: embed_dim {self.embed_dim} is not a multiple of {self.num_heads} heads")
+            raise ModelError(
+                f"DiT config: embed_dim {self.embed_dim} is not a multiple of {self.num_heads} heads"
+            )
         if self.context_dim % self.head_dim or self.num_heads % (self.context_dim // self.head_dim):
             raise ModelError(
                 f"DiT config: cond_token_dim {self.context_dim} gives a KV head count that does not divide "
@@ -158,7 +162,9 @@ class ModelConfig:
         self.vae.validate()
         self.dit.validate()
         if self.dit.io_channels != self.vae.latent_dim:
-            raise ModelError(f"config: DiT io_channels {self.dit.io_channels} != VAE latent_dim {self.vae.latent_dim}")
+            raise ModelError(
+                f"config: DiT io_channels {self.dit.io_channels} != VAE latent_dim {self.vae.latent_dim}"
+            )
         if self.dit.cond_token_dim != self.conditioning.cond_dim:
             raise ModelError(
                 f"config: DiT cond_token_dim {self.dit.cond_token_dim} != conditioning dim {self.conditioning.cond_dim}"
@@ -169,7 +175,9 @@ class ModelConfig:
                 f"{self.conditioning.cond_dim} (seconds_start + seconds_total)"
             )
         if self.audio_channels != self.vae.io_channels:
-            raise ModelError(f"config: audio_channels {self.audio_channels} != VAE io_channels {self.vae.io_channels}")
+            raise ModelError(
+                f"config: audio_channels {self.audio_channels} != VAE io_channels {self.vae.io_channels}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **dataclasses.asdict(self)}
@@ -182,10 +190,16 @@ class ModelConfig:
         if data.get("format", CONFIG_FORMAT) != CONFIG_FORMAT:
             raise ModelError(f"not a Tri-Ergon model config (format {data.get('format')!r})", source)
         if int(data.get("version", 1)) > CONFIG_VERSION:
-            raise ModelError(f"config version {data.get('version')} is newer than this program supports", source)
+            raise ModelError(
+                f"config version {data.get('version')} is newer than this program supports", source
+            )
         body = {k: v for k, v in data.items() if k not in ("format", "version")}
-        nested = {"vae": VAEConfig, "dit": DiTConfig, "conditioning": ConditioningConfig,
-                  "sampling": SamplingDefaults}
+        nested = {
+            "vae": VAEConfig,
+            "dit": DiTConfig,
+            "conditioning": ConditioningConfig,
+            "sampling": SamplingDefaults,
+        }
         try:
             kwargs: dict[str, Any] = {}
             for key, value in body.items():
@@ -225,12 +239,14 @@ class ModelConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ModelError(f"model config is not valid JSON ({exc.msg} at line {exc.lineno})", path) from exc
+            raise ModelError(
+                f"model config is not valid JSON ({exc.msg} at line {exc.lineno})", path
+            ) from exc
         if not isinstance(data, dict):
             raise ModelError("model config must be a JSON object", path)
         # A file must say what it is: an empty or foreign object would otherwise become the defaults (tiny).
         if data.get("format") != CONFIG_FORMAT:
-            raise ModelError(f"not a Tri-Ergon model config (needs \"format\": \"{CONFIG_FORMAT}\")", path)
+            raise ModelError(f'not a Tri-Ergon model config (needs "format": "{CONFIG_FORMAT}")', path)
         missing = [k for k in REQUIRED_FIELDS if k not in data]
         if missing:
             raise ModelError(f"model config lacks {', '.join(missing)}", path)
@@ -257,7 +273,9 @@ def _tiny() -> ModelConfig:
         name="tiny",
         preset="tiny",
         vae=VAEConfig(channels=4, c_mults=[1, 2, 2, 4], strides=[4, 8, 8, 8], latent_dim=8),
-        dit=DiTConfig(io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128),
+        dit=DiTConfig(
+            io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128
+        ),
         conditioning=ConditioningConfig(cond_dim=64, num_tokens=4, number_features=32),
         sampling=SamplingDefaults(steps=8, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
         encoders=EncoderConfig.parse("small/tiny"),
@@ -272,17 +290,42 @@ def _compact() -> ModelConfig:
         name="compact",
         preset="compact",
         vae=VAEConfig(channels=8, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
-        dit=DiTConfig(io_channels=32, embed_dim=256, depth=6, num_heads=4, cond_token_dim=256,
-                      global_cond_dim=512, lufs_mode="tokens+frame"),
+        dit=DiTConfig(
+            io_channels=32,
+            embed_dim=256,
+            depth=6,
+            num_heads=4,
+            cond_token_dim=256,
+            global_cond_dim=512,
+            lufs_mode="tokens+frame",
+        ),
         conditioning=ConditioningConfig(cond_dim=256, num_tokens=4),
         sampling=SamplingDefaults(steps=25, cfg_scale=4.0, sampler="dpmpp-2m"),
         encoders=EncoderConfig.from_dict(
-            {"kind": "small", "preset": "compact", "width": 128, "heads": 4, "text_layers": 2, "audio_layers": 2,
-             "video_layers": 1, "text_max_len": 96, "word_buckets": 2048, "audio_channels": [16, 32, 64],
-             "frame_size": 64, "frame_channels": [16, 32, 64, 96]}),
+            {
+                "kind": "small",
+                "preset": "compact",
+                "width": 128,
+                "heads": 4,
+                "text_layers": 2,
+                "audio_layers": 2,
+                "video_layers": 1,
+                "text_max_len": 96,
+                "word_buckets": 2048,
+                "audio_channels": [16, 32, 64],
+                "frame_size": 64,
+                "frame_channels": [16, 32, 64, 96],
+            }
+        ),
         lufs_predictor=LufsPredictorConfig.from_dict(
-            {"preset": "small", "d_model": 128, "n_layers": 3, "n_heads": 4,
-             "frame_cnn": {"channels": [16, 32, 64, 96], "out_dim": 128, "image_size": 64}}),
+            {
+                "preset": "small",
+                "d_model": 128,
+                "n_layers": 3,
+                "n_heads": 4,
+                "frame_cnn": {"channels": [16, 32, 64, 96], "out_dim": 128, "image_size": 64},
+            }
+        ),
     )
 
 

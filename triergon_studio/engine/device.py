@@ -14,8 +14,14 @@ if TYPE_CHECKING:
 
     from triergon_studio.engine.config import ModelConfig
 
-DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
-          "fp16": "float16", "float16": "float16"}
+DTYPES = {
+    "fp32": "float32",
+    "float32": "float32",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "float16": "float16",
+}
 
 
 def available_devices() -> list[str]:
@@ -77,13 +83,16 @@ class MemoryEstimate:
         return self.weights_bytes + self.activation_bytes
 
 
-def estimate_memory(cfg: ModelConfig, n_params: int, dtype_bytes: int, duration_s: float,
-                    batch: int = 2) -> MemoryEstimate:
+def estimate_memory(
+    cfg: ModelConfig, n_params: int, dtype_bytes: int, duration_s: float, batch: int = 2
+) -> MemoryEstimate:
     """Weights plus the peak working set: the VAE decoder's widest full-rate activations (a few live at a
     time) or the DiT's attention, whichever is larger. Deliberately generous (x1.3)."""
     n = int(duration_s * cfg.sample_rate) + cfg.vae.downsampling_ratio
-    levels = [float(cfg.vae.channels)] + [cfg.vae.channels * cfg.vae.c_mults[i - 1] / _prod(cfg.vae.strides[:i])
-                                          for i in range(1, len(cfg.vae.strides) + 1)]
+    levels = [float(cfg.vae.channels)] + [
+        cfg.vae.channels * cfg.vae.c_mults[i - 1] / _prod(cfg.vae.strides[:i])
+        for i in range(1, len(cfg.vae.strides) + 1)
+    ]
     vae_act = 4 * max(levels) * n * dtype_bytes
     tokens = int(duration_s * cfg.latent_rate_hz) + 2
     dit_act = batch * (tokens * cfg.dit.embed_dim * 12 + cfg.dit.num_heads * tokens * tokens) * dtype_bytes
@@ -115,8 +124,14 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
-def check_memory(cfg: ModelConfig, n_params: int, device: torch.device, dtype: torch.dtype,
-                 duration_s: float, batch: int = 2) -> MemoryEstimate:
+def check_memory(
+    cfg: ModelConfig,
+    n_params: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    duration_s: float,
+    batch: int = 2,
+) -> MemoryEstimate:
     import torch
 
     est = estimate_memory(cfg, n_params, torch.tensor([], dtype=dtype).element_size(), duration_s, batch)
@@ -139,14 +154,16 @@ def oom_guard(what: str) -> Iterator[None]:
         yield
     except torch.OutOfMemoryError as exc:
         _free_cache()
-        raise ModelError(f"out of GPU memory while {what}: try bf16/fp16, a shorter span, fewer variations or "
-                         "--device cpu") from exc
+        raise ModelError(
+            f"out of GPU memory while {what}: try bf16/fp16, a shorter span, fewer variations or --device cpu"
+        ) from exc
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower() and "can't allocate memory" not in str(exc).lower():
             raise
         _free_cache()
-        raise ModelError(f"out of memory while {what}: try a shorter span, fewer variations or a smaller model"
-                         ) from exc
+        raise ModelError(
+            f"out of memory while {what}: try a shorter span, fewer variations or a smaller model"
+        ) from exc
 
 
 def _free_cache() -> None:

@@ -47,4 +47,6 @@ def named_models() -> list[str]:
 
 def where_text() -> str:
     """Where names are looked up, for error messages."""
-    return ", ".join(str(d) for d in search_dirs()) + f" (add folders with ${ENV_VAR}, or pass a model folder)"
+    return (
+        ", ".join(str(d) for d in search_dirs()) + f" (add folders with ${ENV_VAR}, or pass a model folder)"
+    )

@@ -23,8 +23,12 @@ def normalized_curves(curves: Any) -> np.ndarray:
     """A [2, F] LUFS array (or a LoudnessCurve) -> [2, F] float32 in [0, 1] ((L + 70) / 70, clipped)."""
     if hasattr(curves, "left"):
         rate = float(getattr(curves, "rate_hz", CURVE_RATE_HZ))
-        arr = np.asarray(curves.resample(CURVE_RATE_HZ) if abs(rate - CURVE_RATE_HZ) > 1e-9
-                         else np.stack([curves.left, curves.right]), dtype=np.float64)
+        arr = np.asarray(
+            curves.resample(CURVE_RATE_HZ)
+            if abs(rate - CURVE_RATE_HZ) > 1e-9
+            else np.stack([curves.left, curves.right]),
+            dtype=np.float64,
+        )
     else:
         arr = np.asarray(curves, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] != 2 or arr.shape[1] == 0:
@@ -53,7 +57,11 @@ def _frame_size(model: TriErgon, path: str) -> tuple[int, int]:
     from triergon_studio.video.probe import probe
 
     enc_cfg = getattr(model.encoders, "cfg", None)
-    short = 224 if getattr(enc_cfg, "kind", "small") == "languagebind" else int(getattr(enc_cfg, "frame_size", 0) or 224)
+    short = (
+        224
+        if getattr(enc_cfg, "kind", "small") == "languagebind"
+        else int(getattr(enc_cfg, "frame_size", 0) or 224)
+    )
     info = probe(path)
     w, h = int(info.width), int(info.height)
     if int(getattr(info, "rotation", 0) or 0) % 180:
@@ -72,7 +80,7 @@ def video_frames(inputs: TakeInputs, model: TriErgon) -> np.ndarray | None:
     if inputs.video_span is None:
         return frames
     a, b = (int(round(s * CURVE_RATE_HZ)) for s in inputs.video_span)
-    return frames[a:max(a + 1, b)]
+    return frames[a : max(a + 1, b)]
 
 
 def build_conditions(inputs: TakeInputs, model: TriErgon) -> Conditions:
@@ -106,8 +114,12 @@ def build_conditions(inputs: TakeInputs, model: TriErgon) -> Conditions:
     if inputs.curves is not None:
         lufs = torch.from_numpy(normalized_curves(inputs.curves))[None].to(dev)
     return Conditions(
-        text_emb=text_emb, audio_emb=audio_emb, video_emb=video_emb, lufs=lufs,
-        seconds_start=torch.zeros(1, device=dev), seconds_total=torch.full((1,), float(inputs.duration_s), device=dev),
+        text_emb=text_emb,
+        audio_emb=audio_emb,
+        video_emb=video_emb,
+        lufs=lufs,
+        seconds_start=torch.zeros(1, device=dev),
+        seconds_total=torch.full((1,), float(inputs.duration_s), device=dev),
     )
 
 

@@ -71,8 +71,10 @@ def save_model_dir(
             "preset": cfg.preset,
             "version": str(extra.pop("version", version)),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "files": {name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                      for name in (CONFIG_FILE, WEIGHTS_FILE)},
+            "files": {
+                name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+                for name in (CONFIG_FILE, WEIGHTS_FILE)
+            },
             "parameters": model.param_counts(),
             "training": extra.pop("training", None),
             "eval": extra.pop("eval", None),
@@ -125,8 +127,13 @@ def verify_model_dir(path: str | Path) -> dict[str, Any]:
     for name, entry in files.items():  # every other file the manifest lists (an eval classifier, ...)
         if name in (CONFIG_FILE, WEIGHTS_FILE):
             continue
-        if not isinstance(name, str) or "/" in name or "\\" in name or not isinstance(entry, dict) \
-                or "sha256" not in entry:
+        if (
+            not isinstance(name, str)
+            or "/" in name
+            or "\\" in name
+            or not isinstance(entry, dict)
+            or "sha256" not in entry
+        ):
             raise ModelError(f"the manifest lists {name!r} without a checksum", folder / MANIFEST_FILE)
         if not (folder / name).exists():
             raise ModelError(f"missing {name}", folder)
@@ -216,7 +223,9 @@ def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
         return "random", None
     p = Path(text).expanduser()
     if p.is_dir():
-        return ("sao" if (p / "model_config.json").exists() and not (p / MANIFEST_FILE).exists() else "dir"), p
+        return (
+            "sao" if (p / "model_config.json").exists() and not (p / MANIFEST_FILE).exists() else "dir"
+        ), p
     from triergon_studio.engine.model_paths import find_named, where_text
 
     named = find_named(text)
@@ -226,12 +235,16 @@ def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
         raise ModelError(
             f"no weights for preset '{text}': pass a model folder, or '{text}{RANDOM_SUFFIX}' for random weights"
         )
-    raise ModelError(f"model '{text}' not found: not a folder, not '<preset>{RANDOM_SUFFIX}', and no model folder "
-                     f"of that name in {where_text()}")
+    raise ModelError(
+        f"model '{text}' not found: not a folder, not '<preset>{RANDOM_SUFFIX}', and no model folder "
+        f"of that name in {where_text()}"
+    )
 
 
 def load_model(
-    name_or_dir: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+    name_or_dir: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
     seed: int = 0,
 ) -> TriErgon:
     kind, path = resolve_model(name_or_dir)
@@ -281,7 +294,9 @@ def import_dinov2(path: str | Path) -> Any:
     return load_dinov2(path)
 
 
-def import_languagebind(video: str | Path | None = None, audio: str | Path | None = None, **kwargs: Any) -> Any:
+def import_languagebind(
+    video: str | Path | None = None, audio: str | Path | None = None, **kwargs: Any
+) -> Any:
     """LanguageBind prompt encoders from the user's LanguageBind_Video / LanguageBind_Audio checkpoints."""
     from triergon_studio.engine.models.languagebind import import_languagebind as _import
 

@@ -73,15 +73,18 @@ def _pick_start(rng: np.random.Generator, total: float, seconds: float) -> float
     return int(rng.integers(0, slots + 1)) / CURVE_RATE
 
 
-def corpus_segment(seed: int, index: int, spec: SegmentSpec, cfg: CorpusConfig,
-                   rng: np.random.Generator) -> dict[str, Any]:
+def corpus_segment(
+    seed: int, index: int, spec: SegmentSpec, cfg: CorpusConfig, rng: np.random.Generator
+) -> dict[str, Any]:
     ex = make_example(seed, index, cfg)
     total = ex.duration_s
     start = _pick_start(rng, total, spec.seconds)
     i0 = int(round(start * SR))
     audio = ex.audio[i0 : i0 + spec.samples]
     item = _finish(audio, spec, start, total)
-    times_v = start + (np.arange(spec.video_frames) + 0.5) * min(spec.seconds, total - start) / spec.video_frames
+    times_v = (
+        start + (np.arange(spec.video_frames) + 0.5) * min(spec.seconds, total - start) / spec.video_frames
+    )
     # frames are rendered at the clip's own size and scaled down, as decoded videos are at inference
     if spec.with_video:
         item["video"] = _resize_frames(ex.video.frames_at(times_v), spec.video_size)
@@ -105,8 +108,14 @@ def _finish(audio: np.ndarray, spec: SegmentSpec, start: float, total: float) ->
     padded = np.zeros((spec.samples, 2), np.float32)
     padded[:valid] = audio[: spec.samples]
     curves = segment_curves(audio, spec.curve_frames)
-    return {"audio": padded.T.copy(), "valid": valid, "curves_lufs": curves.astype(np.float32),
-            "curves": normalise_curves(curves), "seconds_start": float(start), "seconds_total": float(total)}
+    return {
+        "audio": padded.T.copy(),
+        "valid": valid,
+        "curves_lufs": curves.astype(np.float32),
+        "curves": normalise_curves(curves),
+        "seconds_start": float(start),
+        "seconds_total": float(total),
+    }
 
 
 def manifest_segment(rec: dict[str, Any], spec: SegmentSpec, rng: np.random.Generator) -> dict[str, Any]:
@@ -131,7 +140,9 @@ def manifest_segment(rec: dict[str, Any], spec: SegmentSpec, rng: np.random.Gene
         item["frames6"] = _resize_frames(_pad_frames(seg, spec.curve_frames), spec.lufs_size)
     if spec.with_video:
         pick = np.linspace(0, max(len(seg) - 1, 0), spec.video_frames).round().astype(int)
-        item["video"] = _resize_frames(seg[pick] if len(seg) else _pad_frames(seg, spec.video_frames), spec.video_size)
+        item["video"] = _resize_frames(
+            seg[pick] if len(seg) else _pad_frames(seg, spec.video_frames), spec.video_size
+        )
     item.update(caption=str(rec.get("caption", "")), label=-1, source="manifest", clip=str(rec["id"]))
     return item
 
@@ -165,11 +176,14 @@ def _torch_iterable_base() -> type:
 class SegmentStream:
     """Endless deterministic segments; wrap with ``as_iterable_dataset`` for a torch DataLoader."""
 
-    def __init__(self, seed: int, spec: SegmentSpec, mix: MixSpec | None = None, rank: int = 0,
-                 world_size: int = 1) -> None:
+    def __init__(
+        self, seed: int, spec: SegmentSpec, mix: MixSpec | None = None, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.seed, self.spec, self.mix = seed, spec, mix or MixSpec()
         self.rank, self.world_size = rank, world_size
-        self.records = load_manifest_records(self.mix.manifests, self.mix.splits) if self.mix.manifests else []
+        self.records = (
+            load_manifest_records(self.mix.manifests, self.mix.splits) if self.mix.manifests else []
+        )
 
     def iterate(self, worker: int = 0, n_workers: int = 1) -> Any:
         rng = np.random.default_rng([self.seed, self.rank, worker, 0xDA7A])

@@ -31,19 +31,24 @@ def stft_loss(pred: Tensor, target: Tensor, n_fft: int) -> Tensor:
     return sc + mag
 
 
-def multi_resolution_stft(pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> Tensor:
+def multi_resolution_stft(
+    pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+) -> Tensor:
     """[B, C, N] -> mean over resolutions, summed over channels (each channel is its own signal)."""
     b, c, n = pred.shape
     p, t = pred.reshape(b * c, n), target.reshape(b * c, n)
     return sum(stft_loss(p, t, f) for f in ffts) / len(ffts)
 
 
-def sum_difference_stft(pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> Tensor:
+def sum_difference_stft(
+    pred: Tensor, target: Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+) -> Tensor:
     """Stereo image loss: MR-STFT on mid (L+R) and side (L-R), as Stable Audio's VAE training does."""
     pm, tm = pred[:, 0] + pred[:, 1], target[:, 0] + target[:, 1]
     ps, ts = pred[:, 0] - pred[:, 1], target[:, 0] - target[:, 1]
-    return (multi_resolution_stft(pm[:, None], tm[:, None], ffts)
-            + multi_resolution_stft(ps[:, None], ts[:, None], ffts))
+    return multi_resolution_stft(pm[:, None], tm[:, None], ffts) + multi_resolution_stft(
+        ps[:, None], ts[:, None], ffts
+    )
 
 
 _MEL_BANKS: dict[tuple[int, int, str, torch.dtype], Tensor] = {}
@@ -59,8 +64,11 @@ def _mel_bank(n_fft: int, n_mels: int, device: torch.device, dtype: torch.dtype,
     return _MEL_BANKS[key]
 
 
-def multi_scale_mel(pred: Tensor, target: Tensor,
-                    scales: tuple[tuple[int, int], ...] = ((2048, 80), (1024, 64), (512, 40), (256, 20))) -> Tensor:
+def multi_scale_mel(
+    pred: Tensor,
+    target: Tensor,
+    scales: tuple[tuple[int, int], ...] = ((2048, 80), (1024, 64), (512, 40), (256, 20)),
+) -> Tensor:
     """L1 between log-mel magnitudes at several window sizes ([B, C, N], each channel its own signal).
 
     Mel bands weight the spectral envelope as hearing does; a short run learns timbre from it much sooner
@@ -111,12 +119,14 @@ class STFTDiscriminator(nn.Module):
         super().__init__()
         self.n_fft = n_fft
         c = channels
-        self.layers = nn.ModuleList([
-            nn.Conv2d(4, c, (3, 9), padding=(1, 4)),
-            nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
-            nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
-            nn.Conv2d(c, c, (3, 3), padding=(1, 1)),
-        ])
+        self.layers = nn.ModuleList(
+            [
+                nn.Conv2d(4, c, (3, 9), padding=(1, 4)),
+                nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
+                nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4)),
+                nn.Conv2d(c, c, (3, 3), padding=(1, 1)),
+            ]
+        )
         self.out = nn.Conv2d(c, 1, (3, 3), padding=(1, 1))
 
     def forward(self, audio: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -140,4 +150,6 @@ def hinge_g(fake: Tensor) -> Tensor:
 
 
 def feature_matching(real_feats: list[Tensor], fake_feats: list[Tensor]) -> Tensor:
-    return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True)) / len(real_feats)
+    return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True)) / len(
+        real_feats
+    )

@@ -51,6 +51,7 @@ class ManifestReport:
 
 # ---- probing and decoding (PyAV) ---------------------------------------------------------------------------
 
+
 def probe_clip(path: Path) -> dict[str, object]:
     import av
 
@@ -68,11 +69,25 @@ def probe_clip(path: Path) -> dict[str, object]:
             else:
                 dur = 0.0
             frames = int(v.frames) if v.frames else int(round(dur * fps))
-            audio = [{"index": a.index, "sample_rate": int(a.rate or 0), "channels": int(a.channels or 0),
-                      "codec": a.codec_context.name} for a in c.streams.audio]
-            return {"fps": [rate.numerator, rate.denominator] if rate else None, "fps_float": fps,
-                    "frame_count": frames, "duration_s": dur, "width": int(v.codec_context.width),
-                    "height": int(v.codec_context.height), "codec": v.codec_context.name, "audio_streams": audio}
+            audio = [
+                {
+                    "index": a.index,
+                    "sample_rate": int(a.rate or 0),
+                    "channels": int(a.channels or 0),
+                    "codec": a.codec_context.name,
+                }
+                for a in c.streams.audio
+            ]
+            return {
+                "fps": [rate.numerator, rate.denominator] if rate else None,
+                "fps_float": fps,
+                "frame_count": frames,
+                "duration_s": dur,
+                "width": int(v.codec_context.width),
+                "height": int(v.codec_context.height),
+                "codec": v.codec_context.name,
+                "audio_streams": audio,
+            }
     except av.error.FFmpegError as exc:
         raise VideoFileError(f"not a readable video ({exc.__class__.__name__})", path) from exc
 
@@ -123,19 +138,27 @@ def frames_6fps(path: Path, size: int, duration_s: float) -> np.ndarray:
 
 # ---- sources -----------------------------------------------------------------------------------------------
 
+
 def folder_sources(root: Path) -> Iterator[ClipSource]:
     for p in sorted(root.rglob("*")):
         if p.suffix.lower() not in VIDEO_EXTS or not p.is_file():
             continue
         txt = p.with_suffix(".txt")
         cap = txt.read_text(encoding="utf-8").strip() if txt.exists() else ""
-        yield ClipSource(p, str(p.relative_to(root).with_suffix("")), " ".join(cap.split()),
-                         "txt" if cap else "none")
+        yield ClipSource(
+            p, str(p.relative_to(root).with_suffix("")), " ".join(cap.split()), "txt" if cap else "none"
+        )
 
 
 def _find_clip(videos: Path, ytid: str, start: float) -> Path | None:
-    stems = [f"{ytid}_{int(start):06d}", f"{ytid}_{int(start)}", f"{ytid}_{start:.3f}", f"{ytid}_{start:.1f}",
-             f"{ytid}_{int(start * 1000)}", ytid]
+    stems = [
+        f"{ytid}_{int(start):06d}",
+        f"{ytid}_{int(start)}",
+        f"{ytid}_{start:.3f}",
+        f"{ytid}_{start:.1f}",
+        f"{ytid}_{int(start * 1000)}",
+        ytid,
+    ]
     for s in stems:
         for ext in VIDEO_EXTS:
             p = videos / f"{s}{ext}"
@@ -164,13 +187,25 @@ def csv_sources(csv_path: Path, videos: Path, label_map: Path | None = None) -> 
             mids = [m.strip() for m in row[3].split(",") if m.strip()]
             labels = [names.get(m, m) for m in mids]
             p = _find_clip(videos, ytid, start)
-            yield ClipSource(p or videos / f"{ytid}_{int(start)}.mp4", f"{ytid}_{int(start)}", ", ".join(labels),
-                             "label", None, labels, start)
+            yield ClipSource(
+                p or videos / f"{ytid}_{int(start)}.mp4",
+                f"{ytid}_{int(start)}",
+                ", ".join(labels),
+                "label",
+                None,
+                labels,
+                start,
+            )
     elif "path" in header and "caption" in header:
         for row in csv.DictReader(lines):
             p = videos / row["path"]
-            yield ClipSource(p, str(Path(row["path"]).with_suffix("")), " ".join(row["caption"].split()), "csv",
-                             (row.get("split") or None))
+            yield ClipSource(
+                p,
+                str(Path(row["path"]).with_suffix("")),
+                " ".join(row["caption"].split()),
+                "csv",
+                (row.get("split") or None),
+            )
     else:  # VGGSound: ytid,start,label,split
         for row in csv.reader(lines):
             if len(row) < 3:
@@ -182,8 +217,15 @@ def csv_sources(csv_path: Path, videos: Path, label_map: Path | None = None) -> 
                 continue  # a header row
             split = row[3].strip() if len(row) > 3 else None
             p = _find_clip(videos, ytid, start)
-            yield ClipSource(p or videos / f"{ytid}_{int(start):06d}.mp4", f"{ytid}_{int(start):06d}", label,
-                             "label", split, [label], start)
+            yield ClipSource(
+                p or videos / f"{ytid}_{int(start):06d}.mp4",
+                f"{ytid}_{int(start):06d}",
+                label,
+                "label",
+                split,
+                [label],
+                start,
+            )
 
 
 def hash_split(clip_id: str, ratios: tuple[float, float, float] = (0.9, 0.05, 0.05)) -> str:
@@ -194,6 +236,7 @@ def hash_split(clip_id: str, ratios: tuple[float, float, float] = (0.9, 0.05, 0.
 
 # ---- building ----------------------------------------------------------------------------------------------
 
+
 def clip_record(src: ClipSource, cache_dir: Path, feature_size: int = 96) -> dict[str, object]:
     from triergon_studio.audio.loudness import channel_curves
 
@@ -201,9 +244,16 @@ def clip_record(src: ClipSource, cache_dir: Path, feature_size: int = 96) -> dic
         raise VideoFileError("listed but not found", src.path)
     probe = probe_clip(src.path)
     dur = float(probe["duration_s"])  # type: ignore[arg-type]
-    rec: dict[str, object] = {"id": src.clip_id, "video": str(src.path.resolve()), "caption": src.caption,
-                              "caption_source": src.caption_source, "labels": src.labels,
-                              "split": src.split or hash_split(src.clip_id), "duration_s": dur, "probe": probe}
+    rec: dict[str, object] = {
+        "id": src.clip_id,
+        "video": str(src.path.resolve()),
+        "caption": src.caption,
+        "caption_source": src.caption_source,
+        "labels": src.labels,
+        "split": src.split or hash_split(src.clip_id),
+        "duration_s": dur,
+        "probe": probe,
+    }
     curves = None
     if not probe["audio_streams"]:
         rec["curves_status"] = "no audio track"
@@ -216,10 +266,19 @@ def clip_record(src: ClipSource, cache_dir: Path, feature_size: int = 96) -> dic
             silent = bool(np.all(np.abs(audio) < 1e-7))
             rec["curves_status"] = "silent audio track" if silent else "measured"
             rec["audio_sample_rate"] = sr
-    rec["curves"] = None if curves is None else {"rate_hz": 6.0, "left": np.round(curves[0], 2).tolist(),
-                                                  "right": np.round(curves[1], 2).tolist()}
+    rec["curves"] = (
+        None
+        if curves is None
+        else {
+            "rate_hz": 6.0,
+            "left": np.round(curves[0], 2).tolist(),
+            "right": np.round(curves[1], 2).tolist(),
+        }
+    )
     frames = frames_6fps(src.path, feature_size, dur)
-    key = hashlib.sha1(f"{src.path.resolve()}:{src.path.stat().st_size}:{feature_size}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{src.path.resolve()}:{src.path.stat().st_size}:{feature_size}".encode()).hexdigest()[
+        :16
+    ]
     feat = cache_dir / f"{key}.npz"
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = feat.with_name(feat.name + ".part.npz")
@@ -232,10 +291,19 @@ def clip_record(src: ClipSource, cache_dir: Path, feature_size: int = 96) -> dic
     return rec
 
 
-def build_manifest(out_path: str | Path, *, folder: str | Path | None = None, csv_path: str | Path | None = None,
-                   videos: str | Path | None = None, label_map: str | Path | None = None,
-                   cache_dir: str | Path | None = None, feature_size: int = 96, min_seconds: float = 0.0,
-                   max_seconds: float = float("inf"), overwrite: bool = False) -> ManifestReport:
+def build_manifest(
+    out_path: str | Path,
+    *,
+    folder: str | Path | None = None,
+    csv_path: str | Path | None = None,
+    videos: str | Path | None = None,
+    label_map: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    feature_size: int = 96,
+    min_seconds: float = 0.0,
+    max_seconds: float = float("inf"),
+    overwrite: bool = False,
+) -> ManifestReport:
     out = Path(out_path)
     if out.exists() and not overwrite:
         raise StudioError("manifest already exists (use --overwrite to replace it)", out)
@@ -250,7 +318,9 @@ def build_manifest(out_path: str | Path, *, folder: str | Path | None = None, cs
         cp = Path(csv_path)  # type: ignore[arg-type]
         if not cp.exists():
             raise StudioError("CSV not found", cp)
-        sources = list(csv_sources(cp, Path(videos) if videos else cp.parent, Path(label_map) if label_map else None))
+        sources = list(
+            csv_sources(cp, Path(videos) if videos else cp.parent, Path(label_map) if label_map else None)
+        )
     cache = Path(cache_dir) if cache_dir else out.with_suffix("").with_name(out.stem + "_cache")
     lines: list[str] = []
     skipped: list[tuple[str, str]] = []
@@ -261,11 +331,19 @@ def build_manifest(out_path: str | Path, *, folder: str | Path | None = None, cs
             skipped.append((src.clip_id, str(exc)))
             continue
         if not min_seconds <= float(rec["duration_s"]) <= max_seconds:  # type: ignore[arg-type]
-            skipped.append((src.clip_id, f"duration {rec['duration_s']:.2f} s outside [{min_seconds}, {max_seconds}]"))
+            skipped.append(
+                (src.clip_id, f"duration {rec['duration_s']:.2f} s outside [{min_seconds}, {max_seconds}]")
+            )
             continue
         lines.append(json.dumps(rec))
-    header = json.dumps({"format": MANIFEST_FORMAT, "version": 1, "clips": len(lines),
-                         "skipped": [{"id": i, "reason": r} for i, r in skipped]})
+    header = json.dumps(
+        {
+            "format": MANIFEST_FORMAT,
+            "version": 1,
+            "clips": len(lines),
+            "skipped": [{"id": i, "reason": r} for i, r in skipped],
+        }
+    )
     atomic_write_text(out, "\n".join([header, *lines]) + "\n")
     return ManifestReport(len(lines), skipped, out)
 

@@ -16,7 +16,17 @@ import numpy as np
 from triergon_studio.training.corpus import CorpusConfig
 from triergon_studio.training.data import SegmentSpec, corpus_segment, load_manifest_records, manifest_segment
 
-ARRAY_KEYS = ("audio", "valid", "curves", "curves_lufs", "seconds_start", "seconds_total", "label", "video", "frames6")
+ARRAY_KEYS = (
+    "audio",
+    "valid",
+    "curves",
+    "curves_lufs",
+    "seconds_start",
+    "seconds_total",
+    "label",
+    "video",
+    "frames6",
+)
 
 
 @dataclass
@@ -57,8 +67,15 @@ def _make_item(args: tuple[int, int, SegmentSpec, CorpusConfig, tuple[str, ...],
     return corpus_segment(seed, i, spec, corpus, rng)
 
 
-def build_pool(n: int, seed: int, spec: SegmentSpec, corpus: CorpusConfig, manifests: tuple[str, ...] = (),
-               manifest_weight: float = 0.0, workers: int = 1) -> Pool:
+def build_pool(
+    n: int,
+    seed: int,
+    spec: SegmentSpec,
+    corpus: CorpusConfig,
+    manifests: tuple[str, ...] = (),
+    manifest_weight: float = 0.0,
+    workers: int = 1,
+) -> Pool:
     jobs = [(seed, i, spec, corpus, manifests, manifest_weight) for i in range(n)]
     if workers > 1:
         import multiprocessing as mp

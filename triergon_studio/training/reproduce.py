@@ -23,8 +23,18 @@ from typing import Any
 from triergon_studio.training.config import StageConfig, load_stage_config, merge_overrides
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-ALL_STEPS = ("pool", "vae", "encoders", "lufs", "dit", "dit_tokens", "assemble", "assemble_tokens", "classifier",
-             "eval")
+ALL_STEPS = (
+    "pool",
+    "vae",
+    "encoders",
+    "lufs",
+    "dit",
+    "dit_tokens",
+    "assemble",
+    "assemble_tokens",
+    "classifier",
+    "eval",
+)
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
 RUN_STEPS = (*STAGE_STEPS, "dit_tokens")  # dit_tokens: the comparison DiT with the paper's LUFS tokens only
 
@@ -103,22 +113,39 @@ def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     for s in (*STAGE_STEPS[:-1], dit):
         summ = json.loads((work / s / "summary.json").read_text())
         conf = json.loads((work / s / "config.json").read_text())
-        stages[s] = {"steps": summ["steps"], "planned_steps": conf["steps"],
-                     "seconds": summ.get("seconds_total", summ["seconds"]), "resumed_from": summ.get("resumed_from", 0),
-                     "final_loss": summ["final_loss"], "seed": conf["seed"], "batch_size": conf["batch_size"],
-                     "lr": conf["lr"], "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
-                     "config": f"triergon_studio/training/configs/compact_{s}.json",
-                     "model_overrides": conf.get("model_overrides") or None}
+        stages[s] = {
+            "steps": summ["steps"],
+            "planned_steps": conf["steps"],
+            "seconds": summ.get("seconds_total", summ["seconds"]),
+            "resumed_from": summ.get("resumed_from", 0),
+            "final_loss": summ["final_loss"],
+            "seed": conf["seed"],
+            "batch_size": conf["batch_size"],
+            "lr": conf["lr"],
+            "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
+            "config": f"triergon_studio/training/configs/compact_{s}.json",
+            "model_overrides": conf.get("model_overrides") or None,
+        }
     vae_conf = json.loads((work / "vae" / "config.json").read_text())
-    return {"training": {
-        "hardware": hardware(), "hardware_note": _run_note(work, (*STAGE_STEPS[:-1], dit)),
-        "stages": stages, "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
-        "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
-        "corpus": {"generator": "triergon_studio.training.corpus (procedural Foley, 18 classes)",
-                   "classes": list(CLASS_NAMES), "pool_seed": vae_conf["seed"], "pool_items": vae_conf["pool_size"],
-                   "segment_seconds": vae_conf["segment_seconds"], "clip_lengths": vae_conf["corpus"],
-                   "heldout_seed": HELDOUT_SEED, "heldout_captions": "held-out paraphrase templates, odd clips"},
-    }}
+    return {
+        "training": {
+            "hardware": hardware(),
+            "hardware_note": _run_note(work, (*STAGE_STEPS[:-1], dit)),
+            "stages": stages,
+            "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
+            "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
+            "corpus": {
+                "generator": "triergon_studio.training.corpus (procedural Foley, 18 classes)",
+                "classes": list(CLASS_NAMES),
+                "pool_seed": vae_conf["seed"],
+                "pool_items": vae_conf["pool_size"],
+                "segment_seconds": vae_conf["segment_seconds"],
+                "clip_lengths": vae_conf["corpus"],
+                "heldout_seed": HELDOUT_SEED,
+                "heldout_captions": "held-out paraphrase templates, odd clips",
+            },
+        }
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,9 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout-dir", default="runs/heldout")
     ap.add_argument("--eval-clips", type=int, default=36)
     ap.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads per stage (the recorded runs used 2)")
-    ap.add_argument("--eval-jobs", type=int, default=1,
-                    help="evaluation processes (one thread each; rows are split between them)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="torch threads per stage (the recorded runs used 2)"
+    )
+    ap.add_argument(
+        "--eval-jobs",
+        type=int,
+        default=1,
+        help="evaluation processes (one thread each; rows are split between them)",
+    )
     args = ap.parse_args(argv)
     import torch
 
@@ -164,11 +197,20 @@ def main(argv: list[str] | None = None) -> int:
             from triergon_studio.training.eval.report import evaluate_and_record
 
             tokens = work / "model_tokens"
-            info = evaluate_and_record(out, work, Path(args.heldout_dir), args.eval_clips,
-                                       compare=tokens if tokens.exists() else None, jobs=args.eval_jobs)
+            info = evaluate_and_record(
+                out,
+                work,
+                Path(args.heldout_dir),
+                args.eval_clips,
+                compare=tokens if tokens.exists() else None,
+                jobs=args.eval_jobs,
+            )
         else:
             raise SystemExit(f"unknown step {step!r}; choose from {ALL_STEPS}")
-        print(json.dumps({"step": step, "wall_s": round(time.perf_counter() - t0, 1), **(info or {})}), flush=True)
+        print(
+            json.dumps({"step": step, "wall_s": round(time.perf_counter() - t0, 1), **(info or {})}),
+            flush=True,
+        )
     return 0
 
 

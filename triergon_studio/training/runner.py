@@ -26,6 +26,7 @@ from triergon_studio.training.stage_registry import build_stage
 
 # ---- distributed -------------------------------------------------------------------------------------------
 
+
 def setup_distributed(device: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -42,6 +43,7 @@ def setup_distributed(device: str) -> Dist:
 
 
 # ---- logging -----------------------------------------------------------------------------------------------
+
 
 class RunLog:
     """``log.csv`` (one row per logged step) and TensorBoard scalars under ``tb/``; rank 0 only."""
@@ -102,6 +104,7 @@ def read_log(out_dir: str | Path) -> list[dict[str, float]]:
 
 # ---- checkpoints -------------------------------------------------------------------------------------------
 
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".part")
     torch.save(state, tmp)
@@ -116,8 +119,9 @@ def load_checkpoint(path: Path, device: Any) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError for damaged zips, EOFError
-        raise StudioError(f"not a weights-only training checkpoint ({type(exc).__name__}); nothing was loaded",
-                          path) from exc
+        raise StudioError(
+            f"not a weights-only training checkpoint ({type(exc).__name__}); nothing was loaded", path
+        ) from exc
     if not isinstance(state, dict) or not {"module", "optim", "step"} <= set(state):
         raise StudioError("not a training checkpoint of this program", path)
     return state
@@ -148,6 +152,7 @@ class EMA:
 
 # ---- the loop ----------------------------------------------------------------------------------------------
 
+
 def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
@@ -157,8 +162,9 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         if ckpt_path.exists() and not resume:
-            raise StudioError("a run already exists here; pass --resume to continue it or choose another out_dir",
-                              out)
+            raise StudioError(
+                "a run already exists here; pass --resume to continue it or choose another out_dir", out
+            )
         atomic_write_json(out / "config.json", cfg.to_dict())
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     stage = build_stage(cfg, dist)
@@ -176,14 +182,18 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         if ema is not None and state.get("ema") is not None:
             ema.shadow = state["ema"]
         start = int(state["step"])
-        rng.bit_generator.state = state["rng"][dist.rank] if dist.rank < len(state["rng"]) else rng.bit_generator.state
+        rng.bit_generator.state = (
+            state["rng"][dist.rank] if dist.rank < len(state["rng"]) else rng.bit_generator.state
+        )
         torch.set_rng_state(state["torch_rng"])
     elif resume:
         raise StudioError("nothing to resume: no checkpoint.pt", out)
     train_module: nn.Module = module
     if dist.world_size > 1:
         ids = [dist.local_rank] if dist.device.type == "cuda" else None
-        train_module = nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+        train_module = nn.parallel.DistributedDataParallel(
+            module, device_ids=ids, find_unused_parameters=True
+        )
     log = RunLog(out, dist.main)
     module.train()
     t0 = time.perf_counter()
@@ -198,15 +208,25 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         loss, metrics = train_module(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
+        gnorm = (
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
+        )
         opt.step()
         metrics.update(stage.after_step(batch, step, lr))
         if ema is not None and stage.ema_target is not None:
             ema.update(stage.ema_target, step)
         last_loss = float(loss.detach())
         if dist.main and (step % cfg.log_every == 0 or step == cfg.steps - 1):
-            log.log(step, {"loss": last_loss, "lr": lr, "grad_norm": float(gnorm), "elapsed_s": time.perf_counter() - t0,
-                           **{k: float(v) for k, v in metrics.items()}})
+            log.log(
+                step,
+                {
+                    "loss": last_loss,
+                    "lr": lr,
+                    "grad_norm": float(gnorm),
+                    "elapsed_s": time.perf_counter() - t0,
+                    **{k: float(v) for k, v in metrics.items()},
+                },
+            )
         done = step + 1
         if cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s and done < end:
             flag = torch.tensor([1.0])
@@ -219,27 +239,49 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
             timed_out = True
         if dist.main and (done % cfg.ckpt_every == 0 or done == end):
             rng_states = [rng.bit_generator.state]
-            save_checkpoint(ckpt_path, {"step": done, "module": module.state_dict(), "optim": opt.state_dict(),
-                                        "ema": ema.shadow if ema is not None else None, "rng": rng_states,
-                                        "torch_rng": torch.get_rng_state(), "extra": stage.extra_state(),
-                                        "config": cfg.to_dict(), "world_size": dist.world_size})
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "step": done,
+                    "module": module.state_dict(),
+                    "optim": opt.state_dict(),
+                    "ema": ema.shadow if ema is not None else None,
+                    "rng": rng_states,
+                    "torch_rng": torch.get_rng_state(),
+                    "extra": stage.extra_state(),
+                    "config": cfg.to_dict(),
+                    "world_size": dist.world_size,
+                },
+            )
         if done >= end:
             break
     finished = end == cfg.steps or timed_out
     seconds = round(time.perf_counter() - t0, 2)
     before = _previous_seconds(out) if start > 0 else 0.0
-    summary: dict[str, Any] = {"stage": cfg.stage, "steps": end, "finished": finished, "resumed_from": start,
-                               "final_loss": last_loss, "stopped_by_time_limit": timed_out,
-                               "seconds": seconds, "seconds_total": round(before + seconds, 2),
-                               "world_size": dist.world_size,
-                               "device": str(dist.device), "seed": cfg.seed, "out_dir": str(out)}
+    summary: dict[str, Any] = {
+        "stage": cfg.stage,
+        "steps": end,
+        "finished": finished,
+        "resumed_from": start,
+        "final_loss": last_loss,
+        "stopped_by_time_limit": timed_out,
+        "seconds": seconds,
+        "seconds_total": round(before + seconds, 2),
+        "world_size": dist.world_size,
+        "device": str(dist.device),
+        "seed": cfg.seed,
+        "out_dir": str(out),
+    }
     if dist.main and finished:
         weights = stage.export(ema.shadow if ema is not None else None)
         from safetensors.torch import save_file
 
         tmp = out / "weights.safetensors.part"
-        save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(tmp),
-                  metadata={"stage": cfg.stage, "steps": str(cfg.steps), "seed": str(cfg.seed)})
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in weights.items()},
+            str(tmp),
+            metadata={"stage": cfg.stage, "steps": str(cfg.steps), "seed": str(cfg.seed)},
+        )
         tmp.replace(out / "weights.safetensors")
         summary["weights"] = str(out / "weights.safetensors")
         summary.update(getattr(stage, "summary_extra", {}))
@@ -261,8 +303,14 @@ def _previous_seconds(out: Path) -> float:
         return 0.0
 
 
-def run_stage_from_file(stage: str, config: str | Path, *, resume: bool = False, out_dir: str | None = None,
-                        steps: int | None = None) -> dict[str, Any]:
+def run_stage_from_file(
+    stage: str,
+    config: str | Path,
+    *,
+    resume: bool = False,
+    out_dir: str | None = None,
+    steps: int | None = None,
+) -> dict[str, Any]:
     cfg = load_stage_config(config)
     if cfg.stage != stage:
         raise StudioError(f"config is for stage {cfg.stage!r}, not {stage!r}", config)

@@ -25,7 +25,9 @@ from triergon_studio.training.stages import (
 
 
 class DiTModule(nn.Module):
-    def __init__(self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: DiTStageConfig) -> None:
+    def __init__(
+        self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: DiTStageConfig
+    ) -> None:
         super().__init__()
         self.dit, self.conditioner = dit, conditioner
         self.latent_rate, self.cfg = latent_rate, cfg
@@ -39,10 +41,17 @@ class DiTModule(nn.Module):
         b, _, t_len = x0.shape
         gen = batch["generator"]
         use_curve = bool(torch.rand(1, generator=gen) >= self.cfg.p_lufs)
-        cond = Conditions(text_emb=batch["text_emb"], audio_emb=batch["audio_emb"], video_emb=batch["video_emb"],
-                          lufs=batch["curves"].float() if use_curve else None,
-                          seconds_start=batch["seconds_start"].float(), seconds_total=batch["seconds_total"].float())
-        cond = apply_condition_dropout(cond, p_modality=self.cfg.p_modality, p_all=self.cfg.p_all, generator=gen)
+        cond = Conditions(
+            text_emb=batch["text_emb"],
+            audio_emb=batch["audio_emb"],
+            video_emb=batch["video_emb"],
+            lufs=batch["curves"].float() if use_curve else None,
+            seconds_start=batch["seconds_start"].float(),
+            seconds_total=batch["seconds_total"].float(),
+        )
+        cond = apply_condition_dropout(
+            cond, p_modality=self.cfg.p_modality, p_all=self.cfg.p_all, generator=gen
+        )
         ct = self.conditioner(cond)
         frames = None
         if ct.lufs is not None and self.dit.lufs_frame_proj is not None:
@@ -50,8 +59,16 @@ class DiTModule(nn.Module):
         t = sample_training_t(b, generator=gen).to(x0.device)
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)
         mask = batch["latent_mask"][:, None, :]
-        loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, cond_tokens=ct.tokens, global_cond=ct.global_cond,
-                      frame_cond=frames)
+        loss = v_loss(
+            self.dit,
+            x0,
+            t,
+            noise,
+            loss_mask=mask,
+            cond_tokens=ct.tokens,
+            global_cond=ct.global_cond,
+            frame_cond=frames,
+        )
         return loss, {"with_curve": float(use_curve)}
 
 
@@ -82,8 +99,11 @@ class DiTStage(Stage):
         enc = self.model.encoders
         if enc is None:
             return {"text_emb": None, "audio_emb": None, "video_emb": None}
-        return {"text_emb": enc.encode_text(captions), "audio_emb": enc.encode_audio(audio),
-                "video_emb": enc.encode_video(video_float(video))}
+        return {
+            "text_emb": enc.encode_text(captions),
+            "audio_emb": enc.encode_audio(audio),
+            "video_emb": enc.encode_video(video_float(video)),
+        }
 
     @torch.no_grad()
     def _latents(self, audio: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -105,8 +125,11 @@ class DiTStage(Stage):
             audio = torch.from_numpy(raw["audio"]).to(dev).float()
             video = torch.from_numpy(raw["video"]).to(dev)
             z, mask = self._latents(audio, torch.from_numpy(np.asarray(raw["valid"])))
-            items: dict[str, Tensor | None] = {"latents": z, "latent_mask": mask,
-                                               **self._conditions(audio, video, raw["caption"])}
+            items: dict[str, Tensor | None] = {
+                "latents": z,
+                "latent_mask": mask,
+                **self._conditions(audio, video, raw["caption"]),
+            }
             for k, v in items.items():
                 if v is not None:
                     parts.setdefault(k, []).append(v.cpu())
@@ -130,9 +153,14 @@ class DiTStage(Stage):
         else:
             raw = to_device(self.source.next(rng), dev)
             z, mask = self._latents(raw["audio"], raw["valid"])
-            batch = {"latents": z, "latent_mask": mask, "curves": raw["curves"],
-                     "seconds_start": raw["seconds_start"], "seconds_total": raw["seconds_total"],
-                     **self._conditions(raw["audio"], raw["video"], list(raw["caption"]))}
+            batch = {
+                "latents": z,
+                "latent_mask": mask,
+                "curves": raw["curves"],
+                "seconds_start": raw["seconds_start"],
+                "seconds_total": raw["seconds_total"],
+                **self._conditions(raw["audio"], raw["video"], list(raw["caption"])),
+            }
         for k in ("text_emb", "audio_emb", "video_emb"):
             batch.setdefault(k, None)
         batch["generator"] = self.gen

@@ -40,6 +40,7 @@ from triergon_studio.training.pool import Pool, build_pool
 
 # ---- model and weights -------------------------------------------------------------------------------------
 
+
 def resolve_model_config(cfg: RunConfig) -> Any:
     from triergon_studio.engine.config import ModelConfig, get_preset
 
@@ -79,9 +80,15 @@ def build_triergon(cfg: RunConfig, device: torch.device) -> Any:
 
 # ---- data --------------------------------------------------------------------------------------------------
 
+
 def segment_spec(cfg: RunConfig, **flags: bool) -> SegmentSpec:
-    return SegmentSpec(seconds=cfg.segment_seconds, video_frames=cfg.video_frames, video_size=cfg.video_size,
-                       lufs_size=cfg.lufs_size, **flags)
+    return SegmentSpec(
+        seconds=cfg.segment_seconds,
+        video_frames=cfg.video_frames,
+        video_size=cfg.video_size,
+        lufs_size=cfg.lufs_size,
+        **flags,
+    )
 
 
 class Source:
@@ -100,25 +107,44 @@ class Source:
                 torch.distributed.barrier()  # rank 0 builds the shared pool
                 self.pool = Pool.load(path)
             else:
-                self.pool = build_pool(cfg.pool_size, cfg.seed, full, corpus, tuple(cfg.manifests),
-                                       cfg.manifest_weight, cfg.pool_workers)
+                self.pool = build_pool(
+                    cfg.pool_size,
+                    cfg.seed,
+                    full,
+                    corpus,
+                    tuple(cfg.manifests),
+                    cfg.manifest_weight,
+                    cfg.pool_workers,
+                )
                 if path is not None:
                     self.pool.save(path)
                     if dist.world_size > 1:
                         torch.distributed.barrier()
             self.iterator = None
         else:
-            stream = SegmentStream(cfg.seed, spec, MixSpec(corpus, tuple(cfg.manifests), cfg.manifest_weight),
-                                   dist.rank, dist.world_size)
-            loader = torch.utils.data.DataLoader(as_iterable_dataset(stream), batch_size=cfg.batch_size,
-                                                 num_workers=cfg.num_workers, collate_fn=collate)
+            stream = SegmentStream(
+                cfg.seed,
+                spec,
+                MixSpec(corpus, tuple(cfg.manifests), cfg.manifest_weight),
+                dist.rank,
+                dist.world_size,
+            )
+            loader = torch.utils.data.DataLoader(
+                as_iterable_dataset(stream),
+                batch_size=cfg.batch_size,
+                num_workers=cfg.num_workers,
+                collate_fn=collate,
+            )
             self.iterator = iter(loader)
 
     def next(self, rng: np.random.Generator) -> dict[str, Any]:
         if self.pool is not None:
             idx = rng.integers(0, len(self.pool), size=self.cfg.batch_size)
             raw = self.pool.batch(idx)
-            out = {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v) for k, v in raw.items()}
+            out = {
+                k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v)
+                for k, v in raw.items()
+            }
             out["index"] = torch.from_numpy(idx)
             return out
         assert self.iterator is not None
@@ -142,6 +168,7 @@ def video_float(frames: Tensor) -> Tensor:
 
 
 # ---- stages ------------------------------------------------------------------------------------------------
+
 
 class Stage:
     """What the runner drives: ``module`` (trained, ``forward(batch) -> (loss, metrics)``), the batches, and
@@ -174,7 +201,7 @@ class Stage:
         for k, v in sd.items():
             for src, dst in self.prefix.items():
                 if k.startswith(src):
-                    out[dst + k[len(src):]] = v
+                    out[dst + k[len(src) :]] = v
         return out
 
 
@@ -198,8 +225,12 @@ class VAEModule(nn.Module):
         ms = losses.sum_difference_stft(y, x)
         env = losses.envelope_loss(y, x)
         loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl + self.cfg.envelope_weight * env
-        metrics = {"mrstft": float(mr.detach()), "midside": float(ms.detach()), "kl": float(kl.detach()),
-                   "envelope": float(env.detach())}
+        metrics = {
+            "mrstft": float(mr.detach()),
+            "midside": float(ms.detach()),
+            "kl": float(kl.detach()),
+            "envelope": float(env.detach()),
+        }
         if self.cfg.mel_weight > 0:
             mel = losses.multi_scale_mel(y, x)
             loss = loss + self.cfg.mel_weight * mel
@@ -299,8 +330,11 @@ class VAEStage(Stage):
         mean, std = z.mean(1), z.std(1).clamp_min(1e-3)
         normalise_latents(vae, mean, std)
         z2 = torch.cat([vae.encode(self.next_batch(rng)["audio"]) for _ in range(2)])
-        self.summary_extra = {"latent_mean_before": float(mean.abs().mean()), "latent_std_before": float(std.mean()),
-                              "latent_std_after": float(z2.std())}
+        self.summary_extra = {
+            "latent_mean_before": float(mean.abs().mean()),
+            "latent_std_before": float(std.mean()),
+            "latent_std_after": float(z2.std()),
+        }
         return super().export(None)
 
     def extra_state(self) -> dict[str, Any]:
@@ -350,8 +384,11 @@ class EncodersModule(nn.Module):
         labels = batch["label"].long() if isinstance(batch["label"], Tensor) else None
         l_at = losses.info_nce(a, t, self.logit_scale, labels)
         l_vt = losses.info_nce(v, t, self.logit_scale, labels)
-        metrics = {"nce_audio_text": float(l_at.detach()), "nce_video_text": float(l_vt.detach()),
-                   "logit_scale": float(self.logit_scale.detach())}
+        metrics = {
+            "nce_audio_text": float(l_at.detach()),
+            "nce_video_text": float(l_vt.detach()),
+            "logit_scale": float(self.logit_scale.detach()),
+        }
         if labels is not None:
             with torch.no_grad():
                 metrics["a2t_top1"] = float((labels[(a @ t.t()).argmax(1)] == labels).float().mean())
@@ -403,7 +440,9 @@ class LufsStage(Stage):
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         if model.lufs_predictor is None:
-            raise StudioError(f"model {cfg.model!r} has no T_LUFS predictor (set lufs_predictor in its config)")
+            raise StudioError(
+                f"model {cfg.model!r} has no T_LUFS predictor (set lufs_predictor in its config)"
+            )
         for p in model.lufs_predictor.parameters():
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)

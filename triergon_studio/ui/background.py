@@ -25,8 +25,12 @@ class _Relay(QObject):
     done = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, on_done: Callable[[Any], None], on_error: Callable[[str], None] | None,
-                 context: QObject | None = None) -> None:
+    def __init__(
+        self,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None] | None,
+        context: QObject | None = None,
+    ) -> None:
         super().__init__(context)
         self._on_done, self._on_error = on_done, on_error
         self.done.connect(self._deliver_done)
@@ -59,8 +63,12 @@ def _emit(signal: Any, value: Any) -> None:
         pass  # the widget that asked was closed meanwhile: nobody is waiting for the answer
 
 
-def run_async(fn: Callable[[], Any], on_done: Callable[[Any], None],
-              on_error: Callable[[str], None] | None = None, context: QObject | None = None) -> None:
+def run_async(
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None] | None = None,
+    context: QObject | None = None,
+) -> None:
     """Run ``fn`` in the background; ``on_done(result)`` or ``on_error(message)`` runs on the UI thread.
 
     With a ``context`` object the answer is dropped once that object has been deleted (a closed window).

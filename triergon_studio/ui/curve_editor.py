@@ -63,8 +63,11 @@ class _EditViewBox(pg.ViewBox):
 
     def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         pos = self.mapSceneToView(ev.scenePos())
-        if ev.button() == Qt.MouseButton.RightButton and self._editor.tool is Tool.POINTS and \
-                shapes_tool.open_shape_menu(self._editor, self.channel, pos.x(), pos.y(), ev.screenPos()):
+        if (
+            ev.button() == Qt.MouseButton.RightButton
+            and self._editor.tool is Tool.POINTS
+            and shapes_tool.open_shape_menu(self._editor, self.channel, pos.x(), pos.y(), ev.screenPos())
+        ):
             ev.accept()
             return
         if ev.button() != Qt.MouseButton.LeftButton:
@@ -122,8 +125,11 @@ class CurveEditor(QWidget):
         for ch in range(2):
             self._build_lane(ch)
         self.plots[1].setXLink(self.plots[0])
-        self.hint = pg.TextItem("No curves yet: Predict from video, Measure from reference audio, or draw here",
-                                color="#9aa0a6", anchor=(0, 0))
+        self.hint = pg.TextItem(
+            "No curves yet: Predict from video, Measure from reference audio, or draw here",
+            color="#9aa0a6",
+            anchor=(0, 0),
+        )
         self.hint.setPos(0.0, -8.0)
         self.plots[0].addItem(self.hint, ignoreBounds=True)
         self._band.setParentItem(None)  # type: ignore[arg-type]  # detach: Qt takes None here
@@ -142,8 +148,10 @@ class CurveEditor(QWidget):
         # Level lines as plain items: pyqtgraph's axis grid costs ~15 ms a repaint at this size, which a
         # drag cannot afford (the mouse-move budget is 8 ms).
         for level in range(-60, 0, 10):
-            plot.addItem(pg.InfiniteLine(pos=level, angle=0, movable=False, pen=pg.mkPen(60, 63, 68)),
-                         ignoreBounds=True)
+            plot.addItem(
+                pg.InfiniteLine(pos=level, angle=0, movable=False, pen=pg.mkPen(60, 63, 68)),
+                ignoreBounds=True,
+            )
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.getAxis("left").setLabel(f"{CHANNEL_NAMES[ch]} LUFS")
         plot.getAxis("bottom").setStyle(showValues=ch == 1)
@@ -152,8 +160,10 @@ class CurveEditor(QWidget):
         colour = QColor(CHANNEL_COLOURS[ch])
         faint = QColor(colour)
         faint.setAlpha(90)
-        refs = [pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 70), width=1, style=Qt.PenStyle.DotLine))
-                for _ in range(2)]
+        refs = [
+            pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 70), width=1, style=Qt.PenStyle.DotLine))
+            for _ in range(2)
+        ]
         for ref in refs:
             ref.setVisible(False)
             plot.addItem(ref)
@@ -212,7 +222,9 @@ class CurveEditor(QWidget):
         self._update_markers()
         self.tool_changed.emit(self.tool.value)
 
-    def set_snap(self, mode: SnapMode | str, grid_s: float | None = None, grid_db: float | None = None) -> None:
+    def set_snap(
+        self, mode: SnapMode | str, grid_s: float | None = None, grid_db: float | None = None
+    ) -> None:
         self.snap = SnapMode(mode)
         if grid_s is not None:
             self.grid_s = grid_s
@@ -328,8 +340,11 @@ class CurveEditor(QWidget):
         self._edit_selection("Flatten curve", ops.flatten)
 
     def offset_selection(self, db: float) -> None:
-        self._edit_selection(f"{'Raise' if db >= 0 else 'Lower'} curve {abs(db):g} dB",
-                             lambda v, m: ops.offset(v, m, db), edit="follow")
+        self._edit_selection(
+            f"{'Raise' if db >= 0 else 'Lower'} curve {abs(db):g} dB",
+            lambda v, m: ops.offset(v, m, db),
+            edit="follow",
+        )
 
     def delete_selected_points(self) -> None:
         self._edit_selection("Delete points", ops.delete_points, points_only=True, edit="delete")
@@ -354,8 +369,10 @@ class CurveEditor(QWidget):
         g: dict[str, Any] = {"channel": channel, "x0": x, "y0": y, "last": (x, y), "orig": base}
         if self.tool is Tool.POINTS:
             hit = self._hit_point(channel, x, y)
-            additive = bool(modifiers & Qt.KeyboardModifier.ControlModifier or
-                            modifiers & Qt.KeyboardModifier.ShiftModifier)
+            additive = bool(
+                modifiers & Qt.KeyboardModifier.ControlModifier
+                or modifiers & Qt.KeyboardModifier.ShiftModifier
+            )
             if hit is None:
                 g["mode"] = "band"
                 g["additive"] = additive
@@ -388,8 +405,18 @@ class CurveEditor(QWidget):
             self._redraw_work(self._channels_for(g["channel"]))
         elif self.tool in _WAVE_TOOLS:  # line, triangle, square: redrawn from the drag's start each move
             chans = self._channels_for(g["channel"])
-            keys_ops.draw_span(self.tool.value, self._work, g["orig"], chans, rate, g["x0"], g["y0"], x, y,
-                                  shapes_tool.pencil_period(self))
+            keys_ops.draw_span(
+                self.tool.value,
+                self._work,
+                g["orig"],
+                chans,
+                rate,
+                g["x0"],
+                g["y0"],
+                x,
+                y,
+                shapes_tool.pencil_period(self),
+            )
             self._redraw_work(chans)
         elif g.get("mode") == "move":
             dy = y - g["y0"]
@@ -423,8 +450,9 @@ class CurveEditor(QWidget):
             if self._sel.shape[1] != n or not g["additive"]:
                 self._sel = np.zeros((2, n), dtype=bool)
             values = g["orig"][g["channel"]]
-            self._sel[g["channel"]] |= ops.band_mask(values, rate, rect.left(), rect.right(), rect.top(),
-                                                     rect.bottom())
+            self._sel[g["channel"]] |= ops.band_mask(
+                values, rate, rect.left(), rect.right(), rect.top(), rect.bottom()
+            )
             self._update_markers()
             self.selection_changed.emit()
 
@@ -436,8 +464,10 @@ class CurveEditor(QWidget):
             if self._sel.shape[1] != n:
                 self._sel = np.zeros((2, n), dtype=bool)
             hit = self._hit_point(channel, x, y)
-            additive = bool(modifiers & Qt.KeyboardModifier.ControlModifier or
-                            modifiers & Qt.KeyboardModifier.ShiftModifier)
+            additive = bool(
+                modifiers & Qt.KeyboardModifier.ControlModifier
+                or modifiers & Qt.KeyboardModifier.ShiftModifier
+            )
             if hit is None and double:
                 x, y = self._snap_xy(x, y)
                 work = self._base_values()
@@ -508,7 +538,9 @@ class CurveEditor(QWidget):
             from triergon_studio.core.curves import frame_count
 
             return np.full((2, frame_count(duration)), ops.LUFS_MIN)
-        return np.vstack([np.asarray(curve.left, dtype=np.float64), np.asarray(curve.right, dtype=np.float64)])
+        return np.vstack(
+            [np.asarray(curve.left, dtype=np.float64), np.asarray(curve.right, dtype=np.float64)]
+        )
 
     def _hit_point(self, channel: int, x: float, y: float) -> int | None:
         if self._n() == 0:
@@ -539,8 +571,14 @@ class CurveEditor(QWidget):
         if changed:
             self._commit(out, text, edit, self._sel if points_only else None)
 
-    def _commit(self, values: np.ndarray, text: str, edit: str = "drop", mask: np.ndarray | None = None,
-                keys: keys_ops.Keys | None = None) -> None:
+    def _commit(
+        self,
+        values: np.ndarray,
+        text: str,
+        edit: str = "drop",
+        mask: np.ndarray | None = None,
+        keys: keys_ops.Keys | None = None,
+    ) -> None:
         """Push new values (and shaped points, see ``curve_shapes_tool``) as one undo step."""
         base = self._base_values()
         if base is not None and keys is None:
@@ -552,8 +590,9 @@ class CurveEditor(QWidget):
         if curve is None:
             from triergon_studio.core.curves import CurveSource, LoudnessCurve
 
-            new = LoudnessCurve(values[0].copy(), values[1].copy(), float(self.project.duration_s),
-                                source=CurveSource.DRAWN)
+            new = LoudnessCurve(
+                values[0].copy(), values[1].copy(), float(self.project.duration_s), source=CurveSource.DRAWN
+            )
         else:
             new = ops.curve_with(curve, values[0].copy(), values[1].copy())
         if keys == self.shape_keys:
@@ -629,6 +668,9 @@ class CurveEditor(QWidget):
             else:
                 idx = np.flatnonzero(sel)
             brushes = [pg.mkBrush("#ffffff") if sel[i] else pg.mkBrush(CHANNEL_COLOURS[ch]) for i in idx]
-            self.markers[ch].setData(idx / rate, values[ch][idx], brush=brushes if len(idx) else None,
-                                     **shapes_tool.marker_style(idx, self.shape_keys[ch]))
-
+            self.markers[ch].setData(
+                idx / rate,
+                values[ch][idx],
+                brush=brushes if len(idx) else None,
+                **shapes_tool.marker_style(idx, self.shape_keys[ch]),
+            )

@@ -80,8 +80,11 @@ def open_shape_menu(editor: ShapeEditor, channel: int, x: float, y: float, scree
     current = editor.shape_keys[channel].get(hit, (Shape.LINEAR, 0.0))[0]
     for act in editor.shape_menu.actions():
         act.setChecked(act.data() == current.value)
-    pos = screen_pos.toPoint() if hasattr(screen_pos, "toPoint") else QPoint(int(screen_pos.x()),
-                                                                             int(screen_pos.y()))
+    pos = (
+        screen_pos.toPoint()
+        if hasattr(screen_pos, "toPoint")
+        else QPoint(int(screen_pos.x()), int(screen_pos.y()))
+    )
     editor.shape_menu.popup(pos)
     return True
 
@@ -100,5 +103,3 @@ def pencil_period(editor: ShapeEditor) -> float:
     fps = editor._fps()
     unit = 1.0 / fps if editor.snap is ops.SnapMode.FRAMES and fps > 0 else editor.grid_s
     return wave_period(unit, editor._rate())
-
-

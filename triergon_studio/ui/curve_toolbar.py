@@ -12,8 +12,14 @@ from triergon_studio.core.curve_ops import SnapMode
 from triergon_studio.core.curve_shapes import Shape
 from triergon_studio.ui.curve_editor import CurveEditor, Tool
 
-TOOL_KEYS = {Tool.PENCIL: "P", Tool.POINTS: "A", Tool.LINE: "N", Tool.SELECT: "R", Tool.TRIANGLE: "T",
-             Tool.SQUARE: "Q"}
+TOOL_KEYS = {
+    Tool.PENCIL: "P",
+    Tool.POINTS: "A",
+    Tool.LINE: "N",
+    Tool.SELECT: "R",
+    Tool.TRIANGLE: "T",
+    Tool.SQUARE: "Q",
+}
 
 
 class CurveToolbar(QToolBar):
@@ -77,7 +83,9 @@ class CurveToolbar(QToolBar):
         self.edits_bar.addSeparator()
         self.edits_bar.addWidget(QLabel(" Shape "))
         self.shape = QComboBox()
-        self.shape.setToolTip("Shape of the segment leaving each selected point (Points tool; right-click a point)")
+        self.shape.setToolTip(
+            "Shape of the segment leaving each selected point (Points tool; right-click a point)"
+        )
         for shape in Shape:
             self.shape.addItem(SHAPE_LABELS[shape], shape.value)
         # activated, not currentIndexChanged: choosing the shown shape again still applies it.

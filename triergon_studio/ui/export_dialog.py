@@ -30,9 +30,14 @@ from PySide6.QtWidgets import (
 from triergon_studio.ui.jobs import JobProgress
 from triergon_studio.ui.worker import Job, JobQueue
 
-TARGET_LABELS = {"none": "None (as mixed)", "r128": "EBU R128 (-23 LUFS, -1 dBTP)",
-                 "a85": "ATSC A/85 (-24 LKFS, -2 dBTP)", "stream": "Streaming (-14 LUFS, -1 dBTP)",
-                 "apple": "Apple (-16 LUFS, -1 dBTP)", "custom": "Custom"}
+TARGET_LABELS = {
+    "none": "None (as mixed)",
+    "r128": "EBU R128 (-23 LUFS, -1 dBTP)",
+    "a85": "ATSC A/85 (-24 LKFS, -2 dBTP)",
+    "stream": "Streaming (-14 LUFS, -1 dBTP)",
+    "apple": "Apple (-16 LUFS, -1 dBTP)",
+    "custom": "Custom",
+}
 
 
 def export_job(project: Any, out_dir: Path, settings: Any) -> Any:
@@ -48,8 +53,9 @@ def export_job(project: Any, out_dir: Path, settings: Any) -> Any:
 
         def work() -> None:
             try:
-                box["result"] = export_project(project, out_dir, settings, progress=lambda m, f: q.put((m, f)),
-                                               cancel=cancel)
+                box["result"] = export_project(
+                    project, out_dir, settings, progress=lambda m, f: q.put((m, f)), cancel=cancel
+                )
             except BaseException as exc:  # noqa: BLE001 - re-raised on the job thread below
                 box["error"] = exc
             q.put(("", -1.0))
@@ -139,25 +145,40 @@ class ExportDialog(QDialog):
         from triergon_studio.audio.export import ExportSettings
 
         target = self.target.currentData()
-        return ExportSettings(sample_rate=int(self.sample_rate.currentData()), bits=self.bits.currentData(),
-                              target=target,
-                              target_lufs=self.custom_lufs.value() if target == "custom" else None,
-                              true_peak_dbtp=self.custom_tp.value() if target == "custom" else None,
-                              mux=self.mux.currentData(), reaper=self.reaper.isChecked(), force=force)
+        return ExportSettings(
+            sample_rate=int(self.sample_rate.currentData()),
+            bits=self.bits.currentData(),
+            target=target,
+            target_lufs=self.custom_lufs.value() if target == "custom" else None,
+            true_peak_dbtp=self.custom_tp.value() if target == "custom" else None,
+            mux=self.mux.currentData(),
+            reaper=self.reaper.isChecked(),
+            force=force,
+        )
 
     def start(self, force: bool = False) -> None:
         """Export; ``audio.export`` refuses to replace files, and the dialog then asks (see ``_failed``)."""
         self.error = ""
         self.export_button.setEnabled(False)
-        job = Job("Export", export_job(self.project, Path(self.folder.text()), self.settings(force)),
-                  on_yield=self._progress, on_return=self._done, on_error=self._failed,
-                  on_abort=self._aborted, kind="export")
+        job = Job(
+            "Export",
+            export_job(self.project, Path(self.folder.text()), self.settings(force)),
+            on_yield=self._progress,
+            on_return=self._done,
+            on_error=self._failed,
+            on_abort=self._aborted,
+            kind="export",
+        )
         self.jobs.submit(job)
 
     def confirm_overwrite(self, message: str) -> bool:
-        answer = QMessageBox.question(self, "Replace files?", f"{message}.\nReplace them?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            "Replace files?",
+            f"{message}.\nReplace them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def _progress(self, p: JobProgress) -> None:
@@ -201,4 +222,3 @@ class ExportDialog(QDialog):
         self.jobs.cancel_current()
         self.jobs.wait(10000)
         super().closeEvent(ev)
-

@@ -113,8 +113,9 @@ class GenerationController(QObject):
         return self._project()
 
     # ---- the request ------------------------------------------------------------------------------------
-    def gather_spec(self, region: tuple[float, float] | None, source_take: Take | None = None,
-                    seed: int | None = None) -> TakeSpec:
+    def gather_spec(
+        self, region: tuple[float, float] | None, source_take: Take | None = None, seed: int | None = None
+    ) -> TakeSpec:
         """The one place the window's state becomes a request: the project's ``TakeSpec`` (a snapshot taken on
         the UI thread, so the job never reads the live project). ``region`` (video seconds) limits the span;
         with ``source_take`` only that region of the take is regenerated (inpainted in a window around it)."""
@@ -176,7 +177,9 @@ class GenerationController(QObject):
             n = spec.variations
             name = f"{'Generate region' if region else 'Generate'} ({n} take{'s' if n > 1 else ''})"
         paths = [p.new_take_path(stem) for _ in range(spec.variations)]
-        self.jobs.submit(Job(name, generation_job(self.model_host, spec, paths), on_return=self._adder(p, stem)))
+        self.jobs.submit(
+            Job(name, generation_job(self.model_host, spec, paths), on_return=self._adder(p, stem))
+        )
 
     def regenerate_region(self) -> None:
         """Regenerate the selected region of the selected take (only the region and its context window are
@@ -184,7 +187,9 @@ class GenerationController(QObject):
         self._flush()
         region = self._region()
         if region is None:
-            self._report("Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job")
+            self._report(
+                "Select a region first (Select tool R, or I and O at the playhead) to regenerate it", "job"
+            )
             return
         p = self.project
         take_id = self._selected_take()
@@ -193,8 +198,11 @@ class GenerationController(QObject):
             start = float(source.metadata.get("start_s", 0.0)) if isinstance(source.metadata, dict) else 0.0
             lo, hi = max(region[0], start), min(region[1], start + source.duration_s)
             if hi <= lo:
-                self._report(f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
-                             f"({start:.2f}-{start + source.duration_s:.2f} s)", "job")
+                self._report(
+                    f"The region {region[0]:.2f}-{region[1]:.2f} s is outside {source.name} "
+                    f"({start:.2f}-{start + source.duration_s:.2f} s)",
+                    "job",
+                )
                 return
             region = (lo, hi)
         self.generate(region, source)
@@ -214,9 +222,15 @@ class GenerationController(QObject):
             with p.undo.macro(f"Generate {len(results)} take(s)"):
                 for r in results:
                     rel = Path(r.path).relative_to(p.folder).as_posix()
-                    take = take_from_record(r.record, take_id=new_id(), name=f"{stem} {len(p.takes) + 1}", path=rel,
-                                            duration_s=float(r.duration_s), sample_rate=int(r.sample_rate),
-                                            metadata={"start_s": r.start_s, "seed": int(r.seed)})
+                    take = take_from_record(
+                        r.record,
+                        take_id=new_id(),
+                        name=f"{stem} {len(p.takes) + 1}",
+                        path=rel,
+                        duration_s=float(r.duration_s),
+                        sample_rate=int(r.sample_rate),
+                        metadata={"start_s": r.start_s, "seed": int(r.seed)},
+                    )
                     p.add_take(take)
                     first = first or take.id
             if first is not None:

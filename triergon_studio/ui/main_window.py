@@ -61,8 +61,13 @@ LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not 
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, project: Project | None = None, settings: QSettings | None = None,
-                 open_audio: bool = True, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        project: Project | None = None,
+        settings: QSettings | None = None,
+        open_audio: bool = True,
+        device: str = "cpu",
+    ) -> None:
         super().__init__()
         from triergon_studio.core.project import Project
 
@@ -106,14 +111,18 @@ class MainWindow(QMainWindow):
         self.play_button = self.transport_bar.play_button
         self.start_tc = QLineEdit()
         self.start_tc.setObjectName("startTimecode")
-        self.start_tc.setToolTip("Start timecode of the picture's first frame (exports carry it as the BWF "
-                                 "TimeReference)")
+        self.start_tc.setToolTip(
+            "Start timecode of the picture's first frame (exports carry it as the BWF TimeReference)"
+        )
         self.start_tc.setMaximumWidth(110)
         self.transport_bar.add_widget(QLabel("Start"))
         self.transport_bar.add_widget(self.start_tc)
-        self.export_button = self.transport_bar.add_button("Export…", "exportButton",
-                                                           "Export stems, mix, BWF, review video, REAPER project "
-                                                           "(Ctrl+E)", self.open_export)
+        self.export_button = self.transport_bar.add_button(
+            "Export…",
+            "exportButton",
+            "Export stems, mix, BWF, review video, REAPER project (Ctrl+E)",
+            self.open_export,
+        )
         self._build_layout()
 
         self.status_model = QLabel("Model: not loaded")
@@ -129,11 +138,20 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open recent", self)
         self.files = ProjectFiles(self, self, self.recent_menu)
         self.generation = GenerationController(
-            jobs=self.jobs, model_host=self.model_host, panel=self.prompt_panel, status_job=self.status_job,
-            status_model=self.status_model, project=lambda: self.project, region=lambda: self.curve_editor.region,
-            selected_take=lambda: self.selected_take, save_as=self.files.save_as,
-            report=lambda text, key: self.show_error(text, key), clear_report=self.banner.clear,
-            flush=self.flush_edits, parent=self)
+            jobs=self.jobs,
+            model_host=self.model_host,
+            panel=self.prompt_panel,
+            status_job=self.status_job,
+            status_model=self.status_model,
+            project=lambda: self.project,
+            region=lambda: self.curve_editor.region,
+            selected_take=lambda: self.selected_take,
+            save_as=self.files.save_as,
+            report=lambda text, key: self.show_error(text, key),
+            clear_report=self.banner.clear,
+            flush=self.flush_edits,
+            parent=self,
+        )
         self.edits = WindowEdits(self)
         self._build_menus()
         self._connect()
@@ -156,9 +174,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -184,16 +204,22 @@ class MainWindow(QMainWindow):
         tl.addWidget(self.curve_toolbar)
         tl.addWidget(self.curve_toolbar.edits_bar)
         tl.addWidget(self.timeline, 1)
-        self.prompt_dock = self._dock("Prompts and settings", "promptDock", self.prompt_panel,
-                                      Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.takes_dock = self._dock("Takes", "takesDock", self.takes_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.mixer_dock = self._dock("Lanes", "mixerDock", self.lane_mixer, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.prompt_dock = self._dock(
+            "Prompts and settings", "promptDock", self.prompt_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.takes_dock = self._dock(
+            "Takes", "takesDock", self.takes_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.mixer_dock = self._dock(
+            "Lanes", "mixerDock", self.lane_mixer, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.meter_dock = self._dock("Meter", "meterDock", self.meter, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.takes_dock, self.mixer_dock)
         self.tabifyDockWidget(self.mixer_dock, self.meter_dock)
         self.takes_dock.raise_()
-        self.timeline_dock = self._dock("Timeline", "timelineDock", timeline_box,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.timeline_dock = self._dock(
+            "Timeline", "timelineDock", timeline_box, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.resizeDocks([self.prompt_dock, self.takes_dock], [350, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.timeline_dock], [420], Qt.Orientation.Vertical)
         self.setAcceptDrops(True)
@@ -208,7 +234,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state, LAYOUT_VERSION)
         columns = self.settings.value("takes/hidden_columns")
         if columns:
-            self.takes_panel.set_hidden_columns([int(c) for c in (columns if isinstance(columns, list) else [columns])])
+            self.takes_panel.set_hidden_columns(
+                [int(c) for c in (columns if isinstance(columns, list) else [columns])]
+            )
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -216,63 +244,136 @@ class MainWindow(QMainWindow):
         self.settings.setValue("takes/hidden_columns", self.takes_panel.hidden_columns())
 
     def _build_menus(self) -> None:
-        bar, sc, files, gen, tr, ed = self.menuBar(), self.shortcuts, self.files, self.generation, self.transport, \
-            self.edits
-        build_menu(bar, "&File", [
-            Item("file.new", lambda: files.new_from_video()), Item("file.open", files.open_dialog),
-            self.recent_menu, None, Item("file.save", files.save), Item("file.save_as", lambda: files.save_as()),
-            None, Item("file.export", self.open_export, name="exportAction"), None, Item("file.quit", self.close),
-        ], sc, self)
-        edit = build_menu(bar, "&Edit", [
-            Item("edit.undo", lambda: self.project.undo.undo(), name="undoAction"),
-            Item("edit.redo", lambda: self.project.undo.redo(), name="redoAction"), None,
-            Item("edit.mark_in", ed.mark_in), Item("edit.mark_out", ed.mark_out), Item("edit.marker", ed.add_marker),
-            Item("edit.prev_marker", lambda: ed.jump_marker(-1)), Item("edit.next_marker", lambda: ed.jump_marker(1)),
-            None, Item("edit.nudge_left", lambda: ed.nudge(-1)), Item("edit.nudge_right", lambda: ed.nudge(1)),
-            Item("edit.trim_start", ed.trim_start), Item("edit.trim_end", ed.trim_end),
-            Item("edit.fade_in", ed.fade_in), Item("edit.fade_out", ed.fade_out), Item("edit.remove_item", ed.remove_item),
-        ], sc, self)
+        bar, sc, files, gen, tr, ed = (
+            self.menuBar(),
+            self.shortcuts,
+            self.files,
+            self.generation,
+            self.transport,
+            self.edits,
+        )
+        build_menu(
+            bar,
+            "&File",
+            [
+                Item("file.new", lambda: files.new_from_video()),
+                Item("file.open", files.open_dialog),
+                self.recent_menu,
+                None,
+                Item("file.save", files.save),
+                Item("file.save_as", lambda: files.save_as()),
+                None,
+                Item("file.export", self.open_export, name="exportAction"),
+                None,
+                Item("file.quit", self.close),
+            ],
+            sc,
+            self,
+        )
+        edit = build_menu(
+            bar,
+            "&Edit",
+            [
+                Item("edit.undo", lambda: self.project.undo.undo(), name="undoAction"),
+                Item("edit.redo", lambda: self.project.undo.redo(), name="redoAction"),
+                None,
+                Item("edit.mark_in", ed.mark_in),
+                Item("edit.mark_out", ed.mark_out),
+                Item("edit.marker", ed.add_marker),
+                Item("edit.prev_marker", lambda: ed.jump_marker(-1)),
+                Item("edit.next_marker", lambda: ed.jump_marker(1)),
+                None,
+                Item("edit.nudge_left", lambda: ed.nudge(-1)),
+                Item("edit.nudge_right", lambda: ed.nudge(1)),
+                Item("edit.trim_start", ed.trim_start),
+                Item("edit.trim_end", ed.trim_end),
+                Item("edit.fade_in", ed.fade_in),
+                Item("edit.fade_out", ed.fade_out),
+                Item("edit.remove_item", ed.remove_item),
+            ],
+            sc,
+            self,
+        )
         self.undo_action, self.redo_action = edit.actions()[0], edit.actions()[1]
-        build_menu(bar, "&Transport", [
-            Item("transport.play", tr.toggle), Item("transport.back", tr.shuttle_back),
-            Item("transport.pause", tr.pause), Item("transport.forward", tr.shuttle_forward),
-            Item("transport.step_back", lambda: tr.step(-1)), Item("transport.step_forward", lambda: tr.step(1)),
-            Item("transport.home", tr.home), Item("transport.end", tr.end),
-            Item("transport.loop", lambda: self.transport_bar.loop_box.toggle()),
-        ], sc, self)
-        view = build_menu(bar, "&View", [
-            Item("view.zoom_in", lambda: self.timeline.zoom(2.0, self.transport.position_s)),
-            Item("view.zoom_out", lambda: self.timeline.zoom(0.5, self.transport.position_s)),
-            Item("view.zoom_fit", self.timeline.zoom_fit), None,
-            Item("view.focus_prompt", lambda: self.prompt_text.setFocus(Qt.FocusReason.ShortcutFocusReason)), None,
-        ], sc, self)
+        build_menu(
+            bar,
+            "&Transport",
+            [
+                Item("transport.play", tr.toggle),
+                Item("transport.back", tr.shuttle_back),
+                Item("transport.pause", tr.pause),
+                Item("transport.forward", tr.shuttle_forward),
+                Item("transport.step_back", lambda: tr.step(-1)),
+                Item("transport.step_forward", lambda: tr.step(1)),
+                Item("transport.home", tr.home),
+                Item("transport.end", tr.end),
+                Item("transport.loop", lambda: self.transport_bar.loop_box.toggle()),
+            ],
+            sc,
+            self,
+        )
+        view = build_menu(
+            bar,
+            "&View",
+            [
+                Item("view.zoom_in", lambda: self.timeline.zoom(2.0, self.transport.position_s)),
+                Item("view.zoom_out", lambda: self.timeline.zoom(0.5, self.transport.position_s)),
+                Item("view.zoom_fit", self.timeline.zoom_fit),
+                None,
+                Item(
+                    "view.focus_prompt", lambda: self.prompt_text.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                ),
+                None,
+            ],
+            sc,
+            self,
+        )
         for dock in (self.prompt_dock, self.takes_dock, self.mixer_dock, self.meter_dock, self.timeline_dock):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         times = view.addMenu("Time display")
         group = QActionGroup(self)
-        for mode, label in (("auto", "Automatic (SMPTE where the rate has a base)"), ("smpte", "SMPTE timecode"),
-                            ("time", "Clock time HH:MM:SS.mmm"), ("frames", "Frame numbers")):
+        for mode, label in (
+            ("auto", "Automatic (SMPTE where the rate has a base)"),
+            ("smpte", "SMPTE timecode"),
+            ("time", "Clock time HH:MM:SS.mmm"),
+            ("frames", "Frame numbers"),
+        ):
             act = times.addAction(label)
             act.setCheckable(True)
             act.setChecked(mode == self.time_mode)
             act.setObjectName(f"time:{mode}")
             act.triggered.connect(lambda _=False, m=mode: self.set_time_mode(m))
             group.addAction(act)
-        build_menu(bar, "&Generate", [
-            Item("generate.run", gen.generate, name="generateAction"), Item("generate.cancel", gen.cancel),
-            Item("generate.region", gen.regenerate_region), None,
-            Item("generate.predict", gen.predict_curves), Item("generate.measure", self.measure_from_reference),
-        ], sc, self)
+        build_menu(
+            bar,
+            "&Generate",
+            [
+                Item("generate.run", gen.generate, name="generateAction"),
+                Item("generate.cancel", gen.cancel),
+                Item("generate.region", gen.regenerate_region),
+                None,
+                Item("generate.predict", gen.predict_curves),
+                Item("generate.measure", self.measure_from_reference),
+            ],
+            sc,
+            self,
+        )
         curves = bar.addMenu("&Curves")
         for act in self.curve_toolbar.all_actions():
             if act.text():
                 curves.addAction(act)
-        build_menu(bar, "&Help", [
-            Item("help.shortcuts", self.show_shortcuts),
-            Item("help.log", self.show_log, label="Show log", name="showLogAction"),
-            Item("help.guide", self.show_guide, label="Getting started", name="guideAction"),
-        ], sc, self)
+        build_menu(
+            bar,
+            "&Help",
+            [
+                Item("help.shortcuts", self.show_shortcuts),
+                Item("help.log", self.show_log, label="Show log", name="showLogAction"),
+                Item("help.guide", self.show_guide, label="Getting started", name="guideAction"),
+            ],
+            sc,
+            self,
+        )
 
     # ---- wiring -----------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -303,7 +404,8 @@ class MainWindow(QMainWindow):
         self.generation.takes_added.connect(tp.select)
         lanes = self.timeline.lanes
         lanes.take_dropped.connect(
-            lambda tid, lane, off: self.guard(self.project.place_take, tid, lane, self.snap_frame(off)))
+            lambda tid, lane, off: self.guard(self.project.place_take, tid, lane, self.snap_frame(off))
+        )
         lanes.snap_time = self.snap_frame  # drops and moves land on the same frames
         lanes.item_moved.connect(lambda iid, off: self.guard(self.project.move_item, iid, off))
         self.lane_mixer.lane_changed.connect(self._lane_changed)
@@ -412,7 +514,9 @@ class MainWindow(QMainWindow):
             return
         if not Path(path).is_file():
             self.video_view.set_message(f"Video not found: {path}")
-            self.show_error(f"{path}: the project's video is missing; relink it or open another project", "video")
+            self.show_error(
+                f"{path}: the project's video is missing; relink it or open another project", "video"
+            )
             return
         try:
             self.provider = FrameProvider(path)
@@ -428,8 +532,12 @@ class MainWindow(QMainWindow):
 
             return thumbnails(path, max(4, min(40, int(duration / 1.5) or 4)), 54)
 
-        run_async(thumbs, lambda images: self.timeline.ruler.set_thumbnails(list(images), duration),
-                  lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000), context=self)
+        run_async(
+            thumbs,
+            lambda images: self.timeline.ruler.set_thumbnails(list(images), duration),
+            lambda msg: self.statusBar().showMessage(f"Thumbnails: {msg}", 5000),
+            context=self,
+        )
 
     def _on_position(self, t: float) -> None:
         text = self.format_time(t)
@@ -469,9 +577,15 @@ class MainWindow(QMainWindow):
         span = None
         if p.span.currentIndex() == 1 and self.curve_editor.region is not None:
             span = self.curve_editor.region
-        changes = dict(model=p.model.currentText(), **p.chosen_settings(), seed=p.seed.value(),
-                       seed_locked=p.seed_locked.isChecked(), variations=p.variations.value(),
-                       conform=p.conform.isChecked(), span=span)
+        changes = dict(
+            model=p.model.currentText(),
+            **p.chosen_settings(),
+            seed=p.seed.value(),
+            seed_locked=p.seed_locked.isChecked(),
+            variations=p.variations.value(),
+            conform=p.conform.isChecked(),
+            span=span,
+        )
         s = self.project.settings
         if any(getattr(s, k) != v for k, v in changes.items()):
             self.project.set_settings(**changes)
@@ -552,7 +666,7 @@ class MainWindow(QMainWindow):
 
         audio, sr = ref
         lo, hi = self.prompt_panel.reference.selected_region()
-        clip = audio[int(lo * sr):int(hi * sr)]
+        clip = audio[int(lo * sr) : int(hi * sr)]
         self.transport.stop()
         clip = resample(clip, sr, self.playback.sr) if sr != self.playback.sr else clip
         self.playback.player.load(clip, self.playback.sr)
@@ -566,9 +680,12 @@ class MainWindow(QMainWindow):
             return
         lo, hi = ref.selected_region()
         path, duration = ref.path, self.project.duration_s or (hi - lo)
-        run_async(lambda: measure_reference(path, lo, hi, duration),
-                  lambda curve: self.project.set_curves(curve, "Measure curves from reference audio"),
-                  lambda msg: self.show_error(msg, "reference"), context=self)
+        run_async(
+            lambda: measure_reference(path, lo, hi, duration),
+            lambda curve: self.project.set_curves(curve, "Measure curves from reference audio"),
+            lambda msg: self.show_error(msg, "reference"),
+            context=self,
+        )
 
     # ---- takes and lanes --------------------------------------------------------------------------
     def _refresh_takes(self) -> None:
@@ -588,8 +705,12 @@ class MainWindow(QMainWindow):
             report = measure(audio, sr)
             # Fine enough that a zoomed-in take still reads as a waveform, bounded for long takes.
             points = min(2000.0, max(150.0, 400_000.0 / max(1.0, audio.shape[0] / sr)))
-            return (report.integrated_lufs, report.true_peak_dbtp, measure_curves(audio, sr),
-                    waveform_envelope(audio, sr, points_per_s=points))
+            return (
+                report.integrated_lufs,
+                report.true_peak_dbtp,
+                measure_curves(audio, sr),
+                waveform_envelope(audio, sr, points_per_s=points),
+            )
 
         def done(result: tuple[float, float, Any, Any]) -> None:
             self.takes_panel.set_stats(take.id, result[0], result[1])
@@ -683,8 +804,11 @@ class MainWindow(QMainWindow):
         self.redo_action.setText(f"Redo {u.redo_text}".strip())
 
     def show_shortcuts(self) -> None:
-        extra = [(a.text(), a.shortcut().toString()) for a in self.curve_toolbar.all_actions()
-                 if a.text() and not a.shortcut().isEmpty()]
+        extra = [
+            (a.text(), a.shortcut().toString())
+            for a in self.curve_toolbar.all_actions()
+            if a.text() and not a.shortcut().isEmpty()
+        ]
         ShortcutsDialog(self.shortcuts, extra, self).exec()
 
     def show_log(self) -> LogDialog:

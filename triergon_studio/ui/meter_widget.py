@@ -61,8 +61,12 @@ class LoudnessMeter(QWidget):
         self.update()
 
     def readings(self) -> dict[str, float | None]:
-        return {"momentary": self.momentary, "short_term": self.short_term,
-                "integrated": self.integrated, "true_peak": self.true_peak}
+        return {
+            "momentary": self.momentary,
+            "short_term": self.short_term,
+            "integrated": self.integrated,
+            "true_peak": self.true_peak,
+        }
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802
         p = QPainter(self)
@@ -89,11 +93,16 @@ class LoudnessMeter(QWidget):
             p.drawLine(int(x), int(ty), int(x + bar_w), int(ty))
             p.setPen(QColor("#c8cbd0"))
             p.drawText(QRectF(x, 8 + bar_h, bar_w, 14), Qt.AlignmentFlag.AlignCenter, label)
-        lines = (f"M  {_fmt(self.momentary, 'LUFS')}   S  {_fmt(self.short_term, 'LUFS')}",
-                 f"I  {_fmt(self.integrated, 'LUFS')}   TP {_fmt(self.true_peak, 'dBTP')}")
+        lines = (
+            f"M  {_fmt(self.momentary, 'LUFS')}   S  {_fmt(self.short_term, 'LUFS')}",
+            f"I  {_fmt(self.integrated, 'LUFS')}   TP {_fmt(self.true_peak, 'dBTP')}",
+        )
         for k, line in enumerate(lines):
-            p.drawText(QRectF(8, self.height() - 40 + k * 18, self.width() - 16, 16),
-                       Qt.AlignmentFlag.AlignLeft, line)
+            p.drawText(
+                QRectF(8, self.height() - 40 + k * 18, self.width() - 16, 16),
+                Qt.AlignmentFlag.AlignLeft,
+                line,
+            )
         p.end()
 
 

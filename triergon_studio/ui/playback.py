@@ -16,7 +16,9 @@ from PySide6.QtCore import QObject, Signal
 from triergon_studio.ui.background import run_async
 
 PLAYBACK_SR = 48000
-OUTPUT_LATENCY_S = 0.04  # PortAudio's suggested output latency: low enough for instant play, no underruns here
+OUTPUT_LATENCY_S = (
+    0.04  # PortAudio's suggested output latency: low enough for instant play, no underruns here
+)
 
 
 def read_take_audio(path: Path, sr: int) -> np.ndarray:
@@ -134,8 +136,11 @@ class PlaybackController(QObject):
             return 0
         from triergon_studio.core.timecode import picture_samples
 
-        return int(picture_samples(int(p.frame_count), p.fps, self.sr)) if p.frame_count else int(
-            round(p.duration_s * self.sr))
+        return (
+            int(picture_samples(int(p.frame_count), p.fps, self.sr))
+            if p.frame_count
+            else int(round(p.duration_s * self.sr))
+        )
 
     def rebuild(self) -> None:
         """Rebuild the buffer in the background (reading and resampling take files can take a while)."""
@@ -169,9 +174,13 @@ class PlaybackController(QObject):
                 if a is not None:
                     start = int(round(audition_start * sr))
                     n = max(0, min(a.shape[0], length - start))
-                    buf[start:start + n] = a[:n]
+                    buf[start : start + n] = a[:n]
             else:
-                buf = monitor_mix(snapshot, sr, length) if snapshot.has_items else np.zeros((length, 2), np.float32)
+                buf = (
+                    monitor_mix(snapshot, sr, length)
+                    if snapshot.has_items
+                    else np.zeros((length, 2), np.float32)
+                )
             return loaded, guide, buf
 
         def done(result: tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]) -> None:
@@ -217,7 +226,7 @@ class PlaybackController(QObject):
             self.meter.reset(self.sr)
             self._meter_pos = pos
             return
-        block = self.buffer[self._meter_pos:pos]
+        block = self.buffer[self._meter_pos : pos]
         self._meter_pos = pos
         if block.shape[0]:
             self.meter.push(block)

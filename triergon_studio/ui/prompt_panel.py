@@ -93,8 +93,9 @@ class ReferenceAudioWidget(QWidget):
         self.play_button.clicked.connect(self.play_requested)
         self.clear_button.clicked.connect(self.cleared)
 
-    def show_audio(self, path: str, audio: np.ndarray, sr: int, in_s: float = 0.0,
-                   out_s: float | None = None) -> None:
+    def show_audio(
+        self, path: str, audio: np.ndarray, sr: int, in_s: float = 0.0, out_s: float | None = None
+    ) -> None:
         self.path = path
         self.duration_s = audio.shape[0] / float(sr)
         x, y = waveform_envelope(audio, sr, points_per_s=max(20.0, 2000.0 / max(self.duration_s, 0.1)))
@@ -229,7 +230,9 @@ class PromptPanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed_locked = QCheckBox("Lock")
-        self.seed_locked.setToolTip("Locked: every generation uses this seed. Unlocked: a new random seed each time.")
+        self.seed_locked.setToolTip(
+            "Locked: every generation uses this seed. Unlocked: a new random seed each time."
+        )
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_locked)
         self.variations = QSpinBox()
@@ -348,7 +351,9 @@ class PromptPanel(QWidget):
         self.reference.setEnabled(caps.reference_audio)
         self.use_picture.setEnabled(caps.video)
         self.predict_button.setEnabled(caps.lufs_predictor)
-        self.predict_button.setToolTip("" if caps.lufs_predictor else "This model has no T_LUFS curve predictor")
+        self.predict_button.setToolTip(
+            "" if caps.lufs_predictor else "This model has no T_LUFS curve predictor"
+        )
         current = self.sampler.currentText()
         self.sampler.blockSignals(True)
         self.sampler.clear()
@@ -362,10 +367,19 @@ class PromptPanel(QWidget):
         self.cfg.setSpecialValueText(f"{MODEL_DEFAULT} ({d.cfg:g})")
         self.sampler.setItemText(0, MODEL_DEFAULT)
         self.sampler.setItemData(0, f"{d.sampler}", Qt.ItemDataRole.ToolTipRole)
-        takes = [w for on, w in ((caps.text, "text"), (caps.reference_audio, "reference audio"),
-                                 (caps.video, "picture")) if on]
-        summary = (f"{info.family}: takes {', '.join(takes) or 'no prompt'}; defaults {d.steps} steps, "
-                   f"CFG {d.cfg:g}, {d.sampler}")
+        takes = [
+            w
+            for on, w in (
+                (caps.text, "text"),
+                (caps.reference_audio, "reference audio"),
+                (caps.video, "picture"),
+            )
+            if on
+        ]
+        summary = (
+            f"{info.family}: takes {', '.join(takes) or 'no prompt'}; defaults {d.steps} steps, "
+            f"CFG {d.cfg:g}, {d.sampler}"
+        )
         self.model.setToolTip(summary)
         # Only what the disabled boxes cannot say takes a row in the panel (it must fit a laptop screen).
         self.model_note.setText("\n".join(caps.notes))
@@ -383,8 +397,17 @@ class PromptPanel(QWidget):
         self.model.setCurrentText(name)
 
     def show_settings(self, s: Any) -> None:
-        widgets = (self.model, self.steps, self.cfg, self.sampler, self.seed, self.seed_locked,
-                   self.variations, self.span, self.conform)
+        widgets = (
+            self.model,
+            self.steps,
+            self.cfg,
+            self.sampler,
+            self.seed,
+            self.seed_locked,
+            self.variations,
+            self.span,
+            self.conform,
+        )
         for w in widgets:
             w.blockSignals(True)
         self.model.setCurrentText(s.model)
@@ -406,8 +429,11 @@ class PromptPanel(QWidget):
         """steps, cfg and sampler as the project stores them: None for "the model's default"."""
         cfg = float(self.cfg.value())
         sampler = self.sampler.currentText()
-        return {"steps": self.steps.value() or None, "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
-                "sampler": None if sampler == MODEL_DEFAULT else sampler}
+        return {
+            "steps": self.steps.value() or None,
+            "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
+            "sampler": None if sampler == MODEL_DEFAULT else sampler,
+        }
 
     def show_prompts(self, prompts: Any) -> None:
         self._has_reference = bool(prompts.references)
@@ -428,7 +454,10 @@ class PromptPanel(QWidget):
             self.progress.setFormat("idle")
 
     def keyPressEvent(self, ev: Any) -> None:  # noqa: N802
-        if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if (
+            ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and ev.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
             self.generate_requested.emit()
             return
         super().keyPressEvent(ev)

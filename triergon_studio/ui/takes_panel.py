@@ -45,8 +45,9 @@ class TakesTree(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setDragEnabled(True)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
-                             | QAbstractItemView.EditTrigger.DoubleClicked)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked
+        )
         self.setColumnWidth(0, 120)
         self.setColumnWidth(1, 70)
         self.setColumnWidth(2, 150)
@@ -203,7 +204,9 @@ class LaneMixer(QWidget):
         self.guide_gain.setValue(-12.0)
         self.guide_gain.setSuffix(" dB")
         self.guide.toggled.connect(lambda on: self.guide_changed.emit(int(on), self.guide_gain.value()))
-        self.guide_gain.valueChanged.connect(lambda v: self.guide_changed.emit(int(self.guide.isChecked()), v))
+        self.guide_gain.valueChanged.connect(
+            lambda v: self.guide_changed.emit(int(self.guide.isChecked()), v)
+        )
 
     def show_lanes(self, lanes: list[Any]) -> None:
         while self.grid.count():

@@ -56,8 +56,12 @@ class _LanesViewBox(_ScrubViewBox):
     """Scrubs like the ruler, except that a left drag starting on a placed take moves that take, and a click
     on one selects it (for nudging and removing)."""
 
-    def __init__(self, on_scrub: Callable[[float], None], on_item_drag: Callable[[str, float, float], bool],
-                 on_item_click: Callable[[float, float], bool]) -> None:
+    def __init__(
+        self,
+        on_scrub: Callable[[float], None],
+        on_item_drag: Callable[[str, float, float], bool],
+        on_item_click: Callable[[float, float], bool],
+    ) -> None:
         super().__init__(on_scrub)
         self._on_item_drag = on_item_drag
         self._on_item_click = on_item_click
@@ -114,7 +118,9 @@ def _box_pen(selected: bool) -> QPen:
     return pen
 
 
-def waveform_envelope(audio: np.ndarray, sr: int, points_per_s: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
+def waveform_envelope(
+    audio: np.ndarray, sr: int, points_per_s: float = 150.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Vertical min/max strokes (x pairs, y pairs) for a fast ``connect='pairs'`` waveform."""
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     hop = max(1, int(sr / points_per_s))
@@ -138,8 +144,9 @@ class LanesView(pg.PlotWidget):
     scrub = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        self._vb = _LanesViewBox(lambda t: self.scrub.emit(t), lambda *a: self._item_drag(*a),
-                                 lambda x, y: self._item_click(x, y))
+        self._vb = _LanesViewBox(
+            lambda t: self.scrub.emit(t), lambda *a: self._item_drag(*a), lambda x, y: self._item_click(x, y)
+        )
         super().__init__(parent, viewBox=self._vb, background="#1e1f22")
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)  # drag-and-drop events arrive at the viewport
@@ -190,8 +197,12 @@ class LanesView(pg.PlotWidget):
                 # drawing as they shape the mix.
                 gain = float(10.0 ** ((lane.gain_db + getattr(item, "gain_db", 0.0)) / 20.0))
                 x, y = _shaped_envelope(x, y, item)
-                wave = pg.PlotDataItem(x + item.offset_s, centre + np.clip(y * gain, -1.0, 1.0) * 0.45,
-                                       connect="pairs", pen=pg.mkPen(colour, width=1))
+                wave = pg.PlotDataItem(
+                    x + item.offset_s,
+                    centre + np.clip(y * gain, -1.0, 1.0) * 0.45,
+                    connect="pairs",
+                    pen=pg.mkPen(colour, width=1),
+                )
                 self.addItem(wave)
                 self._items.append(wave)
                 first = item.offset_s + (float(x[0]) if x.size else 0.0)
@@ -201,7 +212,9 @@ class LanesView(pg.PlotWidget):
                     # The take's box stays inside its own lane row.
                     box = QGraphicsRectItem(QRectF(first, -(k + 1) + 0.04, end - first, 0.92))
                     selected = item.id == self.selected_item
-                    box.setBrush(pg.mkBrush(colour.red(), colour.green(), colour.blue(), 70 if selected else 25))
+                    box.setBrush(
+                        pg.mkBrush(colour.red(), colour.green(), colour.blue(), 70 if selected else 25)
+                    )
                     box.setPen(_box_pen(selected))
                     box.setZValue(-10)
                     self.addItem(box)
@@ -321,9 +334,14 @@ class RulerStrip(pg.PlotWidget):
             self.removeItem(line)
         self._markers = []
         for k, (t, name) in enumerate(markers):
-            line = pg.InfiniteLine(pos=t, angle=90, movable=False, pen=pg.mkPen("#ef5350", width=2),
-                                   label=name or str(k + 1), labelOpts={"position": 0.85, "color": "#ffffff",
-                                                                        "fill": (160, 40, 40, 200)})
+            line = pg.InfiniteLine(
+                pos=t,
+                angle=90,
+                movable=False,
+                pen=pg.mkPen("#ef5350", width=2),
+                label=name or str(k + 1),
+                labelOpts={"position": 0.85, "color": "#ffffff", "fill": (160, 40, 40, 200)},
+            )
             self.addItem(line)
             self._markers.append(line)
 
@@ -346,7 +364,9 @@ class RulerStrip(pg.PlotWidget):
 class Timeline(QWidget):
     scrub = Signal(float)
 
-    def __init__(self, project: Any, formatter: Callable[[float], str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, project: Any, formatter: Callable[[float], str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("timeline")
         layout = QVBoxLayout(self)

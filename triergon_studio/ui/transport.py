@@ -22,8 +22,9 @@ class Transport(QObject):
     playing_changed = Signal(int)  # 1 playing, 0 stopped (int: PySide6 6.12 mis-counts emitted bools)
     tick = Signal(float)  # every timer tick while playing (meters read audio up to here)
 
-    def __init__(self, fps: Fraction | float = Fraction(25), duration_s: float = 0.0,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, fps: Fraction | float = Fraction(25), duration_s: float = 0.0, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.fps = Fraction(fps).limit_denominator(100000) if not isinstance(fps, Fraction) else fps
         self.duration_s = float(duration_s)

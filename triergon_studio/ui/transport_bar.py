@@ -76,7 +76,9 @@ class TransportBar(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("deviceCombo")
         self.device_combo.setToolTip("Playback device (48 kHz)")
-        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.device_combo.setMinimumContentsLength(10)
         self.device_combo.activated.connect(lambda i: self.device_chosen.emit(self.device_combo.itemData(i)))
         row.addWidget(self.device_combo, 1)

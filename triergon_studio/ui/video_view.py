@@ -40,8 +40,13 @@ class FrameProvider(QObject):
     frame_ready = Signal(int, QImage)
     failed = Signal(str)
 
-    def __init__(self, path: str | Path, cache_size: int = 48, prefetch: int = 6,
-                 reader_factory: Callable[[str | Path], Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        cache_size: int = 48,
+        prefetch: int = 6,
+        reader_factory: Callable[[str | Path], Any] | None = None,
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.cache_size = cache_size
@@ -76,8 +81,11 @@ class FrameProvider(QObject):
                 self._cache.move_to_end(index)
             else:
                 self._wanted = index
-            self._ahead = [i for i in range(index + 1, min(index + 1 + self.prefetch, self.frame_count))
-                           if i not in self._cache]
+            self._ahead = [
+                i
+                for i in range(index + 1, min(index + 1 + self.prefetch, self.frame_count))
+                if i not in self._cache
+            ]
             self._cond.notify()
         return img
 
@@ -195,8 +203,11 @@ class VideoView(QWidget):
             font.setPointSize(11)
             p.setFont(font)
             p.setPen(QColor("#ffd54f"))
-            p.drawText(self.rect().adjusted(8, 6, -8, -6),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, self._timecode)
+            p.drawText(
+                self.rect().adjusted(8, 6, -8, -6),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                self._timecode,
+            )
         if self._message and self._image is None:
             p.setPen(QColor("#9aa0a6"))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)

@@ -103,15 +103,21 @@ class WindowEdits:
         """Fade in from the take's (trimmed) start to the playhead."""
         sel = self._selected()
         if sel is not None:
-            self.host.guard(lambda: self.host.project.edit_item(sel[0], fade_in_s=max(0.0, sel[1] - sel[2]),
-                                                                text="Fade in"))
+            self.host.guard(
+                lambda: self.host.project.edit_item(
+                    sel[0], fade_in_s=max(0.0, sel[1] - sel[2]), text="Fade in"
+                )
+            )
 
     def fade_out(self) -> None:
         """Fade out from the playhead to the take's (trimmed) end."""
         sel = self._selected()
         if sel is not None:
-            self.host.guard(lambda: self.host.project.edit_item(sel[0], fade_out_s=max(0.0, sel[3] - sel[1]),
-                                                                text="Fade out"))
+            self.host.guard(
+                lambda: self.host.project.edit_item(
+                    sel[0], fade_out_s=max(0.0, sel[3] - sel[1]), text="Fade out"
+                )
+            )
 
     def remove_item(self) -> None:
         item_id = self.host.timeline.lanes.selected_item

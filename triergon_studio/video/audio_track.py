@@ -18,8 +18,12 @@ def extract_audio(path: str | Path, stream: int = 0) -> tuple[np.ndarray, int]:
     container = open_container(p)
     try:
         if len(container.streams.audio) <= stream:
-            raise VideoFileError("has no audio track" if not container.streams.audio
-                                 else f"has no audio stream number {stream}", p)
+            raise VideoFileError(
+                "has no audio track"
+                if not container.streams.audio
+                else f"has no audio stream number {stream}",
+                p,
+            )
         astream = container.streams.audio[stream]
         rate = int(astream.rate or astream.codec_context.sample_rate or 0)
         if rate <= 0:
@@ -39,7 +43,9 @@ def extract_audio(path: str | Path, stream: int = 0) -> tuple[np.ndarray, int]:
                 take(resampler.resample(frame))
             take(resampler.resample(None))
         except av.FFmpegError as exc:
-            raise VideoFileError(f"has an audio track that cannot be decoded: {exc.strerror or exc}", p) from exc
+            raise VideoFileError(
+                f"has an audio track that cannot be decoded: {exc.strerror or exc}", p
+            ) from exc
         if not chunks:
             return np.zeros((0, channels), np.float32), rate
         return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False)), rate

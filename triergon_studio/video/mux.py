@@ -18,8 +18,14 @@ CONTAINERS = {"mp4": ("mp4", "aac"), "mov": ("mov", "pcm_s24le")}
 _BLOCK = 1024
 
 
-def mux_review(video_path: str | Path, audio: np.ndarray, sr: int, out_path: str | Path,
-               container: str = "mp4", aac_bitrate: int = 256_000) -> Path:
+def mux_review(
+    video_path: str | Path,
+    audio: np.ndarray,
+    sr: int,
+    out_path: str | Path,
+    container: str = "mp4",
+    aac_bitrate: int = 256_000,
+) -> Path:
     """Write ``out_path`` (overwritten if present: callers write to a temp name and rename)."""
     import av
 

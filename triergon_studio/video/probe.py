@@ -38,8 +38,12 @@ class VideoInfo:
     audio_streams: list[AudioStreamInfo] = field(default_factory=list)
     start_time_s: float = 0.0
     is_vfr: bool = False
-    pts_s: tuple[float, ...] = field(default=(), repr=False)  # presentation time of each frame, from the first frame (0.0)
-    pts_ticks: tuple[int, ...] = field(default=(), repr=False)  # the same in stream time-base ticks (exact), sorted
+    pts_s: tuple[float, ...] = field(
+        default=(), repr=False
+    )  # presentation time of each frame, from the first frame (0.0)
+    pts_ticks: tuple[int, ...] = field(
+        default=(), repr=False
+    )  # the same in stream time-base ticks (exact), sorted
     time_base: Fraction = Fraction(1)
 
     @property
@@ -50,8 +54,9 @@ class VideoInfo:
         """The picture's length in samples (``core.timecode.picture_length_samples``, VFR included)."""
         from triergon_studio.core.timecode import picture_length_samples
 
-        return picture_length_samples(self.frame_count, self.fps, sample_rate, is_vfr=self.is_vfr,
-                                      duration_s=self.duration_s)
+        return picture_length_samples(
+            self.frame_count, self.fps, sample_rate, is_vfr=self.is_vfr, duration_s=self.duration_s
+        )
 
     @property
     def has_audio(self) -> bool:
@@ -61,15 +66,28 @@ class VideoInfo:
         a = self.audio_streams[0] if self.audio_streams else None
         dw, dh = self.display_size
         return {
-            "path": str(self.path), "fps_num": self.fps.numerator, "fps_den": self.fps.denominator,
-            "fps": float(self.fps), "frame_count": self.frame_count, "duration_s": self.duration_s,
-            "width": self.width, "height": self.height, "display_width": dw, "display_height": dh,
-            "rotation": self.rotation, "codec": self.codec, "is_vfr": self.is_vfr,
-            "start_time_s": self.start_time_s, "has_audio": a is not None,
+            "path": str(self.path),
+            "fps_num": self.fps.numerator,
+            "fps_den": self.fps.denominator,
+            "fps": float(self.fps),
+            "frame_count": self.frame_count,
+            "duration_s": self.duration_s,
+            "width": self.width,
+            "height": self.height,
+            "display_width": dw,
+            "display_height": dh,
+            "rotation": self.rotation,
+            "codec": self.codec,
+            "is_vfr": self.is_vfr,
+            "start_time_s": self.start_time_s,
+            "has_audio": a is not None,
             "picture_samples": {str(sr): self.picture_samples(sr) for sr in (44100, 48000)},
-            "audio_sample_rate": a.sample_rate if a else None, "audio_channels": a.channels if a else None,
-            "audio_streams": [{"index": s.index, "sample_rate": s.sample_rate, "channels": s.channels,
-                               "codec": s.codec} for s in self.audio_streams],
+            "audio_sample_rate": a.sample_rate if a else None,
+            "audio_channels": a.channels if a else None,
+            "audio_streams": [
+                {"index": s.index, "sample_rate": s.sample_rate, "channels": s.channels, "codec": s.codec}
+                for s in self.audio_streams
+            ],
         }
 
 
@@ -87,7 +105,9 @@ def open_container(path: str | Path) -> Any:
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoFileError(f"cannot be opened as a video (truncated or corrupt?): {exc.strerror or exc}", p) from exc
+        raise VideoFileError(
+            f"cannot be opened as a video (truncated or corrupt?): {exc.strerror or exc}", p
+        ) from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise VideoFileError(f"cannot be opened as a video: {exc}", p) from exc
 
@@ -121,13 +141,19 @@ def probe(path: str | Path) -> VideoInfo:
             raise VideoFileError(f"is {kind}, not a video", p)
         stream = container.streams.video[0]
         fmt = container.format.name or ""
-        if fmt == "image2" or fmt.endswith("_pipe") or stream.codec_context.name in ("png", "bmp", "tiff", "webp"):
+        if (
+            fmt == "image2"
+            or fmt.endswith("_pipe")
+            or stream.codec_context.name in ("png", "bmp", "tiff", "webp")
+        ):
             raise VideoFileError("is a still image, not a video", p)
         tb = stream.time_base
         if tb is None:
             raise VideoFileError("has a video stream without a time base", p)
-        audio = [AudioStreamInfo(s.index, int(s.rate or 0), int(s.channels or 0), s.codec_context.name)
-                 for s in container.streams.audio]
+        audio = [
+            AudioStreamInfo(s.index, int(s.rate or 0), int(s.channels or 0), s.codec_context.name)
+            for s in container.streams.audio
+        ]
         pts: list[int] = []
         durations: list[int] = []
         packets = 0
@@ -143,12 +169,16 @@ def probe(path: str | Path) -> VideoInfo:
         except av.FFmpegError as exc:
             if not pts:
                 raise VideoFileError(f"has no readable video packets: {exc.strerror or exc}", p) from exc
-            raise VideoFileError(f"is truncated or corrupt after {len(pts)} frames: {exc.strerror or exc}", p) from exc
+            raise VideoFileError(
+                f"is truncated or corrupt after {len(pts)} frames: {exc.strerror or exc}", p
+            ) from exc
         if not pts:
             raise VideoFileError("holds no video frames (truncated or empty file?)", p)
         declared = int(stream.frames or 0)
         if declared and packets < declared:
-            raise VideoFileError(f"is truncated: the header lists {declared} frames but only {packets} are present", p)
+            raise VideoFileError(
+                f"is truncated: the header lists {declared} frames but only {packets} are present", p
+            )
         first_frame = _decode_first(container, stream, p)
         pts.sort()
         rate = _rate_of(stream)
@@ -167,10 +197,20 @@ def probe(path: str | Path) -> VideoInfo:
         else:
             duration = float(Fraction(len(pts)) / rate)
         return VideoInfo(
-            path=p, fps=rate, frame_count=len(pts), duration_s=duration,
-            width=int(stream.codec_context.width), height=int(stream.codec_context.height),
-            rotation=_rotation_of(stream, first_frame), codec=stream.codec_context.name, audio_streams=audio,
-            start_time_s=float(t0 * tbf), is_vfr=is_vfr, pts_s=pts_s, pts_ticks=tuple(pts), time_base=tbf,
+            path=p,
+            fps=rate,
+            frame_count=len(pts),
+            duration_s=duration,
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            rotation=_rotation_of(stream, first_frame),
+            codec=stream.codec_context.name,
+            audio_streams=audio,
+            start_time_s=float(t0 * tbf),
+            is_vfr=is_vfr,
+            pts_s=pts_s,
+            pts_ticks=tuple(pts),
+            time_base=tbf,
         )
     finally:
         container.close()

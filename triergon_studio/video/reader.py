@@ -133,8 +133,9 @@ class VideoReader:
             except StopIteration:
                 return None
             except av.FFmpegError as exc:
-                raise VideoFileError(f"cannot decode the video (corrupt data): {exc.strerror or exc}",
-                                     self.path) from exc
+                raise VideoFileError(
+                    f"cannot decode the video (corrupt data): {exc.strerror or exc}", self.path
+                ) from exc
             i = self._frame_index(av_frame)
             if i is not None:
                 self._next_index = i + 1
@@ -147,7 +148,10 @@ class VideoReader:
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        near = self._next_index is not None and self._next_index <= index <= self._next_index + _FORWARD_DECODE_LIMIT
+        near = (
+            self._next_index is not None
+            and self._next_index <= index <= self._next_index + _FORWARD_DECODE_LIMIT
+        )
         if not near:
             self._seek(index)
         for attempt in range(4):
@@ -198,7 +202,8 @@ class VideoReader:
                         break
                     yield self._to_frame(av_frame, i)
             except av.FFmpegError as exc:
-                raise VideoFileError(f"cannot decode the video (corrupt data): {exc.strerror or exc}",
-                                     self.path) from exc
+                raise VideoFileError(
+                    f"cannot decode the video (corrupt data): {exc.strerror or exc}", self.path
+                ) from exc
         finally:
             container.close()

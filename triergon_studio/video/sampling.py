@@ -15,8 +15,11 @@ SAMPLE_RATE_HZ = 6
 
 def sample_indices(reader: VideoReader, rate_hz: int = SAMPLE_RATE_HZ) -> list[int]:
     """Frame index shown at each time k/rate_hz for every k with k/rate_hz inside the picture."""
-    duration = Fraction(reader.info.duration_s) if reader.info.is_vfr else \
-        Fraction(reader.info.frame_count) / reader.info.fps
+    duration = (
+        Fraction(reader.info.duration_s)
+        if reader.info.is_vfr
+        else Fraction(reader.info.frame_count) / reader.info.fps
+    )
     count = max(1, math.ceil(duration * rate_hz))
     return [reader.index_at_time(Fraction(k, rate_hz)) for k in range(count)]
 
@@ -29,8 +32,9 @@ def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA)
 
 
-def sample_frames_6fps(path: str | Path, size: tuple[int, int] | None = None,
-                       rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+def sample_frames_6fps(
+    path: str | Path, size: tuple[int, int] | None = None, rate_hz: int = SAMPLE_RATE_HZ
+) -> np.ndarray:
     """[F, H, W, 3] uint8 RGB where frame k is the picture shown at k/6 s; ``size`` = (width, height).
 
     The file is decoded once, in order, so this costs one pass whatever the frame rate.

@@ -50,8 +50,11 @@ def find_family(name_or_dir: str) -> FamilyEntry:
                 return entry
         kind = _json_kind(path)
         if kind:
-            raise ModelError(f"{kind} does not describe a model family this app knows "
-                             f"({', '.join(e.family for e in _ENTRIES)})", path)
+            raise ModelError(
+                f"{kind} does not describe a model family this app knows "
+                f"({', '.join(e.family for e in _ENTRIES)})",
+                path,
+            )
         raise ModelError("not a model folder: no config.json or model_config.json", path)
     return next(e for e in _ENTRIES if e.family == "tri-ergon")
 

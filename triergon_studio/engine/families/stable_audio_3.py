@@ -321,12 +321,22 @@ def model_info_json(folder: str, verify: bool = False) -> dict[str, Any]:
     info = describe(folder)
     _, cfg = read_config(Path(folder).expanduser() / "model_config.json")
     out: dict[str, Any] = {
-        "name": info.name, "family": info.family, "variant": info.variant, "licence": info.licence,
-        "total_params": info.params, "sample_rate": info.sample_rate, "latent_rate_hz": info.latent_rate_hz,
-        "max_duration_s": info.capabilities.max_window_s, "objective": cfg.objective,
-        "autoencoder": cfg.autoencoder_name, "default_steps": info.defaults.steps, "default_cfg": info.defaults.cfg,
-        "default_sampler": info.defaults.sampler, "default_guidance": info.defaults.guidance,
-        "samplers": list(info.capabilities.samplers), "notes": list(info.capabilities.notes),
+        "name": info.name,
+        "family": info.family,
+        "variant": info.variant,
+        "licence": info.licence,
+        "total_params": info.params,
+        "sample_rate": info.sample_rate,
+        "latent_rate_hz": info.latent_rate_hz,
+        "max_duration_s": info.capabilities.max_window_s,
+        "objective": cfg.objective,
+        "autoencoder": cfg.autoencoder_name,
+        "default_steps": info.defaults.steps,
+        "default_cfg": info.defaults.cfg,
+        "default_sampler": info.defaults.sampler,
+        "default_guidance": info.defaults.guidance,
+        "samplers": list(info.capabilities.samplers),
+        "notes": list(info.capabilities.notes),
     }
     if verify:
         from triergon_studio.engine.models.sa3_loading import verify_folder

@@ -39,21 +39,43 @@ def _is_ours(folder: Path) -> bool:
 def capabilities_for(cfg: ModelConfig) -> Capabilities:
     has_enc = cfg.encoders is not None
     return Capabilities(
-        text=has_enc, negative_text=has_enc, reference_audio=has_enc, video=has_enc, lufs=True,
-        init_audio=True, inpaint=True, lufs_predictor=cfg.lufs_predictor is not None,
-        max_window_s=float(cfg.max_duration_s), samplers=SAMPLER_NAMES, guidance_rules=("cfg",),
-        notes=() if has_enc else ("this model has no prompt encoders: it follows the curves and timing only",),
+        text=has_enc,
+        negative_text=has_enc,
+        reference_audio=has_enc,
+        video=has_enc,
+        lufs=True,
+        init_audio=True,
+        inpaint=True,
+        lufs_predictor=cfg.lufs_predictor is not None,
+        max_window_s=float(cfg.max_duration_s),
+        samplers=SAMPLER_NAMES,
+        guidance_rules=("cfg",),
+        notes=()
+        if has_enc
+        else ("this model has no prompt encoders: it follows the curves and timing only",),
     )
 
 
 def info_for(cfg: ModelConfig, path: str | None, params: int = 0) -> ModelInfo:
     s = cfg.sampling
     return ModelInfo(
-        name=cfg.name, family=FAMILY, capabilities=capabilities_for(cfg),
-        defaults=Defaults(steps=int(s.steps), cfg=float(s.cfg_scale), sampler=s.sampler, guidance="cfg",
-                          init_noise=0.7, follow_curves="off"),
-        path=path, params=params, licence="Apache-2.0 (trained by this project)" if path else "",
-        sample_rate=cfg.sample_rate, latent_rate_hz=cfg.latent_rate_hz, variant=cfg.preset,
+        name=cfg.name,
+        family=FAMILY,
+        capabilities=capabilities_for(cfg),
+        defaults=Defaults(
+            steps=int(s.steps),
+            cfg=float(s.cfg_scale),
+            sampler=s.sampler,
+            guidance="cfg",
+            init_noise=0.7,
+            follow_curves="off",
+        ),
+        path=path,
+        params=params,
+        licence="Apache-2.0 (trained by this project)" if path else "",
+        sample_rate=cfg.sample_rate,
+        latent_rate_hz=cfg.latent_rate_hz,
+        variant=cfg.preset,
     )
 
 
@@ -125,12 +147,17 @@ class TriErgonModel:
         caps = self.info.capabilities
         name = self.info.name
         if settings.sampler not in caps.samplers:
-            raise ModelError(f"model '{name}' has no sampler {settings.sampler!r}; choose {', '.join(caps.samplers)}")
+            raise ModelError(
+                f"model '{name}' has no sampler {settings.sampler!r}; choose {', '.join(caps.samplers)}"
+            )
         if settings.guidance not in caps.guidance_rules:
-            raise ModelError(f"model '{name}' offers guidance {', '.join(caps.guidance_rules)}, "
-                             f"not {settings.guidance!r}")
+            raise ModelError(
+                f"model '{name}' offers guidance {', '.join(caps.guidance_rules)}, not {settings.guidance!r}"
+            )
         if inputs.reference is not None and "audio" not in inputs.embeddings and self.net.encoders is None:
-            raise ModelError(f"model '{name}' has no prompt encoders, so it cannot use a reference-audio prompt")
+            raise ModelError(
+                f"model '{name}' has no prompt encoders, so it cannot use a reference-audio prompt"
+            )
         wants_text = bool(inputs.text or inputs.negative_text) and "text" not in inputs.embeddings
         if wants_text and self.net.encoders is None:
             raise ModelError(f"model '{name}' has no prompt encoders, so it cannot use a text prompt")
@@ -145,13 +172,15 @@ class TriErgonModel:
         neg = negative_conditions(inputs, self.net, cond) if inputs.negative_text else None
         return cond, neg
 
-    def window(self, cond: tuple[Conditions, Conditions | None], start_s: float,
-               length_s: float) -> tuple[Conditions, Conditions | None]:
+    def window(
+        self, cond: tuple[Conditions, Conditions | None], start_s: float, length_s: float
+    ) -> tuple[Conditions, Conditions | None]:
         from triergon_studio.engine.pipeline_inputs import slice_conditions
 
         pos, neg = cond
-        return slice_conditions(pos, start_s, length_s), (slice_conditions(neg, start_s, length_s)
-                                                          if neg is not None else None)
+        return slice_conditions(pos, start_s, length_s), (
+            slice_conditions(neg, start_s, length_s) if neg is not None else None
+        )
 
     def task_id(self, cond: tuple[Conditions, Conditions | None]) -> int:
         from triergon_studio.engine.models.triergon import task_id
@@ -182,8 +211,9 @@ class TriErgonModel:
             un = self.net.condition(neg) if neg is not None else ct.unconditional()
             if neg is not None:
                 un = replace(un, global_cond=ct.global_cond)  # the positive timing, as Stable Audio does
-        denoiser = cfg_denoiser(self.net.denoise_v, self.net.model_kwargs(ct), self.net.model_kwargs(un),
-                                settings.cfg)
+        denoiser = cfg_denoiser(
+            self.net.denoise_v, self.net.model_kwargs(ct), self.net.model_kwargs(un), settings.cfg
+        )
         sigma_max = s.sigma_max
         if init is not None:
             # init_noise is a fraction of the diffusion time t in [0, 1]: sigma = tan(t pi / 2)
@@ -215,5 +245,7 @@ class TriErgonModel:
         from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
 
         if self.net.lufs_predictor is None:
-            raise ModelError(f"model '{self.info.name}' has no LUFS predictor; pass curves or use motion curves")
+            raise ModelError(
+                f"model '{self.info.name}' has no LUFS predictor; pass curves or use motion curves"
+            )
         return predict_curves_for_video(video_path, self.net.lufs_predictor)

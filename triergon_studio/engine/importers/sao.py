@@ -43,8 +43,9 @@ def _get(data: dict[str, Any], path: str, source: Path) -> Any:
 
 def sao_config_from_dict(data: dict[str, Any], source: Path, name: str = "sao-1.0") -> ModelConfig:
     if data.get("model_type") != "diffusion_cond":
-        raise ModelError(f"unsupported Stable Audio model_type {data.get('model_type')!r} (need diffusion_cond)",
-                         source)
+        raise ModelError(
+            f"unsupported Stable Audio model_type {data.get('model_type')!r} (need diffusion_cond)", source
+        )
     model = _get(data, "model", source)
     pre = _get(model, "pretransform", source)
     if pre.get("type") != "autoencoder":
@@ -58,7 +59,9 @@ def sao_config_from_dict(data: dict[str, Any], source: Path, name: str = "sao-1.
     ec, dc = _get(enc, "config", source), _get(dec, "config", source)
     latent = int(pcfg.get("latent_dim", dc.get("latent_dim", 64)))
     if int(ec.get("latent_dim", 2 * latent)) != 2 * latent:
-        raise ModelError(f"encoder latent_dim {ec.get('latent_dim')} is not 2 x {latent} (mean and scale)", source)
+        raise ModelError(
+            f"encoder latent_dim {ec.get('latent_dim')} is not 2 x {latent} (mean and scale)", source
+        )
     vae = VAEConfig(
         io_channels=int(pcfg.get("io_channels", ec.get("in_channels", 2))),
         channels=int(ec.get("channels", 128)),
@@ -68,9 +71,14 @@ def sao_config_from_dict(data: dict[str, Any], source: Path, name: str = "sao-1.
         use_snake=bool(ec.get("use_snake", False)),
         final_tanh=bool(dc.get("final_tanh", True)),
     )
-    if (dc.get("channels", vae.channels), list(dc.get("c_mults", vae.c_mults)), list(dc.get("strides", vae.strides))) \
-            != (vae.channels, vae.c_mults, vae.strides):
-        raise ModelError("encoder and decoder shapes differ; only symmetric Oobleck autoencoders are supported", source)
+    if (
+        dc.get("channels", vae.channels),
+        list(dc.get("c_mults", vae.c_mults)),
+        list(dc.get("strides", vae.strides)),
+    ) != (vae.channels, vae.c_mults, vae.strides):
+        raise ModelError(
+            "encoder and decoder shapes differ; only symmetric Oobleck autoencoders are supported", source
+        )
 
     cond = _get(model, "conditioning", source)
     cond_dim = int(cond.get("cond_dim", 768))
@@ -83,10 +91,14 @@ def sao_config_from_dict(data: dict[str, Any], source: Path, name: str = "sao-1.
     if prompt and prompt.get("type") != "t5":
         raise ModelError(f"prompt conditioner type {prompt.get('type')!r} is not supported (only t5)", source)
     diff = _get(model, "diffusion", source)
-    if list(diff.get("cross_attention_cond_ids", [])) != ["prompt", "seconds_start", "seconds_total"] or \
-            list(diff.get("global_cond_ids", [])) != ["seconds_start", "seconds_total"]:
-        raise ModelError("unsupported condition layout (need cross [prompt, seconds_start, seconds_total], "
-                         "global [seconds_start, seconds_total])", source)
+    if list(diff.get("cross_attention_cond_ids", [])) != ["prompt", "seconds_start", "seconds_total"] or list(
+        diff.get("global_cond_ids", [])
+    ) != ["seconds_start", "seconds_total"]:
+        raise ModelError(
+            "unsupported condition layout (need cross [prompt, seconds_start, seconds_total], "
+            "global [seconds_start, seconds_total])",
+            source,
+        )
     if diff.get("type") != "dit":
         raise ModelError(f"unsupported diffusion type {diff.get('type')!r}", source)
     dcfg = _get(diff, "config", source)
@@ -105,17 +117,25 @@ def sao_config_from_dict(data: dict[str, Any], source: Path, name: str = "sao-1.
         global_cond_dim=int(dcfg.get("global_cond_dim", 2 * cond_dim)),
     )
     conditioning = ConditioningConfig(
-        kind="sao", cond_dim=cond_dim,
-        number_min=float(num.get("min_val", 0.0)), number_max=float(num.get("max_val", 512.0)),
+        kind="sao",
+        cond_dim=cond_dim,
+        number_min=float(num.get("min_val", 0.0)),
+        number_max=float(num.get("max_val", 512.0)),
         prompt_max_length=int(prompt.get("config", {}).get("max_length", 128)),
     )
     sr = int(data.get("sample_rate", SAMPLE_RATE))
     sample_size = int(data.get("sample_size", 2097152))
     cfg = ModelConfig(
-        name=name, preset="sao-1.0", sample_rate=sr, audio_channels=int(data.get("audio_channels", 2)),
-        vae=vae, dit=dit, conditioning=conditioning,
+        name=name,
+        preset="sao-1.0",
+        sample_rate=sr,
+        audio_channels=int(data.get("audio_channels", 2)),
+        vae=vae,
+        dit=dit,
+        conditioning=conditioning,
         sampling=SamplingDefaults(steps=100, cfg_scale=7.0, sampler="dpmpp-3m-sde"),
-        sample_size_frames=sample_size // vae.downsampling_ratio, max_duration_s=sample_size / sr,
+        sample_size_frames=sample_size // vae.downsampling_ratio,
+        max_duration_s=sample_size / sr,
     )
     try:
         cfg.validate()
@@ -128,7 +148,7 @@ def convert_sao_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     """Rename a Stable Audio Open state dict to ``TriErgon`` keys (unknown keys pass through unchanged so
     the strict loader reports them)."""
     if any(k.startswith(_TRAINING_PREFIX) for k in sd):
-        sd = {k[len(_TRAINING_PREFIX):]: v for k, v in sd.items() if k.startswith(_TRAINING_PREFIX)}
+        sd = {k[len(_TRAINING_PREFIX) :]: v for k, v in sd.items() if k.startswith(_TRAINING_PREFIX)}
     out: dict[str, Tensor] = {}
     for key, value in sd.items():
         if key.startswith(_IGNORED_PREFIXES):
@@ -138,7 +158,7 @@ def convert_sao_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
         key = key.replace(".parametrizations.weight.original1", ".weight_v")
         for old, new in PREFIX_MAP:
             if key.startswith(old):
-                key = new + key[len(old):]
+                key = new + key[len(old) :]
                 break
         out[key] = value
     return out
@@ -148,7 +168,9 @@ def find_weights(folder: Path) -> Path:
     for name in WEIGHT_FILES:
         if (folder / name).exists():
             return folder / name
-    found = sorted(p.name for p in folder.glob("*.safetensors")) + sorted(p.name for p in folder.glob("*.ckpt"))
+    found = sorted(p.name for p in folder.glob("*.safetensors")) + sorted(
+        p.name for p in folder.glob("*.ckpt")
+    )
     if len(found) == 1:
         return folder / found[0]
     raise ModelError(

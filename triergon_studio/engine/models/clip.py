@@ -85,8 +85,9 @@ class ClipAttention(nn.Module):
         def split(t: Tensor) -> Tensor:
             return t.reshape(b, n, self.heads, d // self.heads).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)),
-                                             attn_mask=mask)
+        out = F.scaled_dot_product_attention(
+            split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)), attn_mask=mask
+        )
         return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -101,8 +102,17 @@ class ClipMLP(nn.Module):
 
 
 class ClipLayer(nn.Module):
-    def __init__(self, width: int, heads: int, mlp_ratio: float, act: str, eps: float,
-                 time_attn: bool = False, time_mlp: bool = False, num_frames: int = 8) -> None:
+    def __init__(
+        self,
+        width: int,
+        heads: int,
+        mlp_ratio: float,
+        act: str,
+        eps: float,
+        time_attn: bool = False,
+        time_mlp: bool = False,
+        num_frames: int = 8,
+    ) -> None:
         super().__init__()
         self.self_attn = ClipAttention(width, heads)
         self.layer_norm1 = nn.LayerNorm(width, eps=eps)
@@ -161,8 +171,10 @@ class VisionEmbeddings(nn.Module):
     def forward(self, pixels: Tensor) -> Tensor:
         x = self.patch_embedding(pixels).flatten(2).transpose(1, 2)
         if x.shape[1] + 1 != self.position_embedding.num_embeddings:
-            raise ModelError(f"CLIP vision input {tuple(pixels.shape[-2:])} gives {x.shape[1]} patches, the "
-                             f"tower expects {self.position_embedding.num_embeddings - 1}")
+            raise ModelError(
+                f"CLIP vision input {tuple(pixels.shape[-2:])} gives {x.shape[1]} patches, the "
+                f"tower expects {self.position_embedding.num_embeddings - 1}"
+            )
         cls = self.class_embedding.expand(x.shape[0], 1, -1)
         return torch.cat([cls, x], dim=1) + self.position_embedding.weight
 
@@ -173,8 +185,21 @@ class ClipVisionTransformer(nn.Module):
         self.cfg = cfg
         self.embeddings = VisionEmbeddings(cfg)
         self.pre_layrnorm = nn.LayerNorm(cfg.width, eps=cfg.eps)  # sic: the transformers key name
-        self.encoder = ClipEncoder([ClipLayer(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.act, cfg.eps, cfg.time_attn,
-                                              cfg.time_mlp, cfg.num_frames) for _ in range(cfg.layers)])
+        self.encoder = ClipEncoder(
+            [
+                ClipLayer(
+                    cfg.width,
+                    cfg.heads,
+                    cfg.mlp_ratio,
+                    cfg.act,
+                    cfg.eps,
+                    cfg.time_attn,
+                    cfg.time_mlp,
+                    cfg.num_frames,
+                )
+                for _ in range(cfg.layers)
+            ]
+        )
         self.post_layernorm = nn.LayerNorm(cfg.width, eps=cfg.eps)
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
@@ -214,8 +239,9 @@ class ClipTextTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embeddings = TextEmbeddings(cfg)
-        self.encoder = ClipEncoder([ClipLayer(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.act, cfg.eps)
-                                    for _ in range(cfg.layers)])
+        self.encoder = ClipEncoder(
+            [ClipLayer(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.act, cfg.eps) for _ in range(cfg.layers)]
+        )
         self.final_layer_norm = nn.LayerNorm(cfg.width, eps=cfg.eps)
 
     def eos_positions(self, ids: Tensor) -> Tensor:
@@ -230,9 +256,15 @@ class ClipTextTransformer(nn.Module):
         n = ids.shape[1]
         mask = torch.full((n, n), float("-inf"), device=ids.device).triu(1)[None, None]  # causal
         if attention_mask is not None:
-            mask = mask + torch.zeros_like(attention_mask, dtype=mask.dtype).masked_fill(
-                attention_mask == 0, float("-inf"))[:, None, None, :]
-        x = self.final_layer_norm(self.encoder(self.embeddings(ids), mask.to(self.embeddings.token_embedding.weight.dtype)))
+            mask = (
+                mask
+                + torch.zeros_like(attention_mask, dtype=mask.dtype).masked_fill(
+                    attention_mask == 0, float("-inf")
+                )[:, None, None, :]
+            )
+        x = self.final_layer_norm(
+            self.encoder(self.embeddings(ids), mask.to(self.embeddings.token_embedding.weight.dtype))
+        )
         return x, x[torch.arange(ids.shape[0], device=ids.device), self.eos_positions(ids)]
 
 
@@ -248,15 +280,19 @@ class ClipTextTower(nn.Module):
 
 SOT, EOT = "<|startoftext|>", "<|endoftext|>"
 # CLIP's pre-tokenizer with stdlib ``re``: letters [^\W\d_], digits one at a time, other symbols in runs.
-_PAT = re.compile(r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+",
-                  re.IGNORECASE)
+_PAT = re.compile(
+    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+", re.IGNORECASE
+)
 
 
 @functools.lru_cache(maxsize=1)
 def byte_to_unicode() -> dict[int, str]:
     """The reversible byte -> printable character map of GPT-2/CLIP BPE."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
+    keep = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     table = {b: chr(b) for b in keep}
     extra = 0
     for b in range(256):
@@ -272,8 +308,10 @@ class ClipTokenizer:
 
     def __init__(self, path: str | Path | None, context: int = 77) -> None:
         if path is None:
-            raise ModelError("the LanguageBind text tower needs the CLIP BPE vocabulary: pass the path to "
-                             "bpe_simple_vocab_16e6.txt.gz or to a folder with vocab.json and merges.txt")
+            raise ModelError(
+                "the LanguageBind text tower needs the CLIP BPE vocabulary: pass the path to "
+                "bpe_simple_vocab_16e6.txt.gz or to a folder with vocab.json and merges.txt"
+            )
         p = Path(path)
         self.context = context
         if p.is_dir():

@@ -48,8 +48,14 @@ class Conditions:
 
     @property
     def batch_size(self) -> int:
-        for t in (self.seconds_total, self.seconds_start, self.text_emb, self.audio_emb, self.video_emb,
-                  self.lufs):
+        for t in (
+            self.seconds_total,
+            self.seconds_start,
+            self.text_emb,
+            self.audio_emb,
+            self.video_emb,
+            self.lufs,
+        ):
             if t is not None:
                 return int(t.shape[0])
         raise ValueError("Conditions: cannot infer the batch size (no tensor given)")
@@ -58,8 +64,11 @@ class Conditions:
         """Per-sample [B] bool presence of text, audio, video."""
         b = self.batch_size
         out = []
-        for emb, mask in ((self.text_emb, self.text_present), (self.audio_emb, self.audio_present),
-                          (self.video_emb, self.video_present)):
+        for emb, mask in (
+            (self.text_emb, self.text_present),
+            (self.audio_emb, self.audio_present),
+            (self.video_emb, self.video_present),
+        ):
             if emb is None:
                 out.append(torch.zeros(b, dtype=torch.bool))
             elif mask is None:
@@ -257,8 +266,10 @@ def apply_condition_dropout(
     drop = torch.rand(b, generator=generator) < p_all
     if cond.drop_all is not None:
         drop = drop | cond.drop_all.cpu().to(torch.bool)
-    dev = next((t.device for t in (cond.seconds_total, cond.text_emb, cond.lufs) if t is not None),
-               torch.device("cpu"))
+    dev = next(
+        (t.device for t in (cond.seconds_total, cond.text_emb, cond.lufs) if t is not None),
+        torch.device("cpu"),
+    )
     return replace(
         cond,
         text_present=keep(text).to(dev) if cond.text_emb is not None else None,

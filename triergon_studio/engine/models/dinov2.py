@@ -116,7 +116,9 @@ class DinoV2(nn.Module):
         scale = ((h0 + _INTERP_OFFSET) / m, (w0 + _INTERP_OFFSET) / m)
         patch = F.interpolate(patch, scale_factor=scale, mode="bicubic", antialias=False)
         if patch.shape[-2:] != (h0, w0):
-            raise ModelError(f"position embedding interpolation gave {tuple(patch.shape[-2:])}, want {(h0, w0)}")
+            raise ModelError(
+                f"position embedding interpolation gave {tuple(patch.shape[-2:])}, want {(h0, w0)}"
+            )
         patch = patch.permute(0, 2, 3, 1).reshape(1, h0 * w0, -1)
         return torch.cat([pos[:, :1], patch], dim=1).to(self.pos_embed.dtype)
 
@@ -176,7 +178,9 @@ def preprocess_frames(frames: Tensor, size: int = 224, crop: bool = True, multip
         nw = max(multiple, round(w * scale / multiple) * multiple)
     x = frames
     if (nh, nw) != (h, w):
-        x = F.interpolate(frames, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+        x = F.interpolate(frames, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp(
+            0, 1
+        )
     if crop:
         top, left = (nh - size) // 2, (nw - size) // 2
         x = x[:, :, top : top + size, left : left + size]
@@ -187,8 +191,10 @@ def preprocess_frames(frames: Tensor, size: int = 224, crop: bool = True, multip
 def frame_features(model: DinoV2, frames: Tensor, batch_size: int = 16, size: int = 224) -> Tensor:
     """Per-frame CLS features [F, D] for frames [F, 3, H, W] in [0, 1] or uint8 [F, H, W, 3]."""
     dev = next(model.parameters()).device
-    out = [model(preprocess_frames(frames[i : i + batch_size], size).to(dev)) for i in
-           range(0, frames.shape[0], batch_size)]
+    out = [
+        model(preprocess_frames(frames[i : i + batch_size], size).to(dev))
+        for i in range(0, frames.shape[0], batch_size)
+    ]
     return torch.cat(out) if out else torch.zeros(0, model.cfg.embed_dim)
 
 
@@ -207,8 +213,10 @@ _HF_RENAMES = (
     (r"^encoder\.layer\.(\d+)\.mlp\.fc([12])\.", r"blocks.\1.mlp.fc\2."),
     (r"^layernorm\.", "norm."),
 )
-_HF_QKV = re.compile(r"^encoder\.layer\.(\d+)\.attention\.(?:attention\.)?(query|key|value|q_proj|k_proj|v_proj)"
-                     r"\.(weight|bias)$")
+_HF_QKV = re.compile(
+    r"^encoder\.layer\.(\d+)\.attention\.(?:attention\.)?(query|key|value|q_proj|k_proj|v_proj)"
+    r"\.(weight|bias)$"
+)
 _QKV_NAME = {"q_proj": "query", "k_proj": "key", "v_proj": "value"}
 
 
@@ -243,8 +251,12 @@ def hf_to_hub_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
 def hub_to_hf_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     """Hub keys -> transformers ``Dinov2Model`` keys (qkv split by rows); the inverse of the above."""
     out: dict[str, Tensor] = {}
-    fixed = {"cls_token": "embeddings.cls_token", "mask_token": "embeddings.mask_token",
-             "register_tokens": "embeddings.register_tokens", "pos_embed": "embeddings.position_embeddings"}
+    fixed = {
+        "cls_token": "embeddings.cls_token",
+        "mask_token": "embeddings.mask_token",
+        "register_tokens": "embeddings.register_tokens",
+        "pos_embed": "embeddings.position_embeddings",
+    }
     for key, val in state_dict.items():
         if key in fixed:
             out[fixed[key]] = val
@@ -272,16 +284,34 @@ def infer_dinov2_config(state_dict: dict[str, Tensor], source: str | Path = "che
     if "cls_token" not in state_dict or "pos_embed" not in state_dict:
         raise ModelError("not a DINOv2 checkpoint (no cls_token/pos_embed)", source)
     d = int(state_dict["cls_token"].shape[-1])
-    depth = 1 + max((int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k))), default=-1)
+    depth = 1 + max(
+        (int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k))), default=-1
+    )
     if depth == 0:
         raise ModelError("DINOv2 checkpoint has no transformer blocks", source)
-    patch = int(state_dict["patch_embed.proj.weight"].shape[-1]) if "patch_embed.proj.weight" in state_dict else 14
+    patch = (
+        int(state_dict["patch_embed.proj.weight"].shape[-1])
+        if "patch_embed.proj.weight" in state_dict
+        else 14
+    )
     grid = math.isqrt(int(state_dict["pos_embed"].shape[1]) - 1)
     regs = int(state_dict["register_tokens"].shape[1]) if "register_tokens" in state_dict else 0
-    hidden = int(state_dict["blocks.0.mlp.fc1.weight"].shape[0]) if "blocks.0.mlp.fc1.weight" in state_dict else 4 * d
+    hidden = (
+        int(state_dict["blocks.0.mlp.fc1.weight"].shape[0])
+        if "blocks.0.mlp.fc1.weight" in state_dict
+        else 4 * d
+    )
     # Every released DINOv2 uses 64-dim heads.
-    return DinoV2Config(d, depth, max(1, d // 64), regs, patch, grid * patch, hidden / d,
-                        name=f"dinov2-d{d}x{depth}" + ("-reg" if regs else ""))
+    return DinoV2Config(
+        d,
+        depth,
+        max(1, d // 64),
+        regs,
+        patch,
+        grid * patch,
+        hidden / d,
+        name=f"dinov2-d{d}x{depth}" + ("-reg" if regs else ""),
+    )
 
 
 def load_dinov2_state_dict(

@@ -74,7 +74,9 @@ def apply_rotary(t: Tensor, freqs: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, dim: int, head_dim: int, dim_context: int | None = None, qk_norm: bool = False) -> None:
+    def __init__(
+        self, dim: int, head_dim: int, dim_context: int | None = None, qk_norm: bool = False
+    ) -> None:
         super().__init__()
         self.heads = dim // head_dim
         self.head_dim = head_dim
@@ -143,7 +145,9 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, head_dim: int, dim_context: int, ff_mult: int, qk_norm: bool = False) -> None:
+    def __init__(
+        self, dim: int, head_dim: int, dim_context: int, ff_mult: int, qk_norm: bool = False
+    ) -> None:
         super().__init__()
         self.pre_norm = LayerNorm(dim)
         self.self_attn = Attention(dim, head_dim, qk_norm=qk_norm)
@@ -231,7 +235,9 @@ class DiffusionTransformer(nn.Module):
         add = None
         if frame_cond is not None and self.lufs_frame_proj is not None:
             if frame_cond.shape[-1] != x.shape[-1]:
-                raise ValueError(f"frame condition has {frame_cond.shape[-1]} frames, latent has {x.shape[-1]}")
+                raise ValueError(
+                    f"frame condition has {frame_cond.shape[-1]} frames, latent has {x.shape[-1]}"
+                )
             add = self.lufs_frame_proj(frame_cond.to(dtype).transpose(1, 2))
         out = self.transformer(x.transpose(1, 2), g[:, None, :], context, add)
         out = out[:, 1:, :].transpose(1, 2)

@@ -98,8 +98,9 @@ class ByteTokenizer:
 
 def _encoder_stack(width: int, heads: int, layers: int) -> nn.ModuleList:
     return nn.ModuleList(
-        nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, activation="gelu", batch_first=True,
-                                   norm_first=True)
+        nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         for _ in range(layers)
     )
 
@@ -149,8 +150,15 @@ class LogMel(nn.Module):
         win = round(0.025 * sample_rate)
         target = torch.empty(0).device  # the ambient device: "meta" when a large model is only counted
         with torch.device("cpu"):  # the filter design needs real tensors
-            fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels,
-                                                       sample_rate, norm="slaney", mel_scale="slaney")
+            fb = torchaudio.functional.melscale_fbanks(
+                self.n_fft // 2 + 1,
+                20.0,
+                sample_rate / 2,
+                n_mels,
+                sample_rate,
+                norm="slaney",
+                mel_scale="slaney",
+            )
             window = torch.hann_window(win)
         self.register_buffer("window", window.to(target), persistent=False)
         self.register_buffer("fb", fb.to(target), persistent=False)
@@ -158,8 +166,18 @@ class LogMel(nn.Module):
     def forward(self, wave: Tensor) -> Tensor:
         b, c, n = wave.shape
         win = self.window.shape[0]
-        spec = torch.stft(wave.reshape(b * c, n).float(), self.n_fft, self.hop, win, self.window.float(),
-                          center=True, return_complex=True).abs() ** 2
+        spec = (
+            torch.stft(
+                wave.reshape(b * c, n).float(),
+                self.n_fft,
+                self.hop,
+                win,
+                self.window.float(),
+                center=True,
+                return_complex=True,
+            ).abs()
+            ** 2
+        )
         mel = torch.einsum("bft,fm->bmt", spec, self.fb.float())
         # log compresses the range; the fixed offset/scale put typical program material near [-1, 1]
         return ((torch.log(mel + 1e-6) + 7.0) / 5.0).reshape(b, c, -1, mel.shape[-1])

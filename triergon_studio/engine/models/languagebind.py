@@ -75,8 +75,15 @@ def _fbank(wave: Tensor) -> Tensor:
 
     wave = wave - wave.mean()
     return torchaudio.compliance.kaldi.fbank(
-        wave[None], htk_compat=True, sample_frequency=AUDIO_SR, use_energy=False, window_type="hanning",
-        num_mel_bins=MEL_BINS, dither=0.0, frame_length=25, frame_shift=10,
+        wave[None],
+        htk_compat=True,
+        sample_frequency=AUDIO_SR,
+        use_energy=False,
+        window_type="hanning",
+        num_mel_bins=MEL_BINS,
+        dither=0.0,
+        frame_length=25,
+        frame_shift=10,
     )  # [T, 126]
 
 
@@ -117,11 +124,21 @@ def audio_fbank(wave: Tensor, std_scale: float = AUDIO_STD_SCALE) -> Tensor:
 
 
 def tower_configs(cfg: EncoderConfig) -> dict[str, Any]:
-    vision = ClipVisionConfig(width=cfg.vision_width, layers=cfg.vision_layers, heads=cfg.vision_heads,
-                              act=cfg.hidden_act, proj_dim=cfg.proj_dim)
+    vision = ClipVisionConfig(
+        width=cfg.vision_width,
+        layers=cfg.vision_layers,
+        heads=cfg.vision_heads,
+        act=cfg.hidden_act,
+        proj_dim=cfg.proj_dim,
+    )
     return {
-        "text": ClipTextConfig(width=cfg.text_width, layers=cfg.clip_text_layers, heads=cfg.text_heads,
-                               act=cfg.hidden_act, proj_dim=cfg.proj_dim),
+        "text": ClipTextConfig(
+            width=cfg.text_width,
+            layers=cfg.clip_text_layers,
+            heads=cfg.text_heads,
+            act=cfg.hidden_act,
+            proj_dim=cfg.proj_dim,
+        ),
         "video": replace(vision, time_attn=True, num_frames=VIDEO_FRAMES),
         "audio": replace(vision, image_size=(MEL_BINS, TARGET_FRAMES)),
     }
@@ -145,7 +162,9 @@ class LanguageBindEncoders(nn.Module):
         self.text = ClipTextTower(towers["text"])
         self.video = ClipVisionTower(towers["video"])
         self.audio = ClipVisionTower(towers["audio"])
-        self.token_adapter: nn.Module = nn.Identity() if cfg.proj_dim == cfg.d else nn.Linear(cfg.proj_dim, cfg.d)
+        self.token_adapter: nn.Module = (
+            nn.Identity() if cfg.proj_dim == cfg.d else nn.Linear(cfg.proj_dim, cfg.d)
+        )
         self.loaded: set[str] = set()  # towers that hold imported weights
         self.require_loaded = False  # set by the importer: an unloaded tower then refuses to run
         self._tokenizer: ClipTokenizer | None = None
@@ -156,7 +175,9 @@ class LanguageBindEncoders(nn.Module):
 
     def _check(self, tower: str) -> None:
         if self.require_loaded and tower not in self.loaded:
-            raise ModelError(f"no LanguageBind {tower} checkpoint was imported; the {tower} prompt is unavailable")
+            raise ModelError(
+                f"no LanguageBind {tower} checkpoint was imported; the {tower} prompt is unavailable"
+            )
 
     def _tokens(self, embed: Tensor, states: Tensor) -> Tensor:
         parts = [embed[:, None], F.normalize(_pool_groups(states, self.num_tokens - 1), dim=-1)]
@@ -171,7 +192,9 @@ class LanguageBindEncoders(nn.Module):
 
     def _text(self, ids: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         self._check("text")
-        hidden, pooled = self.text.text_model(ids.to(self.device), None if mask is None else mask.to(self.device))
+        hidden, pooled = self.text.text_model(
+            ids.to(self.device), None if mask is None else mask.to(self.device)
+        )
         embed = F.normalize(self.text.text_projection(pooled), dim=-1)
         return embed, hidden
 
@@ -179,7 +202,9 @@ class LanguageBindEncoders(nn.Module):
         embed, hidden = self._text(ids, attention_mask)
         states = self.text.text_projection(hidden)
         ends = self.text.text_model.eos_positions(ids.to(self.device))
-        rows = [self._tokens(embed[i : i + 1], states[i : i + 1, : int(ends[i]) + 1]) for i in range(ids.shape[0])]
+        rows = [
+            self._tokens(embed[i : i + 1], states[i : i + 1, : int(ends[i]) + 1]) for i in range(ids.shape[0])
+        ]
         return torch.cat(rows)
 
     def embed_text_ids(self, ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
@@ -254,7 +279,9 @@ def _checkpoint_file(path: Path) -> Path:
     for name in ("model.safetensors", "pytorch_model.bin", "model.pth", "model.pt"):
         if (path / name).is_file():
             return path / name
-    raise ModelError("no LanguageBind checkpoint found (expected model.safetensors or pytorch_model.bin)", path)
+    raise ModelError(
+        "no LanguageBind checkpoint found (expected model.safetensors or pytorch_model.bin)", path
+    )
 
 
 def config_from_checkpoint_folder(path: Path, base: EncoderConfig) -> EncoderConfig:
@@ -285,8 +312,13 @@ def _split(state_dict: dict[str, Tensor], prefix: str, proj: str) -> dict[str, T
     return {k: v for k, v in sub.items() if not k.endswith("position_ids")}
 
 
-def load_tower(model: LanguageBindEncoders, tower: str, state_dict: dict[str, Tensor], source: str | Path,
-               lora_scale: float = 1.0) -> None:
+def load_tower(
+    model: LanguageBindEncoders,
+    tower: str,
+    state_dict: dict[str, Tensor],
+    source: str | Path,
+    lora_scale: float = 1.0,
+) -> None:
     """Load one tower ("text", "video" or "audio") from a LanguageBind state dict, strictly."""
     from triergon_studio.engine.checkpoint_io import load_state_dict_checked
 

@@ -72,7 +72,8 @@ def _crossfade_weights(length: int, ramp_in: int, ramp_out: int, device: Any) ->
         w[:ramp_in] = (torch.arange(ramp_in, device=device, dtype=torch.float64) + 0.5) / ramp_in
     if ramp_out > 0:
         w[length - ramp_out :] = torch.minimum(
-            w[length - ramp_out :], (torch.arange(ramp_out, 0, -1, device=device, dtype=torch.float64) - 0.5) / ramp_out
+            w[length - ramp_out :],
+            (torch.arange(ramp_out, 0, -1, device=device, dtype=torch.float64) - 0.5) / ramp_out,
         )
     return w
 
@@ -117,13 +118,23 @@ class LufsPredictor(nn.Module):
         d = cfg.d_model
         self.features: nn.Module | None = None
         if with_features:
-            self.features = (FrameFeatureExtractor(cfg.frame_cnn) if cfg.features == "frame-cnn"
-                             else DinoV2(DINOV2_PRESETS[cfg.features]))
+            self.features = (
+                FrameFeatureExtractor(cfg.frame_cnn)
+                if cfg.features == "frame-cnn"
+                else DinoV2(DINOV2_PRESETS[cfg.features])
+            )
         self.proj_in = nn.Linear(cfg.d_in, d)
         self.pos = nn.Parameter(torch.zeros(1, cfg.window_frames, d))
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, cfg.n_heads, d * cfg.ff_mult, cfg.dropout, activation="gelu",
-                                       batch_first=True, norm_first=True)
+            nn.TransformerEncoderLayer(
+                d,
+                cfg.n_heads,
+                d * cfg.ff_mult,
+                cfg.dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
             for _ in range(cfg.n_layers)
         )
         self.norm = nn.LayerNorm(d)
@@ -138,7 +149,9 @@ class LufsPredictor(nn.Module):
         """
         n = feats.shape[1]
         if n > self.cfg.window_frames:
-            raise ModelError(f"T_LUFS window is {self.cfg.window_frames} frames, got {n}: use predict_normalized")
+            raise ModelError(
+                f"T_LUFS window is {self.cfg.window_frames} frames, got {n}: use predict_normalized"
+            )
         x = self.proj_in(feats) + self.pos[:, :n]
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=padding_mask)
@@ -191,7 +204,10 @@ class LufsPredictor(nn.Module):
         gh, gw = images.shape[-2] // p, images.shape[-1] // p
         grid = feats["patch_tokens"].reshape(images.shape[0], gh, gw, -1)
         half = gw // 2
-        left, right = grid[:, :, : max(half, 1)].mean(dim=(1, 2)), grid[:, :, gw - max(half, 1) :].mean(dim=(1, 2))
+        left, right = (
+            grid[:, :, : max(half, 1)].mean(dim=(1, 2)),
+            grid[:, :, gw - max(half, 1) :].mean(dim=(1, 2)),
+        )
         return torch.cat([feats["cls"], left, right], dim=-1)
 
     @torch.no_grad()
@@ -206,11 +222,14 @@ class LufsPredictor(nn.Module):
             self.train(was_training)
 
 
-def build_lufs_predictor(name_or_cfg: str | LufsPredictorConfig, device: Any = "cpu",
-                         with_features: bool = True) -> LufsPredictor:
+def build_lufs_predictor(
+    name_or_cfg: str | LufsPredictorConfig, device: Any = "cpu", with_features: bool = True
+) -> LufsPredictor:
     if isinstance(name_or_cfg, str):
         if name_or_cfg not in LUFS_PRESETS:
-            raise ModelError(f"unknown T_LUFS preset {name_or_cfg!r}; choose one of {', '.join(LUFS_PRESETS)}")
+            raise ModelError(
+                f"unknown T_LUFS preset {name_or_cfg!r}; choose one of {', '.join(LUFS_PRESETS)}"
+            )
         name_or_cfg = LUFS_PRESETS[name_or_cfg]
     with torch.device(device):
         return LufsPredictor(name_or_cfg, with_features)
@@ -249,7 +268,13 @@ def predict_curves_for_video(video_path: str | Path, model: LufsPredictor) -> An
 
 
 __all__ = [
-    "FrameFeatureExtractor", "LufsPredictor", "build_lufs_predictor", "imagenet_normalize",
-    "predict_curves_for_video", "seeded_lufs_predictor",
-    "transformer_params", "window_starts", "windowed_apply",
+    "FrameFeatureExtractor",
+    "LufsPredictor",
+    "build_lufs_predictor",
+    "imagenet_normalize",
+    "predict_curves_for_video",
+    "seeded_lufs_predictor",
+    "transformer_params",
+    "window_starts",
+    "windowed_apply",
 ]

@@ -150,9 +150,14 @@ def verify_folder(folder: Path) -> dict[str, Any]:
     missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
     if missing or unexpected:
         first = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
-        raise ModelError(f"keys do not match this model_config.json ({len(missing)} missing, {len(unexpected)} "
-                         f"unexpected): {first}", path)
+        raise ModelError(
+            f"keys do not match this model_config.json ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected): {first}",
+            path,
+        )
     for k, shape in want.items():
         if have[k] != shape:
-            raise ModelError(f"shape mismatch: {k} is {list(have[k])}, this config expects {list(shape)}", path)
+            raise ModelError(
+                f"shape mismatch: {k} is {list(have[k])}, this config expects {list(shape)}", path
+            )
     return {"file": path.name, "tensors": len(have), "values": sum(math.prod(s) for s in have.values())}

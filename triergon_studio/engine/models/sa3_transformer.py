@@ -100,7 +100,9 @@ class Attention(nn.Module):
         b, _, n, _ = out.shape
         return self.to_out(out.transpose(1, 2).reshape(b, n, -1))
 
-    def forward(self, x: Tensor, rope: Rope | None = None, context_kv: tuple[Tensor, ...] | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, rope: Rope | None = None, context_kv: tuple[Tensor, ...] | None = None
+    ) -> Tensor:
         b, n, _ = x.shape
         h, dh = self.heads, self.dim_heads
         if self.cross:
@@ -187,7 +189,9 @@ class TransformerBlock(nn.Module):
             if torch.is_grad_enabled():
                 x = x + F.pad(local_emb, (0, 0, n_memory, 0))
             else:
-                x[:, n_memory:].add_(local_emb)  # x is this block's own tensor; memory tokens get zeros upstream
+                x[:, n_memory:].add_(
+                    local_emb
+                )  # x is this block's own tensor; memory tokens get zeros upstream
         h = self._modulated(self.ff_norm, x, scale_f, shift_f)
         return torch.addcmul(x, self.ff(h), torch.sigmoid(1 - gate_f))
 

@@ -26,8 +26,16 @@ from triergon_studio.engine.models.lufs_predictor import LufsPredictor
 from triergon_studio.engine.models.vae import OobleckVAE
 from triergon_studio.errors import ModelError
 
-__all__ = ["Conditions", "ConditionTensors", "TriErgon", "apply_condition_dropout", "build_model",
-           "curve_to_frames", "task_id", "count_params"]
+__all__ = [
+    "Conditions",
+    "ConditionTensors",
+    "TriErgon",
+    "apply_condition_dropout",
+    "build_model",
+    "curve_to_frames",
+    "task_id",
+    "count_params",
+]
 
 
 def curve_to_frames(lufs: Tensor, n_frames: int, frame_rate: float, curve_rate: float = 6.0) -> Tensor:
@@ -49,7 +57,9 @@ def count_params(module: nn.Module | None) -> int:
 
 
 class TriErgon(nn.Module):
-    def __init__(self, cfg: ModelConfig, encoders: nn.Module | None = None, *, build_encoders: bool = True) -> None:
+    def __init__(
+        self, cfg: ModelConfig, encoders: nn.Module | None = None, *, build_encoders: bool = True
+    ) -> None:
         super().__init__()
         cfg.validate()
         self.cfg = cfg
@@ -110,8 +120,9 @@ class TriErgon(nn.Module):
 def _build_encoders(cfg: ModelConfig) -> nn.Module | None:
     if cfg.encoders is None:
         return None
-    return build_prompt_encoders(cfg.encoders, cond_dim=cfg.conditioning.cond_dim,
-                                 num_tokens=cfg.conditioning.num_tokens)
+    return build_prompt_encoders(
+        cfg.encoders, cond_dim=cfg.conditioning.cond_dim, num_tokens=cfg.conditioning.num_tokens
+    )
 
 
 def _build_lufs_predictor(cfg: ModelConfig) -> nn.Module | None:
@@ -119,8 +130,12 @@ def _build_lufs_predictor(cfg: ModelConfig) -> nn.Module | None:
 
 
 def build_model(
-    cfg: ModelConfig, device: str | torch.device = "cpu", *, dtype: torch.dtype | None = None,
-    encoders: nn.Module | None = None, build_encoders: bool = True,
+    cfg: ModelConfig,
+    device: str | torch.device = "cpu",
+    *,
+    dtype: torch.dtype | None = None,
+    encoders: nn.Module | None = None,
+    build_encoders: bool = True,
 ) -> TriErgon:
     """Build a model; ``device="meta"`` allocates nothing (parameter counting of the large presets)."""
     # Import torchaudio's kaldi module outside the device context: its module-level EPSILON tensor, first

@@ -34,7 +34,11 @@ class WNConv1d(nn.Module):
     ) -> None:
         super().__init__()
         self.stride, self.padding, self.dilation, self.transpose = stride, padding, dilation, transpose
-        shape = (in_channels, out_channels, kernel_size) if transpose else (out_channels, in_channels, kernel_size)
+        shape = (
+            (in_channels, out_channels, kernel_size)
+            if transpose
+            else (out_channels, in_channels, kernel_size)
+        )
         v = torch.empty(shape)
         nn.init.kaiming_uniform_(v, a=math.sqrt(5))
         self.weight_v = nn.Parameter(v)
@@ -53,7 +57,9 @@ class WNConv1d(nn.Module):
         w = self.weight().to(x.dtype)
         b = self.bias.to(x.dtype) if self.bias is not None else None
         if self.transpose:
-            return F.conv_transpose1d(x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation)
+            return F.conv_transpose1d(
+                x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation
+            )
         return F.conv1d(x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation)
 
 
@@ -155,7 +161,9 @@ class OobleckDecoder(nn.Module):
         return self.layers(x)
 
 
-def vae_sample(mean: Tensor, scale: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def vae_sample(
+    mean: Tensor, scale: Tensor, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """Reparameterised sample and the KL term of Stable Audio's VAE bottleneck."""
     std = F.softplus(scale) + 1e-4
     var = std * std
@@ -198,7 +206,9 @@ class OobleckVAE(nn.Module):
             return mean
         return vae_sample(mean, scale, generator)[0]
 
-    def encode_with_kl(self, audio: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def encode_with_kl(
+        self, audio: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         mean, scale = self.encode_moments(audio)
         return vae_sample(mean, scale, generator)
 

@@ -61,17 +61,23 @@ def _join(cond: Any, uncond: Any, name: str) -> Any:
     """Concatenate matching condition structures along the batch axis (cond first)."""
     if isinstance(cond, Tensor) or isinstance(uncond, Tensor):
         if not (isinstance(cond, Tensor) and isinstance(uncond, Tensor)):
-            raise ValueError(f"CFG condition {name!r}: a tensor on one side and {type(uncond).__name__} on the other")
+            raise ValueError(
+                f"CFG condition {name!r}: a tensor on one side and {type(uncond).__name__} on the other"
+            )
         if cond.shape[1:] != uncond.shape[1:]:
-            raise ValueError(f"CFG condition {name!r}: shapes {tuple(cond.shape)} and {tuple(uncond.shape)} differ")
+            raise ValueError(
+                f"CFG condition {name!r}: shapes {tuple(cond.shape)} and {tuple(uncond.shape)} differ"
+            )
         return torch.cat([cond, uncond], dim=0)
     if isinstance(cond, Mapping) and isinstance(uncond, Mapping):
         if set(cond) != set(uncond):
             raise ValueError(f"CFG condition {name!r}: keys {sorted(cond)} and {sorted(uncond)} differ")
         return {k: _join(cond[k], uncond[k], f"{name}.{k}") for k in cond}
     if dataclasses.is_dataclass(cond) and type(cond) is type(uncond) and not isinstance(cond, type):
-        fields = {f.name: _join(getattr(cond, f.name), getattr(uncond, f.name), f"{name}.{f.name}")
-                  for f in dataclasses.fields(cond)}
+        fields = {
+            f.name: _join(getattr(cond, f.name), getattr(uncond, f.name), f"{name}.{f.name}")
+            for f in dataclasses.fields(cond)
+        }
         return dataclasses.replace(cond, **fields)
     if cond is None and uncond is None:
         return None
@@ -92,8 +98,10 @@ def cfg_model_fn(
         raise ValueError(f"CFG: conditional keys {sorted(cond_kwargs)} differ from {sorted(uncond_kwargs)}")
     scale = float(scale)
     if scale == 1.0:
+
         def conditional(x: Tensor, t: Tensor) -> Tensor:
             return model_fn(x, t, **cond_kwargs)
+
         return conditional
     joined = {k: _join(cond_kwargs[k], uncond_kwargs[k], k) for k in cond_kwargs}
 
@@ -102,6 +110,7 @@ def cfg_model_fn(
         out = model_fn(torch.cat([x, x]), torch.cat([t, t]), **joined)
         cond, uncond = out[:b], out[b:]
         return uncond + (cond - uncond) * scale
+
     return guided
 
 

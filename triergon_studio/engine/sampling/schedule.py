@@ -34,7 +34,9 @@ def _bcast(v: Tensor, like: Tensor) -> Tensor:
 
 def _scales(t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
     """alpha, sigma computed in at least float32, shaped to broadcast over ``like`` and cast to its dtype."""
-    a, s = alpha_sigma(torch.as_tensor(t, device=like.device).to(torch.promote_types(like.dtype, torch.float32)))
+    a, s = alpha_sigma(
+        torch.as_tensor(t, device=like.device).to(torch.promote_types(like.dtype, torch.float32))
+    )
     return _bcast(a, like).to(like.dtype), _bcast(s, like).to(like.dtype)
 
 

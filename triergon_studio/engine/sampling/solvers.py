@@ -259,8 +259,9 @@ def _driven(steps: Callable[..., StepGenerator]) -> Sampler:
         inpaint: Inpaint | None = None,
         **options: Any,
     ) -> Tensor:
-        result: Tensor = drive(steps(denoiser, x, sigmas, generator=generator, inpaint=inpaint, **options),
-                               callback, cancel)
+        result: Tensor = drive(
+            steps(denoiser, x, sigmas, generator=generator, inpaint=inpaint, **options), callback, cancel
+        )
         return result
 
     sample.__doc__ = steps.__doc__

@@ -11,5 +11,14 @@ from triergon_studio.training.corpus.generator import (
     make_example,
 )
 
-__all__ = ["CLASS_NAMES", "CLASS_TABLE", "TEMPLATES", "Corpus", "CorpusConfig", "Example", "SceneVideo",
-           "make_caption", "make_example"]
+__all__ = [
+    "CLASS_NAMES",
+    "CLASS_TABLE",
+    "TEMPLATES",
+    "Corpus",
+    "CorpusConfig",
+    "Example",
+    "SceneVideo",
+    "make_caption",
+    "make_example",
+]

@@ -18,8 +18,9 @@ def t60_env(n: int, t60: float, sr: int = SR) -> np.ndarray:
     return np.exp(-6.907755 * np.arange(n) / (max(t60, 1e-4) * sr))
 
 
-def modal(freqs: np.ndarray, t60s: np.ndarray, amps: np.ndarray, dur: float, rng: np.random.Generator,
-          sr: int = SR) -> np.ndarray:
+def modal(
+    freqs: np.ndarray, t60s: np.ndarray, amps: np.ndarray, dur: float, rng: np.random.Generator, sr: int = SR
+) -> np.ndarray:
     """Sum of exponentially damped sinusoids (a modal resonator struck by an impulse)."""
     n = max(int(dur * sr), 8)
     t = np.arange(n) / sr
@@ -34,7 +35,9 @@ def modal(freqs: np.ndarray, t60s: np.ndarray, amps: np.ndarray, dur: float, rng
     return out
 
 
-def band_noise(rng: np.random.Generator, n: int, lo: float, hi: float, sr: int = SR, order: int = 2) -> np.ndarray:
+def band_noise(
+    rng: np.random.Generator, n: int, lo: float, hi: float, sr: int = SR, order: int = 2
+) -> np.ndarray:
     """White noise band-limited with a Butterworth band-pass (or low/high-pass at the edges)."""
     x = rng.standard_normal(n)
     return band_filter(x, lo, hi, sr, order)
@@ -77,8 +80,14 @@ def ctrl_to_audio(ctrl: np.ndarray, n: int, ctrl_rate: float = CTRL_RATE, sr: in
     return np.interp(ta, tc, ctrl)
 
 
-def smooth_random(rng: np.random.Generator, n_ctrl: int, corr_s: float, lo: float = 0.0, hi: float = 1.0,
-                  ctrl_rate: float = CTRL_RATE) -> np.ndarray:
+def smooth_random(
+    rng: np.random.Generator,
+    n_ctrl: int,
+    corr_s: float,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    ctrl_rate: float = CTRL_RATE,
+) -> np.ndarray:
     """A smooth random control curve in [lo, hi] with correlation time ``corr_s``."""
     k = max(2, int(n_ctrl / (corr_s * ctrl_rate)) + 2)
     knots = rng.uniform(0, 1, size=k)
@@ -102,8 +111,9 @@ def add_at(buf: np.ndarray, grain: np.ndarray, t: float, gain: float = 1.0, sr: 
     buf[i : i + m] += gain * grain[g0 : g0 + m]
 
 
-def poisson_times(rng: np.random.Generator, rate_ctrl: np.ndarray, max_rate: float,
-                  ctrl_rate: float = CTRL_RATE) -> np.ndarray:
+def poisson_times(
+    rng: np.random.Generator, rate_ctrl: np.ndarray, max_rate: float, ctrl_rate: float = CTRL_RATE
+) -> np.ndarray:
     """Event times of an inhomogeneous Poisson process whose rate is ``rate_ctrl * max_rate`` (thinning)."""
     dur = len(rate_ctrl) / ctrl_rate
     n = rng.poisson(max_rate * dur)
@@ -126,6 +136,7 @@ def oscillator(freq_ctrl: np.ndarray, n: int, sr: int = SR, ctrl_rate: float = C
 
 
 # ---- space: pan, distance, room ---------------------------------------------------------------------------
+
 
 def pan_equal_power(mono: np.ndarray, x_ctrl: np.ndarray, ctrl_rate: float = CTRL_RATE) -> np.ndarray:
     """Equal-power pan; ``x`` is the source's on-screen position (0 = left edge, 1 = right edge)."""
@@ -158,7 +169,9 @@ def room_ir(rng: np.random.Generator, rt60: float, sr: int = SR) -> np.ndarray:
     return ir
 
 
-def apply_room(rng: np.random.Generator, dry: np.ndarray, rt60: float, wet: float, sr: int = SR) -> np.ndarray:
+def apply_room(
+    rng: np.random.Generator, dry: np.ndarray, rt60: float, wet: float, sr: int = SR
+) -> np.ndarray:
     ir = room_ir(rng, rt60, sr)
     out = np.empty_like(dry)
     for ch in range(2):

@@ -41,9 +41,20 @@ CLASS_TABLE: dict[str, tuple[Callable[[np.random.Generator, float], Script], flo
     "glass_break": (scenes_events.glass_break, -8.0),
 }
 CLASS_NAMES: tuple[str, ...] = tuple(CLASS_TABLE)
-FPS_CHOICES: tuple[Fraction, ...] = (Fraction(6), Fraction(8), Fraction(10), Fraction(12), Fraction(25, 2), Fraction(15),
-                                     Fraction(20), Fraction(24000, 1001), Fraction(24), Fraction(25),
-                                     Fraction(30000, 1001), Fraction(30))
+FPS_CHOICES: tuple[Fraction, ...] = (
+    Fraction(6),
+    Fraction(8),
+    Fraction(10),
+    Fraction(12),
+    Fraction(25, 2),
+    Fraction(15),
+    Fraction(20),
+    Fraction(24000, 1001),
+    Fraction(24),
+    Fraction(25),
+    Fraction(30000, 1001),
+    Fraction(30),
+)
 
 
 @dataclass(frozen=True)
@@ -133,21 +144,38 @@ class Example:
         return self._curves
 
     def metadata(self) -> dict[str, object]:
-        return {"seed": self.seed, "index": self.index, "label": self.label, "class_id": self.class_id,
-                "caption": self.caption, "caption_heldout": self.caption_heldout, "template": self.template,
-                "fps": [self.fps.numerator, self.fps.denominator], "n_frames": self.video.n_frames,
-                "width": self.video.width, "height": self.video.height, "duration_s": self.duration_s,
-                "sample_rate": self.sample_rate, "seconds_start": self.seconds_start,
-                "seconds_total": self.seconds_total, "events": [round(float(e), 4) for e in self.events],
-                "attrs": self.attrs}
+        return {
+            "seed": self.seed,
+            "index": self.index,
+            "label": self.label,
+            "class_id": self.class_id,
+            "caption": self.caption,
+            "caption_heldout": self.caption_heldout,
+            "template": self.template,
+            "fps": [self.fps.numerator, self.fps.denominator],
+            "n_frames": self.video.n_frames,
+            "width": self.video.width,
+            "height": self.video.height,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+            "seconds_start": self.seconds_start,
+            "seconds_total": self.seconds_total,
+            "events": [round(float(e), 4) for e in self.events],
+            "attrs": self.attrs,
+        }
 
 
 def _even(v: float) -> int:
     return int(v) // 2 * 2
 
 
-def make_example(seed: int, index: int, config: CorpusConfig | None = None, label: str | None = None,
-                 duration_s: float | None = None) -> Example:
+def make_example(
+    seed: int,
+    index: int,
+    config: CorpusConfig | None = None,
+    label: str | None = None,
+    duration_s: float | None = None,
+) -> Example:
     """Build example ``index`` of the corpus with ``seed``; ``label``/``duration_s`` pin those draws."""
     cfg = config or CorpusConfig()
     rng = np.random.default_rng([seed, index, 0x7E1])
@@ -169,9 +197,19 @@ def make_example(seed: int, index: int, config: CorpusConfig | None = None, labe
     caption, template = make_caption(rng, name, script.attrs, cfg.heldout_captions)
     video = SceneVideo(script, width, height, fps, n_frames)
     events = script.events[(script.events >= 0) & (script.events < dur)]
-    return Example(seed=seed, index=index, label=name, class_id=CLASS_NAMES.index(name), caption=caption,
-                   caption_heldout=cfg.heldout_captions, template=template, audio=audio, video=video,
-                   events=events, attrs=dict(script.attrs))
+    return Example(
+        seed=seed,
+        index=index,
+        label=name,
+        class_id=CLASS_NAMES.index(name),
+        caption=caption,
+        caption_heldout=cfg.heldout_captions,
+        template=template,
+        audio=audio,
+        video=video,
+        events=events,
+        attrs=dict(script.attrs),
+    )
 
 
 def _spatialise(rng: np.random.Generator, script: Script, n: int, level_db: float) -> np.ndarray:

@@ -31,7 +31,9 @@ def write_video(path: Path, frames: np.ndarray, fps: Fraction) -> None:
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}
         for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            ):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -44,13 +46,22 @@ def _write_json(path: Path, obj: object) -> None:
 
 def heldout_example(i: int, seed: int = HELDOUT_SEED, max_seconds: float = 8.0) -> Example:
     """Clip i of the held-out set: classes cycle so every class is covered; odd clips use held-out captions."""
-    cfg = CorpusConfig(min_seconds=2.0, max_seconds=max_seconds, mean_seconds=min(5.0, max_seconds),
-                       heldout_captions=bool(i % 2))
+    cfg = CorpusConfig(
+        min_seconds=2.0,
+        max_seconds=max_seconds,
+        mean_seconds=min(5.0, max_seconds),
+        heldout_captions=bool(i % 2),
+    )
     return make_example(seed, i, cfg, label=CLASS_NAMES[i % len(CLASS_NAMES)])
 
 
-def write_heldout(out_dir: str | Path, n: int = 36, seed: int = HELDOUT_SEED, max_seconds: float = 8.0,
-                  overwrite: bool = False) -> list[dict[str, object]]:
+def write_heldout(
+    out_dir: str | Path,
+    n: int = 36,
+    seed: int = HELDOUT_SEED,
+    max_seconds: float = 8.0,
+    overwrite: bool = False,
+) -> list[dict[str, object]]:
     """Write ``n`` held-out clips into ``out_dir``; refuses to overwrite an existing set unless asked."""
     import soundfile as sf
 
@@ -67,13 +78,28 @@ def write_heldout(out_dir: str | Path, n: int = 36, seed: int = HELDOUT_SEED, ma
         tmp = out / f"{stem}.wav.part"
         sf.write(str(tmp), ex.audio, ex.sample_rate, subtype="FLOAT", format="WAV")
         tmp.replace(out / f"{stem}.wav")
-        meta = ex.metadata() | {"video": f"{stem}.mp4", "audio": f"{stem}.wav",
-                                "curves": {"rate_hz": 6.0, "left": ex.curves[0].round(3).tolist(),
-                                           "right": ex.curves[1].round(3).tolist()}}
+        meta = ex.metadata() | {
+            "video": f"{stem}.mp4",
+            "audio": f"{stem}.wav",
+            "curves": {
+                "rate_hz": 6.0,
+                "left": ex.curves[0].round(3).tolist(),
+                "right": ex.curves[1].round(3).tolist(),
+            },
+        }
         _write_json(out / f"{stem}.json", meta)
-        entries.append({"id": stem, "label": ex.label, "caption": ex.caption,
-                        "caption_heldout": ex.caption_heldout, "duration_s": ex.duration_s})
-    _write_json(index_path, {"format": "triergon-heldout", "version": 1, "seed": seed, "n": n, "clips": entries})
+        entries.append(
+            {
+                "id": stem,
+                "label": ex.label,
+                "caption": ex.caption,
+                "caption_heldout": ex.caption_heldout,
+                "duration_s": ex.duration_s,
+            }
+        )
+    _write_json(
+        index_path, {"format": "triergon-heldout", "version": 1, "seed": seed, "n": n, "clips": entries}
+    )
     return entries
 
 
@@ -82,7 +108,9 @@ def load_heldout(dir_path: str | Path) -> list[dict[str, object]]:
     d = Path(dir_path)
     index_path = d / "heldout.json"
     if not index_path.exists():
-        raise StudioError("not a held-out set (heldout.json missing); write one with `corpus write-heldout`", d)
+        raise StudioError(
+            "not a held-out set (heldout.json missing); write one with `corpus write-heldout`", d
+        )
     index = json.loads(index_path.read_text())
     clips = []
     for e in index["clips"]:

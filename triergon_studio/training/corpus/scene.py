@@ -81,8 +81,9 @@ def jitter_color(rng: np.random.Generator, base: Color, amount: int = 25) -> Col
     return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in base)  # type: ignore[return-value]
 
 
-def plain_background(rng: np.random.Generator, wall: Color, floor: Color | None, floor_y: float,
-                     texture: str = "") -> Callable[[Canvas], None]:
+def plain_background(
+    rng: np.random.Generator, wall: Color, floor: Color | None, floor_y: float, texture: str = ""
+) -> Callable[[Canvas], None]:
     wall = jitter_color(rng, wall)
     floor = jitter_color(rng, floor) if floor is not None else None
     seed = int(rng.integers(1 << 31))

@@ -17,7 +17,11 @@ from triergon_studio.training.corpus.scene import (
 )
 
 MATERIAL_LOOK = {"wood": (150, 95, 50), "metal": (170, 175, 185), "glass": (170, 225, 240)}
-MATERIAL_OBJ = {"wood": ["block", "plank", "log"], "metal": ["pipe", "pan", "can"], "glass": ["jar", "bottle", "cup"]}
+MATERIAL_OBJ = {
+    "wood": ["block", "plank", "log"],
+    "metal": ["pipe", "pan", "can"],
+    "glass": ["jar", "bottle", "cup"],
+}
 
 
 def impacts(rng: np.random.Generator, dur: float, material: str) -> Script:
@@ -71,12 +75,22 @@ def impacts(rng: np.random.Generator, dur: float, material: str) -> Script:
             c.circle(cx - 0.3 * r, cy - 0.3 * r, 0.3 * r, (240, 240, 240))
 
     x[~vis] = 0.5
-    return Script(dry, x, size, np.array(events), draw,
-                  plain_background(rng, (70, 80, 95), (110, 100, 90), floor, "planks"),
-                  {"material": material, "obj": str(rng.choice(MATERIAL_OBJ[material]))})
+    return Script(
+        dry,
+        x,
+        size,
+        np.array(events),
+        draw,
+        plain_background(rng, (70, 80, 95), (110, 100, 90), floor, "planks"),
+        {"material": material, "obj": str(rng.choice(MATERIAL_OBJ[material]))},
+    )
 
 
-SURFACE_LOOK = {"wood": ((140, 95, 60), "planks"), "gravel": ((130, 130, 125), "dots"), "snow": ((235, 240, 250), "snow")}
+SURFACE_LOOK = {
+    "wood": ((140, 95, 60), "planks"),
+    "gravel": ((130, 130, 125), "dots"),
+    "snow": ((235, 240, 250), "snow"),
+}
 
 
 def footsteps(rng: np.random.Generator, dur: float, surface: str) -> Script:
@@ -126,8 +140,15 @@ def footsteps(rng: np.random.Generator, dur: float, surface: str) -> Script:
             c.line(bx, hip, fx, fy, body, 0.025 * h)
             c.line(fx, fy, fx + 0.06 * h, fy, body, 0.02 * h)
 
-    return Script(dry, x, height / 0.45, steps, draw, plain_background(rng, (120, 150, 180), look, ground, tex),
-                  {"surface": surface})
+    return Script(
+        dry,
+        x,
+        height / 0.45,
+        steps,
+        draw,
+        plain_background(rng, (120, 150, 180), look, ground, tex),
+        {"surface": surface},
+    )
 
 
 def door(rng: np.random.Generator, dur: float) -> Script:
@@ -185,8 +206,15 @@ def door(rng: np.random.Generator, dur: float) -> Script:
         c.poly(np.array([[x0, top], [xe, top - dy], [xe, bottom + dy], [x0, bottom]]), leaf)
         c.circle(x0 + (xe - x0) * 0.85, (top + bottom) / 2, 0.012, (210, 190, 90))
 
-    return Script(dry, xs, np.full(n, 1.0), np.array(events), draw,
-                  plain_background(rng, (185, 170, 150), (90, 80, 70), bottom, "planks"), {"action": action})
+    return Script(
+        dry,
+        xs,
+        np.full(n, 1.0),
+        np.array(events),
+        draw,
+        plain_background(rng, (185, 170, 150), (90, 80, 70), bottom, "planks"),
+        {"action": action},
+    )
 
 
 def switch(rng: np.random.Generator, dur: float) -> Script:
@@ -214,9 +242,15 @@ def switch(rng: np.random.Generator, dur: float) -> Script:
         c.line(lx, 0.0, lx, 0.3, (40, 40, 40), 0.006)
         c.circle(lx, 0.35, 0.07 * sc, (255, 230, 120) if on else (70, 70, 60))
 
-    return Script(dry, np.full(n, sx), np.full(n, sc), times, draw,
-                  plain_background(rng, (140, 130, 120), None, 1.0),
-                  {"obj": "light switch" if not double else "push button"})
+    return Script(
+        dry,
+        np.full(n, sx),
+        np.full(n, sc),
+        times,
+        draw,
+        plain_background(rng, (140, 130, 120), None, 1.0),
+        {"obj": "light switch" if not double else "push button"},
+    )
 
 
 def bell(rng: np.random.Generator, dur: float) -> Script:
@@ -245,12 +279,22 @@ def bell(rng: np.random.Generator, dur: float) -> Script:
         ex, ey = px + length * np.sin(a), py + length * np.cos(a)
         c.line(px, py, ex, ey, (60, 50, 40), 0.01)
         if kind == "bell":
-            c.poly(np.array([[ex - 0.05, ey], [ex + 0.05, ey], [ex + 0.1, ey + 0.14], [ex - 0.1, ey + 0.14]]), col)
+            c.poly(
+                np.array([[ex - 0.05, ey], [ex + 0.05, ey], [ex + 0.1, ey + 0.14], [ex - 0.1, ey + 0.14]]),
+                col,
+            )
         else:
             c.rect(ex - 0.015, ey, ex + 0.015, ey + 0.3, col)
 
-    return Script(dry, bx, np.full(n, 1.0), strikes, draw, plain_background(rng, (90, 120, 150), None, 1.0),
-                  {"kind": kind})
+    return Script(
+        dry,
+        bx,
+        np.full(n, 1.0),
+        strikes,
+        draw,
+        plain_background(rng, (90, 120, 150), None, 1.0),
+        {"kind": kind},
+    )
 
 
 def glass_break(rng: np.random.Generator, dur: float) -> Script:
@@ -302,8 +346,15 @@ def glass_break(rng: np.random.Generator, dur: float) -> Script:
     x = np.full(n, 0.5)
     for th, cx, _, _ in panes:
         x[int(max(0, th - 1.0) * CTRL_RATE) :] = cx
-    return Script(dry, x, np.full(n, 1.0), np.array(events), draw,
-                  plain_background(rng, (60, 60, 70), (100, 95, 90), floor), {})
+    return Script(
+        dry,
+        x,
+        np.full(n, 1.0),
+        np.array(events),
+        draw,
+        plain_background(rng, (60, 60, 70), (100, 95, 90), floor),
+        {},
+    )
 
 
 def whoosh(rng: np.random.Generator, dur: float) -> Script:
@@ -339,5 +390,12 @@ def whoosh(rng: np.random.Generator, dur: float) -> Script:
         c.line(x0, at(y, t) + 0.05, x1, at(y, t), col, 0.02)
         c.circle(x1, at(y, t), 0.03, col)
 
-    return Script(dry * 1.5, x, np.full(n, 1.0), np.array(events), draw,
-                  plain_background(rng, (30, 40, 60), None, 1.0), {})
+    return Script(
+        dry * 1.5,
+        x,
+        np.full(n, 1.0),
+        np.array(events),
+        draw,
+        plain_background(rng, (30, 40, 60), None, 1.0),
+        {},
+    )

@@ -49,8 +49,15 @@ def rain(rng: np.random.Generator, dur: float) -> Script:
             yy = (ph + t * (1.2 + sp)) % 1.1 - 0.05
             c.line(xx, yy, xx - 0.01, yy + 0.05, col, 0.003)
 
-    return Script(dry, cx, np.full(n, 1.0), drops[:0], draw, plain_background(rng, (50, 60, 75), (60, 65, 70), 0.9),
-                  {"adj": "heavy" if heavy else "light"})
+    return Script(
+        dry,
+        cx,
+        np.full(n, 1.0),
+        drops[:0],
+        draw,
+        plain_background(rng, (50, 60, 75), (60, 65, 70), 0.9),
+        {"adj": "heavy" if heavy else "light"},
+    )
 
 
 def wind(rng: np.random.Generator, dur: float) -> Script:
@@ -75,11 +82,22 @@ def wind(rng: np.random.Generator, dur: float) -> Script:
             c.line(bxx, 0.95, bxx + bend, 0.75 - 0.05 * np.sin(k), col, 0.006)
         d = at(drift, t)
         for lx, ly, ph in leaves:
-            c.circle((lx + d + 0.1 * np.sin(3 * t + 6 * ph)) % 1.0, 0.2 + 0.5 * ly + 0.05 * np.sin(5 * t + ph * 9),
-                     0.012, (170, 120, 40))
+            c.circle(
+                (lx + d + 0.1 * np.sin(3 * t + 6 * ph)) % 1.0,
+                0.2 + 0.5 * ly + 0.05 * np.sin(5 * t + ph * 9),
+                0.012,
+                (170, 120, 40),
+            )
 
-    return Script(dry, x, np.full(n, 1.0), np.zeros(0), draw, plain_background(rng, (150, 180, 210), (80, 120, 60), 0.95),
-                  {"adj": "gusty" if gust.std() > 0.2 else "steady"})
+    return Script(
+        dry,
+        x,
+        np.full(n, 1.0),
+        np.zeros(0),
+        draw,
+        plain_background(rng, (150, 180, 210), (80, 120, 60), 0.95),
+        {"adj": "gusty" if gust.std() > 0.2 else "steady"},
+    )
 
 
 def fire(rng: np.random.Generator, dur: float) -> Script:
@@ -102,14 +120,28 @@ def fire(rng: np.random.Generator, dur: float) -> Script:
         for k, (o, ph) in enumerate(tongues):
             h = 0.35 * it * (0.6 + 0.4 * np.sin(11 * t + 13 * ph))
             bx = x0 + (o - 0.5) * 0.22
-            pts = np.array([[bx - 0.035, 0.86], [bx + 0.035, 0.86], [bx + 0.01 * np.sin(9 * t + k), 0.86 - h]])
+            pts = np.array(
+                [[bx - 0.035, 0.86], [bx + 0.035, 0.86], [bx + 0.01 * np.sin(9 * t + k), 0.86 - h]]
+            )
             c.poly(pts, (255, 140 + int(80 * ph), 30))
-        for (p, (sx, sy)) in zip(pops, sparks, strict=False):
+        for p, (sx, sy) in zip(pops, sparks, strict=False):
             if 0 <= t - p < 0.5:
-                c.circle(x0 + sx * 0.1 + sx * 0.2 * (t - p), 0.7 - (0.4 + 0.2 * sy) * (t - p), 0.008, (255, 230, 120))
+                c.circle(
+                    x0 + sx * 0.1 + sx * 0.2 * (t - p),
+                    0.7 - (0.4 + 0.2 * sy) * (t - p),
+                    0.008,
+                    (255, 230, 120),
+                )
 
-    return Script(dry, np.full(n, x0), np.full(n, 1.0), pops, draw, plain_background(rng, (25, 20, 30), (40, 35, 30), 0.88),
-                  {"adj": "roaring" if inten.mean() > 0.7 else "crackling"})
+    return Script(
+        dry,
+        np.full(n, x0),
+        np.full(n, 1.0),
+        pops,
+        draw,
+        plain_background(rng, (25, 20, 30), (40, 35, 30), 0.88),
+        {"adj": "roaring" if inten.mean() > 0.7 else "crackling"},
+    )
 
 
 def water(rng: np.random.Generator, dur: float) -> Script:
@@ -133,13 +165,22 @@ def water(rng: np.random.Generator, dur: float) -> Script:
             c.rect(gx - 0.08, 0.55, gx + 0.08, 0.85, (200, 220, 235), 0.006)
             c.rect(gx - 0.075, 0.85 - 0.28 * lv, gx + 0.075, 0.85, (80, 130, 220))
             tilt = 0.1 * fl
-            c.poly(np.array([[gx - 0.2, 0.2 + tilt], [gx - 0.05, 0.25], [gx - 0.05, 0.4], [gx - 0.2, 0.4]]),
-                   (180, 90, 60))
+            c.poly(
+                np.array([[gx - 0.2, 0.2 + tilt], [gx - 0.05, 0.25], [gx - 0.05, 0.4], [gx - 0.2, 0.4]]),
+                (180, 90, 60),
+            )
             if fl > 0.05:
                 c.line(gx - 0.04, 0.26, gx - 0.02, 0.85 - 0.28 * lv, (80, 130, 220), 0.004 + 0.015 * fl)
 
-        return Script(dry, np.full(n, gx), np.full(n, 1.0), np.zeros(0), draw,
-                      plain_background(rng, (200, 195, 180), (150, 120, 90), 0.85), {"action": action})
+        return Script(
+            dry,
+            np.full(n, gx),
+            np.full(n, 1.0),
+            np.zeros(0),
+            draw,
+            plain_background(rng, (200, 195, 180), (150, 120, 90), 0.85),
+            {"action": action},
+        )
     surface = rng.uniform(0.6, 0.75)
     x = np.full(n, 0.5)
     drops: list[tuple[float, float, float]] = []
@@ -167,11 +208,22 @@ def water(rng: np.random.Generator, dur: float) -> Script:
                 if dt < 0.4:
                     for k in range(6):
                         ang = np.pi * (k + 0.5) / 6
-                        c.circle(xx + np.cos(ang) * 0.25 * dt * size, surface - np.sin(ang) * (0.5 * dt - dt * dt) * size,
-                                 0.006, (200, 220, 250))
+                        c.circle(
+                            xx + np.cos(ang) * 0.25 * dt * size,
+                            surface - np.sin(ang) * (0.5 * dt - dt * dt) * size,
+                            0.006,
+                            (200, 220, 250),
+                        )
 
-    return Script(dry, x, np.full(n, 1.0), np.array(events), draw_splash,
-                  plain_background(rng, (160, 190, 210), None, 1.0), {"action": action})
+    return Script(
+        dry,
+        x,
+        np.full(n, 1.0),
+        np.array(events),
+        draw_splash,
+        plain_background(rng, (160, 190, 210), None, 1.0),
+        {"action": action},
+    )
 
 
 def engine(rng: np.random.Generator, dur: float) -> Script:
@@ -182,7 +234,9 @@ def engine(rng: np.random.Generator, dur: float) -> Script:
     while i < n:
         up, hold, down = (int(rng.uniform(a, b) * CTRL_RATE) for a, b in ((0.4, 2.0), (0.0, 1.5), (0.5, 2.0)))
         peak = rng.uniform(2500, 6000)
-        seg = np.concatenate([np.linspace(idle, peak, up), np.full(hold, peak), np.linspace(peak, idle, down)])
+        seg = np.concatenate(
+            [np.linspace(idle, peak, up), np.full(hold, peak), np.linspace(peak, idle, down)]
+        )
         m = min(len(seg), n - i)
         rpm[i : i + m] = seg[:m]
         i += len(seg) + int(rng.uniform(0.3, 2.0) * CTRL_RATE)
@@ -203,12 +257,28 @@ def engine(rng: np.random.Generator, dur: float) -> Script:
         c.rect(cx - 0.1, ground - 0.24, cx + 0.08, ground - 0.16, body)
         for wx in (cx - 0.11, cx + 0.11):
             c.circle(wx, ground - 0.05, 0.05, (30, 30, 30))
-            c.line(wx, ground - 0.05, wx + 0.045 * np.cos(wa), ground - 0.05 + 0.045 * np.sin(wa), (200, 200, 200), 0.008)
+            c.line(
+                wx,
+                ground - 0.05,
+                wx + 0.045 * np.cos(wa),
+                ground - 0.05 + 0.045 * np.sin(wa),
+                (200, 200, 200),
+                0.008,
+            )
         if at(load, t) > 0.3:
-            c.circle(cx - 0.22 - 0.05 * ((t * 3) % 1), ground - 0.08, 0.02 + 0.02 * ((t * 3) % 1), (150, 150, 150))
+            c.circle(
+                cx - 0.22 - 0.05 * ((t * 3) % 1), ground - 0.08, 0.02 + 0.02 * ((t * 3) % 1), (150, 150, 150)
+            )
 
-    return Script(dry, x, np.full(n, 1.0), np.zeros(0), draw, plain_background(rng, (140, 170, 200), (70, 70, 75), ground),
-                  {"action": "driving past" if moving else "revving"})
+    return Script(
+        dry,
+        x,
+        np.full(n, 1.0),
+        np.zeros(0),
+        draw,
+        plain_background(rng, (140, 170, 200), (70, 70, 75), ground),
+        {"action": "driving past" if moving else "revving"},
+    )
 
 
 def cloth(rng: np.random.Generator, dur: float) -> Script:
@@ -226,12 +296,18 @@ def cloth(rng: np.random.Generator, dur: float) -> Script:
         x0, ac, ph = at(cx, t), at(act, t), at(phase, t)
         xs = np.linspace(x0 - 0.2, x0 + 0.2, 9)
         bottom = 0.75 + 0.08 * ac * np.sin(ph + np.arange(9))
-        pts = np.concatenate([np.stack([xs, np.full(9, 0.2)], 1),
-                              np.stack([xs[::-1] + 0.04 * ac * np.sin(ph), bottom[::-1]], 1)])
+        pts = np.concatenate(
+            [
+                np.stack([xs, np.full(9, 0.2)], 1),
+                np.stack([xs[::-1] + 0.04 * ac * np.sin(ph), bottom[::-1]], 1),
+            ]
+        )
         c.poly(pts, col)
         c.line(0.0, 0.2, 1.0, 0.2, (80, 80, 80), 0.006)
 
-    return Script(dry, cx, np.full(n, 1.0), np.zeros(0), draw, plain_background(rng, (210, 205, 195), None, 1.0), {})
+    return Script(
+        dry, cx, np.full(n, 1.0), np.zeros(0), draw, plain_background(rng, (210, 205, 195), None, 1.0), {}
+    )
 
 
 def paper(rng: np.random.Generator, dur: float) -> Script:
@@ -254,5 +330,12 @@ def paper(rng: np.random.Generator, dur: float) -> Script:
         for s in (-1, 1):
             c.circle(cx + s * (0.2 * (1 - sq) + 0.04), 0.5, 0.05, (230, 180, 150))
 
-    return Script(dry, np.full(n, cx), np.full(n, 1.0), np.zeros(0), draw,
-                  plain_background(rng, (90, 80, 70), None, 1.0), {})
+    return Script(
+        dry,
+        np.full(n, cx),
+        np.full(n, 1.0),
+        np.zeros(0),
+        draw,
+        plain_background(rng, (90, 80, 70), None, 1.0),
+        {},
+    )

@@ -12,16 +12,32 @@ from triergon_studio.training.corpus.dsp import SR
 # Mode ratios: wood bar (inharmonic, heavily damped), free metal bar (Euler-Bernoulli ratios 1:2.76:5.40:8.93),
 # glass (thin-shell modes), church bell partials (hum, prime, tierce, quint, nominal...).
 MATERIALS: dict[str, dict[str, tuple[float, ...]]] = {
-    "wood": {"f0": (160.0, 650.0), "ratios": (1.0, 2.57, 4.21, 6.1, 8.3), "t60": (0.05, 0.2), "noise": (0.3, 0.6)},
-    "metal": {"f0": (280.0, 1300.0), "ratios": (1.0, 2.756, 5.404, 8.933, 13.34), "t60": (0.7, 2.4),
-              "noise": (0.03, 0.1)},
-    "glass": {"f0": (900.0, 2600.0), "ratios": (1.0, 2.32, 4.25, 6.63), "t60": (0.25, 0.9), "noise": (0.02, 0.08)},
+    "wood": {
+        "f0": (160.0, 650.0),
+        "ratios": (1.0, 2.57, 4.21, 6.1, 8.3),
+        "t60": (0.05, 0.2),
+        "noise": (0.3, 0.6),
+    },
+    "metal": {
+        "f0": (280.0, 1300.0),
+        "ratios": (1.0, 2.756, 5.404, 8.933, 13.34),
+        "t60": (0.7, 2.4),
+        "noise": (0.03, 0.1),
+    },
+    "glass": {
+        "f0": (900.0, 2600.0),
+        "ratios": (1.0, 2.32, 4.25, 6.63),
+        "t60": (0.25, 0.9),
+        "noise": (0.02, 0.08),
+    },
 }
 BELL_RATIOS = np.array([0.5, 1.0, 1.183, 1.506, 2.0, 2.514, 2.662, 3.011])
 CHIME_RATIOS = np.array([1.0, 2.756, 5.404, 8.933])
 
 
-def modal_hit(rng: np.random.Generator, material: str, strength: float, f0: float | None = None) -> np.ndarray:
+def modal_hit(
+    rng: np.random.Generator, material: str, strength: float, f0: float | None = None
+) -> np.ndarray:
     """One strike of a resonant object. Harder strikes excite the upper modes more (brighter)."""
     m = MATERIALS[material]
     f0 = f0 if f0 is not None else rng.uniform(*m["f0"])
@@ -48,8 +64,13 @@ def footstep(rng: np.random.Generator, surface: str, strength: float) -> np.ndar
     for k, t0 in enumerate((0.0, gap)):
         amp = 1.0 if k == 0 else rng.uniform(0.4, 0.7)
         if surface == "wood":
-            thud = dsp.modal(rng.uniform(80, 200) * np.array([1.0, 2.3, 3.9]), np.array([0.09, 0.05, 0.03]),
-                             np.array([1.0, 0.5, 0.25]), 0.2, rng)
+            thud = dsp.modal(
+                rng.uniform(80, 200) * np.array([1.0, 2.3, 3.9]),
+                np.array([0.09, 0.05, 0.03]),
+                np.array([1.0, 0.5, 0.25]),
+                0.2,
+                rng,
+            )
             knock = dsp.band_noise(rng, int(0.03 * SR), 300, 4000) * dsp.t60_env(int(0.03 * SR), 0.03)
             grain = thud
             grain[: len(knock)] += 0.6 * knock
@@ -60,8 +81,9 @@ def footstep(rng: np.random.Generator, surface: str, strength: float) -> np.ndar
             train = dsp.impulse_train(times, rng.pareto(2.5, size=k) + 0.2, int(0.2 * SR))
             gl = int(rng.uniform(0.002, 0.006) * SR)
             kern = rng.standard_normal(gl) * np.hanning(gl)
-            grain = dsp.band_filter(np.convolve(train, kern)[: len(train)], rng.uniform(900, 2500),
-                                    rng.uniform(3500, 8000))
+            grain = dsp.band_filter(
+                np.convolve(train, kern)[: len(train)], rng.uniform(900, 2500), rng.uniform(3500, 8000)
+            )
         else:  # snow: compacting crystals, a dense low-passed crunch
             gl = int(rng.uniform(0.15, 0.25) * SR)
             crunch = dsp.band_noise(rng, gl, 250, rng.uniform(2500, 4500))
@@ -92,8 +114,13 @@ def door_hit(rng: np.random.Generator, slam: bool) -> np.ndarray:
     latch = modal_hit(rng, "metal", 0.8, f0=rng.uniform(1800, 3500))[: int(0.08 * SR)]
     dsp.add_at(out, latch, 0.0, 0.3)
     f = rng.uniform(55, 120)
-    boom = dsp.modal(f * np.array([1.0, 1.7, 2.9, 4.4]), np.array([0.25, 0.15, 0.1, 0.06]),
-                     np.array([1.0, 0.6, 0.4, 0.2]), 0.6, rng)
+    boom = dsp.modal(
+        f * np.array([1.0, 1.7, 2.9, 4.4]),
+        np.array([0.25, 0.15, 0.1, 0.06]),
+        np.array([1.0, 0.6, 0.4, 0.2]),
+        0.6,
+        rng,
+    )
     dsp.add_at(out, boom, 0.002, 1.0 if slam else 0.35)
     if slam:
         for k in range(rng.integers(3, 7)):
@@ -105,8 +132,13 @@ def door_hit(rng: np.random.Generator, slam: bool) -> np.ndarray:
 def click(rng: np.random.Generator) -> np.ndarray:
     """A switch: a very short, bright mechanical tick."""
     n = int(0.04 * SR)
-    tick = dsp.modal(rng.uniform(2000, 6000) * np.array([1.0, 1.9, 3.1]), np.array([0.02, 0.012, 0.008]),
-                     np.array([1.0, 0.5, 0.3]), 0.04, rng)
+    tick = dsp.modal(
+        rng.uniform(2000, 6000) * np.array([1.0, 1.9, 3.1]),
+        np.array([0.02, 0.012, 0.008]),
+        np.array([1.0, 0.5, 0.3]),
+        0.04,
+        rng,
+    )
     burst = dsp.band_noise(rng, n, 2000, 15000) * dsp.t60_env(n, 0.004)
     out = tick + 0.8 * burst
     return out / (np.abs(out).max() + 1e-9)
@@ -119,8 +151,14 @@ def _bubble(f: float, dur: float) -> np.ndarray:
     return np.sin(2 * np.pi * np.cumsum(chirp) / SR) * np.exp(-tt / (dur / 4))
 
 
-def bubbles(rng: np.random.Generator, times: np.ndarray, f_lo: float | np.ndarray, f_hi: float | np.ndarray, n: int,
-            amps: np.ndarray | None = None) -> np.ndarray:
+def bubbles(
+    rng: np.random.Generator,
+    times: np.ndarray,
+    f_lo: float | np.ndarray,
+    f_hi: float | np.ndarray,
+    n: int,
+    amps: np.ndarray | None = None,
+) -> np.ndarray:
     """Minnaert bubbles: short sinusoids whose pitch rises as they decay.
 
     Pitches are quantised to a bank of 12 grains per call so thousands of drops cost a few convolutions.
@@ -142,8 +180,9 @@ def bubbles(rng: np.random.Generator, times: np.ndarray, f_lo: float | np.ndarra
     return out
 
 
-def crackle_train(rng: np.random.Generator, times: np.ndarray, n: int, lo: float, hi: float,
-                  pareto: float = 2.0) -> np.ndarray:
+def crackle_train(
+    rng: np.random.Generator, times: np.ndarray, n: int, lo: float, hi: float, pareto: float = 2.0
+) -> np.ndarray:
     """Sparse impulses with heavy-tailed amplitudes, band-limited (paper, fire pops, cloth fibres)."""
     amps = (rng.pareto(pareto, size=len(times)) + 0.3) * rng.choice([-1.0, 1.0], size=len(times))
     return dsp.band_filter(dsp.impulse_train(times, amps, n), lo, hi, order=2)
@@ -199,7 +238,12 @@ def shards(rng: np.random.Generator, n_shards: int, spread_s: float) -> tuple[np
     times = np.sort(rng.exponential(spread_s / 3, size=n_shards).clip(0, spread_s))
     for t in times:
         f = rng.uniform(2500, 9000)
-        g = dsp.modal(f * np.array([1.0, 2.3]), np.array([rng.uniform(0.03, 0.15), 0.03]),
-                      np.array([1.0, 0.4]), 0.15, rng)
+        g = dsp.modal(
+            f * np.array([1.0, 2.3]),
+            np.array([rng.uniform(0.03, 0.15), 0.03]),
+            np.array([1.0, 0.4]),
+            0.15,
+            rng,
+        )
         dsp.add_at(out, g, t, rng.uniform(0.1, 0.6))
     return out, times

@@ -25,6 +25,7 @@ FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations
 
 # ---- video -------------------------------------------------------------------------------------------------
 
+
 def flow_trajectory(frames: Iterable[np.ndarray]) -> np.ndarray:
     """Mean Farneback flow magnitude per frame: [flow(0->1), flow(0->1), flow(1->2), ...] (one per frame)."""
     import cv2
@@ -78,6 +79,7 @@ def read_video_frames(path: str | Path) -> tuple[Iterable[np.ndarray], float]:
 
 # ---- audio -------------------------------------------------------------------------------------------------
 
+
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
     """Slaney mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
     f = np.asarray(f, dtype=np.float64)
@@ -123,8 +125,9 @@ def onset_strength(y: np.ndarray, sr: int = ONSET_SR) -> np.ndarray:
     return env[:n_frames]
 
 
-def peak_pick(x: np.ndarray, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta: float,
-              wait: int) -> np.ndarray:
+def peak_pick(
+    x: np.ndarray, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta: float, wait: int
+) -> np.ndarray:
     """x[n] is a peak if it equals max(x[n-pre_max:n+post_max]), reaches mean(x[n-pre_avg:n+post_avg]) + delta,
     and comes more than ``wait`` frames after the previous peak (windows truncated at the edges)."""
     peaks: list[int] = []
@@ -152,9 +155,15 @@ def onset_frames(env: np.ndarray, sr: int = ONSET_SR) -> np.ndarray:
     env = env / (env.max() + np.finfo(np.float64).tiny)
     if not env.any() or not np.all(np.isfinite(env)):
         return np.zeros(0, dtype=np.int64)
-    return peak_pick(env, pre_max=int(0.03 * sr // HOP), post_max=int(0.00 * sr // HOP + 1),
-                     pre_avg=int(0.10 * sr // HOP), post_avg=int(0.10 * sr // HOP + 1), delta=0.07,
-                     wait=int(0.03 * sr // HOP))
+    return peak_pick(
+        env,
+        pre_max=int(0.03 * sr // HOP),
+        post_max=int(0.00 * sr // HOP + 1),
+        pre_avg=int(0.10 * sr // HOP),
+        post_avg=int(0.10 * sr // HOP + 1),
+        delta=0.07,
+        wait=int(0.03 * sr // HOP),
+    )
 
 
 def to_onset_rate(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -176,6 +185,7 @@ def audio_peaks(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 # ---- matching ----------------------------------------------------------------------------------------------
+
 
 def match_count(a_peaks: np.ndarray, v_peaks: np.ndarray, fps: float) -> int:
     """Each audio peak takes the first unused video peak v with v - 1/fps < a < v + 1/fps."""

@@ -26,7 +26,9 @@ class LogMelFront(nn.Module):
         super().__init__()
         import torchaudio
 
-        self.mel = torchaudio.transforms.MelSpectrogram(SR, n_fft=1024, hop_length=256, n_mels=N_MELS, power=2.0)
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            SR, n_fft=1024, hop_length=256, n_mels=N_MELS, power=2.0
+        )
 
     def forward(self, wave_44k: Tensor) -> Tensor:
         """[B, 2, N] at 44.1 kHz -> per-clip normalised log-mel [B, 1, n_mels, T]."""
@@ -64,12 +66,20 @@ def _augment(wave: Tensor, gen: torch.Generator) -> Tensor:
     a = torch.empty(b, 1, 1).uniform_(0.0, 0.7, generator=gen)
     smooth = x.clone()
     smooth[..., 1:] = x[..., 1:] * (1 - a) + x[..., :-1] * a  # a gentle, random low-pass
-    noise = torch.randn(x.shape, generator=gen) * 10 ** (torch.empty(b, 1, 1).uniform_(-80, -45, generator=gen) / 20)
+    noise = torch.randn(x.shape, generator=gen) * 10 ** (
+        torch.empty(b, 1, 1).uniform_(-80, -45, generator=gen) / 20
+    )
     return smooth + noise
 
 
-def train_classifier(path: Path, pool_path: Path | None = None, steps: int = 400, batch: int = 24,
-                     crop_s: float = 3.0, seed: int = 21) -> dict[str, Any]:
+def train_classifier(
+    path: Path,
+    pool_path: Path | None = None,
+    steps: int = 400,
+    batch: int = 24,
+    crop_s: float = 3.0,
+    seed: int = 21,
+) -> dict[str, Any]:
     """Train on the shared training pool (audio + class labels) and save to ``path``."""
     from triergon_studio.training.corpus import CLASS_NAMES
     from triergon_studio.training.pool import Pool
@@ -108,9 +118,14 @@ def train_classifier(path: Path, pool_path: Path | None = None, steps: int = 400
     val_idx = np.arange(len(pool) - n_val, len(pool))
     probs = predict_proba(model, [audio[i, :, : max(int(valid[i]), 1)].astype(np.float32).T for i in val_idx])
     acc = float((probs.argmax(1) == labels[val_idx]).mean())
-    save_classifier(path, model, {"classes": list(CLASS_NAMES), "steps": steps, "seed": seed,
-                                  "val_accuracy_corpus": acc})
-    return {"classifier": str(path), "val_accuracy_corpus": round(acc, 4), "seconds": round(time.perf_counter() - t0, 1)}
+    save_classifier(
+        path, model, {"classes": list(CLASS_NAMES), "steps": steps, "seed": seed, "val_accuracy_corpus": acc}
+    )
+    return {
+        "classifier": str(path),
+        "val_accuracy_corpus": round(acc, 4),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 CLASSIFIER_FORMAT = "triergon-eval-classifier"
@@ -125,8 +140,11 @@ def save_classifier(path: Path, model: SoundClassifier, meta: dict[str, Any]) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"format": CLASSIFIER_FORMAT, "meta": json.dumps(meta)})
+    save_file(
+        {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+        str(tmp),
+        metadata={"format": CLASSIFIER_FORMAT, "meta": json.dumps(meta)},
+    )
     tmp.replace(path)
 
 
@@ -159,17 +177,23 @@ def load_classifier(path: Path) -> tuple[SoundClassifier, dict[str, Any]]:
         try:
             legacy = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # UnpicklingError for anything but plain weights: refused, nothing runs
-            raise StudioError(f"not a weights-only classifier file ({type(exc).__name__}); nothing was loaded",
-                              path) from exc
-        if not isinstance(legacy, dict) or not isinstance(legacy.get("state"), dict) \
-                or not isinstance(legacy.get("classes"), list):
+            raise StudioError(
+                f"not a weights-only classifier file ({type(exc).__name__}); nothing was loaded", path
+            ) from exc
+        if (
+            not isinstance(legacy, dict)
+            or not isinstance(legacy.get("state"), dict)
+            or not isinstance(legacy.get("classes"), list)
+        ):
             raise StudioError("not an evaluation classifier", path)
         state, meta = legacy["state"], {k: v for k, v in legacy.items() if k != "state"}
     model = SoundClassifier(len(meta["classes"]))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise StudioError(f"evaluation classifier does not fit ({str(exc).splitlines()[0][:120]})", path) from exc
+        raise StudioError(
+            f"evaluation classifier does not fit ({str(exc).splitlines()[0][:120]})", path
+        ) from exc
     return model.eval(), {"classes": meta["classes"], **{k: v for k, v in meta.items() if k != "classes"}}
 
 

@@ -27,7 +27,9 @@ def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0) -> Any:
     from triergon_studio.training.data import SegmentSpec
     from triergon_studio.training.pool import build_pool
 
-    spec = SegmentSpec(seconds=seconds, video_frames=8, video_size=64, lufs_size=64)  # the compact stages' spec
+    spec = SegmentSpec(
+        seconds=seconds, video_frames=8, video_size=64, lufs_size=64
+    )  # the compact stages' spec
     return build_pool(n, seed, spec, CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0))
 
 
@@ -60,16 +62,22 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
             shape_err.append(_mel_shape_error(originals[-1], recons[-1], mel))
             if model.lufs_predictor is not None:
                 nf = int(np.ceil(v / 44100 * 6))
-                pred = model.lufs_predictor.predict_curves(torch.from_numpy(pool.arrays["frames6"][i][:nf])).numpy()
+                pred = model.lufs_predictor.predict_curves(
+                    torch.from_numpy(pool.arrays["frames6"][i][:nf])
+                ).numpy()
                 gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
                 sel = gt > AUDIBLE
                 if sel.any():
                     lufs_err.append(float(np.abs(pred[:, : gt.shape[1]] - gt)[sel].mean()))
     acc_orig = float((predict_proba(classifier, originals).argmax(1) == labels).mean())
     acc_recon = float((predict_proba(classifier, recons).argmax(1) == labels).mean())
-    out: dict[str, Any] = {"clips": len(pool), "seed": DEV_SEED, "classifier_acc_original": round(acc_orig, 4),
-                           "classifier_acc_vae_reconstruction": round(acc_recon, 4),
-                           "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2)}
+    out: dict[str, Any] = {
+        "clips": len(pool),
+        "seed": DEV_SEED,
+        "classifier_acc_original": round(acc_orig, 4),
+        "classifier_acc_vae_reconstruction": round(acc_recon, 4),
+        "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2),
+    }
     if lufs_err:
         out["t_lufs_mae_lu"] = round(float(np.mean(lufs_err)), 2)
     return out
@@ -78,7 +86,9 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
-    ap.add_argument("--classifier", required=True, help="the evaluation classifier (WORK/classifier.safetensors)")
+    ap.add_argument(
+        "--classifier", required=True, help="the evaluation classifier (WORK/classifier.safetensors)"
+    )
     ap.add_argument("--clips", type=int, default=54)
     args = ap.parse_args(argv)
     from triergon_studio.engine.weights import load_model_dir
@@ -86,8 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     from triergon_studio.training.eval.classifier import load_classifier
 
     if not Path(args.classifier).is_file():
-        raise SystemExit(str(StudioError("no evaluation classifier: run `python -m triergon_studio.training."
-                                         "reproduce --steps pool,classifier`", args.classifier)))
+        raise SystemExit(
+            str(
+                StudioError(
+                    "no evaluation classifier: run `python -m triergon_studio.training."
+                    "reproduce --steps pool,classifier`",
+                    args.classifier,
+                )
+            )
+        )
     model = load_model_dir(Path(args.model)).eval()
     classifier, _ = load_classifier(Path(args.classifier))
     print(json.dumps(dev_check(model, classifier, dev_pool(args.clips)), indent=1))

@@ -25,15 +25,32 @@ def row_groups(rows: tuple[str, ...], jobs: int) -> list[list[str]]:
     return groups
 
 
-def _eval_cmd(model_dir: Path, rows: list[str], out: Path, heldout_dir: Path, n_clips: int,
-              classifier: Path) -> list[str]:
-    return [sys.executable, "-m", "triergon_studio", "eval", str(model_dir), "--heldout-dir", str(heldout_dir),
-            "--clips", str(n_clips), "--rows", ",".join(rows), "--classifier", str(classifier), "--json",
-            "--out", str(out)]
+def _eval_cmd(
+    model_dir: Path, rows: list[str], out: Path, heldout_dir: Path, n_clips: int, classifier: Path
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "triergon_studio",
+        "eval",
+        str(model_dir),
+        "--heldout-dir",
+        str(heldout_dir),
+        "--clips",
+        str(n_clips),
+        "--rows",
+        ",".join(rows),
+        "--classifier",
+        str(classifier),
+        "--json",
+        "--out",
+        str(out),
+    ]
 
 
-def evaluate_parallel(model_dir: Path, work: Path, heldout_dir: Path, n_clips: int, jobs: int,
-                      compare: Path | None = None) -> EvalReport:
+def evaluate_parallel(
+    model_dir: Path, work: Path, heldout_dir: Path, n_clips: int, jobs: int, compare: Path | None = None
+) -> EvalReport:
     """Run the rows of ``model_dir`` (and the V+T+GT row of ``compare``) in parallel processes."""
     from triergon_studio.engine.config import ModelConfig
     from triergon_studio.training.corpus.heldout import write_heldout
@@ -42,15 +59,27 @@ def evaluate_parallel(model_dir: Path, work: Path, heldout_dir: Path, n_clips: i
         write_heldout(heldout_dir, n_clips)
     classifier = work / "classifier.safetensors"
     jobs_list: list[tuple[Path, list[str], Path]] = [
-        (model_dir, g, work / f"eval_part{i}.json") for i, g in enumerate(row_groups(ROWS, jobs - (compare is not None)))]
+        (model_dir, g, work / f"eval_part{i}.json")
+        for i, g in enumerate(row_groups(ROWS, jobs - (compare is not None)))
+    ]
     if compare is not None:
         jobs_list.append((compare, ["V+T+GT"], work / "eval_compare.json"))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     procs = []
     for model, rows, out in jobs_list:
         log = out.with_suffix(".log").open("w")
-        procs.append((subprocess.Popen(_eval_cmd(model, rows, out, heldout_dir, n_clips, classifier), env=env,
-                                       stdout=log, stderr=subprocess.STDOUT), out, log))
+        procs.append(
+            (
+                subprocess.Popen(
+                    _eval_cmd(model, rows, out, heldout_dir, n_clips, classifier),
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                out,
+                log,
+            )
+        )
     failed = []
     for proc, out, log in procs:
         if proc.wait() != 0:

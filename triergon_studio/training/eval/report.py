@@ -32,8 +32,18 @@ from triergon_studio.training.eval.results import (
     to_markdown,
 )
 
-__all__ = ["ROWS", "Clip", "EvalReport", "curve_mae", "evaluate", "evaluate_and_record", "evaluate_model_dir",
-           "generate_one", "load_clips", "to_markdown"]
+__all__ = [
+    "ROWS",
+    "Clip",
+    "EvalReport",
+    "curve_mae",
+    "evaluate",
+    "evaluate_and_record",
+    "evaluate_model_dir",
+    "generate_one",
+    "load_clips",
+    "to_markdown",
+]
 
 AUDIBLE = -60.0
 SR = 44100
@@ -94,12 +104,19 @@ def generate_one(model: Any, clip: Clip, row: str, steps: int | None, seed: int)
     video = VideoSource.from_probe(probe(clip.meta["video"]))
     curves = None
     if row == "V+T+GT":
-        curves = LoudnessCurve(clip.gt_curves[0], clip.gt_curves[1], video.duration_s, source=CurveSource.MEASURED)
+        curves = LoudnessCurve(
+            clip.gt_curves[0], clip.gt_curves[1], video.duration_s, source=CurveSource.MEASURED
+        )
     spec = TakeSpec(
-        span=TimeSpan(0.0, video.duration_s), video=video, use_video=row.startswith("V"),
+        span=TimeSpan(0.0, video.duration_s),
+        video=video,
+        use_video=row.startswith("V"),
         text=str(clip.meta["caption"]) if "T" in parts else "",
         reference=AudioClip(clip.meta["video"].replace(".mp4", ".wav")) if row == "V+T+A" else None,
-        curves=curves, curve_method="t_lufs" if row == "V+T+pred" else None, steps=steps, seed=seed,
+        curves=curves,
+        curve_method="t_lufs" if row == "V+T+pred" else None,
+        steps=steps,
+        seed=seed,
     )
     (take,) = run_to_end(generate_takes(spec, _as_family(model)))
     return np.asarray(take.audio, dtype=np.float32)
@@ -119,8 +136,14 @@ def predicted_curves(model: Any, clip: Clip) -> np.ndarray:
     return np.asarray(model.lufs_predictor.predict_curves(frames).double().cpu())
 
 
-def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ...] = ROWS, steps: int | None = None,
-             seed: int = 1234) -> EvalReport:
+def evaluate(
+    model: Any,
+    clips: list[Clip],
+    classifier: Any,
+    rows: tuple[str, ...] = ROWS,
+    steps: int | None = None,
+    seed: int = 1234,
+) -> EvalReport:
     from triergon_studio.audio.conform import conform_to_curve
     from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.core.curves import CurveSource, LoudnessCurve
@@ -132,8 +155,13 @@ def evaluate(model: Any, clips: list[Clip], classifier: Any, rows: tuple[str, ..
     held = np.array([bool(c.meta["caption_heldout"]) for c in clips])
     gt_av = np.array([av_align(c.gt_audio, SR, c.video_peaks, c.fps).score for c in clips])
     p_ref = predict_proba(classifier, [c.gt_audio for c in clips])
-    report = EvalReport(len(clips), Reference(av_align_gt=round(float(gt_av.mean()), 4),
-                                              classifier_acc_on_gt_audio=round(float((p_ref.argmax(1) == labels).mean()), 4)))
+    report = EvalReport(
+        len(clips),
+        Reference(
+            av_align_gt=round(float(gt_av.mean()), 4),
+            classifier_acc_on_gt_audio=round(float((p_ref.argmax(1) == labels).mean()), 4),
+        ),
+    )
     pred_curves = {i: predicted_curves(model, c) for i, c in enumerate(clips)} if model.lufs_predictor else {}
     if pred_curves:
         maes = [curve_mae(c.gt_curves, pred_curves[i]) for i, c in enumerate(clips)]
@@ -209,14 +237,23 @@ def bundled_classifier(model_dir: Path) -> Path:
                 return path
             entry = (read_manifest(model_dir).get("files") or {}).get(name)
             if not isinstance(entry, dict) or "sha256" not in entry:
-                raise StudioError("is not covered by the model folder's manifest (no checksum); refusing it", path)
+                raise StudioError(
+                    "is not covered by the model folder's manifest (no checksum); refusing it", path
+                )
             verify_sha256(path, str(entry["sha256"]))
             return path
     return Path(model_dir) / "eval_classifier.safetensors"
 
 
-def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path, classifier_path: str | Path,
-                       n_clips: int = 36, steps: int | None = None, rows: list[str] | None = None) -> EvalReport:
+def evaluate_model_dir(
+    model_dir: str | Path,
+    *,
+    heldout_dir: str | Path,
+    classifier_path: str | Path,
+    n_clips: int = 36,
+    steps: int | None = None,
+    rows: list[str] | None = None,
+) -> EvalReport:
     """Evaluate a model folder. ``heldout_dir``: the held-out set (written there first if the folder has none);
     ``classifier_path``: the evaluation classifier (``reproduce --steps pool,classifier`` makes one)."""
     import torch
@@ -232,22 +269,36 @@ def evaluate_model_dir(model_dir: str | Path, *, heldout_dir: str | Path, classi
         raise StudioError("model folder not found", model_dir)
     clf_path = Path(classifier_path)
     if not clf_path.is_file():
-        raise StudioError("no evaluation classifier here (eval --classifier FILE; `python -m triergon_studio."
-                          "training.reproduce --steps pool,classifier` writes WORK/classifier.safetensors)", clf_path)
+        raise StudioError(
+            "no evaluation classifier here (eval --classifier FILE; `python -m triergon_studio."
+            "training.reproduce --steps pool,classifier` writes WORK/classifier.safetensors)",
+            clf_path,
+        )
     model = load_model_dir(Path(model_dir))
     classifier, _ = load_classifier(clf_path)
     with torch.inference_mode():
-        return evaluate(model, load_clips(Path(heldout_dir), n_clips), classifier, tuple(rows) if rows else ROWS,
-                        steps)
+        return evaluate(
+            model, load_clips(Path(heldout_dir), n_clips), classifier, tuple(rows) if rows else ROWS, steps
+        )
 
 
-def compare_lufs_paths(report: EvalReport, model_dir: Path, mode: str, other_dir: Path, other_mode: str,
-                       heldout_dir: Path, n_clips: int, classifier_path: Path) -> None:
+def compare_lufs_paths(
+    report: EvalReport,
+    model_dir: Path,
+    mode: str,
+    other_dir: Path,
+    other_mode: str,
+    heldout_dir: Path,
+    n_clips: int,
+    classifier_path: Path,
+) -> None:
     """Adherence with ground-truth curves of a second model that differs only in its DiT's LUFS path."""
-    other = evaluate_model_dir(other_dir, heldout_dir=heldout_dir, n_clips=n_clips, rows=["V+T+GT"],
-                               classifier_path=classifier_path)
-    report.lufs_mode_comparison = lufs_mode_comparison(_gt_row(report, model_dir), mode, model_dir,
-                                                       _gt_row(other, other_dir), other_mode, other_dir)
+    other = evaluate_model_dir(
+        other_dir, heldout_dir=heldout_dir, n_clips=n_clips, rows=["V+T+GT"], classifier_path=classifier_path
+    )
+    report.lufs_mode_comparison = lufs_mode_comparison(
+        _gt_row(report, model_dir), mode, model_dir, _gt_row(other, other_dir), other_mode, other_dir
+    )
 
 
 def _gt_row(report: EvalReport, model_dir: Path) -> RowResult:
@@ -259,8 +310,9 @@ def _gt_row(report: EvalReport, model_dir: Path) -> RowResult:
     return row
 
 
-def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips: int,
-                        compare: Path | None = None, jobs: int = 1) -> dict[str, Any]:
+def evaluate_and_record(
+    model_dir: Path, work: Path, heldout_dir: Path, n_clips: int, compare: Path | None = None, jobs: int = 1
+) -> dict[str, Any]:
     """Evaluate the bundled model and write the figures into its manifest (rewritten atomically).
     ``jobs`` > 1 splits the rows over that many one-thread processes (same figures, less wall time)."""
     from triergon_studio.engine.config import ModelConfig
@@ -272,13 +324,15 @@ def evaluate_and_record(model_dir: Path, work: Path, heldout_dir: Path, n_clips:
         report = evaluate_parallel(model_dir, work, heldout_dir, n_clips, jobs, compare)
         compare = None  # compared above
     else:
-        report = evaluate_model_dir(model_dir, heldout_dir=heldout_dir, n_clips=n_clips,
-                                    classifier_path=work_classifier(work))
+        report = evaluate_model_dir(
+            model_dir, heldout_dir=heldout_dir, n_clips=n_clips, classifier_path=work_classifier(work)
+        )
     if compare is not None:
         mode = ModelConfig.from_json(model_dir / "config.json").dit.lufs_mode
         other_mode = ModelConfig.from_json(compare / "config.json").dit.lufs_mode
-        compare_lufs_paths(report, model_dir, mode, compare, other_mode, heldout_dir, n_clips,
-                           work_classifier(work))
+        compare_lufs_paths(
+            report, model_dir, mode, compare, other_mode, heldout_dir, n_clips, work_classifier(work)
+        )
     data = report.to_dict()
     atomic_write_json(work / "eval.json", data)
     atomic_write_text(work / "eval.md", to_markdown(report) + "\n")
