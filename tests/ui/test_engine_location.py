@@ -31,3 +31,19 @@ def test_dialog_keeps_a_valid_address_and_refuses_a_bad_one(qtbot, tmp_path: Pat
     )
     settings.setValue("engine/location", "nonsense")  # a hand-edited file falls back to this computer
     assert load_location(settings).is_local
+
+
+def test_window_reads_the_stored_location_for_its_jobs(qtbot, project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from triergon_studio.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat)
+    save_location(settings, EngineLocation("gpu-server:6379"))
+    win = MainWindow(project=project, settings=settings, open_audio=False)
+    try:
+        assert win.generation.engine_location == "gpu-server:6379"
+        actions = {a.objectName() for a in win.findChildren(type(win.menuBar().actions()[0]))}
+        assert "engineLocationAction" in actions
+    finally:
+        win.project.undo.set_clean()
+        win.close()
+        win.deleteLater()

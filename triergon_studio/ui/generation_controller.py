@@ -80,6 +80,7 @@ class GenerationController(QObject):
         self._flush = flush  # pending prompt and settings edits reach the project before a request is built
         self._job_t0 = 0.0
         self._last_text = ""
+        self.engine_location = ""  # "" = this computer; else a Ray address (Generate > Engine location)
         jobs.job_started.connect(self._on_started)
         jobs.job_yielded.connect(self._on_progress)
         jobs.job_errored.connect(self._on_error)
@@ -178,7 +179,11 @@ class GenerationController(QObject):
             name = f"{'Generate region' if region else 'Generate'} ({n} take{'s' if n > 1 else ''})"
         paths = [p.new_take_path(stem) for _ in range(spec.variations)]
         self.jobs.submit(
-            Job(name, generation_job(self.model_host, spec, paths), on_return=self._adder(p, stem))
+            Job(
+                name,
+                generation_job(self.model_host, spec, paths, self.engine_location),
+                on_return=self._adder(p, stem),
+            )
         )
 
     def regenerate_region(self) -> None:

@@ -152,6 +152,9 @@ class MainWindow(QMainWindow):
             flush=self.flush_edits,
             parent=self,
         )
+        from triergon_studio.ui.engine_location import load_location
+
+        self.generation.engine_location = load_location(self.settings).address
         self.edits = WindowEdits(self)
         self._build_menus()
         self._connect()
@@ -355,6 +358,13 @@ class MainWindow(QMainWindow):
                 None,
                 Item("generate.predict", gen.predict_curves),
                 Item("generate.measure", self.measure_from_reference),
+                None,
+                Item(
+                    "generate.location",
+                    self.choose_engine_location,
+                    label="Engine location…",
+                    name="engineLocationAction",
+                ),
             ],
             sc,
             self,
@@ -374,6 +384,15 @@ class MainWindow(QMainWindow):
             sc,
             self,
         )
+
+    def choose_engine_location(self) -> None:
+        """Generate on this computer or on a Ray cluster (remembered between sessions)."""
+        from triergon_studio.ui.engine_location import EngineLocationDialog, load_location, save_location
+
+        dialog = EngineLocationDialog(load_location(self.settings), self)
+        if dialog.exec():
+            save_location(self.settings, dialog.result_location)
+            self.generation.engine_location = dialog.result_location.address
 
     # ---- wiring -----------------------------------------------------------------------------------
     def _connect(self) -> None:
