@@ -189,8 +189,8 @@ def make_example(
     n_frames = max(2, int(round(want * fps)))
     dur = n_frames / float(fps)
     n_samples = int(round(n_frames * SR / fps))  # picture length to the sample
-    width = _even(rng.integers(cfg.min_side, cfg.max_side + 1))
-    height = _even(rng.integers(cfg.min_side, min(width, cfg.max_side) + 1))
+    width = _even(int(rng.integers(cfg.min_side, cfg.max_side + 1)))
+    height = _even(int(rng.integers(cfg.min_side, min(width, cfg.max_side) + 1)))
     builder, level_db = CLASS_TABLE[name]
     script = builder(rng, n_samples / SR + 1e-6)
     audio = _spatialise(rng, script, n_samples, level_db)
