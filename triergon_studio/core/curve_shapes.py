@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 from enum import StrEnum
+from typing import cast
 
 import numpy as np
 

@@ -204,7 +204,8 @@ class Attention(nn.Module):
         gamma = torch.stack((self.q_norm.gamma,) * pairs + (self.k_norm.gamma,) * pairs)[:, None, :].to(dtype)
         if isinstance(self.q_norm, DyT) and isinstance(self.k_norm, DyT):
             assert self.q_norm.beta is not None and self.k_norm.beta is not None
-            beta = torch.stack((self.q_norm.beta,) * pairs + (self.k_norm.beta,) * pairs)[:, None, :].to(dtype)
+            betas = (self.q_norm.beta,) * pairs + (self.k_norm.beta,) * pairs
+            beta = torch.stack(betas)[:, None, :].to(dtype)
             t = torch.tanh(qk)
             return torch.addcmul(beta, gamma, t, out=t)
         eps = self.q_norm.eps if isinstance(self.q_norm, RMSNorm) else 1e-3

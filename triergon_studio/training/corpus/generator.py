@@ -98,7 +98,9 @@ class SceneVideo:
         idx = range(self.n_frames) if indices is None else indices
         return np.stack([self.frame(int(i), size) for i in idx])
 
-    def frames_at(self, times: Sequence[float], size: tuple[int, int] | None = None) -> np.ndarray:
+    def frames_at(
+        self, times: Sequence[float] | np.ndarray, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """The frame shown at each time (frame k is on screen during [k/fps, (k+1)/fps))."""
         fps = float(self.fps)
         idx = [min(self.n_frames - 1, max(0, int(np.floor(t * fps + 1e-9)))) for t in times]

@@ -12,7 +12,6 @@ from triergon_studio.training.corpus import dsp
 from triergon_studio.training.corpus.dsp import SR
 
 
-
 class Material(TypedDict):
     f0: tuple[float, float]  # (low, high) ranges drawn uniformly
     ratios: tuple[float, ...]
