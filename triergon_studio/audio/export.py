@@ -71,7 +71,7 @@ class ExportedFile:
     path: Path
     lane: str | None = None
     samples: int | None = None
-    loudness: dict[str, float] | None = None
+    loudness: dict[str, float | None] | None = None  # None values: silence (JSON has no -inf)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "untitled"
 
 
-def _loudness(audio: np.ndarray, sr: int) -> dict[str, float]:
+def _loudness(audio: np.ndarray, sr: int) -> dict[str, float | None]:
     from triergon_studio.audio.loudness import measure
 
     r = measure(audio, sr)

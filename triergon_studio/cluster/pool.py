@@ -136,7 +136,7 @@ class Pool:
         return [(i, s) for i, s in self.slots() if s not in self.hosts[i].busy]
 
     def worker_pids(self) -> list[int]:
-        pids = []
+        pids: list[Any] = []  # JSON values from each host's info
         for h in self.hosts:
             pids.extend(h.info.get("workers") or [h.info.get("pid", 0)])
         return [int(p) for p in pids if p]

@@ -14,6 +14,7 @@ chunks, and cached there under its sha256 (``TRIERGON_CLUSTER_CACHE``, default
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import time
@@ -178,7 +179,7 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
     from ray.exceptions import GetTimeoutError, RayActorError
 
     try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
         res = ray.cluster_resources()
     except Exception as exc:  # ConnectionError, a version mismatch, ...: one line
         text = log.read_text(errors="replace") if log.exists() else ""
@@ -279,8 +280,8 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
                     send(conn, ("failed", i, job.job_id, "the worker is gone", "worker-lost"))
                 else:
                     try:
-                        ready = _prepare(ray, slot.actor, job, shipper, timeout)
-                        slot.job, slot.run_ref = job, slot.actor.run.remote(ready)
+                        prepared = _prepare(ray, slot.actor, job, shipper, timeout)
+                        slot.job, slot.run_ref = job, slot.actor.run.remote(prepared)
                     except RayActorError:
                         send(
                             conn,

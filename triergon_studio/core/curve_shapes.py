@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 import numpy as np
 
@@ -83,8 +84,8 @@ def _as_point(p: PointLike) -> ShapePoint:
         pt = ShapePoint(
             float(time_s),
             float(value),
-            Shape(rest[0]) if rest else Shape.LINEAR,
-            float(rest[1]) if len(rest) > 1 else 0.0,
+            Shape(cast(str, rest[0])) if rest else Shape.LINEAR,  # PointLike: the third item is a shape name
+            float(cast(float, rest[1])) if len(rest) > 1 else 0.0,
         )
     if not (math.isfinite(pt.time_s) and math.isfinite(pt.value)):
         raise ValueError(f"point ({pt.time_s}, {pt.value}) is not finite")

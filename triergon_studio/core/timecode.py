@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 _NAMED_RATES: dict[str, Fraction] = {
     "23.976": Fraction(24000, 1001),
@@ -71,7 +72,9 @@ class Rate:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Rate:
-        return cls(Fraction(int(data["num"]), int(data["den"])), bool(data.get("drop_frame", False)))  # type: ignore[arg-type]
+        # JSON gives ints (or numeric strings); int() rejects anything else with its own error
+        num, den = cast("int | str", data["num"]), cast("int | str", data["den"])
+        return cls(Fraction(int(num), int(den)), bool(data.get("drop_frame", False)))
 
 
 def as_fraction(value: Fraction | int | float | str) -> Fraction:

@@ -133,7 +133,7 @@ def manifest_segment(rec: dict[str, Any], spec: SegmentSpec, rng: np.random.Gene
     start = _pick_start(rng, total, spec.seconds)
     i0 = int(round(start * SR))
     item = _finish(audio[i0 : i0 + spec.samples], spec, start, total)
-    frames = np.load(str(rec["features"]["path"]))["frames_6fps"]  # type: ignore[index]
+    frames = np.load(str(rec["features"]["path"]))["frames_6fps"]
     k0 = int(round(start * CURVE_RATE))
     seg = frames[k0 : k0 + spec.curve_frames]
     if spec.with_frames6:

@@ -3,6 +3,8 @@ discriminator for the VAE's adversarial term."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,7 +39,8 @@ def multi_resolution_stft(
     """[B, C, N] -> mean over resolutions, summed over channels (each channel is its own signal)."""
     b, c, n = pred.shape
     p, t = pred.reshape(b * c, n), target.reshape(b * c, n)
-    return sum(stft_loss(p, t, f) for f in ffts) / len(ffts)
+    # sum() starts from int 0, so a sum of Tensors is a Tensor
+    return cast(Tensor, sum(stft_loss(p, t, f) for f in ffts)) / len(ffts)
 
 
 def sum_difference_stft(
@@ -150,6 +153,5 @@ def hinge_g(fake: Tensor) -> Tensor:
 
 
 def feature_matching(real_feats: list[Tensor], fake_feats: list[Tensor]) -> Tensor:
-    return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True)) / len(
-        real_feats
-    )
+    total = sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True))
+    return cast(Tensor, total) / len(real_feats)  # a sum of Tensors from int 0 is a Tensor

@@ -122,8 +122,11 @@ def frames_6fps(path: Path, size: int, duration_s: float) -> np.ndarray:
     last = None
     with av.open(str(path)) as c:
         v = c.streams.video[0]
+        tb = v.time_base
+        if tb is None:
+            raise StudioError("video stream has no time base", path)
         for frame in c.decode(v):
-            t = float(frame.pts * v.time_base) if frame.pts is not None else 0.0
+            t = float(frame.pts * tb) if frame.pts is not None else 0.0
             while k < n and k / 6.0 < t - 1e-6 and last is not None:
                 out[k] = last
                 k += 1
@@ -175,8 +178,8 @@ def csv_sources(csv_path: Path, videos: Path, label_map: Path | None = None) -> 
         raise StudioError("empty CSV", csv_path)
     names: dict[str, str] = {}
     if label_map is not None:
-        for row in csv.DictReader(label_map.read_text(encoding="utf-8").splitlines()):
-            names[row["mid"]] = row["display_name"]
+        for entry in csv.DictReader(label_map.read_text(encoding="utf-8").splitlines()):
+            names[entry["mid"]] = entry["display_name"]
     header = [h.strip().lower() for h in next(csv.reader([lines[0]]))]
     audioset = any(ln.startswith("#") and "ytid" in ln.lower() for ln in lines[:3])
     if audioset:
@@ -197,14 +200,14 @@ def csv_sources(csv_path: Path, videos: Path, label_map: Path | None = None) -> 
                 start,
             )
     elif "path" in header and "caption" in header:
-        for row in csv.DictReader(lines):
-            p = videos / row["path"]
+        for rec in csv.DictReader(lines):
+            p = videos / rec["path"]
             yield ClipSource(
                 p,
-                str(Path(row["path"]).with_suffix("")),
-                " ".join(row["caption"].split()),
+                str(Path(rec["path"]).with_suffix("")),
+                " ".join(rec["caption"].split()),
                 "csv",
-                (row.get("split") or None),
+                (rec.get("split") or None),
             )
     else:  # VGGSound: ytid,start,label,split
         for row in csv.reader(lines):
@@ -285,7 +288,7 @@ def clip_record(src: ClipSource, cache_dir: Path, feature_size: int = 96) -> dic
     arrays: dict[str, np.ndarray] = {"frames_6fps": frames}
     if curves is not None:
         arrays["curves"] = curves
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stubs read **kwargs as allow_pickle
     tmp.replace(feat)
     rec["features"] = {"path": str(feat.resolve()), "frames_6fps": list(frames.shape), "size": feature_size}
     return rec

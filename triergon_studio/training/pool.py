@@ -45,7 +45,7 @@ class Pool:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part.npz")
-        np.savez(tmp, **self.arrays)
+        np.savez(tmp, **self.arrays)  # type: ignore[arg-type]  # numpy's stubs read **kwargs as allow_pickle
         tmp.replace(path)
         cap = path.with_suffix(".captions.json")
         cap.write_text(json.dumps(self.captions))

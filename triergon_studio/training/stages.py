@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,10 @@ from triergon_studio.training.data import (
     collate,
 )
 from triergon_studio.training.pool import Pool, build_pool
+
+if TYPE_CHECKING:
+    from triergon_studio.engine.models.encoders import PromptEncoder
+    from triergon_studio.engine.models.vae import OobleckVAE, WNConv1d
 
 # ---- model and weights -------------------------------------------------------------------------------------
 
@@ -206,7 +210,7 @@ class Stage:
 
 
 class VAEModule(nn.Module):
-    def __init__(self, vae: nn.Module, cfg: VAEStageConfig, disc: nn.Module | None) -> None:
+    def __init__(self, vae: OobleckVAE, cfg: VAEStageConfig, disc: nn.Module | None) -> None:
         super().__init__()
         self.vae, self.cfg = vae, cfg
         self.disc = [disc]  # a list keeps the discriminator out of this module's parameters
@@ -248,12 +252,13 @@ class VAEModule(nn.Module):
 
 
 @torch.no_grad()
-def data_dependent_init(vae: nn.Module, audio: Tensor) -> int:
+def data_dependent_init(vae: OobleckVAE, audio: Tensor) -> int:
     """Weight-norm data-dependent init (Salimans & Kingma 2016): scale each conv so its output has unit variance
     per channel on real audio, one conv at a time in forward order. Quiet audio otherwise leaves the latent
     path so weak that a short run learns a constant output and ignores the latent (seen on this corpus).
     The decoder's last conv is scaled to the audio's own RMS instead."""
-    convs = [m for m in vae.modules() if hasattr(m, "weight_g") and hasattr(m, "weight_v")]
+    # Only WNConv1d carries weight_g / weight_v in the VAE.
+    convs = [cast("WNConv1d", m) for m in vae.modules() if hasattr(m, "weight_g") and hasattr(m, "weight_v")]
     last = vae.decoder.layers[-2] if isinstance(vae.decoder.layers[-1], nn.Identity) else None
     for conv in convs:
         out: list[Tensor] = []
@@ -276,6 +281,7 @@ def data_dependent_init(vae: nn.Module, audio: Tensor) -> int:
 class VAEStage(Stage):
     prefix = {"vae.": "vae."}
     cfg: VAEStageConfig
+    module: VAEModule
 
     def __init__(self, cfg: VAEStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
@@ -348,7 +354,7 @@ class VAEStage(Stage):
             self.disc_opt.load_state_dict(state["disc_opt"])
 
 
-def _wn_set(conv: nn.Module, weight: Tensor) -> None:
+def _wn_set(conv: WNConv1d, weight: Tensor) -> None:
     """Set a weight-normed conv's effective weight (g = per-output-row norm, v = the weight)."""
     dims = tuple(range(1, weight.ndim))
     conv.weight_v.copy_(weight)
@@ -356,17 +362,18 @@ def _wn_set(conv: nn.Module, weight: Tensor) -> None:
 
 
 @torch.no_grad()
-def normalise_latents(vae: nn.Module, mean: Tensor, std: Tensor) -> None:
+def normalise_latents(vae: OobleckVAE, mean: Tensor, std: Tensor) -> None:
     """z' = (z - mean) / std, exactly, by editing two convs (the decoder sees z = z' std + mean)."""
-    enc_out = vae.encoder.layers[-1]
+    enc_out = cast("WNConv1d", vae.encoder.layers[-1])  # the Oobleck encoder ends in a WNConv1d
+    dec_in = cast("WNConv1d", vae.decoder.layers[0])  # and its decoder starts with one
+    assert enc_out.bias is not None and dec_in.bias is not None  # both are built with a bias
     c = mean.numel()
     w = enc_out.weight().clone()
     w[:c] = w[:c] / std[:, None, None]
     _wn_set(enc_out, w)
     enc_out.bias[:c] = (enc_out.bias[:c] - mean) / std
-    dec_in = vae.decoder.layers[0]
     w = dec_in.weight().clone()  # [out, C, k]
-    dec_in.bias += (w * mean[None, :, None]).sum(dim=(1, 2))
+    dec_in.bias.add_((w * mean[None, :, None]).sum(dim=(1, 2)))
     _wn_set(dec_in, w * std[None, :, None])
 
 
@@ -377,7 +384,7 @@ class EncodersModule(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(float(init_logit_scale)))
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
-        enc = self.encoders
+        enc = cast("PromptEncoder", self.encoders)  # any prompt encoders module (small or LanguageBind)
         t = enc.embed_text(list(batch["caption"]))
         a = enc.embed_audio(batch["audio"])
         v = enc.embed_video(video_float(batch["video"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -51,7 +52,8 @@ def mux_review(
         try:
             vout = dst.add_stream_from_template(vin)
             layout = "stereo" if channels == 2 else "mono"
-            aout = dst.add_stream(acodec, rate=sr, layout=layout)
+            # an audio codec name gives an audio stream (the stubs type a str codec as any stream kind)
+            aout = cast(av.AudioStream, dst.add_stream(acodec, rate=sr, layout=layout))
             if acodec == "aac":
                 aout.bit_rate = aac_bitrate
             _copy_video(src, vin, dst, vout)

@@ -68,7 +68,7 @@ def describe(name_or_dir: str) -> ModelInfo:
 
 def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: Any) -> GenerationModel:
     """Load a model of any family behind the ``GenerationModel`` protocol."""
-    return _call(find_family(name_or_dir).load, name_or_dir, device, dtype, **options)  # type: ignore[no-any-return]
+    return _call(find_family(name_or_dir).load, name_or_dir, device, dtype, **options)
 
 
 def families() -> list[str]:

@@ -171,7 +171,7 @@ class StableAudio3Model:
 
     @property
     def device(self) -> torch.device:
-        return self.dit.preprocess_conv.weight.device  # type: ignore[no-any-return]
+        return self.dit.preprocess_conv.weight.device
 
     @property
     def latent_channels(self) -> int:
@@ -293,7 +293,7 @@ class StableAudio3Model:
             try:
                 st = next(inner)
             except StopIteration as stop:
-                return stop.value[..., :n_frames]  # type: ignore[no-any-return]
+                return stop.value[..., :n_frames]
             # The consumer sees the wanted frames only; a replaced x is written back before the headroom.
             out = SamplerStep(st.step, st.total, st.x[..., :n_frames], st.denoised[..., :n_frames], st.sigma)
             yield out
@@ -305,7 +305,7 @@ class StableAudio3Model:
         import torch
 
         with torch.no_grad():
-            return self.autoencoder.encode(audio.to(self.device, torch.float32)).float()  # type: ignore[no-any-return]
+            return self.autoencoder.encode(audio.to(self.device, torch.float32)).float()
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         import torch
@@ -313,7 +313,7 @@ class StableAudio3Model:
         lat = latent.to(self.device, torch.float32)
         ae = self.autoencoder
         audio = ae.decode_chunked(lat) if ae.cfg.chunked else ae.decode(lat)
-        return audio.float().clamp(-1, 1)  # type: ignore[no-any-return]
+        return audio.float().clamp(-1, 1)
 
 
 def model_info_json(folder: str, verify: bool = False) -> dict[str, Any]:

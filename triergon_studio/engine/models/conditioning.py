@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +118,11 @@ class NumberEmbedder(nn.Module):
         super().__init__()
         self.embedding = nn.Sequential(LearnedFourier(features), nn.Linear(features + 1, out_dim))
 
+    @property
+    def out_weight(self) -> Tensor:
+        """The output projection's weight (its dtype and device are the embedder's)."""
+        return cast(nn.Linear, self.embedding[1]).weight
+
     def forward(self, x: Tensor) -> Tensor:
         return self.embedding(x)
 
@@ -130,7 +136,7 @@ class NumberConditioner(nn.Module):
         self.embedder = NumberEmbedder(cfg.number_features, cfg.cond_dim)
 
     def forward(self, seconds: Tensor) -> Tensor:
-        dtype = self.embedder.embedding[1].weight.dtype
+        dtype = self.embedder.out_weight.dtype
         x = (seconds.to(dtype).clamp(self.min, self.max) - self.min) / (self.max - self.min)
         return self.embedder(x)
 
@@ -212,7 +218,7 @@ class SAOConditioner(nn.Module):
         return self.cfg.prompt_max_length + 2
 
     def forward(self, cond: Conditions) -> ConditionTensors:
-        ref = self.conditioners["seconds_start"].embedder.embedding[1].weight
+        ref = cast(NumberConditioner, self.conditioners["seconds_start"]).embedder.out_weight
         dev, dtype = ref.device, ref.dtype
         b = cond.batch_size
         n, d = self.cfg.prompt_max_length, self.cfg.cond_dim

@@ -37,6 +37,8 @@ class FourierFeatures(nn.Module):
 class LayerNorm(nn.Module):
     """LayerNorm with a learned gamma and a fixed zero beta (a buffer, saved in the state dict)."""
 
+    beta: Tensor  # a registered buffer
+
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
@@ -48,6 +50,8 @@ class LayerNorm(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
+    inv_freq: Tensor  # a registered buffer
+
     def __init__(self, dim: int, base: float = 10000.0) -> None:
         super().__init__()
         self.dim = dim

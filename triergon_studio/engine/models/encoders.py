@@ -142,6 +142,9 @@ def _conv_stack(c_in: int, channels: tuple[int, ...]) -> nn.Sequential:
 class LogMel(nn.Module):
     """Stereo log-mel features [B, 2, n_mels, T] at 10 ms hops; the filters are not saved in checkpoints."""
 
+    window: Tensor  # registered buffers
+    fb: Tensor
+
     def __init__(self, sample_rate: int, n_mels: int) -> None:
         super().__init__()
         import torchaudio

@@ -199,7 +199,7 @@ class TransformerBlock(nn.Module):
         """The inpainting condition [B, T, 257] -> [B, T, D] (constant over a sampling run: compute once)."""
         if self.to_local_embed is None:
             return None
-        return self.to_local_embed(local)  # type: ignore[no-any-return]
+        return self.to_local_embed(local)
 
 
 class ContinuousTransformer(nn.Module):

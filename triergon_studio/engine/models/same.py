@@ -28,6 +28,8 @@ new tokens) is drawn only when a ``generator`` is passed; without one, encode/de
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -289,7 +291,7 @@ class SAMEAutoencoder(nn.Module):
         return z[..., :n_lat].float()
 
     def _dtype(self) -> torch.dtype:
-        return self.decoder.layers[1].weight.dtype
+        return cast(nn.Linear, self.decoder.layers[1]).weight.dtype  # layers[1] is the latent projection
 
     def decode(self, latents: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Latents ``[B, latent_dim, T]`` -> float32 audio ``[B, C, T * downsampling_ratio]``. Computes in the

@@ -109,6 +109,8 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
 class Rotary(nn.Module):
     """Rotary embedding over the first ``dim`` channels of a head (halves rotated, not interleaved)."""
 
+    inv_freq: Tensor  # a registered buffer
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         # Persistent: upstream checkpoints carry ``rope.inv_freq``.
@@ -199,10 +201,11 @@ class Attention(nn.Module):
         """Norm q (and q') with ``q_norm``, k (and k') with ``k_norm``, in one pass over ``[b, n, 2p, h, d]``;
         a DyT's ``alpha`` is already in the projection (``_fold_qkv``)."""
         dtype = qk.dtype
-        gamma = torch.stack([self.q_norm.gamma] * pairs + [self.k_norm.gamma] * pairs)[:, None, :].to(dtype)
+        gamma = torch.stack((self.q_norm.gamma,) * pairs + (self.k_norm.gamma,) * pairs)[:, None, :].to(dtype)
         if isinstance(self.q_norm, DyT) and isinstance(self.k_norm, DyT):
             assert self.q_norm.beta is not None and self.k_norm.beta is not None
-            beta = torch.stack([self.q_norm.beta] * pairs + [self.k_norm.beta] * pairs)[:, None, :].to(dtype)
+            betas = (self.q_norm.beta,) * pairs + (self.k_norm.beta,) * pairs
+            beta = torch.stack(betas)[:, None, :].to(dtype)
             t = torch.tanh(qk)
             return torch.addcmul(beta, gamma, t, out=t)
         eps = self.q_norm.eps if isinstance(self.q_norm, RMSNorm) else 1e-3

@@ -69,7 +69,7 @@ class TriErgon(nn.Module):
         if encoders is None and build_encoders and cfg.encoders is not None:
             encoders = _build_encoders(cfg)
         self.encoders = encoders
-        self.lufs_predictor: nn.Module | None = None
+        self.lufs_predictor: LufsPredictor | None = None
         if build_encoders and cfg.lufs_predictor is not None:
             self.lufs_predictor = _build_lufs_predictor(cfg)
 
@@ -125,7 +125,7 @@ def _build_encoders(cfg: ModelConfig) -> nn.Module | None:
     )
 
 
-def _build_lufs_predictor(cfg: ModelConfig) -> nn.Module | None:
+def _build_lufs_predictor(cfg: ModelConfig) -> LufsPredictor | None:
     return None if cfg.lufs_predictor is None else LufsPredictor(cfg.lufs_predictor)
 
 

@@ -98,7 +98,9 @@ class SceneVideo:
         idx = range(self.n_frames) if indices is None else indices
         return np.stack([self.frame(int(i), size) for i in idx])
 
-    def frames_at(self, times: Sequence[float], size: tuple[int, int] | None = None) -> np.ndarray:
+    def frames_at(
+        self, times: Sequence[float] | np.ndarray, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """The frame shown at each time (frame k is on screen during [k/fps, (k+1)/fps))."""
         fps = float(self.fps)
         idx = [min(self.n_frames - 1, max(0, int(np.floor(t * fps + 1e-9)))) for t in times]
@@ -189,8 +191,8 @@ def make_example(
     n_frames = max(2, int(round(want * fps)))
     dur = n_frames / float(fps)
     n_samples = int(round(n_frames * SR / fps))  # picture length to the sample
-    width = _even(rng.integers(cfg.min_side, cfg.max_side + 1))
-    height = _even(rng.integers(cfg.min_side, min(width, cfg.max_side) + 1))
+    width = _even(int(rng.integers(cfg.min_side, cfg.max_side + 1)))
+    height = _even(int(rng.integers(cfg.min_side, min(width, cfg.max_side) + 1)))
     builder, level_db = CLASS_TABLE[name]
     script = builder(rng, n_samples / SR + 1e-6)
     audio = _spatialise(rng, script, n_samples, level_db)

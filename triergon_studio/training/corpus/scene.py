@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -97,10 +98,11 @@ def plain_background(
         if texture == "planks":
             for k in range(1, 6):
                 yy = floor_y + (1 - floor_y) * k / 6
-                c.line(0, yy, 1, yy, tuple(max(0, v - 40) for v in floor), 0.004)
+                c.line(0, yy, 1, yy, cast(Color, tuple(max(0, v - 40) for v in floor)), 0.004)
         elif texture == "dots":
             for x, y in r.uniform(0, 1, size=(160, 2)):
-                shade = tuple(int(v) for v in np.clip(np.array(floor) + r.integers(-60, 60), 0, 255))
+                rgb = np.clip(np.array(floor) + r.integers(-60, 60), 0, 255)
+                shade = cast(Color, tuple(int(v) for v in rgb))
                 c.circle(x, floor_y + y * (1 - floor_y), 0.006, shade)
         elif texture == "snow":
             for x, y in r.uniform(0, 1, size=(60, 2)):

@@ -3,15 +3,25 @@ bubbles, crackles, firing-rate engines and swept noise. All return mono float64 
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from scipy import signal
 
 from triergon_studio.training.corpus import dsp
 from triergon_studio.training.corpus.dsp import SR
 
+
+class Material(TypedDict):
+    f0: tuple[float, float]  # (low, high) ranges drawn uniformly
+    ratios: tuple[float, ...]
+    t60: tuple[float, float]
+    noise: tuple[float, float]
+
+
 # Mode ratios: wood bar (inharmonic, heavily damped), free metal bar (Euler-Bernoulli ratios 1:2.76:5.40:8.93),
 # glass (thin-shell modes), church bell partials (hum, prime, tierce, quint, nominal...).
-MATERIALS: dict[str, dict[str, tuple[float, ...]]] = {
+MATERIALS: dict[str, Material] = {
     "wood": {
         "f0": (160.0, 650.0),
         "ratios": (1.0, 2.57, 4.21, 6.1, 8.3),

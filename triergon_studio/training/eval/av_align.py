@@ -35,7 +35,8 @@ def flow_trajectory(frames: Iterable[np.ndarray]) -> np.ndarray:
     for img in frames:
         grey = img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
         if prev is not None:
-            flow = cv2.calcOpticalFlowFarneback(prev, grey, None, *FARNEBACK)
+            # OpenCV accepts flow=None (it allocates the output); its stubs only list a Mat there
+            flow = cv2.calcOpticalFlowFarneback(prev, grey, None, *FARNEBACK)  # type: ignore[call-overload]
             mag, _ = cv2.cartToPolar(flow[..., 0], flow[..., 1])
             values.append(float(np.mean(mag)))
         prev = grey
@@ -80,7 +81,7 @@ def read_video_frames(path: str | Path) -> tuple[Iterable[np.ndarray], float]:
 # ---- audio -------------------------------------------------------------------------------------------------
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
     """Slaney mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
     f = np.asarray(f, dtype=np.float64)
     f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
