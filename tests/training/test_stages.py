@@ -182,3 +182,21 @@ def test_run_log_survives_a_foreign_header_and_new_metrics(tmp_path: Path) -> No
     assert [r["step"] for r in rows] == [0, 10]
     assert rows[1]["mel"] == 0.25 and rows[0]["loss"] == 1.0
     assert len(list(tmp_path.glob("log.unreadable-*.csv"))) == 1  # the old file is kept, not overwritten
+
+
+def test_lufs_stage_features_with_a_dinov2_backbone() -> None:
+    """The paper's T_LUFS uses DINOv2 features: the training stage feeds them (frozen) like the predictor's
+    own inference path does (it used to call a frame-CNN-only method and fail)."""
+    import torch
+
+    from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
+    from triergon_studio.engine.models.lufs_predictor import LufsPredictor
+    from triergon_studio.training.stages import LufsModule
+
+    cfg = LufsPredictorConfig("t", 32, 1, 2, features="dinov2-vits14", dinov2_image_size=28)
+    pred = LufsPredictor(cfg).eval()
+    frames = torch.randint(0, 255, (2, 3, 28, 28, 3), dtype=torch.uint8)  # [B, F, H, W, 3] at 6 fps
+    feats = LufsModule(pred).features(frames)
+    assert feats.shape == (2, 3, cfg.d_in) and torch.isfinite(feats).all()
+    single = pred.frame_features(frames[0].numpy())
+    torch.testing.assert_close(feats[0], single, atol=1e-5, rtol=1e-5)

@@ -422,8 +422,18 @@ class LufsModule(nn.Module):
         self.predictor = predictor
 
     def features(self, frames6: Tensor) -> Tensor:
-        fx = self.predictor.features
-        feats = [fx(fx.prepare(clip)) for clip in frames6]  # per clip: the motion input needs time order
+        from triergon_studio.engine.models.dinov2 import preprocess_frames
+        from triergon_studio.engine.models.lufs_predictor import FrameFeatureExtractor, LufsPredictor
+
+        pred = cast(LufsPredictor, self.predictor)
+        fx = pred.features
+        if isinstance(fx, FrameFeatureExtractor):
+            # per clip: the motion input needs time order
+            return torch.stack([fx(fx.prepare(clip)) for clip in frames6])
+        # DINOv2 features (the paper's T_LUFS): the backbone is frozen, so its features carry no gradient
+        size = pred.cfg.dinov2_image_size
+        with torch.no_grad():
+            feats = [pred._dinov2_features(preprocess_frames(clip, size, crop=False)) for clip in frames6]
         return torch.stack(feats)
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
