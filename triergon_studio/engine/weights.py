@@ -197,35 +197,21 @@ def random_model(preset: str, seed: int = 0, device: str | torch.device = "cpu")
     return model.to(device)
 
 
-def import_stable_audio_open(folder: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
-    from triergon_studio.engine.importers.sao import import_stable_audio_open as _import
-
-    return _import(folder)
-
-
-def load_stable_audio_open(
-    folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
-) -> TriErgon:
-    from triergon_studio.engine.checkpoint_io import load_state_dict_checked
-    from triergon_studio.engine.importers.sao import find_weights
-    from triergon_studio.engine.models.triergon import build_model
-
-    cfg, state = import_stable_audio_open(folder)
-    model = build_model(cfg, "cpu")
-    load_state_dict_checked(model, state, find_weights(Path(folder)))
-    return place(model, device, dtype)
-
-
 def resolve_model(name_or_dir: str | Path) -> tuple[str, Path | None]:
-    """("random", None) for ``<preset>-random``; ("dir", path) for a model or Stable Audio folder."""
+    """("random", None) for ``<preset>-random``; ("dir", path) for one of our model folders. A folder of another
+    family (Stable Audio: ``model_config.json``) is loaded through the registry (``takes.load_model``)."""
     text = str(name_or_dir)
     if text.endswith(RANDOM_SUFFIX) and text[: -len(RANDOM_SUFFIX)] in PRESETS:
         return "random", None
     p = Path(text).expanduser()
     if p.is_dir():
-        return (
-            "sao" if (p / "model_config.json").exists() and not (p / MANIFEST_FILE).exists() else "dir"
-        ), p
+        if (p / "model_config.json").exists() and not (p / CONFIG_FILE).exists():
+            raise ModelError(
+                "is a Stable Audio folder (model_config.json), not a Tri-Ergon model: it has no T_LUFS "
+                "predictor (use motion curves; generate and the app load it as its own family)",
+                p,
+            )
+        return "dir", p
     from triergon_studio.engine.model_paths import find_named, where_text
 
     named = find_named(text)
@@ -253,8 +239,6 @@ def load_model(
         model = random_model(str(name_or_dir)[: -len(RANDOM_SUFFIX)], seed)
         return place(model, device, dtype)
     assert path is not None
-    if kind == "sao":
-        return load_stable_audio_open(path, device, dtype)
     return load_model_dir(path, device, dtype)
 
 
@@ -267,15 +251,6 @@ def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any
 
     if kind == "random":
         cfg = get_preset(name[: -len(RANDOM_SUFFIX)])
-    elif kind == "sao":
-        from triergon_studio.engine.importers.sao import sao_config_from_dict
-
-        assert path is not None
-        try:
-            data = json.loads((path / "model_config.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"unreadable model_config.json ({type(exc).__name__})", path) from exc
-        cfg = sao_config_from_dict(data, path / "model_config.json")
     else:
         assert path is not None
         if not (path / CONFIG_FILE).exists():
