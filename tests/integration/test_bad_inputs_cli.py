@@ -141,8 +141,8 @@ def test_bad_model_folder(models: Path, bad: Path, untouched: None, name: str) -
 
 
 @pytest.mark.parametrize(("args", "problem"), [
-    (["--sampler", "bogus"], "unknown sampler"), (["--duration", "-1"], "positive"),
-    (["--duration", "inf"], "positive"), (["--steps", "0"], "steps"), (["--variations", "0"], "variations"),
+    (["--sampler", "bogus"], "unknown sampler"), (["--duration", "-1"], "duration must be between 0.1 and 3600 s"),
+    (["--duration", "inf"], "duration must be a finite number"), (["--steps", "0"], "steps"), (["--variations", "0"], "variations"),
     (["--cfg", "nan"], "cfg"),
 ])
 def test_bad_generation_settings(bad: Path, untouched: None, args: list[str], problem: str) -> None:
