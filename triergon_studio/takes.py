@@ -558,9 +558,14 @@ def generate_takes(
     settings = resolve_settings(spec, info)
     n_samples = spec.n_samples(sr)
     plan = plan_chunks(model, n_samples) if spec.region is None else ChunkPlan(n_samples, 0, 0, (0,))
+    inputs = read_inputs(spec, model, n_samples)  # unreadable files are refused before any work
     yield Progress(0, 1, "Preparing the prompts", "preparing")
-    curves = _curves_from_method(spec, model) if spec.curves is None else spec.curves
-    inputs = read_inputs(spec, model, n_samples, curves)
+    curves = spec.curves
+    if curves is None and spec.curve_method is not None:
+        curves = _curves_from_method(spec, model)
+        assert curves is not None
+        inputs.curves = curves_for_span(curves, spec)
+        inputs.curves_source = str(getattr(getattr(curves, "source", None), "value", spec.curve_method))
     inputs.embeddings = dict(embeddings or {})
     if spec.conform and inputs.curves is None:
         raise ModelError("conform needs curves (draw, measure or predict them)")

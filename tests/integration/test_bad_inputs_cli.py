@@ -215,8 +215,8 @@ def test_bad_model_folder(models: Path, bad: Path, untouched: None, name: str) -
     ("args", "problem"),
     [
         (["--sampler", "bogus"], "no sampler"),
-        (["--duration", "-1"], "positive"),
-        (["--duration", "inf"], "positive"),
+        (["--duration", "-1"], "duration must be between 0.1 and 3600 s"),
+        (["--duration", "inf"], "duration must be a finite number"),
         (["--steps", "0"], "steps"),
         (["--variations", "0"], "variations"),
         (["--cfg", "nan"], "cfg"),

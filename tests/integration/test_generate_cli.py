@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.integration.cli_helpers import GEN, exact_samples, make_video, ok, wav_frames
+from tests.integration.cli_helpers import GEN, exact_samples, fails_cleanly, make_video, ok, wav_frames
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +96,36 @@ def test_curves_contract_between_commands(work: Path) -> None:
     ok("conform", out, "--curves", curves, "-o", conf2)
     ok("conform", out, "--curves", measured, "-o", work / "conf3.wav")
     assert wav_frames(conf2)[0] == n
-    ok(*GEN, "--duration", "2", "--curves", measured, "-o", work / "from_measured.wav", inproc=True)
+    # curves of another length are refused (as conform does) unless --fit-curves stretches them (issue 15)
+    assert "--fit-curves" in fails_cleanly(
+        *GEN,
+        "--duration",
+        "2",
+        "--curves",
+        measured,
+        "-o",
+        work / "x.wav",
+        names="measured.json",
+        inproc=True,
+    )
+    ok(
+        *GEN,
+        "--duration",
+        "2",
+        "--curves",
+        measured,
+        "--fit-curves",
+        "-o",
+        work / "from_measured.wav",
+        inproc=True,
+    )
     ok(
         *GEN,
         "--duration",
         "2",
         "--curves-from",
         out,
+        "--fit-curves",
         "--conform",
         "-o",
         work / "curves_from.wav",

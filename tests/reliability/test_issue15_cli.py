@@ -247,35 +247,32 @@ def test_case16_library_warning_does_not_reach_stderr(tmp_path: Path) -> None:
 
 
 def _tiny_sao_config() -> dict:  # type: ignore[type-arg]
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.engine.test_sao_import import SAO_CONFIG
+    from tests.engine.sao_helpers import tiny_config
 
-    return SAO_CONFIG
+    return tiny_config("1.0")
 
 
 # ---- case 9: one picture length for VFR, rotated and odd-size videos ---------------------------------------
 def _vfr(path: Path) -> Path:
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "video"))
-    from video_factory import make_video as mv
+    from tests.video.video_factory import make_video as mv
 
     pts = [i * 100 for i in range(30)] + [3000 + i * 40 for i in range(25)]  # 10 fps, then 25 fps: ends 4.0 s
     return mv(path, len(pts), fps=25, pts_ms=pts)
 
 
 def _rotated(path: Path) -> Path:
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "video"))
-    from video_factory import make_video as mv
-    from video_factory import rotated_copy
+    from tests.video.video_factory import rotated_copy
+
+    from tests.video.video_factory import make_video as mv
 
     src = mv(path.with_name("unrot.mp4"), 20, fps=10, size=(80, 48))
     return rotated_copy(src, path, 90)
 
 
 def _odd(path: Path) -> Path:
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "video"))
     from fractions import Fraction
 
-    from video_factory import make_video as mv
+    from tests.video.video_factory import make_video as mv
 
     return mv(path, 23, fps=Fraction(30000, 1001), size=(66, 50))
 

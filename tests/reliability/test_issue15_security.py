@@ -57,7 +57,10 @@ def _refused(r: object, marker: Path) -> str:
 def test_case14_eval_classifier_file_never_unpickled(tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
     marker = tmp_path / "PWNED"
     evil = _evil_files(tmp_path / "f", marker)[kind]
-    line = _refused(cli_inproc("eval", tiny_model_dir, "--classifier", evil), marker)
+    line = _refused(
+        cli_inproc("eval", tiny_model_dir, "--heldout-dir", tmp_path / "heldout", "--classifier", evil),
+        marker,
+    )
     assert "weights-only" in line and evil.name in line
 
 
@@ -70,7 +73,7 @@ def test_case14_eval_folder_with_a_classifier_the_manifest_does_not_cover(
     folder = tmp_path / "downloaded"
     shutil.copytree(tiny_model_dir, folder)
     shutil.copy(_evil_files(tmp_path / "f", marker)["zipped"], folder / "eval_classifier.pt")
-    line = _refused(cli_inproc("eval", folder), marker)
+    line = _refused(cli_inproc("eval", folder, "--heldout-dir", tmp_path / "heldout"), marker)
     assert "eval_classifier.pt" in line and "manifest" in line
 
 
@@ -96,9 +99,9 @@ def test_case14_every_command_that_reads_a_file(tmp_path: Path) -> None:
     evil = files["zipped"]
     sao = tmp_path / "sao"
     sao.mkdir()
-    from tests.engine.test_sao_import import SAO_CONFIG
+    from tests.engine.sao_helpers import tiny_config
 
-    (sao / "model_config.json").write_text(json.dumps(SAO_CONFIG))
+    (sao / "model_config.json").write_text(json.dumps(tiny_config("1.0")))
     (sao / "model.ckpt").write_bytes(evil.read_bytes())
     video = make_video(tmp_path / "v.mp4", 1.0)
     for name in ("evil.wav", "evil.json", "evil.mp4"):
