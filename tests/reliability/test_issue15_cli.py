@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.integration.cli_helpers import REPO_ROOT, cli, cli_inproc, fails_cleanly, make_video, ok
+from tests.integration.cli_helpers import cli, cli_inproc, fails_cleanly, make_video, ok
 from tests.reliability.conftest import project_doc, write_project
 
 GEN = ["generate", "--model", "tiny-random", "--steps", "1", "--device", "cpu"]
@@ -261,9 +261,8 @@ def _vfr(path: Path) -> Path:
 
 
 def _rotated(path: Path) -> Path:
-    from tests.video.video_factory import rotated_copy
-
     from tests.video.video_factory import make_video as mv
+    from tests.video.video_factory import rotated_copy
 
     src = mv(path.with_name("unrot.mp4"), 20, fps=10, size=(80, 48))
     return rotated_copy(src, path, 90)
