@@ -359,9 +359,9 @@ def test_prompt_panel_follows_what_the_model_can_do(window, qtbot, tmp_path) -> 
     assert "25" in p.steps.specialValueText() and "4" in p.cfg.specialValueText()
     sao = tmp_path / "stable-audio-open-1.0"
     sao.mkdir()
-    (sao / "model_config.json").write_text(
-        json.dumps({"model_type": "diffusion_cond", "sample_rate": 44100, "sample_size": 2097152})
-    )
+    from tests.engine.sao_helpers import tiny_config
+
+    (sao / "model_config.json").write_text(json.dumps(tiny_config("1.0")))  # the real layout, tiny sizes
     window._add_model_folder(str(sao))
     assert p.model.currentText() == str(sao)
     assert not p.use_picture.isEnabled() and not p.reference.isEnabled() and not p.predict_button.isEnabled()
