@@ -587,9 +587,12 @@ class MainWindow(QMainWindow):
         # Surrounding whitespace is not part of a prompt (a stray key press must not change the take).
         text = self.prompt_panel.prompt_text.toPlainText().strip()
         use = self.prompt_panel.use_picture.isChecked()
+        negative = self.prompt_panel.negative_text.text().strip()
         pr = self.project.prompts
-        if text != pr.text or use != pr.use_video:
-            self.project.set_prompts(replace(pr, text=text, use_video=use), "Edit prompts")
+        if text != pr.text or use != pr.use_video or negative != pr.negative_text:
+            self.project.set_prompts(
+                replace(pr, text=text, use_video=use, negative_text=negative), "Edit prompts"
+            )
 
     def _push_settings(self) -> None:
         p = self.prompt_panel

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +34,8 @@ from triergon_studio.ui.timeline import waveform_envelope
 SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")  # shown until the chosen model says what it offers
 MODEL_DEFAULT = "model default"
 CFG_DEFAULT_VALUE = -0.5
+#: "Follow curves" choices after "model default" (None in the project); the engine's FOLLOW_MODES
+FOLLOW_CHOICES = ("off", "shape", "guide", "shape+guide")
 
 
 def task_words(text: bool, audio: bool, video: bool) -> str:
@@ -184,6 +187,12 @@ class PromptPanel(QWidget):
         self.prompt_text.setTabChangesFocus(True)  # Tab moves on; it never types a tab into the prompt
         self.prompt_text.setToolTip("Text prompt (Ctrl+T). Esc leaves the box; Space then plays again.")
         pl.addWidget(self.prompt_text)
+        self.negative_text = QLineEdit()
+        self.negative_text.setObjectName("negativeText")
+        self.negative_text.setPlaceholderText("Negative prompt: what to avoid, e.g. 'music, speech'")
+        self.negative_text.setToolTip("Negative prompt (only for models that take one)")
+        self.negative_text.setEnabled(False)  # until the chosen model says it takes one
+        pl.addWidget(self.negative_text)
         self.reference = ReferenceAudioWidget()
         pl.addWidget(self.reference)
         self.use_picture = QCheckBox("Use picture (video prompt)")
@@ -240,6 +249,13 @@ class PromptPanel(QWidget):
         self.span = QComboBox()
         self.span.addItems(["Whole video", "Selected region"])
         self.conform = QCheckBox("Conform to curve after generation")
+        self.follow_curves = QComboBox()
+        self.follow_curves.setObjectName("followCurves")
+        self.follow_curves.addItem(MODEL_DEFAULT)
+        self.follow_curves.addItems(FOLLOW_CHOICES)
+        self.follow_curves.setToolTip(
+            "How the take follows the loudness curves: shape the start noise, guide each step, both, or off"
+        )
         self.add_model_button = QPushButton("Add model folder…")
         self.add_model_button.setObjectName("addModelButton")
         self.add_model_button.setToolTip("Use a model folder (ours, or a Stable Audio Open download)")
@@ -256,6 +272,7 @@ class PromptPanel(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Variations", self.variations)
         form.addRow("Span", self.span)
+        form.addRow("Follow curves", self.follow_curves)
         form.addRow(self.conform)
         layout.addWidget(settings_box)
         layout.addStretch(1)
@@ -298,11 +315,12 @@ class PromptPanel(QWidget):
         self._commit_timer.timeout.connect(self.prompts_edited)
         self.prompt_text.textChanged.connect(self._commit_timer.start)
         self.prompt_text.textChanged.connect(self.refresh_task)
+        self.negative_text.textChanged.connect(self._commit_timer.start)
         self.use_picture.toggled.connect(self._use_picture_toggled)
         for w in (self.steps, self.seed, self.variations):
             w.valueChanged.connect(lambda *_: self.settings_edited.emit())
         self.cfg.valueChanged.connect(lambda *_: self.settings_edited.emit())
-        for c in (self.model, self.sampler, self.span):
+        for c in (self.model, self.sampler, self.span, self.follow_curves):
             c.currentTextChanged.connect(lambda *_: self.settings_edited.emit())
         for cb in (self.seed_locked, self.conform):
             cb.toggled.connect(lambda *_: self.settings_edited.emit())
@@ -348,6 +366,7 @@ class PromptPanel(QWidget):
             return
         caps, d = info.capabilities, info.defaults
         self.prompt_text.setEnabled(caps.text)
+        self.negative_text.setEnabled(caps.negative_text)
         self.reference.setEnabled(caps.reference_audio)
         self.use_picture.setEnabled(caps.video)
         self.predict_button.setEnabled(caps.lufs_predictor)
@@ -407,6 +426,7 @@ class PromptPanel(QWidget):
             self.variations,
             self.span,
             self.conform,
+            self.follow_curves,
         )
         for w in widgets:
             w.blockSignals(True)
@@ -422,6 +442,10 @@ class PromptPanel(QWidget):
         self.variations.setValue(int(s.variations))
         self.span.setCurrentIndex(0 if s.span is None else 1)
         self.conform.setChecked(bool(s.conform))
+        follow = MODEL_DEFAULT if s.follow_curves is None else str(s.follow_curves)
+        if self.follow_curves.findText(follow) < 0:
+            self.follow_curves.addItem(follow)  # a project's value stays visible as it is
+        self.follow_curves.setCurrentText(follow)
         for w in widgets:
             w.blockSignals(False)
 
@@ -429,10 +453,12 @@ class PromptPanel(QWidget):
         """steps, cfg and sampler as the project stores them: None for "the model's default"."""
         cfg = float(self.cfg.value())
         sampler = self.sampler.currentText()
+        follow = self.follow_curves.currentText()
         return {
             "steps": self.steps.value() or None,
             "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
             "sampler": None if sampler == MODEL_DEFAULT else sampler,
+            "follow_curves": None if follow == MODEL_DEFAULT else follow,
         }
 
     def show_prompts(self, prompts: Any) -> None:
@@ -441,6 +467,10 @@ class PromptPanel(QWidget):
             self.prompt_text.blockSignals(True)
             self.prompt_text.setPlainText(prompts.text)
             self.prompt_text.blockSignals(False)
+        if self.negative_text.text().strip() != prompts.negative_text:
+            self.negative_text.blockSignals(True)
+            self.negative_text.setText(prompts.negative_text)
+            self.negative_text.blockSignals(False)
         self.use_picture.blockSignals(True)
         self.use_picture.setChecked(bool(prompts.use_video))
         self.use_picture.blockSignals(False)
