@@ -44,3 +44,24 @@ def test_follow_curves_choice_reaches_settings_and_spec(window) -> None:
     assert p.follow_curves.currentText() == "shape+guide"
     p.follow_curves.setCurrentText("model default")
     assert window.project.settings.follow_curves is None
+
+
+def test_predict_curves_from_motion_seeds_the_editor(window, qtbot) -> None:
+    from triergon_studio.ui.menus import action
+    from triergon_studio.ui.shortcuts import BY_ID
+
+    assert BY_ID["generate.predict_motion"].default == "Ctrl+Alt+P"
+    act = None
+    for m in window.menuBar().actions():
+        if m.menu() is not None and m.text().replace("&", "") == "Generate":
+            act = action(m.menu(), "predictMotionAction")
+    assert act is not None and act.shortcut().toString() == "Ctrl+Alt+P"
+    assert window.project.curves is None
+    act.trigger()
+    qtbot.waitUntil(lambda: not window.jobs.is_busy() and window.project.curves is not None, timeout=60000)
+    curve = window.project.curves
+    assert abs(curve.duration_s - window.project.duration_s) < 0.2
+    assert curve.left.size > 0
+    assert window.project.undo.undo_text == "Predict curves from motion"
+    window.project.undo.undo()
+    assert window.project.curves is None

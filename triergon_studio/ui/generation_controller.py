@@ -20,6 +20,7 @@ from triergon_studio.ui.jobs import (
     JobProgress,
     ModelHost,
     generation_job,
+    motion_job,
     predict_job,
 )
 from triergon_studio.ui.worker import Job, JobQueue
@@ -151,6 +152,22 @@ class GenerationController(QObject):
                 on_return=done,
                 kind="predict",
             )
+        )
+
+    def predict_motion_curves(self) -> None:
+        """Curves from the motion in the picture (training-free, every model): seeds the curve editor."""
+        p = self.project
+        video = p.video_abspath() if p.video is not None else None
+        if video is None:
+            self._report("Open a video first: the curves are predicted from the picture", "job")
+            return
+
+        def done(curve: Any) -> None:
+            if self.project is p:
+                p.set_curves(curve, "Predict curves from motion")
+
+        self.jobs.submit(
+            Job("Predict curves from motion", motion_job(Path(video)), on_return=done, kind="predict")
         )
 
     def generate(self, region: tuple[float, float] | None = None, source_take: Take | None = None) -> None:

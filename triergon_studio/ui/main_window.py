@@ -357,6 +357,7 @@ class MainWindow(QMainWindow):
                 Item("generate.region", gen.regenerate_region),
                 None,
                 Item("generate.predict", gen.predict_curves),
+                Item("generate.predict_motion", gen.predict_motion_curves, name="predictMotionAction"),
                 Item("generate.measure", self.measure_from_reference),
                 None,
                 Item(
