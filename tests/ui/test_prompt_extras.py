@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 
 def _model_info(negative: bool):  # type: ignore[no-untyped-def]
@@ -65,3 +68,41 @@ def test_predict_curves_from_motion_seeds_the_editor(window, qtbot) -> None:
     assert window.project.undo.undo_text == "Predict curves from motion"
     window.project.undo.undo()
     assert window.project.curves is None
+
+
+def test_vary_this_take_sets_init_audio_and_generates_its_span(window, qtbot, monkeypatch) -> None:
+    import triergon_studio.ui.generation_controller as gc
+
+    from .conftest import add_take
+
+    take_id = add_take(window.project, "steps", seconds=1.0)
+    take = window.project.take(take_id)
+    specs: list = []
+    monkeypatch.setattr(gc, "generation_job", lambda host, spec, paths, location="": specs.append(spec))
+    submitted: list = []
+    monkeypatch.setattr(window.generation.jobs, "submit", lambda job: submitted.append(job))
+    window.takes_panel.select(take_id)
+    assert not window.prompt_panel.init_row.isVisibleTo(window.prompt_panel)
+    window.takes_panel.vary_action.trigger()  # the takes list's right-click command
+    assert len(submitted) == 1 and len(specs) == 1
+    init = window.project.prompts.init_audio
+    assert init is not None and Path(init.path) == window.project.take_path(take)
+    spec = specs[0]
+    assert spec.init_audio is not None and Path(spec.init_audio.path) == window.project.take_path(take)
+    start = float(take.metadata.get("start_s", 0.0))
+    assert (spec.span.start_s, spec.span.end_s) == pytest.approx((start, start + take.duration_s))
+    assert window.generation.gather_spec(None, seed=1).init_audio == spec.init_audio
+    assert window.prompt_panel.init_row.isVisibleTo(window.prompt_panel)
+    assert take.path.split("/")[-1] in window.prompt_panel.init_label.text()
+    window.prompt_panel.init_clear.click()  # back to generating from noise
+    assert window.project.prompts.init_audio is None
+    assert not window.prompt_panel.init_row.isVisibleTo(window.prompt_panel)
+    window.project.undo.undo()
+    assert window.project.prompts.init_audio == init
+
+
+def test_vary_without_a_selected_take_is_a_message(window) -> None:
+    window.takes_panel.tree.setCurrentItem(None)
+    window.generation.vary_take()
+    assert "Select a take first" in window.banner.text
+    assert window.project.prompts.init_audio is None

@@ -357,6 +357,7 @@ class MainWindow(QMainWindow):
                 Item("generate.region", gen.regenerate_region),
                 None,
                 Item("generate.predict", gen.predict_curves),
+                Item("generate.vary", gen.vary_take, label="Vary selected take", name="varyAction"),
                 Item("generate.predict_motion", gen.predict_motion_curves, name="predictMotionAction"),
                 Item("generate.measure", self.measure_from_reference),
                 None,
@@ -411,6 +412,7 @@ class MainWindow(QMainWindow):
         p.prompts_edited.connect(self._push_prompts)
         p.settings_edited.connect(self._push_settings)
         p.add_model_requested.connect(self._add_model_folder)
+        p.init_audio_cleared.connect(self._clear_init_audio)
         p.reference.file_chosen.connect(self.load_reference)
         p.reference.cleared.connect(self._clear_reference)
         p.reference.region_changed.connect(self._reference_region)
@@ -421,6 +423,7 @@ class MainWindow(QMainWindow):
         tp.rename_requested.connect(self._rename_take)
         tp.delete_requested.connect(lambda tid: self.guard(self.project.remove_take, tid))
         tp.place_requested.connect(self._place_first_lane)
+        tp.vary_requested.connect(self.generation.vary_take)
         self.generation.takes_added.connect(tp.select)
         lanes = self.timeline.lanes
         lanes.take_dropped.connect(
@@ -594,6 +597,11 @@ class MainWindow(QMainWindow):
             self.project.set_prompts(
                 replace(pr, text=text, use_video=use, negative_text=negative), "Edit prompts"
             )
+
+    def _clear_init_audio(self) -> None:
+        pr = self.project.prompts
+        if pr.init_audio is not None:
+            self.project.set_prompts(replace(pr, init_audio=None), "Stop varying a take")
 
     def _push_settings(self) -> None:
         p = self.prompt_panel

@@ -162,6 +162,7 @@ class PromptPanel(QWidget):
     prompts_edited = Signal()
     settings_edited = Signal()
     add_model_requested = Signal(str)  # a model folder the user chose
+    init_audio_cleared = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +196,20 @@ class PromptPanel(QWidget):
         pl.addWidget(self.negative_text)
         self.reference = ReferenceAudioWidget()
         pl.addWidget(self.reference)
+        # "Vary this take" sets an init audio; it stays in the prompts (and every take) until cleared here.
+        self.init_row = QWidget()
+        self.init_row.setObjectName("initAudioRow")
+        init_layout = QHBoxLayout(self.init_row)
+        init_layout.setContentsMargins(0, 0, 0, 0)
+        self.init_label = QLabel("")
+        self.init_label.setWordWrap(True)
+        self.init_clear = QPushButton("Clear")
+        self.init_clear.setToolTip("Stop starting from this take: generate from noise again")
+        self.init_clear.clicked.connect(self.init_audio_cleared)
+        init_layout.addWidget(self.init_label, 1)
+        init_layout.addWidget(self.init_clear)
+        self.init_row.setVisible(False)
+        pl.addWidget(self.init_row)
         self.use_picture = QCheckBox("Use picture (video prompt)")
         self.use_picture.setChecked(True)
         pl.addWidget(self.use_picture)
@@ -471,6 +486,9 @@ class PromptPanel(QWidget):
             self.negative_text.blockSignals(True)
             self.negative_text.setText(prompts.negative_text)
             self.negative_text.blockSignals(False)
+        init = prompts.init_audio
+        self.init_label.setText(f"Varying: {Path(init.path).name}" if init is not None else "")
+        self.init_row.setVisible(init is not None)
         self.use_picture.blockSignals(True)
         self.use_picture.setChecked(bool(prompts.use_video))
         self.use_picture.blockSignals(False)

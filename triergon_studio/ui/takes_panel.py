@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QDrag
+from PySide6.QtGui import QAction, QDrag
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -84,6 +84,7 @@ class TakesPanel(QWidget):
     delete_requested = Signal(str)
     place_requested = Signal(str)  # put the take on the first lane at 0 s
     regenerate_requested = Signal(str)
+    vary_requested = Signal(str)  # new takes from this take as init audio
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,13 @@ class TakesPanel(QWidget):
         self.place_button.clicked.connect(lambda: self._emit_for_current(self.place_requested))
         self.rename_button.clicked.connect(self._start_rename)
         self.delete_button.clicked.connect(lambda: self._emit_for_current(self.delete_requested))
+        # Right-click a take: its commands (the same as the Generate menu's, for this take).
+        self.vary_action = QAction("Vary this take", self.tree)
+        self.vary_action.setObjectName("varyTakeAction")
+        self.vary_action.setToolTip("Generate new takes that start from this one (init audio)")
+        self.vary_action.triggered.connect(lambda: self._emit_for_current(self.vary_requested))
+        self.tree.addAction(self.vary_action)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
     def hidden_columns(self) -> list[int]:
         return [k for k in range(len(COLUMNS)) if self.tree.isColumnHidden(k)]
