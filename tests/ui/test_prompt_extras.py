@@ -106,3 +106,50 @@ def test_vary_without_a_selected_take_is_a_message(window) -> None:
     window.generation.vary_take()
     assert "Select a take first" in window.banner.text
     assert window.project.prompts.init_audio is None
+
+
+def _menu_action(window, title: str, name: str):  # type: ignore[no-untyped-def]
+    from triergon_studio.ui.menus import action
+
+    for m in window.menuBar().actions():
+        if m.menu() is not None and m.text().replace("&", "") == title:
+            return action(m.menu(), name)
+    raise KeyError(title)
+
+
+def test_models_menu_adds_a_remembered_model_folder(window, qsettings, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from triergon_studio.ui.main_window import MainWindow
+
+    compact = Path(__file__).resolve().parents[2] / "model_weights" / "compact"
+    if not (compact / "config.json").is_file():
+        pytest.skip("the bundled compact model is not in this checkout")
+    mine = tmp_path / "my models" / "compact-copy"
+    mine.parent.mkdir()
+    mine.symlink_to(compact, target_is_directory=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    chosen = [str(empty)]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: chosen[0])
+    act = _menu_action(window, "Models", "addModelFolderAction")
+    p = window.prompt_panel
+    before = p.model.currentText()
+    act.trigger()  # not a model folder: one line naming it, nothing remembered
+    assert "not a model folder" in window.banner.text and str(empty) in window.banner.text
+    assert "\n" not in window.banner.text.strip()
+    assert p.model.currentText() == before and not qsettings.value("models/folders")
+    chosen[0] = str(mine)
+    act.trigger()
+    assert p.model.currentText() == str(mine)
+    assert window.model_folders() == [str(mine)]
+    assert window.project.settings.model == str(mine)
+    # A new window (the next start of the app) offers the remembered folder again.
+    win2 = MainWindow(settings=qsettings, open_audio=False)
+    try:
+        items = [win2.prompt_panel.model.itemText(k) for k in range(win2.prompt_panel.model.count())]
+        assert str(mine) in items and "compact" in items
+    finally:
+        win2.project.undo.set_clean()
+        win2.close()
+        win2.deleteLater()

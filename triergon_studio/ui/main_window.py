@@ -32,7 +32,7 @@ from triergon_studio.ui.background import run_async
 from triergon_studio.ui.banner import Banner
 from triergon_studio.ui.curve_toolbar import CurveToolbar
 from triergon_studio.ui.errorlog import log_path, setup_logging, user_message
-from triergon_studio.ui.generation_controller import GenerationController
+from triergon_studio.ui.generation_controller import GenerationController, model_names
 from triergon_studio.ui.help_dialogs import FirstRunGuide, LogDialog
 from triergon_studio.ui.jobs import ModelHost, measure_reference
 from triergon_studio.ui.menus import Item, build_menu
@@ -57,6 +57,7 @@ from triergon_studio.ui.worker import JobQueue
 if TYPE_CHECKING:
     from triergon_studio.core.project import Project
 
+MODEL_FOLDERS_KEY = "models/folders"  # QSettings: the model folders the user added, newest first
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored over a new one
 
 
@@ -155,6 +156,7 @@ class MainWindow(QMainWindow):
         from triergon_studio.ui.engine_location import load_location
 
         self.generation.engine_location = load_location(self.settings).address
+        self._restore_model_folders()
         self.edits = WindowEdits(self)
         self._build_menus()
         self._connect()
@@ -367,6 +369,20 @@ class MainWindow(QMainWindow):
                     label="Engine location…",
                     name="engineLocationAction",
                 ),
+            ],
+            sc,
+            self,
+        )
+        build_menu(
+            bar,
+            "&Models",
+            [
+                Item(
+                    "models.add_folder",
+                    self.prompt_panel.choose_model_folder,
+                    label="Add model folder…",
+                    name="addModelFolderAction",
+                )
             ],
             sc,
             self,
@@ -621,6 +637,17 @@ class MainWindow(QMainWindow):
         if any(getattr(s, k) != v for k, v in changes.items()):
             self.project.set_settings(**changes)
 
+    def model_folders(self) -> list[str]:
+        """The model folders the user added (Models > Add model folder…), newest first."""
+        value = self.settings.value(MODEL_FOLDERS_KEY) or []
+        return [str(x) for x in ([value] if isinstance(value, str) else value)]  # one item reads back as str
+
+    def _restore_model_folders(self) -> None:
+        names = model_names()
+        # A folder that was moved or deleted since is not offered (choosing it would only fail).
+        names += [f for f in self.model_folders() if f not in names and Path(f).is_dir()]
+        self.prompt_panel.set_models(names)
+
     def _add_model_folder(self, folder: str) -> None:
         from triergon_studio.errors import StudioError
 
@@ -633,8 +660,8 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.show_error(str(exc), "model")
             return
-        extra = [str(x) for x in (self.settings.value("models/extra") or []) if str(x) != folder]
-        self.settings.setValue("models/extra", [folder, *extra][:8])
+        extra = [x for x in self.model_folders() if x != folder]
+        self.settings.setValue(MODEL_FOLDERS_KEY, [folder, *extra][:8])
         self.prompt_panel.add_model(folder)
         self.banner.clear("model")
 

@@ -274,7 +274,7 @@ class PromptPanel(QWidget):
         self.add_model_button = QPushButton("Add model folder…")
         self.add_model_button.setObjectName("addModelButton")
         self.add_model_button.setToolTip("Use a model folder (ours, or a Stable Audio Open download)")
-        self.add_model_button.clicked.connect(self._choose_model_folder)
+        self.add_model_button.clicked.connect(self.choose_model_folder)
         settings_head.addWidget(self.add_model_button)
         form.addRow("Model", self.model)
         self.model_note = QLabel("")
@@ -420,7 +420,7 @@ class PromptPanel(QWidget):
         self.model_note.setVisible(bool(caps.notes))
         self.model_note.setToolTip(summary)
 
-    def _choose_model_folder(self) -> None:
+    def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
         if folder:
             self.add_model_requested.emit(folder)
