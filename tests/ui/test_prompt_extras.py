@@ -153,3 +153,30 @@ def test_models_menu_adds_a_remembered_model_folder(window, qsettings, tmp_path,
         win2.project.undo.set_clean()
         win2.close()
         win2.deleteLater()
+
+
+def test_take_tooltip_shows_its_settings(window) -> None:
+    from triergon_studio.core.model import GenerationSettings, Prompts, ReferenceClip
+    from triergon_studio.ui.takes_panel import settings_words
+
+    from .conftest import add_take
+
+    take = window.project.take(add_take(window.project, "steps", seconds=0.5))
+    made = replace(
+        take,
+        settings=GenerationSettings(
+            model="compact",
+            steps=25,
+            cfg=4.0,
+            sampler="dpmpp-3m-sde",
+            follow_curves="shape+guide",
+            init_noise=0.6,
+        ),
+        prompts=Prompts(text="steps", init_audio=ReferenceClip("/x/takes/old.wav")),
+    )
+    words = settings_words(made)
+    assert "follow curves: shape+guide" in words and "25 steps" in words and "CFG 4" in words
+    assert "varied from old.wav at noise 0.6" in words
+    assert settings_words(take) == take.name  # a take without a record (imported) says only its name
+    window.takes_panel.show_takes([made])
+    assert "shape+guide" in window.takes_panel.tree.topLevelItem(0).toolTip(0)
