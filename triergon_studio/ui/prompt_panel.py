@@ -219,6 +219,9 @@ class PromptPanel(QWidget):
         self.predict_button = QPushButton("Predict curves from video")
         self.predict_button.setObjectName("predictButton")
         pl.addWidget(self.predict_button)
+        # Tab from the prompt reaches a button first (Space there plays, as the keyboard habits expect); the
+        # negative prompt comes after the prompt box's buttons.
+        QWidget.setTabOrder(self.predict_button, self.negative_text)
         layout.addWidget(prompt_box)
 
         self.settings_toggle = QToolButton()
