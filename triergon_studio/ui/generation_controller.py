@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from triergon_studio.ui.jobs import (
     JobProgress,
     ModelHost,
     generation_job,
+    motion_job,
     predict_job,
 )
 from triergon_studio.ui.worker import Job, JobQueue
@@ -153,6 +155,22 @@ class GenerationController(QObject):
             )
         )
 
+    def predict_motion_curves(self) -> None:
+        """Curves from the motion in the picture (training-free, every model): seeds the curve editor."""
+        p = self.project
+        video = p.video_abspath() if p.video is not None else None
+        if video is None:
+            self._report("Open a video first: the curves are predicted from the picture", "job")
+            return
+
+        def done(curve: Any) -> None:
+            if self.project is p:
+                p.set_curves(curve, "Predict curves from motion")
+
+        self.jobs.submit(
+            Job("Predict curves from motion", motion_job(Path(video)), on_return=done, kind="predict")
+        )
+
     def generate(self, region: tuple[float, float] | None = None, source_take: Take | None = None) -> None:
         from triergon_studio.errors import StudioError
 
@@ -211,6 +229,30 @@ class GenerationController(QObject):
                 return
             region = (lo, hi)
         self.generate(region, source)
+
+    def vary_take(self, take_id: str | None = None) -> None:
+        """ "Vary this take": the take's file becomes the init audio (``prompts.init_audio``, an undoable edit;
+        how much of it survives is ``settings.init_noise``, None = the model's default) and its span is
+        generated again. The init audio stays in the prompts until the panel's Clear removes it."""
+        from triergon_studio.core.model import ReferenceClip
+        from triergon_studio.errors import StudioError
+
+        self._flush()
+        p = self.project
+        take_id = take_id or self._selected_take()
+        if not take_id:
+            self._report("Select a take first: Vary makes new takes from the selected one", "job")
+            return
+        try:
+            take = p.take(take_id)
+        except StudioError as exc:
+            self._report(str(exc), "job")
+            return
+        start = float(take.metadata.get("start_s", 0.0)) if isinstance(take.metadata, dict) else 0.0
+        clip = ReferenceClip(str(p.take_path(take)), 0.0, None)
+        if p.prompts.init_audio != clip:
+            p.set_prompts(replace(p.prompts, init_audio=clip), f"Vary {take.name}")
+        self.generate((start, start + float(take.duration_s)))
 
     def cancel(self) -> None:
         if self.jobs.cancel_current():

@@ -80,6 +80,20 @@ def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: 
     return run
 
 
+def motion_job(video_path: Path) -> Any:
+    """The training-free motion curves (any model, no weights): ``video.motion.predict_motion_job``."""
+
+    def run(cancel: threading.Event) -> Generator[JobProgress, None, Any]:
+        from triergon_studio.video.motion import predict_motion_job
+
+        yield JobProgress(0, 1, "Predicting the L/R curves from the motion in the picture", "predicting")
+        result = predict_motion_job(str(video_path), cancel=cancel)
+        yield JobProgress(1, 1, result.status, "predicting")
+        return result.curve
+
+    return run
+
+
 def measure_reference(path: str, in_s: float, out_s: float | None, duration_s: float) -> Any:
     """Curves measured on the chosen region of a reference sound, laid over the picture from 0 s."""
     from triergon_studio.audio.io import read_audio

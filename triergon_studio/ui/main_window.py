@@ -32,7 +32,7 @@ from triergon_studio.ui.background import run_async
 from triergon_studio.ui.banner import Banner
 from triergon_studio.ui.curve_toolbar import CurveToolbar
 from triergon_studio.ui.errorlog import log_path, setup_logging, user_message
-from triergon_studio.ui.generation_controller import GenerationController
+from triergon_studio.ui.generation_controller import GenerationController, model_names
 from triergon_studio.ui.help_dialogs import FirstRunGuide, LogDialog
 from triergon_studio.ui.jobs import ModelHost, measure_reference
 from triergon_studio.ui.menus import Item, build_menu
@@ -57,6 +57,7 @@ from triergon_studio.ui.worker import JobQueue
 if TYPE_CHECKING:
     from triergon_studio.core.project import Project
 
+MODEL_FOLDERS_KEY = "models/folders"  # QSettings: the model folders the user added, newest first
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored over a new one
 
 
@@ -155,6 +156,7 @@ class MainWindow(QMainWindow):
         from triergon_studio.ui.engine_location import load_location
 
         self.generation.engine_location = load_location(self.settings).address
+        self._restore_model_folders()
         self.edits = WindowEdits(self)
         self._build_menus()
         self._connect()
@@ -357,6 +359,8 @@ class MainWindow(QMainWindow):
                 Item("generate.region", gen.regenerate_region),
                 None,
                 Item("generate.predict", gen.predict_curves),
+                Item("generate.vary", gen.vary_take, label="Vary selected take", name="varyAction"),
+                Item("generate.predict_motion", gen.predict_motion_curves, name="predictMotionAction"),
                 Item("generate.measure", self.measure_from_reference),
                 None,
                 Item(
@@ -365,6 +369,20 @@ class MainWindow(QMainWindow):
                     label="Engine location…",
                     name="engineLocationAction",
                 ),
+            ],
+            sc,
+            self,
+        )
+        build_menu(
+            bar,
+            "&Models",
+            [
+                Item(
+                    "models.add_folder",
+                    self.prompt_panel.choose_model_folder,
+                    label="Add model folder…",
+                    name="addModelFolderAction",
+                )
             ],
             sc,
             self,
@@ -410,6 +428,7 @@ class MainWindow(QMainWindow):
         p.prompts_edited.connect(self._push_prompts)
         p.settings_edited.connect(self._push_settings)
         p.add_model_requested.connect(self._add_model_folder)
+        p.init_audio_cleared.connect(self._clear_init_audio)
         p.reference.file_chosen.connect(self.load_reference)
         p.reference.cleared.connect(self._clear_reference)
         p.reference.region_changed.connect(self._reference_region)
@@ -420,6 +439,7 @@ class MainWindow(QMainWindow):
         tp.rename_requested.connect(self._rename_take)
         tp.delete_requested.connect(lambda tid: self.guard(self.project.remove_take, tid))
         tp.place_requested.connect(self._place_first_lane)
+        tp.vary_requested.connect(self.generation.vary_take)
         self.generation.takes_added.connect(tp.select)
         lanes = self.timeline.lanes
         lanes.take_dropped.connect(
@@ -587,9 +607,17 @@ class MainWindow(QMainWindow):
         # Surrounding whitespace is not part of a prompt (a stray key press must not change the take).
         text = self.prompt_panel.prompt_text.toPlainText().strip()
         use = self.prompt_panel.use_picture.isChecked()
+        negative = self.prompt_panel.negative_text.text().strip()
         pr = self.project.prompts
-        if text != pr.text or use != pr.use_video:
-            self.project.set_prompts(replace(pr, text=text, use_video=use), "Edit prompts")
+        if text != pr.text or use != pr.use_video or negative != pr.negative_text:
+            self.project.set_prompts(
+                replace(pr, text=text, use_video=use, negative_text=negative), "Edit prompts"
+            )
+
+    def _clear_init_audio(self) -> None:
+        pr = self.project.prompts
+        if pr.init_audio is not None:
+            self.project.set_prompts(replace(pr, init_audio=None), "Stop varying a take")
 
     def _push_settings(self) -> None:
         p = self.prompt_panel
@@ -609,6 +637,17 @@ class MainWindow(QMainWindow):
         if any(getattr(s, k) != v for k, v in changes.items()):
             self.project.set_settings(**changes)
 
+    def model_folders(self) -> list[str]:
+        """The model folders the user added (Models > Add model folder…), newest first."""
+        value = self.settings.value(MODEL_FOLDERS_KEY) or []
+        return [str(x) for x in ([value] if isinstance(value, str) else value)]  # one item reads back as str
+
+    def _restore_model_folders(self) -> None:
+        names = model_names()
+        # A folder that was moved or deleted since is not offered (choosing it would only fail).
+        names += [f for f in self.model_folders() if f not in names and Path(f).is_dir()]
+        self.prompt_panel.set_models(names)
+
     def _add_model_folder(self, folder: str) -> None:
         from triergon_studio.errors import StudioError
 
@@ -621,8 +660,8 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.show_error(str(exc), "model")
             return
-        extra = [str(x) for x in (self.settings.value("models/extra") or []) if str(x) != folder]
-        self.settings.setValue("models/extra", [folder, *extra][:8])
+        extra = [x for x in self.model_folders() if x != folder]
+        self.settings.setValue(MODEL_FOLDERS_KEY, [folder, *extra][:8])
         self.prompt_panel.add_model(folder)
         self.banner.clear("model")
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +34,8 @@ from triergon_studio.ui.timeline import waveform_envelope
 SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")  # shown until the chosen model says what it offers
 MODEL_DEFAULT = "model default"
 CFG_DEFAULT_VALUE = -0.5
+#: "Follow curves" choices after "model default" (None in the project); the engine's FOLLOW_MODES
+FOLLOW_CHOICES = ("off", "shape", "guide", "shape+guide")
 
 
 def task_words(text: bool, audio: bool, video: bool) -> str:
@@ -159,6 +162,7 @@ class PromptPanel(QWidget):
     prompts_edited = Signal()
     settings_edited = Signal()
     add_model_requested = Signal(str)  # a model folder the user chose
+    init_audio_cleared = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,8 +188,28 @@ class PromptPanel(QWidget):
         self.prompt_text.setTabChangesFocus(True)  # Tab moves on; it never types a tab into the prompt
         self.prompt_text.setToolTip("Text prompt (Ctrl+T). Esc leaves the box; Space then plays again.")
         pl.addWidget(self.prompt_text)
+        self.negative_text = QLineEdit()
+        self.negative_text.setObjectName("negativeText")
+        self.negative_text.setPlaceholderText("Negative prompt: what to avoid, e.g. 'music, speech'")
+        self.negative_text.setToolTip("Negative prompt (only for models that take one)")
+        self.negative_text.setEnabled(False)  # until the chosen model says it takes one
+        pl.addWidget(self.negative_text)
         self.reference = ReferenceAudioWidget()
         pl.addWidget(self.reference)
+        # "Vary this take" sets an init audio; it stays in the prompts (and every take) until cleared here.
+        self.init_row = QWidget()
+        self.init_row.setObjectName("initAudioRow")
+        init_layout = QHBoxLayout(self.init_row)
+        init_layout.setContentsMargins(0, 0, 0, 0)
+        self.init_label = QLabel("")
+        self.init_label.setWordWrap(True)
+        self.init_clear = QPushButton("Clear")
+        self.init_clear.setToolTip("Stop starting from this take: generate from noise again")
+        self.init_clear.clicked.connect(self.init_audio_cleared)
+        init_layout.addWidget(self.init_label, 1)
+        init_layout.addWidget(self.init_clear)
+        self.init_row.setVisible(False)
+        pl.addWidget(self.init_row)
         self.use_picture = QCheckBox("Use picture (video prompt)")
         self.use_picture.setChecked(True)
         pl.addWidget(self.use_picture)
@@ -195,6 +219,9 @@ class PromptPanel(QWidget):
         self.predict_button = QPushButton("Predict curves from video")
         self.predict_button.setObjectName("predictButton")
         pl.addWidget(self.predict_button)
+        # Tab from the prompt reaches a button first (Space there plays, as the keyboard habits expect); the
+        # negative prompt comes after the prompt box's buttons.
+        QWidget.setTabOrder(self.predict_button, self.negative_text)
         layout.addWidget(prompt_box)
 
         self.settings_toggle = QToolButton()
@@ -240,10 +267,17 @@ class PromptPanel(QWidget):
         self.span = QComboBox()
         self.span.addItems(["Whole video", "Selected region"])
         self.conform = QCheckBox("Conform to curve after generation")
+        self.follow_curves = QComboBox()
+        self.follow_curves.setObjectName("followCurves")
+        self.follow_curves.addItem(MODEL_DEFAULT)
+        self.follow_curves.addItems(FOLLOW_CHOICES)
+        self.follow_curves.setToolTip(
+            "How the take follows the loudness curves: shape the start noise, guide each step, both, or off"
+        )
         self.add_model_button = QPushButton("Add model folder…")
         self.add_model_button.setObjectName("addModelButton")
         self.add_model_button.setToolTip("Use a model folder (ours, or a Stable Audio Open download)")
-        self.add_model_button.clicked.connect(self._choose_model_folder)
+        self.add_model_button.clicked.connect(self.choose_model_folder)
         settings_head.addWidget(self.add_model_button)
         form.addRow("Model", self.model)
         self.model_note = QLabel("")
@@ -256,6 +290,7 @@ class PromptPanel(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Variations", self.variations)
         form.addRow("Span", self.span)
+        form.addRow("Follow curves", self.follow_curves)
         form.addRow(self.conform)
         layout.addWidget(settings_box)
         layout.addStretch(1)
@@ -298,11 +333,12 @@ class PromptPanel(QWidget):
         self._commit_timer.timeout.connect(self.prompts_edited)
         self.prompt_text.textChanged.connect(self._commit_timer.start)
         self.prompt_text.textChanged.connect(self.refresh_task)
+        self.negative_text.textChanged.connect(self._commit_timer.start)
         self.use_picture.toggled.connect(self._use_picture_toggled)
         for w in (self.steps, self.seed, self.variations):
             w.valueChanged.connect(lambda *_: self.settings_edited.emit())
         self.cfg.valueChanged.connect(lambda *_: self.settings_edited.emit())
-        for c in (self.model, self.sampler, self.span):
+        for c in (self.model, self.sampler, self.span, self.follow_curves):
             c.currentTextChanged.connect(lambda *_: self.settings_edited.emit())
         for cb in (self.seed_locked, self.conform):
             cb.toggled.connect(lambda *_: self.settings_edited.emit())
@@ -348,6 +384,7 @@ class PromptPanel(QWidget):
             return
         caps, d = info.capabilities, info.defaults
         self.prompt_text.setEnabled(caps.text)
+        self.negative_text.setEnabled(caps.negative_text)
         self.reference.setEnabled(caps.reference_audio)
         self.use_picture.setEnabled(caps.video)
         self.predict_button.setEnabled(caps.lufs_predictor)
@@ -386,7 +423,7 @@ class PromptPanel(QWidget):
         self.model_note.setVisible(bool(caps.notes))
         self.model_note.setToolTip(summary)
 
-    def _choose_model_folder(self) -> None:
+    def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
         if folder:
             self.add_model_requested.emit(folder)
@@ -407,6 +444,7 @@ class PromptPanel(QWidget):
             self.variations,
             self.span,
             self.conform,
+            self.follow_curves,
         )
         for w in widgets:
             w.blockSignals(True)
@@ -422,6 +460,10 @@ class PromptPanel(QWidget):
         self.variations.setValue(int(s.variations))
         self.span.setCurrentIndex(0 if s.span is None else 1)
         self.conform.setChecked(bool(s.conform))
+        follow = MODEL_DEFAULT if s.follow_curves is None else str(s.follow_curves)
+        if self.follow_curves.findText(follow) < 0:
+            self.follow_curves.addItem(follow)  # a project's value stays visible as it is
+        self.follow_curves.setCurrentText(follow)
         for w in widgets:
             w.blockSignals(False)
 
@@ -429,10 +471,12 @@ class PromptPanel(QWidget):
         """steps, cfg and sampler as the project stores them: None for "the model's default"."""
         cfg = float(self.cfg.value())
         sampler = self.sampler.currentText()
+        follow = self.follow_curves.currentText()
         return {
             "steps": self.steps.value() or None,
             "cfg": None if cfg <= CFG_DEFAULT_VALUE else cfg,
             "sampler": None if sampler == MODEL_DEFAULT else sampler,
+            "follow_curves": None if follow == MODEL_DEFAULT else follow,
         }
 
     def show_prompts(self, prompts: Any) -> None:
@@ -441,6 +485,13 @@ class PromptPanel(QWidget):
             self.prompt_text.blockSignals(True)
             self.prompt_text.setPlainText(prompts.text)
             self.prompt_text.blockSignals(False)
+        if self.negative_text.text().strip() != prompts.negative_text:
+            self.negative_text.blockSignals(True)
+            self.negative_text.setText(prompts.negative_text)
+            self.negative_text.blockSignals(False)
+        init = prompts.init_audio
+        self.init_label.setText(f"Varying: {Path(init.path).name}" if init is not None else "")
+        self.init_row.setVisible(init is not None)
         self.use_picture.blockSignals(True)
         self.use_picture.setChecked(bool(prompts.use_video))
         self.use_picture.blockSignals(False)

@@ -82,7 +82,9 @@ DEFAULTS: tuple[ShortcutDef, ...] = (
     ShortcutDef("generate.run", "Generate", "Generate", "Ctrl+Return"),
     ShortcutDef("generate.cancel", "Cancel generation", "Generate", "Ctrl+."),
     ShortcutDef("generate.region", "Regenerate region", "Generate", "Ctrl+Shift+Return"),
+    ShortcutDef("generate.vary", "Vary the selected take (it becomes the init audio)", "Generate", ""),
     ShortcutDef("generate.predict", "Predict curves from video", "Generate", "Ctrl+Shift+P"),
+    ShortcutDef("generate.predict_motion", "Predict curves from motion", "Generate", "Ctrl+Alt+P"),
     ShortcutDef("generate.measure", "Measure curves from reference audio", "Generate", "Ctrl+Shift+M"),
     ShortcutDef("help.shortcuts", "Keyboard shortcuts", "Help", "F1"),
 )

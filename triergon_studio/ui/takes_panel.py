@@ -35,6 +35,25 @@ def _num(value: Any, fmt: str, unit: str) -> str:
     return f"{v:{fmt}} {unit}" if math.isfinite(v) else f"-inf {unit}"
 
 
+def settings_words(take: Any) -> str:
+    """How the take was made, in one tooltip: model, steps, CFG, sampler, curve following, init audio."""
+    s = take.settings
+    if s is None:
+        return take.name
+    parts = [
+        f"model {s.model}",
+        f"{s.steps} steps" if s.steps is not None else "",
+        f"CFG {s.cfg:g}" if s.cfg is not None else "",
+        str(s.sampler or ""),
+        f"follow curves: {s.follow_curves}" if s.follow_curves else "",
+    ]
+    init = take.prompts.init_audio if take.prompts is not None else None
+    if init is not None:
+        noise = f" at noise {s.init_noise:g}" if s.init_noise is not None else ""
+        parts.append(f"varied from {init.path.replace(chr(92), '/').split('/')[-1]}{noise}")
+    return f"{take.name}: " + ", ".join(p for p in parts if p)
+
+
 class TakesTree(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +103,7 @@ class TakesPanel(QWidget):
     delete_requested = Signal(str)
     place_requested = Signal(str)  # put the take on the first lane at 0 s
     regenerate_requested = Signal(str)
+    vary_requested = Signal(str)  # new takes from this take as init audio
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +126,13 @@ class TakesPanel(QWidget):
         self.place_button.clicked.connect(lambda: self._emit_for_current(self.place_requested))
         self.rename_button.clicked.connect(self._start_rename)
         self.delete_button.clicked.connect(lambda: self._emit_for_current(self.delete_requested))
+        # Right-click a take: its commands (the same as the Generate menu's, for this take).
+        # (QWidget.addAction(text): no QAction class in this module, whose signals test_worker checks for bool.)
+        self.vary_action = self.tree.addAction("Vary this take")
+        self.vary_action.setObjectName("varyTakeAction")
+        self.vary_action.setToolTip("Generate new takes that start from this one (init audio)")
+        self.vary_action.triggered.connect(lambda: self._emit_for_current(self.vary_requested))
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
     def hidden_columns(self) -> list[int]:
         return [k for k in range(len(COLUMNS)) if self.tree.isColumnHidden(k)]
@@ -143,6 +170,7 @@ class TakesPanel(QWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, take.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setToolTip(2, prompt)
+            item.setToolTip(0, settings_words(take))
             stats = self._stats.get(take.id)
             if stats is not None:
                 item.setText(4, _num(stats[0], ".1f", "LUFS"))
