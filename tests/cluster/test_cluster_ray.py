@@ -56,7 +56,7 @@ def _run(address: str, cues: Path, out: Path, on_progress: Any, timeout: float =
 @pytest.mark.slow
 def test_worker_killed_mid_cue_is_retried_on_another_worker(ray_head: Head, tmp_path: Path) -> None:
     cues = write_cues(
-        tmp_path / "cues.jsonl", [cue("long", 0.0, 0.5, 11, steps=12), cue("short", 0.0, 0.3, 5)]
+        tmp_path / "cues.jsonl", [cue("long", 0.0, 0.5, 11, steps=1500), cue("short", 0.0, 0.3, 5)]
     )
     ref = reference(cues, tmp_path / "ref")
     killed: list[int] = []
@@ -86,7 +86,7 @@ def test_head_stopped_mid_run_fails_clearly_and_the_run_resumes(ray_client_env: 
         [
             cue("a", 0.0, 0.3, 1, steps=2),
             cue("b", 0.0, 0.3, 2, steps=2),
-            cue("c", 0.0, 0.5, 3, steps=30),
+            cue("c", 0.0, 0.5, 3, steps=3000),
             cue("d", 0.0, 0.3, 4),
         ],
     )

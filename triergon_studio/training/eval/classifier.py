@@ -131,6 +131,14 @@ def train_classifier(
 CLASSIFIER_FORMAT = "triergon-eval-classifier"
 
 
+def work_classifier(work: Path) -> Path:
+    """The classifier ``reproduce`` trained in ``work`` (safetensors; a run from before the format change has
+    a .pt)."""
+    new = Path(work) / "classifier.safetensors"
+    old = Path(work) / "classifier.pt"
+    return old if old.exists() and not new.exists() else new
+
+
 def save_classifier(path: Path, model: SoundClassifier, meta: dict[str, Any]) -> None:
     """Weights as safetensors, everything else as JSON in its metadata: loading it can never run code."""
     import json

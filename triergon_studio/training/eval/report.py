@@ -217,13 +217,6 @@ def _lr(errs: list[np.ndarray]) -> ChannelMAE:
     return ChannelMAE(round(float(left), 3), round(float(right), 3), round(float((left + right) / 2), 3))
 
 
-def work_classifier(work: Path) -> Path:
-    """The classifier ``reproduce`` trained (safetensors; a run from before the format change has a .pt)."""
-    new = Path(work) / "classifier.safetensors"
-    old = Path(work) / "classifier.pt"
-    return old if old.exists() and not new.exists() else new
-
-
 def bundled_classifier(model_dir: Path) -> Path:
     """The classifier a model folder carries, which its manifest must cover like every other file."""
     from triergon_studio.engine.checkpoint_io import verify_sha256
@@ -316,6 +309,7 @@ def evaluate_and_record(
     """Evaluate the bundled model and write the figures into its manifest (rewritten atomically).
     ``jobs`` > 1 splits the rows over that many one-thread processes (same figures, less wall time)."""
     from triergon_studio.engine.config import ModelConfig
+    from triergon_studio.training.eval.classifier import work_classifier
     from triergon_studio.training.fileio import atomic_write_json, atomic_write_text
 
     if jobs > 1:
