@@ -37,13 +37,19 @@ def test_remote_engine_gives_the_local_take_and_cancels(ray_head: Head, tmp_path
     from triergon_studio.takes import load_model, make_takes, run_to_end
 
     spec = TakeSpec(span=TimeSpan(0.0, 0.4), text="glass", steps=4, seed=21, model=MODEL)
-    torch.set_num_threads(1)
-    (ref,) = run_to_end(make_takes(spec, load_model(MODEL), [tmp_path / "ref.wav"], bits="32f"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers run; restored so later tests keep their own thread count
+    try:
+        (ref,) = run_to_end(make_takes(spec, load_model(MODEL), [tmp_path / "ref.wav"], bits="32f"))
+    finally:
+        torch.set_num_threads(threads)
     eng = RemoteEngine(Location("ray", ray_head.address), 30)
     try:
         seen = []
         (rec,) = run_to_end(eng.make_takes(spec, [tmp_path / "remote.wav"], bits="32f"), seen.append)
-        assert [p.step for p in seen if p.stage == "sampling"] == [1, 2, 3, 4]
+        # progress is polled, so a busy client may see steps coalesced, never out of order or invented
+        steps_seen = [p.step for p in seen if p.stage == "sampling"]
+        assert steps_seen and steps_seen == sorted(set(steps_seen)) and set(steps_seen) <= {1, 2, 3, 4}
         np.testing.assert_array_equal(read_audio(rec.path)[0], read_audio(ref.path)[0])
         assert rec.seed == 21 and rec.settings.steps == 4 and rec.record["metadata"]["seed"] == 21
 
@@ -54,7 +60,7 @@ def test_remote_engine_gives_the_local_take_and_cancels(ray_head: Head, tmp_path
             for p in eng.make_takes(long, [tmp_path / "cancelled.wav"], cancel=cancel):
                 if p.stage == "sampling":
                     steps.append(p.step)
-                    if p.step == 2:
+                    if p.step >= 2:  # ">=": polled progress may skip a step
                         cancel.set()
         assert steps and max(steps) < 400
         assert not (tmp_path / "cancelled.wav").exists()

@@ -54,10 +54,11 @@ def evaluate_parallel(
     """Run the rows of ``model_dir`` (and the V+T+GT row of ``compare``) in parallel processes."""
     from triergon_studio.engine.config import ModelConfig
     from triergon_studio.training.corpus.heldout import write_heldout
+    from triergon_studio.training.eval.classifier import work_classifier
 
     if not (heldout_dir / "heldout.json").exists():  # written once, before the processes could race on it
         write_heldout(heldout_dir, n_clips)
-    classifier = work / "classifier.safetensors"
+    classifier = work_classifier(work)
     jobs_list: list[tuple[Path, list[str], Path]] = [
         (model_dir, g, work / f"eval_part{i}.json")
         for i, g in enumerate(row_groups(ROWS, jobs - (compare is not None)))
