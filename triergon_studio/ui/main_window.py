@@ -649,14 +649,11 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_models(names)
 
     def _add_model_folder(self, folder: str) -> None:
+        from triergon_studio.engine.families.registry import describe
         from triergon_studio.errors import StudioError
 
         try:
-            from triergon_studio.engine.families.registry import describe
-
             describe(folder)  # torch-free: the folder's config names a family this app knows
-        except ImportError:
-            pass  # the model registry is not in this build: the loader checks the folder when it runs
         except StudioError as exc:
             self.show_error(str(exc), "model")
             return
