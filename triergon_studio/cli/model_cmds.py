@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -265,8 +264,6 @@ def spec_from_args(args: argparse.Namespace, video: Any, curves: Any) -> Any:
     else:
         if args.start is not None or args.end is not None:
             raise ModelError("--start/--end select a span of a VIDEO; without one, use --duration")
-        if not (math.isfinite(args.duration) and args.duration > 0):
-            raise ModelError(f"duration must be a positive number of seconds, got {args.duration}")
         span = TimeSpan(0.0, float(args.duration))
     extra: dict[str, float] = {}
     for kv in getattr(args, "guide", []) or []:  # curve guidance knobs (issue 13)
