@@ -29,7 +29,10 @@ CONFIG_VERSION = 1
 
 @dataclass
 class VAEConfig:
-    """Oobleck VAE (Stable Audio Open). The encoder outputs 2*latent_dim channels (mean and scale)."""
+    """The autoencoder. ``kind`` "oobleck": Stable Audio Open's VAE (the paper's presets and SAO checkpoints);
+    "stft": the spectral autoencoder (engine/models/stft_ae.py) of the compact preset, where ``channels`` is
+    its width, ``strides`` holds one latent stride over STFT frames of ``hop_length`` samples, and
+    ``c_mults`` is unused. Either encoder outputs 2*latent_dim channels (mean and scale)."""
 
     io_channels: int = 2
     channels: int = 128
@@ -38,12 +41,28 @@ class VAEConfig:
     latent_dim: int = 64
     use_snake: bool = True
     final_tanh: bool = False
+    kind: Literal["oobleck", "stft"] = "oobleck"
+    n_fft: int = 1024
+    hop_length: int = 256
+    enc_blocks: int = 2
+    dec_blocks: int = 4
 
     @property
     def downsampling_ratio(self) -> int:
-        return math.prod(self.strides)
+        return math.prod(self.strides) * (self.hop_length if self.kind == "stft" else 1)
 
     def validate(self) -> None:
+        if self.kind == "stft":
+            if len(self.strides) != 1 or self.strides[0] < 2 or self.strides[0] % 2:
+                raise ModelError(f"VAE config: an stft autoencoder takes one even stride, got {self.strides}")
+            if self.io_channels != 2 or self.n_fft < 2 * self.hop_length or self.hop_length < 1:
+                raise ModelError(
+                    "VAE config: an stft autoencoder needs stereo and n_fft >= 2 * hop_length, got "
+                    f"io_channels {self.io_channels}, n_fft {self.n_fft}, hop_length {self.hop_length}"
+                )
+            return
+        if self.kind != "oobleck":
+            raise ModelError(f"VAE config: kind must be 'oobleck' or 'stft', got {self.kind!r}")
         if len(self.c_mults) != len(self.strides) or not self.strides:
             raise ModelError(
                 f"VAE config: c_mults {self.c_mults} and strides {self.strides} differ in length"
@@ -289,7 +308,8 @@ def _compact() -> ModelConfig:
     return ModelConfig(
         name="compact",
         preset="compact",
-        vae=VAEConfig(channels=8, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8], latent_dim=32),
+        # The spectral autoencoder (stft_ae.py): the compact Oobleck VAE learnt timbre too slowly on a CPU.
+        vae=VAEConfig(kind="stft", channels=256, c_mults=[], strides=[8], latent_dim=32),
         dit=DiTConfig(
             io_channels=32,
             embed_dim=256,

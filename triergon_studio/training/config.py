@@ -94,6 +94,8 @@ class VAEStageConfig(RunConfig):
     crop_seconds: float = 0.0  # random crops of this length inside each segment (0 = whole segment)
     kl_weight: float = 1e-4
     stereo_weight: float = 0.5
+    stft_weight: float = 1.0  # the L/R multi-resolution STFT term (mid/side has stereo_weight)
+    stft_ffts: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
     envelope_weight: float = 0.0
     mel_weight: float = 0.0
     sample_latents: bool = True  # False: train on the posterior mean (KL reduced to an L2 on the mean)

@@ -40,7 +40,7 @@ from triergon_studio.training.pool import Pool, build_pool
 
 if TYPE_CHECKING:
     from triergon_studio.engine.models.encoders import PromptEncoder
-    from triergon_studio.engine.models.vae import OobleckVAE, WNConv1d
+    from triergon_studio.engine.models.vae import LatentAutoencoder, OobleckVAE, WNConv1d
 
 # ---- model and weights -------------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class Stage:
 
 
 class VAEModule(nn.Module):
-    def __init__(self, vae: OobleckVAE, cfg: VAEStageConfig, disc: nn.Module | None) -> None:
+    def __init__(self, vae: LatentAutoencoder, cfg: VAEStageConfig, disc: nn.Module | None) -> None:
         super().__init__()
         self.vae, self.cfg = vae, cfg
         self.disc = [disc]  # a list keeps the discriminator out of this module's parameters
@@ -225,10 +225,16 @@ class VAEModule(nn.Module):
             z = mean
             kl = (mean * mean).sum(1).mean()
         y = self.vae.decode(z, x.shape[-1])
-        mr = losses.multi_resolution_stft(y, x)
-        ms = losses.sum_difference_stft(y, x)
+        ffts = tuple(self.cfg.stft_ffts)
+        mr = losses.multi_resolution_stft(y, x, ffts) if self.cfg.stft_weight > 0 else y.new_zeros(())
+        ms = losses.sum_difference_stft(y, x, ffts)
         env = losses.envelope_loss(y, x)
-        loss = mr + self.cfg.stereo_weight * ms + self.cfg.kl_weight * kl + self.cfg.envelope_weight * env
+        loss = (
+            self.cfg.stft_weight * mr
+            + self.cfg.stereo_weight * ms
+            + self.cfg.kl_weight * kl
+            + self.cfg.envelope_weight * env
+        )
         metrics = {
             "mrstft": float(mr.detach()),
             "midside": float(ms.detach()),
@@ -272,7 +278,7 @@ def data_dependent_init(vae: OobleckVAE, audio: Tensor) -> int:
         axis = 1 if getattr(conv, "transpose", False) else 0  # the output-channel axis
         shape = [1] * w.ndim
         shape[axis] = -1
-        _wn_set(conv, w * (goal / std).view(shape))
+        conv.set_weight(w * (goal / std).view(shape))
         if conv.bias is not None:
             conv.bias.copy_(conv.bias * goal / std - o.mean(1) * goal / std * (conv is not last))
     return len(convs)
@@ -298,8 +304,9 @@ class VAEStage(Stage):
                 self.disc_train = nn.parallel.DistributedDataParallel(self.disc, device_ids=ids)
         self.module = VAEModule(model.vae, cfg, self.disc)
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=False))
-        if cfg.data_init and not cfg.init:
-            data_dependent_init(model.vae, self.next_batch(np.random.default_rng([cfg.seed, 0xD1]))["audio"])
+        if cfg.data_init and not cfg.init and model.vae.cfg.kind == "oobleck":
+            batch = self.next_batch(np.random.default_rng([cfg.seed, 0xD1]))
+            data_dependent_init(cast("OobleckVAE", model.vae), batch["audio"])
 
     def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
         b = super().next_batch(rng)
@@ -354,27 +361,10 @@ class VAEStage(Stage):
             self.disc_opt.load_state_dict(state["disc_opt"])
 
 
-def _wn_set(conv: WNConv1d, weight: Tensor) -> None:
-    """Set a weight-normed conv's effective weight (g = per-output-row norm, v = the weight)."""
-    dims = tuple(range(1, weight.ndim))
-    conv.weight_v.copy_(weight)
-    conv.weight_g.copy_(weight.norm(dim=dims, keepdim=True))
-
-
 @torch.no_grad()
-def normalise_latents(vae: OobleckVAE, mean: Tensor, std: Tensor) -> None:
-    """z' = (z - mean) / std, exactly, by editing two convs (the decoder sees z = z' std + mean)."""
-    enc_out = cast("WNConv1d", vae.encoder.layers[-1])  # the Oobleck encoder ends in a WNConv1d
-    dec_in = cast("WNConv1d", vae.decoder.layers[0])  # and its decoder starts with one
-    assert enc_out.bias is not None and dec_in.bias is not None  # both are built with a bias
-    c = mean.numel()
-    w = enc_out.weight().clone()
-    w[:c] = w[:c] / std[:, None, None]
-    _wn_set(enc_out, w)
-    enc_out.bias[:c] = (enc_out.bias[:c] - mean) / std
-    w = dec_in.weight().clone()  # [out, C, k]
-    dec_in.bias.add_((w * mean[None, :, None]).sum(dim=(1, 2)))
-    _wn_set(dec_in, w * std[None, :, None])
+def normalise_latents(vae: LatentAutoencoder, mean: Tensor, std: Tensor) -> None:
+    """z' = (z - mean) / std, exactly (the decoder sees z = z' std + mean)."""
+    vae.fold_latent_normalisation(mean, std)
 
 
 class EncodersModule(nn.Module):

@@ -23,7 +23,7 @@ from triergon_studio.engine.models.conditioning import (
 from triergon_studio.engine.models.dit import DiffusionTransformer
 from triergon_studio.engine.models.encoder_factory import build_prompt_encoders
 from triergon_studio.engine.models.lufs_predictor import LufsPredictor
-from triergon_studio.engine.models.vae import OobleckVAE
+from triergon_studio.engine.models.vae import build_autoencoder
 from triergon_studio.errors import ModelError
 
 __all__ = [
@@ -63,7 +63,7 @@ class TriErgon(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.vae = OobleckVAE(cfg.vae)
+        self.vae = build_autoencoder(cfg.vae)
         self.dit = DiffusionTransformer(cfg.dit)
         self.conditioner = build_conditioner(cfg.conditioning)
         if encoders is None and build_encoders and cfg.encoders is not None:

@@ -53,6 +53,12 @@ class WNConv1d(nn.Module):
     def weight(self) -> Tensor:
         return self.weight_v * (self.weight_g / _norm_except_0(self.weight_v))
 
+    @torch.no_grad()
+    def set_weight(self, weight: Tensor) -> None:
+        """Set the effective weight (g = per-output-row norm, v = the weight)."""
+        self.weight_v.copy_(weight)
+        self.weight_g.copy_(_norm_except_0(weight))
+
     def forward(self, x: Tensor) -> Tensor:
         w = self.weight().to(x.dtype)
         b = self.bias.to(x.dtype) if self.bias is not None else None
@@ -172,15 +178,17 @@ def vae_sample(
     return mean + std * noise, kl
 
 
-class OobleckVAE(nn.Module):
-    """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / stride)]."""
+class LatentAutoencoder(nn.Module):
+    """What the rest of the program uses of an autoencoder: ``encoder`` returns mean and scale stacked on the
+    channel axis, ``decoder`` maps latents back to audio, and the total stride fixes the latent rate."""
+
+    encoder: nn.Module
+    decoder: nn.Module
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.encoder = OobleckEncoder(cfg)
-        self.decoder = OobleckDecoder(cfg)
 
     @property
     def stride(self) -> int:
@@ -221,3 +229,40 @@ class OobleckVAE(nn.Module):
             else:
                 audio = F.pad(audio, (0, n_samples - audio.shape[-1]))
         return audio
+
+    def fold_latent_normalisation(self, mean: Tensor, std: Tensor) -> None:
+        """Make the encoder return (z - mean) / std and the decoder accept it, by editing weights."""
+        raise NotImplementedError
+
+
+class OobleckVAE(LatentAutoencoder):
+    """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / stride)]."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__(cfg)
+        self.encoder = OobleckEncoder(cfg)
+        self.decoder = OobleckDecoder(cfg)
+
+    @torch.no_grad()
+    def fold_latent_normalisation(self, mean: Tensor, std: Tensor) -> None:
+        enc_out = self.encoder.layers[-1]  # the Oobleck encoder ends in a WNConv1d
+        dec_in = self.decoder.layers[0]  # and its decoder starts with one
+        assert isinstance(enc_out, WNConv1d) and isinstance(dec_in, WNConv1d)
+        assert enc_out.bias is not None and dec_in.bias is not None  # both are built with a bias
+        c = mean.numel()
+        w = enc_out.weight().clone()
+        w[:c] = w[:c] / std[:, None, None]
+        enc_out.set_weight(w)
+        enc_out.bias[:c] = (enc_out.bias[:c] - mean) / std
+        w = dec_in.weight().clone()  # [out, C, k]
+        dec_in.bias.add_((w * mean[None, :, None]).sum(dim=(1, 2)))
+        dec_in.set_weight(w * std[None, :, None])
+
+
+def build_autoencoder(cfg: VAEConfig) -> LatentAutoencoder:
+    """The autoencoder a config names (``kind``): Oobleck for the paper's presets and Stable Audio Open."""
+    if cfg.kind == "stft":
+        from triergon_studio.engine.models.stft_ae import SpectralAE
+
+        return SpectralAE(cfg)
+    return OobleckVAE(cfg)

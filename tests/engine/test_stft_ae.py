@@ -1,0 +1,149 @@
+"""The compact preset's spectral autoencoder: lengths, latent rate, mid/side coding, the exact latent
+normalisation fold, gradients, config checks and a save/load round trip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from triergon_studio.engine.config import VAEConfig, get_preset
+from triergon_studio.engine.models.stft_ae import SpectralAE
+from triergon_studio.engine.models.vae import build_autoencoder
+from triergon_studio.errors import ModelError
+
+
+def small_cfg() -> VAEConfig:
+    return VAEConfig(
+        kind="stft", channels=32, c_mults=[], strides=[8], latent_dim=8, n_fft=512, hop_length=128
+    )
+
+
+@pytest.fixture(scope="module")
+def ae() -> SpectralAE:
+    torch.manual_seed(0)
+    model = build_autoencoder(small_cfg())
+    assert isinstance(model, SpectralAE)
+    return model.eval()
+
+
+@pytest.mark.parametrize("n", [1, 1023, 1024, 1025, 44_101])
+def test_any_length_round_trips_shape(ae: SpectralAE, n: int) -> None:
+    x = torch.randn(2, 2, n) * 0.1
+    with torch.inference_mode():
+        z = ae.encode(x)
+        assert z.shape == (2, 8, math.ceil(n / 1024))
+        y = ae.decode(z, n)
+    assert y.shape == (2, 2, n) and torch.isfinite(y).all()
+
+
+def test_decoder_output_is_stride_times_frames(ae: SpectralAE) -> None:
+    with torch.inference_mode():
+        assert ae.decode(torch.randn(1, 8, 5)).shape == (1, 2, 5 * 1024)
+
+
+def test_the_compact_preset_uses_it_at_the_old_latent_rate() -> None:
+    cfg = get_preset("compact")
+    assert cfg.vae.kind == "stft" and cfg.vae.downsampling_ratio == 2048 and cfg.vae.latent_dim == 32
+    assert cfg.latent_rate_hz == pytest.approx(44100 / 2048)
+
+
+def test_a_centred_source_decodes_to_identical_channels(ae: SpectralAE) -> None:
+    """Mid/side coding: with the side spectrum's head silenced, left and right are the same signal."""
+    torch.manual_seed(1)
+    model = build_autoencoder(small_cfg()).eval()
+    head = model.decoder.head
+    bins = small_cfg().n_fft // 2 + 1
+    with torch.no_grad():  # rows [side, log-magnitude] of the head: drive the side magnitude to ~0
+        rows = slice(2 * bins, 3 * bins)
+        head.weight[rows] = 0.0
+        head.bias[rows] = -30.0
+        y = model.decode(torch.randn(1, 8, 4))
+    assert float((y[:, 0] - y[:, 1]).abs().max()) < 1e-6 * float(y.abs().max())
+    assert float(y.abs().max()) > 0
+
+
+def test_latent_normalisation_fold_is_exact() -> None:
+    torch.manual_seed(2)
+    model = build_autoencoder(small_cfg()).eval()
+    x = torch.randn(2, 2, 8192) * 0.2
+    with torch.no_grad():
+        z = model.encode(x)
+        y = model.decode(z)
+        mean, std = torch.randn(8) * 0.3, torch.rand(8) + 0.5
+        model.fold_latent_normalisation(mean, std)
+        z2 = model.encode(x)
+        torch.testing.assert_close(z2, (z - mean[None, :, None]) / std[None, :, None], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model.decode(z2), y, atol=1e-5, rtol=1e-4)
+
+
+def test_gradients_reach_every_parameter(ae: SpectralAE) -> None:
+    model = build_autoencoder(small_cfg())
+    x = torch.randn(2, 2, 4096) * 0.1
+    y = model.decode(model.encode(x), x.shape[-1])
+    (y - x).pow(2).mean().backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not dead
+    assert all(float(p.grad.abs().sum()) > 0 for p in model.parameters() if p.grad is not None)
+
+
+def test_a_few_steps_reduce_the_spectral_loss() -> None:
+    from triergon_studio.training import losses
+
+    torch.manual_seed(3)
+    model = build_autoencoder(small_cfg())
+    t = torch.arange(8192) / 44100
+    x = torch.stack([torch.stack([0.2 * torch.sin(2 * torch.pi * f * t)] * 2) for f in (330.0, 2500.0)])
+    opt = torch.optim.AdamW(model.parameters(), 2e-3)
+    first = last = 0.0
+    for i in range(30):
+        y = model.decode(model.encode(x), x.shape[-1])
+        loss = losses.multi_scale_mel(y, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first, last = (float(loss), float(loss)) if i == 0 else (first, float(loss))
+    assert last < 0.6 * first
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"strides": [8, 8]},
+        {"strides": [3]},
+        {"n_fft": 256, "hop_length": 256},
+        {"io_channels": 1},
+    ],
+)
+def test_bad_configs_are_refused(kw: dict[str, object]) -> None:
+    cfg = small_cfg()
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    with pytest.raises(ModelError, match="stft autoencoder"):
+        cfg.validate()
+
+
+def test_unknown_kind_is_refused() -> None:
+    with pytest.raises(ModelError, match="kind"):
+        VAEConfig(kind="wavenet").validate()  # type: ignore[arg-type]
+
+
+def test_saved_model_folder_round_trips(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import load_model_dir, save_model_dir
+
+    cfg = get_preset("tiny")
+    cfg.vae = small_cfg()
+    torch.manual_seed(4)
+    model = build_model(cfg)
+    folder = save_model_dir(model, cfg, Path(str(tmp_path)) / "m", {})
+    loaded = load_model_dir(folder)
+    assert loaded.cfg.vae.kind == "stft"
+    x = torch.randn(1, 2, 4096) * 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded.vae.decode(loaded.vae.encode(x)), model.vae.decode(model.vae.encode(x))
+        )

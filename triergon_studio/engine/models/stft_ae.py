@@ -1,0 +1,133 @@
+"""A spectral autoencoder for the compact preset: STFT features in, an inverse-STFT head out (the Vocos
+design, Siuzdenko et al. 2023), at the same latent rate and width as the compact Oobleck VAE.
+
+Why: the compact Oobleck VAE (8 base channels, a chain of transposed convolutions at 44.1 kHz) learns timbre
+too slowly on a 2-core CPU (33 % of its reconstructions recognisable after 2,600 steps). Here every layer runs
+at the STFT frame rate (hop 256: 172 frames/s) or the latent rate (21.5 frames/s), and the waveform comes from
+one inverse STFT, so a training step costs a fraction of the Oobleck one and the loss sees the spectrum
+directly.
+
+Stereo is coded as mid/side: a centred source (S = 0) decodes to identical, phase-coherent channels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from triergon_studio.engine.config import VAEConfig
+from triergon_studio.engine.models.vae import LatentAutoencoder
+
+LOG_FLOOR = 1e-5
+MAX_LOG_MAG = 6.0  # exp(6) ~ 400: far above any in-range spectrum bin, keeps early training finite
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv (k 7) -> LayerNorm -> pointwise MLP (x3) -> layer scale, residual."""
+
+    def __init__(self, dim: int, layer_scale: float = 0.1) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.pw1 = nn.Linear(dim, 3 * dim)
+        self.pw2 = nn.Linear(3 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.dwconv(x).transpose(1, 2)
+        y = self.pw2(F.gelu(self.pw1(self.norm(y))))
+        return x + (self.gamma * y).transpose(1, 2)
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over channels of a [B, C, T] tensor."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+def _mid_side(audio: Tensor) -> Tensor:
+    left, right = audio[:, 0], audio[:, 1]
+    return torch.stack([(left + right) * 0.5, (left - right) * 0.5], dim=1)
+
+
+class SpectralEncoder(nn.Module):
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        bins = cfg.n_fft // 2 + 1
+        width, stride = cfg.channels, cfg.strides[0]
+        self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.inp = nn.Conv1d(cfg.io_channels * bins, width, 3, padding=1)
+        self.inp_norm = ChannelNorm(width)
+        self.frame_blocks = nn.Sequential(*[ConvNeXtBlock(width) for _ in range(cfg.enc_blocks)])
+        self.down = nn.Conv1d(width, width, 2 * stride, stride=stride, padding=stride // 2)
+        self.latent_blocks = nn.Sequential(ConvNeXtBlock(width), ChannelNorm(width))
+        self.out = nn.Conv1d(width, 2 * cfg.latent_dim, 3, padding=1)
+
+    def forward(self, audio: Tensor) -> Tensor:
+        """[B, 2, N] (N a multiple of hop * stride) -> [B, 2 * latent_dim, N / (hop * stride)]."""
+        b, c, n = audio.shape
+        ms = _mid_side(audio).reshape(b * c, n)
+        spec = torch.stft(
+            ms.float(), self.n_fft, self.hop, window=self.window, center=True, return_complex=True
+        )
+        feats = torch.log(spec.abs()[..., : n // self.hop] + LOG_FLOOR)  # drop the centred extra frame
+        x = self.inp(feats.reshape(b, c * feats.shape[1], -1).to(audio.dtype))
+        x = self.frame_blocks(self.inp_norm(x))
+        return self.out(self.latent_blocks(self.down(x)))
+
+
+class SpectralDecoder(nn.Module):
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        width, stride = cfg.channels, cfg.strides[0]
+        self.bins, self.channels = cfg.n_fft // 2 + 1, cfg.io_channels
+        self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.inp = nn.Conv1d(cfg.latent_dim, width, 1)  # pointwise: the latent normalisation folds exactly
+        self.latent_blocks = nn.Sequential(ChannelNorm(width), ConvNeXtBlock(width))
+        self.up = nn.ConvTranspose1d(width, width, 2 * stride, stride=stride, padding=stride // 2)
+        self.frame_blocks = nn.Sequential(*[ConvNeXtBlock(width) for _ in range(cfg.dec_blocks)])
+        self.out_norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, cfg.io_channels * 2 * self.bins)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """[B, latent_dim, T] -> [B, 2, T * hop * stride]."""
+        x = self.frame_blocks(self.up(self.latent_blocks(self.inp(z))))
+        x = F.pad(x, (0, 1), mode="replicate")  # centred iSTFT of F frames gives (F - 1) * hop samples
+        y = self.head(self.out_norm(x.transpose(1, 2)))  # [B, F, C * 2 * bins]
+        b, frames = y.shape[0], y.shape[1]
+        y = y.view(b, frames, self.channels, 2, self.bins).permute(0, 2, 3, 4, 1).float()
+        mag = torch.exp(y[:, :, 0].clamp(max=MAX_LOG_MAG))
+        phase = y[:, :, 1]
+        spec = torch.polar(mag, phase).reshape(b * self.channels, self.bins, frames)
+        n = (frames - 1) * self.hop
+        wave = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=n)
+        mid, side = wave.view(b, self.channels, n).unbind(1)
+        return torch.stack([mid + side, mid - side], dim=1).to(z.dtype)
+
+
+class SpectralAE(LatentAutoencoder):
+    """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / (hop * stride))]."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__(cfg)
+        self.encoder = SpectralEncoder(cfg)
+        self.decoder = SpectralDecoder(cfg)
+
+    @torch.no_grad()
+    def fold_latent_normalisation(self, mean: Tensor, std: Tensor) -> None:
+        """z' = (z - mean) / std, exactly, by editing the encoder's last and the decoder's first conv."""
+        enc, dec = self.encoder.out, self.decoder.inp
+        assert enc.bias is not None and dec.bias is not None
+        c = mean.numel()
+        enc.weight[:c] /= std[:, None, None]
+        enc.bias[:c] = (enc.bias[:c] - mean) / std
+        dec.bias.add_((dec.weight * mean[None, :, None]).sum(dim=(1, 2)))
+        dec.weight.mul_(std[None, :, None])
