@@ -5,8 +5,10 @@ The family goldens (tests/fixtures/sa3_golden.npz, tests/fixtures/sao/) pin the 
 this pins their inpainting rules (Stable Audio 3 pastes, Stable Audio Open Small projects) and a consumer
 replacing ``x`` between steps, on a toy velocity.
 
-Run once, at commit 34b0370 (the two loops), from the repo root:
-    .venv/bin/python tools/record_flow_golden.py tests/fixtures/flow_golden.npz
+Run once, with the package of commit 34b0370 (the two loops) first on the path, from the repo root:
+    git archive 34b0370 triergon_studio | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old .venv/bin/python tools/record_flow_golden.py tests/fixtures/flow_golden.npz
+The toy velocity, the inputs and the consumer are also what tests/engine/test_flow_sampler.py runs.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from collections.abc import Generator
 import numpy as np
 import torch
 
-from triergon_studio.engine.families.sao_sampling import flow_schedule, steps_flow
 from triergon_studio.engine.sampler_step import SamplerStep
-from triergon_studio.engine.sampling.flow import build_schedule, flow_sampler
 
 SHIFT = {"type": "logsnr", "rate": 0.0, "anchor_logsnr": -6.2, "logsnr_end": 2.0}
 
@@ -52,6 +52,10 @@ def consume(steps: Generator[SamplerStep, None, torch.Tensor], steer: bool) -> n
 
 
 def main(out: str) -> None:
+    # the two loops, as they were at 34b0370 (these names are gone since the merge)
+    from triergon_studio.engine.families.sao_sampling import flow_schedule, steps_flow
+    from triergon_studio.engine.sampling.flow import build_schedule, flow_sampler
+
     data: dict[str, np.ndarray] = {}
     for steer in (False, True):
         tag = "steered" if steer else "plain"

@@ -4,14 +4,14 @@ inpainting rule keeps, its errors, and the grad mode a consumer sees between ste
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from triergon_studio.engine.sampler_step import SamplerStep, drive
+from tools.record_flow_golden import SHIFT, consume, inputs, toy_velocity
+from triergon_studio.engine.sampler_step import drive
 from triergon_studio.engine.sampling.flow import (
     FLOW_SAMPLERS,
     build_schedule,
@@ -21,32 +21,6 @@ from triergon_studio.engine.sampling.flow import (
 from triergon_studio.errors import ModelError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "flow_golden.npz"
-SHIFT = {"type": "logsnr", "rate": 0.0, "anchor_logsnr": -6.2, "logsnr_end": 2.0}
-
-
-def toy_velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(x * 0.8 - t[:, None, None] * 1.1) * 0.9 + 0.2 * x
-
-
-def inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(21)
-    x = torch.randn(1, 4, 16, generator=g)
-    known = torch.randn(1, 4, 16, generator=g)
-    mask = torch.zeros(1, 1, 16)
-    mask[..., 5:11] = 1
-    return x, known, mask.expand(1, 4, 16).contiguous()
-
-
-def consume(steps: Generator[SamplerStep, None, torch.Tensor], steer: bool) -> np.ndarray:
-    seen: list[torch.Tensor] = []
-    while True:
-        try:
-            st = next(steps)
-        except StopIteration as stop:
-            return torch.stack([*seen, stop.value]).numpy()
-        seen += [st.x.clone(), st.denoised.clone()]
-        if steer:
-            st.x = st.x * 0.95 + 0.02
 
 
 CASES = [
