@@ -25,7 +25,7 @@ from triergon_studio.engine.models.sa3_dit import (
     build_cond,
 )
 from triergon_studio.engine.sampler_step import drive
-from triergon_studio.engine.sampling.flow import build_schedule, flow_sampler
+from triergon_studio.engine.sampling.flow import build_schedule, steps_flow
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 KEYS = json.loads((FIX / "sa3_keys.json").read_text())
@@ -157,10 +157,13 @@ def test_full_sampling_run_matches_upstream(name: str, ci: int, run: str) -> Non
         x = known * (1 - level) + x * level
     kv = dit.context_kv(dc.context)
     sigmas = build_schedule(steps, level, cfg.sampling_shift, 100)
-    sampler = flow_sampler(run.removeprefix("run_"))
     out = drive(
-        sampler(
-            lambda xx, tt: dit.guided(xx, tt, dc, cfg_scale, 1.0, context_kv=kv), x, sigmas, generator=gen
+        steps_flow(
+            lambda xx, tt: dit.guided(xx, tt, dc, cfg_scale, 1.0, context_kv=kv),
+            x,
+            sigmas,
+            sampler=run.removeprefix("run_"),
+            generator=gen,
         )
     )
     assert rel_l2(out, GOLD[f"{name}/{run}"]) < 1e-4

@@ -1,4 +1,4 @@
-"""Guidance rules and the rectified-flow samplers of Stable Audio Open, as step generators.
+"""Guidance rules of Stable Audio Open, and the start level of its v-objective schedule.
 
 Guidance acts on the DiT's raw output at its own input ``x`` and time ``t`` (as stable-audio-tools' DiT
 ``forward`` does), batching the conditional and unconditional halves in one pass:
@@ -12,25 +12,21 @@ Guidance acts on the DiT's raw output at its own input ``x`` and time ``t`` (as 
 The unconditional half has every cross-attention token zeroed, or the negative prompt's tokens when there is
 one; the global condition is the positive one in both halves (stable-audio-tools).
 
-Rectified flow (SAO Small): ``x_t = (1 - t) x0 + t noise``, the network predicts ``v = noise - x0``, so the
-denoised estimate is ``x - t v``. Schedules and samplers follow stable-audio-tools 0.0.19 ``sample_rf``:
-log-SNR spaced from the start level to log-SNR 2, then 0; ``pingpong`` re-noises the denoised estimate to the
-next level with fresh noise (what the distilled Small expects), ``euler`` integrates the flow.
+Rectified flow (SAO Small) samples with the shared loop in ``engine.sampling.flow`` (``logsnr_schedule``,
+``steps_flow`` with the ``project`` inpainting rule).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
 GUIDANCE_RULES = ("cfg", "apg")
-FLOW_SAMPLERS = ("pingpong", "euler")
 NetFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]  # (x, t, tokens, global) -> raw output
 GuidedFn = Callable[[Tensor, Tensor], Tensor]  # (x, t) -> guided raw output
 
@@ -90,77 +86,10 @@ def guided(
     return fn
 
 
-# ----------------------------------------------------------------------------------------- schedules
-
-
-def flow_schedule(steps: int, start: float = 1.0) -> Tensor:
-    """stable-audio-tools ``sample_rf``: log-SNR linear from the start level's to 2, t = sigmoid(-logsnr),
-    first value exactly ``start`` and last exactly 0 (float32, as there)."""
-    if steps < 1:
-        raise ModelError(f"need at least one step, got {steps}")
-    start = min(float(start), 1.0)
-    logsnr_max = math.log(((1 - start) / start) + 1e-6) if start < 1 else -6.0
-    t = torch.sigmoid(-torch.linspace(logsnr_max, 2, steps + 1))
-    t[0] = start
-    t[-1] = 0
-    return t
+# ----------------------------------------------------------------------------------------- schedule
 
 
 def v_start_sigma(level: float, sigma_max: float) -> float:
     """SAO 1.0 init level (cosine time t in (0, 1]) -> the VE sigma its schedule starts from: tan(pi t / 2),
     capped at the schedule's top. stable-audio-tools' ``init_noise_level`` is this sigma."""
     return sigma_max if level >= 1 else min(math.tan(math.pi * level / 2), sigma_max)
-
-
-# ----------------------------------------------------------------------------------------- samplers
-
-
-def _noise(like: Tensor, generator: torch.Generator | None) -> Tensor:
-    dev = generator.device if generator is not None else like.device
-    return torch.randn(like.shape, generator=generator, device=dev, dtype=torch.float32).to(
-        like.device, like.dtype
-    )
-
-
-def _project(
-    x: Tensor, t: float, inpaint: tuple[Tensor, Tensor] | None, generator: torch.Generator | None
-) -> Tensor:
-    """Inpainting: keep ``known`` (noised to ``t``) where mask == 0."""
-    if inpaint is None:
-        return x
-    known, mask = inpaint
-    known = known.to(x.device, x.dtype)
-    target = known if t == 0 else known * (1 - t) + _noise(x, generator) * t
-    return torch.lerp(x, target, (1 - mask.to(x.device, x.dtype)).expand_as(x))
-
-
-@torch.no_grad()
-def steps_flow(
-    fn: GuidedFn,
-    x: Tensor,
-    ts: Tensor,
-    *,
-    sampler: str,
-    generator: torch.Generator | None = None,
-    inpaint: tuple[Tensor, Tensor] | None = None,
-) -> Generator[SamplerStep, None, Tensor]:
-    """Rectified-flow ``pingpong`` or ``euler`` over times ``ts`` (ending in 0), one SamplerStep per step."""
-    if sampler not in FLOW_SAMPLERS:
-        raise ModelError(
-            f"unknown sampler {sampler!r} for a rectified-flow model; choose {', '.join(FLOW_SAMPLERS)}"
-        )
-    total = ts.numel() - 1
-    x = _project(x, float(ts[0]), inpaint, generator)
-    for i in range(total):
-        t, t_next = ts[i], ts[i + 1]
-        v = fn(x, t * x.new_ones(x.shape[0]))
-        denoised = x - t * v
-        if sampler == "pingpong":
-            x = (1 - t_next) * denoised + t_next * _noise(x, generator)
-        else:
-            x = x + (t_next - t) * v
-        x = _project(x, float(t_next), inpaint, generator)
-        step = SamplerStep(step=i + 1, total=total, x=x, denoised=denoised, sigma=float(t_next))
-        yield step
-        x = step.x
-    return x

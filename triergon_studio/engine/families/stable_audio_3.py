@@ -247,7 +247,7 @@ class StableAudio3Model:
         import torch.nn.functional as F
 
         from triergon_studio.engine.models.sa3_dit import DiTCond, build_cond
-        from triergon_studio.engine.sampling.flow import build_schedule, flow_sampler
+        from triergon_studio.engine.sampling.flow import build_schedule, steps_flow
 
         dev, c = self.device, self.latent_channels
         total = self.total_frames(n_frames)
@@ -275,10 +275,9 @@ class StableAudio3Model:
         apg = 1.0 if settings.guidance == "apg" else 0.0
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():  # per call: the consumer may need gradients between steps
-                return self.dit.guided(
-                    x, t, dcond, settings.cfg, apg, context_kv=kv, uncond_kv=ukv, local_embs=local_embs
-                ).float()
+            return self.dit.guided(
+                x, t, dcond, settings.cfg, apg, context_kv=kv, uncond_kv=ukv, local_embs=local_embs
+            ).float()
 
         sigma_max = settings.init_noise if init is not None else 1.0
         sigmas = build_schedule(settings.steps, sigma_max, self.cfg.sampling_shift, n_frames)
@@ -288,7 +287,16 @@ class StableAudio3Model:
         full_inpaint = None
         if inpaint is not None:
             full_inpaint = (known, 1.0 - keep)
-        inner = flow_sampler(settings.sampler)(velocity, x, sigmas, generator=generator, inpaint=full_inpaint)
+        # the model sees the known region as an input; the sampler pastes it into what it shows and returns
+        inner = steps_flow(
+            velocity,
+            x,
+            sigmas,
+            sampler=settings.sampler,
+            generator=generator,
+            inpaint=full_inpaint,
+            inpaint_rule="paste",
+        )
         while True:
             try:
                 st = next(inner)

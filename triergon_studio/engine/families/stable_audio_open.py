@@ -286,12 +286,8 @@ class StableAudioOpenModel:
     ) -> Generator[SamplerStep, None, torch.Tensor]:
         import torch
 
-        from triergon_studio.engine.families.sao_sampling import (
-            flow_schedule,
-            guided,
-            steps_flow,
-            v_start_sigma,
-        )
+        from triergon_studio.engine.families.sao_sampling import guided, v_start_sigma
+        from triergon_studio.engine.sampling.flow import logsnr_schedule, steps_flow
 
         dev, dtype = self.device, self.dtype
         uncond = cond.negative_tokens if cond.negative_tokens is not None else torch.zeros_like(cond.tokens)
@@ -313,13 +309,19 @@ class StableAudioOpenModel:
             inpaint = (inpaint[0].to(dev, f32), inpaint[1].to(dev, f32))
         if self.cfg.is_flow:
             start = settings.init_noise if init is not None else 1.0
-            ts = flow_schedule(settings.steps, start).to(dev)
+            ts = logsnr_schedule(settings.steps, start).to(dev)
             x = noise if init is None else init.to(dev, f32) * (1 - start) + noise * start
-            return (
-                yield from steps_flow(
-                    fn, x, ts, sampler=settings.sampler, generator=generator, inpaint=inpaint
-                )
+            # stable-audio-tools keeps the known region by projecting it onto the state at every step
+            flow = steps_flow(
+                fn,
+                x,
+                ts,
+                sampler=settings.sampler,
+                generator=generator,
+                inpaint=inpaint,
+                inpaint_rule="project",
             )
+            return (yield from flow)
         from triergon_studio.engine.sampling import VDenoiser, get_step_sampler, polyexponential_sigmas
 
         top = v_start_sigma(settings.init_noise, SIGMA_MAX) if init is not None else SIGMA_MAX

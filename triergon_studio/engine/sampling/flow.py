@@ -1,14 +1,13 @@
-"""Samplers for rectified-flow models in ``t`` (x_t = (1 - t) x0 + t noise; the network predicts the velocity
-``noise - x0``), written as step generators: each yields a ``SamplerStep`` after every step and continues from
-``step.x`` as the consumer left it (curve guidance may replace it).
+"""The rectified-flow sampler in ``t`` (x_t = (1 - t) x0 + t noise; the network predicts the velocity
+``noise - x0``) for Stable Audio 3 and Stable Audio Open Small, written as a step generator: it yields a
+``SamplerStep`` after every step and continues from ``step.x`` as the consumer left it (curve guidance may
+replace it).
 
-- ``pingpong``: Stable Audio 3's post-trained (``rf_denoiser``) sampler: denoise fully, then re-noise to the
-  next ``t`` with fresh noise.
-- ``euler``: first-order ODE steps (the base ``rectified_flow`` checkpoints' default).
-- ``dpmpp``: DPM-Solver++(2M) for flows.
-
-The timestep schedule is upstream's ``build_schedule`` with its distribution shifts (Stability-AI/
-stable-audio-3 ``inference/sampling.py`` and ``inference/distribution_shift.py``).
+``steps_flow`` is one loop; what the two families do differently is a parameter: the velocity function (each
+family's CFG/APG call), the times (``build_schedule``: Stable Audio 3's schedule with upstream's distribution
+shifts, Stability-AI/stable-audio-3 ``inference/sampling.py`` and ``inference/distribution_shift.py``;
+``logsnr_schedule``: stable-audio-tools' ``sample_rf``), the sampler (``pingpong``, ``euler``, ``dpmpp``)
+and the inpainting rule (``paste`` or ``project``).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from triergon_studio.errors import ModelError
 Velocity = Callable[[Tensor, Tensor], Tensor]  # (x [B, C, T], t [B]) -> v
 Inpaint = tuple[Tensor, Tensor]  # (known latents, mask == 1 where generated)
 FLOW_SAMPLERS = ("pingpong", "euler", "dpmpp")
+INPAINT_RULES = ("paste", "project")
 
 
 def shift_schedule(t: Tensor, shift: dict[str, Any], seq_len: int) -> Tensor:
@@ -76,7 +76,33 @@ def build_schedule(steps: int, sigma_max: float, shift: dict[str, Any] | None, s
     return t
 
 
+def logsnr_schedule(steps: int, start: float = 1.0) -> Tensor:
+    """stable-audio-tools 0.0.19 ``sample_rf`` (Stable Audio Open Small): log-SNR linear from the start level's
+    to 2, t = sigmoid(-logsnr), first value exactly ``start`` and last exactly 0 (float32, as there)."""
+    if steps < 1:
+        raise ModelError(f"need at least one step, got {steps}")
+    start = min(float(start), 1.0)
+    logsnr_max = math.log(((1 - start) / start) + 1e-6) if start < 1 else -6.0
+    t = torch.sigmoid(-torch.linspace(logsnr_max, 2, steps + 1))
+    t[0] = start
+    t[-1] = 0
+    return t
+
+
+# ----------------------------------------------------------------------------------------- the loop
+
+
+def _noise(like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Fresh noise drawn on the generator's device in float32, then moved to the state (stable-audio-tools:
+    a CPU generator drives a GPU run). A generator on the state's device draws what it would draw there."""
+    dev = generator.device if generator is not None else like.device
+    return torch.randn(like.shape, generator=generator, device=dev, dtype=torch.float32).to(
+        like.device, like.dtype
+    )
+
+
 def _paste(x: Tensor, inpaint: Inpaint | None) -> Tensor:
+    """The ``paste`` rule: the known latents where mask == 0 (the model saw them as an input)."""
     if inpaint is None:
         return x
     known, mask = inpaint
@@ -84,90 +110,82 @@ def _paste(x: Tensor, inpaint: Inpaint | None) -> Tensor:
     return known.to(x.dtype) * (1 - m) + x * m
 
 
-def _ones(x: Tensor, t: Tensor) -> Tensor:
-    return t.to(x.dtype) * torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+def _project(x: Tensor, t: float, inpaint: Inpaint | None, generator: torch.Generator | None) -> Tensor:
+    """The ``project`` rule: the known latents noised to ``t`` (fresh noise) where mask == 0."""
+    if inpaint is None:
+        return x
+    known, mask = inpaint
+    known = known.to(x.device, x.dtype)
+    target = known if t == 0 else known * (1 - t) + _noise(x, generator) * t
+    return torch.lerp(x, target, (1 - mask.to(x.device, x.dtype)).expand_as(x))
 
 
-def steps_pingpong(
-    velocity: Velocity,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    inpaint: Inpaint | None = None,
-) -> Generator[SamplerStep, None, Tensor]:
-    """Ping-pong: x0 = x - t v, then x = (1 - t') x0 + t' noise (fresh noise every step)."""
-    n = len(sigmas) - 1
-    for i in range(n):
-        t, t_next = sigmas[i].to(x.dtype), sigmas[i + 1].to(x.dtype)
-        denoised = x - t * velocity(x, _ones(x, t))
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x = (1 - t_next) * denoised + t_next * noise
-        step = SamplerStep(i + 1, n, x, _paste(denoised, inpaint), float(t_next))
-        yield step
-        x = step.x
-    return _paste(x, inpaint)
-
-
-def steps_euler(
-    velocity: Velocity,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    inpaint: Inpaint | None = None,
-) -> Generator[SamplerStep, None, Tensor]:
-    """Euler steps along the velocity: x += (t' - t) v."""
-    del generator  # deterministic
-    n = len(sigmas) - 1
-    for i in range(n):
-        t, t_next = sigmas[i].to(x.dtype), sigmas[i + 1].to(x.dtype)
-        v = velocity(x, _ones(x, t))
-        denoised = x - t * v
-        x = x + (t_next - t) * v
-        step = SamplerStep(i + 1, n, x, _paste(denoised, inpaint), float(t_next))
-        yield step
-        x = step.x
-    return _paste(x, inpaint)
-
-
-def steps_dpmpp(
-    velocity: Velocity,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    inpaint: Inpaint | None = None,
-) -> Generator[SamplerStep, None, Tensor]:
-    """DPM-Solver++(2M) in the flow's log-SNR, first order on the first and last steps (as upstream)."""
-    del generator
+def _dpmpp(x: Tensor, denoised: Tensor, old: Tensor | None, ts: Tensor, i: int) -> Tensor:
+    """One DPM-Solver++(2M) step in the flow's log-SNR, first order on the first and last steps (as upstream)."""
 
     def log_snr(t: Tensor) -> Tensor:
         return ((1 - t).clamp(min=1e-10) / t.clamp(min=1e-10)).log()
 
-    n = len(sigmas) - 1
+    t, t_next = ts[i], ts[i + 1]
+    coeff = (t_next - t) / ((1 - t_next).clamp(min=1e-10) * t.clamp(min=1e-10))
+    d = denoised
+    if old is not None and bool(t_next != 0):
+        h = log_snr(t_next) - log_snr(t)
+        r = (log_snr(t) - log_snr(ts[i - 1])) / h
+        d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
+    return (t_next / t.clamp(min=1e-10)) * x - (1 - t_next) * coeff * d
+
+
+@torch.no_grad()  # inside the loop only: the consumer may need gradients between steps
+def steps_flow(
+    velocity: Velocity,
+    x: Tensor,
+    ts: Tensor,
+    *,
+    sampler: str,
+    generator: torch.Generator | None = None,
+    inpaint: Inpaint | None = None,
+    inpaint_rule: str | None = None,
+) -> Generator[SamplerStep, None, Tensor]:
+    """Sample over the times ``ts`` (ending in 0) with ``sampler``, one ``SamplerStep`` per step.
+
+    The samplers (``FLOW_SAMPLERS``) share the denoised estimate ``x - t v`` and differ in the update:
+
+    - ``pingpong``: re-noise the denoised estimate to the next ``t`` with fresh noise (the distilled models),
+    - ``euler``: first-order ODE step ``x += (t' - t) v``,
+    - ``dpmpp``: DPM-Solver++(2M) for flows.
+
+    ``inpaint`` is ``(known latents, mask == 1 where generated)``, kept by ``inpaint_rule``
+    (``INPAINT_RULES``, needed with ``inpaint``):
+
+    - ``paste`` (Stable Audio 3, whose model takes the mask as an input): the state is left alone; the yielded
+      denoised estimate and the result have the known latents pasted in.
+    - ``project`` (stable-audio-tools, Stable Audio Open Small): the state's known region is replaced by the
+      known latents noised to the current ``t`` at the start and after every step (exact at ``t = 0``).
+    """
+    if sampler not in FLOW_SAMPLERS:
+        raise ModelError(
+            f"unknown sampler {sampler!r} for a flow model (choose from {', '.join(FLOW_SAMPLERS)})"
+        )
+    if inpaint is not None and inpaint_rule not in INPAINT_RULES:
+        raise ModelError(f"unknown inpainting rule {inpaint_rule!r} (choose from {', '.join(INPAINT_RULES)})")
+    paste = inpaint if inpaint_rule == "paste" else None
+    project = inpaint if inpaint_rule == "project" else None
+    n = ts.numel() - 1
+    x = _project(x, float(ts[0]), project, generator)
     old: Tensor | None = None
     for i in range(n):
-        t, t_next = sigmas[i], sigmas[i + 1]
-        denoised = x - t * velocity(x, t.expand(x.shape[0]))
-        coeff = (t_next - t) / ((1 - t_next).clamp(min=1e-10) * t.clamp(min=1e-10))
-        d = denoised
-        if old is not None and bool(t_next != 0):
-            h = log_snr(t_next) - log_snr(t)
-            r = (log_snr(t) - log_snr(sigmas[i - 1])) / h
-            d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
-        x = (t_next / t.clamp(min=1e-10)) * x - (1 - t_next) * coeff * d
-        old = denoised
-        step = SamplerStep(i + 1, n, x, _paste(denoised, inpaint), float(t_next))
+        t, t_next = ts[i].to(x.dtype), ts[i + 1].to(x.dtype)
+        v = velocity(x, t * x.new_ones(x.shape[0]))
+        denoised = x - t * v
+        if sampler == "pingpong":
+            x = (1 - t_next) * denoised + t_next * _noise(x, generator)
+        elif sampler == "euler":
+            x = x + (t_next - t) * v
+        else:
+            x, old = _dpmpp(x, denoised, old, ts, i), denoised
+        x = _project(x, float(t_next), project, generator)
+        step = SamplerStep(i + 1, n, x, _paste(denoised, paste), float(t_next))
         yield step
         x = step.x
-    return _paste(x, inpaint)
-
-
-def flow_sampler(name: str) -> Callable[..., Generator[SamplerStep, None, Tensor]]:
-    table = {"pingpong": steps_pingpong, "euler": steps_euler, "dpmpp": steps_dpmpp}
-    if name not in table:
-        raise ModelError(
-            f"unknown sampler {name!r} for a flow model (choose from {', '.join(FLOW_SAMPLERS)})"
-        )
-    return table[name]
+    return _paste(x, paste)
