@@ -123,6 +123,21 @@ class DiTStageConfig(RunConfig):
 class LufsStageConfig(RunConfig):
     STAGE: ClassVar[str] = "lufs"
 
+    # rotating: whole fresh clips from a background generator, cut into windows used once each
+    # (training/rotating_pool.py); false: the fixed pool or the stream, as the other stages
+    rotating: bool = False
+    window_seconds: list[float] = field(default_factory=lambda: [3.0, 4.0, 6.0])
+    live_clips: int = 48
+    uses_per_clip: int = 12
+    fresh_fraction: float = 1.0  # share of admitted clips that are fresh; the rest come from the reservoir
+    reservoir: bool = False  # the shared pool's segments (pool_path) as extra clips, each window used once
+    generator: bool = True  # false: fresh clips are made in the training process (tests)
+    generator_nice: int = 10
+    prefetch_clips: int = 32
+    brightness_jitter: float = 0.1
+    contrast_jitter: float = 0.2
+    clip_dir: str = ""  # fresh clip files; default <out_dir>/clips
+
 
 StageConfig = VAEStageConfig | EncodersStageConfig | DiTStageConfig | LufsStageConfig
 STAGE_CONFIGS: dict[str, type[RunConfig]] = {
@@ -190,6 +205,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
     "list[str]": (list,),
+    "list[float]": (list,),
     "dict[str, Any]": (dict,),
 }
 
@@ -201,6 +217,8 @@ def _check_type(name: str, annotation: str, value: Any, source: str | Path | Non
     wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
     if not wrong and annotation == "list[str]":
         wrong = not all(isinstance(v, str) for v in value)
+    if not wrong and annotation == "list[float]":
+        wrong = not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     if wrong:
         raise StudioError(f"training config field {name!r} must be {annotation}, got {value!r}", source)
 
