@@ -107,6 +107,10 @@ class EncodersStageConfig(RunConfig):
     STAGE: ClassVar[str] = "encoders"
 
     init_logit_scale: float = 2.659  # log(1/0.07), as CLIP
+    # probability that a segment's caption is replaced, at batch time, by a new phrasing of its class
+    # (corpus/phrasings.py: many templates and synonyms); 0 keeps the pool's captions
+    caption_paraphrase: float = 0.0
+    paraphrase_noise: float = 0.3  # share of those phrasings with a dropped or made-up word or swapped clauses
 
 
 @dataclass

@@ -421,6 +421,21 @@ class EncodersStage(Stage):
         self.module = EncodersModule(model.encoders, cfg.init_logit_scale)
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
 
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        b = super().next_batch(rng)
+        cfg = cast(EncodersStageConfig, self.cfg)
+        if cfg.caption_paraphrase > 0 and isinstance(b.get("label"), Tensor):
+            from triergon_studio.training.corpus import CLASS_NAMES
+            from triergon_studio.training.corpus.phrasings import paraphrase
+
+            b["caption"] = [
+                paraphrase(rng, CLASS_NAMES[lab], cfg.paraphrase_noise)
+                if lab >= 0 and rng.uniform() < cfg.caption_paraphrase
+                else cap
+                for cap, lab in zip(b["caption"], b["label"].tolist(), strict=True)
+            ]
+        return b
+
 
 class LufsModule(nn.Module):
     def __init__(self, predictor: nn.Module) -> None:
