@@ -46,11 +46,12 @@ def test_producible_recognises_what_the_shapes_make() -> None:
 
 
 def test_encoders_stage_redraws_captions_of_the_segments_class(tmp_path: Path) -> None:
-    from triergon_studio.training.config import Dist, load_stage_config
+    from triergon_studio.training.config import Dist, EncodersStageConfig, load_stage_config
     from triergon_studio.training.stages import EncodersStage
 
     configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
     cfg = load_stage_config(configs / "tiny_encoders.json")
+    assert isinstance(cfg, EncodersStageConfig)
     cfg.out_dir, cfg.pool_size, cfg.batch_size = str(tmp_path / "enc"), 6, 6
     cfg.caption_paraphrase, cfg.paraphrase_noise = 1.0, 0.0
     stage = EncodersStage(cfg, Dist())

@@ -158,13 +158,14 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
 def test_lufs_stage_on_the_rotating_pool_resumes_exactly(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from triergon_studio.training.config import load_stage_config
+    from triergon_studio.training.config import LufsStageConfig, load_stage_config
     from triergon_studio.training.runner import run_stage
 
     configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
 
     def cfg(out: str, **over: Any) -> Any:
         c = load_stage_config(configs / "tiny_lufs.json")
+        assert isinstance(c, LufsStageConfig)
         c.out_dir, c.rotating, c.generator, c.window_seconds = str(tmp_path / out), True, False, [0.5, 1.0]
         c.live_clips, c.uses_per_clip, c.steps, c.batch_size, c.lufs_size = 8, 4, 4, 4, 16
         c.corpus = {
