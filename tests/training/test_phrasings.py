@@ -53,9 +53,10 @@ def test_encoders_stage_redraws_captions_of_the_segments_class(tmp_path: Path) -
     cfg = load_stage_config(configs / "tiny_encoders.json")
     assert isinstance(cfg, EncodersStageConfig)
     cfg.out_dir, cfg.pool_size, cfg.batch_size = str(tmp_path / "enc"), 6, 6
-    cfg.caption_paraphrase, cfg.paraphrase_noise = 1.0, 0.0
+    cfg.caption_paraphrase, cfg.paraphrase_noise, cfg.audio_crop_seconds = 1.0, 0.0, 0.5
     stage = EncodersStage(cfg, Dist())
     batch = stage.next_batch(np.random.default_rng(3))
+    assert batch["audio"].shape == (6, 2, 22050)  # the audio crop
     pool_captions = set(stage.source.pool.captions) if stage.source.pool else set()
     for cap, lab in zip(batch["caption"], batch["label"].tolist(), strict=True):
         assert cap not in pool_captions and producible(cap)

@@ -111,6 +111,7 @@ class EncodersStageConfig(RunConfig):
     # (corpus/phrasings.py: many templates and synonyms); 0 keeps the pool's captions
     caption_paraphrase: float = 0.0
     paraphrase_noise: float = 0.3  # share of those phrasings with a dropped or made-up word or swapped clauses
+    audio_crop_seconds: float = 0.0  # > 0: a random crop of each segment's audio (the audio tower's cost)
 
 
 @dataclass

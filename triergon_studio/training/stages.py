@@ -434,6 +434,12 @@ class EncodersStage(Stage):
                 else cap
                 for cap, lab in zip(b["caption"], b["label"].tolist(), strict=True)
             ]
+        crop = int(cfg.audio_crop_seconds * 44100)
+        n = b["audio"].shape[-1]
+        if 0 < crop < n:  # a window inside the real audio of each segment (shorter clips are zero-padded)
+            valid = b["valid"].cpu().numpy() if isinstance(b["valid"], Tensor) else np.asarray(b["valid"])
+            starts = [int(rng.integers(0, max(1, min(n, int(v)) - crop + 1))) for v in valid]
+            b["audio"] = torch.stack([b["audio"][i, :, s : s + crop] for i, s in enumerate(starts)])
         return b
 
 
