@@ -188,3 +188,18 @@ def test_lufs_stage_on_the_rotating_pool_resumes_exactly(tmp_path: Path) -> None
     )
     wa, wb = load_file(straight["weights"]), load_file(resumed["weights"])
     assert wa.keys() == wb.keys() and all(np.array_equal(wa[k].numpy(), wb[k].numpy()) for k in wa)
+
+
+def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:
+    import json
+
+    from triergon_studio.training.config import load_stage_config
+    from triergon_studio.training.rotating_pool import window_frames_from_seconds
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"stage": "lufs", "out_dir": "x", "window_seconds": [3.0, "4"]}))
+    with pytest.raises(StudioError, match="window_seconds"):
+        load_stage_config(path)
+    assert window_frames_from_seconds([4.0, 3.0, 0.5]) == (3, 18, 24)
+    with pytest.raises(StudioError, match="1/6"):
+        window_frames_from_seconds([0.25])
