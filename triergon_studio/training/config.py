@@ -110,7 +110,7 @@ class EncodersStageConfig(RunConfig):
     # probability that a segment's caption is replaced, at batch time, by a new phrasing of its class
     # (corpus/phrasings.py: many templates and synonyms); 0 keeps the pool's captions
     caption_paraphrase: float = 0.0
-    paraphrase_noise: float = 0.3  # share of those phrasings with a dropped or made-up word or swapped clauses
+    paraphrase_noise: float = 0.3  # share of phrasings with a dropped or made-up word, or swapped clauses
     audio_crop_seconds: float = 0.0  # > 0: a random crop of each segment's audio (the audio tower's cost)
 
 

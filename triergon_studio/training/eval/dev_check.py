@@ -126,12 +126,18 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     from triergon_studio.engine.config import get_preset
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import load_model_dir
-    from triergon_studio.training.stages import load_stage_weights
 
     torch.set_num_threads(1)
     if args.lufs_weights:
+        from safetensors.torch import load_file
+
+        from triergon_studio.errors import StudioError
+
         model = build_model(get_preset("compact"))
-        load_stage_weights(model, [args.lufs_weights])
+        sd = load_file(args.lufs_weights)
+        bad = model.load_state_dict(sd, strict=False).unexpected_keys
+        if bad or not sd or not all(k.startswith("lufs_predictor.") for k in sd):
+            raise StudioError("not a compact lufs stage's weights", args.lufs_weights)
     else:
         model = load_model_dir(Path(args.model))
     pred = model.eval().lufs_predictor
@@ -147,7 +153,7 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?", help="a model folder (with --lufs-only, or give --lufs-weights)")
     ap.add_argument("--classifier", help="the evaluation classifier (WORK/classifier.safetensors)")
     ap.add_argument("--clips", type=int, default=54)
     ap.add_argument("--lufs-only", action="store_true", help="T_LUFS only: no VAE, no classifier")
@@ -155,8 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", help="with --lufs-only: also T_LUFS on this held-out set (runs/heldout)")
     ap.add_argument("--heldout-clips", type=int, default=36)
     args = ap.parse_args(argv)
+    if not args.model and not (args.lufs_only and args.lufs_weights):
+        ap.error("give a model folder (or --lufs-only --lufs-weights W)")
     if args.lufs_only:
-        print(json.dumps(lufs_only(args), indent=1))
+        from triergon_studio.errors import StudioError
+
+        try:
+            print(json.dumps(lufs_only(args), indent=1))
+        except StudioError as exc:
+            raise SystemExit(str(exc)) from None
         return 0
     if not args.classifier:
         ap.error("--classifier is required (or --lufs-only)")
