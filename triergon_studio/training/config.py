@@ -109,6 +109,11 @@ class EncodersStageConfig(RunConfig):
     STAGE: ClassVar[str] = "encoders"
 
     init_logit_scale: float = 2.659  # log(1/0.07), as CLIP
+    # probability that a segment's caption is replaced, at batch time, by a new phrasing of its class
+    # (corpus/phrasings.py: many templates and synonyms); 0 keeps the pool's captions
+    caption_paraphrase: float = 0.0
+    paraphrase_noise: float = 0.3  # share of phrasings with a dropped or made-up word, or swapped clauses
+    audio_crop_seconds: float = 0.0  # > 0: a random crop of each segment's audio (the audio tower's cost)
 
 
 @dataclass
@@ -124,6 +129,21 @@ class DiTStageConfig(RunConfig):
 @dataclass
 class LufsStageConfig(RunConfig):
     STAGE: ClassVar[str] = "lufs"
+
+    # rotating: whole fresh clips from a background generator, cut into windows used once each
+    # (training/rotating_pool.py); false: the fixed pool or the stream, as the other stages
+    rotating: bool = False
+    window_seconds: list[float] = field(default_factory=lambda: [3.0, 4.0, 6.0])
+    live_clips: int = 48
+    uses_per_clip: int = 12
+    fresh_fraction: float = 1.0  # share of admitted clips that are fresh; the rest come from the reservoir
+    reservoir: bool = False  # the shared pool's segments (pool_path) as extra clips, each window used once
+    generator: bool = True  # false: fresh clips are made in the training process (tests)
+    generator_nice: int = 10
+    prefetch_clips: int = 32
+    brightness_jitter: float = 0.1
+    contrast_jitter: float = 0.2
+    clip_dir: str = ""  # fresh clip files; default <out_dir>/clips
 
 
 StageConfig = VAEStageConfig | EncodersStageConfig | DiTStageConfig | LufsStageConfig
@@ -192,6 +212,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
     "list[str]": (list,),
+    "list[float]": (list,),
     "dict[str, Any]": (dict,),
 }
 
@@ -203,6 +224,8 @@ def _check_type(name: str, annotation: str, value: Any, source: str | Path | Non
     wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
     if not wrong and annotation == "list[str]":
         wrong = not all(isinstance(v, str) for v in value)
+    if not wrong and annotation == "list[float]":
+        wrong = not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     if wrong:
         raise StudioError(f"training config field {name!r} must be {annotation}, got {value!r}", source)
 

@@ -96,6 +96,22 @@ def corpus_segment(
     return item
 
 
+def corpus_clip(seed: int, index: int, cfg: CorpusConfig, size: int) -> dict[str, Any]:
+    """A whole corpus clip for T_LUFS: its 6 fps frames [N, size, size, 3] uint8 (rendered at the clip's own
+    size and scaled down, as decoded videos are at inference) and its L/R LUFS curves [2, N] over the same
+    1/6 s frames; N counts the whole frames inside the clip. A pure function of (seed, index)."""
+    from triergon_studio.audio.loudness import channel_curves
+
+    ex = make_example(seed, index, cfg)
+    n = max(1, int(math.floor(ex.duration_s * CURVE_RATE + 1e-6)))
+    frames = _resize_frames(ex.video.frames_at(np.arange(n) / CURVE_RATE), size)
+    curves = np.full((2, n), -70.0, np.float32)
+    c = np.asarray(channel_curves(ex.audio, SR), dtype=np.float32)
+    m = min(n, c.shape[1])
+    curves[:, :m] = c[:, :m]
+    return {"frames6": frames, "curves_lufs": curves, "label": ex.class_id}
+
+
 def _pad_frames(frames: np.ndarray, n: int) -> np.ndarray:
     if len(frames) >= n:
         return frames[:n]

@@ -37,6 +37,12 @@ from triergon_studio.training.data import (
     collate,
 )
 from triergon_studio.training.pool import Pool, build_pool
+from triergon_studio.training.rotating_pool import (
+    Reservoir,
+    RotatingPool,
+    RotatingSpec,
+    window_frames_from_seconds,
+)
 
 if TYPE_CHECKING:
     from triergon_studio.engine.models.encoders import PromptEncoder
@@ -405,6 +411,27 @@ class EncodersStage(Stage):
         self.module = EncodersModule(model.encoders, cfg.init_logit_scale)
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
 
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        b = super().next_batch(rng)
+        cfg = cast(EncodersStageConfig, self.cfg)
+        if cfg.caption_paraphrase > 0 and isinstance(b.get("label"), Tensor):
+            from triergon_studio.training.corpus import CLASS_NAMES
+            from triergon_studio.training.corpus.phrasings import paraphrase
+
+            b["caption"] = [
+                paraphrase(rng, CLASS_NAMES[lab], cfg.paraphrase_noise)
+                if lab >= 0 and rng.uniform() < cfg.caption_paraphrase
+                else cap
+                for cap, lab in zip(b["caption"], b["label"].tolist(), strict=True)
+            ]
+        crop = int(cfg.audio_crop_seconds * 44100)
+        n = b["audio"].shape[-1]
+        if 0 < crop < n:  # a window inside the real audio of each segment (shorter clips are zero-padded)
+            valid = b["valid"].cpu().numpy() if isinstance(b["valid"], Tensor) else np.asarray(b["valid"])
+            starts = [int(rng.integers(0, max(1, min(n, int(v)) - crop + 1))) for v in valid]
+            b["audio"] = torch.stack([b["audio"][i, :, s : s + crop] for i, s in enumerate(starts)])
+        return b
+
 
 class LufsModule(nn.Module):
     def __init__(self, predictor: nn.Module) -> None:
@@ -428,10 +455,15 @@ class LufsModule(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         feats = self.features(batch["frames6"])
-        pred = self.predictor(feats)  # [B, 2, F] normalised
         target = batch["curves"].float()
-        n_valid = torch.ceil(batch["valid"].float() / 44100 * 6).clamp(min=1)
-        mask = (torch.arange(target.shape[-1], device=target.device)[None, :] < n_valid[:, None]).float()
+        frame_idx = torch.arange(target.shape[-1], device=target.device)[None, :]
+        if "n_frames" in batch:  # rotating pool: windows shorter than the batch are padded, keep them out
+            n_valid = batch["n_frames"].float()
+            pred = self.predictor(feats, padding_mask=frame_idx >= n_valid[:, None])
+        else:
+            n_valid = torch.ceil(batch["valid"].float() / 44100 * 6).clamp(min=1)
+            pred = self.predictor(feats)  # [B, 2, F] normalised
+        mask = (frame_idx < n_valid[:, None]).float()
         mask = mask[:, None, :].expand_as(target)
         loss = ((pred - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
         with torch.no_grad():
@@ -453,4 +485,59 @@ class LufsStage(Stage):
         for p in model.lufs_predictor.parameters():
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)
-        self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=True))
+        self.rotating: RotatingPool | None = None
+        if cfg.rotating:
+            self.rotating = _rotating_pool(cfg, dist)
+        else:
+            self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=True))
+
+    def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        if self.rotating is None:
+            return super().next_batch(rng)
+        cfg = cast(LufsStageConfig, self.cfg)
+        if cfg.generator:  # started here, after a resume restored the pool's counters
+            self.rotating.start_generator(cfg.generator_nice)
+        raw = self.rotating.batch(rng)
+        batch = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in raw.items()}
+        return to_device(batch, self.dist.device)
+
+    def after_step(self, batch: dict[str, Any], step: int, lr: float) -> dict[str, float]:
+        return self.rotating.stats() if self.rotating is not None else {}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"rotating": self.rotating.state()} if self.rotating is not None else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.rotating is not None and "rotating" in state:
+            self.rotating.restore(state["rotating"])
+
+    def export(self, ema: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        if self.rotating is not None:
+            self.rotating.stop_generator()
+            self.summary_extra = {f"final_{k}": v for k, v in self.rotating.stats().items()}
+        return super().export(ema)
+
+
+def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
+    from triergon_studio.training.corpus.heldout import HELDOUT_SEED
+    from triergon_studio.training.eval.dev_check import DEV_SEED
+
+    if cfg.seed in (HELDOUT_SEED, DEV_SEED):
+        raise StudioError(f"the T_LUFS clip seed {cfg.seed} is the held-out or dev seed; choose another")
+    spec = RotatingSpec(
+        seed=cfg.seed,
+        size=cfg.lufs_size,
+        corpus=CorpusConfig(**cfg.corpus),
+        clip_dir=Path(cfg.clip_dir) if cfg.clip_dir else Path(cfg.out_dir) / "clips",
+        window_frames=window_frames_from_seconds(cfg.window_seconds),
+        live_clips=cfg.live_clips,
+        uses_per_clip=cfg.uses_per_clip,
+        fresh_fraction=cfg.fresh_fraction,
+        prefetch=cfg.prefetch_clips,
+        brightness=cfg.brightness_jitter,
+        contrast=cfg.contrast_jitter,
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+    reservoir = Reservoir.load(Path(cfg.pool_path)) if cfg.reservoir else None
+    return RotatingPool(spec, cfg.batch_size, reservoir)

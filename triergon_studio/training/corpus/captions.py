@@ -246,3 +246,37 @@ def make_caption(
         slots["verb"] = VERBS.get(slots["action"], slots["action"])
     text = pool[k].format(**slots)
     return " ".join(text.split()), k
+
+
+# the values the scenes give each class's slots (scenes_events / scenes_textures), for enumerating captions
+SLOT_VALUES: dict[str, dict[str, list[str]]] = {
+    "impact_wood": {"obj": ["block", "plank", "log"]},
+    "impact_metal": {"obj": ["pipe", "pan", "can"]},
+    "impact_glass": {"obj": ["jar", "bottle", "cup"]},
+    "switch_click": {"obj": ["light switch", "push button"]},
+    "bell_chime": {"kind": ["bell", "chime"]},
+    "door": {"action": ["opening", "closing", "slamming"]},
+    "water": {"action": ["pouring", "splashing"]},
+    "engine": {"action": ["driving past", "revving"]},
+}
+
+
+def enumerate_template_captions(which: str) -> dict[str, set[str]]:
+    """Every caption the ``which`` ("train" or "heldout") templates can make, per class."""
+    import itertools
+
+    out: dict[str, set[str]] = {}
+    for label, spec in TEMPLATES.items():
+        values = SLOT_VALUES.get(label, {})
+        names = sorted(values)
+        texts: set[str] = set()
+        for template in spec[which]:
+            for adj in spec["adj"]:
+                for combo in itertools.product(*(values[n] for n in names)):
+                    slots = {"adj": adj, "obj": "object", "kind": "bell", "action": "", "verb": ""}
+                    slots.update(dict(zip(names, combo, strict=True)))
+                    if slots["action"]:
+                        slots["verb"] = VERBS.get(slots["action"], slots["action"])
+                    texts.add(" ".join(template.format(**slots).split()))
+        out[label] = texts
+    return out

@@ -83,14 +83,96 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
     return out
 
 
+def t_lufs_dev(predictor: Any, pool: Any) -> float:
+    """T_LUFS alone on the dev pool, as ``dev_check`` measures it (mean over clips of the audible-frame MAE)."""
+    import torch
+
+    errs = []
+    with torch.inference_mode():
+        for i in range(len(pool)):
+            nf = int(np.ceil(int(pool.arrays["valid"][i]) / 44100 * 6))
+            pred = predictor.predict_curves(torch.from_numpy(pool.arrays["frames6"][i][:nf])).numpy()
+            gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
+            sel = gt > AUDIBLE
+            if sel.any():
+                errs.append(float(np.abs(pred[:, : gt.shape[1]] - gt)[sel].mean()))
+    return round(float(np.mean(errs)), 2)
+
+
+def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
+    """T_LUFS on the held-out videos, as the evaluation report measures it (frames decoded from the mp4)."""
+    from triergon_studio.training.corpus.heldout import load_heldout
+    from triergon_studio.training.eval.report import curve_mae
+    from triergon_studio.video.sampling import sample_frames_6fps
+
+    errs = []
+    for meta in load_heldout(heldout_dir)[:n]:
+        frames = sample_frames_6fps(str(meta["video"]), size=(224, 224))
+        pred = np.asarray(predictor.predict_curves(frames).double().cpu())
+        curves = meta["curves"]
+        assert isinstance(curves, dict)
+        gt = np.array([curves["left"], curves["right"]], dtype=np.float64)
+        e = curve_mae(gt, pred)
+        if e is not None:
+            errs.append(e)
+    return round(float(np.nanmean(np.stack(errs))), 3)
+
+
+def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
+    """``--lufs-only``: T_LUFS figures without the VAE or the classifier, from a model folder or from the
+    lufs stage's weights (``--lufs-weights``) put into a compact model."""
+    import torch
+
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import load_model_dir
+
+    torch.set_num_threads(1)
+    if args.lufs_weights:
+        from safetensors.torch import load_file
+
+        from triergon_studio.errors import StudioError
+
+        model = build_model(get_preset("compact"))
+        sd = load_file(args.lufs_weights)
+        bad = model.load_state_dict(sd, strict=False).unexpected_keys
+        if bad or not sd or not all(k.startswith("lufs_predictor.") for k in sd):
+            raise StudioError("not a compact lufs stage's weights", args.lufs_weights)
+    else:
+        model = load_model_dir(Path(args.model))
+    pred = model.eval().lufs_predictor
+    out: dict[str, Any] = {
+        "clips": args.clips,
+        "seed": DEV_SEED,
+        "t_lufs_mae_lu": t_lufs_dev(pred, dev_pool(args.clips)),
+    }
+    if args.heldout:
+        out["heldout_t_lufs_mae_lu"] = t_lufs_heldout(pred, Path(args.heldout), args.heldout_clips)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument(
-        "--classifier", required=True, help="the evaluation classifier (WORK/classifier.safetensors)"
-    )
+    ap.add_argument("model", nargs="?", help="a model folder (with --lufs-only, or give --lufs-weights)")
+    ap.add_argument("--classifier", help="the evaluation classifier (WORK/classifier.safetensors)")
     ap.add_argument("--clips", type=int, default=54)
+    ap.add_argument("--lufs-only", action="store_true", help="T_LUFS only: no VAE, no classifier")
+    ap.add_argument("--lufs-weights", help="with --lufs-only: a lufs stage's weights.safetensors")
+    ap.add_argument("--heldout", help="with --lufs-only: also T_LUFS on this held-out set (runs/heldout)")
+    ap.add_argument("--heldout-clips", type=int, default=36)
     args = ap.parse_args(argv)
+    if not args.model and not (args.lufs_only and args.lufs_weights):
+        ap.error("give a model folder (or --lufs-only --lufs-weights W)")
+    if args.lufs_only:
+        from triergon_studio.errors import StudioError
+
+        try:
+            print(json.dumps(lufs_only(args), indent=1))
+        except StudioError as exc:
+            raise SystemExit(str(exc)) from None
+        return 0
+    if not args.classifier:
+        ap.error("--classifier is required (or --lufs-only)")
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.errors import StudioError
     from triergon_studio.training.eval.classifier import load_classifier

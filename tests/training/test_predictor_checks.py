@@ -1,0 +1,72 @@
+"""The issue-17 checks of the two predictors: T_LUFS alone on dev and held-out clips (``dev_check
+--lufs-only``), and text-only class accuracy by nearest audio centroid (``eval/text_accuracy.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from triergon_studio.training.corpus import CLASS_NAMES
+
+
+class ConstantPredictor:
+    def __init__(self, level: float) -> None:
+        self.level = level
+
+    def predict_curves(self, frames: Any) -> torch.Tensor:
+        return torch.full((2, len(frames)), self.level)
+
+
+def test_t_lufs_dev_is_the_audible_frame_error_per_clip() -> None:
+    from triergon_studio.training.eval.dev_check import dev_pool, t_lufs_dev
+
+    pool = dev_pool(3, seconds=2.0)
+    want = []
+    for i in range(3):
+        nf = int(np.ceil(int(pool.arrays["valid"][i]) / 44100 * 6))
+        gt = pool.arrays["curves_lufs"][i][:, :nf]
+        sel = gt > -60
+        if sel.any():
+            want.append(np.abs(-30.0 - gt[sel]).mean())
+    assert t_lufs_dev(ConstantPredictor(-30.0), pool) == round(float(np.mean(want)), 2)
+
+
+def test_t_lufs_heldout_reads_the_videos_and_their_curves(tmp_path: Path) -> None:
+    from triergon_studio.training.corpus.heldout import load_heldout, write_heldout
+    from triergon_studio.training.eval.dev_check import t_lufs_heldout
+    from triergon_studio.training.eval.report import curve_mae
+
+    write_heldout(tmp_path / "h", n=1, max_seconds=2.5)
+    meta = load_heldout(tmp_path / "h")[0]
+    curves = meta["curves"]
+    assert isinstance(curves, dict)
+    gt = np.array([curves["left"], curves["right"]])
+    err = curve_mae(gt, np.full_like(gt, -25.0))
+    assert err is not None
+    assert abs(t_lufs_heldout(ConstantPredictor(-25.0), tmp_path / "h") - float(np.nanmean(err))) < 1e-3
+
+
+class KeywordEncoder:
+    """Embeds a text as the one-hot of the first class whose keyword it contains (else class 0)."""
+
+    keys = {"impact_metal": "metal", "rain": "rain", "fire": "fire"}
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        out = torch.zeros(len(texts), len(CLASS_NAMES))
+        for i, t in enumerate(texts):
+            hit = [c for c, k in self.keys.items() if k in t]
+            out[i, CLASS_NAMES.index(hit[0]) if hit else 0] = 1.0
+        return out
+
+
+def test_text_accuracy_is_nearest_centroid_class() -> None:
+    from triergon_studio.training.eval.text_accuracy import text_accuracy
+
+    phrases = {"rain": ["rain on a roof", "a drizzle"], "fire": ["a fire", "campfire"], "impact_metal": ["x"]}
+    out = text_accuracy(KeywordEncoder(), phrases, torch.eye(len(CLASS_NAMES)))
+    assert out["phrases"] == 5
+    assert out["accuracy"] == round(3 / 5, 4)
+    assert out["per_class"] == {"rain": 0.5, "fire": 1.0, "impact_metal": 0.0}

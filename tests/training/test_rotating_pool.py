@@ -1,0 +1,205 @@
+"""The rotating T_LUFS pool (issue 17): each (clip, window, flip) once, flips swap L/R with the picture,
+the stream is the same with or without the background generator, and a restored pool continues the stream."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from triergon_studio.errors import StudioError
+from triergon_studio.training.corpus import CorpusConfig
+from triergon_studio.training.rotating_pool import Reservoir, RotatingPool, RotatingSpec
+
+S = 8  # frame side
+
+
+def _reservoir(n: int = 30, frames: int = 6) -> Reservoir:
+    """Clips whose pixels encode (clip, frame, column) and whose L and R curves differ everywhere."""
+    rng = np.random.default_rng(0)
+    f6 = np.zeros((n, frames, S, S, 3), np.uint8)
+    for j in range(n):
+        for k in range(frames):
+            f6[j, k] = (j * 7 + k * 3 + np.arange(S)[None, :, None] * 20) % 256
+    curves = np.stack(
+        [-60 + np.arange(frames) + np.zeros((n, 1)), -20 - np.arange(frames) + np.zeros((n, 1))], 1
+    )
+    valid = rng.integers(2 * 44100 // 6, frames * 44100 // 6 + 1, size=n)  # 2 to `frames` whole frames
+    return Reservoir(f6, curves.astype(np.float32), valid)
+
+
+def _spec(tmp: Path, **over: Any) -> RotatingSpec:
+    base: dict[str, Any] = {
+        "seed": 5,
+        "size": S,
+        "corpus": CorpusConfig(min_seconds=1.0, max_seconds=1.5, mean_seconds=1.2, min_side=32, max_side=48),
+        "clip_dir": tmp / "clips",
+        "window_frames": (2, 3),
+        "live_clips": 8,
+        "uses_per_clip": 5,
+        "fresh_fraction": 0.0,
+        "brightness": 0.1,
+        "contrast": 0.2,
+    }
+    base.update(over)
+    return RotatingSpec(**base)
+
+
+def _parse(key: str) -> tuple[str, int, int, int]:
+    clip, off, n, flip = key.split("/")
+    return clip, int(off), int(n), int(flip)
+
+
+def test_each_window_is_used_once_and_clips_retire(tmp_path: Path) -> None:
+    pool = RotatingPool(_spec(tmp_path, fresh_fraction=0.25), batch_size=4, reservoir=_reservoir())
+    rng = np.random.default_rng(1)
+    keys: list[str] = []
+    for _ in range(24):
+        b = pool.batch(rng)
+        assert b["frames6"].shape[:2] == b["curves"].shape[::2] and b["frames6"].dtype == np.uint8
+        assert len({_parse(k)[0] for k in b["keys"]}) == 4  # four different clips per batch
+        keys += b["keys"]
+    assert len(keys) == len(set(keys)) == 96
+    per_clip: dict[str, int] = {}
+    for k in keys:
+        per_clip[_parse(k)[0]] = per_clip.get(_parse(k)[0], 0) + 1
+    assert max(per_clip.values()) <= 5
+    assert any(c.startswith("fresh:") for c in per_clip) and any(c.startswith("pool:") for c in per_clip)
+    # retired clips were replaced by new ones; a fresh clip's file goes when it retires
+    assert pool.admissions > pool.spec.live_clips
+    assert len(per_clip) <= pool.admissions
+    files = {p.name for p in (tmp_path / "clips").glob("*.npz")}
+    live_fresh = {f"5_{int(c.key[6:]):07d}.npz" for c in pool.live if c.key.startswith("fresh:")}
+    assert files <= live_fresh
+
+
+def test_flip_mirrors_the_picture_and_swaps_the_curves(tmp_path: Path) -> None:
+    res = _reservoir(30)
+    pool = RotatingPool(_spec(tmp_path, brightness=0.0, contrast=0.0), batch_size=2, reservoir=res)
+    rng = np.random.default_rng(2)
+    flips = set()
+    for _ in range(10):
+        b = pool.batch(rng)
+        for i, key in enumerate(b["keys"]):
+            clip, off, n, flip = _parse(key)
+            assert clip.startswith("pool:")
+            frames, curves = res.clip(int(clip.split(":")[1]))
+            want_f, want_c = frames[off : off + n], curves[:, off : off + n]
+            if flip:
+                want_f, want_c = want_f[:, :, ::-1], want_c[::-1]
+            np.testing.assert_array_equal(b["frames6"][i, :n], want_f)
+            np.testing.assert_array_equal(b["curves_lufs"][i, :, :n], want_c)
+            assert b["n_frames"][i] == n
+            flips.add(flip)
+    assert flips == {0, 1}
+    assert not np.array_equal(want_c[0], want_c[1])  # the fixture's L and R differ, so a swap is visible
+
+
+def test_jitter_changes_brightness_but_keeps_the_windows(tmp_path: Path) -> None:
+    res = _reservoir(30)
+    pool = RotatingPool(_spec(tmp_path, brightness=0.3, contrast=0.3), batch_size=2, reservoir=res)
+    b = pool.batch(np.random.default_rng(3))
+    clip, off, n, flip = _parse(b["keys"][0])
+    frames = res.clip(int(clip.split(":")[1]))[0][off : off + n]
+    assert not np.array_equal(b["frames6"][0, :n], frames[:, :, ::-1] if flip else frames)
+
+
+def _stream(pool: RotatingPool, rng: np.random.Generator, n: int) -> list[tuple[list[str], np.ndarray]]:
+    out = []
+    for _ in range(n):
+        b = pool.batch(rng)
+        out.append((b["keys"], b["frames6"]))
+    return out
+
+
+def test_restored_pool_continues_the_same_stream(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, fresh_fraction=0.5)
+    a = RotatingPool(spec, batch_size=4, reservoir=_reservoir())
+    rng = np.random.default_rng(4)
+    _stream(a, rng, 5)
+    state, rng_state = copy.deepcopy(a.state()), copy.deepcopy(rng.bit_generator.state)
+    want = _stream(a, rng, 6)
+
+    b = RotatingPool(spec, batch_size=4, reservoir=_reservoir())
+    b.restore(state)
+    rng_b = np.random.default_rng()
+    rng_b.bit_generator.state = rng_state
+    got = _stream(b, rng_b, 6)
+    assert [k for k, _ in got] == [k for k, _ in want]
+    for (_, fa), (_, fb) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(fa, fb)
+
+
+def test_the_background_generator_gives_the_same_stream(tmp_path: Path) -> None:
+    spec = _spec(tmp_path / "a", fresh_fraction=1.0, prefetch=4)
+    sync = _stream(RotatingPool(spec, batch_size=4), np.random.default_rng(6), 4)
+    bg_pool = RotatingPool(_spec(tmp_path / "b", fresh_fraction=1.0, prefetch=4), batch_size=4)
+    bg_pool.start_generator(nice=0)
+    try:
+        bg = _stream(bg_pool, np.random.default_rng(6), 4)
+        assert bg_pool._proc is not None and bg_pool._proc.is_alive()
+    finally:
+        bg_pool.stop_generator()
+    assert [k for k, _ in bg] == [k for k, _ in sync]
+    for (_, fa), (_, fb) in zip(bg, sync, strict=True):
+        np.testing.assert_array_equal(fa, fb)
+
+
+def test_bad_settings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(StudioError, match="live_clips"):
+        RotatingPool(_spec(tmp_path, live_clips=4), batch_size=4, reservoir=_reservoir())
+    with pytest.raises(StudioError, match="reservoir"):
+        RotatingPool(_spec(tmp_path, fresh_fraction=0.5), batch_size=2)
+
+
+def test_lufs_stage_on_the_rotating_pool_resumes_exactly(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from triergon_studio.training.config import LufsStageConfig, load_stage_config
+    from triergon_studio.training.runner import run_stage
+
+    configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
+
+    def cfg(out: str, **over: Any) -> Any:
+        c = load_stage_config(configs / "tiny_lufs.json")
+        assert isinstance(c, LufsStageConfig)
+        c.out_dir, c.rotating, c.generator, c.window_seconds = str(tmp_path / out), True, False, [0.5, 1.0]
+        c.live_clips, c.uses_per_clip, c.steps, c.batch_size, c.lufs_size = 8, 4, 4, 4, 16
+        c.corpus = {
+            "min_seconds": 1.0,
+            "max_seconds": 1.5,
+            "mean_seconds": 1.2,
+            "min_side": 32,
+            "max_side": 48,
+        }
+        for k, v in over.items():
+            setattr(c, k, v)
+        return c
+
+    straight = run_stage(cfg("straight"))
+    run_stage(cfg("sliced", stop_at=2))
+    resumed = run_stage(cfg("sliced"), resume=True)
+    assert (
+        resumed["resumed_from"] == 2
+        and resumed["final_pool_fresh_clips"] == straight["final_pool_fresh_clips"]
+    )
+    wa, wb = load_file(straight["weights"]), load_file(resumed["weights"])
+    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k].numpy(), wb[k].numpy()) for k in wa)
+
+
+def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:
+    import json
+
+    from triergon_studio.training.config import load_stage_config
+    from triergon_studio.training.rotating_pool import window_frames_from_seconds
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"stage": "lufs", "out_dir": "x", "window_seconds": [3.0, "4"]}))
+    with pytest.raises(StudioError, match="window_seconds"):
+        load_stage_config(path)
+    assert window_frames_from_seconds([4.0, 3.0, 0.5]) == (3, 18, 24)
+    with pytest.raises(StudioError, match="1/6"):
+        window_frames_from_seconds([0.25])
