@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.core.progress import ProgressFn
 from triergon_studio.core.take_spec import TakeSpec
 from triergon_studio.engine.families.base import ModelInfo, Settings, TakeInputs
 from triergon_studio.errors import CancelledError, ModelError
@@ -180,19 +181,25 @@ def read_inputs(
     return inputs
 
 
-def predict_curves(model: GenerationModel | None, video_path: str, method: str = "t_lufs") -> LoudnessCurve:
-    """Curves for a whole video: the model's T_LUFS (``t_lufs``) or the training-free motion curves."""
+def predict_curves(
+    model: GenerationModel | None,
+    video_path: str,
+    method: str = "t_lufs",
+    progress: ProgressFn | None = None,
+) -> LoudnessCurve:
+    """Curves for a whole video: the model's T_LUFS (``t_lufs``) or the training-free motion curves.
+    ``progress(message, fraction)`` follows the whole prediction (frame decoding included)."""
     if method == "t_lufs":
         predict = getattr(model, "predict_curves", None)
         if model is None or predict is None or not model.info.capabilities.lufs_predictor:
             name = model.info.name if model is not None else "no model"
             raise ModelError(f"model '{name}' has no LUFS predictor (T_LUFS); use motion curves")
-        curves: LoudnessCurve = predict(video_path)
+        curves: LoudnessCurve = predict(video_path, progress) if progress is not None else predict(video_path)
         return curves
     if method == "motion":
-        from triergon_studio.video.motion import motion_curves  # type: ignore[import-not-found,unused-ignore]
+        from triergon_studio.video.motion import analyse_motion
 
-        result: LoudnessCurve = motion_curves(video_path)
+        result: LoudnessCurve = analyse_motion(video_path, report_to=progress).curve
         return result
     raise ModelError(f"unknown curve method {method!r}")
 
@@ -720,13 +727,19 @@ def run_to_end(
 
 
 def load_model(
-    name_or_dir: str | None = None, device: Any = "cpu", dtype: Any = None, **options: Any
+    name_or_dir: str | None = None,
+    device: Any = "cpu",
+    dtype: Any = None,
+    *,
+    progress: ProgressFn | None = None,
+    **options: Any,
 ) -> GenerationModel:
-    """Any family's model by name or folder (the bundled model by default)."""
+    """Any family's model by name or folder (the bundled model by default); ``progress(message, fraction)``
+    follows the loading stages."""
     from triergon_studio.engine.families.registry import load
     from triergon_studio.engine.weights import DEFAULT_MODEL
 
-    return load(name_or_dir or DEFAULT_MODEL, device, dtype, **options)
+    return load(name_or_dir or DEFAULT_MODEL, device, dtype, progress=progress, **options)
 
 
 __all__ = [
