@@ -322,13 +322,19 @@ class _Printer:
         self.t0 = time.perf_counter()
 
     def __call__(self, p: Any) -> None:
-        pct = int(100 * p.step / max(1, p.total))
-        text = f"{p.message}  [{p.step}/{p.total}, {time.perf_counter() - self.t0:.1f} s]"
+        pct = int(100 * p.fraction)  # the take's whole work: sampler steps and each window's decode
+        text = f"{p.message}  [{pct}%, {time.perf_counter() - self.t0:.1f} s]"
         if self.tty:
-            print("\r" + text.ljust(70), end="" if p.step < p.total else "\n", file=sys.stderr, flush=True)
-        elif pct // 10 != self.last // 10 or p.step == p.total:
+            print("\r" + text.ljust(70), end="" if pct < 100 else "\n", file=sys.stderr, flush=True)
+        elif pct // 10 != self.last // 10 or (pct == 100 and self.last != 100):
             print(text, file=sys.stderr, flush=True)
         self.last = pct
+
+    def loading(self, message: str, fraction: float) -> None:
+        """Model loading stages (the same bar the app shows)."""
+        from triergon_studio.takes import Progress
+
+        self(Progress(int(fraction * 1000), 1000, f"Loading the model: {message}", "loading"))
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -374,10 +380,9 @@ def run_generate(args: argparse.Namespace) -> int:
                 raise ParameterError(str(exc), args.curves or args.curves_from) from exc
     spec = spec_from_args(args, video, curves)
     options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
-    model = load_model(args.model, device, dtype, **options)
-    records = run_to_end(
-        make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer()
-    )
+    printer = _Printer()
+    model = load_model(args.model, device, dtype, progress=printer.loading, **options)
+    records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), printer)
     for rec in records:
         m = rec.metadata
         print(

@@ -89,7 +89,7 @@ def read_safetensors(path: Path, progress: ProgressFn | None) -> dict[str, torch
     from safetensors import safe_open
 
     out: dict[str, torch.Tensor] = {}
-    with safe_open(str(path), framework="pt", device="cpu") as fh:  # type: ignore[no-untyped-call]
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
         keys = list(fh.keys())
         total = 0
         sizes: list[int] = []

@@ -44,9 +44,7 @@ class ModelHost:
         self.model: Any | None = None
         self._lock = threading.Lock()
 
-    def ensure(
-        self, name: str, cancel: threading.Event | None = None
-    ) -> Generator[JobProgress, None, Any]:
+    def ensure(self, name: str, cancel: threading.Event | None = None) -> Generator[JobProgress, None, Any]:
         """The model, loaded on first use: a determinate bar over the loading stages (checksums, weights read
         and loaded, ...), cancelled at the next stage report when ``cancel`` is set."""
         with self._lock:
@@ -101,7 +99,9 @@ def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: 
         def predict(progress: Any) -> Any:
             return predict_curves(model, str(video_path), "t_lufs", progress)
 
-        curves = yield from _as_progress(run_reporting(predict, cancel, name="t-lufs"), "predicting", "T_LUFS")
+        curves = yield from _as_progress(
+            run_reporting(predict, cancel, name="t-lufs"), "predicting", "T_LUFS"
+        )
         yield JobProgress(PERCENT, PERCENT, "Curves predicted", "predicting")
         return curves
 
@@ -115,12 +115,16 @@ def motion_job(video_path: Path) -> Any:
         from triergon_studio.core.progress import run_reporting
         from triergon_studio.video.motion import predict_motion_job
 
-        yield JobProgress(0, PERCENT, "Predicting the L/R curves from the motion in the picture", "predicting")
+        yield JobProgress(
+            0, PERCENT, "Predicting the L/R curves from the motion in the picture", "predicting"
+        )
 
         def predict(progress: Any) -> Any:
             return predict_motion_job(str(video_path), cancel=cancel, report_to=progress)
 
-        result = yield from _as_progress(run_reporting(predict, cancel, name="motion"), "predicting", "Motion")
+        result = yield from _as_progress(
+            run_reporting(predict, cancel, name="motion"), "predicting", "Motion"
+        )
         yield JobProgress(PERCENT, PERCENT, result.status, "predicting")
         return result.curve
 

@@ -127,10 +127,9 @@ def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: An
     text encoder, weights read (values) and assigned (tensors), the move to the device)."""
     import torch
 
+    from triergon_studio.core.progress import Stages
     from triergon_studio.engine.models.sa3_loading import load_parts
     from triergon_studio.engine.models.sa3_text import load_text_encoder
-
-    from triergon_studio.core.progress import Stages
 
     progress = options.pop("progress", None)
     unknown = set(options) - {"text_encoder", "headroom_s", "allow_cpu"}
@@ -327,6 +326,16 @@ class StableAudio3Model:
         lat = latent.to(self.device, torch.float32)
         ae = self.autoencoder
         audio = ae.decode_chunked(lat) if ae.cfg.chunked else ae.decode(lat)
+        return audio.float().clamp(-1, 1)
+
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a stage (and window) at a time, yielding the fraction done (the same samples)."""
+        import torch
+
+        lat = latent.to(self.device, torch.float32)
+        ae = self.autoencoder
+        steps = ae.decode_chunked_steps(lat) if ae.cfg.chunked else ae.decode_steps(lat)
+        audio = yield from steps
         return audio.float().clamp(-1, 1)
 
 

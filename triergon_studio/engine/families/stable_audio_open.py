@@ -361,5 +361,10 @@ class StableAudioOpenModel:
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         return self.net.vae.decode(latent.to(self.device, self.dtype)).float()
 
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
+        audio = yield from self.net.vae.decode_steps(latent.to(self.device, self.dtype))
+        return audio.float()
+
 
 ENTRY = FamilyEntry(FAMILY, _is_sao, f"{__name__}:describe", f"{__name__}:load")

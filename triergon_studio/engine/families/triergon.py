@@ -248,6 +248,12 @@ class TriErgonModel:
         vae = self.net.vae
         return vae.decode(latent.to(next(vae.parameters()).dtype)).float()
 
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
+        vae = self.net.vae
+        audio = yield from vae.decode_steps(latent.to(next(vae.parameters()).dtype))
+        return audio.float()
+
     # ------------------------------------------------------------------------------------------ T_LUFS
 
     def predict_curves(self, video_path: str, progress: ProgressFn | None = None) -> Any:
