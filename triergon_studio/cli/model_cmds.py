@@ -330,12 +330,6 @@ class _Printer:
             print(text, file=sys.stderr, flush=True)
         self.last = pct
 
-    def loading(self, message: str, fraction: float) -> None:
-        """Model loading stages (the same bar the app shows)."""
-        from triergon_studio.takes import Progress
-
-        self(Progress(int(fraction * 1000), 1000, f"Loading the model: {message}", "loading"))
-
 
 def run_generate(args: argparse.Namespace) -> int:
     if args.video is None and args.duration is None:
@@ -380,9 +374,11 @@ def run_generate(args: argparse.Namespace) -> int:
                 raise ParameterError(str(exc), args.curves or args.curves_from) from exc
     spec = spec_from_args(args, video, curves)
     options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
-    printer = _Printer()
-    model = load_model(args.model, device, dtype, progress=printer.loading, **options)
-    records = run_to_end(make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), printer)
+    # no loading bar here: a model that is refused while loading must stay a one-line error
+    model = load_model(args.model, device, dtype, **options)
+    records = run_to_end(
+        make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer()
+    )
     for rec in records:
         m = rec.metadata
         print(
