@@ -4,8 +4,8 @@ Model loading, curve prediction and frame decoding are ordinary functions that t
 ``progress(message, fraction)`` callable (the same shape as ``audio.export``'s), with ``fraction`` in
 [0, 1] for the whole call. ``span`` maps a part of the work onto a sub-range, so nested stages report one
 fraction that only moves forward. ``run_reporting`` runs such a function on a helper thread and yields its
-reports (the newest one at each poll), so a generator job (the app's worker) can show a determinate bar and
-cancel at the next report. Plain Python: no Qt, no torch.
+reports (those that move the fraction by 0.1 % or more), so a generator job (the app's worker) can show a
+determinate bar and cancel at the next report. Plain Python: no Qt, no torch.
 """
 
 from __future__ import annotations
@@ -82,13 +82,14 @@ def run_reporting(
     poll_s: float = 0.05,
     name: str = "progress",
 ) -> Generator[tuple[str, float], None, T]:
-    """Run ``fn(progress)`` on a helper thread; yield ``(message, fraction)`` whenever a newer report arrived
-    (at most one per ``poll_s``: a report per decoded frame does not flood the consumer), and return ``fn``'s
-    result (or raise its exception). Cancelling (``cancel`` set, or the generator closed) makes the next report
-    inside ``fn`` raise ``CancelledError``, so the work stops at its next progress point."""
+    """Run ``fn(progress)`` on a helper thread; yield its reports as ``(message, fraction)`` and return ``fn``'s
+    result (or raise its exception). Only reports that move the fraction by at least 0.1 % are kept (a report
+    per decoded frame does not flood the consumer: at most about a thousand per call), and none is lost to
+    timing, so a fast call still shows its steps. Cancelling (``cancel`` set, or the generator closed) makes
+    the next report inside ``fn`` raise ``CancelledError``, so the work stops at its next progress point."""
     lock = threading.Lock()
-    latest: list[tuple[str, float]] = []  # the newest report only
-    seq = [0]
+    pending: list[tuple[str, float]] = []
+    last = [-1]  # the last kept report, in thousandths
     box: dict[str, object] = {}
     finished = threading.Event()
     stop = threading.Event()
@@ -96,9 +97,12 @@ def run_reporting(
     def progress(message: str, fraction: float) -> None:
         if stop.is_set() or (cancel is not None and cancel.is_set()):
             raise CancelledError("cancelled")
+        f = min(1.0, max(0.0, float(fraction)))
+        permille = int(f * 1000)
         with lock:
-            latest[:] = [(message, min(1.0, max(0.0, float(fraction))))]
-            seq[0] += 1
+            if permille != last[0]:
+                last[0] = permille
+                pending.append((message, f))
 
     def work() -> None:
         try:
@@ -108,17 +112,15 @@ def run_reporting(
         finished.set()
 
     thread = threading.Thread(target=work, name=name, daemon=True)
-    seen = 0
     try:
         thread.start()
         while True:
             finished.wait(poll_s)  # returns at once when the work is over
             done = finished.is_set()  # read before the reports, so the last report is never skipped
             with lock:
-                now, item = seq[0], (latest[0] if latest else None)
-            if now != seen and item is not None:
-                seen = now
-                yield item
+                batch = pending[:]
+                pending.clear()
+            yield from batch
             if done:
                 break
             if cancel is not None and cancel.is_set():
