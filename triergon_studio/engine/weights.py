@@ -29,10 +29,11 @@ MANIFEST_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "manifest.json"
 RANDOM_SUFFIX = "-random"
 DEFAULT_MODEL = "compact"  # the bundled model in model_weights/compact
-# Shares of the loading bar, from the bundled model on the 2-core CPU (2026-12-01): the memory check (the
-# engine's imports and a build on ``meta``) 1.8 s, checksums 0.07 s, reading 0.02 s, building 0.3 s, loading
-# the state dict 0.7 s. Inside each stage the fraction is real work: bytes hashed, values read, tensors loaded.
-LOAD_STAGES = {"check": 0.35, "verify": 0.1, "read": 0.1, "build": 0.15, "load": 0.25, "place": 0.05}
+# Shares of the loading bar, from a cold load of the bundled model on the shared 2-core CPU (2026-12-01): the
+# memory check (the weights file's header) 0.1 s, checksums 0.1 s, reading 0.1 s, building (the engine's first
+# imports included) 1.1 s, loading the state dict 1.6 s. Inside each stage the fraction is real work: bytes
+# hashed, values read, tensors loaded.
+LOAD_STAGES = {"check": 0.05, "verify": 0.1, "read": 0.1, "build": 0.35, "load": 0.35, "place": 0.05}
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -286,6 +287,7 @@ def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any
     from triergon_studio.engine.device import check_memory
     from triergon_studio.engine.models.triergon import build_model
 
+    n = 0
     if kind == "random":
         cfg = get_preset(name[: -len(RANDOM_SUFFIX)])
     else:
@@ -293,7 +295,13 @@ def _check_fits(kind: str, path: Path | None, name: str, device: Any, dtype: Any
         if not (path / CONFIG_FILE).exists():
             raise ModelError(f"missing {CONFIG_FILE}", path)
         cfg = ModelConfig.from_json(path / CONFIG_FILE)
-    n = sum(p.numel() for p in build_model(cfg, "meta").parameters())
+        from triergon_studio.engine.families.sao_config import safetensors_param_count
+
+        # the weights file's header holds the count (0 when unreadable: then build on meta); a build on meta
+        # costs 2 to 4 s in a fresh process (torch's reference decompositions import torch._dynamo)
+        n = safetensors_param_count(path / WEIGHTS_FILE) if (path / WEIGHTS_FILE).is_file() else 0
+    if n <= 0:
+        n = sum(p.numel() for p in build_model(cfg, "meta").parameters())
     dev = torch.device(device)
     # Weights are loaded in fp32 on the CPU first, then cast; the check uses the final precision on ``dev``.
     check_memory(cfg, n, dev, dtype or torch.float32, 10.0)
