@@ -127,3 +127,26 @@ def test_curve_prediction_reports_decoding_and_prediction(model: TriErgonModel, 
     predict_curves(None, video, "motion", motion)
     motion.check(min_distinct=10)
     assert any("Optical flow" in m for m, _ in motion.calls)
+
+
+def test_cli_generate_prints_the_same_percentages(tmp_path: Path) -> None:
+    """``generate`` prints the use case's progress as a percentage, decoding included, up to 100 %."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "triergon_studio", "generate", "--duration", "1.0", "--model", "tiny-random"]
+        + ["--steps", "2", "--seed", "1", "-o", str(tmp_path / "t.wav")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=300,
+        cwd=root,
+    )
+    assert out.returncode == 0, out.stderr
+    pcts = [int(m) for m in re.findall(r"\[(\d+)%, [\d.]+ s\]", out.stderr)]
+    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(set(pcts)) >= 3, out.stderr
+    assert "decoding" in out.stderr
