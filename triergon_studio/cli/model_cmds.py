@@ -373,7 +373,9 @@ def run_generate(args: argparse.Namespace) -> int:
             except ParameterError as exc:  # name the curves file
                 raise ParameterError(str(exc), args.curves or args.curves_from) from exc
     spec = spec_from_args(args, video, curves)
-    options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    options: dict[str, Any] = (
+        {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    )
     # no loading bar here: a model that is refused while loading must stay a one-line error
     model = load_model(args.model, device, dtype, **options)
     records = run_to_end(
