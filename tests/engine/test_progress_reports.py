@@ -58,6 +58,19 @@ def test_oobleck_decode_steps_give_the_same_samples(model: TriErgonModel) -> Non
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(set(fractions)) > 20
 
 
+def test_a_decoder_without_steps_decodes_in_one_step(
+    model: TriErgonModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triergon_studio.engine.models.vae import OobleckDecoder
+
+    latent = torch.randn(1, model.latent_channels, 4, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = model.decode(latent)
+        monkeypatch.delattr(OobleckDecoder, "steps")
+        fractions, out = _drive(model.decode_steps(latent))
+    assert fractions == [1.0] and torch.equal(ref, out)
+
+
 def test_same_decode_steps_and_windows_give_the_same_samples() -> None:
     from tests.engine.sa3_helpers import tiny_sa3_config
     from triergon_studio.engine.models.same import SAMEAutoencoder, SAMEConfig

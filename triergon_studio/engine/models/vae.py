@@ -255,8 +255,14 @@ class OobleckVAE(nn.Module):
 
     def decode_steps(self, latents: Tensor) -> Generator[float, None, Tensor]:
         """``decode`` one decoder step at a time (each residual unit and each other layer), yielding the fraction
-        of the decode done (by the steps' estimated cost) after each; returns the same samples as ``decode``."""
-        steps = self.decoder.steps()
+        of the decode done (by the steps' estimated cost) after each; returns the same samples as ``decode``.
+        A decoder without ``steps()`` runs in one step."""
+        steps_of = getattr(self.decoder, "steps", None)
+        if steps_of is None:
+            audio = self.decoder(latents)
+            yield 1.0
+            return audio
+        steps = steps_of()
         total = sum(cost for _, cost in steps) or 1.0
         done = 0.0
         x = latents
