@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.core.progress import ProgressFn
 from triergon_studio.core.take_spec import TakeSpec
 from triergon_studio.engine.families.base import ModelInfo, Settings, TakeInputs
 from triergon_studio.errors import CancelledError, ModelError
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
 CHUNK_OVERLAP_S = 4.0
 REGION_CONTEXT_S = 2.0  # latent context kept on each side of a regenerated region
 REGION_CROSSFADE_S = 0.05
+# A window's decode counts as this share of its sampler steps in a take's progress (at least one step): the
+# bundled model decodes a 60 s window in 18 to 22 s after 25 steps that took about 100 s (2026-12-01, shared
+# 2-core CPU). The decode reports its own fraction layer by layer inside that share.
+DECODE_SHARE = 0.2
+
+
+def decode_units(steps: int) -> int:
+    """How many progress steps one window's decode counts as, for ``steps`` sampler steps."""
+    return max(1, int(round(steps * DECODE_SHARE)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +61,11 @@ class Progress:
     message: str = ""
     stage: str = "sampling"  # loading | preparing | sampling | decoding | writing | predicting
     preview: np.ndarray | None = None
+    sub: float = 0.0  # progress into the next step, in [0, 1) (a decode between sampler steps)
 
     @property
     def fraction(self) -> float:
-        return 0.0 if self.total <= 0 else min(1.0, self.step / self.total)
+        return 0.0 if self.total <= 0 else min(1.0, (self.step + self.sub) / self.total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,19 +191,25 @@ def read_inputs(
     return inputs
 
 
-def predict_curves(model: GenerationModel | None, video_path: str, method: str = "t_lufs") -> LoudnessCurve:
-    """Curves for a whole video: the model's T_LUFS (``t_lufs``) or the training-free motion curves."""
+def predict_curves(
+    model: GenerationModel | None,
+    video_path: str,
+    method: str = "t_lufs",
+    progress: ProgressFn | None = None,
+) -> LoudnessCurve:
+    """Curves for a whole video: the model's T_LUFS (``t_lufs``) or the training-free motion curves.
+    ``progress(message, fraction)`` follows the whole prediction (frame decoding included)."""
     if method == "t_lufs":
         predict = getattr(model, "predict_curves", None)
         if model is None or predict is None or not model.info.capabilities.lufs_predictor:
             name = model.info.name if model is not None else "no model"
             raise ModelError(f"model '{name}' has no LUFS predictor (T_LUFS); use motion curves")
-        curves: LoudnessCurve = predict(video_path)
+        curves: LoudnessCurve = predict(video_path, progress) if progress is not None else predict(video_path)
         return curves
     if method == "motion":
-        from triergon_studio.video.motion import motion_curves  # type: ignore[import-not-found,unused-ignore]
+        from triergon_studio.video.motion import analyse_motion
 
-        result: LoudnessCurve = motion_curves(video_path)
+        result: LoudnessCurve = analyse_motion(video_path, report_to=progress).curve
         return result
     raise ModelError(f"unknown curve method {method!r}")
 
@@ -277,6 +294,7 @@ class _Run:
     label: str = "take"
     step_hook: StepHook | None = None
     guide: Any = None  # curve guidance (issue 13), None when not guiding
+    decode_units: int = 1  # progress steps a window's decode counts as (``decode_units``)
 
 
 def _to_audio(latent: torch.Tensor, model: GenerationModel) -> np.ndarray:
@@ -285,6 +303,46 @@ def _to_audio(latent: torch.Tensor, model: GenerationModel) -> np.ndarray:
     with torch.no_grad():
         audio = model.decode(latent)
     return audio[0].float().T.contiguous().cpu().numpy()
+
+
+def _decode(
+    run: _Run, latent: torch.Tensor, cancel: threading.Event | None, label: str
+) -> Generator[Progress, None, np.ndarray]:
+    """Decode one window, yielding progress as the decoder advances (``decode_steps``, the same samples as
+    ``decode``); the decode fills ``run.decode_units`` steps of the take's progress."""
+    import torch
+
+    base, units = run.done, run.decode_units
+    yield Progress(base, run.total_steps, f"{label}: decoding", "decoding")
+    steps_of = getattr(run.model, "decode_steps", None)
+    if steps_of is None:  # a family without stepwise decoding: one jump
+        audio = _to_audio(latent, run.model)
+    else:
+        steps = steps_of(latent)
+        shown = 0
+        while True:
+            if cancel is not None and cancel.is_set():
+                steps.close()
+                raise CancelledError("generation cancelled")
+            with torch.no_grad():
+                try:
+                    fraction = float(next(steps))
+                except StopIteration as stop:
+                    out: torch.Tensor = stop.value
+                    break
+            pct = int(100 * fraction)
+            if pct > shown:  # at most one update per percent
+                shown = pct
+                whole = min(units - 1, int(fraction * units))
+                sub = min(1.0, fraction * units - whole)
+                if whole + sub >= units:
+                    whole, sub = units, 0.0
+                yield Progress(
+                    base + whole, run.total_steps, f"{label}: decoding {pct}%", "decoding", sub=sub
+                )
+        audio = out[0].float().T.contiguous().cpu().numpy()
+    run.done = base + units
+    return audio
 
 
 def _sample(
@@ -353,8 +411,7 @@ def _sample_take(
         lat = yield from _sample(
             run, cond, frames, generator, cancel, label, inpaint=inpaint, init=init, chunk_start=start
         )
-        yield Progress(run.done, run.total_steps, f"{label}: decoding", "decoding")
-        piece = _to_audio(lat, model)
+        piece = yield from _decode(run, lat, cancel, label)
         prev = lat
         if c == 0:
             audio = piece
@@ -428,14 +485,15 @@ def _region_take(
         settings,
         cond,
         ChunkPlan(win * stride, win, 0, (0,)),
-        settings.steps,
+        settings.steps + decode_units(settings.steps),
         preview_every=preview_every,
         label="region",
         step_hook=step_hook,
+        decode_units=decode_units(settings.steps),
     )
     gen = torch.Generator(model.device).manual_seed(settings.seed)
     lat = yield from _sample(run, cond, win, gen, cancel, "region", inpaint=(known, mask), chunk_start=w0)
-    new = _to_audio(lat, model)
+    new = yield from _decode(run, lat, cancel, "region")
     out = take.copy()
     part = new[a - w0 * stride : b - w0 * stride]
     xf = min(int(round(REGION_CROSSFADE_S * sr)), (b - a) // 2)
@@ -577,7 +635,8 @@ def generate_takes(
     cond = model.condition(inputs, settings) if spec.region is None else None
     init_latent = _encode(model, inputs.init_audio) if inputs.init_audio is not None else None
     takes: list[GeneratedTake] = []
-    total = settings.steps * len(plan.starts) * spec.variations
+    units = decode_units(settings.steps)  # each window's decode counts as this many steps
+    total = (settings.steps + units) * len(plan.starts) * spec.variations
     done = 0
     for k in range(spec.variations):
         t0 = time.perf_counter()
@@ -597,9 +656,11 @@ def generate_takes(
             audio, extra = yield from _offset(
                 _region_take(spec, model, st, inputs, cancel, preview_every, step_hook), done, total
             )
-            done += settings.steps
+            done += settings.steps + units
         else:
-            run = _Run(model, st, cond, plan, total, done, preview_every, label, step_hook)
+            run = _Run(
+                model, st, cond, plan, total, done, preview_every, label, step_hook, decode_units=units
+            )
             run.guide = make_guide(spec, st, model, inputs, plan.chunk_frames)  # curve control (issue 13)
             gen = torch.Generator(model.device).manual_seed(seed)
             audio = yield from _sample_take(run, gen, cancel, init_latent)
@@ -698,7 +759,7 @@ def _offset(gen: Generator[Progress, None, Any], base: int, total: int) -> Gener
             p = next(gen)
         except StopIteration as stop:
             return stop.value
-        yield Progress(base + p.step, total, p.message, p.stage, p.preview)
+        yield Progress(base + p.step, total, p.message, p.stage, p.preview, p.sub)
 
 
 def _task_id(model: GenerationModel, cond: Any) -> int | None:
@@ -720,13 +781,19 @@ def run_to_end(
 
 
 def load_model(
-    name_or_dir: str | None = None, device: Any = "cpu", dtype: Any = None, **options: Any
+    name_or_dir: str | None = None,
+    device: Any = "cpu",
+    dtype: Any = None,
+    *,
+    progress: ProgressFn | None = None,
+    **options: Any,
 ) -> GenerationModel:
-    """Any family's model by name or folder (the bundled model by default)."""
+    """Any family's model by name or folder (the bundled model by default); ``progress(message, fraction)``
+    follows the loading stages."""
     from triergon_studio.engine.families.registry import load
     from triergon_studio.engine.weights import DEFAULT_MODEL
 
-    return load(name_or_dir or DEFAULT_MODEL, device, dtype, **options)
+    return load(name_or_dir or DEFAULT_MODEL, device, dtype, progress=progress, **options)
 
 
 __all__ = [
@@ -740,6 +807,7 @@ __all__ = [
     "generate_takes",
     "load_model",
     "make_takes",
+    "decode_units",
     "predict_curves",
     "plan_chunks",
     "read_inputs",

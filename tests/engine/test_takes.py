@@ -22,6 +22,7 @@ from triergon_studio.engine.weights import random_model
 from triergon_studio.errors import CancelledError, ModelError
 from triergon_studio.takes import (
     Progress,
+    decode_units,
     equal_power_crossfade,
     generate_takes,
     make_takes,
@@ -102,7 +103,11 @@ def test_progress_counts_and_preview(model: TriErgonModel) -> None:
     spec = TakeSpec(span=TimeSpan(0, 1.0), steps=4, variations=2, seed=0)
     run_to_end(generate_takes(spec, model, preview_every=2), seen.append)
     sampling = [p for p in seen if p.stage == "sampling"]
-    assert [p.step for p in sampling] == list(range(1, 9)) and all(p.total == 8 for p in sampling)
+    # each take's decode counts as decode_units(4) == 1 step after its 4 sampler steps
+    assert decode_units(4) == 1
+    assert [p.step for p in sampling] == [1, 2, 3, 4, 6, 7, 8, 9] and all(p.total == 10 for p in sampling)
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     previews = [p for p in sampling if p.preview is not None]
     assert len(previews) == 4 and previews[0].preview.shape[1] == 2  # type: ignore[union-attr]
     assert "step" in sampling[0].message

@@ -322,11 +322,11 @@ class _Printer:
         self.t0 = time.perf_counter()
 
     def __call__(self, p: Any) -> None:
-        pct = int(100 * p.step / max(1, p.total))
-        text = f"{p.message}  [{p.step}/{p.total}, {time.perf_counter() - self.t0:.1f} s]"
+        pct = int(100 * p.fraction)  # the take's whole work: sampler steps and each window's decode
+        text = f"{p.message}  [{pct}%, {time.perf_counter() - self.t0:.1f} s]"
         if self.tty:
-            print("\r" + text.ljust(70), end="" if p.step < p.total else "\n", file=sys.stderr, flush=True)
-        elif pct // 10 != self.last // 10 or p.step == p.total:
+            print("\r" + text.ljust(70), end="" if pct < 100 else "\n", file=sys.stderr, flush=True)
+        elif pct // 10 != self.last // 10 or (pct == 100 and self.last != 100):
             print(text, file=sys.stderr, flush=True)
         self.last = pct
 
@@ -373,7 +373,10 @@ def run_generate(args: argparse.Namespace) -> int:
             except ParameterError as exc:  # name the curves file
                 raise ParameterError(str(exc), args.curves or args.curves_from) from exc
     spec = spec_from_args(args, video, curves)
-    options = {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    options: dict[str, Any] = (
+        {"text_encoder": str(args.text_encoder)} if args.text_encoder is not None else {}
+    )
+    # no loading bar here: a model that is refused while loading must stay a one-line error
     model = load_model(args.model, device, dtype, **options)
     records = run_to_end(
         make_takes(spec, model, outputs, bits=args.bits, overwrite=args.overwrite), _Printer()

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from triergon_studio.errors import ModelError
+from triergon_studio.core.progress import ProgressFn, report
+from triergon_studio.errors import CancelledError, ModelError
 
 TORCH_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin"}
 # Keys under which training frameworks nest the weights (Lightning, DDP wrappers, hub checkpoints).
@@ -23,16 +24,21 @@ CONTAINER_KEYS = ("state_dict", "model", "module", "model_state_dict", "ema")
 _SHOW = 5
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+def sha256_file(path: str | Path, chunk: int = 1 << 20, progress: ProgressFn | None = None) -> str:
+    """The file's sha256; ``progress(message, fraction)`` after each chunk (bytes hashed / file size)."""
     digest = hashlib.sha256()
+    size = max(1, Path(path).stat().st_size) if progress is not None else 1
+    done = 0
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
+            done += len(block)
+            report(progress, f"Checking {Path(path).name} ({done >> 20} of {size >> 20} MiB)", done / size)
     return digest.hexdigest()
 
 
-def verify_sha256(path: str | Path, expected: str) -> None:
-    actual = sha256_file(path)
+def verify_sha256(path: str | Path, expected: str, progress: ProgressFn | None = None) -> None:
+    actual = sha256_file(path, progress=progress)
     if actual != expected.lower():
         raise ModelError(
             f"checksum mismatch: sha256 is {actual[:12]}…, the manifest expects {expected[:12]}…; "
@@ -78,8 +84,33 @@ def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a checkpoint file into CPU tensors without running pickled code (weights_only)."""
+def read_safetensors(path: Path, progress: ProgressFn | None) -> dict[str, torch.Tensor]:
+    """``safetensors.torch.load_file`` tensor by tensor, reporting bytes read / bytes of all tensors."""
+    from safetensors import safe_open
+
+    out: dict[str, torch.Tensor] = {}
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        keys = list(fh.keys())
+        total = 0
+        sizes: list[int] = []
+        for k in keys:
+            sl = fh.get_slice(k)
+            n = 1
+            for d in sl.get_shape():
+                n *= int(d)
+            sizes.append(n)
+            total += n
+        done = 0
+        for k, n in zip(keys, sizes, strict=True):
+            out[k] = fh.get_tensor(k)
+            done += n
+            report(progress, f"Reading {path.name} ({len(out)}/{len(keys)} tensors)", done / max(total, 1))
+    return out
+
+
+def read_state_dict(path: str | Path, progress: ProgressFn | None = None) -> dict[str, torch.Tensor]:
+    """Load a checkpoint file into CPU tensors without running pickled code (weights_only).
+    ``progress(message, fraction)``: per tensor for safetensors (values read / all values), else at the end."""
     p = Path(path)
     if not p.exists():
         raise ModelError("checkpoint file not found", p)
@@ -93,7 +124,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         try:
+            if progress is not None:
+                return read_safetensors(p, progress)
             return load_file(str(p), device="cpu")
+        except CancelledError:
+            raise
         except Exception as exc:  # safetensors raises its own error types
             raise ModelError(f"unreadable safetensors file ({type(exc).__name__})", p) from exc
     if suffix in TORCH_SUFFIXES:
@@ -112,6 +147,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 "torch.save(model.state_dict())",
                 p,
             ) from exc
+        report(progress, f"Read {p.name}", 1.0)
         return _unwrap(obj, p)
     raise ModelError(
         f"unknown checkpoint format '{suffix}' (expected .safetensors, .pth, .pt, .ckpt or .bin)", p
@@ -136,11 +172,13 @@ def load_state_dict_checked(
     *,
     ignore_missing: Iterable[str] = (),
     assign: bool = False,
+    progress: ProgressFn | None = None,
 ) -> None:
     """Strictly load ``state_dict`` into ``module``, or raise one ModelError naming every kind of problem.
 
     Floating-point tensors are cast to the module's dtype (a bf16 checkpoint loads into fp32); a floating
-    tensor where an integer is expected (or the reverse) is a dtype error.
+    tensor where an integer is expected (or the reverse) is a dtype error. With ``progress(message,
+    fraction)`` the checked tensors are loaded one top-level part at a time (tensors loaded / all tensors).
     """
     expected = module.state_dict()
     skip = set(ignore_missing)
@@ -171,4 +209,35 @@ def load_state_dict_checked(
         problems.append(f"{len(dtypes)} wrong dtypes: {_first(dtypes)}")
     if problems:
         raise ModelError("checkpoint does not fit the model: " + "; ".join(problems), source)
-    module.load_state_dict(converted, strict=not skip, assign=assign)
+    if progress is None:
+        module.load_state_dict(converted, strict=not skip, assign=assign)
+        return
+    _load_in_parts(module, converted, strict=not skip, assign=assign, progress=progress)
+
+
+def _load_in_parts(
+    module: nn.Module,
+    converted: dict[str, torch.Tensor],
+    *,
+    strict: bool,
+    assign: bool,
+    progress: ProgressFn,
+) -> None:
+    """The same load as ``module.load_state_dict(converted)``, one child module at a time (the keys were all
+    checked by the caller), then the module's own parameters and buffers."""
+    total = max(1, len(converted))
+    done = 0
+    children = dict(module.named_children())
+    for name, child in children.items():
+        prefix = name + "."
+        part = {k[len(prefix) :]: v for k, v in converted.items() if k.startswith(prefix)}
+        if not part:
+            continue
+        child.load_state_dict(part, strict=strict, assign=assign)
+        done += len(part)
+        report(progress, f"Loading weights: {name} ({done}/{total} tensors)", done / total)
+    own = {k: v for k, v in converted.items() if k.split(".", 1)[0] not in children}
+    if own:
+        # strict=False: the children are loaded already; their keys are absent from ``own`` on purpose
+        module.load_state_dict(own, strict=False, assign=assign)
+    report(progress, f"Loaded {total} tensors", 1.0)

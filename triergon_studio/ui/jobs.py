@@ -19,6 +19,20 @@ from triergon_studio.takes import Progress, TakeRecord
 
 # The use case's progress is the job's progress (step, total, message, stage, fraction).
 JobProgress = Progress
+PERCENT = 1000  # steps of a determinate bar fed by a fraction (loading, curve prediction)
+
+
+def _as_progress(
+    reports: Generator[tuple[str, float], None, Any], stage: str, label: str = ""
+) -> Generator[JobProgress, None, Any]:
+    """(message, fraction) reports of a blocking call (``core.progress.run_reporting``) as job progress."""
+    while True:
+        try:
+            message, fraction = next(reports)
+        except StopIteration as stop:
+            return stop.value
+        text = f"{label}: {message}" if label and message else message
+        yield JobProgress(int(fraction * PERCENT), PERCENT, text, stage)
 
 
 class ModelHost:
@@ -30,17 +44,24 @@ class ModelHost:
         self.model: Any | None = None
         self._lock = threading.Lock()
 
-    def ensure(self, name: str) -> Generator[JobProgress, None, Any]:
+    def ensure(self, name: str, cancel: threading.Event | None = None) -> Generator[JobProgress, None, Any]:
+        """The model, loaded on first use: a determinate bar over the loading stages (checksums, weights read
+        and loaded, ...), cancelled at the next stage report when ``cancel`` is set."""
         with self._lock:
             if self.model is not None and self.name == name:
                 return self.model
-        yield JobProgress(0, 1, f"Loading model {name}…", "loading")
+        yield JobProgress(0, PERCENT, f"Loading model {name}…", "loading")
+        from triergon_studio.core.progress import run_reporting
         from triergon_studio.takes import load_model
 
-        model = load_model(name, device=self.device)  # ModelError (no weights, unknown name) -> message
+        def load(progress: Any) -> Any:
+            return load_model(name, device=self.device, progress=progress)
+
+        # ModelError (no weights, unknown name) -> message
+        model = yield from _as_progress(run_reporting(load, cancel, name="load-model"), "loading", name)
         with self._lock:
             self.model, self.name = model, name
-        yield JobProgress(1, 1, f"Model {name} ready", "loading")
+        yield JobProgress(PERCENT, PERCENT, f"Model {name} ready", "loading")
         return model
 
 
@@ -60,7 +81,7 @@ def generation_job(host: ModelHost, spec: TakeSpec, out_paths: list[Path], locat
             if engine is not None:
                 return (yield from engine.make_takes(spec, out_paths, cancel=cancel))
 
-        model = yield from host.ensure(spec.model or DEFAULT_MODEL)
+        model = yield from host.ensure(spec.model or DEFAULT_MODEL, cancel)
         records: list[TakeRecord] = yield from make_takes(spec, model, out_paths, cancel=cancel)
         return records
 
@@ -69,12 +90,19 @@ def generation_job(host: ModelHost, spec: TakeSpec, out_paths: list[Path], locat
 
 def predict_job(host: ModelHost, model_name: str, video_path: Path, duration_s: float) -> Any:
     def run(cancel: threading.Event) -> Generator[JobProgress, None, Any]:
+        from triergon_studio.core.progress import run_reporting
         from triergon_studio.takes import predict_curves
 
-        model = yield from host.ensure(model_name)
-        yield JobProgress(0, 1, "Predicting the L/R curves from the picture (T_LUFS)", "predicting")
-        curves = predict_curves(model, str(video_path), "t_lufs")
-        yield JobProgress(1, 1, "Curves predicted", "predicting")
+        model = yield from host.ensure(model_name, cancel)
+        yield JobProgress(0, PERCENT, "Predicting the L/R curves from the picture (T_LUFS)", "predicting")
+
+        def predict(progress: Any) -> Any:
+            return predict_curves(model, str(video_path), "t_lufs", progress)
+
+        curves = yield from _as_progress(
+            run_reporting(predict, cancel, name="t-lufs"), "predicting", "T_LUFS"
+        )
+        yield JobProgress(PERCENT, PERCENT, "Curves predicted", "predicting")
         return curves
 
     return run
@@ -84,11 +112,20 @@ def motion_job(video_path: Path) -> Any:
     """The training-free motion curves (any model, no weights): ``video.motion.predict_motion_job``."""
 
     def run(cancel: threading.Event) -> Generator[JobProgress, None, Any]:
+        from triergon_studio.core.progress import run_reporting
         from triergon_studio.video.motion import predict_motion_job
 
-        yield JobProgress(0, 1, "Predicting the L/R curves from the motion in the picture", "predicting")
-        result = predict_motion_job(str(video_path), cancel=cancel)
-        yield JobProgress(1, 1, result.status, "predicting")
+        yield JobProgress(
+            0, PERCENT, "Predicting the L/R curves from the motion in the picture", "predicting"
+        )
+
+        def predict(progress: Any) -> Any:
+            return predict_motion_job(str(video_path), cancel=cancel, report_to=progress)
+
+        result = yield from _as_progress(
+            run_reporting(predict, cancel, name="motion"), "predicting", "Motion"
+        )
+        yield JobProgress(PERCENT, PERCENT, result.status, "predicting")
         return result.curve
 
     return run

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triergon_studio.core.progress import ProgressFn, report
 from triergon_studio.video.reader import VideoReader
 
 SAMPLE_RATE_HZ = 6
@@ -33,23 +34,32 @@ def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def sample_frames_6fps(
-    path: str | Path, size: tuple[int, int] | None = None, rate_hz: int = SAMPLE_RATE_HZ
+    path: str | Path,
+    size: tuple[int, int] | None = None,
+    rate_hz: int = SAMPLE_RATE_HZ,
+    progress: ProgressFn | None = None,
 ) -> np.ndarray:
     """[F, H, W, 3] uint8 RGB where frame k is the picture shown at k/6 s; ``size`` = (width, height).
 
-    The file is decoded once, in order, so this costs one pass whatever the frame rate.
+    The file is decoded once, in order, so this costs one pass whatever the frame rate. ``progress(message,
+    fraction)`` is called after each decoded frame (frames decoded / frames to decode).
     """
     with VideoReader(path) as reader:
         wanted = sample_indices(reader, rate_hz)
         needed = set(wanted)
         picked: dict[int, np.ndarray] = {}
-        last = max(needed)
-        for frame in reader.iter_frames(start=min(needed), stop=last + 1):
+        first, last = min(needed), max(needed)
+        n_decode = last + 1 - first
+        report(progress, f"Decoding frames 0/{n_decode}", 0.0)
+        for frame in reader.iter_frames(start=first, stop=last + 1):
             if frame.index in needed:
                 picked[frame.index] = _resize(frame.image, size)
+            done = frame.index + 1 - first
+            report(progress, f"Decoding frames {done}/{n_decode}", done / n_decode)
         missing = needed - picked.keys()
         for i in sorted(missing):  # a frame the sequential pass skipped (should not happen): fetch it
             picked[i] = _resize(reader.frame_at_index(i).image, size)
+        report(progress, f"Decoded {len(wanted)} frames", 1.0)
         return np.stack([picked[i] for i in wanted])
 
 

@@ -150,4 +150,8 @@ class GenerationModel(Protocol):
         """[B, 2, N] audio -> [B, C, ceil(N / ratio)] latents."""
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """[B, C, T] latents -> [B, 2, T * ratio] audio (differentiable: curve guidance backpropagates)."""
+        """[B, C, T] latents -> [B, 2, T * ratio] audio (differentiable: curve guidance backpropagates).
+
+        Optional beside it (every built-in family has it): ``decode_steps(latent) -> Generator[float, None,
+        Tensor]``, the same decode a layer (or window) at a time, yielding the fraction done and returning the
+        same samples, so a long take's decode shows progress (``takes`` falls back to ``decode``)."""

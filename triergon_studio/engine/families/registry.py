@@ -15,6 +15,7 @@ from triergon_studio.engine.families.base import FamilyEntry, ModelInfo
 from triergon_studio.errors import ModelError
 
 if TYPE_CHECKING:
+    from triergon_studio.core.progress import ProgressFn
     from triergon_studio.engine.families.base import GenerationModel
 
 
@@ -66,9 +67,22 @@ def describe(name_or_dir: str) -> ModelInfo:
     return info
 
 
-def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: Any) -> GenerationModel:
-    """Load a model of any family behind the ``GenerationModel`` protocol."""
-    return _call(find_family(name_or_dir).load, name_or_dir, device, dtype, **options)
+def load(
+    name_or_dir: str,
+    device: Any = "cpu",
+    dtype: Any = None,
+    *,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> GenerationModel:
+    """Load a model of any family behind the ``GenerationModel`` protocol. ``progress(message, fraction)``
+    follows the family's loading stages (config, checksums, weights read and loaded, text encoder, ...)."""
+    from triergon_studio.core.progress import report
+
+    report(progress, "Reading the model's configuration", 0.0)
+    model = _call(find_family(name_or_dir).load, name_or_dir, device, dtype, progress=progress, **options)
+    report(progress, "Model ready", 1.0)
+    return model
 
 
 def families() -> list[str]:

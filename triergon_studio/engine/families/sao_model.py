@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from triergon_studio.core.progress import ProgressFn
 from triergon_studio.engine.config import ConditioningConfig
 from triergon_studio.engine.families.sao_config import SAOConfig
 from triergon_studio.engine.models.conditioning import NumberConditioner
@@ -157,11 +158,14 @@ def find_weights(folder: Path) -> Path:
     )
 
 
-def load_sao_model(cfg: SAOConfig, weights: Path) -> SAOModel:
-    """Build on the CPU in float32 and load the checkpoint strictly (``.ckpt`` through weights_only)."""
+def load_sao_model(
+    cfg: SAOConfig, weights: Path, *, read: ProgressFn | None = None, load: ProgressFn | None = None
+) -> SAOModel:
+    """Build on the CPU in float32 and load the checkpoint strictly (``.ckpt`` through weights_only);
+    ``read`` and ``load`` follow reading the file and loading the state dict."""
     from triergon_studio.engine.checkpoint_io import load_state_dict_checked, read_state_dict
 
-    state = normalise_keys(read_state_dict(weights))
+    state = normalise_keys(read_state_dict(weights, read))
     model = SAOModel(cfg)
-    load_state_dict_checked(model, state, weights)
+    load_state_dict_checked(model, state, weights, progress=load)
     return model.eval().requires_grad_(False)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 FAMILY = "stable-audio-3"
 LICENCE = "Stability AI Community License"
+# Shares of the loading bar (T5Gemma first, then the checkpoint); inside the read and load stages the fraction
+# is real work (values read, tensors assigned).
+LOAD_STAGES = {"text": 0.25, "read": 0.4, "load": 0.3, "place": 0.05}
 NOTES = (
     "Stable Audio 3 takes no video prompt: the picture steers it through the loudness curves",
     "Stable Audio 3 takes no reference-audio prompt: use the audio as init audio (audio-to-audio) instead",
@@ -120,12 +123,15 @@ def describe(name_or_dir: str) -> ModelInfo:
 
 def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: Any) -> StableAudio3Model:
     """Options: ``text_encoder`` (a T5Gemma folder), ``headroom_s`` (default 6 s, upstream's), ``allow_cpu``
-    (run Medium without CUDA: tests only)."""
+    (run Medium without CUDA: tests only), ``progress`` (``progress(message, fraction)`` over the stages:
+    text encoder, weights read (values) and assigned (tensors), the move to the device)."""
     import torch
 
+    from triergon_studio.core.progress import Stages
     from triergon_studio.engine.models.sa3_loading import load_parts
     from triergon_studio.engine.models.sa3_text import load_text_encoder
 
+    progress = options.pop("progress", None)
     unknown = set(options) - {"text_encoder", "headroom_s", "allow_cpu"}
     if unknown:
         raise ModelError(f"unknown load options: {', '.join(sorted(unknown))}", name_or_dir)
@@ -136,10 +142,17 @@ def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: An
         raise ModelError(
             "Stable Audio 3 Medium runs on a CUDA GPU only (as upstream); use Small on this machine", folder
         )
+    stages = Stages(progress, LOAD_STAGES)
+    stages.start("text", "Loading the T5Gemma text encoder")
     text = load_text_encoder(cfg, folder, options.get("text_encoder"), dev)
-    cfg, dit, cond, ae, path = load_parts(folder, dtype or torch.float32)
+    stages.done("text", "Text encoder loaded")
+    cfg, dit, cond, ae, path = load_parts(
+        folder, dtype or torch.float32, read=stages.part("read"), load=stages.part("load")
+    )
+    stages.start("place", f"Moving the model to {dev}")
     params = sum(t.numel() for m in (dit, cond, ae) for t in m.state_dict().values())
     model = StableAudio3Model(cfg, dit.to(dev), cond.to(dev), ae.to(dev), text, info_for(cfg, folder, params))
+    stages.done("place", "Model placed")
     model.headroom_s = float(options.get("headroom_s", DEFAULT_HEADROOM_S))
     return model
 
@@ -321,6 +334,16 @@ class StableAudio3Model:
         lat = latent.to(self.device, torch.float32)
         ae = self.autoencoder
         audio = ae.decode_chunked(lat) if ae.cfg.chunked else ae.decode(lat)
+        return audio.float().clamp(-1, 1)
+
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a stage (and window) at a time, yielding the fraction done (the same samples)."""
+        import torch
+
+        lat = latent.to(self.device, torch.float32)
+        ae = self.autoencoder
+        steps = ae.decode_chunked_steps(lat) if ae.cfg.chunked else ae.decode_steps(lat)
+        audio = yield from steps
         return audio.float().clamp(-1, 1)
 
 

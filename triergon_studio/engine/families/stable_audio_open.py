@@ -41,6 +41,7 @@ from triergon_studio.errors import ModelError
 if TYPE_CHECKING:
     import torch
 
+    from triergon_studio.core.progress import ProgressFn
     from triergon_studio.engine.families.sao_model import SAOCondition, SAOModel
     from triergon_studio.engine.families.sao_t5 import T5TextEncoder
 
@@ -48,6 +49,9 @@ FAMILY = "stable-audio-open"
 LICENCE = "Stability AI Community License (gated on Hugging Face: accept the terms to download)"
 V_SAMPLERS = ("dpmpp-3m-sde", "dpmpp-2m", "ddim", "euler")
 FLOW_SAMPLERS = ("pingpong", "euler")
+# Shares of the loading bar (SAO 1.0: 4.8 GB of weights, then T5-base from its folder); inside each stage the
+# fraction is real work (values read, tensors loaded).
+LOAD_STAGES = {"read": 0.45, "load": 0.25, "place": 0.1, "text": 0.2}
 SIGMA_MIN, SIGMA_MAX = 0.3, 500.0  # the SAO 1.0 model card's sampling range (SPEC §3)
 
 
@@ -122,13 +126,16 @@ def load(
     *,
     text_encoder: str | Path | None = None,
     require_text_encoder: bool = True,
+    progress: ProgressFn | None = None,
     **options: Any,
 ) -> StableAudioOpenModel:
     """Load the snapshot's weights strictly and its T5 from ``text_encoder/`` + ``tokenizer/`` (or
     ``text_encoder=DIR``). ``require_text_encoder=False`` (Python API with precomputed T5 embeddings in
-    ``TakeInputs.embeddings``) loads without T5."""
+    ``TakeInputs.embeddings``) loads without T5. ``progress(message, fraction)`` follows the stages: weights
+    read (values) and loaded (tensors), the move to the device, the text encoder."""
     import torch
 
+    from triergon_studio.core.progress import Stages
     from triergon_studio.engine.families.sao_model import find_weights, load_sao_model
     from triergon_studio.engine.families.sao_t5 import T5TextEncoder, find_text_encoder
 
@@ -137,21 +144,26 @@ def load(
     folder = Path(name_or_dir).expanduser()
     if not folder.is_dir():
         raise ModelError("Stable Audio Open folder not found", folder)
+    stages = Stages(progress, LOAD_STAGES)
     cfg = load_sao_config(folder)
     weights = find_weights(folder)
     t5_dirs = None
     if require_text_encoder or text_encoder is not None:
         t5_dirs = find_text_encoder(folder, text_encoder)  # before the weights: a missing T5 fails fast
-    net = load_sao_model(cfg, weights)
+    net = load_sao_model(cfg, weights, read=stages.part("read"), load=stages.part("load"))
+    stages.start("place", f"Moving the model to {device}")
     dev = torch.device(device)
     net = net.to(dev)
     if dtype is not None:
         net = net.to(dtype)
+    stages.done("place", "Model placed")
     t5 = None
     if t5_dirs is not None:
+        stages.start("text", "Loading the T5 text encoder")
         t5 = T5TextEncoder(
             t5_dirs[0], t5_dirs[1], max_length=cfg.prompt_max_length, expected_dim=cfg.t5_dim, device=dev
         )
+    stages.done("text", "Text encoder loaded")
     params = sum(p.numel() for p in net.parameters())
     return StableAudioOpenModel(net, info_for(cfg, folder, params), t5)
 
@@ -350,6 +362,11 @@ class StableAudioOpenModel:
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         return self.net.vae.decode(latent.to(self.device, self.dtype)).float()
+
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
+        audio = yield from self.net.vae.decode_steps(latent.to(self.device, self.dtype))
+        return audio.float()
 
 
 ENTRY = FamilyEntry(FAMILY, _is_sao, f"{__name__}:describe", f"{__name__}:load")

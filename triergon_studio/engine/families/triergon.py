@@ -24,6 +24,7 @@ from triergon_studio.errors import ModelError
 if TYPE_CHECKING:
     import torch
 
+    from triergon_studio.core.progress import ProgressFn
     from triergon_studio.engine.config import ModelConfig
     from triergon_studio.engine.models.conditioning import Conditions
     from triergon_studio.engine.models.triergon import TriErgon
@@ -104,12 +105,20 @@ def describe(name_or_dir: str) -> ModelInfo:
     return info_for(cfg, path, params)
 
 
-def load(name_or_dir: str, device: Any = "cpu", dtype: Any = None, **options: Any) -> TriErgonModel:
+def load(
+    name_or_dir: str,
+    device: Any = "cpu",
+    dtype: Any = None,
+    *,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> TriErgonModel:
+    """``progress(message, fraction)`` follows the loading stages (``weights.LOAD_STAGES``)."""
     from triergon_studio.engine.weights import load_model
 
     if options:
         raise ModelError(f"Tri-Ergon models take no load options (got {', '.join(options)})", name_or_dir)
-    net = load_model(name_or_dir, device, dtype)
+    net = load_model(name_or_dir, device, dtype, progress=progress)
     _, path = _config_for(name_or_dir) if not name_or_dir.endswith("-random") else (None, None)
     return TriErgonModel(net, path)
 
@@ -239,13 +248,20 @@ class TriErgonModel:
         vae = self.net.vae
         return vae.decode(latent.to(next(vae.parameters()).dtype)).float()
 
+    def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
+        """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
+        vae = self.net.vae
+        audio = yield from vae.decode_steps(latent.to(next(vae.parameters()).dtype))
+        return audio.float()
+
     # ------------------------------------------------------------------------------------------ T_LUFS
 
-    def predict_curves(self, video_path: str) -> Any:
+    def predict_curves(self, video_path: str, progress: ProgressFn | None = None) -> Any:
+        """T_LUFS curves of the whole video; ``progress(message, fraction)`` follows decoding and prediction."""
         from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
 
         if self.net.lufs_predictor is None:
             raise ModelError(
                 f"model '{self.info.name}' has no LUFS predictor; pass curves or use motion curves"
             )
-        return predict_curves_for_video(video_path, self.net.lufs_predictor)
+        return predict_curves_for_video(video_path, self.net.lufs_predictor, progress)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from triergon_studio.core.progress import ProgressFn, counter, report
 from triergon_studio.engine.models.sa3_config import SA3Config, read_config
 from triergon_studio.engine.models.sa3_dit import AE_PREFIX, COND_PREFIX, DIT_PREFIX, SA3Conditioners, SA3DiT
 from triergon_studio.engine.models.sa3_header import safetensors_header
@@ -34,14 +35,17 @@ def weights_file(folder: Path) -> Path:
     )
 
 
-def read_state(path: Path) -> dict[str, Tensor]:
+def read_state(path: Path, progress: ProgressFn | None = None) -> dict[str, Tensor]:
+    """The checkpoint's tensors; ``progress(message, fraction)`` per tensor for safetensors (values read)."""
     if path.suffix == ".safetensors":
         safetensors_header(path)
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from triergon_studio.engine.checkpoint_io import read_safetensors
+
         try:
-            return load_file(str(path))
+            return read_safetensors(path, progress) if progress is not None else load_file(str(path))
         except (SafetensorError, OSError, RuntimeError) as err:
             raise ModelError(f"unreadable safetensors file ({err})", path) from None
     try:
@@ -54,6 +58,7 @@ def read_state(path: Path) -> dict[str, Tensor]:
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise ModelError("checkpoint is not a dict of tensors", path)
+    report(progress, f"Read {path.name}", 1.0)
     return obj
 
 
@@ -84,9 +89,14 @@ def _check_and_assign(
 
 
 def load_parts(
-    folder: Path, dtype: torch.dtype = torch.float32
+    folder: Path,
+    dtype: torch.dtype = torch.float32,
+    *,
+    read: ProgressFn | None = None,
+    load: ProgressFn | None = None,
 ) -> tuple[SA3Config, SA3DiT, SA3Conditioners, Any, Path]:
-    """Config, DiT (in ``dtype``), conditioners and SAME autoencoder (float32), all strictly loaded on the CPU."""
+    """Config, DiT (in ``dtype``), conditioners and SAME autoencoder (float32), all strictly loaded on the CPU.
+    ``read`` follows reading the file (values), ``load`` the three parts assigned (tensors)."""
     from triergon_studio.engine.models.same import SAMEAutoencoder, SAMEConfig
 
     raw, cfg = read_config(folder / "model_config.json")
@@ -95,7 +105,7 @@ def load_parts(
         ae_cfg = SAMEConfig.from_upstream(raw)
     except ModelError as err:
         raise ModelError(f"model_config.json: {err}", folder) from None
-    state = read_state(path)
+    state = read_state(path, read)
     known = (DIT_PREFIX, COND_PREFIX, AE_PREFIX)
     stray = sorted(k for k in state if not k.startswith(known))
     if stray:
@@ -106,11 +116,17 @@ def load_parts(
         )
     with torch.device("meta"):
         dit, cond, ae = SA3DiT(cfg.dit), SA3Conditioners(cfg), SAMEAutoencoder(ae_cfg)
+    tick = counter(load, max(1, len(state)), "Loading weights ({done}/{total} tensors)")
+    n_dit = sum(k.startswith(DIT_PREFIX) for k in state)
+    n_cond = sum(k.startswith("conditioner.") for k in state)
     _check_and_assign(dit, state, DIT_PREFIX, path, "DiT", dtype)
+    tick(n_dit)
     _check_and_assign(cond, state, "conditioner.", path, "conditioner", torch.float32)
+    tick(n_dit + n_cond)
     ae.load_upstream_state_dict(
         {k: v.float() for k, v in state.items() if k.startswith(AE_PREFIX)}, str(path)
     )
+    tick(len(state))
     return (
         cfg,
         dit.eval().requires_grad_(False),

@@ -28,6 +28,7 @@ new tokens) is drawn only when a ``generator`` is passed; without one, encode/de
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import cast
 
 import torch
@@ -159,6 +160,31 @@ class ResamplingStage(nn.Module):
                 return y.reshape(b, n, dim)
             out[i : i + per_slab] = y
         return out.reshape(b, n, dim)
+
+
+def _drive(steps: Generator[float, None, Tensor]) -> Tensor:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _stage_costs(layers: list[nn.Module]) -> list[float]:
+    """Relative cost of each decoder layer per input latent: a stage's transformer layers over its tokens
+    (``stride + 1`` per input token) at its width squared, plus its output mapping; the rest is cheap."""
+    costs: list[float] = []
+    length = 1.0
+    for layer in layers:
+        if isinstance(layer, ResamplingStage):
+            width = float(layer.new_tokens.shape[-1])
+            cost = layer.depth * length * (layer.stride + 1) * width * width
+            length *= layer.stride
+            cost += length * sum(float(p.numel()) for p in layer.mapping.parameters())
+            costs.append(max(cost, 1.0))
+        else:
+            costs.append(1.0)
+    return costs
 
 
 class _Transpose(nn.Module):
@@ -296,12 +322,26 @@ class SAMEAutoencoder(nn.Module):
     def decode(self, latents: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Latents ``[B, latent_dim, T]`` -> float32 audio ``[B, C, T * downsampling_ratio]``. Computes in the
         model's dtype."""
+        return _drive(self.decode_steps(latents, generator))
+
+    def decode_steps(
+        self, latents: Tensor, generator: torch.Generator | None = None
+    ) -> Generator[float, None, Tensor]:
+        """``decode`` one decoder layer at a time, yielding the fraction done (by each stage's estimated cost:
+        layers x tokens x width^2) after each; returns what ``decode`` returns."""
         if latents.ndim != 3 or latents.shape[1] != self.cfg.latent_dim:
             raise ModelError(
                 f"SAME decode expects latents [B, {self.cfg.latent_dim}, T], got {list(latents.shape)}"
             )
         t = latents.shape[-1]
-        x = self.decoder(self.bottleneck.decode(latents.to(self._dtype()), generator), generator)
+        x = self.bottleneck.decode(latents.to(self._dtype()), generator)
+        layers = list(self.decoder.layers)
+        costs = _stage_costs(layers)
+        total, done = sum(costs), 0.0
+        for layer, cost in zip(layers, costs, strict=True):  # SAMEDecoder.forward, step by step
+            x = layer(x, generator) if isinstance(layer, ResamplingStage) else layer(x)
+            done += cost
+            yield min(1.0, done / total)
         b, cp, n = x.shape
         p = self.cfg.patch_size
         audio = (
@@ -320,13 +360,23 @@ class SAMEAutoencoder(nn.Module):
         """Upstream's chunked decode (``decode_audio(chunked=True)``): windows of ``chunk_size`` latents hopping
         by ``chunk_size - overlap``, the last anchored at the end, each keeping all but half the overlap on its
         inner edges. Used when the model config sets ``pretransform.chunked``."""
+        return _drive(self.decode_chunked_steps(latents, chunk_size, overlap, generator))
+
+    def decode_chunked_steps(
+        self,
+        latents: Tensor,
+        chunk_size: int = 128,
+        overlap: int = 32,
+        generator: torch.Generator | None = None,
+    ) -> Generator[float, None, Tensor]:
+        """``decode_chunked``, yielding the fraction done after each layer of each window."""
         if not 0 <= overlap < chunk_size:
             raise ModelError(
                 f"SAME chunked decode needs 0 <= overlap < chunk_size, got {overlap}, {chunk_size}"
             )
         total = latents.shape[-1]
         if total < chunk_size:
-            return self.decode(latents, generator)
+            return (yield from self.decode_steps(latents, generator))
         r = self.downsampling_ratio
         starts = list(range(0, total - chunk_size + 1, chunk_size - overlap))
         if starts[-1] != total - chunk_size:
@@ -334,7 +384,14 @@ class SAMEAutoencoder(nn.Module):
         out = latents.new_zeros(latents.shape[0], self.cfg.audio_channels, total * r)
         half = (overlap // 2) * r
         for i, s in enumerate(starts):
-            piece = self.decode(latents[..., s : s + chunk_size], generator)
+            steps = self.decode_steps(latents[..., s : s + chunk_size], generator)
+            while True:
+                try:
+                    f = next(steps)
+                except StopIteration as stop:
+                    piece = stop.value
+                    break
+                yield (i + f) / len(starts)
             last = i == len(starts) - 1
             begin = (total - chunk_size) * r if last else s * r
             left = 0 if i == 0 else half
