@@ -12,6 +12,8 @@ Stereo is coded as mid/side: a centred source (S = 0) decodes to identical, phas
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -99,7 +101,27 @@ class SpectralDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, 2, T * hop * stride]."""
-        x = self.frame_blocks(self.up(self.latent_blocks(self.inp(z))))
+        x = z
+        for step, _ in self.steps():
+            x = step(x)
+        return x
+
+    def steps(self) -> list[tuple[Callable[[Tensor], Tensor], float]]:
+        """The forward pass as (step, relative cost) pairs, for decode progress; cost ~ multiply-adds per latent
+        frame."""
+        w, s = self.up.in_channels, self.up.stride[0]
+        block = 6.0 * w * w
+        return [
+            (self.inp, float(w * self.inp.in_channels)),
+            (self.latent_blocks, block),
+            (self.up, 2.0 * s * w * w),
+            *[(b, s * block) for b in self.frame_blocks],
+            (self._synthesise, float(s * w * self.head.out_features)),
+        ]
+
+    def _synthesise(self, x: Tensor) -> Tensor:
+        """Frame features -> the head's mid/side spectra -> inverse STFT -> left/right."""
+        out_dtype = x.dtype
         x = F.pad(x, (0, 1), mode="replicate")  # centred iSTFT of F frames gives (F - 1) * hop samples
         y = self.head(self.out_norm(x.transpose(1, 2)))  # [B, F, C * 2 * bins]
         b, frames = y.shape[0], y.shape[1]
@@ -110,7 +132,7 @@ class SpectralDecoder(nn.Module):
         n = (frames - 1) * self.hop
         wave = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=n)
         mid, side = wave.view(b, self.channels, n).unbind(1)
-        return torch.stack([mid + side, mid - side], dim=1).to(z.dtype)
+        return torch.stack([mid + side, mid - side], dim=1).to(out_dtype)
 
 
 class SpectralAE(LatentAutoencoder):
