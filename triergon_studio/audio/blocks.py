@@ -224,7 +224,7 @@ class WavBlockWriter:
         self.written = 0
 
     def write(self, block: np.ndarray) -> None:
-        a = np.asarray(block)
+        a = np.ascontiguousarray(block)  # interleaved frames (a product with a transposed envelope is not)
         if a.ndim == 1:
             a = a[:, None]
         if not np.all(np.isfinite(a)):
