@@ -235,10 +235,15 @@ def export_project(
     except OSError as exc:
         raise ExportError(f"cannot create the export folder: {exc.strerror or exc}", out) from exc
 
+    shown = ("", -1.0)
+
     def step(message: str, fraction: float) -> None:
+        nonlocal shown
         if cancel is not None and cancel.is_set():
             raise CancelledError("export cancelled", out)
-        if progress is not None:
+        # Called once per block: report a new stage, or every whole percent of one.
+        if progress is not None and (message != shown[0] or fraction - shown[1] >= 0.01):
+            shown = (message, fraction)
             progress(message, fraction)
 
     temps: dict[str, Path] = {}
