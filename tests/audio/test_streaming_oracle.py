@@ -123,8 +123,8 @@ def shaped_project(tmp_path: Path) -> object:
         ("muted", "AMB", 1.5, 48000),
     ):
         add_click_take(p, name, lane, at, sr=rate)
-    for lane in p.lanes:
-        for item in lane.items:
+    for ln in p.lanes:
+        for item in ln.items:
             if item.take_id == "id_door":
                 p.edit_item(item.id, trim_in_s=0.01, trim_out_s=0.45, fade_in_s=0.05, fade_out_s=0.13)
                 p.move_item(item.id, gain_db=5.0)

@@ -105,7 +105,7 @@ class SoundfileSource:
         return _zero_padded(start, stop, self.n, self._get)
 
     def close(self) -> None:
-        self.fh.close()  # type: ignore[attr-defined]
+        self.fh.close()
 
 
 class RawSource:
@@ -271,6 +271,8 @@ class _RowSums:
         if k:
             rows = buf[: k * self.step].reshape(k, self.step)
             self.rows.append(np.einsum("ij,ij->i", rows, rows))
+            if len(self.rows) >= 256:  # one array, not thousands of small ones
+                self.rows = [np.concatenate(self.rows)]
         self.pending = buf[k * self.step :].copy()
 
     def full(self) -> np.ndarray:
