@@ -157,7 +157,8 @@ def test_interrupted_export_leaves_no_half_written_file(
         if id(self) not in seen:
             seen.append(id(self))
             calls["n"] += 1
-        if calls["n"] == 3:  # third file (files are written block by block): part of it, then the disk is full
+        # the third file (written block by block): part of it, then the disk is full
+        if calls["n"] == 3:
             self.fh.write(b"\0" * 1000)
             raise OSError(28, "No space left on device")
         real(self, block)

@@ -122,8 +122,10 @@ def test_case14_train_resume_with_a_crafted_new_format_checkpoint(tmp_path: Path
     line = _refused(
         cli_inproc("train", "lufs", "--config", cfg, "--resume", "--out", run, "--steps", "2"), marker
     )
-    assert ("safetensors" in line and "checkpoint-00000002" in line) if where == "tensors" else (
-        "checkpoint.json" in line
+    assert (
+        ("safetensors" in line and "checkpoint-00000002" in line)
+        if where == "tensors"
+        else ("checkpoint.json" in line)
     ), line
 
 

@@ -86,9 +86,7 @@ def _copy_video(src: object, vin: object, dst: object, vout: object) -> None:
         dst.mux(packet)  # type: ignore[attr-defined]
 
 
-def _encode_audio(
-    dst: object, aout: object, audio: np.ndarray | BlockReader, sr: int, layout: str
-) -> None:
+def _encode_audio(dst: object, aout: object, audio: np.ndarray | BlockReader, sr: int, layout: str) -> None:
     import av
 
     total = audio.shape[0] if isinstance(audio, np.ndarray) else audio.n
