@@ -109,7 +109,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from triergon_studio.audio.blocks import open_source
+    from triergon_studio.audio.blocks import iter_blocks, open_source
     from triergon_studio.audio.conform_stream import conform_source
     from triergon_studio.audio.io import read_bext
     from triergon_studio.core.curves import LoudnessCurve
@@ -120,6 +120,8 @@ def cmd_conform(args: argparse.Namespace) -> int:
     curve = LoudnessCurve.load(args.curves)
     # Block by block (memory flat in the length): one pass per iteration, the last one writes.
     with open_source(args.input, scratch_dir=_folder(args.output)) as src:
+        for _ in iter_blocks(src):  # the samples' own problems (NaN, truncation) come before the curves'
+            pass
         seconds = src.n / src.sr
         # A curve drawn for another clip would be silently held at its last value: refuse it instead.
         if abs(curve.duration_s - seconds) > 1.0 / curve.rate_hz:
