@@ -147,17 +147,23 @@ def test_interrupted_export_leaves_no_half_written_file(
     out = tmp_path / "out"
     export_project(project, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = audio_io.write_wav
+    from triergon_studio.audio.blocks import WavBlockWriter
+
+    real = WavBlockWriter.write
     calls = {"n": 0}
+    seen: list[int] = []
 
-    def failing(path: Path, audio: np.ndarray, *args: object, **kw: object) -> Path:
-        calls["n"] += 1
-        if calls["n"] == 3:  # third file: write half of it, then the disk is full
-            Path(path).write_bytes(b"RIFF" + b"\0" * 1000)
+    def failing(self: WavBlockWriter, block: np.ndarray) -> None:
+        if id(self) not in seen:
+            seen.append(id(self))
+            calls["n"] += 1
+        # the third file (written block by block): part of it, then the disk is full
+        if calls["n"] == 3:
+            self.fh.write(b"\0" * 1000)
             raise OSError(28, "No space left on device")
-        return real(path, audio, *args, **kw)
+        real(self, block)
 
-    monkeypatch.setattr(audio_io, "write_wav", failing)
+    monkeypatch.setattr(WavBlockWriter, "write", failing)
     project.set_lane_gain("FOLEY", -12.0)
     with pytest.raises(ExportError, match="No space left"):
         export_project(project, out, ExportSettings(force=True))
@@ -165,6 +171,7 @@ def test_interrupted_export_leaves_no_half_written_file(
     assert after == before  # old delivery intact, no temp files left
     fresh = tmp_path / "fresh"
     calls["n"] = 0
+    seen.clear()
     with pytest.raises(ExportError):
         export_project(project, fresh)
     assert list(fresh.iterdir()) == []

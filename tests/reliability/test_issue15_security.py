@@ -92,6 +92,43 @@ def test_case14_train_resume_with_a_crafted_checkpoint(tmp_path: Path) -> None:
     assert "checkpoint.pt" in line and "weights-only" in line
 
 
+@pytest.mark.parametrize("where", ["tensors", "json"])
+def test_case14_train_resume_with_a_crafted_new_format_checkpoint(tmp_path: Path, where: str) -> None:
+    """The safetensors + JSON checkpoint: a pickle in place of the tensors file (with a matching sha256, so
+    the loader reaches it) or of the JSON is refused in one line, and nothing runs."""
+    import hashlib
+
+    from tests.integration.cli_helpers import REPO_ROOT
+
+    marker = tmp_path / "PWNED"
+    run = tmp_path / "run"
+    run.mkdir()
+    evil = _evil_files(tmp_path / "f", marker)["zipped"].read_bytes()
+    if where == "tensors":
+        name = "checkpoint-00000002-0123abcd.safetensors"
+        (run / name).write_bytes(evil)
+        doc = {
+            "format": "triergon-training-checkpoint",
+            "version": 1,
+            "step": 2,
+            "tensors": name,
+            "sha256": hashlib.sha256(evil).hexdigest(),
+            "state": {"step": 2, "module": {}, "optim": {}},
+        }
+        (run / "checkpoint.json").write_text(json.dumps(doc))
+    else:
+        (run / "checkpoint.json").write_bytes(evil)
+    cfg = REPO_ROOT / "triergon_studio" / "training" / "configs" / "tiny_lufs.json"
+    line = _refused(
+        cli_inproc("train", "lufs", "--config", cfg, "--resume", "--out", run, "--steps", "2"), marker
+    )
+    assert (
+        ("safetensors" in line and "checkpoint-00000002" in line)
+        if where == "tensors"
+        else ("checkpoint.json" in line)
+    ), line
+
+
 def test_case14_every_command_that_reads_a_file(tmp_path: Path) -> None:
     """The same pickle handed to each command's file arguments: refused in one line, nothing runs."""
     marker = tmp_path / "PWNED"

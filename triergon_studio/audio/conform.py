@@ -14,6 +14,7 @@ still more than ``tolerance_lu`` off after the last pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,15 +79,63 @@ def conform_to_curve(
     tolerance_lu: float = 1.0,
     filter: str = "itu",
 ) -> ConformResult:
-    """Apply a smooth gain envelope so ``channel_curves(result)`` follows ``curve`` (see module docstring)."""
+    """Apply a smooth gain envelope so ``channel_curves(result)`` follows ``curve`` (see module docstring).
+
+    The whole audio in memory; ``conform_stream.conform_source`` gives the same samples block by block."""
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
     n, chans = x.shape
     if n == 0:
         raise ValueError("cannot conform empty audio")
+    out = x
+
+    def measure(gain: np.ndarray, last: bool) -> np.ndarray:
+        nonlocal out
+        env = gain_envelope(gain, n, sr, ramp_s)
+        out = x * (10.0 ** (env.T / 20.0))
+        return channel_curves(out, sr, filter=filter)
+
     src = channel_curves(x, sr, filter=filter)
-    frames = src.shape[1]
+    plan = solve_gains(src, curve, measure, max_gain_db, iterations, tolerance_lu)
+    return ConformResult(
+        out.astype(np.float32),
+        plan.gain_db,
+        plan.unmet_frames,
+        plan.mae_lu,
+        plan.conformable,
+        plan.measured,
+        plan.target,
+    )
+
+
+@dataclass
+class GainPlan:
+    """The frame gains a conform settled on, and how well the result follows the target."""
+
+    gain_db: np.ndarray  # [C, F]
+    unmet_frames: np.ndarray  # [C, F] bool
+    mae_lu: float
+    conformable: np.ndarray  # [C, F] bool
+    measured: np.ndarray  # [C, F] curves of the result
+    target: np.ndarray  # [C, F]
+
+    @property
+    def unmet_count(self) -> int:
+        return int(self.unmet_frames.sum())
+
+
+def solve_gains(
+    src: np.ndarray,
+    curve: LoudnessCurve,
+    measure: Callable[[np.ndarray, bool], np.ndarray],
+    max_gain_db: float = 24.0,
+    iterations: int = 6,
+    tolerance_lu: float = 1.0,
+) -> GainPlan:
+    """The iteration on frame gains. ``measure(gain, last)`` applies the envelope of ``gain`` to the audio and
+    returns the curves of the result (``last``: this is the output); whole arrays and streams share this."""
+    chans, frames = src.shape
     tgt_lr = curve.resample(CURVE_RATE_HZ, n_frames=frames)
     target = np.stack([tgt_lr[min(c, 1)] for c in range(chans)])
     needed = target - src
@@ -95,12 +144,9 @@ def conform_to_curve(
     gain = np.clip(needed, MIN_GAIN_DB, max_gain_db)
     gain = _fill_held(np.where(has_signal, gain, 0.0), has_signal)
     measured = src
-    out = x
     passes = max(1, iterations)
     for i in range(passes):
-        env = gain_envelope(gain, n, sr, ramp_s)
-        out = x * (10.0 ** (env.T / 20.0))
-        measured = channel_curves(out, sr, filter=filter)
+        measured = measure(gain, i == passes - 1)
         if i == passes - 1:
             break
         # A frame that reached the -70 floor cannot show how far below it is: leave it there.
@@ -111,4 +157,4 @@ def conform_to_curve(
     err = np.abs(measured - target)
     mae = float(err[conformable].mean()) if conformable.any() else 0.0
     unmet = (~conformable & (target > SIGNAL_THRESHOLD_LUFS)) | (conformable & (err > tolerance_lu))
-    return ConformResult(out.astype(np.float32), gain, unmet, mae, conformable, measured, target)
+    return GainPlan(gain, unmet, mae, conformable, measured, target)

@@ -4,6 +4,9 @@ Every WAV is exactly ``picture_samples(frame_count, fps, sr)`` long and starts a
 takes are resampled to the delivery rate and placed at their lane offsets. Files are written under hidden
 temporary names and renamed only when everything has been written, so an interrupted export leaves no
 half-written file under a final name. Existing files are never replaced unless ``force`` is set.
+
+Rendering and writing stream by blocks (``export_render``, ``export_write``): memory stays flat however long
+the picture is; the only up-front refusal for size is a disk-space check.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from triergon_studio.errors import CancelledError, ExportError, StudioError
 BITS = ("24", "32f")
 TARGETS = ("none", "r128", "a85", "stream", "apple", "custom")
 MUX = ("none", "mp4", "mov")
-ORIGINATOR = "Tri-Ergon Studio"
 
 
 @dataclass
@@ -103,21 +105,6 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "untitled"
 
 
-def _loudness(audio: np.ndarray, sr: int) -> dict[str, float | None]:
-    from triergon_studio.audio.loudness import measure
-
-    r = measure(audio, sr)
-
-    def num(v: float) -> float | None:  # JSON has no -inf: silence is reported as null
-        return round(float(v), 2) if np.isfinite(v) else None
-
-    return {
-        "integrated_lufs": num(r.integrated_lufs),
-        "loudness_range_lu": num(r.loudness_range_lu),
-        "true_peak_dbtp": num(r.true_peak_dbtp),
-    }
-
-
 def fade_gain(n: int, fade_in: int, fade_out: int) -> np.ndarray:
     """[n] float32 gain: equal-power (quarter-sine) fades over the first ``fade_in`` and last ``fade_out``
     samples, 1 elsewhere."""
@@ -152,7 +139,10 @@ def item_audio(audio: np.ndarray, item: Any, sr: int) -> np.ndarray:
 
 
 def render_lanes(project: Project, sr: int, n: int) -> dict[str, np.ndarray]:
-    """Each lane as [n, 2] float32 at ``sr``: takes resampled, placed at their offsets, lane+item gain."""
+    """Each lane as [n, 2] float32 at ``sr``: takes resampled, placed at their offsets, lane+item gain.
+
+    Whole arrays, for the app's monitoring of a region; ``export_project`` renders the same samples by blocks
+    (``export_render.LaneRenderer``)."""
     from triergon_studio.audio.io import read_audio
 
     cache: dict[str, np.ndarray] = {}
@@ -234,7 +224,9 @@ def export_project(
         )
     if out.exists() and not out.is_dir():
         raise ExportError("is a file, not a folder to export into", out)
-    _check_memory(n, len(project.lanes), out)
+    from triergon_studio.audio.export_write import check_disk, disk_needed, write_stems
+
+    check_disk(disk_needed(n, len(project.lanes), s.bits, s.target != "none", s.mux != "none"), out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         clean_stale_staging(out)
@@ -243,56 +235,44 @@ def export_project(
     except OSError as exc:
         raise ExportError(f"cannot create the export folder: {exc.strerror or exc}", out) from exc
 
+    shown = ("", -1.0)
+
     def step(message: str, fraction: float) -> None:
+        nonlocal shown
         if cancel is not None and cancel.is_set():
             raise CancelledError("export cancelled", out)
-        if progress is not None:
+        # Called once per block: report a new stage, or every whole percent of one.
+        if progress is not None and (message != shown[0] or fraction - shown[1] >= 0.01):
+            shown = (message, fraction)
             progress(message, fraction)
 
     temps: dict[str, Path] = {}
     moving = False
     try:
         step("Rendering lanes", 0.0)
-        lanes = render_lanes(project, sr, n)
         audible = audible_lanes(project)
-        mix = np.zeros((n, 2), np.float32)
-        for name in audible:
-            mix += lanes[name]
-        gain_db, limited = 0.0, False
-        if s.target != "none" and np.any(mix):
-            from triergon_studio.audio.normalize import PRESETS, normalize
-
-            lufs, tp = (s.target_lufs, s.true_peak_dbtp) if s.target == "custom" else PRESETS[s.target]
-            res = normalize(mix, sr, float(lufs), float(tp))  # type: ignore[arg-type]
-            mix, gain_db, limited = np.asarray(res.audio, np.float32), float(res.gain_db), bool(res.limited)
-            g = np.float32(10 ** (gain_db / 20))  # stems get the same gain so they still sum to the mix
-            lanes = {k: v * g for k, v in lanes.items()}
         time_ref = timecode_to_samples(project.start_timecode, project.rate, sr)
+        # Block by block (memory flat in the picture's length): the same samples as render_lanes + normalize.
+        keys = [f"stem:{ln.name}" for ln in project.lanes] + ["mix"]
+        written, gain_db, limited, review_mix = write_stems(
+            project, s, n, staging, {k: finals[k].name for k in keys}, audible, time_ref, step
+        )
         files: list[ExportedFile] = []
-        jobs = [(f"stem:{name}", name, audio) for name, audio in lanes.items()] + [("mix", None, mix)]
-        for i, (key, lane, audio) in enumerate(jobs):
-            step(f"Writing {finals[key].name}", 0.1 + 0.6 * i / len(jobs))
-            clipped = 0
-            if s.bits != "32f":  # PCM stops at full scale: measure and report what the file will hold
-                over = np.abs(audio) > 1.0
-                clipped = int(np.count_nonzero(over.any(axis=1)))
-                if clipped:
-                    audio = np.clip(audio, -1.0, 1.0)
-            loud = _loudness(audio, sr)
+        for key in keys:
+            lane = key[5:] if key.startswith("stem:") else None
             temps[key] = staging / finals[key].name
-            _write_stem(temps[key], audio, sr, s.bits, project, lane, time_ref, loud)
+            clipped, loud = written[key]
             extra: dict[str, Any] = {"in_mix": lane in audible} if lane is not None else {}
             extra["clipped_samples"] = clipped
-            files.append(
-                ExportedFile("stem" if lane else "mix", finals[key], lane, int(len(audio)), loud, extra)
-            )
+            files.append(ExportedFile("stem" if lane else "mix", finals[key], lane, n, loud, extra))
         if s.mux != "none":
             from triergon_studio.video.mux import mux_review
 
             step(f"Writing {finals['review'].name}", 0.75)
             temps["review"] = staging / finals["review"].name
-            assert video is not None
-            mux_review(video, mix, sr, temps["review"], s.mux)
+            assert video is not None and review_mix is not None
+            mux_review(video, review_mix, sr, temps["review"], s.mux)
+            review_mix.path.unlink(missing_ok=True)
             files.append(
                 ExportedFile(
                     "review", finals["review"], extra={"container": s.mux, "video_copied_from": video.name}
@@ -477,64 +457,10 @@ def clean_stale_staging(out: Path) -> list[Path]:
     return removed
 
 
-def _check_memory(n: int, lanes: int, out: Path) -> None:
-    """Stems are rendered whole: refuse a picture this machine cannot hold, before any work."""
-    need = n * 2 * 4 * (lanes + 3)  # each lane, the mix, the normalised copy and one write buffer, float32
-    avail = _available_memory()
-    if avail is not None and need > avail:
-        raise ExportError(
-            f"rendering {n} samples x {lanes} lane(s) needs about {need / 2**30:.1f} GiB of memory "
-            f"but {avail / 2**30:.1f} GiB is available; export a shorter picture or fewer lanes",
-            out,
-        )
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _write_text(path: Path, text: str) -> None:
     from triergon_studio.core.atomic import atomic_write_text
 
     atomic_write_text(path, text + "\n")
-
-
-def _write_stem(
-    path: Path,
-    audio: np.ndarray,
-    sr: int,
-    bits: str,
-    project: Project,
-    lane: str | None,
-    time_ref: int,
-    loud: dict[str, float | None],
-) -> None:
-    from triergon_studio.audio.io import BextInfo, write_wav
-
-    now = datetime.now()
-    what = f"{lane} stem" if lane else "mix"
-    bext = BextInfo(
-        description=f"{project.name} {what} @ {project.start_timecode} {project.rate}",
-        originator=ORIGINATOR,
-        origination_date=now.strftime("%Y-%m-%d"),
-        origination_time=now.strftime("%H:%M:%S"),
-        time_reference=time_ref,
-        coding_history=f"A=PCM,F={sr},W={32 if bits == '32f' else 24},M=stereo,T={ORIGINATOR}\r\n",
-        loudness_value=loud["integrated_lufs"],
-        loudness_range=loud["loudness_range_lu"],
-        max_true_peak_level=loud["true_peak_dbtp"],
-    )
-    write_wav(path, audio, sr, bits=bits, bext=bext, overwrite=True)
 
 
 def _write_reaper(

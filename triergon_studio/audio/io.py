@@ -17,6 +17,7 @@ Writing is atomic and never replaces an existing file unless ``overwrite=True``.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,23 +326,27 @@ def write_wav(
 
 
 def read_bext(path: str | Path) -> BextInfo | None:
-    """Parse the ``bext`` chunk of a WAV file, or None when it has none."""
+    """Parse the ``bext`` chunk of a WAV file, or None when it has none (reads the chunk headers only, so a
+    long file costs no memory)."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                raise AudioFileError("not a WAV file", p)
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                cid, clen = struct.unpack("<4sI", fh.read(8))
+                if cid == b"bext":
+                    body = fh.read(clen)
+                    if len(body) < 348:  # up to and including Version
+                        raise AudioFileError("truncated bext chunk", p)
+                    return _parse_bext(body)
+                pos += 8 + clen + (clen & 1)
     except OSError as exc:
         raise AudioFileError(f"cannot read file ({_one_line(exc)})", p) from exc
-    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise AudioFileError("not a WAV file", p)
-    pos = 12
-    while pos + 8 <= len(raw):
-        cid, clen = struct.unpack_from("<4sI", raw, pos)
-        if cid == b"bext":
-            body = raw[pos + 8 : pos + 8 + clen]
-            if len(body) < 348:  # up to and including Version
-                raise AudioFileError("truncated bext chunk", p)
-            return _parse_bext(body)
-        pos += 8 + clen + (clen & 1)
     return None
 
 

@@ -174,6 +174,8 @@ class _SegmentSums:
                 sums[keep] = np.add.reduceat(sq, starts[keep])
             sums[0] += self.open
             self.closed.append(sums[:-1])
+            if len(self.closed) >= 256:  # one array, not thousands of small ones (Python overhead per object)
+                self.closed = [np.concatenate(self.closed)]
             self.open = float(sums[-1])
             self.k += int(local.size)
         self.pos = b1

@@ -1,4 +1,4 @@
-"""Audio commands: ``measure``, ``conform`` and ``normalize``.
+"""Audio commands: ``measure``, ``conform`` and ``normalize`` (all three stream: memory flat in the length).
 
 Only argparse and pathlib are imported here; numpy, scipy and soundfile load inside the handlers so
 ``triergon-studio --help`` stays instant. Outputs are never overwritten without ``--force``.
@@ -10,8 +10,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from triergon_studio.errors import AudioFileError, ExportError, StudioError
 
@@ -108,28 +109,37 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from triergon_studio.audio.conform import conform_to_curve
-    from triergon_studio.audio.io import read_audio, read_bext, write_wav
+    from triergon_studio.audio.blocks import iter_blocks, open_source
+    from triergon_studio.audio.conform_stream import conform_source
+    from triergon_studio.audio.io import read_bext
     from triergon_studio.core.curves import LoudnessCurve
     from triergon_studio.core.validate import check_conform_gain
 
     check_conform_gain(args.max_gain)
     _check_output(args.output, args.force)
     curve = LoudnessCurve.load(args.curves)
-    audio, sr = read_audio(args.input)
-    seconds = audio.shape[0] / sr
-    # A curve drawn for another clip would be silently held at its last value: refuse it instead.
-    if abs(curve.duration_s - seconds) > 1.0 / curve.rate_hz:
-        raise AudioFileError(
-            f"the curves cover {curve.duration_s:.2f} s but {args.input.name} lasts {seconds:.2f} s; "
-            "measure or predict curves for this clip",
-            args.curves,
+    # Block by block (memory flat in the length): one pass per iteration, the last one writes.
+    with open_source(args.input, scratch_dir=_folder(args.output)) as src:
+        for _ in iter_blocks(src):  # the samples' own problems (NaN, truncation) come before the curves'
+            pass
+        seconds = src.n / src.sr
+        # A curve drawn for another clip would be silently held at its last value: refuse it instead.
+        if abs(curve.duration_s - seconds) > 1.0 / curve.rate_hz:
+            raise AudioFileError(
+                f"the curves cover {curve.duration_s:.2f} s but {args.input.name} lasts {seconds:.2f} s; "
+                "measure or predict curves for this clip",
+                args.curves,
+            )
+        bext = _bext_of(args.input, read_bext)
+        result, clipped = _stream_to_wav(
+            args.output,
+            src.n,
+            src.sr,
+            args.bits,
+            bext,
+            lambda sink: conform_source(src, curve, sink, max_gain_db=args.max_gain),
         )
-    result = conform_to_curve(audio, sr, curve, max_gain_db=args.max_gain)
-    write_wav(
-        args.output, result.audio, sr, bits=args.bits, bext=_bext_of(args.input, read_bext), overwrite=True
-    )
-    _warn_clipping(args.output, result.audio, args.bits)
+    _warn_clipped(args.output, clipped, args.bits)
     total = int(result.conformable.size)
     print(
         f"{args.output}: conformed to {args.curves.name}; mean error {result.mae_lu:.2f} LU over "
@@ -144,25 +154,32 @@ def cmd_conform(args: argparse.Namespace) -> int:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from triergon_studio.audio.io import read_audio, read_bext, write_wav
-    from triergon_studio.audio.normalize import SilentAudioError, normalize, resolve_target
+    from triergon_studio.audio.blocks import open_source
+    from triergon_studio.audio.io import read_bext
+    from triergon_studio.audio.normalize import SilentAudioError, resolve_target
+    from triergon_studio.audio.normalize_stream import normalize_source
 
     try:
         target, ceiling = resolve_target(args.target, args.true_peak)
     except ValueError as exc:
         raise StudioError(str(exc)) from exc
     _check_output(args.output, args.force)
-    audio, sr = read_audio(args.input)
-    try:
-        result = normalize(audio, sr, target, ceiling)
-    except SilentAudioError as exc:
-        raise AudioFileError(str(exc), args.input) from exc
     bext = _bext_of(args.input, read_bext)
-    if bext is not None:
-        bext.loudness_value = result.output_lufs
-        bext.max_true_peak_level = result.output_true_peak_dbtp
-    write_wav(args.output, result.audio, sr, bits=args.bits, bext=bext, overwrite=True)
-    _warn_clipping(args.output, result.audio, args.bits)
+    # Block by block (memory flat in the length): measuring passes, then one pass that writes.
+    with open_source(args.input, scratch_dir=_folder(args.output)) as src:
+        try:
+            result, clipped = _stream_to_wav(
+                args.output,
+                src.n,
+                src.sr,
+                args.bits,
+                bext,
+                lambda sink: normalize_source(src, target, ceiling, sink),
+                final_bext=lambda r: _with_loudness(bext, r),
+            )
+        except SilentAudioError as exc:
+            raise AudioFileError(str(exc), args.input) from exc
+    _warn_clipped(args.output, clipped, args.bits)
     limit = (
         f"true-peak limiter engaged (max {result.max_gain_reduction_db:.1f} dB reduction)"
         if result.limited
@@ -182,13 +199,60 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_clipping(path: Path, audio: Any, bits: str) -> None:
-    """PCM stops at full scale: say so rather than let the printed figures describe audio the file lacks."""
+def _folder(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _with_loudness(bext: Any, result: Any) -> Any:
+    if bext is not None:
+        bext.loudness_value = result.output_lufs
+        bext.max_true_peak_level = result.output_true_peak_dbtp
+    return bext
+
+
+_T = TypeVar("_T")
+
+
+def _stream_to_wav(
+    output: Path,
+    n: int,
+    sr: int,
+    bits: str,
+    bext: Any,
+    produce: Callable[[Callable[[Any], None]], _T],
+    final_bext: Callable[[_T], Any] | None = None,
+) -> tuple[_T, int]:
+    """Run ``produce(sink)`` with a sink that appends blocks to ``output`` (atomically: a hidden temporary
+    file renamed into place at the end); returns its result and the number of samples PCM clipped."""
     import numpy as np
 
-    if bits == "32f":
-        return
-    n = int(np.count_nonzero((np.abs(audio) > 1.0).any(axis=-1)))
+    from triergon_studio.audio.blocks import WavBlockWriter
+    from triergon_studio.core.atomic import atomic_path
+
+    clipped = 0
+    try:
+        with atomic_path(output) as tmp:
+            writer = WavBlockWriter(tmp, n, sr, bits=bits, bext=bext)
+            try:
+
+                def sink(block: Any) -> None:
+                    nonlocal clipped
+                    if bits != "32f":
+                        clipped += int(np.count_nonzero((np.abs(block) > 1.0).any(axis=-1)))
+                    writer.write(block)
+
+                result = produce(sink)
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close(final_bext(result) if final_bext is not None else None)
+    except OSError as exc:
+        raise ExportError(f"cannot write WAV ({exc.strerror or exc})", output) from exc
+    return result, clipped
+
+
+def _warn_clipped(path: Path, n: int, bits: str) -> None:
+    """PCM stops at full scale: say so rather than let the printed figures describe audio the file lacks."""
     if n:
         print(
             f"warning: {path}: {n} sample(s) clipped at full scale in {bits}-bit PCM; use --bits 32f to keep "

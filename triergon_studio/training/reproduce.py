@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
             if (Path(cfg.out_dir) / "weights.safetensors").exists():
                 info = {"skipped": True}
             else:
-                info = run_stage(cfg, resume=(Path(cfg.out_dir) / "checkpoint.pt").exists())
+                from triergon_studio.training.checkpoint import has_checkpoint
+
+                info = run_stage(cfg, resume=has_checkpoint(cfg.out_dir))
         elif step == "assemble":
             info = {"model": str(assemble(work, out, overwrite=args.overwrite))}
         elif step == "assemble_tokens":

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from triergon_studio.errors import StudioError
+from triergon_studio.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from triergon_studio.training.config import Dist, RunConfig, StageConfig, load_stage_config
 from triergon_studio.training.fileio import atomic_write_json
 from triergon_studio.training.stage_registry import build_stage
@@ -102,31 +103,6 @@ def read_log(out_dir: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
 
 
-# ---- checkpoints -------------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path, device: Any) -> dict[str, Any]:
-    """A training checkpoint, read weights-only: tensors, numbers, strings, lists and dicts (the optimiser,
-    EMA and RNG states are all of these), never code. A crafted pickle is refused in one line."""
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError for damaged zips, EOFError
-        raise StudioError(
-            f"not a weights-only training checkpoint ({type(exc).__name__}); nothing was loaded", path
-        ) from exc
-    if not isinstance(state, dict) or not {"module", "optim", "step"} <= set(state):
-        raise StudioError("not a training checkpoint of this program", path)
-    return state
-
-
 def lr_at(step: int, cfg: RunConfig) -> float:
     """Linear warm-up, then cosine decay to 10 % of the peak."""
     if step < cfg.warmup_steps:
@@ -158,10 +134,9 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         torch.set_num_threads(cfg.num_threads)
     dist = setup_distributed(cfg.device)
     out = Path(cfg.out_dir)
-    ckpt_path = out / "checkpoint.pt"
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
-        if ckpt_path.exists() and not resume:
+        if has_checkpoint(out) and not resume:
             raise StudioError(
                 "a run already exists here; pass --resume to continue it or choose another out_dir", out
             )
@@ -174,20 +149,20 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     ema = EMA(stage.ema_target, stage.ema_decay) if stage.ema_target is not None else None
     start = 0
     rng = np.random.default_rng([cfg.seed, dist.rank])
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, dist.device)
+    state = load_checkpoint(out, dist.device) if resume else None
+    if state is not None:
         module.load_state_dict(state["module"])
         opt.load_state_dict(state["optim"])
         stage.load_extra_state(state.get("extra", {}))
         if ema is not None and state.get("ema") is not None:
-            ema.shadow = state["ema"]
+            ema.shadow = {k: v.to(dist.device) for k, v in state["ema"].items()}
         start = int(state["step"])
         rng.bit_generator.state = (
             state["rng"][dist.rank] if dist.rank < len(state["rng"]) else rng.bit_generator.state
         )
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
     elif resume:
-        raise StudioError("nothing to resume: no checkpoint.pt", out)
+        raise StudioError("nothing to resume: no checkpoint.json (or checkpoint.pt)", out)
     train_module: nn.Module = module
     if dist.world_size > 1:
         ids = [dist.local_rank] if dist.device.type == "cuda" else None
@@ -240,7 +215,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         if dist.main and (done % cfg.ckpt_every == 0 or done == end):
             rng_states = [rng.bit_generator.state]
             save_checkpoint(
-                ckpt_path,
+                out,
                 {
                     "step": done,
                     "module": module.state_dict(),

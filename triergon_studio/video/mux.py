@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -19,9 +19,17 @@ CONTAINERS = {"mp4": ("mp4", "aac"), "mov": ("mov", "pcm_s24le")}
 _BLOCK = 1024
 
 
+class BlockReader(Protocol):
+    """Audio read by sample ranges (``audio.blocks.AudioSource``): the mix of a long export, kept on disk."""
+
+    n: int
+
+    def read(self, start: int, stop: int) -> np.ndarray: ...
+
+
 def mux_review(
     video_path: str | Path,
-    audio: np.ndarray,
+    audio: np.ndarray | BlockReader,
     sr: int,
     out_path: str | Path,
     container: str = "mp4",
@@ -33,10 +41,13 @@ def mux_review(
     if container not in CONTAINERS:
         raise ExportError(f"unknown review container {container!r} (use mp4 or mov)", out_path)
     fmt, acodec = CONTAINERS[container]
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[:, None]
-    channels = audio.shape[1]
+    if isinstance(audio, np.ndarray):
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = audio[:, None]
+        channels = audio.shape[1]
+    else:
+        channels = int(audio.read(0, 1).shape[1])
     if channels not in (1, 2):
         raise ExportError(f"the review mix must be mono or stereo, not {channels} channels", out_path)
     src = open_container(video_path)
@@ -75,12 +86,14 @@ def _copy_video(src: object, vin: object, dst: object, vout: object) -> None:
         dst.mux(packet)  # type: ignore[attr-defined]
 
 
-def _encode_audio(dst: object, aout: object, audio: np.ndarray, sr: int, layout: str) -> None:
+def _encode_audio(dst: object, aout: object, audio: np.ndarray | BlockReader, sr: int, layout: str) -> None:
     import av
 
-    planar = np.ascontiguousarray(audio.T)
-    for start in range(0, planar.shape[1], _BLOCK):
-        chunk = np.ascontiguousarray(planar[:, start : start + _BLOCK])
+    total = audio.shape[0] if isinstance(audio, np.ndarray) else audio.n
+    for start in range(0, total, _BLOCK):
+        stop = min(start + _BLOCK, total)
+        part = audio[start:stop] if isinstance(audio, np.ndarray) else audio.read(start, stop)
+        chunk = np.ascontiguousarray(np.asarray(part, dtype=np.float32).T)
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
         frame.sample_rate = sr
         frame.pts = start
