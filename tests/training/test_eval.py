@@ -178,7 +178,7 @@ def test_row_groups_and_merge() -> None:
     assert merged.targets["class_acc_text"].measured == 1.0
     assert merged.targets["av_align_ratio"].measured == 0.9  # no V+T+GT row: the best video row
     assert merged.targets["lufs_mae_raw_gt"].to_dict() == {
-        "target": 1.5,
+        "target": 2.0,
         "measured": None,
         "met": False,
         "note": "not measured",

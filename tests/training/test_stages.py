@@ -76,6 +76,13 @@ def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path:
     assert summary["resumed_from"] == 12
     # the time of both halves is kept (a bundle's manifest reports the whole training time)
     assert summary["seconds_total"] == pytest.approx(first_half["seconds"] + summary["seconds"], abs=0.02)
+    # a run killed after its checkpoint leaves no summary: the checkpoint carries its time
+    killed = _cfg("dit", tmp_path / "c", steps=24, ckpt_every=12, stop_at=12)
+    killed_half = run_stage(killed)
+    (Path(killed.out_dir) / "summary.json").unlink()
+    killed.stop_at = 0
+    resumed = run_stage(killed, resume=True)
+    assert resumed["seconds_total"] == pytest.approx(killed_half["seconds"] + resumed["seconds"], abs=0.1)
     a = load_file(str(Path(full.out_dir) / "weights.safetensors"))
     b = load_file(str(Path(part.out_dir) / "weights.safetensors"))
     assert set(a) == set(b) and any(k.startswith("conditioner.") for k in a)

@@ -153,6 +153,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         "preset": cfg.preset,
         "dit_params": counts["dit_params"],
         "vae_params": counts["vae_params"],
+        "autoencoder": cfg.vae.kind,  # "oobleck" (the paper's presets, SAO) or "stft" (the compact preset)
         "encoder_params": counts["encoder_params"],
         "conditioner_params": counts["conditioner_params"],
         "lufs_predictor_params": counts["lufs_predictor_params"],

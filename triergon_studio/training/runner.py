@@ -148,6 +148,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     ema = EMA(stage.ema_target, stage.ema_decay) if stage.ema_target is not None else None
     start = 0
+    before = 0.0  # training seconds of the runs this one resumes
     rng = np.random.default_rng([cfg.seed, dist.rank])
     state = load_checkpoint(out, dist.device) if resume else None
     if state is not None:
@@ -157,6 +158,7 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         if ema is not None and state.get("ema") is not None:
             ema.shadow = {k: v.to(dist.device) for k, v in state["ema"].items()}
         start = int(state["step"])
+        before = float(state["seconds_total"]) if "seconds_total" in state else _previous_seconds(out)
         rng.bit_generator.state = (
             state["rng"][dist.rank] if dist.rank < len(state["rng"]) else rng.bit_generator.state
         )
@@ -226,13 +228,14 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
                     "extra": stage.extra_state(),
                     "config": cfg.to_dict(),
                     "world_size": dist.world_size,
+                    # a run killed after this checkpoint writes no summary: its time travels here
+                    "seconds_total": before + time.perf_counter() - t0,
                 },
             )
         if done >= end:
             break
     finished = end == cfg.steps or timed_out
     seconds = round(time.perf_counter() - t0, 2)
-    before = _previous_seconds(out) if start > 0 else 0.0
     summary: dict[str, Any] = {
         "stage": cfg.stage,
         "steps": end,
@@ -270,7 +273,8 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
 
 
 def _previous_seconds(out: Path) -> float:
-    """Training seconds of the runs before a resume (their summary), so the total survives time slicing."""
+    """Training seconds of the runs before a resume from their summary (checkpoints of older versions do not
+    carry them)."""
     try:
         prev = json.loads((out / "summary.json").read_text())
         return float(prev.get("seconds_total", prev.get("seconds", 0.0)))

@@ -1,5 +1,6 @@
 """Tri-Ergon behind the model protocol: our DiT with text, reference-audio and video prompts, LUFS curves and
-timing, over the Oobleck VAE, sampled in k-diffusion's sigma space with the v-objective (SPEC §3)."""
+timing, over its autoencoder (Oobleck; the compact preset's is spectral), sampled in k-diffusion's sigma space
+with the v-objective (SPEC §3)."""
 
 from __future__ import annotations
 
