@@ -9,12 +9,14 @@ the integrated loudness is within 0.05 LU of the target (secant steps, a few pas
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from triergon_studio.audio import loudness as _ld
-from triergon_studio.audio.limiter import limit_true_peak
+from triergon_studio.audio.limiter import LimiterResult, limit_true_peak
 
 # name: (integrated LUFS, true-peak ceiling dBTP)
 PRESETS: dict[str, tuple[float, float]] = {
@@ -56,6 +58,37 @@ def resolve_target(target: str | float, true_peak: float | None = None) -> tuple
         raise ValueError(str(exc)) from exc
 
 
+R = TypeVar("R")
+
+
+def search_limited_gain(
+    limited: Callable[[float], tuple[R, float]], gain_db: float, target_lufs: float, max_passes: int
+) -> tuple[R, float, float]:
+    """The gain (dB) whose limited output ``limited(gain) -> (result, lufs)`` reaches ``target_lufs``, by secant
+    steps (limiting makes loudness grow slower than the gain, so a plain correction crawls). Returns the chosen
+    pass: its result, its gain and its loudness."""
+    prev: tuple[float, float] | None = None
+    best: tuple[R, float, float] | None = None
+    for _ in range(max(1, max_passes)):
+        result, out_lufs = limited(gain_db)
+        if prev is not None and out_lufs - prev[1] < 0.1 * (gain_db - prev[0]) and gain_db > prev[0]:
+            # The limiter now takes back nearly all added gain (dense audio at the ceiling): the target is
+            # out of reach, and more gain would only inflate the reported figure. Keep the previous pass.
+            assert best is not None
+            return best
+        best = (result, gain_db, out_lufs)
+        miss = target_lufs - out_lufs
+        if abs(miss) <= LOUDNESS_TOLERANCE_LU:
+            break
+        slope = 1.0
+        if prev is not None and abs(out_lufs - prev[1]) > 1e-6:
+            slope = min(4.0, max(1.0, (gain_db - prev[0]) / (out_lufs - prev[1])))
+        prev = (gain_db, out_lufs)
+        gain_db += miss * slope
+    assert best is not None
+    return best  # the last pass made, with its own gain (not the next guess)
+
+
 def normalize(
     audio: np.ndarray,
     sr: int,
@@ -79,30 +112,12 @@ def normalize(
         return NormalizeResult(
             y.astype(np.float32), gain_db, False, measured, out_lufs, tp, 0.0, target_lufs, true_peak_dbtp
         )
-    result = None
-    out_lufs = measured
-    prev: tuple[float, float] | None = None
-    best = None
-    for _ in range(max(1, max_passes)):
-        result = limit_true_peak(x * 10.0 ** (gain_db / 20.0), sr, true_peak_dbtp)
-        out_lufs = _ld.integrated_loudness(result.audio, sr, filter)
-        if prev is not None and out_lufs - prev[1] < 0.1 * (gain_db - prev[0]) and gain_db > prev[0]:
-            # The limiter now takes back nearly all added gain (dense audio at the ceiling): the target is
-            # out of reach, and more gain would only inflate the reported figure. Keep the previous pass.
-            assert best is not None
-            result, gain_db, out_lufs = best
-            break
-        best = (result, gain_db, out_lufs)
-        miss = target_lufs - out_lufs
-        if abs(miss) <= LOUDNESS_TOLERANCE_LU:
-            break
-        # Secant step: limiting makes loudness grow slower than the gain, so a plain correction crawls.
-        slope = 1.0
-        if prev is not None and abs(out_lufs - prev[1]) > 1e-6:
-            slope = min(4.0, max(1.0, (gain_db - prev[0]) / (out_lufs - prev[1])))
-        prev = (gain_db, out_lufs)
-        gain_db += miss * slope
-    assert result is not None
+
+    def limited(g: float) -> tuple[LimiterResult, float]:
+        res = limit_true_peak(x * 10.0 ** (g / 20.0), sr, true_peak_dbtp)
+        return res, _ld.integrated_loudness(res.audio, sr, filter)
+
+    result, gain_db, out_lufs = search_limited_gain(limited, gain_db, target_lufs, max_passes)
     return NormalizeResult(
         result.audio.astype(np.float32),
         gain_db,

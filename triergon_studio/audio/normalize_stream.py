@@ -20,7 +20,7 @@ import numpy as np
 from triergon_studio.audio import loudness as _ld
 from triergon_studio.audio import truepeak as _tp
 from triergon_studio.audio.blocks import BLOCK_FRAMES, AudioSource, ExactLoudness
-from triergon_studio.audio.normalize import LOUDNESS_TOLERANCE_LU, SilentAudioError
+from triergon_studio.audio.normalize import SilentAudioError, search_limited_gain
 from triergon_studio.audio.stream import _PEAK_CONTEXT, _channel_peaks_in_context
 
 Sink = Callable[[np.ndarray], None]
@@ -210,27 +210,12 @@ def normalize_source(
         return NormalizeStats(
             gain_db, False, measured, first.lufs, first.tp_dbtp, 0.0, target_lufs, true_peak_dbtp
         )
-    out_lufs = measured
-    prev: tuple[float, float] | None = None
-    best: tuple[tuple[_Pass, float | None, float | None], float, float] | None = None
-    result: tuple[_Pass, float | None, float | None] | None = None
-    for _ in range(max(1, max_passes)):
-        result = lim.limit(10.0 ** (gain_db / 20.0), true_peak_dbtp)
-        out_lufs = result[0].lufs
-        if prev is not None and out_lufs - prev[1] < 0.1 * (gain_db - prev[0]) and gain_db > prev[0]:
-            assert best is not None  # the limiter takes back nearly all added gain: keep the previous pass
-            result, gain_db, out_lufs = best
-            break
-        best = (result, gain_db, out_lufs)
-        miss = target_lufs - out_lufs
-        if abs(miss) <= LOUDNESS_TOLERANCE_LU:
-            break
-        slope = 1.0
-        if prev is not None and abs(out_lufs - prev[1]) > 1e-6:
-            slope = min(4.0, max(1.0, (gain_db - prev[0]) / (out_lufs - prev[1])))
-        prev = (gain_db, out_lufs)
-        gain_db += miss * slope
-    assert result is not None
+
+    def limited(g: float) -> tuple[tuple[_Pass, float | None, float | None], float]:
+        res = lim.limit(10.0 ** (g / 20.0), true_peak_dbtp)
+        return res, res[0].lufs
+
+    result, gain_db, out_lufs = search_limited_gain(limited, gain_db, target_lufs, max_passes)
     res, used, trim = result
     lim.run(10.0 ** (gain_db / 20.0), used, trim, sink=sink, filter=filter)
     with np.errstate(divide="ignore"):
