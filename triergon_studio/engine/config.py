@@ -51,6 +51,20 @@ class VAEConfig:
     def downsampling_ratio(self) -> int:
         return math.prod(self.strides) * (self.hop_length if self.kind == "stft" else 1)
 
+    def activation_width(self) -> float:
+        """Values per audio sample in the decoder's widest activation (for memory estimates)."""
+        if self.kind == "stft":  # frame features and the head's spectra per hop, or the iSTFT's overlap-add
+            bins = self.n_fft // 2 + 1
+            per_frame = 2 * self.io_channels * bins + 3 * self.channels
+            return max(
+                2.0 * self.io_channels, per_frame / self.hop_length, 2.0 * self.n_fft / self.hop_length
+            )
+        levels = [float(self.channels)] + [
+            self.channels * self.c_mults[i - 1] / math.prod(self.strides[:i])
+            for i in range(1, len(self.strides) + 1)
+        ]
+        return max(levels)
+
     def validate(self) -> None:
         if self.kind == "stft":
             if len(self.strides) != 1 or self.strides[0] < 2 or self.strides[0] % 2:

@@ -89,21 +89,10 @@ def estimate_memory(
     """Weights plus the peak working set: the VAE decoder's widest full-rate activations (a few live at a
     time) or the DiT's attention, whichever is larger. Deliberately generous (x1.3)."""
     n = int(duration_s * cfg.sample_rate) + cfg.vae.downsampling_ratio
-    levels = [float(cfg.vae.channels)] + [
-        cfg.vae.channels * cfg.vae.c_mults[i - 1] / _prod(cfg.vae.strides[:i])
-        for i in range(1, len(cfg.vae.strides) + 1)
-    ]
-    vae_act = 4 * max(levels) * n * dtype_bytes
+    vae_act = 4 * cfg.vae.activation_width() * n * dtype_bytes
     tokens = int(duration_s * cfg.latent_rate_hz) + 2
     dit_act = batch * (tokens * cfg.dit.embed_dim * 12 + cfg.dit.num_heads * tokens * tokens) * dtype_bytes
     return MemoryEstimate(n_params * dtype_bytes, int(1.3 * max(vae_act, dit_act)))
-
-
-def _prod(xs: list[int]) -> int:
-    out = 1
-    for x in xs:
-        out *= x
-    return out
 
 
 def available_memory(device: torch.device) -> int | None:
