@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from triergon_studio.engine.config import VAEConfig, get_preset
+from triergon_studio.engine.models.autoencoders import build_autoencoder
 from triergon_studio.engine.models.stft_ae import SpectralAE
-from triergon_studio.engine.models.vae import build_autoencoder
 from triergon_studio.errors import ModelError
 
 

@@ -44,7 +44,7 @@ def test_stage_settings_live_on_their_own_stage_only() -> None:
         load_stage_config(CONFIGS / "compact_vae.json"),
         load_stage_config(CONFIGS / "compact_dit.json"),
     )
-    assert isinstance(vae, VAEStageConfig) and vae.crop_seconds == 0.37 and not vae.sample_latents
+    assert isinstance(vae, VAEStageConfig) and vae.crop_seconds == 0.46 and not vae.sample_latents
     assert isinstance(dit, DiTStageConfig) and dit.ema_decay == 0.998
     assert not hasattr(vae, "ema_decay") and not hasattr(dit, "kl_weight")
     assert set(STAGE_CONFIGS) == set(KINDS)

@@ -158,7 +158,8 @@ def run_stage(cfg: StageConfig, resume: bool = False) -> dict[str, Any]:
         if ema is not None and state.get("ema") is not None:
             ema.shadow = {k: v.to(dist.device) for k, v in state["ema"].items()}
         start = int(state["step"])
-        before = float(state["seconds_total"]) if "seconds_total" in state else _previous_seconds(out)
+        # the summary of a run stopped at ``stop_at`` counts its last moments too; a killed run has only the checkpoint
+        before = max(float(state.get("seconds_total", 0.0)), _previous_seconds(out))
         rng.bit_generator.state = (
             state["rng"][dist.rank] if dist.rank < len(state["rng"]) else rng.bit_generator.state
         )

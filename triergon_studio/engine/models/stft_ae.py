@@ -59,6 +59,8 @@ def _mid_side(audio: Tensor) -> Tensor:
 
 
 class SpectralEncoder(nn.Module):
+    window: Tensor
+
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         bins = cfg.n_fft // 2 + 1
@@ -86,6 +88,8 @@ class SpectralEncoder(nn.Module):
 
 
 class SpectralDecoder(nn.Module):
+    window: Tensor
+
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         width, stride = cfg.channels, cfg.strides[0]
@@ -137,6 +141,9 @@ class SpectralDecoder(nn.Module):
 
 class SpectralAE(LatentAutoencoder):
     """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / (hop * stride))]."""
+
+    encoder: SpectralEncoder
+    decoder: SpectralDecoder
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__(cfg)

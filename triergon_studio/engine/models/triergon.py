@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from triergon_studio.engine.config import ModelConfig
+from triergon_studio.engine.models.autoencoders import build_autoencoder
 from triergon_studio.engine.models.conditioning import (
     Conditions,
     ConditionTensors,
@@ -23,7 +24,6 @@ from triergon_studio.engine.models.conditioning import (
 from triergon_studio.engine.models.dit import DiffusionTransformer
 from triergon_studio.engine.models.encoder_factory import build_prompt_encoders
 from triergon_studio.engine.models.lufs_predictor import LufsPredictor
-from triergon_studio.engine.models.vae import build_autoencoder
 from triergon_studio.errors import ModelError
 
 __all__ = [

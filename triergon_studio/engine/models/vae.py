@@ -308,6 +308,9 @@ class LatentAutoencoder(nn.Module):
 class OobleckVAE(LatentAutoencoder):
     """Stereo audio [B, 2, N] <-> latents [B, latent_dim, ceil(N / stride)]."""
 
+    encoder: OobleckEncoder
+    decoder: OobleckDecoder
+
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__(cfg)
         self.encoder = OobleckEncoder(cfg)
@@ -327,12 +330,3 @@ class OobleckVAE(LatentAutoencoder):
         w = dec_in.weight().clone()  # [out, C, k]
         dec_in.bias.add_((w * mean[None, :, None]).sum(dim=(1, 2)))
         dec_in.set_weight(w * std[None, :, None])
-
-
-def build_autoencoder(cfg: VAEConfig) -> LatentAutoencoder:
-    """The autoencoder a config names (``kind``): Oobleck for the paper's presets and Stable Audio Open."""
-    if cfg.kind == "stft":
-        from triergon_studio.engine.models.stft_ae import SpectralAE
-
-        return SpectralAE(cfg)
-    return OobleckVAE(cfg)
