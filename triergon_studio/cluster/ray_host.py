@@ -336,9 +336,13 @@ def serve_ray(conn: Connection, address: str, timeout: float, slots: int = 0) ->
                     ),
                 )
             else:
+                # a poll still in flight holds the events it popped: read it before the last one
+                polls = [] if slot.poll_ref is None else [slot.poll_ref]
                 try:
-                    for ev in ray.get(slot.actor.poll.remote(jid), timeout=timeout):
-                        send(conn, ("progress", i, jid, *ev[1:], slot.pid))
+                    polls.append(slot.actor.poll.remote(jid))
+                    for ref in polls:
+                        for ev in ray.get(ref, timeout=timeout):
+                            send(conn, ("progress", i, jid, *ev[1:], slot.pid))
                 except Exception:  # progress is a courtesy; the result is what matters
                     pass
                 send(conn, ("done", i, jid, result, slot.pid))
