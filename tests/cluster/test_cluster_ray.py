@@ -87,7 +87,7 @@ def test_head_stopped_mid_run_fails_clearly_and_the_run_resumes(ray_client_env: 
             cue("a", 0.0, 0.3, 1, steps=2),
             cue("b", 0.0, 0.3, 2, steps=2),
             cue("c", 0.0, 0.5, 3, steps=3000),
-            cue("d", 0.0, 0.3, 4),
+            cue("d", 0.0, 0.3, 4, steps=3000),  # still running when the head stops, on a quiet machine too
         ],
     )
     ref = reference(cues, tmp_path / "ref")
