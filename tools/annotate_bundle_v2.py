@@ -6,7 +6,8 @@ below, measured in session 4 on 2026-12-01; nothing here is computed from the he
 - the DiT's training seconds across its two processes (docs/training_runs/compact-v2/dit/summary.json);
 - the dev checks (dev seed 4242, never the held-out set): docs/training_runs/compact-v2/vae/dev_check.json,
   lufs_*.json, text_*.json;
-- the speed benchmark: benchmarks/bench_bundled.py --repeats 3, run after assembling;
+- the speed benchmark: benchmarks/bench_bundled.py --repeats 3, run after assembling (a later run's output:
+  docs/training_runs/compact-v2/bench_bundled.txt);
 - known limits.
 """
 
