@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,7 @@ def test_guided_steps_spread_over_the_window_within_budget() -> None:
         {"guide_start": 0.9, "guide_end": 0.5},
         {"guide_crop_s": float("nan")},
         {"guide_passes": 9, "guide_budget": 2},
+        {"guide_final": 5, "guide_budget": 4},
     ],
 )
 def test_bad_settings_are_one_line_errors(extra: dict[str, float]) -> None:
@@ -107,6 +110,34 @@ def test_guidance_moves_x_toward_the_curve(crop_s: float) -> None:
     assert guide.passes_used == guide.settings.passes
     rec = guide.record()
     assert rec["passes_used"] == guide.passes_used and rec["loss_last"] < rec["loss_first"]
+
+
+def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
+    s = GuideSettings(budget=6, final=2, start=0.2, end=0.8)
+    steps = guided_steps(25, s)
+    assert steps[-1] == 25 and len(steps) == 1 + 4  # the result, plus the budget left in the window
+    assert guided_steps(25, GuideSettings(budget=2, final=2)) == [25]
+    frames = 65
+    dec = ToyDecoder(frames)
+    target = _target(frames)
+    guide = CurveGuide(
+        dec,
+        target_for_chunk(target, 0.0, frames, RATIO, SR),
+        SR,
+        RATIO,
+        total_steps=12,
+        settings=GuideSettings(strength=5.0, budget=4, final=4, start=0.0, end=1.0),
+    )
+    assert guide.steps == [12]
+    weak = CurveGuide(dec, guide.target, SR, RATIO, 12, dataclasses.replace(guide.settings, strength=1.0))
+    z = torch.zeros(1, C, frames)
+    with torch.inference_mode():
+        x = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), guide)
+        x1 = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), weak)
+    assert guide.passes_used == 4
+    assert _adherence(dec, x, target) < 0.5 * _adherence(dec, z, target)
+    # the result moves by the clean-latent change itself: strength does not scale it
+    assert torch.equal(x, x1)
 
 
 def test_unguided_steps_and_none_leave_x_alone() -> None:

@@ -54,6 +54,9 @@ class GuideSettings:
     passes: int = 1  # decoder passes per guided step
     crop_s: float = 0.0  # > 0: the cheaper path, decode a crop this long per pass
     max_step: float = 0.5  # cap on one gradient step, in units of the latent's RMS
+    # decoder passes (from the budget) on the result itself, after the last step: nothing denoises after
+    # them, so they move the result by the full clean-latent change (strength does not apply)
+    final: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -63,6 +66,7 @@ class GuideSettings:
             (1 <= self.passes <= self.budget, "guide_passes must be 1..guide_budget"),
             (math.isfinite(self.crop_s) and self.crop_s >= 0, "guide_crop_s must be >= 0 seconds"),
             (math.isfinite(self.max_step) and 0 < self.max_step <= 5, "guide_max_step must be in (0, 5]"),
+            (0 <= self.final <= self.budget, "guide_final must be 0..guide_budget decoder passes"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -78,26 +82,26 @@ class GuideSettings:
             "guide_passes": "passes",
             "guide_crop_s": "crop_s",
             "guide_max_step": "max_step",
+            "guide_final": "final",
         }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
             if k in keys:
                 name = keys[k]
-                kw[name] = int(v) if name in ("budget", "passes") else float(v)
+                kw[name] = int(v) if name in ("budget", "passes", "final") else float(v)
         return cls(**kw)
 
 
 def guided_steps(total: int, s: GuideSettings) -> list[int]:
     """Completed-step numbers (1..total) after which guidance runs: evenly spread over [start, end) of the
-    schedule, as many as the budget allows, never the last step (its ``x`` is the result)."""
+    schedule, as many as the budget left after the ``final`` passes allows; the last step (its ``x`` is the
+    result) only when ``final`` passes are asked for."""
     lo = int(math.floor(s.start * total)) + 1
     hi = min(total - 1, max(lo, int(math.ceil(s.end * total))))
     pool = list(range(lo, hi + 1))
-    n = min(len(pool), s.budget // s.passes)
-    if n <= 0:
-        return []
-    idx = np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int))
-    return [pool[i] for i in idx]
+    n = min(len(pool), (s.budget - s.final) // s.passes)
+    idx = np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int)) if n > 0 else []
+    return [pool[i] for i in idx] + ([total] if s.final > 0 else [])
 
 
 def x_weight(parameterisation: str, sigma: float) -> float:
@@ -161,12 +165,14 @@ class CurveGuide:
         z0 = st.denoised.detach()
         z = z0.clone()
         rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
-        for _ in range(self.settings.passes):
+        last = st.step == st.total
+        for _ in range(self.settings.final if last else self.settings.passes):
             if self.passes_used >= self.settings.budget:
                 break
             z = self._descend(z, rms)
         self.seconds += time.perf_counter() - t0
-        w = x_weight(self.parameterisation, st.sigma) * self.settings.strength
+        # after the last step nothing denoises the change away: it goes into the result as it is
+        w = 1.0 if last else x_weight(self.parameterisation, st.sigma) * self.settings.strength
         return st.x + (z - z0).to(st.x.dtype) * w
 
     def _descend(self, z: Tensor, rms: float) -> Tensor:
