@@ -111,3 +111,10 @@ def test_eval_methods_cli_on_tiny_model(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr[-2000:]
     assert "| nolufs | guide+conform |" in p.stdout and out.exists()
     assert "tokens" in p.stdout or "tokens" in out.read_text()
+    import json
+
+    # audio generated from motion curves (and T_LUFS's, when the model has it) is scored against the picture
+    ratios = json.loads(out.read_text())["motion"]["av_align_ratio"]
+    assert {"frame/off/motion", "nolufs/guide/motion"} <= set(ratios)
+    assert all(np.isfinite(r) and r >= 0 for r in ratios.values())
+    assert "generated from motion curves" in p.stdout

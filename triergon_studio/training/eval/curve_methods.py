@@ -56,7 +56,14 @@ def _follow(method: str) -> str:
     return "off" if core == "none" else core
 
 
-def _spec(clip: Any, follow: str, seed: int, steps: int | None, extra: dict[str, float]) -> Any:
+def _spec(
+    clip: Any,
+    follow: str,
+    seed: int,
+    steps: int | None,
+    extra: dict[str, float],
+    curves: np.ndarray | None = None,
+) -> Any:
     from fractions import Fraction
 
     from triergon_studio.core.curves import CurveSource, LoudnessCurve
@@ -66,12 +73,14 @@ def _spec(clip: Any, follow: str, seed: int, steps: int | None, extra: dict[str,
     info = probe(clip.meta["video"])
     fps = Fraction(info.fps)
     dur = float(clip.meta["duration_s"])
-    curves = LoudnessCurve(clip.gt_curves[0], clip.gt_curves[1], dur, 6.0, CurveSource.MEASURED)
+    lr = clip.gt_curves if curves is None else curves
+    source = CurveSource.MEASURED if curves is None else CurveSource.PREDICTED
+    curve = LoudnessCurve(lr[0], lr[1], dur, 6.0, source)
     return TakeSpec(
         span=TimeSpan(0.0, min(dur, info.frame_count / float(fps))),
         video=VideoSource(clip.meta["video"], info.frame_count, fps.numerator, fps.denominator),
         text=str(clip.meta["caption"]),
-        curves=curves,
+        curves=curve,
         follow_curves=follow,
         seed=seed,
         steps=steps,
@@ -175,27 +184,63 @@ def evaluate_methods(
     return report
 
 
-def motion_vs_t_lufs(model: Any, clips: list[Any]) -> dict[str, Any]:
-    """LU error against the ground-truth curves of the motion curves and of T_LUFS's prediction."""
+# audio generated from predicted curves: the bundled model on its own loudness input, and a model without one
+# steered by guidance (how a text-to-audio model becomes video-to-audio)
+GENERATE_FROM_CURVES = (("frame", "off"), ("nolufs", "guide"))
+
+
+def motion_vs_t_lufs(
+    model: Any,
+    clips: list[Any],
+    variants: dict[str, Any] | None = None,
+    *,
+    seed: int = 1234,
+    steps: int | None = None,
+    extra: dict[str, float] | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
+    """LU error against the ground-truth curves of the motion curves and of T_LUFS's prediction; with
+    ``variants`` (as ``evaluate_methods``), also the AV-Align ratio of audio generated from each."""
+    from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.report import curve_mae
     from triergon_studio.video.motion import analyse_motion
 
-    mot, tl = [], []
-    for c in clips:
+    has_t_lufs = bool(getattr(model.info.capabilities, "lufs_predictor", False))
+    runs = [(v, f) for v, f in GENERATE_FROM_CURVES if variants and v in variants]
+    errors: dict[str, list[float]] = {"motion": [], "t_lufs": []}
+    av: dict[str, list[float]] = {}
+    gt_av: list[float] = []
+    for i, c in enumerate(clips):
         m = analyse_motion(c.meta["video"]).curve
-        e = curve_mae(c.gt_curves, np.stack([m.left, m.right]))
-        if e is not None:
-            mot.append(float(np.nanmean(e)))
-        if getattr(model.info.capabilities, "lufs_predictor", False):
+        predicted = {"motion": np.stack([m.left, m.right])}
+        if has_t_lufs:
             p = model.predict_curves(c.meta["video"])
-            e = curve_mae(c.gt_curves, np.stack([p.left, p.right]))
+            predicted["t_lufs"] = np.stack([p.left, p.right])
+        for name, curve in predicted.items():
+            e = curve_mae(c.gt_curves, curve)
             if e is not None:
-                tl.append(float(np.nanmean(e)))
-    return {
-        "motion_lu": round(float(np.mean(mot)), 3) if mot else None,
-        "t_lufs_lu": round(float(np.mean(tl)), 3) if tl else None,
+                errors[name].append(float(np.nanmean(e)))
+        if not runs:
+            continue
+        gt_av.append(av_align(c.gt_audio, SR, c.video_peaks, c.fps).score)
+        for v, follow in runs:
+            assert variants is not None
+            for name, curve in predicted.items():
+                audio, dt = _generate(variants[v], _spec(c, follow, seed + i, steps, extra or {}, curve))
+                av.setdefault(f"{v}/{follow}/{name}", []).append(
+                    av_align(audio, SR, c.video_peaks, c.fps).score
+                )
+                if log is not None:
+                    log(f"{v} {follow} from {name} curves, clip {i}: {dt:.1f} s")
+    out: dict[str, Any] = {
+        "motion_lu": round(float(np.mean(errors["motion"])), 3) if errors["motion"] else None,
+        "t_lufs_lu": round(float(np.mean(errors["t_lufs"])), 3) if errors["t_lufs"] else None,
         "clips": len(clips),
     }
+    if av:
+        ref = max(float(np.mean(gt_av)), 1e-9)
+        out["av_align_ratio"] = {k: round(float(np.mean(x)) / ref, 3) for k, x in av.items()}
+    return out
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +294,9 @@ def methods_markdown(report: dict[str, Any]) -> str:
             f"Curves vs ground truth ({mv['clips']} clips): motion {mv['motion_lu']} LU, "
             f"T_LUFS {mv['t_lufs_lu']} LU",
         ]
+        for key, ratio in mv.get("av_align_ratio", {}).items():
+            v, follow, source = key.split("/")
+            lines.append(f"AV-Align ratio of {v} ({follow}) generated from {source} curves: {ratio}")
     for what, why in report.get("not_measured", {}).items():
         lines.append(f"Not measured: {what}: {why}")
     lines += ["", "| target | goal | measured | met |", "|---|---|---|---|"]
@@ -304,7 +352,7 @@ def run_methods_eval(
             model, clips, tuple(methods), models, classifier=classifier, steps=steps, extra=extra, log=log
         )
         if motion:
-            report["motion"] = motion_vs_t_lufs(model, clips)
+            report["motion"] = motion_vs_t_lufs(model, clips, models, steps=steps, extra=extra, log=log)
     report["not_measured"] = missing | (
         {}
         if classifier is not None
