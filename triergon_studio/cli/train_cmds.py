@@ -59,6 +59,11 @@ def register(subparsers: Any) -> None:
         help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
         "guide_passes, guide_crop_s), repeatable",
     )
+    e.add_argument(
+        "--no-motion",
+        action="store_true",
+        help="with --methods: skip motion vs T_LUFS curves and the audio generated from them",
+    )
     e.set_defaults(func=_eval)
 
     c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
@@ -190,6 +195,7 @@ def _eval_methods(args: argparse.Namespace) -> int:
         tokens_model=args.tokens_model,
         classifier_path=args.classifier,
         extra=extra,
+        motion=not args.no_motion,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     if args.out:
