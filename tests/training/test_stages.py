@@ -53,21 +53,11 @@ def test_encoder_stage_aligns_audio_and_video_to_text(tmp_path: Path) -> None:
     assert all(k.startswith("encoders.") for k in load_file(str(Path(cfg.out_dir) / "weights.safetensors")))
 
 
-@pytest.mark.parametrize("loss", ["mse", "l1"])
-def test_lufs_stage_loss_falls(tmp_path: Path, loss: str) -> None:
-    cfg = _cfg("lufs", tmp_path, steps=20, loss=loss)
+def test_lufs_stage_loss_falls(tmp_path: Path) -> None:
+    cfg = _cfg("lufs", tmp_path, steps=20)
     run_stage(cfg)
     first, last = _falls(Path(cfg.out_dir))
     assert last < first, (first, last)
-
-
-def test_lufs_stage_loss_is_checked_with_the_file_named(tmp_path: Path) -> None:
-    import json
-
-    path = tmp_path / "bad_loss.json"
-    path.write_text(json.dumps({"stage": "lufs", "out_dir": "x", "loss": "huber"}))
-    with pytest.raises(StudioError, match="bad_loss.json: lufs stage loss must be"):
-        load_stage_config(path)
 
 
 def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -434,10 +434,9 @@ class EncodersStage(Stage):
 
 
 class LufsModule(nn.Module):
-    def __init__(self, predictor: nn.Module, loss: str = "mse") -> None:
+    def __init__(self, predictor: nn.Module) -> None:
         super().__init__()
         self.predictor = predictor
-        self.loss = loss
 
     def features(self, frames6: Tensor) -> Tensor:
         from triergon_studio.engine.models.dinov2 import preprocess_frames
@@ -466,10 +465,7 @@ class LufsModule(nn.Module):
             pred = self.predictor(feats)  # [B, 2, F] normalised
         mask = (frame_idx < n_valid[:, None]).float()
         mask = mask[:, None, :].expand_as(target)
-        # l1: the median where the level is ambiguous (the metric is a mean absolute error; a mean between
-        # "silent" and "audible" is too quiet on audible frames)
-        err = (pred - target).abs() if self.loss == "l1" else (pred - target) ** 2
-        loss = (err * mask).sum() / mask.sum().clamp_min(1)
+        loss = ((pred - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
         with torch.no_grad():
             audible = mask * (target * -LUFS_FLOOR + LUFS_FLOOR > -60.0).float()
             mae = ((pred - target).abs() * 70 * audible).sum() / audible.sum().clamp_min(1)
@@ -488,7 +484,7 @@ class LufsStage(Stage):
             )
         for p in model.lufs_predictor.parameters():
             p.requires_grad_(True)
-        self.module = LufsModule(model.lufs_predictor, cfg.loss)
+        self.module = LufsModule(model.lufs_predictor)
         self.rotating: RotatingPool | None = None
         if cfg.rotating:
             self.rotating = _rotating_pool(cfg, dist)
