@@ -12,11 +12,13 @@ from safetensors.torch import load_file, save_file
 from triergon_studio.engine.config import get_preset
 from triergon_studio.engine.models.triergon import TriErgon, build_model
 from triergon_studio.engine.weights import (
+    add_file_to_model_dir,
     load_model,
     load_model_dir,
     random_model,
     read_manifest,
     save_model_dir,
+    verify_model_dir,
 )
 from triergon_studio.errors import ModelError
 
@@ -170,3 +172,27 @@ def _sd_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_a_file_added_to_the_model_folder_is_verified_with_it(
+    saved: tuple[TriErgon, Path], tmp_path: Path
+) -> None:
+    _, folder = saved
+    extra = tmp_path / "clf.safetensors"
+    save_file({"w": torch.ones(3)}, str(extra))
+    add_file_to_model_dir(folder, extra, "eval_classifier.safetensors")
+    add_file_to_model_dir(folder, extra, "eval_classifier.safetensors")  # the same file again: a no-op
+    entry = read_manifest(folder)["files"]["eval_classifier.safetensors"]
+    assert entry["bytes"] == extra.stat().st_size
+    verify_model_dir(folder)
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(3)}, str(other))
+    with pytest.raises(ModelError, match="different file"):
+        add_file_to_model_dir(folder, other, "eval_classifier.safetensors")
+    for bad in ("../x", "model.safetensors", "manifest.json"):
+        with pytest.raises(ModelError, match="cannot add"):
+            add_file_to_model_dir(folder, other, bad)
+    (folder / "eval_classifier.safetensors").write_bytes(other.read_bytes())  # tampered after the fact
+    with pytest.raises(ModelError):
+        verify_model_dir(folder)
+    assert not list(folder.glob(".*.tmp"))

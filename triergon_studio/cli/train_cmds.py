@@ -183,6 +183,11 @@ def _eval_methods(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise StudioError(f"--guide {kv!r}: need KEY=NUMBER") from exc
     GuideSettings.from_extra(extra)  # validate before any work
+    from pathlib import Path
+
+    from triergon_studio.training.eval.report import bundled_classifier
+
+    classifier = Path(args.classifier) if args.classifier else bundled_classifier(Path(args.model))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     report = run_methods_eval(
@@ -193,7 +198,7 @@ def _eval_methods(args: argparse.Namespace) -> int:
         variants=variants,
         steps=args.steps,
         tokens_model=args.tokens_model,
-        classifier_path=args.classifier,
+        classifier_path=str(classifier),
         extra=extra,
         motion=not args.no_motion,
         log=lambda m: print(m, file=sys.stderr, flush=True),

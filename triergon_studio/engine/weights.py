@@ -101,6 +101,32 @@ def save_model_dir(
     return path
 
 
+def add_file_to_model_dir(folder: str | Path, src: str | Path, name: str) -> Path:
+    """Copy ``src`` into a model folder as ``name`` and list it, with its checksum, in the manifest (every
+    load verifies it). The file is written first and the manifest last, each atomically; a different file of
+    that name is refused."""
+    from triergon_studio.engine.checkpoint_io import sha256_file
+
+    folder, src = Path(folder), Path(src)
+    if "/" in name or "\\" in name or name in (CONFIG_FILE, WEIGHTS_FILE, MANIFEST_FILE):
+        raise ModelError(f"cannot add a file named {name!r} to a model folder", folder)
+    if not src.is_file():
+        raise ModelError("file to add to the model folder not found", src)
+    manifest = read_manifest(folder)
+    digest = sha256_file(src)
+    dest = folder / name
+    if dest.exists() and sha256_file(dest) != digest:
+        raise ModelError("the model folder already holds a different file of this name", dest)
+    tmp = folder / f".{name}.tmp"
+    _fsync_write(tmp, src.read_bytes())
+    os.replace(tmp, dest)
+    manifest.setdefault("files", {})[name] = {"sha256": digest, "bytes": dest.stat().st_size}
+    tmp = folder / f".{MANIFEST_FILE}.tmp"
+    _fsync_write(tmp, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+    os.replace(tmp, folder / MANIFEST_FILE)
+    return dest
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     p = Path(path) / MANIFEST_FILE
     if not p.exists():

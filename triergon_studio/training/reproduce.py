@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             from triergon_studio.training.eval.classifier import train_classifier
 
             info = train_classifier(work / "classifier.safetensors")
+            if (out / "manifest.json").exists():  # the bundle carries it, so its figures can be re-measured
+                from triergon_studio.engine.weights import add_file_to_model_dir
+
+                add_file_to_model_dir(out, work / "classifier.safetensors", "eval_classifier.safetensors")
         elif step == "eval":
             from triergon_studio.training.eval.report import evaluate_and_record
 

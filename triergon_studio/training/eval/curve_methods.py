@@ -356,6 +356,9 @@ def run_methods_eval(
     report["not_measured"] = missing | (
         {}
         if classifier is not None
-        else {"class_acc": "no evaluation classifier (runs/compact/classifier.pt)"}
+        else {
+            "class_acc": "no evaluation classifier (the model folder's eval_classifier.safetensors or "
+            "--classifier; `reproduce --steps pool,classifier` builds one)"
+        }
     )
     return report
