@@ -71,7 +71,7 @@ def test_guided_steps_spread_over_the_window_within_budget() -> None:
         {"guide_start": 0.9, "guide_end": 0.5},
         {"guide_crop_s": float("nan")},
         {"guide_passes": 9, "guide_budget": 2},
-        {"guide_final": 5, "guide_budget": 4},
+        {"guide_final": 1.5},
     ],
 )
 def test_bad_settings_are_one_line_errors(extra: dict[str, float]) -> None:
@@ -113,10 +113,11 @@ def test_guidance_moves_x_toward_the_curve(crop_s: float) -> None:
 
 
 def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
-    s = GuideSettings(budget=6, final=2, start=0.2, end=0.8)
+    s = GuideSettings(budget=6, final=1 / 3, start=0.2, end=0.8)
+    assert s.final_passes == 2
     steps = guided_steps(25, s)
     assert steps[-1] == 25 and len(steps) == 1 + 4  # the result, plus the budget left in the window
-    assert guided_steps(25, GuideSettings(budget=2, final=2)) == [25]
+    assert guided_steps(25, GuideSettings(budget=2, final=1.0)) == [25]
     frames = 65
     dec = ToyDecoder(frames)
     target = _target(frames)
@@ -126,7 +127,7 @@ def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
         SR,
         RATIO,
         total_steps=12,
-        settings=GuideSettings(strength=5.0, budget=4, final=4, start=0.0, end=1.0),
+        settings=GuideSettings(strength=5.0, budget=4, final=1.0, start=0.0, end=1.0),
     )
     assert guide.steps == [12]
     weak = CurveGuide(dec, guide.target, SR, RATIO, 12, dataclasses.replace(guide.settings, strength=1.0))

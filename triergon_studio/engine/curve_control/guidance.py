@@ -54,9 +54,9 @@ class GuideSettings:
     passes: int = 1  # decoder passes per guided step
     crop_s: float = 0.0  # > 0: the cheaper path, decode a crop this long per pass
     max_step: float = 0.5  # cap on one gradient step, in units of the latent's RMS
-    # decoder passes (from the budget) on the result itself, after the last step: nothing denoises after
-    # them, so they move the result by the full clean-latent change (strength does not apply)
-    final: int = 0
+    # share of the budget spent on the result itself, after the last step: nothing denoises after those
+    # passes, so they move the result by the full clean-latent change (strength does not apply)
+    final: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -66,11 +66,16 @@ class GuideSettings:
             (1 <= self.passes <= self.budget, "guide_passes must be 1..guide_budget"),
             (math.isfinite(self.crop_s) and self.crop_s >= 0, "guide_crop_s must be >= 0 seconds"),
             (math.isfinite(self.max_step) and 0 < self.max_step <= 5, "guide_max_step must be in (0, 5]"),
-            (0 <= self.final <= self.budget, "guide_final must be 0..guide_budget decoder passes"),
+            (math.isfinite(self.final) and 0 <= self.final <= 1, "guide_final must be a share in [0, 1]"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ModelError(msg)
+
+    @property
+    def final_passes(self) -> int:
+        """Decoder passes on the result: the ``final`` share of the budget."""
+        return int(round(self.final * self.budget))
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, float]) -> GuideSettings:
@@ -88,20 +93,20 @@ class GuideSettings:
         for k, v in extra.items():
             if k in keys:
                 name = keys[k]
-                kw[name] = int(v) if name in ("budget", "passes", "final") else float(v)
+                kw[name] = int(v) if name in ("budget", "passes") else float(v)
         return cls(**kw)
 
 
 def guided_steps(total: int, s: GuideSettings) -> list[int]:
     """Completed-step numbers (1..total) after which guidance runs: evenly spread over [start, end) of the
-    schedule, as many as the budget left after the ``final`` passes allows; the last step (its ``x`` is the
-    result) only when ``final`` passes are asked for."""
+    schedule, as many as the budget left after the final passes allows; the last step (its ``x`` is the
+    result) only when final passes are asked for."""
     lo = int(math.floor(s.start * total)) + 1
     hi = min(total - 1, max(lo, int(math.ceil(s.end * total))))
     pool = list(range(lo, hi + 1))
-    n = min(len(pool), (s.budget - s.final) // s.passes)
+    n = min(len(pool), (s.budget - s.final_passes) // s.passes)
     idx = np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int)) if n > 0 else []
-    return [pool[i] for i in idx] + ([total] if s.final > 0 else [])
+    return [pool[i] for i in idx] + ([total] if s.final_passes > 0 else [])
 
 
 def x_weight(parameterisation: str, sigma: float) -> float:
@@ -166,7 +171,7 @@ class CurveGuide:
         z = z0.clone()
         rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
         last = st.step == st.total
-        for _ in range(self.settings.final if last else self.settings.passes):
+        for _ in range(self.settings.final_passes if last else self.settings.passes):
             if self.passes_used >= self.settings.budget:
                 break
             z = self._descend(z, rms)

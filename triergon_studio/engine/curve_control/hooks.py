@@ -89,6 +89,7 @@ class TakeGuide:
             "guide_start": s.start,
             "guide_end": s.end,
             "guide_crop_s": s.crop_s,
+            "guide_final": s.final,
             "guide_parameterisation": self.parameterisation,
         }
 
