@@ -55,12 +55,13 @@ def _adherence(decoder: ToyDecoder, z: torch.Tensor, target: np.ndarray) -> floa
 
 
 def test_guided_steps_spread_over_the_window_within_budget() -> None:
-    assert guided_steps(25, GuideSettings(budget=4, start=0.2, end=0.8)) == [6, 11, 15, 20]
-    assert guided_steps(10, GuideSettings(budget=100, start=0.0, end=1.0)) == list(
+    assert guided_steps(25, GuideSettings(budget=4, start=0.2, end=0.8, final=0.0)) == [6, 11, 15, 20]
+    assert guided_steps(10, GuideSettings(budget=100, start=0.0, end=1.0, final=0.0)) == list(
         range(1, 10)
-    )  # never the last
-    assert guided_steps(10, GuideSettings(budget=4, passes=2)) != []
-    assert len(guided_steps(10, GuideSettings(budget=4, passes=2))) == 2
+    )  # never the last without final passes
+    assert len(guided_steps(10, GuideSettings(budget=4, passes=2, final=0.0))) == 2
+    # the default spends half the budget on the result
+    assert guided_steps(25, GuideSettings(budget=8, start=0.2, end=0.8)) == [6, 11, 15, 20, 25]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,9 @@ def test_guidance_moves_x_toward_the_curve(crop_s: float) -> None:
         SR,
         RATIO,
         total_steps=12,
-        settings=GuideSettings(strength=1.0, budget=10, passes=10, start=0.0, end=1.0, crop_s=crop_s),
+        settings=GuideSettings(
+            strength=1.0, budget=10, passes=10, start=0.0, end=1.0, crop_s=crop_s, final=0.0
+        ),
     )
     step = guide.steps[0]
     before = _adherence(dec, z, target)
