@@ -105,7 +105,9 @@ def guided_steps(total: int, s: GuideSettings) -> list[int]:
     hi = min(total - 1, max(lo, int(math.ceil(s.end * total))))
     pool = list(range(lo, hi + 1))
     n = min(len(pool), (s.budget - s.final_passes) // s.passes)
-    idx = np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int)) if n > 0 else []
+    idx: list[int] = (
+        np.unique(np.round(np.linspace(0, len(pool) - 1, n)).astype(int)).tolist() if n > 0 else []
+    )
     return [pool[i] for i in idx] + ([total] if s.final_passes > 0 else [])
 
 
