@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from triergon_studio.training.corpus import CLASS_NAMES
@@ -70,3 +71,13 @@ def test_text_accuracy_is_nearest_centroid_class() -> None:
     assert out["phrases"] == 5
     assert out["accuracy"] == round(3 / 5, 4)
     assert out["per_class"] == {"rain": 0.5, "fire": 1.0, "impact_metal": 0.0}
+
+
+def test_dev_check_defaults_to_the_model_folders_classifier(tmp_path: Path) -> None:
+    from triergon_studio.engine.weights import random_model, save_model_dir
+    from triergon_studio.training.eval.dev_check import main
+
+    folder = save_model_dir(random_model("tiny"), None, tmp_path / "m")
+    with pytest.raises(SystemExit) as err:
+        main([str(folder), "--clips", "1"])
+    assert "eval_classifier.safetensors: no evaluation classifier" in str(err.value)

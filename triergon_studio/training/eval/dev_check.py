@@ -4,9 +4,10 @@
   the mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB;
 - T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
 
-    python -m triergon_studio.training.eval.dev_check model_weights/compact --classifier runs/compact/classifier.safetensors
+    python -m triergon_studio.training.eval.dev_check model_weights/compact
 
-The classifier comes from ``python -m triergon_studio.training.reproduce --steps pool,classifier``.
+The classifier is the model folder's ``eval_classifier.safetensors`` (or ``--classifier FILE``);
+``python -m triergon_studio.training.reproduce --steps pool,classifier`` trains one.
 """
 
 from __future__ import annotations
@@ -154,7 +155,10 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?", help="a model folder (with --lufs-only, or give --lufs-weights)")
-    ap.add_argument("--classifier", help="the evaluation classifier (WORK/classifier.safetensors)")
+    ap.add_argument(
+        "--classifier",
+        help="the evaluation classifier (default: the model folder's eval_classifier.safetensors)",
+    )
     ap.add_argument("--clips", type=int, default=54)
     ap.add_argument("--lufs-only", action="store_true", help="T_LUFS only: no VAE, no classifier")
     ap.add_argument("--lufs-weights", help="with --lufs-only: a lufs stage's weights.safetensors")
@@ -171,12 +175,16 @@ def main(argv: list[str] | None = None) -> int:
         except StudioError as exc:
             raise SystemExit(str(exc)) from None
         return 0
-    if not args.classifier:
-        ap.error("--classifier is required (or --lufs-only)")
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.errors import StudioError
     from triergon_studio.training.eval.classifier import load_classifier
+    from triergon_studio.training.eval.report import bundled_classifier
 
+    if not args.classifier:  # the model folder's own, checked against its manifest
+        try:
+            args.classifier = str(bundled_classifier(Path(args.model)))
+        except StudioError as exc:
+            raise SystemExit(str(exc)) from None
     if not Path(args.classifier).is_file():
         raise SystemExit(
             str(
