@@ -8,6 +8,9 @@ one decoder forward + backward). The change found for the clean latent is carrie
 parameterisation ``x = x0 + sigma * noise`` a shift of x0 is the same shift of ``x``; for rectified flows
 ``x = (1 - t) x0 + t noise`` it is scaled by ``1 - t``.
 
+A share of the budget (``final``) is spent on the result itself after the last step, where nothing denoises
+the change away, so it is applied whole; on dev clips those passes did most of the work.
+
 Each gradient step is a damped Polyak step, ``dz = -loss / |g|^2 * g``: for a quadratic loss it goes half
 the way to the minimum and for the linear (Huber) part all the way, so its size needs no per-model tuning;
 it is capped at ``max_step`` times the latent's RMS.
@@ -17,7 +20,8 @@ compare the curve frames that lie fully inside it, and move the window across th
 to the next. Its cost no longer grows with the take's length.
 
 Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
-``guide_passes``, ``guide_crop_s``), validated by ``GuideSettings.from_extra``.
+``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``), validated by
+``GuideSettings.from_extra``.
 """
 
 from __future__ import annotations
@@ -48,9 +52,7 @@ CROP_CONTEXT_FRAMES = 4
 @dataclass(frozen=True, slots=True)
 class GuideSettings:
     strength: float = 2.0  # multiple of the clean-latent change carried into x (2: measured on dev clips)
-    budget: int = (
-        6  # decoder passes (forward + backward) per chunk (6, half on the result: dev clips, <= 2x time)
-    )
+    budget: int = 6  # decoder passes (forward + backward) per chunk (chosen on dev clips within 2x the time)
     start: float = 0.3  # guided steps lie in [start, end) of the schedule (fractions of the steps)
     end: float = 0.9
     passes: int = 1  # decoder passes per guided step
