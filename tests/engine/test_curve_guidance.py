@@ -73,6 +73,7 @@ def test_guided_steps_spread_over_the_window_within_budget() -> None:
         {"guide_crop_s": float("nan")},
         {"guide_passes": 9, "guide_budget": 2},
         {"guide_final": 1.5},
+        {"guide_silence": -1},
     ],
 )
 def test_bad_settings_are_one_line_errors(extra: dict[str, float]) -> None:

@@ -97,3 +97,19 @@ def test_loss_ignores_frames_below_minus_60_and_is_zero_without_any() -> None:
     assert float(curve_loss(m, t)) == 0.0
     assert float(curve_loss(m, torch.full((1, 3), -70.0))) == 0.0
     assert np.isnan(adherence_lu(m, torch.full((1, 3), -70.0)))
+
+
+def test_silence_weight_pulls_down_only_frames_marked_silent_that_rise_above_minus_60() -> None:
+    t = torch.tensor([[-30.0, -70.0, -70.0]])
+    m = torch.tensor([[-30.0, -50.0, -65.0]], requires_grad=True)
+    assert float(curve_loss(m, t).detach()) == 0.0  # by default silent frames do not count
+    loss = curve_loss(m, t, silence=2.0)
+    # frame 1 is 10 LU over -60: Huber(10, delta 3) = 3 * (10 - 1.5) = 25.5, weight 2, mean over 2 silent frames
+    assert float(loss.detach()) == pytest.approx(2.0 * 25.5 / 2)
+    loss.backward()
+    assert m.grad is not None
+    assert float(m.grad[0, 1]) > 0 and float(m.grad[0, 2]) == 0.0 and float(m.grad[0, 0]) == 0.0
+    # only silent frames: the term alone
+    assert float(curve_loss(torch.tensor([[-50.0]]), torch.tensor([[-70.0]]), silence=1.0)) == pytest.approx(
+        25.5
+    )

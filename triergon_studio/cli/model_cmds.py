@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
-        "guide_crop_s, guide_final, guide_max_step (repeatable)",
+        "guide_crop_s, guide_final, guide_max_step, guide_silence (repeatable)",
     )
     curves.add_argument(
         "--motion-curves", action="store_true", help="curves from the video's motion (any model)"

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
-        "guide_passes, guide_crop_s, guide_final, guide_max_step), repeatable",
+        "guide_passes, guide_crop_s, guide_final, guide_max_step, guide_silence), repeatable",
     )
     e.add_argument(
         "--no-motion",

@@ -20,7 +20,7 @@ compare the curve frames that lie fully inside it, and move the window across th
 to the next. Its cost no longer grows with the take's length.
 
 Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
-``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``), validated by
+``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``, ``guide_silence``), validated by
 ``GuideSettings.from_extra``.
 """
 
@@ -61,6 +61,8 @@ class GuideSettings:
     # share of the budget spent on the result itself, after the last step: nothing denoises after those
     # passes, so they move the result by the full clean-latent change (strength does not apply)
     final: float = 0.5
+    # weight of the loss on frames the curve marks silent (rising above -60 LUFS there); 0: audible frames only
+    silence: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -71,6 +73,7 @@ class GuideSettings:
             (math.isfinite(self.crop_s) and self.crop_s >= 0, "guide_crop_s must be >= 0 seconds"),
             (math.isfinite(self.max_step) and 0 < self.max_step <= 5, "guide_max_step must be in (0, 5]"),
             (math.isfinite(self.final) and 0 <= self.final <= 1, "guide_final must be a share in [0, 1]"),
+            (math.isfinite(self.silence) and 0 <= self.silence <= 10, "guide_silence must be in [0, 10]"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -92,6 +95,7 @@ class GuideSettings:
             "guide_crop_s": "crop_s",
             "guide_max_step": "max_step",
             "guide_final": "final",
+            "guide_silence": "silence",
         }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
@@ -193,7 +197,7 @@ class CurveGuide:
             zin_t = z[..., a:b].detach().float().clone().requires_grad_(True)
             audio = self.decode(zin_t)
             measured, target = self._measure(audio, a, b, z.shape[-1])
-            loss = curve_loss(measured, target)
+            loss = curve_loss(measured, target, silence=self.settings.silence)
             (g,) = torch.autograd.grad(loss, zin_t, allow_unused=True)
         self.passes_used += 1
         loss_v = float(loss.detach())

@@ -90,6 +90,7 @@ class TakeGuide:
             "guide_end": s.end,
             "guide_crop_s": s.crop_s,
             "guide_final": s.final,
+            "guide_silence": s.silence,
             "guide_parameterisation": self.parameterisation,
         }
 

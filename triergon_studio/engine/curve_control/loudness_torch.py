@@ -118,17 +118,27 @@ def curve_loss(
     *,
     active: float = LUFS_ACTIVE,
     delta_lu: float = 3.0,
+    silence: float = 0.0,
 ) -> Tensor:
     """A robust distance in LU: Huber (quadratic within ``delta_lu``, linear beyond) averaged over the frames
     whose target is above ``active`` (-60 LUFS), as the adherence metric counts them. ``measured`` should be
-    unfloored (``floor=None``) so a silent frame that should be loud still pulls. Zero when no frame counts."""
+    unfloored (``floor=None``) so a silent frame that should be loud still pulls. ``silence`` > 0 adds, with
+    that weight, the same Huber distance by which frames the curve marks silent rise above ``active`` (their
+    400 ms windows overlap the quiet frames beside them). Zero when no frame counts."""
     f = min(measured.shape[-1], target.shape[-1])
-    m, t = measured[..., :f], target[..., :f].to(measured)
+    m, t = measured[..., :f].clamp_min(-100.0), target[..., :f].to(measured)
     mask = t > active
-    if not bool(mask.any()):
-        return measured.sum() * 0.0
-    err = torch.nn.functional.huber_loss(m.clamp_min(-100.0), t, reduction="none", delta=delta_lu)
-    return (err * mask).sum() / mask.sum()
+    loss = measured.sum() * 0.0
+    if bool(mask.any()):
+        err = torch.nn.functional.huber_loss(m, t, reduction="none", delta=delta_lu)
+        loss = loss + (err * mask).sum() / mask.sum()
+    quiet = ~mask
+    if silence > 0 and bool(quiet.any()):
+        over = torch.nn.functional.huber_loss(
+            torch.relu(m - active), torch.zeros_like(m), reduction="none", delta=delta_lu
+        )
+        loss = loss + silence * (over * quiet).sum() / quiet.sum()
+    return loss
 
 
 def adherence_lu(
