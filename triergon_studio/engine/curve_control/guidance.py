@@ -61,7 +61,7 @@ class GuideSettings:
     # share of the budget spent on the result itself, after the last step: nothing denoises after those
     # passes, so they move the result by the full clean-latent change (strength does not apply)
     final: float = 0.5
-    # weight of the loss on frames the curve marks silent (rising above -60 LUFS there); 0: audible frames only
+    # weight of the loss on frames the curve marks silent (for rising above -60 LUFS); 0: audible only
     silence: float = 0.0
 
     def __post_init__(self) -> None:
