@@ -12,7 +12,9 @@ does), and ``tokens`` (a tokens-only model folder, when given). Reported per var
 adherence (LU, before conform), adherence after conform, AV-Align ratio against the ground-truth audio,
 prompt-class accuracy (when an evaluation classifier exists), and wall time as a multiple of ``none``.
 
-Motion curves are compared with T_LUFS's on the same clips (LU error against the ground-truth curves).
+Motion curves are compared with T_LUFS's on the same clips: LU error against the ground-truth curves, and
+the AV-Align of audio generated from each (the bundled model on its loudness input; the no-LUFS variant
+guided).
 Nothing here is tuned on the held-out set.
 """
 
