@@ -49,6 +49,13 @@ def _target(frames: int) -> np.ndarray:
     return np.stack([-40 + 20 * np.clip(t / t[-1], 0, 1), np.where((t % 1) < 0.5, -25.0, -70.0)])
 
 
+def _toy_guide(frames: int, total: int, settings: GuideSettings) -> tuple[ToyDecoder, np.ndarray, CurveGuide]:
+    dec = ToyDecoder(frames)
+    target = _target(frames)
+    guide = CurveGuide(dec, target_for_chunk(target, 0.0, frames, RATIO, SR), SR, RATIO, total, settings)
+    return dec, target, guide
+
+
 def _adherence(decoder: ToyDecoder, z: torch.Tensor, target: np.ndarray) -> float:
     with torch.no_grad():
         return adherence_lu(loudness_curves(decoder(z)[0], SR), target)
@@ -92,19 +99,9 @@ def test_x_weight_per_parameterisation() -> None:
 @pytest.mark.parametrize("crop_s", [0.0, 1.0])
 def test_guidance_moves_x_toward_the_curve(crop_s: float) -> None:
     frames = 65  # about 3 s
-    dec = ToyDecoder(frames)
-    target = _target(frames)
+    settings = GuideSettings(strength=1.0, budget=10, passes=10, start=0.0, end=1.0, crop_s=crop_s, final=0.0)
+    dec, target, guide = _toy_guide(frames, 12, settings)
     z = torch.zeros(1, C, frames)
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(target, 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        total_steps=12,
-        settings=GuideSettings(
-            strength=1.0, budget=10, passes=10, start=0.0, end=1.0, crop_s=crop_s, final=0.0
-        ),
-    )
     step = guide.steps[0]
     before = _adherence(dec, z, target)
     with torch.inference_mode():  # make_takes samples under inference mode
@@ -123,15 +120,8 @@ def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
     assert steps[-1] == 25 and len(steps) == 1 + 4  # the result, plus the budget left in the window
     assert guided_steps(25, GuideSettings(budget=2, final=1.0)) == [25]
     frames = 65
-    dec = ToyDecoder(frames)
-    target = _target(frames)
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(target, 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        total_steps=12,
-        settings=GuideSettings(strength=5.0, budget=4, final=1.0, start=0.0, end=1.0),
+    dec, target, guide = _toy_guide(
+        frames, 12, GuideSettings(strength=5.0, budget=4, final=1.0, start=0.0, end=1.0)
     )
     assert guide.steps == [12]
     weak = CurveGuide(dec, guide.target, SR, RATIO, 12, dataclasses.replace(guide.settings, strength=1.0))
@@ -147,15 +137,7 @@ def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
 
 def test_unguided_steps_and_none_leave_x_alone() -> None:
     frames = 22
-    dec = ToyDecoder(frames)
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(_target(frames), 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        total_steps=10,
-        settings=GuideSettings(budget=1, start=0.5),
-    )
+    _, _, guide = _toy_guide(frames, 10, GuideSettings(budget=1, start=0.5))
     x = torch.randn(1, C, frames)
     other = next(i for i in range(1, 11) if i not in guide.steps)
     assert guide_step(SamplerStep(other, 10, x, x, 1.0), guide) is x

@@ -81,3 +81,26 @@ def test_dev_check_defaults_to_the_model_folders_classifier(tmp_path: Path) -> N
     with pytest.raises(SystemExit) as err:
         main([str(folder), "--clips", "1"])
     assert "eval_classifier.safetensors: no evaluation classifier" in str(err.value)
+
+
+def test_a_stage_run_is_measured_in_place_of_the_bundles_part(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.weights import random_model
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.dev_check import put_stage_weights
+
+    model = random_model("tiny", seed=1)
+    vae = {k: torch.full_like(v, 0.5) for k, v in model.state_dict().items() if k.startswith("vae.")}
+    good = tmp_path / "vae.safetensors"
+    save_file(vae, str(good))
+    put_stage_weights(model, str(good), "vae.", "vae")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in vae.items())
+    mixed = tmp_path / "mixed.safetensors"
+    save_file({**vae, "dit.x": torch.zeros(1)}, str(mixed))
+    with pytest.raises(StudioError, match="not a vae stage's weights"):
+        put_stage_weights(model, str(mixed), "vae.", "vae")
+    alien = tmp_path / "alien.safetensors"
+    save_file({"vae.not_a_layer": torch.zeros(1)}, str(alien))
+    with pytest.raises(StudioError, match="do not fit"):
+        put_stage_weights(model, str(alien), "vae.", "vae")

@@ -4,7 +4,7 @@
   the mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB;
 - T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
 
-    python -m triergon_studio.training.eval.dev_check model_weights/compact
+    python -m triergon_studio.training.eval.dev_check model_weights/compact [--vae-weights RUN/weights.safetensors]
 
 The classifier is the model folder's ``eval_classifier.safetensors`` (or ``--classifier FILE``);
 ``python -m triergon_studio.training.reproduce --steps pool,classifier`` trains one.
@@ -119,6 +119,20 @@ def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
     return round(float(np.nanmean(np.stack(errs))), 3)
 
 
+def put_stage_weights(model: Any, path: str, prefix: str, stage: str) -> None:
+    """Replace one part of ``model`` with a training stage's weights (keys ``prefix``*), e.g. to measure a
+    stage run against the bundle it would go into; anything else in the file is refused."""
+    from safetensors.torch import load_file
+
+    from triergon_studio.errors import StudioError
+
+    sd = load_file(path)
+    if not sd or not all(k.startswith(prefix) for k in sd):
+        raise StudioError(f"not a {stage} stage's weights (keys {prefix}*)", path)
+    if model.load_state_dict(sd, strict=False).unexpected_keys:
+        raise StudioError(f"the {stage} stage's weights do not fit this model", path)
+
+
 def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     """``--lufs-only``: T_LUFS figures without the VAE or the classifier, from a model folder or from the
     lufs stage's weights (``--lufs-weights``) put into a compact model."""
@@ -130,15 +144,8 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     if args.lufs_weights:
-        from safetensors.torch import load_file
-
-        from triergon_studio.errors import StudioError
-
         model = build_model(get_preset("compact"))
-        sd = load_file(args.lufs_weights)
-        bad = model.load_state_dict(sd, strict=False).unexpected_keys
-        if bad or not sd or not all(k.startswith("lufs_predictor.") for k in sd):
-            raise StudioError("not a compact lufs stage's weights", args.lufs_weights)
+        put_stage_weights(model, args.lufs_weights, "lufs_predictor.", "lufs")
     else:
         model = load_model_dir(Path(args.model))
     pred = model.eval().lufs_predictor
@@ -164,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lufs-weights", help="with --lufs-only: a lufs stage's weights.safetensors")
     ap.add_argument("--heldout", help="with --lufs-only: also T_LUFS on this held-out set (runs/heldout)")
     ap.add_argument("--heldout-clips", type=int, default=36)
+    ap.add_argument(
+        "--vae-weights", help="measure a vae stage's weights.safetensors in place of the model's autoencoder"
+    )
     args = ap.parse_args(argv)
     if not args.model and not (args.lufs_only and args.lufs_weights):
         ap.error("give a model folder (or --lufs-only --lufs-weights W)")
@@ -196,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     model = load_model_dir(Path(args.model)).eval()
+    if args.vae_weights:
+        try:
+            put_stage_weights(model, args.vae_weights, "vae.", "vae")
+        except StudioError as exc:
+            raise SystemExit(str(exc)) from None
     classifier, _ = load_classifier(Path(args.classifier))
     print(json.dumps(dev_check(model, classifier, dev_pool(args.clips)), indent=1))
     return 0
