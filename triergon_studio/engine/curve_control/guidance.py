@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from triergon_studio.audio.loudness import _frame_bounds
-from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_ACTIVE, LUFS_FLOOR
 from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
@@ -47,6 +47,10 @@ PARAMETERISATIONS = ("ve", "flow", "vp")
 # decoder context each side of a crop, in latent frames: covers the decoder's receptive field and the
 # K-weighting filter's transient
 CROP_CONTEXT_FRAMES = 4
+SOLVERS = ("polyak", "lbfgs")
+LBFGS_MEMORY = 6  # (s, y) pairs kept
+HEAD_ITERATIONS = 10  # gradient steps through the loudness head per decoder pass
+HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the latent at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,13 @@ class GuideSettings:
     final: float = 0.5
     # weight of the loss on frames the curve marks silent (for rising above -60 LUFS); 0: audible only
     silence: float = 0.0
+    # final passes back off after a pass that raised the loss (see ``_descend_backtracking``)
+    backtrack: bool = True
+    # the final passes' direction: "polyak" (the gradient, one global step size) or "lbfgs" (a curvature
+    # model from the earlier final passes; see ``_descend_backtracking``)
+    solver: str = "polyak"
+    # guide through the model folder's latent loudness head when it has one (see ``_head_steps``)
+    head: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -74,6 +85,7 @@ class GuideSettings:
             (math.isfinite(self.max_step) and 0 < self.max_step <= 5, "guide_max_step must be in (0, 5]"),
             (math.isfinite(self.final) and 0 <= self.final <= 1, "guide_final must be a share in [0, 1]"),
             (math.isfinite(self.silence) and 0 <= self.silence <= 10, "guide_silence must be in [0, 10]"),
+            (self.solver in SOLVERS, f"guide_solver must be one of {', '.join(SOLVERS)}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -96,12 +108,20 @@ class GuideSettings:
             "guide_max_step": "max_step",
             "guide_final": "final",
             "guide_silence": "silence",
+            "guide_backtrack": "backtrack",
+            "guide_solver": "solver",
+            "guide_head": "head",
         }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
             if k in keys:
                 name = keys[k]
-                kw[name] = int(v) if name in ("budget", "passes") else float(v)
+                if name == "solver":
+                    kw[name] = SOLVERS[int(v)] if isinstance(v, (int, float)) else str(v)
+                elif name in ("backtrack", "head"):
+                    kw[name] = bool(v)
+                else:
+                    kw[name] = int(v) if name in ("budget", "passes") else float(v)
         return cls(**kw)
 
 
@@ -145,7 +165,9 @@ class CurveGuide:
     passes_used: int = 0
     losses: list[float] = field(default_factory=list)  # loss before each guided step (LU-scale Huber)
     seconds: float = 0.0
+    head: Any = None  # a LatentLoudnessHead: guide through it, corrected by forward-only decoder passes
     _crop_at: int = 0
+    _weights: Tensor | None = None  # the head's block -> curve frame overlap matrix for this chunk
 
     def __post_init__(self) -> None:
         if self.parameterisation not in PARAMETERISATIONS:
@@ -178,40 +200,153 @@ class CurveGuide:
             return st.x
         t0 = time.perf_counter()
         z0 = st.denoised.detach()
-        z = z0.clone()
         rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
         last = st.step == st.total
-        for _ in range(self.settings.final_passes if last else self.settings.passes):
-            if self.passes_used >= self.settings.budget:
-                break
-            z = self._descend(z, rms)
+        if self.head is not None:
+            z = self._head_steps(z0, rms, self.settings.final_passes if last else self.settings.passes)
+        elif last and self.settings.backtrack and self.settings.crop_s <= 0:
+            z = self._descend_backtracking(z0, rms, self.settings.final_passes, self._pass)
+        else:
+            z = z0.clone()
+            for _ in range(self.settings.final_passes if last else self.settings.passes):
+                if self.passes_used >= self.settings.budget:
+                    break
+                loss, g, win = self._pass(z)
+                z = self._apply(z, _polyak_direction(loss, g), win, rms)
         self.seconds += time.perf_counter() - t0
         # after the last step nothing denoises the change away: it goes into the result as it is
         w = 1.0 if last else x_weight(self.parameterisation, st.sigma) * self.settings.strength
         return st.x + (z - z0).to(st.x.dtype) * w
 
-    def _descend(self, z: Tensor, rms: float) -> Tensor:
+    def _descend_backtracking(
+        self,
+        z: Tensor,
+        rms: float,
+        passes: int,
+        evaluate: Callable[[Tensor], tuple[float, Tensor | None, tuple[int, int]]],
+        solver: str | None = None,
+    ) -> Tensor:
+        """Passes on one latent. A pass whose loss rose goes back to the best latent and halves the step
+        (the Polyak step assumes a minimum of 0 and overshoots near the real one, which lies above it); a pass
+        that lowered it lets the step grow again. With ``solver="lbfgs"`` the accepted passes' gradients build
+        an L-BFGS curvature model for the direction. Costs no extra decoder pass."""
+        best: tuple[Tensor, float, Tensor | None, tuple[int, int]] | None = None
+        hist: list[tuple[Tensor, Tensor]] = []  # (s, y) pairs of accepted passes, newest last
+        scale = 1.0
+        for _ in range(passes):
+            if evaluate == self._pass and self.passes_used >= self.settings.budget:
+                break
+            loss, g, win = evaluate(z)
+            if best is None or loss < best[1]:
+                if best is not None and g is not None and best[2] is not None and (solver or self.settings.solver) == "lbfgs":
+                    sv, yv = (z - best[0]).float(), (g - best[2]).float()
+                    if float((sv * yv).sum()) > 1e-12 * float(sv.norm() * yv.norm()):
+                        hist = (hist + [(sv, yv)])[-LBFGS_MEMORY:]
+                best = (z, loss, g, win)
+                scale = min(1.0, scale * 1.5)
+            else:
+                scale *= 0.5
+                z, loss, g, win = best
+            dz = _lbfgs_direction(g, hist) if hist else _polyak_direction(loss, g)
+            z = self._apply(z, dz, win, rms, scale)
+        return z
+
+    def _head_steps(self, z0: Tensor, rms: float, passes: int) -> Tensor:
+        """Guidance through the latent loudness head. Each decoder pass is a forward pass only: it measures
+        the true curve at the current latent and fixes the per-frame offset between it and the head's curve;
+        then ``HEAD_ITERATIONS`` gradient steps go through the head plus that offset. A pass that finds the
+        true loss risen goes back to the best latent and halves the trust radius (how far the latent may
+        move from where the offset was measured)."""
+        best: tuple[Tensor, float, Tensor, np.ndarray] | None = None
+        full = HEAD_TRUST * rms * math.sqrt(z0.numel())
+        radius, moved = full, 0.0
+        z = z0
+        for k in range(passes):
+            if self.passes_used >= self.settings.budget:
+                break
+            loss, offset, keep = self._measure_true(z)
+            if best is None or loss < best[1]:
+                best = (z, loss, offset, keep)
+                radius = min(full, radius * 1.5)
+            else:  # the head's step overshot: from the best latent again, at most half as far
+                radius = 0.5 * moved
+                z, loss, offset, keep = best
+            if k == passes - 1 and passes > 1:
+                break  # the last pass only checks: the result is the best latent it measured
+            znew = self._head_descend(z, offset, keep, rms, radius)
+            moved = float((znew - z).norm())
+            z = znew
+        if best is not None and passes > 1:
+            return best[0]
+        return z
+
+    def _measure_true(self, z: Tensor) -> tuple[float, Tensor, np.ndarray]:
+        """A forward-only decoder pass: the true loss at ``z`` and the offset (true minus head curve)."""
+        frames = z.shape[-1]
+        with torch.no_grad():
+            audio = self.decode(z.float())
+            measured, target, keep = self._measure(audio, 0, frames, frames)
+            loss = float(curve_loss(measured, target, silence=self.settings.silence))
+            offset = measured - self._head_curve(z)[:, torch.from_numpy(keep)]
+        self.passes_used += 1
+        self.losses.append(loss)
+        return loss, offset, keep
+
+    def _head_curve(self, z: Tensor) -> Tensor:
+        from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
+
+        if self._weights is None or self._weights.shape[0] != z.shape[-1]:
+            self._weights = overlap_matrix(
+                z.shape[-1], self.downsampling_ratio, self.sample_rate, int(self.target.shape[-1])
+            )
+        lv = self.head(z.float().reshape(-1, *z.shape[-2:]))[0]
+        return curve_from_blocks(lv, self._weights)
+
+    def _head_descend(self, z: Tensor, offset: Tensor, keep: np.ndarray, rms: float, radius: float) -> Tensor:
+        """L-BFGS with backtracking on the head's corrected curve, kept within ``radius`` (norm) of ``z``."""
+        idx = torch.from_numpy(keep)
+        target = self.target[:, idx]
+
+        def evaluate(zz: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
+            with torch.inference_mode(False), torch.enable_grad():
+                zin = zz.detach().float().clone().requires_grad_(True)
+                loss = curve_loss(self._head_curve(zin)[:, idx] + offset, target, silence=self.settings.silence)
+                (g,) = torch.autograd.grad(loss, zin, allow_unused=True)
+            ok = g is not None and bool(torch.isfinite(g).all())
+            return float(loss.detach()), (g if ok else None), (0, zz.shape[-1])
+
+        out = self._descend_backtracking(z, rms, HEAD_ITERATIONS, evaluate, solver="lbfgs")
+        dz = out - z
+        norm = float(dz.norm())
+        return z + dz * (radius / norm) if norm > radius else out
+
+    def _pass(self, z: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
+        """One decoder pass over the window: the loss at ``z`` and its gradient (None when unusable)."""
         a, b = self._window(z.shape[-1])
         with torch.inference_mode(False), torch.enable_grad():
             # a clone made here is a normal tensor even when the caller runs under inference_mode
             zin_t = z[..., a:b].detach().float().clone().requires_grad_(True)
             audio = self.decode(zin_t)
-            measured, target = self._measure(audio, a, b, z.shape[-1])
+            measured, target, _ = self._measure(audio, a, b, z.shape[-1])
             loss = curve_loss(measured, target, silence=self.settings.silence)
             (g,) = torch.autograd.grad(loss, zin_t, allow_unused=True)
         self.passes_used += 1
         loss_v = float(loss.detach())
         self.losses.append(loss_v)
-        if g is None or not torch.isfinite(g).all():
+        return loss_v, (g if g is not None and bool(torch.isfinite(g).all()) else None), (a, b)
+
+    def _apply(
+        self, z: Tensor, dz: Tensor | None, win: tuple[int, int], rms: float, scale: float = 1.0
+    ) -> Tensor:
+        """``z`` after ``scale`` times the proposed step on the window ``win``, capped at ``max_step`` x RMS."""
+        if dz is None or not torch.isfinite(dz).all():
             return z
-        g2 = float(g.pow(2).sum())
-        if g2 <= 0 or loss_v <= 0:
-            return z
-        dz = -loss_v / g2 * g
+        dz = scale * dz
         cap = self.settings.max_step * rms * math.sqrt(dz.numel())
         norm = float(dz.norm())
         if norm > cap:
             dz = dz * (cap / norm)
+        a, b = win
         out = z.clone()
         out[..., a:b] = out[..., a:b] + dz.to(z.dtype)
         return out
@@ -229,9 +364,9 @@ class CurveGuide:
         self._crop_at = start + crop
         return max(0, start - CROP_CONTEXT_FRAMES), min(frames, start + crop + CROP_CONTEXT_FRAMES)
 
-    def _measure(self, audio: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor]:
+    def _measure(self, audio: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor, np.ndarray]:
         """Measured (unfloored) and target curves over the curve frames that lie fully inside the decoded
-        window, on the chunk's global 6 Hz grid."""
+        window, and those frames' indices on the chunk's global 6 Hz grid."""
         r, sr = self.downsampling_ratio, self.sample_rate
         s0 = a * r
         seg = audio[0] if audio.ndim == 3 else audio
@@ -243,14 +378,41 @@ class CurveGuide:
             (starts >= inner_a) & (ends <= inner_b) & (np.arange(starts.size) < self.target.shape[-1])
         )
         if keep.size == 0:
-            return seg.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0]
+            return seg.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0], keep
         y = k_weight(seg, sr).to(torch.float64)
         cs = torch.nn.functional.pad(torch.cumsum(y * y, dim=-1), (1, 0))
         st = torch.from_numpy(starts[keep] - s0).to(seg.device)
         en = torch.from_numpy(ends[keep] - s0).to(seg.device)
         p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
         measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
-        return measured, self.target[:, torch.from_numpy(keep)].to(measured)
+        return measured, self.target[:, torch.from_numpy(keep)].to(measured), keep
+
+
+def _polyak_direction(loss: float, g: Tensor | None) -> Tensor | None:
+    """The damped Polyak step ``-loss / |g|^2 * g`` (None when there is nothing to descend)."""
+    if g is None or loss <= 0:
+        return None
+    g2 = float(g.pow(2).sum())
+    return -loss / g2 * g if g2 > 0 else None
+
+
+def _lbfgs_direction(g: Tensor | None, hist: list[tuple[Tensor, Tensor]]) -> Tensor | None:
+    """``-H g`` by the L-BFGS two-loop recursion over ``hist`` (oldest first), scaled by the newest pair."""
+    if g is None:
+        return None
+    q = g.float().clone()
+    alphas = []
+    for sv, yv in reversed(hist):
+        rho = 1.0 / float((yv * sv).sum())
+        a = rho * float((sv * q).sum())
+        q -= a * yv
+        alphas.append((rho, a))
+    sv, yv = hist[-1]
+    q *= float((sv * yv).sum()) / float((yv * yv).sum())
+    for (sv, yv), (rho, a) in zip(hist, reversed(alphas), strict=True):
+        b = rho * float((yv * q).sum())
+        q += (a - b) * sv
+    return -q.to(g.dtype)
 
 
 # ------------------------------------------------------------------------------------------------ memory

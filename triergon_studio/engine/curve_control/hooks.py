@@ -23,6 +23,7 @@ from triergon_studio.engine.curve_control.guidance import (
     check_guidance_memory,
     target_for_chunk,
 )
+from triergon_studio.engine.curve_control.latent_head import head_for_model
 from triergon_studio.engine.curve_control.shaping import shape_init
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
@@ -64,6 +65,7 @@ class TakeGuide:
     settings: GuideSettings
     total_steps: int
     parameterisation: str
+    head: Any = None  # the model's latent loudness head, when it has one and the settings use it
     chunks: dict[int, CurveGuide] = field(default_factory=dict)
 
     def for_chunk(self, start: int, n_frames: int, total_steps: int) -> CurveGuide:
@@ -72,7 +74,14 @@ class TakeGuide:
             ratio, sr = self.model.downsampling_ratio, self.model.info.sample_rate
             target = target_for_chunk(self.curves, start * ratio / sr, n_frames, ratio, sr)
             g = CurveGuide(
-                self.model.decode, target, sr, ratio, total_steps, self.settings, self.parameterisation
+                self.model.decode,
+                target,
+                sr,
+                ratio,
+                total_steps,
+                self.settings,
+                self.parameterisation,
+                head=self.head,
             )
             self.chunks[start] = g
         return g
@@ -119,8 +128,9 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
         model.downsampling_ratio,
         model.info.sample_rate,
     )
+    head = head_for_model(model) if gs.head else None
     return TakeGuide(
-        model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model)
+        model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model), head
     )
 
 
