@@ -49,10 +49,14 @@ def _target(frames: int) -> np.ndarray:
     return np.stack([-40 + 20 * np.clip(t / t[-1], 0, 1), np.where((t % 1) < 0.5, -25.0, -70.0)])
 
 
-def _toy_guide(frames: int, total: int, settings: GuideSettings) -> tuple[ToyDecoder, np.ndarray, CurveGuide]:
+def _toy_guide(
+    frames: int, total: int, settings: GuideSettings, parameterisation: str = "ve"
+) -> tuple[ToyDecoder, np.ndarray, CurveGuide]:
     dec = ToyDecoder(frames)
     target = _target(frames)
-    guide = CurveGuide(dec, target_for_chunk(target, 0.0, frames, RATIO, SR), SR, RATIO, total, settings)
+    guide = CurveGuide(
+        dec, target_for_chunk(target, 0.0, frames, RATIO, SR), SR, RATIO, total, settings, parameterisation
+    )
     return dec, target, guide
 
 
@@ -67,8 +71,10 @@ def test_guided_steps_spread_over_the_window_within_budget() -> None:
         range(1, 10)
     )  # never the last without final passes
     assert len(guided_steps(10, GuideSettings(budget=4, passes=2, final=0.0))) == 2
-    # the default spends half the budget on the result
-    assert guided_steps(25, GuideSettings(budget=8, start=0.2, end=0.8)) == [6, 11, 15, 20, 25]
+    # half the budget on the result: the other half spreads over the window
+    assert guided_steps(25, GuideSettings(budget=8, start=0.2, end=0.8, final=0.5)) == [6, 11, 15, 20, 25]
+    # the decoder path's default spends it all on the result
+    assert guided_steps(25, GuideSettings(budget=8)) == [25]
 
 
 @pytest.mark.parametrize(
@@ -133,6 +139,30 @@ def test_final_passes_come_from_the_budget_and_guide_the_result() -> None:
     assert _adherence(dec, x, target) < 0.5 * _adherence(dec, z, target)
     # the result moves by the clean-latent change itself: strength does not scale it
     assert torch.equal(x, x1)
+
+
+def test_final_passes_can_run_before_the_end() -> None:
+    s = GuideSettings(budget=4, final=0.5, final_at=3, start=0.0, end=1.0)
+    steps = guided_steps(10, s)
+    assert steps[-1] == 7 and all(st < 7 for st in steps[:-1])  # the sampler's last 3 steps refine it
+    frames = 65
+    dec, target, guide = _toy_guide(
+        frames, 10, GuideSettings(budget=2, final=1.0, final_at=2, strength=5.0), "flow"
+    )
+    assert guide.steps == [8]
+    z = torch.zeros(1, C, frames)
+    with torch.inference_mode():
+        same = guide_step(SamplerStep(9, 10, z.clone(), z.clone(), 0.1), guide)
+        x = guide_step(SamplerStep(8, 10, z.clone(), z.clone(), 0.25), guide)
+    assert torch.equal(same, z) and guide.passes_used == 2
+    # a flow's x = (1 - t) x0 + t n: the final change goes in scaled by 1 - t, and strength does not apply
+    with torch.inference_mode():
+        whole = guide_step(
+            SamplerStep(8, 10, z.clone(), z.clone(), 0.0), dataclasses.replace(guide, passes_used=0)
+        )
+    assert float(whole.abs().sum()) > 0 and torch.allclose(x, 0.75 * whole, atol=1e-6)
+    with pytest.raises(ModelError, match="guide_final_at"):
+        GuideSettings.from_extra({"guide_final_at": -1})
 
 
 def test_unguided_steps_and_none_leave_x_alone() -> None:

@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
-        "guide_passes, guide_crop_s, guide_final, guide_max_step, guide_silence), repeatable",
+        "guide_passes, guide_crop_s, guide_final, guide_max_step, guide_silence, guide_backtrack, "
+        "guide_solver 0 polyak / 1 lbfgs, guide_head 0 / 1), repeatable",
     )
     e.add_argument(
         "--no-motion",
@@ -65,6 +66,22 @@ def register(subparsers: Any) -> None:
         help="with --methods: skip motion vs T_LUFS curves and the audio generated from them",
     )
     e.set_defaults(func=_eval)
+
+    h = subparsers.add_parser(
+        "train-loudness-head",
+        help="train a latent loudness head for a model folder (cheaper curve guidance, issue 13)",
+    )
+    h.add_argument("model", help="model folder (any family); the head is written into it")
+    # unset options take HeadTrainSettings' defaults (the bundled head's: 48 clips, 4000 steps, 128 wide,
+    # 5 layers, seed 777, 2 threads)
+    h.add_argument("--clips", type=int, help="procedural clips to sample latents from")
+    h.add_argument("--val-clips", type=int, help="of those, clips kept for validation")
+    h.add_argument("--steps", type=int)
+    h.add_argument("--hidden", type=int)
+    h.add_argument("--layers", type=int)
+    h.add_argument("--seed", type=int, help="corpus and training seed (never the held-out one)")
+    h.add_argument("--threads", type=int)
+    h.set_defaults(func=_train_loudness_head)
 
     c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
     csub = c.add_subparsers(dest="corpus_cmd", metavar="CMD", required=True)
@@ -129,6 +146,17 @@ def _eval(args: argparse.Namespace) -> int:
 
         atomic_write_json(args.out, report.to_dict())
     print(json.dumps(report.to_dict(), indent=1) if args.json else to_markdown(report))
+    return 0
+
+
+def _train_loudness_head(args: argparse.Namespace) -> int:
+    from triergon_studio.training.loudness_head import HeadTrainSettings, train_into_folder
+
+    names = ("clips", "val_clips", "seed", "steps", "hidden", "layers", "threads")
+    settings = HeadTrainSettings(**{k: getattr(args, k) for k in names if getattr(args, k) is not None})
+    path, record = train_into_folder(args.model, settings, log=lambda m: print(m, flush=True))
+    print(json.dumps(record, indent=1))
+    print(f"wrote {path}")
     return 0
 
 

@@ -5,8 +5,9 @@
 Steps (each can be run alone with ``--steps``): ``pool`` (the shared corpus pool), ``vae``, ``encoders``,
 ``lufs``, ``dit`` (the four stages, configs in ``training/configs/compact_*.json``), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
-``classifier`` (the evaluation's prompt classifier, trained on corpus audio) and ``eval`` (the held-out
-evaluation, whose figures go into the manifest). A finished step is skipped when its output exists.
+``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
+loudness head curve guidance uses, trained on the assembled model's own latents and decoder) and ``eval``
+(the held-out evaluation, whose figures go into the manifest). A finished step is skipped when its output exists.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ALL_STEPS = (
     "assemble",
     "assemble_tokens",
     "classifier",
+    "loudness_head",
     "eval",
 )
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
@@ -199,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
                 from triergon_studio.engine.weights import add_file_to_model_dir
 
                 add_file_to_model_dir(out, work / "classifier.safetensors", "eval_classifier.safetensors")
+        elif step == "loudness_head":
+            from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
+            from triergon_studio.training.loudness_head import HeadTrainSettings, train_into_folder
+
+            if (out / HEAD_FILE).exists():
+                info = {"skipped": True}
+            else:
+                info = train_into_folder(out, HeadTrainSettings(threads=args.threads))[1]
         elif step == "eval":
             from triergon_studio.training.eval.report import evaluate_and_record
 

@@ -100,6 +100,8 @@ class TakeGuide:
             "guide_crop_s": s.crop_s,
             "guide_final": s.final,
             "guide_silence": s.silence,
+            "guide_solver": s.solver,
+            "guide_path": "head" if self.head is not None else "decoder",
             "guide_parameterisation": self.parameterisation,
         }
 
@@ -118,17 +120,18 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
     """The take's guidance, or None when the mode does not guide; checks that one pass fits in memory."""
     if "guide" not in settings.follow_curves or inputs.curves is None:
         return None
-    gs = GuideSettings.from_extra(spec.extra)
-    check_guidance_memory(
-        model.decode,
-        model.latent_channels,
-        chunk_frames,
-        model.device,
-        gs,
-        model.downsampling_ratio,
-        model.info.sample_rate,
-    )
-    head = head_for_model(model) if gs.head else None
+    head = head_for_model(model) if GuideSettings.from_extra(spec.extra).head else None
+    gs = GuideSettings.from_extra(spec.extra, head=head is not None)
+    if head is None:  # the head path decodes forward only: no autograd memory to check
+        check_guidance_memory(
+            model.decode,
+            model.latent_channels,
+            chunk_frames,
+            model.device,
+            gs,
+            model.downsampling_ratio,
+            model.info.sample_rate,
+        )
     return TakeGuide(
         model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model), head
     )

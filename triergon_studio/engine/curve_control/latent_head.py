@@ -3,7 +3,9 @@
 The head maps a model's latent ``[B, C, T]`` to the K-weighted level of each latent frame's block of audio,
 ``[B, 2, T]`` in dB (10 log10 of the mean square). Curve frames (1/6 s) do not line up with latent frames
 (2048 samples for the compact model), so ``curve_from_blocks`` spreads each block's energy over the curve
-frames it overlaps, by samples: with exact block levels the curve is exact.
+frames it overlaps, by samples: exact where a block's energy is even over its samples; where a block
+straddles a level step, the quiet side gets a share of the loud side's energy (many LU off next to a
+silence). Guidance does not depend on those absolute values (next paragraph).
 
 Guidance uses it as a *corrected* surrogate: a decoder forward pass (no gradient) measures the true curve,
 the difference to the head's curve is held as a per-frame offset, and many cheap gradient steps go through
@@ -67,7 +69,10 @@ class LatentLoudnessHead(nn.Module):
         layers: list[nn.Module] = [nn.Conv1d(cfg.latent_channels, cfg.hidden, 1)]
         for i in range(cfg.layers):
             d = 2**i
-            layers += [nn.GELU(), nn.Conv1d(cfg.hidden, cfg.hidden, cfg.kernel, padding=d * (cfg.kernel // 2), dilation=d)]
+            layers += [
+                nn.GELU(),
+                nn.Conv1d(cfg.hidden, cfg.hidden, cfg.kernel, padding=d * (cfg.kernel // 2), dilation=d),
+            ]
         layers += [nn.GELU(), nn.Conv1d(cfg.hidden, 2, 1)]
         self.net = nn.Sequential(*layers)
         # block levels sit around -40 dB; starting there saves the first steps of training
@@ -151,7 +156,9 @@ def _load_head(path: Path, safe_open: Any, load_file: Any) -> LatentLoudnessHead
     except ModelError:
         raise
     except Exception as e:  # a damaged file: say which and what, in one line
-        raise ModelError(f"cannot read loudness head: {type(e).__name__}: {str(e).splitlines()[0][:160]}", path) from e
+        raise ModelError(
+            f"cannot read loudness head: {type(e).__name__}: {str(e).splitlines()[0][:160]}", path
+        ) from e
     head.eval()
     head.requires_grad_(False)
     return head

@@ -1,0 +1,194 @@
+"""The latent loudness head (issue 13's cheaper path): labels, files, the head-corrected guidance, the
+L-BFGS direction, and training one through the CLI into a real model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.engine.test_curve_guidance import RATIO, SR, C, ToyDecoder, _adherence, _target
+from triergon_studio.audio.loudness import channel_curves
+from triergon_studio.engine.curve_control.guidance import (
+    HEAD_DEFAULTS,
+    CurveGuide,
+    GuideSettings,
+    _lbfgs_direction,
+    target_for_chunk,
+)
+from triergon_studio.engine.curve_control.hooks import guide_step
+from triergon_studio.engine.curve_control.latent_head import (
+    HEAD_FILE,
+    HeadConfig,
+    LatentLoudnessHead,
+    block_levels_db,
+    curve_from_blocks,
+    head_for_model,
+    load_head,
+    overlap_matrix,
+    save_head,
+)
+from triergon_studio.engine.sampler_step import SamplerStep
+from triergon_studio.errors import ModelError
+
+
+def _stepped_noise(seconds: float, seed: int) -> np.ndarray:
+    """Stereo noise whose level changes every half second (independent per channel), with a silent gap."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    x = rng.standard_normal((n, 2)) * 0.1
+    seg = SR // 2
+    for a in range(0, n, seg):
+        x[a : a + seg] *= 10 ** (rng.uniform(-40, 0, size=2) / 20)
+    x[SR : SR + seg] = 0.0
+    return x.astype(np.float32)
+
+
+def test_block_levels_add_up_to_the_engine_curve() -> None:
+    rng = np.random.default_rng(0)
+    steady = (rng.standard_normal((4 * SR, 2)) * [0.1, 0.01]).astype(np.float32)
+    stepped = _stepped_noise(4.0, 0)
+    for audio, name in ((steady, "steady"), (stepped, "stepped")):
+        levels = block_levels_db(torch.from_numpy(audio.T.copy()), SR, RATIO)
+        ref = channel_curves(audio, SR)
+        w = overlap_matrix(levels.shape[-1], RATIO, SR, ref.shape[1])
+        assert w.shape == (levels.shape[-1], ref.shape[1])
+        assert torch.allclose(w.sum(0)[:-1], torch.ones(ref.shape[1] - 1, dtype=w.dtype))
+        err = np.abs(curve_from_blocks(levels, w).numpy() - ref)[ref > -60]
+        if name == "steady":  # about even energy in every block (noise's own spread): the engine's curve
+            assert err.max() < 0.1, err.max()
+        else:  # a block straddling a level step spreads its energy evenly over both frames
+            assert np.median(err) < 0.5 and err.max() > 1.0, (np.median(err), err.max())
+
+
+def test_head_files_round_trip_and_refuse_bad_input(tmp_path: Path) -> None:
+    head = LatentLoudnessHead(HeadConfig(C, RATIO, SR, hidden=8, layers=2))
+    p = save_head(head, tmp_path / HEAD_FILE, {"note": "test"})
+    z = torch.randn(1, C, 20)
+    assert torch.equal(load_head(p)(z), head(z))
+    with pytest.raises(ModelError, match="already exists"):
+        save_head(head, p)
+    bad = tmp_path / "damaged.safetensors"
+    bad.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(ModelError) as err:
+        load_head(bad)
+    assert "damaged.safetensors" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="bad loudness head config"):
+        HeadConfig(C, RATIO, SR, kernel=4).check()
+
+
+class _Folder:
+    """Just enough of a model for ``head_for_model``: its folder and latent shape."""
+
+    def __init__(self, path: Path, channels: int = C) -> None:
+        self.info = type("Info", (), {"path": str(path), "sample_rate": SR})()
+        self.latent_channels = channels
+        self.downsampling_ratio = RATIO
+
+
+def test_head_for_model_finds_and_checks_the_folder_head(tmp_path: Path) -> None:
+    assert head_for_model(_Folder(tmp_path)) is None
+    save_head(LatentLoudnessHead(HeadConfig(C, RATIO, SR, hidden=8, layers=1)), tmp_path / HEAD_FILE)
+    assert isinstance(head_for_model(_Folder(tmp_path)), LatentLoudnessHead)
+    with pytest.raises(ModelError, match="this model has 8"):
+        head_for_model(_Folder(tmp_path, channels=8))
+
+
+def test_lbfgs_direction_meets_the_secant_condition_on_a_quadratic() -> None:
+    a = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    x0, x1, x2 = (torch.tensor(v, dtype=torch.float64) for v in ([1.0, 1.0], [0.5, 1.2], [0.2, 0.4]))
+    hist = [(x1 - x0, a @ (x1 - x0)), (x2 - x1, a @ (x2 - x1))]
+    s_new, y_new = hist[-1]
+    # BFGS's inverse-Hessian model maps the newest gradient change onto the newest step, exactly
+    d = _lbfgs_direction(y_new, hist)
+    assert d is not None and torch.allclose(d, -s_new, atol=1e-12)
+    g = a @ x2
+    d = _lbfgs_direction(g, hist)
+    newton = -torch.linalg.solve(a, g)
+    assert d is not None and float(d @ g) < 0 and torch.allclose(d, newton, atol=0.01)
+    assert _lbfgs_direction(None, hist) is None
+
+
+def test_settings_start_from_the_path_defaults() -> None:
+    assert GuideSettings.from_extra({}).budget == 6 and GuideSettings.from_extra({}).solver == "lbfgs"
+    h = GuideSettings.from_extra({}, head=True)
+    assert (h.budget, h.final) == (HEAD_DEFAULTS["budget"], HEAD_DEFAULTS["final"])
+    assert GuideSettings.from_extra({"guide_budget": 3}, head=True).budget == 3
+    assert GuideSettings.from_extra({"guide_head": 0}, head=True).budget == 6
+    with pytest.raises(ModelError, match="guide_solver"):
+        GuideSettings.from_extra({"guide_solver": 3})
+
+
+def _toy_head(dec: ToyDecoder, frames: int) -> LatentLoudnessHead:
+    """A head trained for a few seconds on the toy decoder's own outputs, as the trainer does for a model."""
+    torch.manual_seed(0)
+    zs = torch.randn(64, C, frames) * 1.5 + 1.0
+    with torch.no_grad():
+        ys = block_levels_db(dec(zs), SR, RATIO)[..., :frames].clamp_min(-90.0)
+    head = LatentLoudnessHead(HeadConfig(C, RATIO, SR, hidden=32, layers=2, kernel=3))
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = torch.nn.functional.huber_loss(head(zs), ys, delta=3.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.requires_grad_(False)
+    return head
+
+
+def test_head_path_guides_with_forward_only_decodes() -> None:
+    frames = 65
+    dec = ToyDecoder(frames)
+    head = _toy_head(dec, frames)
+    target = _target(frames)
+    grad_calls = 0
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        nonlocal grad_calls
+        grad_calls += int(torch.is_grad_enabled() and z.requires_grad)
+        return dec(z)
+
+    settings = GuideSettings.from_extra({"guide_budget": 5, "guide_final": 1.0}, head=True)
+    guide = CurveGuide(
+        decode, target_for_chunk(target, 0.0, frames, RATIO, SR), SR, RATIO, 12, settings, head=head
+    )
+    z = torch.zeros(1, C, frames)
+    before = _adherence(dec, z, target)
+    with torch.inference_mode():
+        x = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), guide)
+    after = _adherence(dec, x, target)
+    assert after < 0.5 * before, (before, after)
+    assert guide.passes_used == 5 and grad_calls == 0
+    # the result is the best latent a decoder pass measured, so its loss is the smallest recorded
+    assert min(guide.losses) == pytest.approx(guide.losses[int(np.argmin(guide.losses))])
+    assert after <= _adherence(dec, z, target)
+
+
+@pytest.mark.slow
+def test_train_loudness_head_cli_writes_a_listed_head(tmp_path: Path) -> None:
+    from triergon_studio.cli import main
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.engine.weights import random_model, save_model_dir
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
+
+    folder = save_model_dir(random_model("tiny", seed=0), None, tmp_path / "tiny")
+    args = ["train-loudness-head", str(folder), "--clips", "2", "--val-clips", "1", "--steps", "3"]
+    assert main([*args, "--hidden", "8", "--layers", "1", "--threads", "1"]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert HEAD_FILE in manifest["files"]
+    assert main([*args, "--seed", "5"]) == 2  # a head is there already: refused, nothing replaced
+    model = load_model(str(folder))
+    t = np.arange(9) / 6
+    spec = TakeSpec(
+        span=TimeSpan(0.0, 1.5),
+        curves=LoudnessCurve(-40 + 10 * t, -30 + 0 * t, 1.5),
+        follow_curves="guide",
+        steps=4,
+        seed=1,
+    )
+    (take,) = run_to_end(generate_takes(spec, model))
+    assert take.record["metadata"]["guide_path"] == "head"
