@@ -71,10 +71,9 @@ def test_guided_steps_spread_over_the_window_within_budget() -> None:
         range(1, 10)
     )  # never the last without final passes
     assert len(guided_steps(10, GuideSettings(budget=4, passes=2, final=0.0))) == 2
-    # half the budget on the result: the other half spreads over the window
-    assert guided_steps(25, GuideSettings(budget=8, start=0.2, end=0.8, final=0.5)) == [6, 11, 15, 20, 25]
-    # the decoder path's default spends it all on the result
-    assert guided_steps(25, GuideSettings(budget=8)) == [25]
+    # the default spends half the budget on the result: the other half spreads over the window
+    assert guided_steps(25, GuideSettings(budget=8, start=0.2, end=0.8)) == [6, 11, 15, 20, 25]
+    assert guided_steps(25, GuideSettings(budget=8, final=1.0)) == [25]
 
 
 @pytest.mark.parametrize(

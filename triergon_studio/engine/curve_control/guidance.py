@@ -8,16 +8,16 @@ one decoder forward + backward). The change found for the clean latent is carrie
 parameterisation ``x = x0 + sigma * noise`` a shift of x0 is the same shift of ``x``; for rectified flows
 ``x = (1 - t) x0 + t noise`` it is scaled by ``1 - t``.
 
-A share of the budget (``final``) is spent on the result itself after the last step, where nothing denoises
-the change away, so it is applied whole; on dev clips those passes did most of the work, and the decoder
-path's default spends the whole budget there.
+A share of the budget (``final``, half by default) is spent on the result itself after the last step, where
+nothing denoises the change away, so it is applied whole; on dev clips those passes did most of the work,
+but spending more than half there cost prompt accuracy (docs/curve_methods_sweep/).
 
 Each gradient step starts from a damped Polyak step, ``dz = -loss / |g|^2 * g``: for a quadratic loss it goes
 half the way to the minimum and for the linear (Huber) part all the way, so its size needs no per-model
 tuning; it is capped at ``max_step`` times the latent's RMS. On the result, the passes share one latent, so
 they back off (return to the best latent, halve the step) when a pass finds the loss risen, and with
 ``solver="lbfgs"`` (the default) later passes take their direction from an L-BFGS model of the earlier
-ones. On dev clips that cut the raw error at 6 passes from 3.38 to 2.78 LU.
+ones (36 dev clips: 3.79 -> 3.40 LU raw at 6 passes, the same prompt accuracy).
 
 The head path: a model folder with a latent loudness head (``latent_head``) is guided through the head,
 corrected after every forward-only decoder pass (``_head_steps``); a pass then costs about 40 % of a
@@ -59,7 +59,7 @@ SOLVERS = ("polyak", "lbfgs")
 LBFGS_MEMORY = 6  # (s, y) pairs kept
 HEAD_ITERATIONS = 10  # gradient steps through the loudness head per decoder pass
 # the head path's defaults: its passes are forward only, so more of them fit in the same time
-HEAD_DEFAULTS: dict[str, Any] = {"budget": 10, "final": 0.8}
+HEAD_DEFAULTS: dict[str, Any] = {"budget": 10}
 HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the latent at most
 
 
@@ -76,7 +76,7 @@ class GuideSettings:
     max_step: float = 1.0  # cap on one gradient step, in units of the latent's RMS
     # share of the budget spent on the result itself, after the last step: nothing denoises after those
     # passes, so they move the result by the full clean-latent change (strength does not apply)
-    final: float = 1.0
+    final: float = 0.5
     # the final passes run this many steps before the end; the sampler's last steps then refine the result
     final_at: int = 0
     # weight of the loss on frames the curve marks silent (for rising above -60 LUFS); 0: audible only
