@@ -192,3 +192,49 @@ def test_train_loudness_head_cli_writes_a_listed_head(tmp_path: Path) -> None:
     )
     (take,) = run_to_end(generate_takes(spec, model))
     assert take.record["metadata"]["guide_path"] == "head"
+
+
+@pytest.mark.slow
+def test_a_stable_audio_3_folder_gets_a_head_and_takes_the_head_path(tmp_path: Path) -> None:
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
+    from triergon_studio.training.loudness_head import HeadTrainSettings, train_into_folder
+
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
+
+    folder = make_tiny_sa3_folder(tmp_path / "sa3")
+    settings = HeadTrainSettings(clips=2, val_clips=1, steps=3, hidden=8, layers=1, threads=1)
+    path, record = train_into_folder(folder, settings)
+    assert path == folder / HEAD_FILE and path.is_file()  # a user's folder: no manifest to list it in
+    assert record["latents"]["train"] > 0 and np.isfinite(record["val_after"]["curve_lu"])
+    model = load_model(str(folder))
+    t = np.arange(12) / 6
+    spec = TakeSpec(
+        span=TimeSpan(0.0, 2.0),
+        text="rain",
+        curves=LoudnessCurve(-40 + 10 * t, -30 + 0 * t, 2.0),
+        follow_curves="guide",
+        steps=4,
+        seed=1,
+    )
+    (take,) = run_to_end(generate_takes(spec, model))
+    assert take.record["metadata"]["guide_path"] == "head"
+
+
+def test_stable_audio_3_decoder_is_differentiable_and_unchanged_by_it(tmp_path: Path) -> None:
+    """The SAME decoder runs in-place kernels for speed; under autograd (decoder-path guidance) it takes
+    out-of-place ones with the same result."""
+    from triergon_studio.takes import load_model
+
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
+
+    model = load_model(str(make_tiny_sa3_folder(tmp_path / "sa3")))
+    z = torch.randn(1, model.latent_channels, 12, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = model.decode(z)
+    zg = z.clone().requires_grad_(True)
+    traced = model.decode(zg)
+    (g,) = torch.autograd.grad(traced.pow(2).sum(), zg)
+    assert torch.allclose(traced.detach(), plain, atol=1e-5) and bool(torch.isfinite(g).all())
+    assert float(g.abs().sum()) > 0

@@ -129,6 +129,8 @@ def _rotate_(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     ``(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)``, upstream's ``rotate_half`` form."""
     q = cos.shape[-1]
     x1, x2 = x[..., :q], x[..., q : 2 * q]
+    if torch.is_grad_enabled() and x.requires_grad:  # differentiated (curve guidance): out of place
+        return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin, x[..., 2 * q :]), dim=-1)
     r1 = (x1 * cos).addcmul_(x2, sin, value=-1.0)
     x2.mul_(cos).addcmul_(x1, sin)
     x1.copy_(r1)
@@ -207,6 +209,8 @@ class Attention(nn.Module):
             betas = (self.q_norm.beta,) * pairs + (self.k_norm.beta,) * pairs
             beta = torch.stack(betas)[:, None, :].to(dtype)
             t = torch.tanh(qk)
+            if torch.is_grad_enabled() and t.requires_grad:  # curve guidance differentiates the decoder
+                return torch.addcmul(beta, gamma, t)
             return torch.addcmul(beta, gamma, t, out=t)
         eps = self.q_norm.eps if isinstance(self.q_norm, RMSNorm) else 1e-3
         return F.rms_norm(qk, qk.shape[-1:], eps=eps) * gamma
@@ -257,6 +261,8 @@ class FeedForward(nn.Module):
             [proj.weight, proj.bias, norm.gamma, norm.beta],
         )
         a, gate = _linear(h, w, bias).chunk(2, dim=-1)
+        if torch.is_grad_enabled() and gate.requires_grad:  # differentiated (curve guidance): out of place
+            return (torch.sin(gate * _PI) if self.sinusoidal else F.silu(gate)) * a
         if self.sinusoidal:
             gate.mul_(_PI).sin_()
         else:
