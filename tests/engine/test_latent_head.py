@@ -238,3 +238,39 @@ def test_stable_audio_3_decoder_is_differentiable_and_unchanged_by_it(tmp_path: 
     (g,) = torch.autograd.grad(traced.pow(2).sum(), zg)
     assert torch.allclose(traced.detach(), plain, atol=1e-5) and bool(torch.isfinite(g).all())
     assert float(g.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("family", ["stable-audio-open", "stable-audio-3"])
+def test_decoder_path_guidance_runs_through_the_use_case_for_each_open_family(
+    tmp_path: Path, family: str
+) -> None:
+    """Guidance without a head differentiates each family's own decoder (Oobleck, SAME)."""
+    from triergon_studio.core.curves import LoudnessCurve
+    from triergon_studio.core.take_spec import TakeSpec, TimeSpan
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
+
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
+    from tests.engine.sao_helpers import make_snapshot
+
+    folder = (
+        make_snapshot(tmp_path / "sao", "1.0")
+        if family == "stable-audio-open"
+        else make_tiny_sa3_folder(tmp_path / "sa3")
+    )
+    model = load_model(str(folder))
+    assert model.info.family == family
+    t = np.arange(12) / 6
+    spec = TakeSpec(
+        span=TimeSpan(0.0, 2.0),
+        text="rain",
+        curves=LoudnessCurve(-40 + 10 * t, -30 + 0 * t, 2.0),
+        follow_curves="guide",
+        steps=4,
+        seed=1,
+        extra={"guide_budget": 2.0},
+    )
+    (take,) = run_to_end(generate_takes(spec, model))
+    meta = take.record["metadata"]
+    # the budget is per chunk (the tiny configs' windows are short, so a take has several)
+    assert meta["guide_path"] == "decoder" and meta["guide_passes"] >= 2 and meta["guide_passes"] % 2 == 0
+    assert np.isfinite(take.audio).all()
