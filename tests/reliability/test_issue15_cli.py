@@ -227,8 +227,13 @@ def test_case12_export_custom_target_out_of_range(media: Path, tmp_path: Path) -
 def test_case13_model_info_compact_verify() -> None:
     r = ok("model-info", "compact", "--verify", inproc=True)
     info = json.loads(r.out)
-    # the bundle's evaluation classifier is checked with the weights
-    assert info["verified"] == ["config.json", "eval_classifier.safetensors", "model.safetensors"]
+    # the bundle's evaluation classifier and loudness head are checked with the weights
+    assert info["verified"] == [
+        "config.json",
+        "eval_classifier.safetensors",
+        "loudness_head.safetensors",
+        "model.safetensors",
+    ]
     assert info["training"] is not None
 
 
