@@ -196,12 +196,11 @@ def test_train_loudness_head_cli_writes_a_listed_head(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_stable_audio_3_folder_gets_a_head_and_takes_the_head_path(tmp_path: Path) -> None:
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
     from triergon_studio.core.curves import LoudnessCurve
     from triergon_studio.core.take_spec import TakeSpec, TimeSpan
     from triergon_studio.takes import generate_takes, load_model, run_to_end
     from triergon_studio.training.loudness_head import HeadTrainSettings, train_into_folder
-
-    from tests.engine.sa3_helpers import make_tiny_sa3_folder
 
     folder = make_tiny_sa3_folder(tmp_path / "sa3")
     settings = HeadTrainSettings(clips=2, val_clips=1, steps=3, hidden=8, layers=1, threads=1)
@@ -225,9 +224,8 @@ def test_a_stable_audio_3_folder_gets_a_head_and_takes_the_head_path(tmp_path: P
 def test_stable_audio_3_decoder_is_differentiable_and_unchanged_by_it(tmp_path: Path) -> None:
     """The SAME decoder runs in-place kernels for speed; under autograd (decoder-path guidance) it takes
     out-of-place ones with the same result."""
-    from triergon_studio.takes import load_model
-
     from tests.engine.sa3_helpers import make_tiny_sa3_folder
+    from triergon_studio.takes import load_model
 
     model = load_model(str(make_tiny_sa3_folder(tmp_path / "sa3")))
     z = torch.randn(1, model.latent_channels, 12, generator=torch.Generator().manual_seed(0))
@@ -245,12 +243,11 @@ def test_decoder_path_guidance_runs_through_the_use_case_for_each_open_family(
     tmp_path: Path, family: str
 ) -> None:
     """Guidance without a head differentiates each family's own decoder (Oobleck, SAME)."""
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
+    from tests.engine.sao_helpers import make_snapshot
     from triergon_studio.core.curves import LoudnessCurve
     from triergon_studio.core.take_spec import TakeSpec, TimeSpan
     from triergon_studio.takes import generate_takes, load_model, run_to_end
-
-    from tests.engine.sa3_helpers import make_tiny_sa3_folder
-    from tests.engine.sao_helpers import make_snapshot
 
     folder = (
         make_snapshot(tmp_path / "sao", "1.0")
