@@ -20,7 +20,7 @@ they back off (return to the best latent, halve the step) when a pass finds the 
 ones (36 dev clips: 3.79 -> 3.40 LU raw at 6 passes, the same prompt accuracy).
 
 The head path: a model folder with a latent loudness head (``latent_head``) is guided through the head,
-corrected after every forward-only decoder pass (``_head_steps``); a pass then costs about 40 % of a
+corrected after every forward-only decoder pass (``_head_steps``); a pass then costs about 45 % of a
 forward + backward pass, and the same time buys more of them.
 
 The cheaper path (``crop_s``): decode only a window of the latent (with a few frames of context each side),
@@ -46,6 +46,7 @@ from torch import Tensor
 
 from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
 from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
@@ -234,7 +235,7 @@ class CurveGuide:
         if self.head is not None:
             z = self._head_steps(z0, rms, self.settings.final_passes if last else self.settings.passes)
         elif last and self.settings.backtrack and self.settings.crop_s <= 0:
-            z = self._descend_backtracking(z0, rms, self.settings.final_passes, self._pass)
+            z = self._descend_backtracking(z0, rms, self.settings.final_passes, self._pass, decoder=True)
         else:
             z = z0.clone()
             for _ in range(self.settings.final_passes if last else self.settings.passes):
@@ -255,16 +256,18 @@ class CurveGuide:
         passes: int,
         evaluate: Callable[[Tensor], tuple[float, Tensor | None, tuple[int, int]]],
         solver: str | None = None,
+        decoder: bool = False,
     ) -> Tensor:
         """Passes on one latent. A pass whose loss rose goes back to the best latent and halves the step
         (the Polyak step assumes a minimum of 0 and overshoots near the real one, which lies above it); a pass
         that lowered it lets the step grow again. With ``solver="lbfgs"`` the accepted passes' gradients build
-        an L-BFGS curvature model for the direction. Costs no extra decoder pass."""
+        an L-BFGS curvature model for the direction. Costs no extra pass. ``decoder``: each evaluation is a
+        decoder pass and counts against the budget (the head's evaluations do not)."""
         best: tuple[Tensor, float, Tensor | None, tuple[int, int]] | None = None
         hist: list[tuple[Tensor, Tensor]] = []  # (s, y) pairs of accepted passes, newest last
         scale = 1.0
         for _ in range(passes):
-            if evaluate == self._pass and self.passes_used >= self.settings.budget:
+            if decoder and self.passes_used >= self.settings.budget:
                 break
             loss, g, win = evaluate(z)
             if best is None or loss < best[1]:
@@ -329,8 +332,6 @@ class CurveGuide:
         return loss, offset, keep
 
     def _head_curve(self, z: Tensor) -> Tensor:
-        from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
-
         if self._weights is None or self._weights.shape[0] != z.shape[-1]:
             self._weights = overlap_matrix(
                 z.shape[-1], self.downsampling_ratio, self.sample_rate, int(self.target.shape[-1])
