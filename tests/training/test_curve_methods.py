@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from triergon_studio.engine.families.base import Settings, TakeInputs
 from triergon_studio.errors import StudioError
@@ -76,6 +78,39 @@ def test_targets_and_markdown() -> None:
     report["targets"] = t
     md = methods_markdown(report)
     assert "| nolufs | guide | 1.50 | 0.20 |" in md and "| guide_time_ratio | <= 2.0 | 3.0 | NO |" in md
+
+
+class _LoudIsFirstClass(torch.nn.Module):
+    """A stand-in judge: the first class when the audio is loud, the second when it is quiet."""
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        loud = float(wave.pow(2).mean().sqrt()) > 0.03
+        return torch.tensor([[5.0, 0.0] if loud else [0.0, 5.0]])
+
+
+def test_conform_rows_judge_the_conformed_audio(monkeypatch: pytest.MonkeyPatch) -> None:
+    import triergon_studio.training.eval.curve_methods as cm
+    from triergon_studio.training.corpus import CLASS_NAMES
+
+    n = 2 * cm.SR
+    quiet = (np.random.default_rng(0).standard_normal((n, 2)) * 1e-2).astype(np.float32)  # about -37 LUFS
+    clip = SimpleNamespace(
+        meta={"label": CLASS_NAMES[0]},
+        gt_audio=quiet * 30,
+        gt_curves=np.full((2, 12), -20.0),
+        video_peaks=np.array([0.5, 1.2]),
+        fps=25.0,
+    )
+    monkeypatch.setattr(cm, "_spec", lambda *a, **k: None)
+    monkeypatch.setattr(cm, "_generate", lambda model, spec: (quiet, 1.0))
+    report = evaluate_methods(
+        None, [clip], ("none", "none+conform"), {"nolufs": None}, classifier=_LoudIsFirstClass()
+    )
+    rows = report["variants"]["nolufs"]
+    assert rows["none"]["raw_lu"] > 10 and rows["none+conform"]["conform_lu"] < 0.5
+    assert rows["none+conform"]["adherence_lu"] == rows["none+conform"]["conform_lu"]
+    # the quiet take is judged as it was made, the conformed one as the user gets it
+    assert rows["none"]["class_acc"] == 0.0 and rows["none+conform"]["class_acc"] == 1.0
 
 
 def test_unknown_method_is_refused() -> None:

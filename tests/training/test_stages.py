@@ -45,6 +45,26 @@ def test_vae_stage_loss_falls_and_latents_are_normalised(tmp_path: Path) -> None
     assert keys and all(k.startswith("vae.") for k in keys)
 
 
+def test_vae_decoder_only_run_keeps_the_latents_and_trains_with_the_discriminator(tmp_path: Path) -> None:
+    small = {"batch_size": 2, "crop_seconds": 0.25, "segment_seconds": 0.5, "pool_size": 6}
+    base = run_stage(_cfg("vae", tmp_path / "a", steps=4, **small))
+    with pytest.raises(StudioError, match="freeze_encoder"):
+        run_stage(_cfg("vae", tmp_path / "b", steps=2, freeze_encoder=True, **small))
+    cfg = _cfg(
+        "vae", tmp_path / "c", steps=6, freeze_encoder=True, adversarial=True, init=[base["weights"]], **small
+    )
+    out = run_stage(cfg)
+    a, b = load_file(base["weights"]), load_file(out["weights"])
+    assert set(a) == set(b)
+    enc = [k for k in a if k.startswith("vae.encoder.")]
+    dec = [k for k in a if k.startswith("vae.decoder.")]
+    assert enc and dec
+    assert all(torch.equal(a[k], b[k]) for k in enc)  # no step and no re-normalisation moved them
+    assert any(not torch.equal(a[k], b[k]) for k in dec)
+    rows = read_log(Path(cfg.out_dir))
+    assert all(np.isfinite(r["adv_d"]) and np.isfinite(r["adv_g"]) for r in rows)
+
+
 def test_encoder_stage_aligns_audio_and_video_to_text(tmp_path: Path) -> None:
     cfg = _cfg("encoders", tmp_path, steps=20)
     run_stage(cfg)

@@ -102,6 +102,8 @@ class VAEStageConfig(RunConfig):
     data_init: bool = False  # weight-norm data-dependent init before the first step
     adversarial: bool = False
     adv_weight: float = 0.1
+    # train the decoder only: the latents (and so a DiT trained on them) stay exactly as they were
+    freeze_encoder: bool = False
 
 
 @dataclass

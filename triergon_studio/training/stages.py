@@ -224,7 +224,11 @@ class VAEModule(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         x = batch["audio"]
-        if self.cfg.sample_latents:
+        if self.cfg.freeze_encoder:  # the latents the DiT was trained on; KL does not move them
+            with torch.no_grad():
+                z = self.vae.encode_moments(x)[0]
+            kl = z.new_zeros(())
+        elif self.cfg.sample_latents:
             z, kl = self.vae.encode_with_kl(x)
         else:  # a deterministic autoencoder: short runs collapse when the decoder only sees noisy samples
             mean, scale = self.vae.encode_moments(x)
@@ -298,8 +302,11 @@ class VAEStage(Stage):
     def __init__(self, cfg: VAEStageConfig, dist: Dist) -> None:
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
-        for p in model.vae.parameters():
+        trained = model.vae.decoder if cfg.freeze_encoder else model.vae
+        for p in trained.parameters():
             p.requires_grad_(True)
+        if cfg.freeze_encoder and not cfg.init:
+            raise StudioError("freeze_encoder needs the autoencoder's weights in init", None)
         self.disc: nn.Module | None = None
         if cfg.adversarial:
             self.disc = losses.STFTDiscriminator().to(dist.device)
@@ -343,6 +350,8 @@ class VAEStage(Stage):
         so the DiT sees roughly zero-mean, unit-variance latents (the samplers assume sigma_data = 1)."""
         vae = self.module.vae
         vae.eval()
+        if self.cfg.freeze_encoder:  # the latents are the given ones: folding a new scale would move them
+            return super().export(None)
         rng = np.random.default_rng([self.cfg.seed, 0x5CA1E])
         zs = [vae.encode(self.next_batch(rng)["audio"]) for _ in range(max(1, 64 // self.cfg.batch_size))]
         z = torch.cat(zs).transpose(0, 1).flatten(1)  # [C, B*T]

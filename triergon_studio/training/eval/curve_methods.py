@@ -4,7 +4,9 @@ Every take goes through the one use case (``takes.generate_takes``) with the cli
 ground-truth curves (the V+T+GT row of Table 3), varying only ``follow_curves``:
 
 - ``none``: the model's own conditioning (``follow_curves="off"``); ``shape``; ``guide``; ``shape+guide``;
-- ``guide+conform`` (and ``shape+conform`` ...): the same take, then the exact conform (the last stage).
+- ``guide+conform`` (and ``none+conform``, ``shape+conform`` ...): the same take, then the exact conform (the
+  last stage); AV-Align and class accuracy judge the conformed audio, which is what the user gets.
+  ``none+conform`` shows what following the curve by gain alone costs in prompt accuracy.
 
 Model variants of one model folder: ``frame`` (as loaded: the bundled model's frame-aligned LUFS path),
 ``nolufs`` (the same network sampled with its LUFS input dropped: what a model without loudness conditioning
@@ -29,7 +31,16 @@ import numpy as np
 
 from triergon_studio.errors import StudioError
 
-METHODS = ("none", "shape", "guide", "shape+guide", "guide+conform", "shape+conform", "shape+guide+conform")
+METHODS = (
+    "none",
+    "shape",
+    "guide",
+    "shape+guide",
+    "none+conform",
+    "guide+conform",
+    "shape+conform",
+    "shape+guide+conform",
+)
 VARIANTS = ("frame", "tokens", "nolufs")
 SR = 44100
 TARGETS = {
@@ -98,14 +109,19 @@ def _generate(model: Any, spec: Any) -> tuple[np.ndarray, float]:
     return np.asarray(take.audio, np.float32), time.perf_counter() - t0
 
 
-def _conformed_mae(audio: np.ndarray, target: np.ndarray) -> float | None:
+def _conformed(audio: np.ndarray, target: np.ndarray) -> np.ndarray:
     from triergon_studio.audio.conform import conform_to_curve
-    from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.core.curves import CurveSource, LoudnessCurve
-    from triergon_studio.training.eval.report import curve_mae
 
     curve = LoudnessCurve(target[0], target[1], len(audio) / SR, 6.0, CurveSource.DRAWN)
-    e = curve_mae(target, np.asarray(channel_curves(conform_to_curve(audio, SR, curve).audio, SR)))
+    return np.asarray(conform_to_curve(audio, SR, curve).audio)
+
+
+def _mae(audio: np.ndarray, target: np.ndarray) -> float | None:
+    from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.training.eval.report import curve_mae
+
+    e = curve_mae(target, np.asarray(channel_curves(audio, SR)))
     return None if e is None else float(np.nanmean(e))
 
 
@@ -122,9 +138,7 @@ def evaluate_methods(
     log: Any = None,
 ) -> dict[str, Any]:
     """``variants`` maps a variant name to its model; returns the report (see ``methods_markdown``)."""
-    from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.training.eval.av_align import av_align
-    from triergon_studio.training.eval.report import curve_mae
 
     bad = [m for m in methods if m not in METHODS]
     if bad:
@@ -156,17 +170,19 @@ def evaluate_methods(
                 if log is not None:
                     log(f"{vname} {follow} clip {i}: {dt:.1f} s")
         rows: dict[str, Any] = {}
+        conformed: dict[str, list[np.ndarray]] = {}
         for m in methods:
             follow = _follow(m)
             outs = takes[follow]
-            raw = [
-                curve_mae(c.gt_curves, np.asarray(channel_curves(a, SR)))
-                for a, c in zip(outs, clips, strict=True)
-            ]
-            conf = [_conformed_mae(a, c.gt_curves) for a, c in zip(outs, clips, strict=True)]
-            av = [av_align(a, SR, c.video_peaks, c.fps).score for a, c in zip(outs, clips, strict=True)]
+            if follow not in conformed:
+                conformed[follow] = [_conformed(a, c.gt_curves) for a, c in zip(outs, clips, strict=True)]
+            # a "+conform" method hands the user the conformed audio: that is what AV-Align and the class judge
+            judged = conformed[follow] if m.endswith("+conform") else outs
+            raw = [_mae(a, c.gt_curves) for a, c in zip(outs, clips, strict=True)]
+            conf = [_mae(a, c.gt_curves) for a, c in zip(conformed[follow], clips, strict=True)]
+            av = [av_align(a, SR, c.video_peaks, c.fps).score for a, c in zip(judged, clips, strict=True)]
             r: dict[str, Any] = {
-                "raw_lu": round(float(np.nanmean([np.nanmean(e) for e in raw if e is not None])), 3),
+                "raw_lu": round(float(np.nanmean([e for e in raw if e is not None])), 3),
                 "conform_lu": round(float(np.nanmean([e for e in conf if e is not None])), 3),
                 "av_align_ratio": round(float(np.mean(av)) / max(gt_av, 1e-9), 3),
                 "seconds_mean": round(float(np.mean(secs[follow])), 2),
@@ -177,7 +193,9 @@ def evaluate_methods(
             if classifier is not None and labels is not None:
                 from triergon_studio.training.eval.classifier import predict_proba
 
-                r["class_acc"] = round(float((predict_proba(classifier, outs).argmax(1) == labels).mean()), 4)
+                r["class_acc"] = round(
+                    float((predict_proba(classifier, judged).argmax(1) == labels).mean()), 4
+                )
             # "+conform" is the exact last stage: its adherence is the conformed one
             r["adherence_lu"] = r["conform_lu"] if m.endswith("+conform") else r["raw_lu"]
             rows[m] = r
