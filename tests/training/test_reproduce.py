@@ -53,3 +53,17 @@ def test_training_record_counts_resumed_time_and_says_how_it_ran(tmp_path: Path)
         and "lufs from step 115" in note
     )
     assert "encoders from" not in note
+
+
+def test_a_decoder_run_joins_the_bundle_after_the_autoencoder(tmp_path: Path) -> None:
+    from triergon_studio.training.reproduce import _weight_stages
+
+    for stage in ("vae", "encoders", "lufs", "dit"):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    assert _weight_stages(tmp_path, "dit") == ("vae", "encoders", "lufs", "dit")
+    _run(tmp_path, "vae_decoder", 50, 20.0, 20.0, 0, 1)
+    order = _weight_stages(tmp_path, "dit")
+    assert order.index("vae_decoder") > order.index("vae")  # its decoder keys override the first run's
+    st = training_manifest(tmp_path)["training"]["stages"]
+    assert st["vae_decoder"]["config"].endswith("compact_vae_decoder.json")
+    assert training_manifest(tmp_path)["training"]["total_seconds"] == 60.0

@@ -3,7 +3,9 @@
     python -m triergon_studio.training.reproduce --out model_weights/compact
 
 Steps (each can be run alone with ``--steps``): ``pool`` (the shared corpus pool), ``vae``, ``encoders``,
-``lufs``, ``dit`` (the four stages, configs in ``training/configs/compact_*.json``), ``assemble`` (one model
+``lufs``, ``dit`` (the four stages, configs in ``training/configs/compact_*.json``), ``vae_decoder`` (the
+autoencoder's decoder trained on with a discriminator, the encoder frozen: the latents, and so the DiT, stay
+as they are; its weights replace the decoder's in the bundle), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder) and ``eval``
@@ -31,6 +33,7 @@ ALL_STEPS = (
     "lufs",
     "dit",
     "dit_tokens",
+    "vae_decoder",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -38,7 +41,15 @@ ALL_STEPS = (
     "eval",
 )
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens")  # dit_tokens: the comparison DiT with the paper's LUFS tokens only
+# dit_tokens: the comparison DiT with the paper's LUFS tokens only; vae_decoder: see the module's docstring
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", "vae_decoder")
+DECODER_STEP = "vae_decoder"
+
+
+def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
+    """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
+    decoder = (DECODER_STEP,) if (work / DECODER_STEP / "summary.json").exists() else ()
+    return (*STAGE_STEPS[:-1], *decoder, dit)
 
 
 def stage_config(stage: str, work: Path) -> StageConfig:
@@ -86,7 +97,7 @@ def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     model = build_model(cfg)
-    paths = [str(work / s / "weights.safetensors") for s in (*STAGE_STEPS[:-1], dit)]
+    paths = [str(work / s / "weights.safetensors") for s in _weight_stages(work, dit)]
     loaded = set(load_stage_weights(model, paths))
     missing = [k for k in model.state_dict() if k not in loaded]
     if missing:
@@ -112,7 +123,7 @@ def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED
 
     stages: dict[str, Any] = {}
-    for s in (*STAGE_STEPS[:-1], dit):
+    for s in _weight_stages(work, dit):
         summ = json.loads((work / s / "summary.json").read_text())
         conf = json.loads((work / s / "config.json").read_text())
         stages[s] = {
@@ -132,7 +143,7 @@ def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
     return {
         "training": {
             "hardware": hardware(),
-            "hardware_note": _run_note(work, (*STAGE_STEPS[:-1], dit)),
+            "hardware_note": _run_note(work, _weight_stages(work, dit)),
             "stages": stages,
             "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
             "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
