@@ -40,9 +40,10 @@ def main() -> int:
     labels = np.array([CLASS_NAMES.index(c.meta["label"]) for c in clips])
     classifier = load_classifier(bundled_classifier(Path(args.model)))[0]
     out: dict[str, dict[str, float]] = {}
-    for name in ("as shipped", args.vae_weights):
+    own = "the model's own decoder"
+    for name in (own, args.vae_weights):
         model = load_model(args.model)
-        if name != "as shipped":
+        if name != own:
             put_stage_weights(model.net, name, "vae.", "vae")  # type: ignore[attr-defined]
         audio = []
         with torch.inference_mode():
@@ -54,7 +55,8 @@ def main() -> int:
             "class_acc": round(float((p.argmax(1) == labels).mean()), 4),
             "p_right_class": round(float(p[np.arange(len(clips)), labels].mean()), 4),
         }
-    print(json.dumps({"clips": len(clips), "dev_dir": args.dev_dir, "decoders": out}, indent=1))
+    report = {"model": args.model, "clips": len(clips), "dev_dir": args.dev_dir, "decoders": out}
+    print(json.dumps(report, indent=1))
     return 0
 
 

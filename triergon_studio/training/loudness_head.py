@@ -37,8 +37,9 @@ CROP_FRAMES = 64  # training window, latent frames  # perturbation RMS as a shar
 
 @dataclasses.dataclass(frozen=True)
 class HeadTrainSettings:
-    """The defaults made the bundled model's head (9 min on the 2-core CPU; a 24-clip, 96-wide head scored
-    0.76 LU on validation curves against this one's 0.65, and guided slightly worse on dev clips)."""
+    """The defaults made the bundled model's heads (9-11 min on the 2-core CPU). Chosen for version 2's decoder,
+    where a 24-clip, 96-wide head scored 0.76 LU on validation curves against this setting's 0.65, and guided
+    slightly worse on dev clips; on version 2.1's decoder this setting scores 1.23 LU."""
 
     clips: int = 48
     val_clips: int = 4
