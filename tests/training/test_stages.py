@@ -50,9 +50,11 @@ def test_vae_decoder_only_run_keeps_the_latents_and_trains_with_the_discriminato
     base = run_stage(_cfg("vae", tmp_path / "a", steps=4, **small))
     with pytest.raises(StudioError, match="freeze_encoder"):
         run_stage(_cfg("vae", tmp_path / "b", steps=2, freeze_encoder=True, **small))
-    cfg = _cfg(
-        "vae", tmp_path / "c", steps=6, freeze_encoder=True, adversarial=True, init=[base["weights"]], **small
-    )
+    with pytest.raises(StudioError, match="disc_ffts"):
+        bad = {"adversarial": True, "disc_ffts": [300], "init": [base["weights"]]}
+        run_stage(_cfg("vae", tmp_path / "d", steps=2, freeze_encoder=True, **bad, **small))
+    adv = {"adversarial": True, "disc_ffts": [256, 512], "init": [base["weights"]]}  # two resolutions
+    cfg = _cfg("vae", tmp_path / "c", steps=6, freeze_encoder=True, **adv, **small)
     out = run_stage(cfg)
     a, b = load_file(base["weights"]), load_file(out["weights"])
     assert set(a) == set(b)
@@ -227,3 +229,13 @@ def test_lufs_stage_features_with_a_dinov2_backbone() -> None:
     assert feats.shape == (2, 3, cfg.d_in) and torch.isfinite(feats).all()
     single = pred.frame_features(frames[0].numpy())
     torch.testing.assert_close(feats[0], single, atol=1e-5, rtol=1e-5)
+
+
+def test_multi_resolution_discriminator_weighs_each_resolution_alike() -> None:
+    from triergon_studio.training.losses import MultiResolutionDiscriminator
+
+    disc = MultiResolutionDiscriminator([256, 1024])
+    logits, feats = disc(torch.randn(2, 2, 8192))
+    parts = [d(torch.randn(2, 2, 8192))[0].flatten(1).shape[1] for d in disc.discs]
+    assert logits.shape == (2, sum(parts)) and len(feats) == 2 * len(disc.discs[0].layers)
+    assert max(parts) / min(parts) < 1.2  # frames x bins / 4 barely depends on the FFT size

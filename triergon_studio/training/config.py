@@ -102,6 +102,7 @@ class VAEStageConfig(RunConfig):
     data_init: bool = False  # weight-norm data-dependent init before the first step
     adversarial: bool = False
     adv_weight: float = 0.1
+    disc_ffts: list[int] = field(default_factory=lambda: [1024])  # one STFT discriminator per FFT size
     # train the decoder only: the latents (and so a DiT trained on them) stay exactly as they were
     freeze_encoder: bool = False
 

@@ -144,6 +144,23 @@ class STFTDiscriminator(nn.Module):
         return self.out(x), feats
 
 
+class MultiResolutionDiscriminator(nn.Module):
+    """``STFTDiscriminator``s at several FFT sizes. Each one's logit map has about N/2 elements for N samples
+    (frames x bins / 4 is constant in the FFT size), so concatenating them weighs the resolutions alike."""
+
+    def __init__(self, ffts: list[int], channels: int = 16) -> None:
+        super().__init__()
+        self.discs = nn.ModuleList([STFTDiscriminator(n, channels) for n in ffts])
+
+    def forward(self, audio: Tensor) -> tuple[Tensor, list[Tensor]]:
+        logits, feats = [], []
+        for d in self.discs:
+            lg, fs = d(audio)
+            logits.append(lg.flatten(1))
+            feats += fs
+        return torch.cat(logits, 1), feats
+
+
 def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 

@@ -309,7 +309,15 @@ class VAEStage(Stage):
             raise StudioError("freeze_encoder needs the autoencoder's weights in init", None)
         self.disc: nn.Module | None = None
         if cfg.adversarial:
-            self.disc = losses.STFTDiscriminator().to(dist.device)
+            ffts = list(cfg.disc_ffts)
+            if not ffts or any(n < 64 or n & (n - 1) for n in ffts):
+                raise StudioError(f"disc_ffts must be powers of two >= 64, got {ffts}", None)
+            disc = (
+                losses.STFTDiscriminator(ffts[0])
+                if len(ffts) == 1
+                else losses.MultiResolutionDiscriminator(ffts)
+            )
+            self.disc = disc.to(dist.device)
             self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
             self.disc_train: nn.Module = self.disc
             if dist.world_size > 1:
