@@ -5,7 +5,9 @@ decoder trained on with a discriminator (the encoder frozen, so the latents and 
 
 Run after ``reproduce --steps vae_decoder,assemble`` and the ``eval`` step. It carries over from version 2's
 manifest (``docs/training_runs/compact-v2.1/manifest_v2.json``) what did not change: the DiT's training
-seconds across its two processes, the T_LUFS and text dev checks, the v1 figures and the LUFS-mode note. New:
+seconds across its two processes, the T_LUFS and text dev checks, the v1 figures and the LUFS-mode note.
+(Version 2's own annotate script is in git history up to commit f4b0f1f; it was removed because running it
+now would write version 2's facts over these.) New:
 
 - the autoencoder's dev check (dev seed 4242, never the held-out set):
   ``docs/training_runs/compact-v2.1/dev_check.json``, made by ``python -m triergon_studio.training.eval.dev_check

@@ -300,18 +300,18 @@ class VAEStage(Stage):
     module: VAEModule
 
     def __init__(self, cfg: VAEStageConfig, dist: Dist) -> None:
+        ffts = list(cfg.disc_ffts)  # checked before any model is built
+        if cfg.freeze_encoder and not cfg.init:
+            raise StudioError("freeze_encoder needs the autoencoder's weights in init", None)
+        if cfg.adversarial and (not ffts or any(n < 64 or n & (n - 1) for n in ffts)):
+            raise StudioError(f"disc_ffts must be powers of two >= 64, got {ffts}", None)
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         trained = model.vae.decoder if cfg.freeze_encoder else model.vae
         for p in trained.parameters():
             p.requires_grad_(True)
-        if cfg.freeze_encoder and not cfg.init:
-            raise StudioError("freeze_encoder needs the autoencoder's weights in init", None)
         self.disc: nn.Module | None = None
         if cfg.adversarial:
-            ffts = list(cfg.disc_ffts)
-            if not ffts or any(n < 64 or n & (n - 1) for n in ffts):
-                raise StudioError(f"disc_ffts must be powers of two >= 64, got {ffts}", None)
             disc = (
                 losses.STFTDiscriminator(ffts[0])
                 if len(ffts) == 1
