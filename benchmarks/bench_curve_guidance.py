@@ -2,9 +2,9 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
 
-Modes run interleaved (off, shape, guide, shape+guide, and guide through the decoder alone, whole and with a 2 s
-crop, for a model with a loudness head), each repeat in turn, so a change in machine load hits them alike; the
-best of the repeats is reported.
+Modes run interleaved (off, shape, guide, guide moving the free latent instead of gains, shape+guide, and guide
+through the decoder alone: whole, moving gains, and with a 2 s crop), each repeat in turn, so a change in
+machine load hits them alike; the best of the repeats is reported.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ def main() -> None:
         "off": ("off", {}),
         "shape": ("shape", {}),
         "guide": ("guide", {}),  # through the model's loudness head when its folder has one
+        "guide, free latent (guide_gain 0)": ("guide", {"guide_gain": 0.0}),
         "shape+guide": ("shape+guide", {}),
         "guide, decoder path": ("guide", {"guide_head": 0.0}),
+        "guide, decoder path, gains (guide_gain 2)": ("guide", {"guide_head": 0.0, "guide_gain": 2.0}),
         "guide, decoder path, crop 2 s": ("guide", {"guide_head": 0.0, "guide_crop_s": 2.0}),
     }
     best: dict[str, float] = {}

@@ -173,7 +173,8 @@ def test_head_path_guides_with_forward_only_decodes() -> None:
         grad_calls += int(torch.is_grad_enabled() and z.requires_grad)
         return dec(z)
 
-    settings = GuideSettings.from_extra({"guide_budget": 5, "guide_final": 1.0}, head=True)
+    # the free latent (gain mode, the head path's default, has its own tests: test_gain_guidance.py)
+    settings = GuideSettings.from_extra({"guide_budget": 5, "guide_final": 1.0, "guide_gain": 0}, head=True)
     guide = CurveGuide(
         decode, target_for_chunk(target, 0.0, frames, RATIO, SR), SR, RATIO, 12, settings, head=head
     )
@@ -257,3 +258,6 @@ def test_decoder_path_guidance_runs_through_the_use_case_for_each_open_family(
     # the budget is per chunk (the tiny configs' windows are short, so a take has several)
     passes = int(meta["guide_passes"])  # type: ignore[call-overload]
     assert meta["guide_path"] == "decoder" and passes >= 2 and passes % 2 == 0
+    # gains through the family's own encoder (its batch of three encodes per guided step)
+    meta = _guided_take_metadata(model, guide_budget=2.0, guide_gain=2.0)
+    assert meta["guide_gain"] == "all" and int(meta["guide_passes"]) >= 2  # type: ignore[call-overload]

@@ -29,7 +29,8 @@ to the next. Its cost no longer grows with the take's length.
 
 Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
 ``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``, ``guide_silence``,
-``guide_backtrack``, ``guide_solver``, ``guide_head``), validated by ``GuideSettings.from_extra``.
+``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``), validated by
+``GuideSettings.from_extra``.
 """
 
 from __future__ import annotations
@@ -57,10 +58,14 @@ PARAMETERISATIONS = ("ve", "flow", "vp")
 # K-weighting filter's transient
 CROP_CONTEXT_FRAMES = 4
 SOLVERS = ("polyak", "lbfgs")
+GAIN_MODES = ("off", "final", "all")
 LBFGS_MEMORY = 6  # (s, y) pairs kept
 HEAD_ITERATIONS = 10  # gradient steps through the loudness head per decoder pass
-# the head path's defaults: its passes are forward only, so more of them fit in the same time
-HEAD_DEFAULTS: dict[str, Any] = {"budget": 10}
+# the head path's defaults: its passes are forward only, so more of them fit in the same time; its steps
+# move gains, not the free latent (36 dev clips, no-LUFS variant: prompt accuracy 36.1 -> 50.0 %, none
+# 52.8 %; raw 2.47 -> 3.24 LU; docs/curve_methods_sweep/, session 8)
+HEAD_DEFAULTS: dict[str, Any] = {"budget": 10, "gain": "all"}
+GAIN_STEP_DB = 6.0  # gain mode: cap on one step's RMS gain change, dB
 HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the latent at most
 
 
@@ -89,6 +94,10 @@ class GuideSettings:
     solver: str = "lbfgs"
     # guide through the model folder's latent loudness head when it has one (see ``_head_steps``)
     head: bool = True
+    # where passes move the latent only along its left and right gain directions (the latent change a
+    # smooth gain on that channel makes, found by encoding the decoded audio; ``_gain_directions``):
+    # "off", "final" (the passes on the result) or "all"
+    gain: str = "off"
 
     def __post_init__(self) -> None:
         checks = [
@@ -102,6 +111,7 @@ class GuideSettings:
             (math.isfinite(self.silence) and 0 <= self.silence <= 10, "guide_silence must be in [0, 10]"),
             (0 <= self.final_at <= 1000, "guide_final_at must be 0..1000 steps"),
             (self.solver in SOLVERS, f"guide_solver must be one of {', '.join(SOLVERS)}"),
+            (self.gain in GAIN_MODES, f"guide_gain must be one of {', '.join(GAIN_MODES)}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -130,6 +140,7 @@ class GuideSettings:
             "guide_backtrack": "backtrack",
             "guide_solver": "solver",
             "guide_head": "head",
+            "guide_gain": "gain",
         }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
@@ -139,6 +150,10 @@ class GuideSettings:
                     if v not in (0, 1):
                         raise ModelError("guide_solver must be 0 (polyak) or 1 (lbfgs)")
                     kw[name] = SOLVERS[int(v)]
+                elif name == "gain":
+                    if v not in (0, 1, 2):
+                        raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
+                    kw[name] = GAIN_MODES[int(v)]
                 elif name in ("backtrack", "head"):
                     kw[name] = bool(v)
                 else:
@@ -196,7 +211,10 @@ class CurveGuide:
     losses: list[float] = field(default_factory=list)  # loss before each guided step (LU-scale Huber)
     seconds: float = 0.0
     head: Any = None  # a LatentLoudnessHead: guide through it, corrected by forward-only decoder passes
+    encode: Decode | None = None  # the family's encoder: needed by ``gain`` only
     _crop_at: int = 0
+    _audio: Tensor | None = None  # the last forward-only decode, for ``_gain_directions``
+    _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
     _weights: Tensor | None = None  # the head's block -> curve frame overlap matrix for this chunk
 
     def __post_init__(self) -> None:
@@ -232,8 +250,12 @@ class CurveGuide:
         z0 = st.denoised.detach()
         rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
         last = st.step == final_step(st.total, self.settings)
+        passes = self.settings.final_passes if last else self.settings.passes
+        gain = self.settings.gain == "all" or (last and self.settings.gain == "final")
         if self.head is not None:
-            z = self._head_steps(z0, rms, self.settings.final_passes if last else self.settings.passes)
+            z = self._head_steps(z0, rms, passes, gain)
+        elif gain:
+            z = self._decoder_gain_steps(z0, passes)
         elif last and self.settings.backtrack and self.settings.crop_s <= 0:
             z = self._descend_backtracking(z0, rms, self.settings.final_passes, self._pass, decoder=True)
         else:
@@ -289,7 +311,7 @@ class CurveGuide:
             z = self._apply(z, dz, win, rms, scale)
         return z
 
-    def _head_steps(self, z0: Tensor, rms: float, passes: int) -> Tensor:
+    def _head_steps(self, z0: Tensor, rms: float, passes: int, gain: bool = False) -> Tensor:
         """Guidance through the latent loudness head. Each decoder pass is a forward pass only: it measures
         the true curve at the current latent and fixes the per-frame offset between it and the head's curve;
         then ``HEAD_ITERATIONS`` gradient steps go through the head plus that offset, within a trust radius of
@@ -300,6 +322,7 @@ class CurveGuide:
         full = HEAD_TRUST * rms * math.sqrt(z0.numel())
         radius, moved = full, 0.0
         z = z0
+        dirs: Tensor | None = None
         for k in range(passes):
             if self.passes_used >= self.settings.budget:
                 break
@@ -312,7 +335,13 @@ class CurveGuide:
                 z, loss, offset, keep = best
             if k == passes - 1 and passes > 1:
                 break  # the last pass only checks: the result is the best latent it measured
-            znew = self._head_descend(z, offset, keep, radius)
+            if gain:
+                # once per guided step, from the first decode: the passes move the level a few dB,
+                # which changes the directions little
+                dirs = self._gain_directions(z) if dirs is None else dirs
+                znew = self._head_descend_gain(z, offset, keep, radius, dirs)
+            else:
+                znew = self._head_descend(z, offset, keep, radius)
             moved = float((znew - z).norm())
             z = znew
         if best is not None and passes > 1:
@@ -324,6 +353,7 @@ class CurveGuide:
         frames = z.shape[-1]
         with torch.no_grad():
             audio = self.decode(z.float())
+            self._audio = audio
             measured, target, keep = self._measure(audio, 0, frames, frames)
             loss = float(curve_loss(measured, target, silence=self.settings.silence))
             offset = measured - self._head_curve(z)[:, torch.from_numpy(keep)]
@@ -359,6 +389,92 @@ class CurveGuide:
         dz = out - z
         norm = float(dz.norm())
         return z + dz * (radius / norm) if norm > radius else out
+
+    def _gain_directions(self, z: Tensor) -> Tensor:
+        """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of the
+        last decoded audio (its encodes with one channel 1 dB louder, less its encode as it is; one batch).
+        A step along them changes the level and keeps the sound; a free gradient step through the decoder
+        changes the sound too (docs/curve_methods_sweep/, session 8)."""
+        if self.encode is None or self._audio is None:
+            raise ModelError("guide_gain needs the model's encoder and a decoded pass")
+        audio = self._audio if self._audio.ndim == 3 else self._audio[None]
+        up = torch.ones(3, audio.shape[-2], 1, dtype=audio.dtype, device=audio.device)
+        up[1, 0] = up[2, 1] = 10.0 ** (1.0 / 20.0)
+        with torch.no_grad():
+            enc = self.encode(audio[:1] * up)
+        dirs = (enc[1:] - enc[:1]).to(z.dtype)[..., : z.shape[-1]]
+        if dirs.shape[-1] < z.shape[-1]:
+            dirs = torch.nn.functional.pad(dirs, (0, z.shape[-1] - dirs.shape[-1]))
+        return dirs.reshape(2, *z.shape)
+
+    def _gain_interp(self, frames: int) -> Tensor:
+        if self._interp is None or self._interp.shape[1] != frames:
+            self._interp = gain_interpolation(
+                frames, self.downsampling_ratio, self.sample_rate, int(self.target.shape[-1])
+            )
+        return self._interp
+
+    def _decoder_gain_steps(self, z0: Tensor, passes: int) -> Tensor:
+        """Decoder passes (forward + backward) over per-curve-frame left/right gains (dB) along
+        ``_gain_directions``, which come from one more forward decode of ``z0`` (not counted in the budget);
+        the passes share the gains and back off as ``_descend_backtracking`` does."""
+        frames = z0.shape[-1]
+        with torch.no_grad():
+            self._audio = self.decode(z0.float())
+        dirs = self._gain_directions(z0)
+        interp = self._gain_interp(frames)
+
+        def moved(a: Tensor) -> Tensor:
+            g = a @ interp
+            return z0 + dirs[0] * g[0] + dirs[1] * g[1]
+
+        def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
+            with torch.inference_mode(False), torch.enable_grad():
+                ain = a.detach().float().clone().requires_grad_(True)
+                audio = self.decode(moved(ain))
+                measured, target, _ = self._measure(audio, 0, frames, frames)
+                loss = curve_loss(measured, target, silence=self.settings.silence)
+                (g,) = torch.autograd.grad(loss, ain, allow_unused=True)
+            self.passes_used += 1
+            loss_v = float(loss.detach())
+            self.losses.append(loss_v)
+            ok = g is not None and bool(torch.isfinite(g).all())
+            return loss_v, (g if ok else None), (0, a.shape[-1])
+
+        a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z0.device)
+        return moved(self._descend_backtracking(a0, GAIN_STEP_DB, passes, evaluate, decoder=True))
+
+    def _head_descend_gain(
+        self, z: Tensor, offset: Tensor, keep: np.ndarray, radius: float, dirs: Tensor
+    ) -> Tensor:
+        """``_head_descend`` over per-frame left/right gains (dB) along ``dirs`` instead of the free latent."""
+        idx = torch.from_numpy(keep)
+        target = self.target[:, idx]
+        frames = z.shape[-1]
+
+        # gains live on the 6 Hz curve grid and are interpolated to latent frames: free per-frame gains
+        # add a flutter within each curve frame that the curve cannot see (and the classifier hears)
+        interp = self._gain_interp(frames)
+
+        def moved(a: Tensor) -> Tensor:
+            g = a @ interp
+            return z + dirs[0] * g[0] + dirs[1] * g[1]
+
+        def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
+            with torch.inference_mode(False), torch.enable_grad():
+                ain = a.detach().float().clone().requires_grad_(True)
+                loss = curve_loss(
+                    self._head_curve(moved(ain))[:, idx] + offset, target, silence=self.settings.silence
+                )
+                (g,) = torch.autograd.grad(loss, ain, allow_unused=True)
+            ok = g is not None and bool(torch.isfinite(g).all())
+            return float(loss.detach()), (g if ok else None), (0, frames)
+
+        a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z.device)
+        a = self._descend_backtracking(a0, GAIN_STEP_DB, HEAD_ITERATIONS, evaluate, solver="lbfgs")
+        dz = moved(a) - z
+        norm = float(dz.norm())
+        return z + dz * (radius / norm) if norm > radius else z + dz
 
     def _pass(self, z: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
         """One decoder pass over the window: the loss at ``z`` and its gradient (None when unusable)."""
@@ -426,6 +542,37 @@ class CurveGuide:
         p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
         measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
         return measured, self.target[:, torch.from_numpy(keep)].to(measured), keep
+
+
+def gain_interpolation(
+    frames: int, ratio: int, sample_rate: int, n_curve: int, mode: str = "linear"
+) -> Tensor:
+    """``[F, T]``: from gains on the 6 Hz curve grid to latent frames. "linear": interpolated between frame
+    centres (held flat beyond the ends); "block": each latent frame takes the curve frames it overlaps, by
+    their share of its samples."""
+    w = np.zeros((n_curve, frames), dtype=np.float32)
+    if mode == "block":
+        edges = np.round(np.arange(n_curve + 1) * sample_rate / CURVE_RATE_HZ)
+        b0 = np.arange(frames) * ratio
+        ov = np.clip(
+            np.minimum(b0[None, :] + ratio, edges[1:, None]) - np.maximum(b0[None, :], edges[:-1, None]),
+            0,
+            None,
+        )
+        tot = ov.sum(0)
+        w[:, tot > 0] = ov[:, tot > 0] / tot[tot > 0]
+        w[n_curve - 1, tot == 0] = 1.0
+        return torch.from_numpy(w)
+    src = (np.arange(n_curve) + 0.5) / CURVE_RATE_HZ
+    dst = (np.arange(frames) + 0.5) * ratio / sample_rate
+    j = np.clip(np.searchsorted(src, dst) - 1, 0, max(0, n_curve - 2))
+    if n_curve == 1:
+        w[0] = 1.0
+    else:
+        t = np.clip((dst - src[j]) / (src[j + 1] - src[j]), 0.0, 1.0)
+        w[j, np.arange(frames)] = 1.0 - t
+        w[j + 1, np.arange(frames)] += t
+    return torch.from_numpy(w)
 
 
 def _polyak_direction(loss: float, g: Tensor | None) -> Tensor | None:

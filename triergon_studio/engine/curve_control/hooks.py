@@ -82,6 +82,7 @@ class TakeGuide:
                 self.settings,
                 self.parameterisation,
                 head=self.head,
+                encode=getattr(self.model, "encode", None),
             )
             self.chunks[start] = g
         return g
@@ -101,6 +102,7 @@ class TakeGuide:
             "guide_final": s.final,
             "guide_silence": s.silence,
             "guide_solver": s.solver,
+            "guide_gain": s.gain,
             "guide_path": "head" if self.head is not None else "decoder",
             "guide_parameterisation": self.parameterisation,
         }
@@ -122,6 +124,12 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
         return None
     head = head_for_model(model) if GuideSettings.from_extra(spec.extra).head else None
     gs = GuideSettings.from_extra(spec.extra, head=head is not None)
+    if gs.gain != "off" and not callable(getattr(model, "encode", None)):
+        raise ModelError(
+            f"guide_gain needs an encoder, and model '{model.info.name}' has none; set guide_gain=0"
+        )
+    if gs.gain != "off" and head is None and gs.crop_s > 0:
+        raise ModelError("guide_gain moves gains over the whole chunk: set guide_crop_s=0 or guide_gain=0")
     if head is None:  # the head path decodes forward only: no autograd memory to check
         check_guidance_memory(
             model.decode,
