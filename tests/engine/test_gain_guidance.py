@@ -45,17 +45,14 @@ class ToyEncoder:
 
 def test_gain_interpolation_maps_curve_gains_onto_latent_frames() -> None:
     frames, n_curve = 65, 19
-    for mode in ("linear", "block"):
-        w = gain_interpolation(frames, RATIO, SR, n_curve, mode)
-        assert w.shape == (n_curve, frames)
-        assert torch.allclose(w.sum(0), torch.ones(frames), atol=1e-6)  # a constant gain stays constant
-        assert bool((w >= 0).all())
-    lin = gain_interpolation(frames, RATIO, SR, n_curve)
+    w = gain_interpolation(frames, RATIO, SR, n_curve)
+    assert w.shape == (n_curve, frames) and bool((w >= 0).all())
+    assert torch.allclose(w.sum(0), torch.ones(frames), atol=1e-6)  # a constant gain stays constant
     ramp = torch.arange(n_curve, dtype=torch.float32)[None]
     centres = ((torch.arange(frames) + 0.5) * RATIO / SR * 6 - 0.5).clamp(0, n_curve - 1)
-    assert torch.allclose((ramp @ lin)[0], centres, atol=1e-5)  # linear between frame centres
-    block = gain_interpolation(frames, RATIO, SR, n_curve, "block")
-    assert int((block > 0).sum(0).max()) <= 2  # a latent frame straddles at most two curve frames
+    assert torch.allclose((ramp @ w)[0], centres, atol=1e-5)  # linear between frame centres
+    assert int((w > 0).sum(0).max()) <= 2
+    assert torch.equal(gain_interpolation(5, RATIO, SR, 1), torch.ones(1, 5))
 
 
 def test_settings_parse_the_gain_mode() -> None:

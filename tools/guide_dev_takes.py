@@ -1,0 +1,104 @@
+"""Guided takes on dev clips, judged as the evaluation judges them (issue 13; never the held-out set).
+
+    .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame]
+    .venv/bin/python tools/guide_dev_takes.py score NAME [NAME ...]
+
+``gen`` makes one take per dev clip (``runs/devclips36``: ``triergon-studio corpus write-heldout
+runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V+T prompts, the clip's
+ground-truth curves as the target) and writes ``runs/guide_dev/NAME.npz`` (the audio and seconds per take),
+and ``NAME_c.npz``, the same takes put through the exact conform. ``score`` prints, per take set: the
+evaluation classifier's top-1 accuracy against the prompt's class and its mean probability of that class,
+and the raw adherence (mean over clips of the per-channel mean |error|, LU, frames above -60 LUFS).
+Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path("runs/guide_dev")
+
+
+def _gen(args: argparse.Namespace) -> None:
+    import torch
+
+    from triergon_studio.audio.conform import conform_to_curve
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+    from triergon_studio.takes import generate_takes, load_model, run_to_end
+    from triergon_studio.training.eval.curve_methods import NoLufs, _spec
+    from triergon_studio.training.eval.report import load_clips
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    if args.variant == "nolufs":
+        model = NoLufs(model)
+    clips = load_clips(Path(args.dev_dir), args.clips)
+    extra = json.loads(args.extra)
+    takes, conformed, secs = [], [], []
+    with torch.inference_mode():
+        for i, c in enumerate(clips):
+            t0 = time.perf_counter()
+            (take,) = run_to_end(generate_takes(_spec(c, args.follow, 1234 + i, None, extra), model))
+            secs.append(time.perf_counter() - t0)
+            audio = np.asarray(take.audio, np.float32)
+            takes.append(audio)
+            curve = LoudnessCurve(c.gt_curves[0], c.gt_curves[1], len(audio) / 44100, 6.0, CurveSource.DRAWN)
+            conformed.append(np.asarray(conform_to_curve(audio, 44100, curve).audio, np.float32))
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez(OUT / f"{args.name}.npz", *takes, secs=np.array(secs))
+    np.savez(OUT / f"{args.name}_c.npz", *conformed, secs=np.array(secs))
+    print(f"{args.name}: {len(takes)} takes, {np.mean(secs):.2f} s per take")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.training.eval.classifier import load_classifier, predict_proba
+    from triergon_studio.training.eval.report import curve_mae, load_clips
+
+    clf, meta = load_classifier(Path(args.classifier))
+    classes = meta["classes"]
+    clips = load_clips(Path(args.dev_dir), args.clips)
+    for name in args.names:
+        d = np.load(OUT / f"{name}.npz")
+        audio = [d[f"arr_{i}"] for i in range(len(clips))]
+        p = predict_proba(clf, audio)
+        truth = np.array([classes.index(c.meta["label"]) for c in clips])
+        right = p[np.arange(len(clips)), truth]
+        errs = [
+            curve_mae(c.gt_curves, np.asarray(channel_curves(a, 44100)))
+            for c, a in zip(clips, audio, strict=True)
+        ]
+        raw = np.nanmean([np.mean(e) if e is not None else np.nan for e in errs])
+        print(
+            f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
+            f"raw {raw:5.2f} LU  {d['secs'].mean():.2f} s per take"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen")
+    g.add_argument("name")
+    g.add_argument("follow", help="off, guide, shape, shape+guide")
+    g.add_argument("extra", help="TakeSpec.extra as JSON")
+    g.add_argument("--variant", choices=("nolufs", "frame"), default="nolufs")
+    g.add_argument("--model", default="model_weights/compact")
+    g.add_argument("--threads", type=int, default=2)
+    s = sub.add_parser("score")
+    s.add_argument("names", nargs="+")
+    s.add_argument("--classifier", default="model_weights/compact/eval_classifier.safetensors")
+    for p in (g, s):
+        p.add_argument("--dev-dir", default="runs/devclips36")
+        p.add_argument("--clips", type=int, default=36)
+    args = ap.parse_args()
+    _gen(args) if args.cmd == "gen" else _score(args)
+
+
+if __name__ == "__main__":
+    main()
