@@ -429,12 +429,8 @@ class CurveGuide:
         frames = z0.shape[-1]
         with torch.no_grad():
             self._audio = self.decode(z0.float())
-        dirs = self._gain_directions(z0)
         interp = self._gain_interp(frames)
-
-        def moved(a: Tensor) -> Tensor:
-            g = a @ interp
-            return z0 + dirs[0] * g[0] + dirs[1] * g[1]
+        moved = _gain_mover(z0, self._gain_directions(z0), interp)
 
         def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
             with torch.inference_mode(False), torch.enable_grad():
@@ -463,10 +459,7 @@ class CurveGuide:
         # gains live on the 6 Hz curve grid and are interpolated to latent frames: free per-frame gains
         # add a flutter within each curve frame that the curve cannot see (and the classifier hears)
         interp = self._gain_interp(frames)
-
-        def moved(a: Tensor) -> Tensor:
-            g = a @ interp
-            return z + dirs[0] * g[0] + dirs[1] * g[1]
+        moved = _gain_mover(z, dirs, interp)
 
         def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
             with torch.inference_mode(False), torch.enable_grad():
@@ -567,6 +560,16 @@ def gain_interpolation(frames: int, ratio: int, sample_rate: int, n_curve: int) 
         w[j, np.arange(frames)] = 1.0 - t
         w[j + 1, np.arange(frames)] += t
     return torch.from_numpy(w)
+
+
+def _gain_mover(z: Tensor, dirs: Tensor, interp: Tensor) -> Callable[[Tensor], Tensor]:
+    """``a -> z`` moved by the curve-grid gains ``a`` ``[2, F]`` (dB) along the per-frame directions ``dirs``."""
+
+    def moved(a: Tensor) -> Tensor:
+        g = a @ interp
+        return z + dirs[0] * g[0] + dirs[1] * g[1]
+
+    return moved
 
 
 def _polyak_direction(loss: float, g: Tensor | None) -> Tensor | None:
