@@ -8,7 +8,8 @@ runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V
 ground-truth curves as the target) and writes ``runs/guide_dev/NAME.npz`` (the audio and seconds per take),
 and ``NAME_c.npz``, the same takes put through the exact conform. ``score`` prints, per take set: the
 evaluation classifier's top-1 accuracy against the prompt's class and its mean probability of that class,
-and the raw adherence (mean over clips of the per-channel mean |error|, LU, frames above -60 LUFS).
+the raw adherence (mean over clips of the per-channel mean |error|, LU, frames above -60 LUFS), and AV-Align
+as a ratio of the ground truth's.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 
@@ -57,12 +58,14 @@ def _gen(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.classifier import load_classifier, predict_proba
     from triergon_studio.training.eval.report import curve_mae, load_clips
 
     clf, meta = load_classifier(Path(args.classifier))
     classes = meta["classes"]
     clips = load_clips(Path(args.dev_dir), args.clips)
+    gt_av = float(np.mean([av_align(c.gt_audio, 44100, c.video_peaks, c.fps).score for c in clips]))
     for name in args.names:
         d = np.load(OUT / f"{name}.npz")
         audio = [d[f"arr_{i}"] for i in range(len(clips))]
@@ -74,9 +77,12 @@ def _score(args: argparse.Namespace) -> None:
             for c, a in zip(clips, audio, strict=True)
         ]
         raw = np.nanmean([np.mean(e) if e is not None else np.nan for e in errs])
+        av = np.mean(
+            [av_align(a, 44100, c.video_peaks, c.fps).score for c, a in zip(clips, audio, strict=True)]
+        )
         print(
             f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
-            f"raw {raw:5.2f} LU  {d['secs'].mean():.2f} s per take"
+            f"raw {raw:5.2f} LU  AV-Align {av / gt_av:.2f}  {d['secs'].mean():.2f} s per take"
         )
 
 
