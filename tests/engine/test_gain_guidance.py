@@ -69,8 +69,7 @@ def _gain_residuals(guide: CurveGuide, z: torch.Tensor, x: torch.Tensor) -> tupl
     """How far the change ``x - z`` is from a gain move: the share of it outside each latent frame's two
     gain directions, and the share of the per-frame gains that no gain curve on the 6 Hz grid explains."""
     with torch.no_grad():
-        guide._audio = guide.decode(z)
-        dirs = guide._gain_directions(z)[:, 0]  # [2, C, T]
+        dirs = guide._gain_directions(guide.decode(z), z)[:, 0]  # [2, C, T]
     d = (x - z)[0]
     coefs, outside = [], 0.0
     for t in range(z.shape[-1]):

@@ -220,7 +220,6 @@ class CurveGuide:
     head: Any = None  # a LatentLoudnessHead: guide through it, corrected by forward-only decoder passes
     encode: Decode | None = None  # the family's encoder: needed by ``gain`` only
     _crop_at: int = 0
-    _audio: Tensor | None = None  # the last forward-only decode, for ``_gain_directions``
     _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
     _weights: Tensor | None = None  # the head's block -> curve frame overlap matrix for this chunk
 
@@ -333,7 +332,7 @@ class CurveGuide:
         for k in range(passes):
             if self.passes_used >= self.settings.budget:
                 break
-            loss, offset, keep = self._measure_true(z)
+            loss, offset, keep, audio = self._measure_true(z)
             if best is None or loss < best[1]:
                 best = (z, loss, offset, keep)
                 radius = min(full, radius * 1.5)
@@ -342,32 +341,30 @@ class CurveGuide:
                 z, loss, offset, keep = best
             if k == passes - 1 and passes > 1:
                 break  # the last pass only checks: the result is the best latent it measured
-            if gain:
-                # once per guided step, from its first decode: its passes move the level a few dB, which
-                # changes the directions little; directions kept from earlier steps cost prompt accuracy
-                # (36 dev clips: 50.0 -> 36.1 %)
-                dirs = self._gain_directions(z) if dirs is None else dirs
-                znew = self._head_descend_gain(z, offset, keep, radius, dirs)
-            else:
-                znew = self._head_descend(z, offset, keep, radius)
+            if gain and dirs is None:
+                # once per guided step, from the decode of its first latent: its passes move the level a
+                # few dB, which changes the directions little; directions kept from earlier steps cost
+                # prompt accuracy (36 dev clips: 50.0 -> 36.1 %)
+                dirs = self._gain_directions(audio, z)
+            znew = self._head_descend(z, offset, keep, radius, dirs)
             moved = float((znew - z).norm())
             z = znew
         if best is not None and passes > 1:
             return best[0]
         return z
 
-    def _measure_true(self, z: Tensor) -> tuple[float, Tensor, np.ndarray]:
-        """A forward-only decoder pass: the true loss at ``z`` and the offset (true minus head curve)."""
+    def _measure_true(self, z: Tensor) -> tuple[float, Tensor, np.ndarray, Tensor]:
+        """A forward-only decoder pass: the true loss at ``z``, the offset (true minus head curve), the
+        curve frames compared and the decoded audio."""
         frames = z.shape[-1]
         with torch.no_grad():
             audio = self.decode(z.float())
-            self._audio = audio
             measured, target, keep = self._measure(audio, 0, frames, frames)
             loss = float(curve_loss(measured, target, silence=self.settings.silence))
             offset = measured - self._head_curve(z)[:, torch.from_numpy(keep)]
         self.passes_used += 1
         self.losses.append(loss)
-        return loss, offset, keep
+        return loss, offset, keep, audio
 
     def _head_curve(self, z: Tensor) -> Tensor:
         if self._weights is None or self._weights.shape[0] != z.shape[-1]:
@@ -377,35 +374,49 @@ class CurveGuide:
         lv = self.head(z.float().reshape(-1, *z.shape[-2:]))[0]
         return curve_from_blocks(lv, self._weights)
 
-    def _head_descend(self, z: Tensor, offset: Tensor, keep: np.ndarray, radius: float) -> Tensor:
-        """L-BFGS with backtracking on the head's corrected curve, kept within ``radius`` (norm) of ``z``."""
+    def _head_descend(
+        self, z: Tensor, offset: Tensor, keep: np.ndarray, radius: float, dirs: Tensor | None = None
+    ) -> Tensor:
+        """L-BFGS with backtracking on the head's corrected curve, kept within ``radius`` (norm) of ``z``:
+        over the free latent, or with ``dirs`` over curve-grid gains (dB) along them (``_gain_mover``)."""
         idx = torch.from_numpy(keep)
         target = self.target[:, idx]
+        move, v0, scale = self._variables(z, dirs)
 
-        def evaluate(zz: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
+        def evaluate(v: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
             with torch.inference_mode(False), torch.enable_grad():
-                zin = zz.detach().float().clone().requires_grad_(True)
+                vin = v.detach().float().clone().requires_grad_(True)
                 loss = curve_loss(
-                    self._head_curve(zin)[:, idx] + offset, target, silence=self.settings.silence
+                    self._head_curve(move(vin))[:, idx] + offset, target, silence=self.settings.silence
                 )
-                (g,) = torch.autograd.grad(loss, zin, allow_unused=True)
+                (g,) = torch.autograd.grad(loss, vin, allow_unused=True)
             ok = g is not None and bool(torch.isfinite(g).all())
-            return float(loss.detach()), (g if ok else None), (0, zz.shape[-1])
+            return float(loss.detach()), (g if ok else None), (0, v.shape[-1])
 
-        rms = float(z.float().pow(2).mean().sqrt()) or 1.0
-        out = self._descend_backtracking(z, rms, HEAD_ITERATIONS, evaluate, solver="lbfgs")
+        out = move(self._descend_backtracking(v0, scale, HEAD_ITERATIONS, evaluate, solver="lbfgs"))
         dz = out - z
         norm = float(dz.norm())
         return z + dz * (radius / norm) if norm > radius else out
 
-    def _gain_directions(self, z: Tensor) -> Tensor:
-        """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of the
-        last decoded audio (its encodes with one channel 1 dB louder, less its encode as it is; one batch).
-        A step along them changes the level and keeps the sound; a free gradient step through the decoder
-        changes the sound too (docs/curve_methods_sweep/, session 8)."""
-        if self.encode is None or self._audio is None:
-            raise ModelError("guide_gain needs the model's encoder and a decoded pass")
-        audio = self._audio if self._audio.ndim == 3 else self._audio[None]
+    def _variables(self, z: Tensor, dirs: Tensor | None) -> tuple[Callable[[Tensor], Tensor], Tensor, float]:
+        """What the passes descend over: (variables -> latent, the starting variables, their step scale).
+        The free latent itself (scale: its RMS); or gains on the 6 Hz curve grid interpolated onto latent
+        frames along ``dirs`` (scale: ``GAIN_STEP_DB``); free per-latent-frame gains add a flutter inside
+        each curve frame that the curve cannot see (and the classifier hears)."""
+        if dirs is None:
+            return (lambda v: v), z, float(z.float().pow(2).mean().sqrt()) or 1.0
+        interp = self._gain_interp(z.shape[-1])
+        a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z.device)
+        return _gain_mover(z, dirs, interp), a0, GAIN_STEP_DB
+
+    def _gain_directions(self, audio: Tensor, z: Tensor) -> Tensor:
+        """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of
+        ``audio`` (the decode of ``z``): its encodes with one channel 1 dB louder, less its encode as it is,
+        in one batch. A step along them changes the level and keeps the sound; a free gradient step through
+        the decoder changes the sound too (docs/curve_methods_sweep/, session 8)."""
+        if self.encode is None:
+            raise ModelError("guide_gain needs the model's encoder")
+        audio = audio if audio.ndim == 3 else audio[None]
         up = torch.ones(3, audio.shape[-2], 1, dtype=audio.dtype, device=audio.device)
         up[1, 0] = up[2, 1] = 10.0 ** (1.0 / 20.0)
         with torch.no_grad():
@@ -423,74 +434,40 @@ class CurveGuide:
         return self._interp
 
     def _decoder_gain_steps(self, z0: Tensor, passes: int) -> Tensor:
-        """Decoder passes (forward + backward) over per-curve-frame left/right gains (dB) along
-        ``_gain_directions``, which come from one more forward decode of ``z0`` (not counted in the budget);
-        the passes share the gains and back off as ``_descend_backtracking`` does."""
-        frames = z0.shape[-1]
+        """Decoder passes (forward + backward) over curve-grid gains along ``_gain_directions``, which come
+        from one more forward decode of ``z0`` (not counted in the budget); the passes share the gains and
+        back off as ``_descend_backtracking`` does."""
         with torch.no_grad():
-            self._audio = self.decode(z0.float())
-        interp = self._gain_interp(frames)
-        moved = _gain_mover(z0, self._gain_directions(z0), interp)
+            audio = self.decode(z0.float())
+        move, a0, scale = self._variables(z0, self._gain_directions(audio, z0))
+        gains = self._descend_backtracking(a0, scale, passes, lambda a: self._pass(a, move), decoder=True)
+        return move(gains)
 
-        def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
-            with torch.inference_mode(False), torch.enable_grad():
-                ain = a.detach().float().clone().requires_grad_(True)
-                audio = self.decode(moved(ain))
-                measured, target, _ = self._measure(audio, 0, frames, frames)
-                loss = curve_loss(measured, target, silence=self.settings.silence)
-                (g,) = torch.autograd.grad(loss, ain, allow_unused=True)
-            self.passes_used += 1
-            loss_v = float(loss.detach())
-            self.losses.append(loss_v)
-            ok = g is not None and bool(torch.isfinite(g).all())
-            return loss_v, (g if ok else None), (0, a.shape[-1])
-
-        a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z0.device)
-        return moved(self._descend_backtracking(a0, GAIN_STEP_DB, passes, evaluate, decoder=True))
-
-    def _head_descend_gain(
-        self, z: Tensor, offset: Tensor, keep: np.ndarray, radius: float, dirs: Tensor
-    ) -> Tensor:
-        """``_head_descend`` over per-frame left/right gains (dB) along ``dirs`` instead of the free latent."""
-        idx = torch.from_numpy(keep)
-        target = self.target[:, idx]
-        frames = z.shape[-1]
-
-        # gains live on the 6 Hz curve grid and are interpolated to latent frames: free per-frame gains
-        # add a flutter within each curve frame that the curve cannot see (and the classifier hears)
-        interp = self._gain_interp(frames)
-        moved = _gain_mover(z, dirs, interp)
-
-        def evaluate(a: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
-            with torch.inference_mode(False), torch.enable_grad():
-                ain = a.detach().float().clone().requires_grad_(True)
-                loss = curve_loss(
-                    self._head_curve(moved(ain))[:, idx] + offset, target, silence=self.settings.silence
-                )
-                (g,) = torch.autograd.grad(loss, ain, allow_unused=True)
-            ok = g is not None and bool(torch.isfinite(g).all())
-            return float(loss.detach()), (g if ok else None), (0, frames)
-
-        a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z.device)
-        a = self._descend_backtracking(a0, GAIN_STEP_DB, HEAD_ITERATIONS, evaluate, solver="lbfgs")
-        dz = moved(a) - z
-        norm = float(dz.norm())
-        return z + dz * (radius / norm) if norm > radius else z + dz
-
-    def _pass(self, z: Tensor) -> tuple[float, Tensor | None, tuple[int, int]]:
-        """One decoder pass over the window: the loss at ``z`` and its gradient (None when unusable)."""
-        a, b = self._window(z.shape[-1])
+    def _pass(
+        self, v: Tensor, move: Callable[[Tensor], Tensor] | None = None
+    ) -> tuple[float, Tensor | None, tuple[int, int]]:
+        """One decoder pass: the loss at the latent ``v`` over the window (or, with ``move``, at ``move(v)``
+        over the whole chunk, ``v`` being gains) and its gradient in ``v`` (None when unusable)."""
         with torch.inference_mode(False), torch.enable_grad():
             # a clone made here is a normal tensor even when the caller runs under inference_mode
-            zin_t = z[..., a:b].detach().float().clone().requires_grad_(True)
-            audio = self.decode(zin_t)
-            measured, target, _ = self._measure(audio, a, b, z.shape[-1])
+            if move is None:
+                a, b = self._window(v.shape[-1])
+                vin = v[..., a:b].detach().float().clone().requires_grad_(True)
+                zin, frames = vin, v.shape[-1]
+            else:
+                vin = v.detach().float().clone().requires_grad_(True)
+                zin = move(vin)
+                frames = zin.shape[-1]
+                a, b = 0, frames
+            audio = self.decode(zin)
+            measured, target, _ = self._measure(audio, a, b, frames)
             loss = curve_loss(measured, target, silence=self.settings.silence)
-            (g,) = torch.autograd.grad(loss, zin_t, allow_unused=True)
+            (g,) = torch.autograd.grad(loss, vin, allow_unused=True)
         self.passes_used += 1
         loss_v = float(loss.detach())
         self.losses.append(loss_v)
-        return loss_v, (g if g is not None and bool(torch.isfinite(g).all()) else None), (a, b)
+        ok = g is not None and bool(torch.isfinite(g).all())
+        return loss_v, (g if ok else None), ((a, b) if move is None else (0, v.shape[-1]))
 
     def _apply(
         self, z: Tensor, dz: Tensor | None, win: tuple[int, int], rms: float, scale: float = 1.0
