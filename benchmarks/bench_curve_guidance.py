@@ -2,8 +2,9 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
 
-Modes run interleaved (off, shape, guide, guide moving the free latent instead of gains, shape+guide, and guide
-through the decoder alone: whole, moving gains, and with a 2 s crop), each repeat in turn, so a change in
+Modes run interleaved (off, shape, guide, guide with its gain directions from the encoder instead of the model
+folder's gain direction net, guide moving the free latent instead of gains, shape+guide, and guide through the
+decoder alone: whole, moving gains, and with a 2 s crop), each repeat in turn, so a change in
 machine load hits them alike; the best of the repeats is reported.
 """
 
@@ -32,6 +33,7 @@ def main() -> None:
         "off": ("off", {}),
         "shape": ("shape", {}),
         "guide": ("guide", {}),  # through the model's loudness head when its folder has one
+        "guide, gain directions by encoding (guide_gain_net 0)": ("guide", {"guide_gain_net": 0.0}),
         "guide, free latent (guide_gain 0)": ("guide", {"guide_gain": 0.0}),
         "shape+guide": ("shape+guide", {}),
         "guide, decoder path": ("guide", {"guide_head": 0.0}),

@@ -67,21 +67,31 @@ def register(subparsers: Any) -> None:
     )
     e.set_defaults(func=_eval)
 
-    h = subparsers.add_parser(
-        "train-loudness-head",
-        help="train a latent loudness head for a model folder (cheaper curve guidance, issue 13)",
-    )
-    h.add_argument("model", help="model folder (any family); the head is written into it")
-    # unset options take HeadTrainSettings' defaults (the bundled head's: 48 clips, 4000 steps, 128 wide,
-    # 5 layers, seed 777, 2 threads)
-    h.add_argument("--clips", type=int, help="procedural clips to sample latents from")
-    h.add_argument("--val-clips", type=int, help="of those, clips kept for validation")
-    h.add_argument("--steps", type=int)
-    h.add_argument("--hidden", type=int)
-    h.add_argument("--layers", type=int)
-    h.add_argument("--seed", type=int, help="corpus and training seed (never the held-out one)")
-    h.add_argument("--threads", type=int)
-    h.set_defaults(func=_train_loudness_head)
+    # unset options take the settings' defaults (those that made the bundled model's files)
+    for name, help_, what, func in (
+        (
+            "train-loudness-head",
+            "train a latent loudness head for a model folder (cheaper curve guidance, issue 13)",
+            "model folder (any family); the head is written into it",
+            _train_loudness_head,
+        ),
+        (
+            "train-gain-net",
+            "train a gain direction net for a model folder (gain-mode guidance without encoding, issue 13)",
+            "model folder with an encoder (any family); the net is written into it",
+            _train_gain_net,
+        ),
+    ):
+        h = subparsers.add_parser(name, help=help_)
+        h.add_argument("model", help=what)
+        h.add_argument("--clips", type=int, help="procedural clips to sample latents from")
+        h.add_argument("--val-clips", type=int, help="of those, clips kept for validation")
+        h.add_argument("--steps", type=int)
+        h.add_argument("--hidden", type=int)
+        h.add_argument("--layers", type=int)
+        h.add_argument("--seed", type=int, help="corpus and training seed (never the held-out one)")
+        h.add_argument("--threads", type=int)
+        h.set_defaults(func=func)
 
     c = subparsers.add_parser("corpus", help="the procedural Foley corpus")
     csub = c.add_subparsers(dest="corpus_cmd", metavar="CMD", required=True)
@@ -152,8 +162,18 @@ def _eval(args: argparse.Namespace) -> int:
 def _train_loudness_head(args: argparse.Namespace) -> int:
     from triergon_studio.training.loudness_head import HeadTrainSettings, train_into_folder
 
+    return _train_net(args, HeadTrainSettings, train_into_folder)
+
+
+def _train_gain_net(args: argparse.Namespace) -> int:
+    from triergon_studio.training.gain_net import GainNetTrainSettings, train_into_folder
+
+    return _train_net(args, GainNetTrainSettings, train_into_folder)
+
+
+def _train_net(args: argparse.Namespace, settings_cls: Any, train_into_folder: Any) -> int:
     names = ("clips", "val_clips", "seed", "steps", "hidden", "layers", "threads")
-    settings = HeadTrainSettings(**{k: getattr(args, k) for k in names if getattr(args, k) is not None})
+    settings = settings_cls(**{k: getattr(args, k) for k in names if getattr(args, k) is not None})
     path, record = train_into_folder(args.model, settings, log=lambda m: print(m, flush=True))
     print(json.dumps(record, indent=1))
     print(f"wrote {path}")

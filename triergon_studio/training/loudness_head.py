@@ -199,27 +199,51 @@ def train_into_folder(
     """Train a head for the model in ``folder`` on fresh corpus clips and write it there as
     ``loudness_head.safetensors`` (listed with its checksum when the folder has a Tri-Ergon manifest). Refuses
     the held-out seed and an existing head before any work."""
+    from triergon_studio.engine.curve_control.latent_head import HEAD_FILE, save_head
+
+    return train_file_into_folder(
+        folder,
+        HEAD_FILE,
+        "a loudness head",
+        settings.seed,
+        settings.clips,
+        lambda model, clips: train_head(model, clips, settings, log=log),
+        save_head,
+    )
+
+
+def train_file_into_folder(
+    folder: str | Path,
+    file_name: str,
+    what: str,
+    seed: int,
+    clips: int,
+    train: Callable[[Any, Path], tuple[Any, dict[str, Any]]],
+    save: Callable[[Any, Path, dict[str, Any]], Path],
+) -> tuple[Path, dict[str, Any]]:
+    """Write ``clips`` corpus clips with ``seed`` to a temporary folder, ``train`` a net for the model in
+    ``folder`` on them and ``save`` it there as ``file_name`` (added to the manifest with its checksum when
+    the folder has one). Refuses the held-out seed and an existing file before any work."""
     import tempfile
 
-    from triergon_studio.engine.curve_control.latent_head import HEAD_FILE, save_head
     from triergon_studio.takes import load_model
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED, write_heldout
 
     folder = Path(folder)
-    if settings.seed == HELDOUT_SEED:
+    if seed == HELDOUT_SEED:
         raise StudioError(f"seed {HELDOUT_SEED} is the held-out set's; choose another")
-    if (folder / HEAD_FILE).exists():
-        raise StudioError(f"{folder / HEAD_FILE}: a loudness head is already there; remove it first")
+    if (folder / file_name).exists():
+        raise StudioError(f"{folder / file_name}: {what} is already there; remove it first")
     model = load_model(str(folder))
-    with tempfile.TemporaryDirectory(prefix="triergon-head-") as tmp:
-        clips = Path(tmp) / "clips"
-        write_heldout(clips, settings.clips, settings.seed)
-        head, record = train_head(model, clips, settings, log=log)
-        staged = save_head(head, Path(tmp) / HEAD_FILE, record)
+    with tempfile.TemporaryDirectory(prefix="triergon-net-") as tmp:
+        clip_dir = Path(tmp) / "clips"
+        write_heldout(clip_dir, clips, seed)
+        net, record = train(model, clip_dir)
+        staged = save(net, Path(tmp) / file_name, record)
         if (folder / "manifest.json").exists():
             from triergon_studio.engine.weights import add_file_to_model_dir
 
-            add_file_to_model_dir(folder, staged, HEAD_FILE)
+            add_file_to_model_dir(folder, staged, file_name)
         else:
-            save_head(head, folder / HEAD_FILE, record)
-    return folder / HEAD_FILE, record
+            save(net, folder / file_name, record)
+    return folder / file_name, record

@@ -8,7 +8,9 @@ autoencoder's decoder trained on with a discriminator, the encoder frozen: the l
 as they are; its weights replace the decoder's in the bundle), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
-loudness head curve guidance uses, trained on the assembled model's own latents and decoder) and ``eval``
+loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
+(the net that gives gain-mode guidance its directions without encoding, trained from the model's own
+autoencoder) and ``eval``
 (the held-out evaluation, whose figures go into the manifest). A finished step is skipped when its output exists.
 """
 
@@ -38,6 +40,7 @@ ALL_STEPS = (
     "assemble_tokens",
     "classifier",
     "loudness_head",
+    "gain_net",
     "eval",
 )
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
@@ -220,6 +223,15 @@ def main(argv: list[str] | None = None) -> int:
                 info = {"skipped": True}
             else:
                 info = train_into_folder(out, HeadTrainSettings(threads=args.threads))[1]
+        elif step == "gain_net":
+            from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
+            from triergon_studio.training.gain_net import GainNetTrainSettings
+            from triergon_studio.training.gain_net import train_into_folder as train_net_into
+
+            if (out / GAIN_NET_FILE).exists():
+                info = {"skipped": True}
+            else:
+                info = train_net_into(out, GainNetTrainSettings(threads=args.threads))[1]
         elif step == "eval":
             from triergon_studio.training.eval.report import evaluate_and_record
 

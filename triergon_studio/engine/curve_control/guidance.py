@@ -26,9 +26,12 @@ forward + backward pass, and the same time buys more of them.
 Gain mode (``gain``, the head path's default): a free step through a decoder buys loudness with timbre too
 (K-weighting rewards a brighter or duller sound as much as a louder one) and leaves a flutter inside each
 curve frame; in gain mode each guided step finds the latent change that 1 dB more on the left or the right
-channel makes (``_gain_directions``, through the family's encoder), and its passes move only a left and a
-right gain per 1/6 s curve frame along them. On dev clips that kept the prompt's class (36.1 -> 50.0 %,
-unguided 52.8 %) for 0.8 LU of raw adherence and about 0.7x of the unguided time more.
+channel makes (``_gain_directions``), and its passes move only a left and a right gain per 1/6 s curve
+frame along them. On dev clips that kept the prompt's class (36.1 -> 50.0 %, unguided 52.8 %) for 0.8 LU of
+raw adherence. Found through the family's encoder (three copies of the decode per guided step) the
+directions cost about 0.7x of the unguided time; a model folder's gain direction net (``gain_net``) predicts
+them from the latent and its decode instead (36 dev clips: 47.2 %, 3.09 LU, 1.68 s per take against 50.0 %,
+3.24 LU, 2.56 s).
 
 The cheaper path (``crop_s``): decode only a window of the latent (with a few frames of context each side),
 compare the curve frames that lie fully inside it, and move the window across the take from one guided step
@@ -36,7 +39,7 @@ to the next. Its cost no longer grows with the take's length.
 
 Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
 ``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``, ``guide_silence``,
-``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``), validated by
+``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``, ``guide_gain_net``), validated by
 ``GuideSettings.from_extra``.
 """
 
@@ -105,6 +108,8 @@ class GuideSettings:
     # smooth gain on that channel makes, found by encoding the decoded audio; ``_gain_directions``):
     # "off", "final" (the passes on the result) or "all"
     gain: str = "off"
+    # gain mode takes its directions from the model folder's gain direction net when it has one
+    gain_net: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -148,6 +153,7 @@ class GuideSettings:
             "guide_solver": "solver",
             "guide_head": "head",
             "guide_gain": "gain",
+            "guide_gain_net": "gain_net",
         }
         kw: dict[str, Any] = {}
         for k, v in extra.items():
@@ -161,7 +167,7 @@ class GuideSettings:
                     if v not in (0, 1, 2):
                         raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
                     kw[name] = GAIN_MODES[int(v)]
-                elif name in ("backtrack", "head"):
+                elif name in ("backtrack", "head", "gain_net"):
                     kw[name] = bool(v)
                 else:
                     kw[name] = int(v) if name in ("budget", "passes", "final_at") else float(v)
@@ -219,6 +225,7 @@ class CurveGuide:
     seconds: float = 0.0
     head: Any = None  # a LatentLoudnessHead: guide through it, corrected by forward-only decoder passes
     encode: Decode | None = None  # the family's encoder: needed by ``gain`` only
+    gain_net: Any = None  # a GainDirectionNet: ``gain``'s directions without encoding
     _crop_at: int = 0
     _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
     _weights: Tensor | None = None  # the head's block -> curve frame overlap matrix for this chunk
@@ -411,20 +418,13 @@ class CurveGuide:
 
     def _gain_directions(self, audio: Tensor, z: Tensor) -> Tensor:
         """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of
-        ``audio`` (the decode of ``z``): its encodes with one channel 1 dB louder, less its encode as it is,
-        in one batch. A step along them changes the level and keeps the sound; a free gradient step through
-        the decoder changes the sound too (docs/curve_methods_sweep/, session 8)."""
+        ``audio`` (the decode of ``z``): from the model folder's gain direction net when it has one and the
+        settings allow it, else through the encoder (``encoded_gain_directions``)."""
+        if self.gain_net is not None and self.settings.gain_net:
+            return self.gain_net.directions(z, audio)
         if self.encode is None:
-            raise ModelError("guide_gain needs the model's encoder")
-        audio = audio if audio.ndim == 3 else audio[None]
-        up = torch.ones(3, audio.shape[-2], 1, dtype=audio.dtype, device=audio.device)
-        up[1, 0] = up[2, 1] = 10.0 ** (1.0 / 20.0)
-        with torch.no_grad():
-            enc = self.encode(audio[:1] * up)
-        dirs = (enc[1:] - enc[:1]).to(z.dtype)[..., : z.shape[-1]]
-        if dirs.shape[-1] < z.shape[-1]:
-            dirs = torch.nn.functional.pad(dirs, (0, z.shape[-1] - dirs.shape[-1]))
-        return dirs.reshape(2, *z.shape)
+            raise ModelError("guide_gain needs the model's encoder or a gain direction net")
+        return encoded_gain_directions(self.encode, audio, z)
 
     def _gain_interp(self, frames: int) -> Tensor:
         if self._interp is None or self._interp.shape[1] != frames:
@@ -520,6 +520,21 @@ class CurveGuide:
         p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
         measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
         return measured, self.target[:, torch.from_numpy(keep)].to(measured), keep
+
+
+def encoded_gain_directions(encode: Decode, audio: Tensor, z: Tensor) -> Tensor:
+    """``[2, *z.shape]``: the encodes of ``audio`` (the decode of ``z``) with its left / right channel 1 dB
+    louder, less its encode as it is, in one batch. A step along them changes the level and keeps the sound;
+    a free gradient step through the decoder changes the sound too (docs/curve_methods_sweep/, session 8)."""
+    audio = audio if audio.ndim == 3 else audio[None]
+    up = torch.ones(3, audio.shape[-2], 1, dtype=audio.dtype, device=audio.device)
+    up[1, 0] = up[2, 1] = 10.0 ** (1.0 / 20.0)
+    with torch.no_grad():
+        enc = encode(audio[:1] * up)
+    dirs = (enc[1:] - enc[:1]).to(z.dtype)[..., : z.shape[-1]]
+    if dirs.shape[-1] < z.shape[-1]:
+        dirs = torch.nn.functional.pad(dirs, (0, z.shape[-1] - dirs.shape[-1]))
+    return dirs.reshape(2, *z.shape)
 
 
 def gain_interpolation(frames: int, ratio: int, sample_rate: int, n_curve: int) -> Tensor:

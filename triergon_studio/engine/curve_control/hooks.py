@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from triergon_studio.engine.curve_control.gain_net import gain_net_for_model
 from triergon_studio.engine.curve_control.guidance import (
     CurveGuide,
     GuideSettings,
@@ -66,6 +67,7 @@ class TakeGuide:
     total_steps: int
     parameterisation: str
     head: Any = None  # the model's latent loudness head, when it has one and the settings use it
+    gain_net: Any = None  # the model's gain direction net, when it has one and gain mode uses it
     chunks: dict[int, CurveGuide] = field(default_factory=dict)
 
     def for_chunk(self, start: int, n_frames: int, total_steps: int) -> CurveGuide:
@@ -83,6 +85,7 @@ class TakeGuide:
                 self.parameterisation,
                 head=self.head,
                 encode=getattr(self.model, "encode", None),
+                gain_net=self.gain_net,
             )
             self.chunks[start] = g
         return g
@@ -103,6 +106,9 @@ class TakeGuide:
             "guide_silence": s.silence,
             "guide_solver": s.solver,
             "guide_gain": s.gain,
+            "guide_gain_dirs": "off"
+            if s.gain == "off"
+            else ("net" if self.gain_net is not None else "encoder"),
             "guide_path": "head" if self.head is not None else "decoder",
             "guide_parameterisation": self.parameterisation,
         }
@@ -124,9 +130,11 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
         return None
     head = head_for_model(model) if GuideSettings.from_extra(spec.extra).head else None
     gs = GuideSettings.from_extra(spec.extra, head=head is not None)
-    if gs.gain != "off" and not callable(getattr(model, "encode", None)):
+    gain_net = gain_net_for_model(model) if gs.gain != "off" and gs.gain_net else None
+    if gs.gain != "off" and gain_net is None and not callable(getattr(model, "encode", None)):
         raise ModelError(
-            f"guide_gain needs an encoder, and model '{model.info.name}' has none; set guide_gain=0"
+            f"guide_gain needs an encoder or a gain direction net, and model '{model.info.name}' has "
+            "neither; set guide_gain=0"
         )
     if gs.gain != "off" and head is None and gs.crop_s > 0:
         raise ModelError("guide_gain moves gains over the whole chunk: set guide_crop_s=0 or guide_gain=0")
@@ -141,7 +149,13 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
             model.info.sample_rate,
         )
     return TakeGuide(
-        model, np.asarray(inputs.curves, dtype=np.float32), gs, settings.steps, _parameterisation(model), head
+        model,
+        np.asarray(inputs.curves, dtype=np.float32),
+        gs,
+        settings.steps,
+        _parameterisation(model),
+        head,
+        gain_net=gain_net,
     )
 
 

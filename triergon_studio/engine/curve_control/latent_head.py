@@ -16,12 +16,9 @@ folder as ``loudness_head.safetensors``; a model without one is guided through i
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +27,7 @@ from torch import Tensor, nn
 from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ
 from triergon_studio.engine.curve_control.loudness_torch import k_weight
+from triergon_studio.engine.curve_control.net_files import check_latent_match, folder_file, load_net, save_net
 from triergon_studio.errors import ModelError
 
 HEAD_FILE = "loudness_head.safetensors"
@@ -121,69 +119,21 @@ def curve_from_blocks(levels_db: Tensor, weights: Tensor) -> Tensor:
 def save_head(head: LatentLoudnessHead, path: str | Path, record: dict[str, object] | None = None) -> Path:
     """Write the head as safetensors (config and training record in the metadata), atomically; refuses to
     replace an existing file."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.exists():
-        raise ModelError("a loudness head already exists here; remove it first", path)
-    meta = {"format": HEAD_FORMAT, "config": json.dumps(asdict(head.cfg)), "record": json.dumps(record or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().contiguous() for k, v in head.state_dict().items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
-    return path
+    return save_net(head, asdict(head.cfg), path, HEAD_FORMAT, "loudness head", record)
 
 
 def load_head(path: str | Path) -> LatentLoudnessHead:
     """Read a head written by ``save_head`` (safetensors only: nothing is unpickled)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    # made outside inference mode: takes load it while sampling, and its weights must enter autograd
-    with torch.inference_mode(False):
-        return _load_head(path, safe_open, load_file)
-
-
-def _load_head(path: Path, safe_open: Any, load_file: Any) -> LatentLoudnessHead:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if meta.get("format") != HEAD_FORMAT:
-            raise ModelError(f"not a loudness head (format {meta.get('format')!r})", path)
-        cfg = HeadConfig(**json.loads(meta["config"]))
-        head = LatentLoudnessHead(cfg)
-        head.load_state_dict(load_file(str(path)))
-    except ModelError:
-        raise
-    except Exception as e:  # a damaged file: say which and what, in one line
-        raise ModelError(
-            f"cannot read loudness head: {type(e).__name__}: {str(e).splitlines()[0][:160]}", path
-        ) from e
-    head.eval()
-    head.requires_grad_(False)
+    head = load_net(path, HEAD_FORMAT, "loudness head", lambda cfg: LatentLoudnessHead(HeadConfig(**cfg)))
+    assert isinstance(head, LatentLoudnessHead)
     return head
 
 
 def head_for_model(model: object) -> LatentLoudnessHead | None:
     """The head in the model's folder when it exists and matches the model's latent; None otherwise."""
-    info = getattr(model, "info", None)
-    folder = getattr(info, "path", None)
-    if not folder:
-        return None
-    p = Path(str(folder)) / HEAD_FILE
-    if not p.is_file():
+    p = folder_file(model, HEAD_FILE)
+    if p is None:
         return None
     head = load_head(p)
-    cfg = head.cfg
-    want = (
-        int(getattr(model, "latent_channels", -1)),
-        int(getattr(model, "downsampling_ratio", -1)),
-        int(getattr(info, "sample_rate", -1)),
-    )
-    if (cfg.latent_channels, cfg.downsampling_ratio, cfg.sample_rate) != want:
-        raise ModelError(
-            f"loudness head is for latents of {cfg.latent_channels} channels at ratio "
-            f"{cfg.downsampling_ratio}, {cfg.sample_rate} Hz; this model has {want[0]}, {want[1]}, {want[2]} Hz",
-            p,
-        )
+    check_latent_match(head.cfg, model, "loudness head", p)
     return head
