@@ -63,6 +63,10 @@ def test_settings_parse_the_gain_mode() -> None:
     with pytest.raises(ModelError, match="guide_gain") as err:
         GuideSettings.from_extra({"guide_gain": 3})
     assert "\n" not in str(err.value)
+    assert GuideSettings.from_extra({"guide_gain_net": 0}).gain_net is False
+    with pytest.raises(ModelError, match="unknown guidance knob 'guide_gian'") as err:
+        GuideSettings.from_extra({"guide_gian": 2, "cfg": 3.0})  # other extras pass; a misspelt knob does not
+    assert "\n" not in str(err.value)
 
 
 def _gain_residuals(guide: CurveGuide, z: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:

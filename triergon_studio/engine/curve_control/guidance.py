@@ -155,6 +155,9 @@ class GuideSettings:
             "guide_gain": "gain",
             "guide_gain_net": "gain_net",
         }
+        unknown = sorted(k for k in extra if k.startswith("guide_") and k not in keys)
+        if unknown:  # a misspelt knob would otherwise be ignored without a word
+            raise ModelError(f"unknown guidance knob {unknown[0]!r}; known: {', '.join(keys)}")
         kw: dict[str, Any] = {}
         for k, v in extra.items():
             if k in keys:
