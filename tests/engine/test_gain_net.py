@@ -197,3 +197,24 @@ def load_gain_net_meta(path: Path) -> dict[str, str]:
 
     with safe_open(str(path), framework="pt") as f:
         return dict(f.metadata() or {})
+
+
+@pytest.mark.slow
+def test_a_stable_audio_3_folder_gets_a_gain_net_that_its_guided_takes_use(tmp_path: Path) -> None:
+    """A user's folder of another family: the net learns from its own autoencoder (SAME, ratio and width of
+    its own) and its guided takes in gain mode take their directions from it."""
+    from tests.engine.sa3_helpers import make_tiny_sa3_folder
+    from tests.engine.test_latent_head import _guided_take_metadata
+    from triergon_studio.takes import load_model
+    from triergon_studio.training.gain_net import GainNetTrainSettings, train_into_folder
+
+    folder = make_tiny_sa3_folder(tmp_path / "sa3")
+    settings = GainNetTrainSettings(clips=2, val_clips=1, steps=3, hidden=8, layers=1, threads=1)
+    path, record = train_into_folder(folder, settings)
+    assert path == folder / GAIN_NET_FILE and path.is_file()  # a user's folder: no manifest to list it in
+    assert record["latents"]["train"] > 0 and np.isfinite(record["val_relative_error_after"])
+    model = load_model(str(folder))
+    net = gain_net_for_model(model)
+    assert net is not None and net.cfg.downsampling_ratio == int(model.downsampling_ratio)
+    meta = _guided_take_metadata(model, guide_gain=2.0, guide_budget=2.0)
+    assert meta["guide_gain_dirs"] == "net" and meta["guide_gain"] == "all"
