@@ -31,15 +31,13 @@ from triergon_studio.engine.curve_control.latent_head import (
 from triergon_studio.errors import StudioError
 
 LABEL_FLOOR_DB = -90.0  # below the -70 LUFS curve floor; quieter blocks are all "silent" to the head
-PERTURB = (0.1, 0.2, 0.4)
-CROP_FRAMES = 64  # training window, latent frames  # perturbation RMS as a share of the latent's RMS
+PERTURB = (0.1, 0.2, 0.4)  # perturbation RMS as a share of the latent's RMS
+CROP_FRAMES = 64  # training window, latent frames
 
 
 @dataclasses.dataclass(frozen=True)
-class HeadTrainSettings:
-    """The defaults made the bundled model's heads (9-11 min on the 2-core CPU). Chosen for version 2's decoder,
-    where a 24-clip, 96-wide head scored 0.76 LU on validation curves against this setting's 0.65, and guided
-    slightly worse on dev clips; on version 2.1's decoder this setting scores 1.23 LU."""
+class NetTrainSettings:
+    """What training a per-model guidance net takes: corpus clips, trajectories, optimiser, size."""
 
     clips: int = 48
     val_clips: int = 4
@@ -57,6 +55,13 @@ class HeadTrainSettings:
             raise StudioError("need clips >= 2 and 1 <= val_clips < clips")
         if not (1 <= self.every and 1 <= self.steps and 1 <= self.batch and self.lr > 0):
             raise StudioError("every, steps and batch must be >= 1 and lr > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadTrainSettings(NetTrainSettings):
+    """The defaults made the bundled model's heads (9-11 min on the 2-core CPU). Chosen for version 2's decoder,
+    where a 24-clip, 96-wide head scored 0.76 LU on validation curves against this setting's 0.65, and guided
+    slightly worse on dev clips; on version 2.1's decoder this setting scores 1.23 LU."""
 
 
 def collect_latents(model: Any, clip_dir: Path, n: int, seed: int, every: int) -> list[list[torch.Tensor]]:
@@ -117,10 +122,11 @@ def evaluate_head(
     return {"block_db": float(torch.cat(db).mean()), "curve_lu": float(torch.cat(lu).mean())}
 
 
-def _crops(
+def random_windows(
     zs: list[torch.Tensor], ys: list[torch.Tensor], n: int, length: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of ``n`` random windows of ``length`` latent frames (the head is convolutional)."""
+    """A batch of ``n`` random windows of ``length`` frames of inputs and labels (the nets are
+    convolutional), cut to the shortest."""
     bz, by = [], []
     for i in rng.integers(0, len(zs), n):
         z, y = zs[int(i)], ys[int(i)]
@@ -169,7 +175,7 @@ def train_head(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, settings.lr, total_steps=settings.steps, pct_start=0.1)
     before = evaluate_head(head, zv, yv)
     for step in range(1, settings.steps + 1):
-        bz, by = _crops(zt, yt, settings.batch, CROP_FRAMES, rng)
+        bz, by = random_windows(zt, yt, settings.batch, CROP_FRAMES, rng)
         loss = torch.nn.functional.huber_loss(head(bz), by, delta=3.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()

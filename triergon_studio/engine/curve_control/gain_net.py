@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from triergon_studio.engine.curve_control.net_files import check_latent_match, folder_file, load_net, save_net
+from triergon_studio.engine.curve_control.net_files import load_net, net_for_model, save_net
 from triergon_studio.errors import ModelError
 
 GAIN_NET_FILE = "gain_directions.safetensors"
@@ -156,10 +156,7 @@ def load_gain_net(path: str | Path) -> GainDirectionNet:
 
 
 def gain_net_for_model(model: object) -> GainDirectionNet | None:
-    """The net in the model's folder when it exists and matches the model's latent; None otherwise."""
-    p = folder_file(model, GAIN_NET_FILE)
-    if p is None:
-        return None
-    net = load_gain_net(p)
-    check_latent_match(net.cfg, model, "gain direction net", p)
+    """The gain direction net in the model's folder when it exists and matches the model's latent; None otherwise."""
+    net = net_for_model(model, GAIN_NET_FILE, load_gain_net, "gain direction net")
+    assert net is None or isinstance(net, GainDirectionNet)
     return net

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ
 from triergon_studio.engine.curve_control.loudness_torch import k_weight
-from triergon_studio.engine.curve_control.net_files import check_latent_match, folder_file, load_net, save_net
+from triergon_studio.engine.curve_control.net_files import load_net, net_for_model, save_net
 from triergon_studio.errors import ModelError
 
 HEAD_FILE = "loudness_head.safetensors"
@@ -130,10 +130,7 @@ def load_head(path: str | Path) -> LatentLoudnessHead:
 
 
 def head_for_model(model: object) -> LatentLoudnessHead | None:
-    """The head in the model's folder when it exists and matches the model's latent; None otherwise."""
-    p = folder_file(model, HEAD_FILE)
-    if p is None:
-        return None
-    head = load_head(p)
-    check_latent_match(head.cfg, model, "loudness head", p)
-    return head
+    """The loudness head in the model's folder when it exists and matches the model's latent; None otherwise."""
+    net = net_for_model(model, HEAD_FILE, load_head, "loudness head")
+    assert net is None or isinstance(net, LatentLoudnessHead)
+    return net

@@ -98,3 +98,14 @@ def check_latent_match(cfg: LatentSpec, model: object, what: str, path: Path) ->
             f"{want[0]}, {want[1]}, {want[2]} Hz",
             path,
         )
+
+
+def net_for_model(model: object, name: str, load: Callable[[Path], Any], what: str) -> Any:
+    """The net file ``name`` in the model's folder, read by ``load``, when it is there; refused when it was
+    made for another latent; None when the folder has none."""
+    p = folder_file(model, name)
+    if p is None:
+        return None
+    net = load(p)
+    check_latent_match(net.cfg, model, what, p)
+    return net
