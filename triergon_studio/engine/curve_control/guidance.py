@@ -105,7 +105,8 @@ class GuideSettings:
     # guide through the model folder's latent loudness head when it has one (see ``_head_steps``)
     head: bool = True
     # where passes move the latent only along its left and right gain directions (the latent change a
-    # smooth gain on that channel makes, found by encoding the decoded audio; ``_gain_directions``):
+    # smooth gain on that channel makes, from the folder's gain direction net or by encoding the decoded
+    # audio; ``_gain_directions``):
     # "off", "final" (the passes on the result) or "all"
     gain: str = "off"
     # gain mode takes its directions from the model folder's gain direction net when it has one

@@ -148,6 +148,9 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
             model.downsampling_ratio,
             model.info.sample_rate,
         )
+    # the nets load on the CPU; guidance runs where the model's latents are
+    head = head.to(model.device) if head is not None else None
+    gain_net = gain_net.to(model.device) if gain_net is not None else None
     return TakeGuide(
         model,
         np.asarray(inputs.curves, dtype=np.float32),
