@@ -4,7 +4,9 @@ the curve grid, the directions found through the encoder, both paths, and the us
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,6 +43,19 @@ class ToyEncoder:
         rms = (x.pow(2).mean(-1) / carrier.pow(2).mean(-1)).sqrt()  # the envelope level per block
         pre = torch.log(torch.expm1((rms / 0.05).clamp_min(1e-6))) + 2.0  # softplus^-1, plus the offset
         return torch.einsum("co,bot->bct", self.pinv, pre)
+
+
+def _toy_guide(
+    dec: ToyDecoder, curve: np.ndarray, frames: int, settings: GuideSettings, steps: int = 12, **kw: Any
+) -> CurveGuide:
+    """A guide for the toy decoder's one chunk of ``frames`` latent frames, following ``curve``."""
+    return CurveGuide(dec, target_for_chunk(curve, 0.0, frames, RATIO, SR), SR, RATIO, steps, settings, **kw)
+
+
+def _last_step(guide: CurveGuide, z: torch.Tensor, steps: int = 12) -> torch.Tensor:
+    """The guide's work after the sampler's last step, from the clean latent ``z``."""
+    with torch.inference_mode():
+        return guide_step(SamplerStep(steps, steps, z.clone(), z.clone(), 0.0), guide)
 
 
 def test_gain_interpolation_maps_curve_gains_onto_latent_frames() -> None:
@@ -96,20 +111,10 @@ def test_gain_mode_follows_the_curve_along_gain_directions_only(path: str) -> No
     extra = {"guide_budget": 6, "guide_final": 1.0, "guide_gain": 2}
     settings = GuideSettings.from_extra(extra, head=path == "head")
     head = _toy_head(dec, frames) if path == "head" else None
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(target, 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        12,
-        settings,
-        head=head,
-        encode=ToyEncoder(dec),
-    )
+    guide = _toy_guide(dec, target, frames, settings, head=head, encode=ToyEncoder(dec))
     z = torch.full((1, C, frames), 0.5)
     before = _adherence(dec, z, target)
-    with torch.inference_mode():
-        x = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), guide)
+    x = _last_step(guide, z)
     after = _adherence(dec, x, target)
     assert after < 0.6 * before, (before, after)
     assert guide.passes_used == 6 and min(guide.losses) < guide.losses[0]
@@ -118,34 +123,17 @@ def test_gain_mode_follows_the_curve_along_gain_directions_only(path: str) -> No
     # the same budget on the free latent sets each latent frame's level on its own: a flutter inside the
     # curve frames that no 6 Hz gain curve makes (the toy's level depends on the gain span alone, so the
     # free change stays in it)
-    free = CurveGuide(
-        dec,
-        guide.target,
-        SR,
-        RATIO,
-        12,
-        GuideSettings.from_extra({**extra, "guide_gain": 0}, head=path == "head"),
-        head=head,
-    )
-    with torch.inference_mode():
-        y = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), free)
+    free_settings = GuideSettings.from_extra({**extra, "guide_gain": 0}, head=path == "head")
+    y = _last_step(_toy_guide(dec, target, frames, free_settings, head=head), z)
     assert _gain_residuals(guide, z, y)[1] > 0.05
 
 
 def test_gain_mode_without_an_encoder_is_refused_in_one_line() -> None:
     frames = 22
     dec = ToyDecoder(frames)
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(_target(frames), 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        4,
-        GuideSettings(gain="all", final=1.0),
-    )
-    z = torch.zeros(1, C, frames)
-    with pytest.raises(ModelError, match="encoder") as err, torch.inference_mode():
-        guide_step(SamplerStep(4, 4, z.clone(), z.clone(), 0.0), guide)
+    guide = _toy_guide(dec, _target(frames), frames, GuideSettings(gain="all", final=1.0), steps=4)
+    with pytest.raises(ModelError, match="encoder") as err:
+        _last_step(guide, torch.zeros(1, C, frames), steps=4)
     assert "\n" not in str(err.value)
 
 

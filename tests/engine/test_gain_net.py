@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.engine.test_curve_guidance import RATIO, SR, C, ToyDecoder, _adherence, _target
-from tests.engine.test_gain_guidance import ToyEncoder, _gain_residuals
+from tests.engine.test_gain_guidance import ToyEncoder, _gain_residuals, _last_step, _toy_guide
 from triergon_studio.engine.curve_control.gain_net import (
     GAIN_NET_FILE,
     GainDirectionNet,
@@ -23,13 +23,9 @@ from triergon_studio.engine.curve_control.gain_net import (
     save_gain_net,
 )
 from triergon_studio.engine.curve_control.guidance import (
-    CurveGuide,
     GuideSettings,
     encoded_gain_directions,
-    target_for_chunk,
 )
-from triergon_studio.engine.curve_control.hooks import guide_step
-from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
 
@@ -97,36 +93,18 @@ def test_a_trained_net_guides_along_gain_directions_without_the_encoder() -> Non
         raise AssertionError("the net's directions need no encode")
 
     settings = GuideSettings.from_extra({"guide_budget": 6, "guide_final": 1.0, "guide_gain": 2})
-    guide = CurveGuide(
-        dec,
-        target_for_chunk(target, 0.0, frames, RATIO, SR),
-        SR,
-        RATIO,
-        12,
-        settings,
-        encode=raising_encode,
-        gain_net=net,
-    )
+    guide = _toy_guide(dec, target, frames, settings, encode=raising_encode, gain_net=net)
     z = torch.full((1, C, frames), 0.5)
     base = _adherence(dec, z, target)
-    with torch.inference_mode():
-        x = guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), guide)
+    x = _last_step(guide, z)
     assert _adherence(dec, x, target) < 0.6 * base
     outside, off_grid = _gain_residuals(guide, z, x)  # the change lies in the net's directions
     assert outside < 1e-3 and off_grid < 1e-3, (outside, off_grid)
     # guide_gain_net=0 goes back to the encoder, which this guide refuses
-    off = CurveGuide(
-        dec,
-        guide.target,
-        SR,
-        RATIO,
-        12,
-        GuideSettings.from_extra({"guide_gain": 2, "guide_final": 1.0, "guide_gain_net": 0}),
-        encode=raising_encode,
-        gain_net=net,
-    )
-    with pytest.raises(AssertionError, match="no encode"), torch.inference_mode():
-        guide_step(SamplerStep(12, 12, z.clone(), z.clone(), 0.0), off)
+    no_net = GuideSettings.from_extra({"guide_gain": 2, "guide_final": 1.0, "guide_gain_net": 0})
+    off = _toy_guide(dec, target, frames, no_net, encode=raising_encode, gain_net=net)
+    with pytest.raises(AssertionError, match="no encode"):
+        _last_step(off, z)
 
 
 def test_the_net_file_round_trips_and_bad_files_are_one_line(tmp_path: Path) -> None:
