@@ -163,3 +163,38 @@ def test_stepwise_decode_gives_the_same_samples_and_moves(ae: SpectralAE) -> Non
         whole = ae.decode(z)
     assert torch.equal(stepped, whole)
     assert len(fractions) >= 5 and fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_a_coherent_side_starts_as_the_free_decoder_and_pans_a_source() -> None:
+    """``side="coherent"``: a free decoder's weights decode exactly as before (the pan starts at zero); a pan
+    makes the side a copy of the mid's phase, so one channel is louder, which a free side's own phase cannot
+    do on average (bundle v2.1 lost the L/R balance that way)."""
+    torch.manual_seed(5)
+    free = build_autoencoder(small_cfg()).eval()
+    cfg = small_cfg()
+    cfg.side = "coherent"
+    coherent = build_autoencoder(cfg).eval()
+    missing, unexpected = coherent.load_state_dict(free.state_dict(), strict=False)
+    assert sorted(missing) == ["decoder.pan.bias", "decoder.pan.weight"] and not unexpected
+    z = torch.randn(1, 8, 6)
+    bins = cfg.n_fft // 2 + 1
+    with torch.no_grad():
+        torch.testing.assert_close(coherent.decode(z), free.decode(z))
+        rows = slice(2 * bins, 3 * bins)  # silence the free side: what is left of the side is the pan
+        for m in (free, coherent):
+            m.decoder.head.weight[rows] = 0.0
+            m.decoder.head.bias[rows] = -30.0
+        assert coherent.decoder.pan is not None
+        coherent.decoder.pan.bias.fill_(math.atanh(0.5))  # S = M / 2: L = 1.5 M, R = 0.5 M
+        y = coherent.decode(z)
+    ratio_db = 10 * math.log10(float(y[:, 0].pow(2).mean()) / float(y[:, 1].pow(2).mean()))
+    assert ratio_db == pytest.approx(20 * math.log10(3.0), abs=0.05)
+
+
+def test_a_coherent_side_is_refused_for_the_oobleck_vae() -> None:
+    with pytest.raises(ModelError, match="side"):
+        VAEConfig(kind="oobleck", side="coherent").validate()
+    cfg = small_cfg()
+    cfg.side = "stereo"  # type: ignore[assignment]
+    with pytest.raises(ModelError, match="side"):
+        cfg.validate()

@@ -113,6 +113,46 @@ def test_conform_rows_judge_the_conformed_audio(monkeypatch: pytest.MonkeyPatch)
     assert rows["none"]["class_acc"] == 0.0 and rows["none+conform"]["class_acc"] == 1.0
 
 
+def test_mono_floor_is_half_the_balance_where_both_channels_are_audible() -> None:
+    from triergon_studio.training.eval.report import curve_mae, mono_floor
+
+    t = np.array([[-20.0, -30.0, -70.0, -70.0], [-26.0, -30.0, -40.0, -70.0]])
+    # frame 0: 3 LU each side; frame 1: 0; frame 2: only R audible, matched; frame 3: silent, not counted
+    assert mono_floor(t) == pytest.approx(np.mean([(3 + 0) / 2, (3 + 0 + 0) / 3]))
+    # no take with equal L and R does better (a brute-force search over levels per frame)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        level = rng.uniform(-80, -10, 4)
+        e = curve_mae(t, np.stack([level, level]))
+        assert e is not None and float(np.nanmean(e)) >= mono_floor(t) - 1e-9
+    assert mono_floor(np.full((2, 3), -70.0)) is None
+
+
+class _IdentityCodec:
+    """An encoder and decoder that give the audio back (as [B, 2, N])."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+
+def test_adherence_floors_measure_the_set_and_the_autoencoder() -> None:
+    from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.training.eval.curve_methods import adherence_floors
+
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal((3 * 44100, 2)) * np.array([0.1, 0.02])).astype(np.float32)  # L 14 dB up
+    curves = np.asarray(channel_curves(audio, 44100))
+    clip = SimpleNamespace(gt_audio=audio, gt_curves=curves)
+    out = adherence_floors(_IdentityCodec(), [clip])
+    assert out["autoencoder_lu"] == pytest.approx(0.0, abs=0.01)  # a perfect codec
+    assert out["mono_lu"] == pytest.approx(np.mean(np.abs(curves[0] - curves[1])) / 2, abs=0.05)
+    assert out["mono_lu"] > 6
+    assert adherence_floors(object(), [clip])["autoencoder_lu"] is None
+
+
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(StudioError, match="unknown method"):
         evaluate_methods(None, [], ("bogus",), {})
@@ -153,3 +193,6 @@ def test_eval_methods_cli_on_tiny_model(tmp_path: Path) -> None:
     assert {"frame/off/motion", "nolufs/guide/motion"} <= set(ratios)
     assert all(np.isfinite(r) and r >= 0 for r in ratios.values())
     assert "generated from motion curves" in p.stdout
+    floors = json.loads(out.read_text())["floors"]
+    assert floors["mono_lu"] >= 0 and np.isfinite(floors["autoencoder_lu"])
+    assert "Floors of raw adherence" in p.stdout

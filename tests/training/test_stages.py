@@ -67,6 +67,31 @@ def test_vae_decoder_only_run_keeps_the_latents_and_trains_with_the_discriminato
     assert all(np.isfinite(r["adv_d"]) and np.isfinite(r["adv_g"]) for r in rows)
 
 
+def test_vae_anchored_run_trains_the_encoder_near_its_init_and_keeps_the_latent_scale(tmp_path: Path) -> None:
+    small = {"batch_size": 2, "crop_seconds": 0.25, "segment_seconds": 0.5, "pool_size": 6}
+    base = run_stage(_cfg("vae", tmp_path / "a", steps=4, **small))
+    with pytest.raises(StudioError, match="anchor_weight"):
+        run_stage(_cfg("vae", tmp_path / "b", steps=2, anchor_weight=1.0, **small))
+    with pytest.raises(StudioError, match="anchor_weight"):
+        both = {"anchor_weight": 1.0, "freeze_encoder": True, "init": [base["weights"]]}
+        run_stage(_cfg("vae", tmp_path / "c", steps=2, **both, **small))
+    drift, moved = {}, {}
+    a = load_file(base["weights"])
+    enc = [k for k in a if k.startswith("vae.encoder.")]
+    # both keep the latent scale (export does not re-normalise); only the pull of the anchor differs
+    for w in (1e-9, 100.0):
+        cfg = _cfg(
+            "vae", tmp_path / f"w{w:g}", steps=6, lr=3e-3, anchor_weight=w, init=[base["weights"]], **small
+        )
+        b = load_file(run_stage(cfg)["weights"])
+        moved[w] = sum(float((b[k] - a[k]).pow(2).sum()) for k in enc)
+        anchors = [r["anchor"] for r in read_log(Path(cfg.out_dir))]  # mean squared latent change
+        assert all(np.isfinite(anchors)) and anchors[0] == 0.0
+        drift[w] = float(np.mean(anchors[-3:]))
+    assert moved[100.0] > 0  # the encoder trains
+    assert 0 < drift[100.0] < 0.5 * drift[1e-9], drift
+
+
 def test_encoder_stage_aligns_audio_and_video_to_text(tmp_path: Path) -> None:
     cfg = _cfg("encoders", tmp_path, steps=20)
     run_stage(cfg)

@@ -46,6 +46,10 @@ class VAEConfig:
     hop_length: int = 256
     enc_blocks: int = 2
     dec_blocks: int = 4
+    # "stft" only: how the decoder makes the side (L-R) spectrum. "free": its own magnitude and phase, which a
+    # short run leaves incoherent with the mid, so L and R come out equally loud (bundle v2.1: decoded |L-R|
+    # 0.5 dB against 6.7 dB in the input); "coherent": a per-bin pan of the mid spectrum plus that free residual
+    side: Literal["free", "coherent"] = "free"
 
     @property
     def downsampling_ratio(self) -> int:
@@ -55,7 +59,9 @@ class VAEConfig:
         """Values per audio sample in the decoder's widest activation (for memory estimates)."""
         if self.kind == "stft":  # frame features and the head's spectra per hop, or the iSTFT's overlap-add
             bins = self.n_fft // 2 + 1
-            per_frame = 2 * self.io_channels * bins + 3 * self.channels
+            per_frame = (
+                2 * self.io_channels * bins + 3 * self.channels + (bins if self.side == "coherent" else 0)
+            )
             return max(
                 2.0 * self.io_channels, per_frame / self.hop_length, 2.0 * self.n_fft / self.hop_length
             )
@@ -66,6 +72,10 @@ class VAEConfig:
         return max(levels)
 
     def validate(self) -> None:
+        if self.side not in ("free", "coherent") or (self.side != "free" and self.kind != "stft"):
+            raise ModelError(
+                f"VAE config: side must be 'free' or, for kind 'stft', 'coherent'; got {self.side!r}"
+            )
         if self.kind == "stft":
             if len(self.strides) != 1 or self.strides[0] < 2 or self.strides[0] % 2:
                 raise ModelError(f"VAE config: an stft autoencoder takes one even stride, got {self.strides}")

@@ -105,6 +105,9 @@ class VAEStageConfig(RunConfig):
     disc_ffts: list[int] = field(default_factory=lambda: [1024])  # one STFT discriminator per FFT size
     # train the decoder only: the latents (and so a DiT trained on them) stay exactly as they were
     freeze_encoder: bool = False
+    # > 0: the encoder trains too, held near the init encoder's latents by this weight on their mean squared
+    # difference (so a DiT trained on them stays close to valid), and export keeps their scale as it is
+    anchor_weight: float = 0.0
 
 
 @dataclass

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from triergon_studio.core.constants import LUFS_FLOOR
+from triergon_studio.engine.models.vae import vae_sample
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
 from triergon_studio.training.config import (
@@ -221,6 +223,13 @@ class VAEModule(nn.Module):
         self.vae, self.cfg = vae, cfg
         self.disc = [disc]  # a list keeps the discriminator out of this module's parameters
         self.last_fake: Tensor | None = None
+        # the init autoencoder, frozen, for ``anchor_weight`` (a list keeps it out of the trained parameters)
+        self.anchor: list[LatentAutoencoder] = []
+        if cfg.anchor_weight > 0:
+            ref = copy.deepcopy(vae).eval()
+            for p in ref.parameters():
+                p.requires_grad_(False)
+            self.anchor = [ref]
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         x = batch["audio"]
@@ -228,12 +237,18 @@ class VAEModule(nn.Module):
             with torch.no_grad():
                 z = self.vae.encode_moments(x)[0]
             kl = z.new_zeros(())
-        elif self.cfg.sample_latents:
-            z, kl = self.vae.encode_with_kl(x)
-        else:  # a deterministic autoencoder: short runs collapse when the decoder only sees noisy samples
+        else:
             mean, scale = self.vae.encode_moments(x)
-            z = mean
-            kl = (mean * mean).sum(1).mean()
+            if self.cfg.sample_latents:
+                z, kl = vae_sample(mean, scale)
+            else:  # a deterministic autoencoder: short runs collapse when the decoder only sees noisy samples
+                z = mean
+                kl = (mean * mean).sum(1).mean()
+        anchor = z.new_zeros(())
+        if self.anchor:  # on the posterior mean: the latent a DiT was trained on
+            with torch.no_grad():
+                ref = self.anchor[0].encode_moments(x)[0]
+            anchor = (mean - ref).pow(2).mean()
         y = self.vae.decode(z, x.shape[-1])
         ffts = tuple(self.cfg.stft_ffts)
         mr = losses.multi_resolution_stft(y, x, ffts) if self.cfg.stft_weight > 0 else y.new_zeros(())
@@ -244,8 +259,10 @@ class VAEModule(nn.Module):
             + self.cfg.stereo_weight * ms
             + self.cfg.kl_weight * kl
             + self.cfg.envelope_weight * env
+            + self.cfg.anchor_weight * anchor
         )
         metrics = {
+            "anchor": float(anchor.detach()),
             "mrstft": float(mr.detach()),
             "midside": float(ms.detach()),
             "kl": float(kl.detach()),
@@ -301,8 +318,12 @@ class VAEStage(Stage):
 
     def __init__(self, cfg: VAEStageConfig, dist: Dist) -> None:
         ffts = list(cfg.disc_ffts)  # checked before any model is built
-        if cfg.freeze_encoder and not cfg.init:
-            raise StudioError("freeze_encoder needs the autoencoder's weights in init", None)
+        if (cfg.freeze_encoder or cfg.anchor_weight > 0) and not cfg.init:
+            raise StudioError("freeze_encoder and anchor_weight need the autoencoder's weights in init", None)
+        if cfg.freeze_encoder and cfg.anchor_weight > 0:
+            raise StudioError(
+                "anchor_weight holds a trained encoder near its init: not with freeze_encoder", None
+            )
         if cfg.adversarial and (not ffts or any(n < 64 or n & (n - 1) for n in ffts)):
             raise StudioError(f"disc_ffts must be powers of two >= 64, got {ffts}", None)
         super().__init__(cfg, dist)
@@ -358,7 +379,8 @@ class VAEStage(Stage):
         so the DiT sees roughly zero-mean, unit-variance latents (the samplers assume sigma_data = 1)."""
         vae = self.module.vae
         vae.eval()
-        if self.cfg.freeze_encoder:  # the latents are the given ones: folding a new scale would move them
+        if self.cfg.freeze_encoder or self.cfg.anchor_weight > 0:
+            # the latents are (held near) the given ones: folding a new scale would move them
             return super().export(None)
         rng = np.random.default_rng([self.cfg.seed, 0x5CA1E])
         zs = [vae.encode(self.next_batch(rng)["audio"]) for _ in range(max(1, 64 // self.cfg.batch_size))]

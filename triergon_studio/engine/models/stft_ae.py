@@ -7,7 +7,11 @@ at the STFT frame rate (hop 256: 172 frames/s) or the latent rate (21.5 frames/s
 one inverse STFT, so a training step costs a fraction of the Oobleck one and the loss sees the spectrum
 directly.
 
-Stereo is coded as mid/side: a centred source (S = 0) decodes to identical, phase-coherent channels.
+Stereo is coded as mid/side: a centred source (S = 0) decodes to identical, phase-coherent channels. A panned
+source has a side spectrum in phase with its mid (S = g M, g = (a - b) / (a + b) for L = a s, R = b s). With
+``side="free"`` the head predicts the side's phase on its own; bundle v2.1 learnt one uncorrelated with the
+mid (corr(M, S) about 0 against 0.4-0.8 in its input), so both channels came out equally loud. With
+``side="coherent"`` the side is ``tanh(pan) * M`` plus that free part, so a pan is one number per bin.
 """
 
 from __future__ import annotations
@@ -102,6 +106,12 @@ class SpectralDecoder(nn.Module):
         self.frame_blocks = nn.Sequential(*[ConvNeXtBlock(width) for _ in range(cfg.dec_blocks)])
         self.out_norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, cfg.io_channels * 2 * self.bins)
+        # zero at the start: a coherent decoder made from a free one decodes exactly as it did
+        self.pan: nn.Linear | None = None
+        if cfg.side == "coherent":
+            self.pan = nn.Linear(width, self.bins)
+            nn.init.zeros_(self.pan.weight)
+            nn.init.zeros_(self.pan.bias)
 
     def forward(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, 2, T * hop * stride]."""
@@ -120,19 +130,27 @@ class SpectralDecoder(nn.Module):
             (self.latent_blocks, block),
             (self.up, 2.0 * s * w * w),
             *[(b, s * block) for b in self.frame_blocks],
-            (self._synthesise, float(s * w * self.head.out_features)),
+            (
+                self._synthesise,
+                float(s * w * (self.head.out_features + (self.bins if self.pan is not None else 0))),
+            ),
         ]
 
     def _synthesise(self, x: Tensor) -> Tensor:
         """Frame features -> the head's mid/side spectra -> inverse STFT -> left/right."""
         out_dtype = x.dtype
         x = F.pad(x, (0, 1), mode="replicate")  # centred iSTFT of F frames gives (F - 1) * hop samples
-        y = self.head(self.out_norm(x.transpose(1, 2)))  # [B, F, C * 2 * bins]
+        h = self.out_norm(x.transpose(1, 2))
+        y = self.head(h)  # [B, F, C * 2 * bins]
         b, frames = y.shape[0], y.shape[1]
         y = y.view(b, frames, self.channels, 2, self.bins).permute(0, 2, 3, 4, 1).float()
         mag = torch.exp(y[:, :, 0].clamp(max=MAX_LOG_MAG))
         phase = y[:, :, 1]
-        spec = torch.polar(mag, phase).reshape(b * self.channels, self.bins, frames)
+        spec = torch.polar(mag, phase)  # [B, 2 (mid, side), bins, F]
+        if self.pan is not None:
+            pan = torch.tanh(self.pan(h).float()).transpose(1, 2)  # [B, bins, F]
+            spec = torch.stack([spec[:, 0], spec[:, 1] + pan * spec[:, 0]], dim=1)
+        spec = spec.reshape(b * self.channels, self.bins, frames)
         n = (frames - 1) * self.hop
         wave = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=n)
         mid, side = wave.view(b, self.channels, n).unbind(1)

@@ -204,6 +204,31 @@ def evaluate_methods(
     return report
 
 
+def adherence_floors(model: Any, clips: list[Any]) -> dict[str, Any]:
+    """What raw adherence the set and the model's autoencoder allow: ``mono_lu``, the least error of a take
+    whose L and R are equally loud (``report.mono_floor``), and ``autoencoder_lu``, the ground-truth audio
+    through the model's own encoder and decoder (None for a model without an encoder). Guidance moves the
+    latent, so it cannot do better than the decoder can make; a decoder that drops the L/R balance sits at the
+    mono floor."""
+    import torch
+
+    from triergon_studio.training.eval.report import mono_floor
+
+    mono = [mono_floor(c.gt_curves) for c in clips]
+    out: dict[str, Any] = {"mono_lu": round(float(np.mean([e for e in mono if e is not None])), 3)}
+    encode = getattr(model, "encode", None)
+    if not callable(encode):
+        out["autoencoder_lu"] = None
+        return out
+    errs = []
+    for c in clips:
+        x = torch.from_numpy(np.ascontiguousarray(c.gt_audio.T, dtype=np.float32))[None]
+        y = model.decode(encode(x))[0].float().cpu().numpy().T[: len(c.gt_audio)]
+        errs.append(_mae(y, c.gt_curves))
+    out["autoencoder_lu"] = round(float(np.nanmean([e for e in errs if e is not None])), 3)
+    return out
+
+
 # audio generated from predicted curves: the bundled model on its own loudness input, and a model without one
 # steered by guidance (how a text-to-audio model becomes video-to-audio)
 GENERATE_FROM_CURVES = (("frame", "off"), ("nolufs", "guide"))
@@ -307,6 +332,13 @@ def methods_markdown(report: dict[str, Any]) -> str:
                 f"| {v} | {m} | {r['raw_lu']:.2f} | {r['conform_lu']:.2f} | {r['av_align_ratio']:.2f} | "
                 f"{acc} | {tr} |"
             )
+    if "floors" in report:
+        fl = report["floors"]
+        lines += [
+            "",
+            f"Floors of raw adherence on these clips: a take with L and R equally loud {fl['mono_lu']} LU; "
+            f"the ground truth through the model's autoencoder {fl['autoencoder_lu']} LU",
+        ]
     if "motion" in report:
         mv = report["motion"]
         lines += [
@@ -371,6 +403,7 @@ def run_methods_eval(
         report = evaluate_methods(
             model, clips, tuple(methods), models, classifier=classifier, steps=steps, extra=extra, log=log
         )
+        report["floors"] = adherence_floors(model, clips)
         if motion:
             report["motion"] = motion_vs_t_lufs(model, clips, models, steps=steps, extra=extra, log=log)
     report["not_measured"] = missing | (

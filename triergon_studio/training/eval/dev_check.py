@@ -1,7 +1,8 @@
 """Where a bundle's limits come from, measured on fresh corpus clips (a dev seed, never the held-out set):
 
-- the VAE alone: the evaluation classifier's accuracy on the VAE's reconstructions against the originals, and
-  the mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB;
+- the VAE alone: the evaluation classifier's accuracy on the VAE's reconstructions against the originals, the
+  mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB, and how well they
+  keep the left/right balance (``stereo_balance``: per 2048-sample block, L minus R level in dB);
 - T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
 
     python -m triergon_studio.training.eval.dev_check model_weights/compact [--vae-weights RUN/weights.safetensors]
@@ -44,6 +45,40 @@ def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
     return float((shape(a) - shape(b)).abs().mean())
 
 
+BALANCE_BLOCK = 2048  # samples (the compact latent's frame)
+BALANCE_AUDIBLE_DB = -50.0  # blocks quieter than this (mean square of the two channels, dB) are left out
+
+
+def block_balance(audio: np.ndarray, block: int = BALANCE_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """``[N, 2]`` audio -> per block (L minus R level in dB, mean level of the two in dB)."""
+    n = audio.shape[0] // block * block
+    e = (audio[:n].reshape(-1, block, 2).astype(np.float64) ** 2).mean(1) + 1e-12
+    return 10 * np.log10(e[:, 0] / e[:, 1]), 10 * np.log10(e.mean(1))
+
+
+def stereo_balance(originals: list[np.ndarray], recons: list[np.ndarray]) -> dict[str, float]:
+    """How an autoencoder keeps the L/R balance: mean |L - R| of the originals and of the reconstructions, the
+    mean error of the reconstructions' L - R, and the correlation of the two (audible blocks only). A decoder
+    that makes both channels equally loud scores |L - R| near 0 and a correlation near 0."""
+    gt, rec = [], []
+    for a, b in zip(originals, recons, strict=True):
+        bg, level = block_balance(a)
+        br, _ = block_balance(b)
+        k = min(len(bg), len(br))
+        sel = level[:k] > BALANCE_AUDIBLE_DB
+        gt.append(bg[:k][sel])
+        rec.append(br[:k][sel])
+    g, r = np.concatenate(gt), np.concatenate(rec)
+    corr = float(np.corrcoef(g, r)[0, 1]) if len(g) > 1 and g.std() > 0 and r.std() > 0 else 0.0
+    return {
+        "blocks": int(len(g)),
+        "original_abs_lr_db": round(float(np.abs(g).mean()), 2),
+        "reconstruction_abs_lr_db": round(float(np.abs(r).mean()), 2),
+        "lr_error_db": round(float(np.abs(g - r).mean()), 2),
+        "lr_correlation": round(corr, 3),
+    }
+
+
 def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
     import torch
     import torchaudio
@@ -78,6 +113,7 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
         "classifier_acc_original": round(acc_orig, 4),
         "classifier_acc_vae_reconstruction": round(acc_recon, 4),
         "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2),
+        "stereo_balance": stereo_balance(originals, recons),
     }
     if lufs_err:
         out["t_lufs_mae_lu"] = round(float(np.mean(lufs_err)), 2)
@@ -131,6 +167,23 @@ def put_stage_weights(model: Any, path: str, prefix: str, stage: str) -> None:
         raise StudioError(f"not a {stage} stage's weights (keys {prefix}*)", path)
     if model.load_state_dict(sd, strict=False).unexpected_keys:
         raise StudioError(f"the {stage} stage's weights do not fit this model", path)
+
+
+def use_vae_weights(model: Any, path: str) -> None:
+    """``put_stage_weights`` for a vae stage's weights; a decoder with a coherent side (``decoder.pan``) first
+    gets one, so a run of that kind can be measured in a bundle whose decoder has a free side."""
+    import dataclasses
+
+    from safetensors import safe_open
+
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+
+    with safe_open(path, "pt") as f:
+        coherent = "vae.decoder.pan.weight" in f.keys()
+    if coherent and model.cfg.vae.side != "coherent":
+        model.cfg.vae = dataclasses.replace(model.cfg.vae, side="coherent")
+        model.vae = build_autoencoder(model.cfg.vae).eval()
+    put_stage_weights(model, path, "vae.", "vae")
 
 
 def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model_dir(Path(args.model)).eval()
     if args.vae_weights:
         try:
-            put_stage_weights(model, args.vae_weights, "vae.", "vae")
+            use_vae_weights(model, args.vae_weights)
         except StudioError as exc:
             raise SystemExit(str(exc)) from None
     classifier, _ = load_classifier(Path(args.classifier))

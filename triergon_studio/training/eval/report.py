@@ -69,6 +69,17 @@ def curve_mae(target: np.ndarray, measured: np.ndarray) -> np.ndarray | None:
     return None if np.all(np.isnan(out)) else np.array(out)
 
 
+def mono_floor(target: np.ndarray) -> float | None:
+    """The least raw error (``curve_mae``, averaged over the channels) of any take whose left and right are
+    equally loud in every curve frame: where both targets are audible the best such level lies between them
+    and each channel is off by half their difference; where one is, it matches that one."""
+    t = np.asarray(target, dtype=np.float64)
+    aud = t > AUDIBLE
+    level = np.where(aud.all(0), t.mean(0), np.where(aud[0], t[0], t[1]))
+    e = curve_mae(t, np.stack([level, level]))
+    return None if e is None else float(np.nanmean(e))
+
+
 def load_clips(heldout_dir: Path, n: int) -> list[Clip]:
     import soundfile as sf
 
