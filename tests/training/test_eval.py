@@ -280,3 +280,52 @@ def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(
     perfect = dev_check(model, classifier, pool)
     assert perfect["classifier_acc_vae_reconstruction"] == perfect["classifier_acc_original"]
     assert perfect["vae_mel_shape_error_db"] == 0.0
+    bal = perfect["stereo_balance"]  # a perfect codec keeps the balance exactly
+    assert bal["lr_error_db"] == 0.0 and bal["reconstruction_abs_lr_db"] == bal["original_abs_lr_db"]
+
+    class Mono(Identity):  # both channels equally loud: no balance left, whatever the input's
+        def decode(self, z):  # type: ignore[no-untyped-def]
+            return z.mean(1, keepdim=True).expand_as(z)
+
+    model.vae = Mono()
+    mono = dev_check(model, classifier, pool)["stereo_balance"]
+    assert mono["reconstruction_abs_lr_db"] == 0.0 and mono["lr_error_db"] == mono["original_abs_lr_db"] > 0
+
+
+def test_dev_check_puts_a_coherent_side_decoder_into_a_free_side_model(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.dev_check import use_vae_weights
+
+    cfg = get_preset("tiny")
+    cfg.vae = dataclasses.replace(
+        cfg.vae,
+        kind="stft",
+        channels=16,
+        c_mults=[],
+        strides=[8],
+        latent_dim=cfg.vae.latent_dim,
+        n_fft=256,
+        hop_length=64,
+    )
+    model = build_model(cfg)
+    torch.manual_seed(0)
+    coherent = build_autoencoder(dataclasses.replace(cfg.vae, side="coherent"))
+    with torch.no_grad():
+        coherent.decoder.pan.bias.fill_(0.3)  # type: ignore[union-attr]
+    path = tmp_path / "vae.safetensors"
+    save_file({f"vae.{k}": v.contiguous() for k, v in coherent.state_dict().items()}, str(path))
+    use_vae_weights(model, str(path))
+    assert model.cfg.vae.side == "coherent" and model.vae.decoder.pan is not None
+    torch.testing.assert_close(model.vae.decoder.pan.bias, coherent.decoder.pan.bias)
+    bad = tmp_path / "dit.safetensors"
+    save_file({"dit.x": torch.zeros(1)}, str(bad))
+    with pytest.raises(StudioError, match="vae stage"):
+        use_vae_weights(model, str(bad))
