@@ -175,10 +175,13 @@ def test_a_coherent_side_starts_as_the_free_decoder_and_pans_a_source() -> None:
     cfg.side = "coherent"
     coherent = build_autoencoder(cfg).eval()
     missing, unexpected = coherent.load_state_dict(free.state_dict(), strict=False)
-    assert sorted(missing) == ["decoder.pan.bias", "decoder.pan.weight"] and not unexpected
+    pans = ["decoder.pan.bias", "decoder.pan.weight", "encoder.pan_in.bias", "encoder.pan_in.weight"]
+    assert sorted(missing) == pans and not unexpected
+    x = torch.randn(1, 2, 8192) * 0.1
     z = torch.randn(1, 8, 6)
     bins = cfg.n_fft // 2 + 1
     with torch.no_grad():
+        torch.testing.assert_close(coherent.encode(x), free.encode(x))
         torch.testing.assert_close(coherent.decode(z), free.decode(z))
         rows = slice(2 * bins, 3 * bins)  # silence the free side: what is left of the side is the pan
         for m in (free, coherent):
@@ -189,6 +192,23 @@ def test_a_coherent_side_starts_as_the_free_decoder_and_pans_a_source() -> None:
         y = coherent.decode(z)
     ratio_db = 10 * math.log10(float(y[:, 0].pow(2).mean()) / float(y[:, 1].pow(2).mean()))
     assert ratio_db == pytest.approx(20 * math.log10(3.0), abs=0.05)
+
+
+def test_only_a_coherent_encoder_can_tell_which_channel_is_louder() -> None:
+    """Swapping L and R flips the side's sign and keeps its magnitude: an encoder of log |M| and log |S| gives
+    the same latent for a source panned left and the same source panned right (why bundle v2.1's latents
+    carry no balance); the coherent encoder's balance input tells them apart."""
+    torch.manual_seed(6)
+    cfg = small_cfg()
+    cfg.side = "coherent"
+    free, coherent = build_autoencoder(small_cfg()).eval(), build_autoencoder(cfg).eval()
+    src = torch.randn(1, 1, 8192) * 0.1
+    left, right = torch.cat([src, 0.3 * src], 1), torch.cat([0.3 * src, src], 1)
+    with torch.no_grad():
+        torch.testing.assert_close(free.encode(left), free.encode(right))
+        assert coherent.encoder.pan_in is not None
+        coherent.encoder.pan_in.weight.normal_(0.0, 0.1)
+        assert float((coherent.encode(left) - coherent.encode(right)).abs().max()) > 1e-2
 
 
 def test_a_coherent_side_is_refused_for_the_oobleck_vae() -> None:

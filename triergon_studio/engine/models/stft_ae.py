@@ -11,7 +11,8 @@ Stereo is coded as mid/side: a centred source (S = 0) decodes to identical, phas
 source has a side spectrum in phase with its mid (S = g M, g = (a - b) / (a + b) for L = a s, R = b s). With
 ``side="free"`` the head predicts the side's phase on its own; bundle v2.1 learnt one uncorrelated with the
 mid (corr(M, S) about 0 against 0.4-0.8 in its input), so both channels came out equally loud. With
-``side="coherent"`` the side is ``tanh(pan) * M`` plus that free part, so a pan is one number per bin.
+``side="coherent"`` the side is ``tanh(pan) * M`` plus that free part, so a pan is one number per bin, and the
+encoder also sees each bin's balance (which channel is louder: the magnitudes of mid and side cannot tell).
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ class SpectralEncoder(nn.Module):
         self.down = nn.Conv1d(width, width, 2 * stride, stride=stride, padding=stride // 2)
         self.latent_blocks = nn.Sequential(ConvNeXtBlock(width), ChannelNorm(width))
         self.out = nn.Conv1d(width, 2 * cfg.latent_dim, 3, padding=1)
+        # log magnitudes of mid and side cannot say which channel is louder (|S| is the same either way);
+        # the per-bin balance (|L|^2 - |R|^2) / (|L|^2 + |R|^2) can. Zero at the start, like the decoder's pan.
+        self.pan_in: nn.Conv1d | None = None
+        if cfg.side == "coherent":
+            self.pan_in = nn.Conv1d(bins, width, 3, padding=1)
+            nn.init.zeros_(self.pan_in.weight)
+            nn.init.zeros_(self.pan_in.bias)
 
     def forward(self, audio: Tensor) -> Tensor:
         """[B, 2, N] (N a multiple of hop * stride) -> [B, 2 * latent_dim, N / (hop * stride)]."""
@@ -85,8 +93,15 @@ class SpectralEncoder(nn.Module):
         spec = torch.stft(
             ms.float(), self.n_fft, self.hop, window=self.window, center=True, return_complex=True
         )
-        feats = torch.log(spec.abs()[..., : n // self.hop] + LOG_FLOOR)  # drop the centred extra frame
+        spec = spec[..., : n // self.hop]  # drop the centred extra frame
+        feats = torch.log(spec.abs() + LOG_FLOOR)
         x = self.inp(feats.reshape(b, c * feats.shape[1], -1).to(audio.dtype))
+        if self.pan_in is not None:
+            mid, side = spec.reshape(b, c, *spec.shape[1:]).unbind(1)
+            # L = M + S, R = M - S: |L|^2 - |R|^2 = 4 Re(M S*), |L|^2 + |R|^2 = 2 (|M|^2 + |S|^2)
+            power = mid.abs().square() + side.abs().square()
+            balance = 2 * (mid * side.conj()).real / (power + LOG_FLOOR**2)
+            x = x + self.pan_in(balance.to(audio.dtype))
         x = self.frame_blocks(self.inp_norm(x))
         return self.out(self.latent_blocks(self.down(x)))
 
