@@ -166,7 +166,8 @@ def test_stepwise_decode_gives_the_same_samples_and_moves(ae: SpectralAE) -> Non
 
 
 def test_a_coherent_side_starts_as_the_free_decoder_and_pans_a_source() -> None:
-    """``side="coherent"``: a free decoder's weights decode exactly as before (the pan starts at zero); a pan
+    """``side="coherent"``: a free decoder's weights decode exactly as before (the pan starts at zero) and encode
+    nearly as before (the balance input starts small); a pan
     makes the side a copy of the mid's phase, so one channel is louder, which a free side's own phase cannot
     do on average (bundle v2.1 lost the L/R balance that way)."""
     torch.manual_seed(5)
@@ -181,8 +182,12 @@ def test_a_coherent_side_starts_as_the_free_decoder_and_pans_a_source() -> None:
     z = torch.randn(1, 8, 6)
     bins = cfg.n_fft // 2 + 1
     with torch.no_grad():
-        torch.testing.assert_close(coherent.encode(x), free.encode(x))
         torch.testing.assert_close(coherent.decode(z), free.decode(z))
+        assert coherent.encoder.pan_in is not None  # small, not zero: see PAN_IN_INIT_SCALE
+        moved = coherent.encode(x) - free.encode(x)
+        assert 0 < float(moved.pow(2).mean()) < 0.05 * float(free.encode(x).pow(2).mean())
+        coherent.encoder.pan_in.weight.zero_()
+        torch.testing.assert_close(coherent.encode(x), free.encode(x))
         rows = slice(2 * bins, 3 * bins)  # silence the free side: what is left of the side is the pan
         for m in (free, coherent):
             m.decoder.head.weight[rows] = 0.0

@@ -27,6 +27,7 @@ from triergon_studio.engine.config import VAEConfig
 from triergon_studio.engine.models.vae import LatentAutoencoder
 
 LOG_FLOOR = 1e-5
+PAN_IN_INIT_SCALE = 0.1  # the encoder's balance input starts at a tenth of PyTorch's default conv init
 MAX_LOG_MAG = 6.0  # exp(6) ~ 400: far above any in-range spectrum bin, keeps early training finite
 
 
@@ -79,11 +80,14 @@ class SpectralEncoder(nn.Module):
         self.latent_blocks = nn.Sequential(ConvNeXtBlock(width), ChannelNorm(width))
         self.out = nn.Conv1d(width, 2 * cfg.latent_dim, 3, padding=1)
         # log magnitudes of mid and side cannot say which channel is louder (|S| is the same either way);
-        # the per-bin balance (|L|^2 - |R|^2) / (|L|^2 + |R|^2) can. Zero at the start, like the decoder's pan.
+        # the per-bin balance (|L|^2 - |R|^2) / (|L|^2 + |R|^2) can. Small at the start: with this and the
+        # decoder's pan both at zero, each one's gradient is proportional to the other's weights (a saddle; a
+        # run from v2.1 had learnt almost nothing after 250 steps)
         self.pan_in: nn.Conv1d | None = None
         if cfg.side == "coherent":
             self.pan_in = nn.Conv1d(bins, width, 3, padding=1)
-            nn.init.zeros_(self.pan_in.weight)
+            with torch.no_grad():
+                self.pan_in.weight.mul_(PAN_IN_INIT_SCALE)
             nn.init.zeros_(self.pan_in.bias)
 
     def forward(self, audio: Tensor) -> Tensor:
