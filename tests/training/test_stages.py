@@ -264,3 +264,21 @@ def test_multi_resolution_discriminator_weighs_each_resolution_alike() -> None:
     parts = [d(torch.randn(2, 2, 8192))[0].flatten(1).shape[1] for d in disc.discs]
     assert logits.shape == (2, sum(parts)) and len(feats) == 2 * len(disc.discs[0].layers)
     assert max(parts) / min(parts) < 1.2  # frames x bins / 4 barely depends on the FFT size
+
+
+def test_balance_loss_sees_the_balance_and_nothing_else() -> None:
+    from triergon_studio.training import losses
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 22050) * 0.1
+    assert float(losses.balance_loss(x, x)) == 0.0
+    assert float(losses.balance_loss(3.0 * x, x)) == pytest.approx(0.0, abs=1e-5)  # level alone: nothing
+    louder_left = x * torch.tensor([2.0, 1.0])[None, :, None]
+    assert float(losses.balance_loss(louder_left, x)) == pytest.approx(0.602, abs=0.01)  # 6.02 dB / 10
+    louder_right = x * torch.tensor([1.0, 2.0])[None, :, None]  # the same 6 dB on the other side: 12 dB off
+    assert float(losses.balance_loss(louder_right, louder_left)) == pytest.approx(1.204, abs=0.02)
+    silent = torch.zeros_like(x)  # no audible band in the target: nothing to match
+    assert float(losses.balance_loss(louder_left, silent)) == 0.0
+    pred = louder_left.clone().requires_grad_(True)
+    losses.balance_loss(pred, x).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and float(pred.grad.abs().sum()) > 0

@@ -108,6 +108,7 @@ class VAEStageConfig(RunConfig):
     # > 0: the encoder trains too, held near the init encoder's latents by this weight on their mean squared
     # difference (so a DiT trained on them stays close to valid), and export keeps their scale as it is
     anchor_weight: float = 0.0
+    balance_weight: float = 0.0  # the L/R balance term (``losses.balance_loss``)
 
 
 @dataclass

@@ -87,6 +87,29 @@ def multi_scale_mel(
     return total / len(scales)
 
 
+def balance_loss(
+    pred: Tensor, target: Tensor, n_fft: int = 2048, n_mels: int = 40, gate_db: float = -70.0
+) -> Tensor:
+    """L1 between the left-minus-right level (dB / 10) of the prediction and of the target, per mel band and
+    frame, over the bands where the target is audible (its two channels' mean power above ``gate_db``). The
+    per-channel terms see the balance only as a small part of each channel's error; this one sees nothing
+    else, so a decoder's pan learns from it in hundreds of steps rather than thousands."""
+    fb = _mel_bank(n_fft, n_mels, pred.device, pred.dtype)
+
+    def band_power(x: Tensor) -> Tensor:  # [B, 2, N] -> [B, 2, frames, mels]
+        b, c, n = x.shape
+        return (stft_mag(x.reshape(b * c, n), n_fft).square().transpose(-1, -2) @ fb).reshape(
+            b, c, -1, n_mels
+        )
+
+    p, t = band_power(pred), band_power(target)
+    eps = 1e-9
+    bal_p = torch.log10(p[:, 0] + eps) - torch.log10(p[:, 1] + eps)
+    bal_t = torch.log10(t[:, 0] + eps) - torch.log10(t[:, 1] + eps)
+    audible = (10 * torch.log10(t.mean(1) + 1e-12) > gate_db).to(pred.dtype)
+    return ((bal_p - bal_t).abs() * audible).sum() / audible.sum().clamp_min(1.0)
+
+
 def envelope_loss(pred: Tensor, target: Tensor, frame: int = 1024) -> Tensor:
     """L1 between per-channel frame energies in dB / 10 (a direct level-matching term; cheap, and it teaches a
     young decoder the loudness that the curves condition on long before the fine spectrum is right)."""

@@ -268,6 +268,10 @@ class VAEModule(nn.Module):
             "kl": float(kl.detach()),
             "envelope": float(env.detach()),
         }
+        if self.cfg.balance_weight > 0:
+            bal = losses.balance_loss(y, x)
+            loss = loss + self.cfg.balance_weight * bal
+            metrics["balance"] = float(bal.detach())
         if self.cfg.mel_weight > 0:
             mel = losses.multi_scale_mel(y, x)
             loss = loss + self.cfg.mel_weight * mel
