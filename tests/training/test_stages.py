@@ -92,6 +92,23 @@ def test_vae_anchored_run_trains_the_encoder_near_its_init_and_keeps_the_latent_
     assert 0 < drift[100.0] < 0.5 * drift[1e-9], drift
 
 
+def test_vae_run_trains_only_the_named_parameters(tmp_path: Path) -> None:
+    small = {"batch_size": 2, "crop_seconds": 0.25, "segment_seconds": 0.5, "pool_size": 6}
+    base = run_stage(_cfg("vae", tmp_path / "a", steps=2, **small))
+    a = load_file(base["weights"])
+    name = sorted(k for k in a if k.startswith("vae.decoder."))[-1]
+    only = name[len("vae.") :].rsplit(".", 1)[0]  # one layer of the decoder
+    with pytest.raises(StudioError, match="trainable"):
+        run_stage(_cfg("vae", tmp_path / "b", steps=2, trainable=["decoder.nothing"], **small))
+    # anchor_weight: the export keeps the latent scale, so an untouched tensor stays bit for bit
+    keep = {"anchor_weight": 1.0, "init": [base["weights"]], "lr": 3e-3}
+    b = load_file(
+        run_stage(_cfg("vae", tmp_path / "c", steps=4, trainable=[only], **keep, **small))["weights"]
+    )
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed and all(k.startswith(f"vae.{only}.") for k in changed), sorted(changed)[:3]
+
+
 def test_encoder_stage_aligns_audio_and_video_to_text(tmp_path: Path) -> None:
     cfg = _cfg("encoders", tmp_path, steps=20)
     run_stage(cfg)

@@ -109,6 +109,9 @@ class VAEStageConfig(RunConfig):
     # difference (so a DiT trained on them stays close to valid), and export keeps their scale as it is
     anchor_weight: float = 0.0
     balance_weight: float = 0.0  # the L/R balance term (``losses.balance_loss``)
+    # names (prefixes inside the autoencoder, e.g. "decoder.pan") of the only parameters trained; empty: all
+    # (the decoder's with freeze_encoder)
+    trainable: list[str] = field(default_factory=list)
 
 
 @dataclass

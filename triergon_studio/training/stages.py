@@ -333,7 +333,13 @@ class VAEStage(Stage):
         super().__init__(cfg, dist)
         model = build_triergon(cfg, dist.device)
         trained = model.vae.decoder if cfg.freeze_encoder else model.vae
-        for p in trained.parameters():
+        chosen = [(n, p) for n, p in trained.named_parameters()]
+        if cfg.trainable:
+            prefix = "decoder." if cfg.freeze_encoder else ""
+            chosen = [(n, p) for n, p in chosen if any((prefix + n).startswith(t) for t in cfg.trainable)]
+            if not chosen:
+                raise StudioError(f"trainable {cfg.trainable} names no parameter of the autoencoder", None)
+        for _, p in chosen:
             p.requires_grad_(True)
         self.disc: nn.Module | None = None
         if cfg.adversarial:
