@@ -46,9 +46,10 @@ class VAEConfig:
     hop_length: int = 256
     enc_blocks: int = 2
     dec_blocks: int = 4
-    # "stft" only: how the decoder makes the side (L-R) spectrum. "free": its own magnitude and phase, which a
-    # short run leaves incoherent with the mid, so L and R come out equally loud (bundle v2.1: decoded |L-R|
-    # 0.5 dB against 6.7 dB in the input); "coherent": a per-bin pan of the mid spectrum plus that free residual
+    # "stft" only: how stereo is coded. "free": the encoder reads log |mid| and log |side| (the same whichever
+    # channel is louder) and the decoder gives the side its own phase, so L and R come out equally loud
+    # (bundle v2.1: |L-R| 0.48 dB of the input's 3.96 dB); "coherent": the encoder also reads each bin's
+    # balance and the decoder's side is a per-bin pan of the mid plus that free part (engine/models/stft_ae.py)
     side: Literal["free", "coherent"] = "free"
 
     @property

@@ -223,6 +223,7 @@ def adherence_floors(model: Any, clips: list[Any]) -> dict[str, Any]:
     errs = []
     for c in clips:
         x = torch.from_numpy(np.ascontiguousarray(c.gt_audio.T, dtype=np.float32))[None]
+        x = x.to(getattr(model, "device", "cpu"))
         y = model.decode(encode(x))[0].float().cpu().numpy().T[: len(c.gt_audio)]
         errs.append(_mae(y, c.gt_curves))
     out["autoencoder_lu"] = round(float(np.nanmean([e for e in errs if e is not None])), 3)
