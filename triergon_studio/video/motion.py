@@ -112,7 +112,9 @@ def motion_energy(
             raise CancelledError("motion analysis cancelled")
         a, b = grey[k - 1], grey[k]
         # Farneback with AV-Align's parameters (SPEC §6)
-        flow = np.asarray(cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0))  # type: ignore[call-overload]
+        # flow=None: OpenCV allocates the output; some versions' stubs only list a Mat there
+        farneback: Any = cv2.calcOpticalFlowFarneback
+        flow = np.asarray(farneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0))
         med = np.median(flow.reshape(-1, 2), axis=0)
         glob[k] = float(np.hypot(*med)) / w
         mag = np.hypot(flow[..., 0] - med[0], flow[..., 1] - med[1]) / w

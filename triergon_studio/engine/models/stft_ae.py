@@ -85,10 +85,12 @@ class SpectralEncoder(nn.Module):
         # run from v2.1 had learnt almost nothing after 250 steps)
         self.pan_in: nn.Conv1d | None = None
         if cfg.side == "coherent":
-            self.pan_in = nn.Conv1d(bins, width, 3, padding=1)
+            conv = nn.Conv1d(bins, width, 3, padding=1)
             with torch.no_grad():
-                self.pan_in.weight.mul_(PAN_IN_INIT_SCALE)
-            nn.init.zeros_(self.pan_in.bias)
+                conv.weight.mul_(PAN_IN_INIT_SCALE)
+                if conv.bias is not None:
+                    conv.bias.zero_()
+            self.pan_in = conv
 
     def forward(self, audio: Tensor) -> Tensor:
         """[B, 2, N] (N a multiple of hop * stride) -> [B, 2 * latent_dim, N / (hop * stride)]."""

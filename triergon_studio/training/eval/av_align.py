@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -35,8 +36,9 @@ def flow_trajectory(frames: Iterable[np.ndarray]) -> np.ndarray:
     for img in frames:
         grey = img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
         if prev is not None:
-            # OpenCV accepts flow=None (it allocates the output); its stubs only list a Mat there
-            flow = cv2.calcOpticalFlowFarneback(prev, grey, None, *FARNEBACK)  # type: ignore[call-overload]
+            # OpenCV accepts flow=None (it allocates the output); some versions' stubs only list a Mat there
+            farneback: Any = cv2.calcOpticalFlowFarneback
+            flow = farneback(prev, grey, None, *FARNEBACK)
             mag, _ = cv2.cartToPolar(flow[..., 0], flow[..., 1])
             values.append(float(np.mean(mag)))
         prev = grey
