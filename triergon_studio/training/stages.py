@@ -252,7 +252,7 @@ class VAEModule(nn.Module):
         y = self.vae.decode(z, x.shape[-1])
         ffts = tuple(self.cfg.stft_ffts)
         mr = losses.multi_resolution_stft(y, x, ffts) if self.cfg.stft_weight > 0 else y.new_zeros(())
-        ms = losses.sum_difference_stft(y, x, ffts)
+        ms = losses.sum_difference_stft(y, x, ffts) if self.cfg.stereo_weight > 0 else y.new_zeros(())
         env = losses.envelope_loss(y, x)
         loss = (
             self.cfg.stft_weight * mr
