@@ -104,3 +104,33 @@ def test_a_stage_run_is_measured_in_place_of_the_bundles_part(tmp_path: Path) ->
     save_file({"vae.not_a_layer": torch.zeros(1)}, str(alien))
     with pytest.raises(StudioError, match="do not fit"):
         put_stage_weights(model, str(alien), "vae.", "vae")
+
+
+def test_a_dit_run_puts_both_its_parts_and_nothing_else(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.weights import random_model
+    from triergon_studio.errors import StudioError
+    from triergon_studio.training.eval.dev_check import put_stage_weights
+
+    model = random_model("tiny", seed=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    parts = ("dit.", "conditioner.")
+    run = {
+        k: torch.full_like(v, 0.25)
+        for k, v in before.items()
+        if k.startswith(parts) and v.is_floating_point()
+    }
+    assert any(k.startswith("conditioner.") for k in run) and any(k.startswith("dit.") for k in run)
+    path = tmp_path / "dit.safetensors"
+    save_file(run, str(path))
+    put_stage_weights(model, str(path), parts, "dit")
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in run.items())
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k not in run)
+    with pytest.raises(StudioError, match=r"keys dit\.\*\)"):
+        put_stage_weights(model, str(path), ("dit.",), "dit")
+    mixed = tmp_path / "mixed.safetensors"
+    save_file({**run, "vae.x": torch.zeros(1)}, str(mixed))
+    with pytest.raises(StudioError, match=r"keys dit\.\* or conditioner\.\*"):
+        put_stage_weights(model, str(mixed), parts, "dit")

@@ -155,16 +155,18 @@ def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
     return round(float(np.nanmean(np.stack(errs))), 3)
 
 
-def put_stage_weights(model: Any, path: str, prefix: str, stage: str) -> None:
-    """Replace one part of ``model`` with a training stage's weights (keys ``prefix``*), e.g. to measure a
-    stage run against the bundle it would go into; anything else in the file is refused."""
+def put_stage_weights(model: Any, path: str, prefix: str | tuple[str, ...], stage: str) -> None:
+    """Replace parts of ``model`` with a training stage's weights (keys starting with ``prefix``, or one of
+    them), e.g. to measure a stage run against the bundle it would go into; anything else in the file is
+    refused."""
     from safetensors.torch import load_file
 
     from triergon_studio.errors import StudioError
 
     sd = load_file(path)
     if not sd or not all(k.startswith(prefix) for k in sd):
-        raise StudioError(f"not a {stage} stage's weights (keys {prefix}*)", path)
+        want = " or ".join(f"{p}*" for p in ((prefix,) if isinstance(prefix, str) else prefix))
+        raise StudioError(f"not a {stage} stage's weights (keys {want})", path)
     if model.load_state_dict(sd, strict=False).unexpected_keys:
         raise StudioError(f"the {stage} stage's weights do not fit this model", path)
 

@@ -1,0 +1,44 @@
+"""A candidate model folder: a bundle with a vae stage's autoencoder (and optionally a dit stage's DiT and
+conditioner) put in, for dev-clip measurements before anything is shipped (issue 17).
+
+    .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/compact_v22 \
+        --vae runs/compact/vae_pan/weights.safetensors [--dit runs/compact/dit_v22/weights.safetensors]
+
+The evaluation classifier is copied; the folder's loudness head and gain direction net are not (they belong
+to the source's autoencoder and DiT): train them for it with ``train-loudness-head`` and ``train-gain-net``.
+Refuses an existing output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("source", type=Path, help="the bundle the rest comes from")
+    p.add_argument("out", type=Path, help="the candidate folder (must not exist)")
+    p.add_argument("--vae", required=True, help="a vae stage's weights.safetensors")
+    p.add_argument("--dit", help="a dit stage's weights.safetensors (dit. and conditioner.)")
+    args = p.parse_args()
+    if args.out.exists():
+        raise SystemExit(f"{args.out}: already exists; choose another folder")
+
+    from triergon_studio.engine.weights import load_model_dir, save_model_dir
+    from triergon_studio.training.eval.dev_check import put_stage_weights, use_vae_weights
+
+    model = load_model_dir(args.source).eval()
+    use_vae_weights(model, args.vae)
+    note = f"{args.source} with the autoencoder of {args.vae}"
+    if args.dit:
+        put_stage_weights(model, args.dit, ("dit.", "conditioner."), "dit")
+        note += f" and the DiT and conditioner of {args.dit}"
+    folder = save_model_dir(model, model.cfg, args.out, {"candidate": note}, version="candidate")
+    shutil.copy(args.source / "eval_classifier.safetensors", folder / "eval_classifier.safetensors")
+    print(f"{folder}: vae side {model.cfg.vae.side}")
+
+
+if __name__ == "__main__":
+    main()
