@@ -4,15 +4,15 @@ conditioner) put in, for dev-clip measurements before anything is shipped (issue
     .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/compact_v22 \
         --vae runs/compact/vae_pan/weights.safetensors [--dit runs/compact/dit_v22/weights.safetensors]
 
-The evaluation classifier is copied; the folder's loudness head and gain direction net are not (they belong
-to the source's autoencoder and DiT): train them for it with ``train-loudness-head`` and ``train-gain-net``.
-Refuses an existing output folder.
+The folder's loudness head and gain direction net are not copied (they belong to the source's autoencoder
+and DiT): train them for it with ``train-loudness-head`` and ``train-gain-net``. Nor is the evaluation
+classifier (the candidate's manifest does not cover it): pass the source's to ``eval`` and ``dev_check``
+with ``--classifier``. Refuses an existing output folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 
@@ -36,7 +36,6 @@ def main() -> None:
         put_stage_weights(model, args.dit, ("dit.", "conditioner."), "dit")
         note += f" and the DiT and conditioner of {args.dit}"
     folder = save_model_dir(model, model.cfg, args.out, {"candidate": note}, version="candidate")
-    shutil.copy(args.source / "eval_classifier.safetensors", folder / "eval_classifier.safetensors")
     print(f"{folder}: vae side {model.cfg.vae.side}")
 
 
