@@ -37,6 +37,8 @@ PAN_SLACK = 0.05
 # shares of the bar: decoding the 6 fps samples, then the flow (measured on car-detection.mp4, 30 s: 0.8 s
 # of decoding against 2.1 s of flow)
 STAGE_WEIGHTS = {"decode": 0.3, "flow": 0.7}
+# AV-Align's Farneback parameters (SPEC §6): pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,15 @@ class MotionCurves:
     energy: np.ndarray | None = None  # [2, F] residual motion per half (fraction of the width per 1/6 s)
 
 
+def farneback_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense optical flow ``[H, W, 2]`` from grey frame ``a`` to ``b`` with AV-Align's parameters."""
+    import cv2
+
+    # flow=None: OpenCV allocates the output; some versions' stubs only list a Mat there
+    farneback: Any = cv2.calcOpticalFlowFarneback
+    return np.asarray(farneback(a, b, None, *FARNEBACK))
+
+
 def _grey(frames: np.ndarray) -> list[np.ndarray]:
     import cv2
 
@@ -95,7 +106,6 @@ def motion_energy(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-half residual motion ``[2, F]``, cut flags ``[F]`` and global-motion magnitude ``[F]`` of RGB
     frames ``[F, H, W, 3]`` sampled at 6 fps (step k is the motion from frame k-1 to k; step 0 copies 1)."""
-    import cv2
 
     s = settings or MotionSettings()
     f = len(frames)
@@ -111,10 +121,7 @@ def motion_energy(
         if cancel is not None and cancel():
             raise CancelledError("motion analysis cancelled")
         a, b = grey[k - 1], grey[k]
-        # Farneback with AV-Align's parameters (SPEC §6)
-        # flow=None: OpenCV allocates the output; some versions' stubs only list a Mat there
-        farneback: Any = cv2.calcOpticalFlowFarneback
-        flow = np.asarray(farneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0))
+        flow = farneback_flow(a, b)
         med = np.median(flow.reshape(-1, 2), axis=0)
         glob[k] = float(np.hypot(*med)) / w
         mag = np.hypot(flow[..., 0] - med[0], flow[..., 1] - med[1]) / w

@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import signal
+
+from triergon_studio.video.motion import farneback_flow
 
 ONSET_SR = 22050
 HOP = 512
 N_FFT = 2048
 N_MELS = 128
-FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 
 
 # ---- video -------------------------------------------------------------------------------------------------
@@ -36,9 +36,7 @@ def flow_trajectory(frames: Iterable[np.ndarray]) -> np.ndarray:
     for img in frames:
         grey = img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
         if prev is not None:
-            # OpenCV accepts flow=None (it allocates the output); some versions' stubs only list a Mat there
-            farneback: Any = cv2.calcOpticalFlowFarneback
-            flow = farneback(prev, grey, None, *FARNEBACK)
+            flow = farneback_flow(prev, grey)
             mag, _ = cv2.cartToPolar(flow[..., 0], flow[..., 1])
             values.append(float(np.mean(mag)))
         prev = grey
