@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> Non
     assert cfg.encoders.width == 128 and cfg.encoders.audio_channels == (16, 32, 64)
     assert cfg.lufs_predictor.d_model == 128 and cfg.lufs_predictor.frame_cnn.channels == (16, 32, 64, 96)
     assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
-    assert cfg == get_preset("compact")
+    # version 2.2: the compact preset with the coherent-side autoencoder (compact_vae_pan.json's override)
+    assert cfg.vae.side == "coherent" and cfg == dataclasses.replace(
+        get_preset("compact"), vae=dataclasses.replace(get_preset("compact").vae, side="coherent")
+    )
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.to_dict() == cfg.to_dict()
 

@@ -67,3 +67,30 @@ def test_a_decoder_run_joins_the_bundle_after_the_autoencoder(tmp_path: Path) ->
     st = training_manifest(tmp_path)["training"]["stages"]
     assert st["vae_decoder"]["config"].endswith("compact_vae_decoder.json")
     assert training_manifest(tmp_path)["training"]["total_seconds"] == 60.0
+
+
+def test_the_coherent_side_autoencoder_joins_only_with_the_dit_trained_on_its_latents(tmp_path: Path) -> None:
+    from triergon_studio.training.reproduce import _weight_stages, bundle_dit
+
+    for stage in ("vae", "encoders", "lufs", "dit", "vae_decoder", "dit_tokens"):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    assert bundle_dit(tmp_path) == "dit"
+    _run(tmp_path, "vae_pan", 40, 5.0, 5.0, 0, 2)
+    assert bundle_dit(tmp_path) == "dit", "the pan stage alone does not make a bundle: its DiT has not run"
+    _run(tmp_path, "dit_v22", 60, 30.0, 30.0, 0, 2)
+    assert bundle_dit(tmp_path) == "dit_v22"
+    assert _weight_stages(tmp_path, "dit_v22") == (
+        "vae",
+        "encoders",
+        "lufs",
+        "vae_decoder",
+        "vae_pan",
+        "dit_v22",
+    )
+    assert "vae_pan" not in _weight_stages(
+        tmp_path, "dit_tokens"
+    )  # trained on the latents without the balance
+    rec = training_manifest(tmp_path)["training"]
+    assert list(rec["stages"]) == ["vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit", "dit_v22"]
+    assert rec["stages"]["dit_v22"]["config"].endswith("compact_dit_v22.json")
+    assert rec["total_seconds"] == 10.0 * 5 + 5.0 + 30.0  # the base DiT's time counts too

@@ -5,7 +5,10 @@
 Steps (each can be run alone with ``--steps``): ``pool`` (the shared corpus pool), ``vae``, ``encoders``,
 ``lufs``, ``dit`` (the four stages, configs in ``training/configs/compact_*.json``), ``vae_decoder`` (the
 autoencoder's decoder trained on with a discriminator, the encoder frozen: the latents, and so the DiT, stay
-as they are; its weights replace the decoder's in the bundle), ``assemble`` (one model
+as they are; its weights replace the decoder's in the bundle), ``vae_pan`` (the coherent side: the autoencoder's
+per-bin balance input and pan of the mid, trained alone on the balance loss while the latents are held near
+the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine-tuned on those latents; it
+is the bundle's DiT when it has run), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -36,6 +39,8 @@ ALL_STEPS = (
     "dit",
     "dit_tokens",
     "vae_decoder",
+    "vae_pan",
+    "dit_v22",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -44,15 +49,31 @@ ALL_STEPS = (
     "eval",
 )
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
-# dit_tokens: the comparison DiT with the paper's LUFS tokens only; vae_decoder: see the module's docstring
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", "vae_decoder")
-DECODER_STEP = "vae_decoder"
+# dit_tokens: the comparison DiT with the paper's LUFS tokens only; the others: see the module's docstring
+DECODER_STEP, PAN_STEP, PAN_DIT = "vae_decoder", "vae_pan", "dit_v22"
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, PAN_DIT)
+
+
+def _ran(work: Path, stage: str) -> bool:
+    return (work / stage / "summary.json").exists()
+
+
+def bundle_dit(work: Path) -> str:
+    """The bundle's DiT: the one fine-tuned on the coherent-side latents once it has run."""
+    return PAN_DIT if _ran(work, PAN_DIT) else "dit"
 
 
 def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
-    decoder = (DECODER_STEP,) if (work / DECODER_STEP / "summary.json").exists() else ()
-    return (*STAGE_STEPS[:-1], *decoder, dit)
+    decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
+    pan = (PAN_STEP,) if dit == PAN_DIT else ()  # only a DiT trained on its latents goes with it
+    return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
+
+
+def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
+    """The weight stages plus the run a fine-tuned DiT started from (its time is part of the recipe)."""
+    stages = _weight_stages(work, dit)
+    return (*stages[:-1], "dit", dit) if dit == PAN_DIT else stages
 
 
 def stage_config(stage: str, work: Path) -> StageConfig:
@@ -87,17 +108,19 @@ def hardware() -> str:
     return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"  # threads: hardware_note
 
 
-def assemble(work: Path, out: Path, overwrite: bool = False, dit: str = "dit") -> Path:
-    """One model folder from the four stages' weights (the DiT's EMA weights)."""
+def assemble(work: Path, out: Path, overwrite: bool = False, dit: str | None = None) -> Path:
+    """One model folder from the stages' weights (the DiT's EMA weights); the bundle's DiT by default."""
     from triergon_studio.engine.config import ModelConfig, get_preset
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import save_model_dir
     from triergon_studio.training.stages import load_stage_weights
 
+    dit = dit or bundle_dit(work)
     cfg = get_preset("compact")
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
+    if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     model = build_model(cfg)
     paths = [str(work / s / "weights.safetensors") for s in _weight_stages(work, dit)]
@@ -121,32 +144,36 @@ def _run_note(work: Path, stages: tuple[str, ...]) -> str:
     return note + ("; resumed from a checkpoint: " + ", ".join(resumed) if resumed else "; no resumes")
 
 
-def training_manifest(work: Path, dit: str = "dit") -> dict[str, Any]:
+def stage_record(work: Path, stage: str) -> dict[str, Any]:
+    """One stage's entry in a manifest's training record, read from its run folder."""
+    summ = json.loads((work / stage / "summary.json").read_text())
+    conf = json.loads((work / stage / "config.json").read_text())
+    return {
+        "steps": summ["steps"],
+        "planned_steps": conf["steps"],
+        "seconds": summ.get("seconds_total", summ["seconds"]),
+        "resumed_from": summ.get("resumed_from", 0),
+        "final_loss": summ["final_loss"],
+        "seed": conf["seed"],
+        "batch_size": conf["batch_size"],
+        "lr": conf["lr"],
+        "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
+        "config": f"triergon_studio/training/configs/compact_{stage}.json",
+        "model_overrides": conf.get("model_overrides") or None,
+    }
+
+
+def training_manifest(work: Path, dit: str | None = None) -> dict[str, Any]:
     from triergon_studio.training.corpus import CLASS_NAMES
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED
 
-    stages: dict[str, Any] = {}
-    for s in _weight_stages(work, dit):
-        summ = json.loads((work / s / "summary.json").read_text())
-        conf = json.loads((work / s / "config.json").read_text())
-        stages[s] = {
-            "steps": summ["steps"],
-            "planned_steps": conf["steps"],
-            "seconds": summ.get("seconds_total", summ["seconds"]),
-            "resumed_from": summ.get("resumed_from", 0),
-            "final_loss": summ["final_loss"],
-            "seed": conf["seed"],
-            "batch_size": conf["batch_size"],
-            "lr": conf["lr"],
-            "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
-            "config": f"triergon_studio/training/configs/compact_{s}.json",
-            "model_overrides": conf.get("model_overrides") or None,
-        }
+    dit = dit or bundle_dit(work)
+    stages = {s: stage_record(work, s) for s in _record_stages(work, dit)}
     vae_conf = json.loads((work / "vae" / "config.json").read_text())
     return {
         "training": {
             "hardware": hardware(),
-            "hardware_note": _run_note(work, _weight_stages(work, dit)),
+            "hardware_note": _run_note(work, _record_stages(work, dit)),
             "stages": stages,
             "total_seconds": round(sum(v["seconds"] for v in stages.values()), 1),
             "reproduce": "python -m triergon_studio.training.reproduce --out model_weights/compact",
