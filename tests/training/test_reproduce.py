@@ -87,9 +87,8 @@ def test_the_coherent_side_autoencoder_joins_only_with_the_dit_trained_on_its_la
         "vae_pan",
         "dit_v22",
     )
-    assert "vae_pan" not in _weight_stages(
-        tmp_path, "dit_tokens"
-    )  # trained on the latents without the balance
+    # the tokens comparison DiT learnt the latents without the balance: no pan stage with it
+    assert "vae_pan" not in _weight_stages(tmp_path, "dit_tokens")
     rec = training_manifest(tmp_path)["training"]
     assert list(rec["stages"]) == ["vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit", "dit_v22"]
     assert rec["stages"]["dit_v22"]["config"].endswith("compact_dit_v22.json")
