@@ -16,6 +16,7 @@ written beside ``model_weights/compact`` and renamed into place; the evaluation 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -30,7 +31,7 @@ NEW_STAGES = ("vae_pan", "dit_v22")
 def _manifest_extra(old: dict[str, Any], work: Path) -> dict[str, Any]:
     from triergon_studio.training.reproduce import stage_record
 
-    training = json.loads(json.dumps(old["training"]))
+    training = copy.deepcopy(old["training"])
     for s in NEW_STAGES:
         training["stages"][s] = stage_record(work, s)
     training["total_seconds"] = round(sum(v["seconds"] for v in training["stages"].values()), 1)

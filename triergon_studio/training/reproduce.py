@@ -115,12 +115,13 @@ def assemble(work: Path, out: Path, overwrite: bool = False, dit: str | None = N
     from triergon_studio.engine.weights import save_model_dir
     from triergon_studio.training.stages import load_stage_weights
 
-    dit = dit or bundle_dit(work)
+    main_dit = bundle_dit(work)
+    dit = dit or main_dit
     cfg = get_preset("compact")
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
-    if dit != bundle_dit(work):  # a comparison model
+    if dit != main_dit:  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     model = build_model(cfg)
     paths = [str(work / s / "weights.safetensors") for s in _weight_stages(work, dit)]

@@ -106,7 +106,6 @@ def motion_energy(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-half residual motion ``[2, F]``, cut flags ``[F]`` and global-motion magnitude ``[F]`` of RGB
     frames ``[F, H, W, 3]`` sampled at 6 fps (step k is the motion from frame k-1 to k; step 0 copies 1)."""
-
     s = settings or MotionSettings()
     f = len(frames)
     energy = np.zeros((2, f))
