@@ -10,6 +10,7 @@ import pytest
 
 from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
 from triergon_studio.errors import ModelError
+from triergon_studio.training.reproduce import PAN_GUIDE
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -70,8 +71,12 @@ def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> Non
     assert cfg.lufs_predictor.d_model == 128 and cfg.lufs_predictor.frame_cnn.channels == (16, 32, 64, 96)
     assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
     # version 2.2: the compact preset with the coherent-side autoencoder (compact_vae_pan.json's override)
+    # and its own guidance default, the one ``reproduce`` writes (tools/set_bundle_guide_default.py)
+    compact = get_preset("compact")
     assert cfg.vae.side == "coherent" and cfg == dataclasses.replace(
-        get_preset("compact"), vae=dataclasses.replace(get_preset("compact").vae, side="coherent")
+        compact,
+        vae=dataclasses.replace(compact.vae, side="coherent"),
+        sampling=dataclasses.replace(compact.sampling, guide=PAN_GUIDE),
     )
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.to_dict() == cfg.to_dict()
@@ -115,3 +120,25 @@ def test_config_module_does_not_import_torch() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:] or "engine.config imported torch"
+
+
+def test_a_models_own_guidance_knobs_round_trip_and_a_bad_one_names_the_file(tmp_path: Path) -> None:
+    cfg = get_preset("tiny")
+    cfg.sampling.guide = {"guide_gain": 0, "guide_budget": 8}
+    path = tmp_path / "config.json"
+    path.write_text(cfg.to_json())
+    assert ModelConfig.from_json(path).sampling.guide == {"guide_gain": 0, "guide_budget": 8}
+    assert get_preset("tiny").sampling.guide == {}  # presets carry none; a folder's config may
+    for knobs, why in (
+        ({"guide_gian": 0}, "unknown guidance knob 'guide_gian'"),
+        ({"gain": 0}, "'gain' is not a guidance knob"),
+        ({"guide_gain": "off"}, "guide_gain must be a finite number"),
+        ({"guide_head": True}, "guide_head must be a finite number"),
+        ([["guide_gain", 0]], "must be an object"),
+    ):
+        data = cfg.to_dict()
+        data["sampling"]["guide"] = knobs
+        path.write_text(json.dumps(data))
+        with pytest.raises(ModelError, match=why) as err:
+            ModelConfig.from_json(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)

@@ -154,3 +154,24 @@ def test_gain_mode_through_the_use_case_and_its_refusals(tiny_folder: Path) -> N
     with pytest.raises(ModelError, match="guide_crop_s") as err:
         _guided_take_metadata(model, guide_gain=2.0, guide_crop_s=1.0)
     assert "\n" not in str(err.value)
+
+
+def test_a_model_folders_own_guidance_knobs_sit_under_the_takes(tmp_path: Path) -> None:
+    """``sampling.guide`` in a folder's config: its takes start from those knobs, a take's own win, and a
+    bad default is refused before any work, naming the model."""
+    import dataclasses
+
+    from triergon_studio.engine.weights import random_model, save_model_dir
+    from triergon_studio.takes import load_model
+
+    model = random_model("tiny", seed=0)
+    cfg = model.cfg
+    own = dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, guide={"guide_gain": 2}))
+    loaded = load_model(str(save_model_dir(model, own, tmp_path / "own")))
+    assert dict(loaded.info.defaults.guide) == {"guide_gain": 2}
+    assert _guided_take_metadata(loaded, guide_budget=2.0)["guide_gain"] == "all"  # the decoder path's is off
+    assert _guided_take_metadata(loaded, guide_budget=2.0, guide_gain=0.0)["guide_gain"] == "off"
+    bad = dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, guide={"guide_gain": 5}))
+    with pytest.raises(ModelError, match="default guidance .*guide_gain must be") as err:
+        _guided_take_metadata(load_model(str(save_model_dir(model, bad, tmp_path / "bad"))))
+    assert "\n" not in str(err.value) and str(tmp_path / "bad") in str(err.value)

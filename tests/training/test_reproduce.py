@@ -93,3 +93,22 @@ def test_the_coherent_side_autoencoder_joins_only_with_the_dit_trained_on_its_la
     assert list(rec["stages"]) == ["vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit", "dit_v22"]
     assert rec["stages"]["dit_v22"]["config"].endswith("compact_dit_v22.json")
     assert rec["total_seconds"] == 10.0 * 5 + 5.0 + 30.0  # the base DiT's time counts too
+
+
+def test_only_the_coherent_side_bundle_carries_its_guidance_default(tmp_path: Path) -> None:
+    from triergon_studio.engine.config import ModelConfig
+    from triergon_studio.training.reproduce import PAN_GUIDE, assembled_config
+
+    for stage in ("vae", "encoders", "lufs", "dit", "dit_tokens"):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    cfg = assembled_config(tmp_path, "dit")
+    assert cfg.sampling.guide == {} and cfg.name == "compact"  # v2.1's recipe: the preset's defaults
+    _run(tmp_path, "dit_v22", 60, 30.0, 30.0, 0, 2)
+    conf = json.loads((tmp_path / "dit_v22" / "config.json").read_text())
+    conf["model_overrides"] = {"vae": {"side": "coherent"}}
+    (tmp_path / "dit_v22" / "config.json").write_text(json.dumps(conf))
+    cfg = assembled_config(tmp_path, "dit_v22")
+    assert cfg.sampling.guide == PAN_GUIDE and cfg.vae.side == "coherent" and cfg.name == "compact"
+    assert ModelConfig.from_json(cfg.to_json()) == cfg  # what save_model_dir writes loads back the same
+    tokens = assembled_config(tmp_path, "dit_tokens")
+    assert tokens.sampling.guide == {} and tokens.name == "compact-dit-tokens"

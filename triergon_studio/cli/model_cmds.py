@@ -167,6 +167,7 @@ def model_info(spec: str, verify: bool = False) -> dict[str, Any]:
         "default_steps": cfg.sampling.steps,
         "default_cfg": cfg.sampling.cfg_scale,
         "default_sampler": cfg.sampling.sampler,
+        "default_guide": dict(cfg.sampling.guide),
     }
     if verify and manifest is None:
         raise ModelError("nothing to verify: only a model folder with a manifest has checksums", spec)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from triergon_studio.core.constants import SAMPLE_RATE
+from triergon_studio.engine.curve_control.knobs import check_default_knobs
 from triergon_studio.engine.models.encoder_config import EncoderConfig
 from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
 from triergon_studio.errors import ModelError
@@ -177,6 +178,9 @@ class SamplingDefaults:
     sampler: str = "dpmpp-3m-sde"
     sigma_min: float = 0.3
     sigma_max: float = 500.0
+    # the model's curve-guidance knobs (``TakeSpec.extra`` names, e.g. {"guide_gain": 0}), under a take's
+    # own: measured per model on dev clips, so they travel with its folder
+    guide: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -203,6 +207,7 @@ class ModelConfig:
         return self.sample_rate / self.vae.downsampling_ratio
 
     def validate(self) -> None:
+        check_default_knobs(self.sampling.guide)
         self.vae.validate()
         self.dit.validate()
         if self.dit.io_channels != self.vae.latent_dim:
@@ -256,13 +261,13 @@ class ModelConfig:
                 else:
                     kwargs[key] = value
             cfg = cls(**kwargs)
+            cfg.validate()
         except TypeError as exc:
             raise ModelError(f"bad model config: {exc}", source) from exc
-        except ModelError as exc:  # from the encoder / T_LUFS configs, which do not know the file
+        except ModelError as exc:  # from the sub-configs and ``validate``, which do not know the file
             if exc.path is not None or source is None:
                 raise
             raise ModelError(str(exc), source) from exc
-        cfg.validate()
         return cfg
 
     @classmethod

@@ -26,9 +26,12 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triergon_studio.training.config import StageConfig, load_stage_config, merge_overrides
+
+if TYPE_CHECKING:
+    from triergon_studio.engine.config import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ALL_STEPS = (
@@ -51,6 +54,10 @@ ALL_STEPS = (
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
 # dit_tokens: the comparison DiT with the paper's LUFS tokens only; the others: see the module's docstring
 DECODER_STEP, PAN_STEP, PAN_DIT = "vae_decoder", "vae_pan", "dit_v22"
+# the bundle's own guidance knobs (config sampling.guide): the free latent, not gains, once its latents keep the
+# L/R balance (36 dev clips, frame-aligned path: 47.2 % / 0.71 LU against gains' 44.4 % / 0.86 LU;
+# no-LUFS: 36.1 % both, 0.89 against 1.70 LU; docs/curve_methods_sweep/session12, session13)
+PAN_GUIDE: dict[str, float] = {"guide_gain": 0}
 RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, PAN_DIT)
 
 
@@ -108,21 +115,30 @@ def hardware() -> str:
     return f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"  # threads: hardware_note
 
 
-def assemble(work: Path, out: Path, overwrite: bool = False, dit: str | None = None) -> Path:
-    """One model folder from the stages' weights (the DiT's EMA weights); the bundle's DiT by default."""
+def assembled_config(work: Path, dit: str) -> ModelConfig:
+    """The config of a folder assembled with ``dit``: the compact preset, the DiT run's model overrides, the
+    bundle's guidance default when the DiT learnt the coherent-side latents, a suffix for a comparison."""
     from triergon_studio.engine.config import ModelConfig, get_preset
-    from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import save_model_dir
-    from triergon_studio.training.stages import load_stage_weights
 
-    main_dit = bundle_dit(work)
-    dit = dit or main_dit
     cfg = get_preset("compact")
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
-    if dit != main_dit:  # a comparison model
+    if dit == PAN_DIT:
+        cfg.sampling.guide = dict(PAN_GUIDE)
+    if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
+    return cfg
+
+
+def assemble(work: Path, out: Path, overwrite: bool = False, dit: str | None = None) -> Path:
+    """One model folder from the stages' weights (the DiT's EMA weights); the bundle's DiT by default."""
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import save_model_dir
+    from triergon_studio.training.stages import load_stage_weights
+
+    dit = dit or bundle_dit(work)
+    cfg = assembled_config(work, dit)
     model = build_model(cfg)
     paths = [str(work / s / "weights.safetensors") for s in _weight_stages(work, dit)]
     loaded = set(load_stage_weights(model, paths))

@@ -57,6 +57,7 @@ from torch import Tensor
 
 from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.engine.curve_control.knobs import GUIDE_KNOBS, check_knob_names
 from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
 from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight
 from triergon_studio.engine.sampler_step import SamplerStep
@@ -139,42 +140,24 @@ class GuideSettings:
     def from_extra(cls, extra: Mapping[str, float], head: bool = False) -> GuideSettings:
         """Settings from a take's ``extra`` knobs, over the defaults of the path (``head``: the model has
         a loudness head and the knobs do not turn it off)."""
-        keys = {
-            "guide_strength": "strength",
-            "guide_budget": "budget",
-            "guide_start": "start",
-            "guide_end": "end",
-            "guide_passes": "passes",
-            "guide_crop_s": "crop_s",
-            "guide_max_step": "max_step",
-            "guide_final": "final",
-            "guide_final_at": "final_at",
-            "guide_silence": "silence",
-            "guide_backtrack": "backtrack",
-            "guide_solver": "solver",
-            "guide_head": "head",
-            "guide_gain": "gain",
-            "guide_gain_net": "gain_net",
-        }
-        unknown = sorted(k for k in extra if k.startswith("guide_") and k not in keys)
-        if unknown:  # a misspelt knob would otherwise be ignored without a word
-            raise ModelError(f"unknown guidance knob {unknown[0]!r}; known: {', '.join(keys)}")
+        check_knob_names(extra)
         kw: dict[str, Any] = {}
         for k, v in extra.items():
-            if k in keys:
-                name = keys[k]
-                if name == "solver":
-                    if v not in (0, 1):
-                        raise ModelError("guide_solver must be 0 (polyak) or 1 (lbfgs)")
-                    kw[name] = SOLVERS[int(v)]
-                elif name == "gain":
-                    if v not in (0, 1, 2):
-                        raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
-                    kw[name] = GAIN_MODES[int(v)]
-                elif name in ("backtrack", "head", "gain_net"):
-                    kw[name] = bool(v)
-                else:
-                    kw[name] = int(v) if name in ("budget", "passes", "final_at") else float(v)
+            name = GUIDE_KNOBS.get(k)
+            if name is None:  # another extra (cfg, ...), not guidance's
+                continue
+            if name == "solver":
+                if v not in (0, 1):
+                    raise ModelError("guide_solver must be 0 (polyak) or 1 (lbfgs)")
+                kw[name] = SOLVERS[int(v)]
+            elif name == "gain":
+                if v not in (0, 1, 2):
+                    raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
+                kw[name] = GAIN_MODES[int(v)]
+            elif name in ("backtrack", "head", "gain_net"):
+                kw[name] = bool(v)
+            else:
+                kw[name] = int(v) if name in ("budget", "passes", "final_at") else float(v)
         if head and kw.get("head", True):
             kw = HEAD_DEFAULTS | kw
         return cls(**kw)

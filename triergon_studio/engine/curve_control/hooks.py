@@ -29,7 +29,7 @@ from triergon_studio.engine.curve_control.shaping import shape_init
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
-__all__ = ["TakeGuide", "check_follow", "guide_step", "make_guide", "shape_init"]
+__all__ = ["TakeGuide", "check_follow", "guide_knobs", "guide_step", "make_guide", "shape_init"]
 
 # How a family's sampler state relates to the clean latent; a family may say so itself with a
 # ``parameterisation`` attribute ("ve": x = x0 + sigma n; "flow": x = (1 - t) x0 + t n).
@@ -47,7 +47,18 @@ def check_follow(spec: Any, settings: Any, model: Any, inputs: Any) -> None:
         )
     if "shape" in mode and not model.info.capabilities.init_audio:
         raise ModelError(f"follow curves '{mode}': model '{name}' cannot start from init audio; use 'guide'")
-    GuideSettings.from_extra(spec.extra)  # validate the knobs before any work
+    try:
+        GuideSettings.from_extra(model.info.defaults.guide)
+    except ModelError as exc:  # the folder's own defaults, not the take's knobs
+        raise ModelError(
+            f"model '{name}' default guidance (its config's sampling.guide): {exc}", model.info.path
+        ) from exc
+    GuideSettings.from_extra(guide_knobs(spec, model))  # validate the knobs before any work
+
+
+def guide_knobs(spec: Any, model: Any) -> dict[str, Any]:
+    """The take's guidance knobs: the model's defaults (``Defaults.guide``), then the take's own."""
+    return {**model.info.defaults.guide, **spec.extra}
 
 
 def _parameterisation(model: Any) -> str:
@@ -128,8 +139,9 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
     """The take's guidance, or None when the mode does not guide; checks that one pass fits in memory."""
     if "guide" not in settings.follow_curves or inputs.curves is None:
         return None
-    head = head_for_model(model) if GuideSettings.from_extra(spec.extra).head else None
-    gs = GuideSettings.from_extra(spec.extra, head=head is not None)
+    knobs = guide_knobs(spec, model)
+    head = head_for_model(model) if GuideSettings.from_extra(knobs).head else None
+    gs = GuideSettings.from_extra(knobs, head=head is not None)
     gain_net = gain_net_for_model(model) if gs.gain != "off" and gs.gain_net else None
     if gs.gain != "off" and gain_net is None and not callable(getattr(model, "encode", None)):
         raise ModelError(

@@ -10,7 +10,7 @@ enable prompt boxes and list samplers before anything loads (``registry.describe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -48,6 +48,8 @@ class Defaults:
     guidance: str = "cfg"
     init_noise: float = 0.7  # fraction of the schedule the init audio is noised to
     follow_curves: str = "off"
+    #: the model's own curve-guidance knobs (``TakeSpec.extra`` names), under a take's
+    guide: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ def info_for(cfg: ModelConfig, path: str | None, params: int = 0) -> ModelInfo:
             guidance="cfg",
             init_noise=0.7,
             follow_curves="off",
+            guide=dict(s.guide),
         ),
         path=path,
         params=params,

@@ -156,6 +156,8 @@ def evaluate_methods(
         "clips": len(clips),
         "av_align_gt": round(gt_av, 4),
         "extra": dict(extra or {}),
+        # each model's own guidance knobs (config sampling.guide), under ``extra``
+        "model_guide": {v: dict(m.info.defaults.guide) for v, m in variants.items()},
         "variants": {},
     }
     for vname, vmodel in variants.items():
@@ -320,7 +322,8 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
 def methods_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Held-out clips: {report['clips']} (first {report['clips']} of the set); ground-truth AV-Align "
-        f"{report['av_align_gt']}; guidance settings {report.get('extra') or 'defaults'}",
+        f"{report['av_align_gt']}; guidance settings {report.get('extra') or 'defaults'}"
+        + "".join(f"; {v}'s own {g}" for v, g in report.get("model_guide", {}).items() if g),
         "",
         "| model | method | raw LU | after conform LU | AV-Align ratio | class acc | time vs none |",
         "|---|---|---:|---:|---:|---:|---:|",
