@@ -2,9 +2,9 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
 
-Modes run interleaved (off, shape, guide, guide with its gain directions from the encoder instead of the model
-folder's gain direction net, guide moving the free latent instead of gains, shape+guide, and guide through the
-decoder alone: whole, moving gains, and with a 2 s crop), each repeat in turn, so a change in
+Modes run interleaved (off, shape, guide with the model's own knobs, guide moving the free latent, guide
+moving gains with directions from the model folder's gain direction net or from the encoder, shape+guide, and
+guide through the decoder alone: the free latent, gains, and a 2 s crop), each repeat in turn, so a change in
 machine load hits them alike; the best of the repeats is reported.
 """
 
@@ -32,13 +32,21 @@ def main() -> None:
     modes = {
         "off": ("off", {}),
         "shape": ("shape", {}),
-        "guide": ("guide", {}),  # through the model's loudness head when its folder has one
-        "guide, gain directions by encoding (guide_gain_net 0)": ("guide", {"guide_gain_net": 0.0}),
+        # the model's own knobs (config sampling.guide), through its loudness head when its folder has one
+        "guide": ("guide", {}),
         "guide, free latent (guide_gain 0)": ("guide", {"guide_gain": 0.0}),
+        "guide, gains (guide_gain 2)": ("guide", {"guide_gain": 2.0}),
+        "guide, gains by encoding (guide_gain 2, guide_gain_net 0)": (
+            "guide",
+            {"guide_gain": 2.0, "guide_gain_net": 0.0},
+        ),
         "shape+guide": ("shape+guide", {}),
-        "guide, decoder path": ("guide", {"guide_head": 0.0}),
+        "guide, decoder path, free latent": ("guide", {"guide_head": 0.0, "guide_gain": 0.0}),
         "guide, decoder path, gains (guide_gain 2)": ("guide", {"guide_head": 0.0, "guide_gain": 2.0}),
-        "guide, decoder path, crop 2 s": ("guide", {"guide_head": 0.0, "guide_crop_s": 2.0}),
+        "guide, decoder path, crop 2 s": (
+            "guide",
+            {"guide_head": 0.0, "guide_gain": 0.0, "guide_crop_s": 2.0},
+        ),
     }
     best: dict[str, float] = {}
     for r in range(args.repeats + 1):  # the first round warms up

@@ -78,6 +78,9 @@ def test_targets_and_markdown() -> None:
     report["targets"] = t
     md = methods_markdown(report)
     assert "| nolufs | guide | 1.50 | 0.20 |" in md and "| guide_time_ratio | <= 2.0 | 3.0 | NO |" in md
+    assert "own" not in md.splitlines()[0]
+    report["model_guide"] = {"nolufs": {"guide_gain": 0}, "tokens": {}}
+    assert methods_markdown(report).splitlines()[0].endswith("defaults; nolufs's own {'guide_gain': 0}")
 
 
 class _LoudIsFirstClass(torch.nn.Module):
@@ -193,6 +196,7 @@ def test_eval_methods_cli_on_tiny_model(tmp_path: Path) -> None:
     assert {"frame/off/motion", "nolufs/guide/motion"} <= set(ratios)
     assert all(np.isfinite(r) and r >= 0 for r in ratios.values())
     assert "generated from motion curves" in p.stdout
+    assert json.loads(out.read_text())["model_guide"] == {"frame": {}, "nolufs": {}}  # tiny sets none
     floors = json.loads(out.read_text())["floors"]
     assert floors["mono_lu"] >= 0 and np.isfinite(floors["autoencoder_lu"])
     assert "Floors of raw adherence" in p.stdout

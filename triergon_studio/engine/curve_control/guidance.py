@@ -37,7 +37,8 @@ The cheaper path (``crop_s``): decode only a window of the latent (with a few fr
 compare the curve frames that lie fully inside it, and move the window across the take from one guided step
 to the next. Its cost no longer grows with the take's length.
 
-Settings come from ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
+Settings come from the model's own knobs (its config's ``sampling.guide``; the bundle moves the free latent)
+under the take's ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
 ``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``, ``guide_silence``,
 ``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``, ``guide_gain_net``), validated by
 ``GuideSettings.from_extra``.
@@ -83,7 +84,8 @@ HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the la
 @dataclass(frozen=True, slots=True)
 class GuideSettings:
     # The defaults are the decoder path's; a model with a loudness head starts from ``HEAD_DEFAULTS``. Both
-    # were chosen on dev clips (seed 4242) within 2x the unguided time: docs/curve_methods_sweep/.
+    # were chosen on dev clips (seed 4242) within 2x the unguided time: docs/curve_methods_sweep/. A model's
+    # config may set its own knobs over them (``sampling.guide``; ``hooks.guide_knobs``).
     strength: float = 2.0  # multiple of the clean-latent change carried into x (2: measured on dev clips)
     budget: int = 6  # decoder passes per chunk (forward + backward; forward only on the head path)
     start: float = 0.3  # guided steps lie in [start, end) of the schedule (fractions of the steps)

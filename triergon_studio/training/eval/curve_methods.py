@@ -156,8 +156,6 @@ def evaluate_methods(
         "clips": len(clips),
         "av_align_gt": round(gt_av, 4),
         "extra": dict(extra or {}),
-        # each model's own guidance knobs (config sampling.guide), under ``extra``
-        "model_guide": {v: dict(m.info.defaults.guide) for v, m in variants.items()},
         "variants": {},
     }
     for vname, vmodel in variants.items():
@@ -408,6 +406,8 @@ def run_methods_eval(
             model, clips, tuple(methods), models, classifier=classifier, steps=steps, extra=extra, log=log
         )
         report["floors"] = adherence_floors(model, clips)
+        # each model's own guidance knobs (config sampling.guide), under ``extra``
+        report["model_guide"] = {v: dict(m.info.defaults.guide) for v, m in models.items()}
         if motion:
             report["motion"] = motion_vs_t_lufs(model, clips, models, steps=steps, extra=extra, log=log)
     report["not_measured"] = missing | (
