@@ -1,0 +1,42 @@
+"""Write a training stage's ``weights.safetensors`` from the keys of a model file with the given prefixes,
+so that a stage config's ``init`` can start from a shipped bundle whose stage runs are gone.
+
+    .venv/bin/python tools/stage_weights_from_bundle.py MODEL.safetensors OUT.safetensors vae. [encoders. ...]
+
+An older bundle comes out of git: ``git show REV:model_weights/compact/model.safetensors > FILE``. Refuses an
+existing output and a prefix that matches no key.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", type=Path, help="a model.safetensors")
+    p.add_argument("out", type=Path, help="the stage weights to write (must not exist)")
+    p.add_argument("prefixes", nargs="+", help="key prefixes to keep, e.g. vae. encoders.")
+    args = p.parse_args()
+    if args.out.exists():
+        raise SystemExit(f"{args.out}: already exists")
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(args.model), framework="pt") as f:
+        keys = list(f.keys())
+        for pre in args.prefixes:
+            if not any(k.startswith(pre) for k in keys):
+                raise SystemExit(f"{args.model}: no key starts with {pre!r}")
+        kept = {k: f.get_tensor(k) for k in keys if k.startswith(tuple(args.prefixes))}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    save_file(kept, str(tmp), metadata={"source": str(args.model), "prefixes": " ".join(args.prefixes)})
+    tmp.replace(args.out)
+    print(f"{args.out}: {len(kept)} tensors from {args.model}")
+
+
+if __name__ == "__main__":
+    main()
