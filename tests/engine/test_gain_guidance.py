@@ -161,6 +161,7 @@ def test_a_model_folders_own_guidance_knobs_sit_under_the_takes(tmp_path: Path) 
     bad default is refused before any work, naming the model."""
     import dataclasses
 
+    from triergon_studio.cli.model_cmds import model_info
     from triergon_studio.engine.weights import random_model, save_model_dir
     from triergon_studio.takes import load_model
 
@@ -169,6 +170,7 @@ def test_a_model_folders_own_guidance_knobs_sit_under_the_takes(tmp_path: Path) 
     own = dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, guide={"guide_gain": 2}))
     loaded = load_model(str(save_model_dir(model, own, tmp_path / "own")))
     assert dict(loaded.info.defaults.guide) == {"guide_gain": 2}
+    assert model_info(str(tmp_path / "own"))["default_guide"] == {"guide_gain": 2}  # what model-info shows
     assert _guided_take_metadata(loaded, guide_budget=2.0)["guide_gain"] == "all"  # the decoder path's is off
     assert _guided_take_metadata(loaded, guide_budget=2.0, guide_gain=0.0)["guide_gain"] == "off"
     bad = dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, guide={"guide_gain": 5}))
