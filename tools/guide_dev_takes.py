@@ -1,6 +1,6 @@
 """Guided takes on dev clips, judged as the evaluation judges them (issue 13; never the held-out set).
 
-    .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame]
+    .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame] [--cfg S]
     .venv/bin/python tools/guide_dev_takes.py score NAME [NAME ...]
 
 ``gen`` makes one take per dev clip (``runs/devclips36``: ``triergon-studio corpus write-heldout
@@ -16,6 +16,7 @@ Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -44,7 +45,10 @@ def _gen(args: argparse.Namespace) -> None:
     with torch.inference_mode():
         for i, c in enumerate(clips):
             t0 = time.perf_counter()
-            (take,) = run_to_end(generate_takes(_spec(c, args.follow, 1234 + i, None, extra), model))
+            spec = _spec(c, args.follow, 1234 + i, None, extra)
+            if args.cfg is not None:
+                spec = dataclasses.replace(spec, cfg=args.cfg)
+            (take,) = run_to_end(generate_takes(spec, model))
             secs.append(time.perf_counter() - t0)
             audio = np.asarray(take.audio, np.float32)
             takes.append(audio)
@@ -96,6 +100,7 @@ def main() -> None:
     g.add_argument("--variant", choices=("nolufs", "frame"), default="nolufs")
     g.add_argument("--model", default="model_weights/compact")
     g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--cfg", type=float, default=None, help="CFG scale (default: the model's)")
     s = sub.add_parser("score")
     s.add_argument("names", nargs="+")
     s.add_argument("--classifier", default="model_weights/compact/eval_classifier.safetensors")
