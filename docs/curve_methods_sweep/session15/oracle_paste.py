@@ -1,5 +1,5 @@
-"""Scratch: paste the unguided take's own loudest event (audio) into curve frames where the target is loud and
-the take silent, then conform to the ground-truth curves; judge with the evaluation classifier."""
+"""Scratch: paste the unguided take's first event within 10 LU of its loudest frame (audio) into curve
+frames where the target is loud and the take silent, then conform to the ground-truth curves; judge with the evaluation classifier."""
 
 from pathlib import Path
 
