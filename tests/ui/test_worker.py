@@ -116,7 +116,7 @@ def test_later_job_runs_after_a_failed_one(qtbot) -> None:
     results: list[str] = []
     queue.submit(Job("boom", boom, on_error=errors.append))
     queue.submit(Job("ok", counting(2), on_return=results.append))
-    qtbot.waitUntil(lambda: results == ["done 2"], timeout=5000)
+    qtbot.waitUntil(lambda: results == ["done 2"] and not queue.is_busy(), timeout=5000)
     assert errors == [
         "Something went wrong: an internal error (RuntimeError). Details are in the log (Help > Show log)."
     ]
@@ -145,6 +145,48 @@ def test_unexpected_errors_go_to_the_log_with_their_traceback() -> None:
     assert "buffer must be" not in text and "Help > Show log" in text  # no raw exception text for the user
     logged = log_path().read_text(encoding="utf-8")
     assert "Traceback" in logged and "buffer must be non-empty" in logged
+
+
+_DROP_A_RUNNING_QUEUE = """
+import gc, sys, threading, time
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from triergon_studio.ui.worker import Job, JobQueue, running_threads
+
+app = QCoreApplication(sys.argv)
+started = threading.Event()
+
+def slow(cancel):
+    started.set()
+    for i in range(20):
+        time.sleep(0.01)
+        yield i
+    return "done"
+
+queue = JobQueue()
+queue.submit(Job("slow", slow))
+started.wait(5.0)
+del queue
+gc.collect()
+loop = QEventLoop()
+QTimer.singleShot(1000, loop.quit)
+loop.exec()
+print("kept", len(running_threads()))
+"""
+
+
+def test_dropping_a_queue_while_its_job_runs_does_not_abort(tmp_path) -> None:
+    """Qt aborts the process when a running QThread is destroyed (a CI run died of it when a test's queue
+    went out of scope a moment before its thread ended). Run in a child so a regression fails one test."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _DROP_A_RUNNING_QUEUE], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "kept 0"  # released once the thread had finished
 
 
 def test_worker_direct_run_reports_return() -> None:

@@ -82,6 +82,43 @@ class GeneratorWorker(QObject):
             self.finished.emit()
 
 
+class _RunningThreads(QObject):
+    """Holds every job's thread and worker until the thread has finished.
+
+    Qt aborts the process when a running ``QThread`` is destroyed. Without this, dropping a queue while its
+    job runs (a closed dialog, a test's local) would take the whole app down.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._live: dict[QThread, GeneratorWorker] = {}
+
+    def keep(self, thread: QThread, worker: GeneratorWorker) -> None:
+        self._live[thread] = worker
+        thread.finished.connect(self._release)  # queued: this object lives on the UI thread
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @Slot()
+    def _release(self) -> None:
+        thread = self.sender()
+        if isinstance(thread, QThread) and thread in self._live:
+            thread.wait()
+            del self._live[thread]
+
+
+_running: _RunningThreads | None = None
+
+
+def running_threads() -> _RunningThreads:
+    """The process-wide keeper; created on first use, on the UI thread."""
+    global _running
+    if _running is None:
+        _running = _RunningThreads()
+    return _running
+
+
 @dataclass
 class Job:
     """A queued request. ``name`` is what the status bar shows."""
@@ -186,6 +223,7 @@ class JobQueue(QObject):
         worker.finished.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._current, self._worker, self._thread = job, worker, thread
+        running_threads().keep(thread, worker)
         self.job_started.emit(job)
         thread.start()
 
