@@ -9,7 +9,7 @@ from collections.abc import Generator
 import pytest
 
 from triergon_studio.errors import AudioFileError, CancelledError
-from triergon_studio.ui.worker import GeneratorWorker, Job, JobQueue, describe_error
+from triergon_studio.ui.worker import GeneratorWorker, Job, JobQueue, describe_error, running_threads
 
 
 def counting(n: int, delay: float = 0.0):
@@ -51,6 +51,7 @@ def test_jobs_queue_up_in_order(qtbot) -> None:
     assert len(queue) == 3 and queue.current is jobs[0]
     qtbot.waitUntil(lambda: len(order) == 3 and not queue.is_busy(), timeout=5000)
     assert order == ["done 3"] * 3
+    qtbot.waitUntil(lambda: len(running_threads()) == 0, timeout=5000)  # finished threads are let go
 
 
 def test_abort_between_yields(qtbot) -> None:
