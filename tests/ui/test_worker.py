@@ -175,7 +175,7 @@ print("kept", len(running_threads()))
 """
 
 
-def test_dropping_a_queue_while_its_job_runs_does_not_abort(tmp_path) -> None:
+def test_dropping_a_queue_while_its_job_runs_does_not_abort() -> None:
     """Qt aborts the process when a running QThread is destroyed (a CI run died of it when a test's queue
     went out of scope a moment before its thread ended). Run in a child so a regression fails one test."""
     import os
