@@ -165,3 +165,27 @@ def test_bfloat16_weights_predict_float_curves() -> None:
     model = seeded_lufs_predictor().to(torch.bfloat16)
     curves = model.predict_curves(torch.randint(0, 256, (8, 40, 64, 3), dtype=torch.uint8))
     assert curves.dtype == torch.float32 and curves.shape == (2, 8) and torch.isfinite(curves).all()
+
+
+def test_gated_head_puts_frames_it_calls_silent_at_the_floor() -> None:
+    cfg = LufsPredictorConfig.from_dict({"preset": "tiny", "head": "gated"})
+    assert cfg.out_channels == 4 and LufsPredictorConfig.from_dict(cfg.to_dict()) == cfg
+    assert LufsPredictorConfig.from_dict({"preset": "tiny"}).head == "level"  # configs saved before the field
+    with pytest.raises(ModelError, match="head 'soft'"):
+        LufsPredictorConfig.from_dict({"preset": "tiny", "head": "soft"})
+    model = build_lufs_predictor(cfg).eval()
+    assert model.head.weight.shape == (4, cfg.d_model)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.tensor([0.3, 0.3, 5.0, -5.0]))  # left audible, right silent
+    feats = torch.randn(2, 12, cfg.d_in)
+    level, gate = model.forward_parts(feats)
+    assert gate is not None and level.shape == gate.shape == (2, 2, 12)
+    y = model(feats)
+    torch.testing.assert_close(y[:, 0], torch.full((2, 12), torch.sigmoid(torch.tensor(0.3)).item()))
+    assert torch.equal(y[:, 1], torch.zeros(2, 12))
+    lufs = model.predict_lufs(feats)
+    assert torch.equal(lufs[:, 1], torch.full((2, 12), -70.0))
+    # a level head's weights do not load into a gated head: the head has a different shape
+    with pytest.raises(RuntimeError, match="head.weight"):
+        model.load_state_dict(seeded_lufs_predictor().state_dict())

@@ -134,3 +134,18 @@ def test_a_dit_run_puts_both_its_parts_and_nothing_else(tmp_path: Path) -> None:
     save_file({**run, "vae.x": torch.zeros(1)}, str(mixed))
     with pytest.raises(StudioError, match=r"keys dit\.\* or conditioner\.\*"):
         put_stage_weights(model, str(mixed), parts, "dit")
+
+
+def test_t_lufs_breakdown_splits_the_error_by_what_the_predictor_called_audible() -> None:
+    from triergon_studio.training.eval.dev_check import clip_mean_mae, t_lufs_breakdown
+
+    gt = np.array([[-30.0, -30.0, -70.0, -70.0], [-40.0, -40.0, -40.0, -70.0]])
+    pred = np.array([[-70.0, -28.0, -20.0, -70.0], [-44.0, -44.0, -44.0, -70.0]])
+    b = t_lufs_breakdown([(pred, gt)])
+    assert b["audible_frames"] == 5
+    assert b["audible_called_silent"] == 0.2 and b["audible_called_silent_mae_lu"] == 40.0
+    assert b["audible_called_audible_mae_lu"] == 3.5 and b["audible_called_audible_mean_signed_lu"] == -2.5
+    assert b["silent_called_audible"] == round(1 / 3, 3)
+    # signed errors on audible frames: -40, +2, -4, -4, -4; median -4
+    assert b["clip_mae_after_offset_lu"] == round((36 + 6 + 0 + 0 + 0) / 5, 3)
+    assert clip_mean_mae([(pred, gt)]) == round((40 + 2 + 4 + 4 + 4) / 5, 2)

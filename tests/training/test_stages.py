@@ -124,6 +124,44 @@ def test_lufs_stage_loss_falls(tmp_path: Path) -> None:
     assert last < first, (first, last)
 
 
+def test_gated_lufs_stage_learns_the_gate_and_fits_levels_on_audible_frames_only(tmp_path: Path) -> None:
+    from triergon_studio.engine.models.lufs_config import LufsPredictorConfig
+    from triergon_studio.engine.models.lufs_predictor import LufsPredictor
+    from triergon_studio.training.stages import LufsModule
+
+    over = {"lufs_predictor": {"preset": "tiny", "head": "gated"}}
+    cfg = _cfg("lufs", tmp_path, steps=20, model_overrides=over)
+    run_stage(cfg)
+    rows = read_log(Path(cfg.out_dir))
+    assert {"level_loss", "gate_loss", "gate_acc"} <= set(rows[0])
+    first, last = _falls(Path(cfg.out_dir))
+    assert last < first, (first, last)
+    # the level's loss has no gradient at silent frames; the gate's does
+    torch.manual_seed(0)
+    pred = LufsPredictor(LufsPredictorConfig.from_dict(over["lufs_predictor"]))
+    module = LufsModule(pred)
+    curves = torch.full((1, 2, 6), 0.6)
+    curves[:, :, 3:] = 0.05  # -66.5 LUFS: silent
+    batch = {
+        "frames6": torch.randint(0, 255, (1, 6, 32, 32, 3), dtype=torch.uint8),
+        "curves": curves,
+        "valid": torch.tensor([44100]),
+    }
+    outs: dict[str, torch.Tensor] = {}
+
+    def keep(_m: object, _i: object, out: torch.Tensor) -> None:
+        out.retain_grad()
+        outs["head"] = out
+
+    pred.head.register_forward_hook(keep)
+    loss, stats = module(batch)
+    loss.backward()
+    g = outs["head"].grad[0]  # [F, 4]: L/R level logits, L/R gate logits
+    assert torch.all(g[3:, :2] == 0) and torch.all(g[:3, :2] != 0)
+    assert torch.all(g[:, 2:] != 0)
+    assert 0.0 <= stats["gate_acc"] <= 1.0
+
+
 def test_dit_stage_loss_falls_resumes_exactly_and_refuses_to_overwrite(tmp_path: Path) -> None:
     full = _cfg("dit", tmp_path / "a", steps=24, ckpt_every=12)
     run_stage(full)

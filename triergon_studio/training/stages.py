@@ -4,7 +4,8 @@
 - vae: multi-resolution STFT + mid/side STFT + KL (+ optional STFT-discriminator hinge loss);
 - encoders: language-centred contrastive alignment (InfoNCE audio<->text and video<->text, text as anchor);
 - dit: v-objective, modality dropout 0.3 each, full-condition dropout 0.1, curve dropout, EMA weights;
-- lufs: T_LUFS regression (MSE) of the normalised L/R curves from 6 fps frames.
+- lufs: T_LUFS regression (MSE) of the normalised L/R curves from 6 fps frames; a gated head adds an
+  audibility BCE and counts the MSE on audible frames only.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from triergon_studio.core.constants import LUFS_FLOOR
+from triergon_studio.core.constants import LUFS_ACTIVE, LUFS_FLOOR
 from triergon_studio.engine.models.vae import vae_sample
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
@@ -48,6 +50,7 @@ from triergon_studio.training.rotating_pool import (
 
 if TYPE_CHECKING:
     from triergon_studio.engine.models.encoders import PromptEncoder
+    from triergon_studio.engine.models.lufs_predictor import LufsPredictor
     from triergon_studio.engine.models.vae import LatentAutoencoder, OobleckVAE, WNConv1d
 
 # ---- model and weights -------------------------------------------------------------------------------------
@@ -482,6 +485,11 @@ class EncodersStage(Stage):
         return b
 
 
+# A gated T_LUFS's squared level error counts in these units: a 10 LU miss weighs as much as a wrong gate
+# call made with 63 % confidence (BCE 1).
+GATED_LEVEL_UNIT_LU = 10.0
+
+
 class LufsModule(nn.Module):
     def __init__(self, predictor: nn.Module) -> None:
         super().__init__()
@@ -508,17 +516,36 @@ class LufsModule(nn.Module):
         frame_idx = torch.arange(target.shape[-1], device=target.device)[None, :]
         if "n_frames" in batch:  # rotating pool: windows shorter than the batch are padded, keep them out
             n_valid = batch["n_frames"].float()
-            pred = self.predictor(feats, padding_mask=frame_idx >= n_valid[:, None])
+            padding: Tensor | None = frame_idx >= n_valid[:, None]
         else:
             n_valid = torch.ceil(batch["valid"].float() / 44100 * 6).clamp(min=1)
-            pred = self.predictor(feats)  # [B, 2, F] normalised
+            padding = None
+        level, gate = cast("LufsPredictor", self.predictor).forward_parts(feats, padding)  # [B, 2, F] each
         mask = (frame_idx < n_valid[:, None]).float()
         mask = mask[:, None, :].expand_as(target)
-        loss = ((pred - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+        audible = mask * (target * -LUFS_FLOOR + LUFS_FLOOR > LUFS_ACTIVE).float()
+        stats: dict[str, float] = {}
+        if gate is None:
+            pred = level
+            loss = ((level - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+        else:
+            pred = torch.where(gate >= 0, level, torch.zeros_like(level))
+            # the level in units of GATED_LEVEL_UNIT_LU, so its loss and the gate's are of one size
+            err = (level - target) * -LUFS_FLOOR / GATED_LEVEL_UNIT_LU
+            level_loss = (err**2 * audible).sum() / audible.sum().clamp_min(1)
+            gate_bce = F.binary_cross_entropy_with_logits(gate, (audible > 0).float(), reduction="none")
+            gate_loss = (gate_bce * mask).sum() / mask.sum().clamp_min(1)
+            loss = level_loss + gate_loss
+            with torch.no_grad():
+                hit = ((gate >= 0).float() == (audible > 0).float()).float()
+                stats = {
+                    "level_loss": float(level_loss),
+                    "gate_loss": float(gate_loss),
+                    "gate_acc": float((hit * mask).sum() / mask.sum().clamp_min(1)),
+                }
         with torch.no_grad():
-            audible = mask * (target * -LUFS_FLOOR + LUFS_FLOOR > -60.0).float()
-            mae = ((pred - target).abs() * 70 * audible).sum() / audible.sum().clamp_min(1)
-        return loss, {"mae_lu": float(mae)}
+            mae = ((pred - target).abs() * -LUFS_FLOOR * audible).sum() / audible.sum().clamp_min(1)
+        return loss, {"mae_lu": float(mae), **stats}
 
 
 class LufsStage(Stage):

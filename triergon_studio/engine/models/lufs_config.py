@@ -15,6 +15,8 @@ from triergon_studio.core.constants import CURVE_RATE_HZ
 from triergon_studio.engine.models.dinov2_config import DINOV2_PRESETS
 from triergon_studio.errors import ModelError
 
+LUFS_HEADS = ("level", "gated")
+
 
 @dataclass(frozen=True)
 class FrameCNNConfig:
@@ -44,6 +46,21 @@ class LufsPredictorConfig:
     # DINOv2 input per frame: CLS plus the mean patch token of the left and of the right half (3 D values).
     # The CLS token alone barely encodes where a source sits; the halves give the L/R curves a handle.
     dinov2_lr_pooling: bool = True
+    # "level": the paper's head, one normalised level per channel. "gated": also an audibility logit per
+    # channel, and frames it calls silent sit at the floor. A level head trained with MSE on frames that may be
+    # silent or loud predicts their mean, too quiet for either; the gate keeps the level to audible frames.
+    head: str = "level"
+
+    def __post_init__(self) -> None:
+        if self.head not in LUFS_HEADS:
+            raise ModelError(
+                f"invalid T_LUFS config: head {self.head!r}; choose one of {', '.join(LUFS_HEADS)}"
+            )
+
+    @property
+    def out_channels(self) -> int:
+        """The head's outputs per frame: L/R levels, then (gated) L/R audibility logits."""
+        return 4 if self.head == "gated" else 2
 
     @property
     def d_in(self) -> int:

@@ -5,8 +5,10 @@ MSE, up to 60 s. Presets S (12 layers, 8 heads, 768) and L (14, 12, 768) follow 
 ``tiny`` serve the bundled model and the tests. The bundled model uses ``FrameFeatureExtractor``, a small
 CNN that also sees the difference to the previous frame (motion drives most Foley loudness).
 
-The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. Inputs longer
-than one window (60 s) are cut into windows overlapping by 10 s and stitched with a linear crossfade.
+The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. A ``gated`` head
+also predicts per channel whether a frame is audible (above -60 LUFS); a frame it calls silent sits at the
+floor. Inputs longer than one window (60 s) are cut into windows overlapping by 10 s and stitched with a
+linear crossfade.
 """
 
 from __future__ import annotations
@@ -156,12 +158,15 @@ class LufsPredictor(nn.Module):
             for _ in range(cfg.n_layers)
         )
         self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, 2)
+        self.head = nn.Linear(d, cfg.out_channels)
         if self.pos.device.type != "meta":
             nn.init.normal_(self.pos, std=0.02)
 
-    def forward(self, feats: Tensor, padding_mask: Tensor | None = None) -> Tensor:
-        """[B, F, d_in] (F <= one window) -> normalised curves [B, 2, F] in (0, 1).
+    def forward_parts(
+        self, feats: Tensor, padding_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """[B, F, d_in] (F <= one window) -> normalised levels [B, 2, F] in (0, 1), and for a gated head the
+        audibility logits [B, 2, F] (None for a level head).
 
         ``padding_mask`` [B, F] is True at padded frames (ignored by attention).
         """
@@ -173,7 +178,14 @@ class LufsPredictor(nn.Module):
         x = self.proj_in(feats) + self.pos[:, :n]
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=padding_mask)
-        return torch.sigmoid(self.head(self.norm(x))).transpose(1, 2)
+        out = self.head(self.norm(x)).transpose(1, 2)
+        return torch.sigmoid(out[:, :2]), (out[:, 2:] if self.cfg.head == "gated" else None)
+
+    def forward(self, feats: Tensor, padding_mask: Tensor | None = None) -> Tensor:
+        """[B, F, d_in] (F <= one window) -> normalised curves [B, 2, F] in [0, 1); a gated head puts the
+        frames it calls silent at 0 (the floor)."""
+        level, gate = self.forward_parts(feats, padding_mask)
+        return level if gate is None else torch.where(gate >= 0, level, torch.zeros_like(level))
 
     def predict_normalized(self, feats: Tensor, progress: ProgressFn | None = None) -> Tensor:
         """Any length: overlapping windows stitched with a linear crossfade. [B, F, d_in] -> [B, 2, F]."""

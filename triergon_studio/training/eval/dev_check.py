@@ -120,20 +120,57 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
     return out
 
 
-def t_lufs_dev(predictor: Any, pool: Any) -> float:
-    """T_LUFS alone on the dev pool, as ``dev_check`` measures it (mean over clips of the audible-frame MAE)."""
+def t_lufs_dev_curves(predictor: Any, pool: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(predicted, ground-truth) LUFS curves [2, F] of each dev clip, over the clip's own frames."""
     import torch
 
-    errs = []
+    out = []
     with torch.inference_mode():
         for i in range(len(pool)):
             nf = int(np.ceil(int(pool.arrays["valid"][i]) / 44100 * 6))
             pred = predictor.predict_curves(torch.from_numpy(pool.arrays["frames6"][i][:nf])).numpy()
             gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
-            sel = gt > AUDIBLE
-            if sel.any():
-                errs.append(float(np.abs(pred[:, : gt.shape[1]] - gt)[sel].mean()))
+            out.append((np.asarray(pred, np.float64)[:, : gt.shape[1]], gt.astype(np.float64)))
+    return out
+
+
+def t_lufs_dev(predictor: Any, pool: Any) -> float:
+    """T_LUFS alone on the dev pool, as ``dev_check`` measures it (mean over clips of the audible-frame MAE)."""
+    return clip_mean_mae(t_lufs_dev_curves(predictor, pool))
+
+
+def clip_mean_mae(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean over clips of each clip's audible-frame MAE (clips with no audible frame left out)."""
+    errs = [np.abs(p - g)[g > AUDIBLE].mean() for p, g in curves if (g > AUDIBLE).any()]
     return round(float(np.mean(errs)), 2)
+
+
+def t_lufs_breakdown(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Where the audible-frame error comes from, over all the clips' frames: the audible frames predicted
+    silent (at or under -60 LUFS) and what they cost, the error and bias on the others, the silent frames
+    predicted audible, and the clip-mean error left after removing each clip's median offset."""
+    p = np.concatenate([c[0].ravel() for c in curves])
+    g = np.concatenate([c[1].ravel() for c in curves])
+    aud, loud = g > AUDIBLE, p > AUDIBLE
+    missed, hit = aud & ~loud, aud & loud
+    offsets = []
+    for pc, gc in curves:
+        d = (pc - gc)[gc > AUDIBLE]
+        if d.size:
+            offsets.append(np.abs(d - np.median(d)).mean())
+
+    def r(x: float) -> float:
+        return round(float(x), 3)
+
+    return {
+        "audible_frames": int(aud.sum()),
+        "audible_called_silent": r(missed.sum() / max(1, aud.sum())),
+        "audible_called_silent_mae_lu": r(np.abs(p - g)[missed].mean()) if missed.any() else 0.0,
+        "audible_called_audible_mae_lu": r(np.abs(p - g)[hit].mean()) if hit.any() else 0.0,
+        "audible_called_audible_mean_signed_lu": r((p - g)[hit].mean()) if hit.any() else 0.0,
+        "silent_called_audible": r((~aud & loud).sum() / max(1, (~aud).sum())),
+        "clip_mae_after_offset_lu": r(np.mean(offsets)) if offsets else 0.0,
+    }
 
 
 def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
@@ -188,26 +225,39 @@ def use_vae_weights(model: Any, path: str) -> None:
     put_stage_weights(model, path, "vae.", "vae")
 
 
+def stage_model_config(weights: Path) -> Any:
+    """The compact preset with the model overrides of the run that wrote ``weights`` (its folder's
+    config.json), so a run that changed a part's shape (a gated T_LUFS head) is measured as it trained."""
+    from triergon_studio.engine.config import ModelConfig, get_preset
+    from triergon_studio.training.config import merge_overrides
+
+    cfg = get_preset("compact")
+    run_conf = weights.parent / "config.json"
+    over = json.loads(run_conf.read_text()).get("model_overrides") if run_conf.exists() else None
+    return ModelConfig.from_dict(merge_overrides(cfg.to_dict(), over)) if over else cfg
+
+
 def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     """``--lufs-only``: T_LUFS figures without the VAE or the classifier, from a model folder or from the
     lufs stage's weights (``--lufs-weights``) put into a compact model."""
     import torch
 
-    from triergon_studio.engine.config import get_preset
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import load_model_dir
 
     torch.set_num_threads(1)
     if args.lufs_weights:
-        model = build_model(get_preset("compact"))
+        model = build_model(stage_model_config(Path(args.lufs_weights)))
         put_stage_weights(model, args.lufs_weights, "lufs_predictor.", "lufs")
     else:
         model = load_model_dir(Path(args.model))
     pred = model.eval().lufs_predictor
+    curves = t_lufs_dev_curves(pred, dev_pool(args.clips))
     out: dict[str, Any] = {
         "clips": args.clips,
         "seed": DEV_SEED,
-        "t_lufs_mae_lu": t_lufs_dev(pred, dev_pool(args.clips)),
+        "t_lufs_mae_lu": clip_mean_mae(curves),
+        "t_lufs_breakdown": t_lufs_breakdown(curves),
     }
     if args.heldout:
         out["heldout_t_lufs_mae_lu"] = t_lufs_heldout(pred, Path(args.heldout), args.heldout_clips)
