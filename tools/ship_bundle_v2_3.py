@@ -1,0 +1,184 @@
+"""Ship the bundled model v2.3: version 2.2 with the gated T_LUFS (``compact_lufs.json``: an audibility logit
+per channel and the level fitted on audible frames only). Every other part is version 2.2's, bit for bit.
+
+    .venv/bin/python tools/ship_bundle_v2_3.py candidate runs/s17/candidate --lufs runs/s17/lufs_gated_2800
+    .venv/bin/python tools/ship_bundle_v2_3.py measure runs/s17/candidate      # dev, held-out T_LUFS, V+T+pred
+    .venv/bin/python tools/ship_bundle_v2_3.py ship runs/s17/candidate
+
+``candidate`` writes the new folder (the bundle's config with ``lufs_predictor.head = "gated"``, its weights
+with the run's ``lufs_predictor.*``, its classifier, loudness head and gain net). ``measure`` writes
+``dev_check.json`` (T_LUFS on the 54 dev clips), ``heldout_t_lufs.json`` and ``table3_pred.json`` (the
+V+T+pred row on the held-out set, the only Table 3 row that reads T_LUFS) into
+``docs/training_runs/compact-v2.3/``. ``ship`` puts those figures into the manifest, keeps version 2.2's as
+``manifest_v2_2.json`` there, renames the candidate into ``model_weights/compact`` and writes
+``model_weights/compact_eval.md`` from the merged figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "training_runs" / "compact-v2.3"
+BUNDLE = ROOT / "model_weights" / "compact"
+HELDOUT = ROOT / "runs" / "heldout"
+CARRIED = ("lufs_mode", "benchmark", "guide_default")  # manifest parts that T_LUFS does not touch
+
+
+def candidate(out: Path, lufs_run: Path) -> None:
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
+    from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+
+    old = load_model_dir(BUNDLE)
+    if json.loads((BUNDLE / "manifest.json").read_text())["version"] != "2.2":
+        raise SystemExit(f"{BUNDLE}: not version 2.2; nothing to do")
+    assert old.cfg.lufs_predictor is not None
+    cfg = dataclasses.replace(
+        old.cfg, lufs_predictor=dataclasses.replace(old.cfg.lufs_predictor, head="gated")
+    )
+    model = build_model(cfg).eval()
+    lufs = load_file(str(lufs_run / "weights.safetensors"))
+    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
+        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
+    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
+    model.load_state_dict({**kept, **lufs}, strict=True)
+    if out.exists():
+        shutil.rmtree(out)
+    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.3")
+    for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
+        add_file_to_model_dir(out, BUNDLE / f, f)
+    print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
+
+
+def measure(folder: Path) -> None:
+    import torch
+
+    from triergon_studio.engine.weights import load_model_dir
+    from triergon_studio.training.eval.dev_check import (
+        DEV_SEED,
+        clip_mean_mae,
+        dev_pool,
+        t_lufs_breakdown,
+        t_lufs_dev_curves,
+        t_lufs_heldout,
+    )
+    from triergon_studio.training.eval.report import evaluate_model_dir
+    from triergon_studio.training.fileio import atomic_write_json
+
+    torch.set_num_threads(1)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    pred = load_model_dir(folder).eval().lufs_predictor
+    curves = t_lufs_dev_curves(pred, dev_pool(54))
+    dev = {"clips": 54, "seed": DEV_SEED, "t_lufs_mae_lu": clip_mean_mae(curves)}
+    atomic_write_json(RUNS / "dev_check.json", {**dev, "t_lufs_breakdown": t_lufs_breakdown(curves)})
+    atomic_write_json(
+        RUNS / "heldout_t_lufs.json", {"clips": 36, "t_lufs_mae_lu": t_lufs_heldout(pred, HELDOUT)}
+    )
+    report = evaluate_model_dir(
+        folder, heldout_dir=HELDOUT, classifier_path=folder / "eval_classifier.safetensors", rows=["V+T+pred"]
+    )
+    atomic_write_json(RUNS / "table3_pred.json", report.to_dict())
+    print(json.dumps({"dev": dev, "heldout": json.loads((RUNS / "heldout_t_lufs.json").read_text())}))
+
+
+def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
+    from triergon_studio.training.eval.results import TARGETS
+    from triergon_studio.training.reproduce import stage_record
+
+    training = copy.deepcopy(old["training"])
+    rec = stage_record(lufs_run.parent, lufs_run.name)
+    rec["config"] = "triergon_studio/training/configs/compact_lufs.json"
+    training["stages"]["lufs"] = rec
+    training["total_seconds"] = round(sum(v["seconds"] for v in training["stages"].values()), 1)
+    training["logs"] += ", docs/training_runs/compact-v2.3 (the gated T_LUFS)"
+    training["hardware_note"] = training["hardware_note"].replace(
+        "resumed from a checkpoint: lufs from step 250, ", "resumed from a checkpoint: "
+    )
+    ev = copy.deepcopy(old["eval"])
+    table = json.loads((RUNS / "table3_pred.json").read_text())
+    ev["rows"]["V+T+pred"] = table["rows"]["V+T+pred"]
+    ev["t_lufs_mae"] = table["t_lufs_mae"]
+    t = TARGETS["t_lufs_mae"]
+    ev["targets"]["t_lufs_mae"] = {
+        "target": t,
+        "measured": table["t_lufs_mae"],
+        "met": table["t_lufs_mae"] <= t,
+    }
+    dev_check = copy.deepcopy(old["dev_check"])
+    dev = json.loads((RUNS / "dev_check.json").read_text())
+    dev_check["t_lufs_mae_lu"] = dev["t_lufs_mae_lu"]
+    dev_check["t_lufs_breakdown"] = dev["t_lufs_breakdown"]
+    dev_check["v2.2"] = {"t_lufs_mae_lu": old["dev_check"]["t_lufs_mae_lu"]}
+    limits = json.loads((RUNS / "known_limits.json").read_text())
+    return {
+        "training": training,
+        "eval": ev,
+        "dev_check": dev_check,
+        "known_limits": limits,
+        **{k: old[k] for k in CARRIED},
+    }
+
+
+def ship(folder: Path) -> None:
+    from triergon_studio.engine.weights import load_model_dir, save_model_dir
+    from triergon_studio.training.fileio import atomic_write_json
+
+    old = json.loads((BUNDLE / "manifest.json").read_text())
+    if old["version"] != "2.2":
+        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not 2.2; nothing to do")
+    lufs_run = Path(json.loads((folder / "manifest.json").read_text())["training"]["lufs_run"])
+    extra = _manifest_extra(old, lufs_run)
+    atomic_write_json(RUNS / "manifest_v2_2.json", old)
+    model = load_model_dir(folder).eval()
+    new = BUNDLE.with_name(".compact-v2.3")
+    if new.exists():
+        shutil.rmtree(new)
+    save_model_dir(model, model.cfg, new, extra, version="2.3")
+    from triergon_studio.engine.weights import add_file_to_model_dir
+
+    for f in sorted(json.loads((folder / "manifest.json").read_text())["files"]):
+        if f not in ("config.json", "model.safetensors"):
+            add_file_to_model_dir(new, folder / f, f)
+    retired = BUNDLE.with_name(".compact-v2.2")
+    BUNDLE.rename(retired)
+    new.rename(BUNDLE)
+    shutil.rmtree(retired)
+    from triergon_studio.training.eval.results import EvalReport, to_markdown
+    from triergon_studio.training.fileio import atomic_write_text
+
+    report = EvalReport.from_dict(extra["eval"], BUNDLE / "manifest.json")
+    atomic_write_text(BUNDLE.with_name("compact_eval.md"), to_markdown(report) + "\n")
+    print(json.dumps({"version": "2.3", "files": sorted(p.name for p in BUNDLE.iterdir())}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("action", choices=("candidate", "measure", "ship"))
+    ap.add_argument("folder", type=Path, help="the candidate folder")
+    ap.add_argument("--lufs", type=Path, help="with candidate: the lufs stage's run folder")
+    args = ap.parse_args()
+    if args.action == "candidate":
+        if args.lufs is None:
+            ap.error("candidate needs --lufs RUN_FOLDER")
+        candidate(args.folder, args.lufs)
+    elif args.action == "measure":
+        measure(args.folder)
+    else:
+        ship(args.folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
