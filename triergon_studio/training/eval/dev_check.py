@@ -148,11 +148,14 @@ def clip_mean_mae(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def t_lufs_breakdown(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """Where the audible-frame error comes from, over all the clips' frames: the audible frames predicted
     silent (at or under -60 LUFS) and what they cost, the error and bias on the others, the silent frames
-    predicted audible, and the clip-mean error left after removing each clip's median offset."""
+    predicted audible, and the clip-mean error left after removing each clip's median offset. An audible frame
+    called silent "at an edge" has a neighbour in time, on its channel, that was called audible: an onset
+    called late or a tail cut short rather than an event missed."""
     p = np.concatenate([c[0].ravel() for c in curves])
     g = np.concatenate([c[1].ravel() for c in curves])
     aud, loud = g > AUDIBLE, p > AUDIBLE
     missed, hit = aud & ~loud, aud & loud
+    edge = np.concatenate([_next_to(c[0] > AUDIBLE).ravel() for c in curves])
     offsets = []
     for pc, gc in curves:
         d = (pc - gc)[gc > AUDIBLE]
@@ -168,9 +171,18 @@ def t_lufs_breakdown(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, f
         "audible_called_silent_mae_lu": r(np.abs(p - g)[missed].mean()) if missed.any() else 0.0,
         "audible_called_audible_mae_lu": r(np.abs(p - g)[hit].mean()) if hit.any() else 0.0,
         "audible_called_audible_mean_signed_lu": r((p - g)[hit].mean()) if hit.any() else 0.0,
+        "audible_called_silent_at_an_edge": r((missed & edge).sum() / max(1, missed.sum())),
         "silent_called_audible": r((~aud & loud).sum() / max(1, (~aud).sum())),
         "clip_mae_after_offset_lu": r(np.mean(offsets)) if offsets else 0.0,
     }
+
+
+def _next_to(on: np.ndarray) -> np.ndarray:
+    """[C, F] booleans -> True where the frame before or after, on the same row, is True."""
+    out = np.zeros_like(on)
+    out[:, 1:] |= on[:, :-1]
+    out[:, :-1] |= on[:, 1:]
+    return out
 
 
 def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
