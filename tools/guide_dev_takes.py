@@ -5,7 +5,7 @@
 
 ``gen`` makes one take per dev clip (``runs/devclips36``: ``triergon-studio corpus write-heldout
 runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V+T prompts, the clip's
-ground-truth curves as the target) and writes ``runs/guide_dev/NAME.npz`` (the audio and seconds per take),
+ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUFS curves) and writes ``runs/guide_dev/NAME.npz`` (the audio and seconds per take),
 and ``NAME_c.npz``, the same takes put through the exact conform. ``score`` prints, per take set: the
 evaluation classifier's top-1 accuracy against the prompt's class and its mean probability of that class,
 the raw adherence (mean over clips of the per-channel mean |error|, LU, frames above -60 LUFS), and AV-Align
@@ -37,22 +37,26 @@ def _gen(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
+    clips = load_clips(Path(args.dev_dir), args.clips)
+    targets = [c.gt_curves for c in clips]
+    if args.curves == "t_lufs":  # the model's own T_LUFS curves from each clip's video, as the evaluation's
+        curves = [model.predict_curves(c.meta["video"]) for c in clips]
+        targets = [np.stack([p.left, p.right]) for p in curves]
     if args.variant == "nolufs":
         model = NoLufs(model)
-    clips = load_clips(Path(args.dev_dir), args.clips)
     extra = json.loads(args.extra)
     takes, conformed, secs = [], [], []
     with torch.inference_mode():
         for i, c in enumerate(clips):
             t0 = time.perf_counter()
-            spec = _spec(c, args.follow, 1234 + i, None, extra)
+            spec = _spec(c, args.follow, 1234 + i, None, extra, None if args.curves == "gt" else targets[i])
             if args.cfg is not None:
                 spec = dataclasses.replace(spec, cfg=args.cfg)
             (take,) = run_to_end(generate_takes(spec, model))
             secs.append(time.perf_counter() - t0)
             audio = np.asarray(take.audio, np.float32)
             takes.append(audio)
-            curve = LoudnessCurve(c.gt_curves[0], c.gt_curves[1], len(audio) / 44100, 6.0, CurveSource.DRAWN)
+            curve = LoudnessCurve(targets[i][0], targets[i][1], len(audio) / 44100, 6.0, CurveSource.DRAWN)
             conformed.append(np.asarray(conform_to_curve(audio, 44100, curve).audio, np.float32))
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez(OUT / f"{args.name}.npz", *takes, secs=np.array(secs))
@@ -101,6 +105,12 @@ def main() -> None:
     g.add_argument("--model", default="model_weights/compact")
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--cfg", type=float, default=None, help="CFG scale (default: the model's)")
+    g.add_argument(
+        "--curves",
+        choices=("gt", "t_lufs"),
+        default="gt",
+        help="the curves the takes follow and are conformed to: the clip's own, or the model's T_LUFS curves",
+    )
     s = sub.add_parser("score")
     s.add_argument("names", nargs="+")
     s.add_argument("--classifier", default="model_weights/compact/eval_classifier.safetensors")

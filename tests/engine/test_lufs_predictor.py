@@ -186,6 +186,13 @@ def test_gated_head_puts_frames_it_calls_silent_at_the_floor() -> None:
     assert torch.equal(y[:, 1], torch.zeros(2, 12))
     lufs = model.predict_lufs(feats)
     assert torch.equal(lufs[:, 1], torch.full((2, 12), -70.0))
+    with pytest.raises(ModelError, match="gate 'maybe'"):
+        LufsPredictorConfig.from_dict({"preset": "tiny", "head": "gated", "gate": "maybe"})
+    soft = build_lufs_predictor(LufsPredictorConfig.from_dict({**cfg.to_dict(), "gate": "soft"})).eval()
+    soft.load_state_dict(model.state_dict())
+    p = torch.sigmoid(torch.tensor([5.0, -5.0]))
+    want = torch.sigmoid(torch.tensor(0.3)) * p  # each level scaled by its channel's audibility
+    torch.testing.assert_close(soft(feats), want[None, :, None].expand(2, 2, 12))
     # a level head's weights do not load into a gated head: the head has a different shape
     with pytest.raises(RuntimeError, match="head.weight"):
         model.load_state_dict(seeded_lufs_predictor().state_dict())

@@ -16,6 +16,7 @@ from triergon_studio.engine.models.dinov2_config import DINOV2_PRESETS
 from triergon_studio.errors import ModelError
 
 LUFS_HEADS = ("level", "gated")
+LUFS_GATES = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,18 @@ class LufsPredictorConfig:
     # channel, and frames it calls silent sit at the floor. A level head trained with MSE on frames that may be
     # silent or loud predicts their mean, too quiet for either; the gate keeps the level to audible frames.
     head: str = "level"
+    # How a gated head's output reads its gate: "hard" puts a frame whose audibility is under one half at the
+    # floor; "soft" scales the normalised level by the probability, a smooth curve with no jumps to the floor.
+    gate: str = "hard"
 
     def __post_init__(self) -> None:
         if self.head not in LUFS_HEADS:
             raise ModelError(
                 f"invalid T_LUFS config: head {self.head!r}; choose one of {', '.join(LUFS_HEADS)}"
+            )
+        if self.gate not in LUFS_GATES:
+            raise ModelError(
+                f"invalid T_LUFS config: gate {self.gate!r}; choose one of {', '.join(LUFS_GATES)}"
             )
 
     @property

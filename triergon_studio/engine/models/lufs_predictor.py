@@ -7,7 +7,7 @@ CNN that also sees the difference to the previous frame (motion drives most Fole
 
 The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. A ``gated`` head
 also predicts per channel whether a frame is audible (above -60 LUFS); a frame it calls silent sits at the
-floor. Inputs longer than one window (60 s) are cut into windows overlapping by 10 s and stitched with a
+floor (or, with ``gate = "soft"``, the level is scaled by the probability). Inputs longer than one window (60 s) are cut into windows overlapping by 10 s and stitched with a
 linear crossfade.
 """
 
@@ -183,9 +183,14 @@ class LufsPredictor(nn.Module):
 
     def forward(self, feats: Tensor, padding_mask: Tensor | None = None) -> Tensor:
         """[B, F, d_in] (F <= one window) -> normalised curves [B, 2, F] in [0, 1); a gated head puts the
-        frames it calls silent at 0 (the floor)."""
+        frames it calls silent at 0 (the floor), or with ``gate = "soft"`` scales each level by its
+        probability of being audible."""
         level, gate = self.forward_parts(feats, padding_mask)
-        return level if gate is None else torch.where(gate >= 0, level, torch.zeros_like(level))
+        if gate is None:
+            return level
+        if self.cfg.gate == "soft":
+            return level * torch.sigmoid(gate)
+        return torch.where(gate >= 0, level, torch.zeros_like(level))
 
     def predict_normalized(self, feats: Tensor, progress: ProgressFn | None = None) -> Tensor:
         """Any length: overlapping windows stitched with a linear crossfade. [B, F, d_in] -> [B, 2, F]."""
