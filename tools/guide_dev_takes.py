@@ -5,11 +5,12 @@
 
 ``gen`` makes one take per dev clip (``runs/devclips36``: ``triergon-studio corpus write-heldout
 runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V+T prompts, the clip's
-ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUFS curves) and writes ``runs/guide_dev/NAME.npz`` (the audio and seconds per take),
-and ``NAME_c.npz``, the same takes put through the exact conform. ``score`` prints, per take set: the
-evaluation classifier's top-1 accuracy against the prompt's class and its mean probability of that class,
-the raw adherence (mean over clips of the per-channel mean |error|, LU, frames above -60 LUFS), and AV-Align
-as a ratio of the ground truth's.
+ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUFS curves) and writes
+``runs/guide_dev/NAME.npz`` (the audio and seconds per take), and ``NAME_c.npz``, the same takes put through
+the exact conform. ``score`` prints, per take set: the evaluation classifier's top-1 accuracy against the
+prompt's class and its mean probability of that class, the raw adherence (mean over clips of the per-channel
+mean |error| against the clip's own curves, LU, frames above -60 LUFS), and AV-Align as a ratio of the
+ground truth's.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 

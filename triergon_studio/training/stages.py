@@ -520,16 +520,15 @@ class LufsModule(nn.Module):
         else:
             n_valid = torch.ceil(batch["valid"].float() / 44100 * 6).clamp(min=1)
             padding = None
-        level, gate = cast("LufsPredictor", self.predictor).forward_parts(feats, padding)  # [B, 2, F] each
+        predictor = cast("LufsPredictor", self.predictor)
+        level, gate = predictor.forward_parts(feats, padding)  # [B, 2, F] each
         mask = (frame_idx < n_valid[:, None]).float()
         mask = mask[:, None, :].expand_as(target)
         audible = mask * (target * -LUFS_FLOOR + LUFS_FLOOR > LUFS_ACTIVE).float()
         stats: dict[str, float] = {}
         if gate is None:
-            pred = level
             loss = ((level - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
         else:
-            pred = torch.where(gate >= 0, level, torch.zeros_like(level))
             # the level in units of GATED_LEVEL_UNIT_LU, so its loss and the gate's are of one size
             err = (level - target) * -LUFS_FLOOR / GATED_LEVEL_UNIT_LU
             level_loss = (err**2 * audible).sum() / audible.sum().clamp_min(1)
@@ -544,6 +543,7 @@ class LufsModule(nn.Module):
                     "gate_acc": float((hit * mask).sum() / mask.sum().clamp_min(1)),
                 }
         with torch.no_grad():
+            pred = predictor.read_parts(level, gate)
             mae = ((pred - target).abs() * -LUFS_FLOOR * audible).sum() / audible.sum().clamp_min(1)
         return loss, {"mae_lu": float(mae), **stats}
 

@@ -7,8 +7,8 @@ CNN that also sees the difference to the previous frame (motion drives most Fole
 
 The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. A ``gated`` head
 also predicts per channel whether a frame is audible (above -60 LUFS); a frame it calls silent sits at the
-floor (or, with ``gate = "soft"``, the level is scaled by the probability). Inputs longer than one window (60 s) are cut into windows overlapping by 10 s and stitched with a
-linear crossfade.
+floor (or, with ``gate = "soft"``, the level is scaled by the probability). Inputs longer than one window
+(60 s) are cut into windows overlapping by 10 s and stitched with a linear crossfade.
 """
 
 from __future__ import annotations
@@ -185,7 +185,10 @@ class LufsPredictor(nn.Module):
         """[B, F, d_in] (F <= one window) -> normalised curves [B, 2, F] in [0, 1); a gated head puts the
         frames it calls silent at 0 (the floor), or with ``gate = "soft"`` scales each level by its
         probability of being audible."""
-        level, gate = self.forward_parts(feats, padding_mask)
+        return self.read_parts(*self.forward_parts(feats, padding_mask))
+
+    def read_parts(self, level: Tensor, gate: Tensor | None) -> Tensor:
+        """``forward_parts``' output -> the normalised curves ``forward`` gives."""
         if gate is None:
             return level
         if self.cfg.gate == "soft":
