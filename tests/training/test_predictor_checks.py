@@ -147,9 +147,10 @@ def test_t_lufs_breakdown_splits_the_error_by_what_the_predictor_called_audible(
     assert b["audible_called_audible_mae_lu"] == 3.5 and b["audible_called_audible_mean_signed_lu"] == -2.5
     assert b["silent_called_audible"] == round(1 / 3, 3)
     assert b["audible_called_silent_at_an_edge"] == 1.0  # the missed -30 has the called-audible -28 beside it
-    lone = np.array([[-30.0, -70.0, -30.0], [-70.0, -70.0, -70.0]])
-    b2 = t_lufs_breakdown([(np.array([[-70.0, -70.0, -25.0], [-70.0] * 3]), lone)])
-    assert b2["audible_called_silent"] == 0.5 and b2["audible_called_silent_at_an_edge"] == 0.0
     # signed errors on audible frames: -40, +2, -4, -4, -4; median -4
     assert b["clip_mae_after_offset_lu"] == round((36 + 6 + 0 + 0 + 0) / 5, 3)
     assert clip_mean_mae([(pred, gt)]) == round((40 + 2 + 4 + 4 + 4) / 5, 2)
+    # a missed frame whose neighbours were called silent too is a missed event, not an edge
+    lone = np.array([[-30.0, -70.0, -30.0], [-70.0, -70.0, -70.0]])
+    b2 = t_lufs_breakdown([(np.array([[-70.0, -70.0, -25.0], [-70.0] * 3]), lone)])
+    assert b2["audible_called_silent"] == 0.5 and b2["audible_called_silent_at_an_edge"] == 0.0
