@@ -66,23 +66,15 @@ def measure(folder: Path) -> None:
     import torch
 
     from triergon_studio.engine.weights import load_model_dir
-    from triergon_studio.training.eval.dev_check import (
-        DEV_SEED,
-        clip_mean_mae,
-        dev_pool,
-        t_lufs_breakdown,
-        t_lufs_dev_curves,
-        t_lufs_heldout,
-    )
+    from triergon_studio.training.eval.dev_check import DEV_SEED, dev_pool, t_lufs_heldout, t_lufs_report
     from triergon_studio.training.eval.report import evaluate_model_dir
     from triergon_studio.training.fileio import atomic_write_json
 
     torch.set_num_threads(1)
     RUNS.mkdir(parents=True, exist_ok=True)
     pred = load_model_dir(folder).eval().lufs_predictor
-    curves = t_lufs_dev_curves(pred, dev_pool(54))
-    dev = {"clips": 54, "seed": DEV_SEED, "t_lufs_mae_lu": clip_mean_mae(curves)}
-    atomic_write_json(RUNS / "dev_check.json", {**dev, "t_lufs_breakdown": t_lufs_breakdown(curves)})
+    dev = {"clips": 54, "seed": DEV_SEED, **t_lufs_report(pred, dev_pool(54))}
+    atomic_write_json(RUNS / "dev_check.json", dev)
     atomic_write_json(
         RUNS / "heldout_t_lufs.json", {"clips": 36, "t_lufs_mae_lu": t_lufs_heldout(pred, HELDOUT)}
     )
@@ -90,7 +82,11 @@ def measure(folder: Path) -> None:
         folder, heldout_dir=HELDOUT, classifier_path=folder / "eval_classifier.safetensors", rows=["V+T+pred"]
     )
     atomic_write_json(RUNS / "table3_pred.json", report.to_dict())
-    print(json.dumps({"dev": dev, "heldout": json.loads((RUNS / "heldout_t_lufs.json").read_text())}))
+    print(
+        json.dumps(
+            {"dev": dev["t_lufs_mae_lu"], "heldout": json.loads((RUNS / "heldout_t_lufs.json").read_text())}
+        )
+    )
 
 
 def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
@@ -132,8 +128,9 @@ def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
 
 
 def ship(folder: Path) -> None:
-    from triergon_studio.engine.weights import load_model_dir, save_model_dir
-    from triergon_studio.training.fileio import atomic_write_json
+    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+    from triergon_studio.training.eval.results import EvalReport, to_markdown
+    from triergon_studio.training.fileio import atomic_write_json, atomic_write_text
 
     old = json.loads((BUNDLE / "manifest.json").read_text())
     if old["version"] != "2.2":
@@ -146,8 +143,6 @@ def ship(folder: Path) -> None:
     if new.exists():
         shutil.rmtree(new)
     save_model_dir(model, model.cfg, new, extra, version="2.3")
-    from triergon_studio.engine.weights import add_file_to_model_dir
-
     for f in sorted(json.loads((folder / "manifest.json").read_text())["files"]):
         if f not in ("config.json", "model.safetensors"):
             add_file_to_model_dir(new, folder / f, f)
@@ -155,9 +150,6 @@ def ship(folder: Path) -> None:
     BUNDLE.rename(retired)
     new.rename(BUNDLE)
     shutil.rmtree(retired)
-    from triergon_studio.training.eval.results import EvalReport, to_markdown
-    from triergon_studio.training.fileio import atomic_write_text
-
     report = EvalReport.from_dict(extra["eval"], BUNDLE / "manifest.json")
     atomic_write_text(BUNDLE.with_name("compact_eval.md"), to_markdown(report) + "\n")
     print(json.dumps({"version": "2.3", "files": sorted(p.name for p in BUNDLE.iterdir())}))

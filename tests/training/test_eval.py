@@ -265,7 +265,7 @@ def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(
     out = dev_check(model, classifier, pool)
     assert out["clips"] == 3 and 0.0 <= out["classifier_acc_vae_reconstruction"] <= 1.0
     assert out["vae_mel_shape_error_db"] > 0.0  # a random VAE does not reproduce the spectrum
-    assert out["t_lufs_mae_lu"] > 0.0
+    assert out["t_lufs_mae_lu"] > 0.0 and out["t_lufs_breakdown"]["audible_frames"] > 0
 
     import torch
 

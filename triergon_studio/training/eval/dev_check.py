@@ -87,7 +87,7 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
 
     labels = np.asarray(pool.arrays["label"])
     mel = torchaudio.transforms.MelSpectrogram(44100, n_fft=2048, hop_length=512, n_mels=40)
-    originals, recons, shape_err, lufs_err = [], [], [], []
+    originals, recons, shape_err = [], [], []
     with torch.inference_mode():
         for i in range(len(pool)):
             v = int(pool.arrays["valid"][i])
@@ -96,15 +96,6 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
             originals.append(x[0].T.numpy())
             recons.append(y.T.numpy())
             shape_err.append(_mel_shape_error(originals[-1], recons[-1], mel))
-            if model.lufs_predictor is not None:
-                nf = int(np.ceil(v / 44100 * 6))
-                pred = model.lufs_predictor.predict_curves(
-                    torch.from_numpy(pool.arrays["frames6"][i][:nf])
-                ).numpy()
-                gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
-                sel = gt > AUDIBLE
-                if sel.any():
-                    lufs_err.append(float(np.abs(pred[:, : gt.shape[1]] - gt)[sel].mean()))
     acc_orig = float((predict_proba(classifier, originals).argmax(1) == labels).mean())
     acc_recon = float((predict_proba(classifier, recons).argmax(1) == labels).mean())
     out: dict[str, Any] = {
@@ -115,8 +106,8 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
         "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2),
         "stereo_balance": stereo_balance(originals, recons),
     }
-    if lufs_err:
-        out["t_lufs_mae_lu"] = round(float(np.mean(lufs_err)), 2)
+    if model.lufs_predictor is not None:
+        out.update(t_lufs_report(model.lufs_predictor, pool))
     return out
 
 
@@ -137,6 +128,12 @@ def t_lufs_dev_curves(predictor: Any, pool: Any) -> list[tuple[np.ndarray, np.nd
 def t_lufs_dev(predictor: Any, pool: Any) -> float:
     """T_LUFS alone on the dev pool, as ``dev_check`` measures it (mean over clips of the audible-frame MAE)."""
     return clip_mean_mae(t_lufs_dev_curves(predictor, pool))
+
+
+def t_lufs_report(predictor: Any, pool: Any) -> dict[str, Any]:
+    """T_LUFS's dev figures: ``t_lufs_mae_lu`` (as ``t_lufs_dev``) and ``t_lufs_breakdown``."""
+    curves = t_lufs_dev_curves(predictor, pool)
+    return {"t_lufs_mae_lu": clip_mean_mae(curves), "t_lufs_breakdown": t_lufs_breakdown(curves)}
 
 
 def clip_mean_mae(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -264,12 +261,10 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     else:
         model = load_model_dir(Path(args.model))
     pred = model.eval().lufs_predictor
-    curves = t_lufs_dev_curves(pred, dev_pool(args.clips))
     out: dict[str, Any] = {
         "clips": args.clips,
         "seed": DEV_SEED,
-        "t_lufs_mae_lu": clip_mean_mae(curves),
-        "t_lufs_breakdown": t_lufs_breakdown(curves),
+        **t_lufs_report(pred, dev_pool(args.clips)),
     }
     if args.heldout:
         out["heldout_t_lufs_mae_lu"] = t_lufs_heldout(pred, Path(args.heldout), args.heldout_clips)
