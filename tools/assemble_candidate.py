@@ -1,12 +1,13 @@
-"""A candidate model folder: a bundle with a vae stage's autoencoder (and optionally a dit stage's DiT and
-conditioner) put in, for dev-clip measurements before anything is shipped (issue 17).
+"""A candidate model folder: a bundle with a vae stage's autoencoder and/or a dit stage's DiT and conditioner
+put in, for dev-clip measurements before anything is shipped (issue 17).
 
     .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/compact_v22 \
-        --vae runs/compact/vae_pan/weights.safetensors [--dit runs/compact/dit_v22/weights.safetensors]
+        [--vae runs/compact/vae_pan/weights.safetensors] [--dit runs/compact/dit_v22/weights.safetensors]
 
-The folder's loudness head and gain direction net are not copied (they belong to the source's autoencoder
-and DiT): train them for it with ``train-loudness-head`` and ``train-gain-net``. Nor is the evaluation
-classifier (the candidate's manifest does not cover it): pass the source's to ``eval`` and ``dev_check``
+With a new autoencoder the folder's loudness head and gain direction net are not copied (they belong to the
+source's autoencoder): train them for it with ``train-loudness-head`` and ``train-gain-net``. With a new DiT
+alone they are copied, since both read only the autoencoder's latents and decodes. The evaluation classifier
+is not copied (the candidate's manifest does not cover it): pass the source's to ``eval`` and ``dev_check``
 with ``--classifier``. Refuses an existing output folder.
 """
 
@@ -20,22 +21,33 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", type=Path, help="the bundle the rest comes from")
     p.add_argument("out", type=Path, help="the candidate folder (must not exist)")
-    p.add_argument("--vae", required=True, help="a vae stage's weights.safetensors")
+    p.add_argument("--vae", help="a vae stage's weights.safetensors")
     p.add_argument("--dit", help="a dit stage's weights.safetensors (dit. and conditioner.)")
     args = p.parse_args()
+    if not (args.vae or args.dit):
+        p.error("give --vae, --dit or both")
     if args.out.exists():
         raise SystemExit(f"{args.out}: already exists; choose another folder")
 
-    from triergon_studio.engine.weights import load_model_dir, save_model_dir
+    from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
+    from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
+    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
     from triergon_studio.training.eval.dev_check import put_stage_weights, use_vae_weights
 
     model = load_model_dir(args.source).eval()
-    use_vae_weights(model, args.vae)
-    note = f"{args.source} with the autoencoder of {args.vae}"
+    parts = []
+    if args.vae:
+        use_vae_weights(model, args.vae)
+        parts.append(f"the autoencoder of {args.vae}")
     if args.dit:
         put_stage_weights(model, args.dit, ("dit.", "conditioner."), "dit")
-        note += f" and the DiT and conditioner of {args.dit}"
+        parts.append(f"the DiT and conditioner of {args.dit}")
+    note = f"{args.source} with " + " and ".join(parts)
     folder = save_model_dir(model, model.cfg, args.out, {"candidate": note}, version="candidate")
+    if not args.vae:
+        for f in (HEAD_FILE, GAIN_NET_FILE):
+            if (args.source / f).is_file():
+                add_file_to_model_dir(folder, args.source / f, f)
     print(f"{folder}: vae side {model.cfg.vae.side}")
 
 

@@ -55,17 +55,14 @@ def dev_scores() -> dict[str, dict[str, float]]:
 
 def heldout_rows() -> dict[str, Any]:
     """The default measured once on the held-out set after it was chosen (``eval --methods``)."""
+    from triergon_studio.training.eval.curve_methods import manifest_rows
+
     report = json.loads(HELDOUT.read_text())
-    keep = ("raw_lu", "conform_lu", "av_align_ratio", "class_acc", "time_ratio")
     return {
         "measured_after_the_choice": True,
         "report": str(HELDOUT.relative_to(ROOT)),
         "clips": report["clips"],
-        "rows": {
-            f"{v}/{m}": {k: r[k] for k in keep if k in r}
-            for v, rows in report["variants"].items()
-            for m, r in rows.items()
-        },
+        "rows": manifest_rows(report),
         "targets": report["targets"],
         "time_note": "the CPU was shared with test runs for part of this evaluation; for a 10 s take on a quiet "
         f"machine benchmarks/bench_curve_guidance.py gives {bench_ratio()} ({BENCH.relative_to(ROOT)})",

@@ -112,3 +112,35 @@ def test_only_the_coherent_side_bundle_carries_its_guidance_default(tmp_path: Pa
     assert ModelConfig.from_json(cfg.to_json()) == cfg  # what save_model_dir writes loads back the same
     tokens = assembled_config(tmp_path, "dit_tokens")
     assert tokens.sampling.guide == {} and tokens.name == "compact-dit-tokens"
+
+
+def test_the_dit_trained_on_with_new_segments_follows_the_fine_tune_it_started_from(tmp_path: Path) -> None:
+    from triergon_studio.training.reproduce import PAN_GUIDE, _weight_stages, assembled_config, bundle_dit
+
+    for stage in ("vae", "encoders", "lufs", "dit", "vae_decoder", "vae_pan", "dit_v22"):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    assert bundle_dit(tmp_path) == "dit_v22"
+    _run(tmp_path, "dit_v24", 80, 40.0, 40.0, 0, 2)
+    assert bundle_dit(tmp_path) == "dit_v24"
+    assert _weight_stages(tmp_path, "dit_v24") == ("vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit_v24")
+    rec = training_manifest(tmp_path)["training"]
+    # both runs it grew from count: the base DiT and the fine-tune
+    assert list(rec["stages"])[-3:] == ["dit", "dit_v22", "dit_v24"]
+    assert rec["stages"]["dit_v24"]["config"].endswith("compact_dit_v24.json")
+    assert rec["total_seconds"] == 10.0 * 7 + 40.0
+    conf = json.loads((tmp_path / "dit_v24" / "config.json").read_text())
+    conf["model_overrides"] = {"vae": {"side": "coherent"}}
+    (tmp_path / "dit_v24" / "config.json").write_text(json.dumps(conf))
+    cfg = assembled_config(tmp_path, "dit_v24")
+    assert cfg.sampling.guide == PAN_GUIDE and cfg.vae.side == "coherent" and cfg.name == "compact"
+    assert assembled_config(tmp_path, "dit_v22").name == "compact-dit-v22"  # now a comparison model
+
+
+def test_a_stage_with_its_own_pool_keeps_it_and_its_init_reads_the_work_folder(tmp_path: Path) -> None:
+    from triergon_studio.training.reproduce import stage_config
+
+    cfg = stage_config("dit_v24", tmp_path)
+    assert cfg.pool_path == str(tmp_path / "pool_v24.npz") and cfg.pool_size == 3840
+    assert cfg.init[-1] == str(tmp_path / "dit_v22" / "weights.safetensors")
+    assert all(Path(p).parent.parent == tmp_path for p in cfg.init)
+    assert stage_config("dit_v22", tmp_path).pool_path == str(tmp_path / "pool.npz")  # the shared one

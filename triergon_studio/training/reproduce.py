@@ -7,8 +7,9 @@ Steps (each can be run alone with ``--steps``): ``pool`` (the shared corpus pool
 autoencoder's decoder trained on with a discriminator, the encoder frozen: the latents, and so the DiT, stay
 as they are; its weights replace the decoder's in the bundle), ``vae_pan`` (the coherent side: the autoencoder's
 per-bin balance input and pan of the mid, trained alone on the balance loss while the latents are held near
-the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine-tuned on those latents; it
-is the bundle's DiT when it has run), ``assemble`` (one model
+the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine-tuned on those latents),
+``dit_v24`` (that DiT and conditioner trained on with a second pool of new segments, ``pool_v24.npz``; version
+2.4; the latest of these DiT runs that has run is the bundle's), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -44,6 +45,7 @@ ALL_STEPS = (
     "vae_decoder",
     "vae_pan",
     "dit_v22",
+    "dit_v24",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -54,11 +56,13 @@ ALL_STEPS = (
 STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
 # dit_tokens: the comparison DiT with the paper's LUFS tokens only; the others: see the module's docstring
 DECODER_STEP, PAN_STEP, PAN_DIT = "vae_decoder", "vae_pan", "dit_v22"
+MORE_DIT = "dit_v24"  # PAN_DIT trained on with new segments
+PAN_DITS = (PAN_DIT, MORE_DIT)  # the DiT runs that learnt the coherent-side latents, in recipe order
 # the bundle's own guidance knobs (config sampling.guide): the free latent, not gains, once its latents keep the
 # L/R balance (36 dev clips, frame-aligned path: 47.2 % / 0.71 LU against gains' 44.4 % / 0.86 LU;
 # no-LUFS: 36.1 % both, 0.89 against 1.70 LU; docs/curve_methods_sweep/session12, session13)
 PAN_GUIDE: dict[str, float] = {"guide_gain": 0}
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, PAN_DIT)
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -66,27 +70,30 @@ def _ran(work: Path, stage: str) -> bool:
 
 
 def bundle_dit(work: Path) -> str:
-    """The bundle's DiT: the one fine-tuned on the coherent-side latents once it has run."""
-    return PAN_DIT if _ran(work, PAN_DIT) else "dit"
+    """The bundle's DiT: the last run of the coherent-side DiTs that has run, else the first DiT."""
+    ran = [d for d in PAN_DITS if _ran(work, d)]
+    return ran[-1] if ran else "dit"
 
 
 def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
     decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
-    pan = (PAN_STEP,) if dit == PAN_DIT else ()  # only a DiT trained on its latents goes with it
+    pan = (PAN_STEP,) if dit in PAN_DITS else ()  # only a DiT trained on its latents goes with it
     return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
 
 
 def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
-    """The weight stages plus the run a fine-tuned DiT started from (its time is part of the recipe)."""
+    """The weight stages plus the runs a fine-tuned DiT started from (their time is part of the recipe)."""
     stages = _weight_stages(work, dit)
-    return (*stages[:-1], "dit", dit) if dit == PAN_DIT else stages
+    if dit not in PAN_DITS:
+        return stages
+    return (*stages[:-1], "dit", *PAN_DITS[: PAN_DITS.index(dit) + 1])
 
 
 def stage_config(stage: str, work: Path) -> StageConfig:
     cfg = load_stage_config(CONFIG_DIR / f"compact_{stage}.json")
     cfg.out_dir = str(work / stage)
-    cfg.pool_path = str(work / "pool.npz")
+    cfg.pool_path = str(work / Path(cfg.pool_path or "pool.npz").name)  # the shared pool, or a stage's own
     cfg.init = [str(work / Path(p).parent.name / Path(p).name) for p in cfg.init]
     return cfg
 
@@ -124,7 +131,7 @@ def assembled_config(work: Path, dit: str) -> ModelConfig:
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
-    if dit == PAN_DIT:
+    if dit in PAN_DITS:
         cfg.sampling.guide = dict(PAN_GUIDE)
     if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"

@@ -317,6 +317,18 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MANIFEST_ROW_KEYS = ("raw_lu", "conform_lu", "av_align_ratio", "class_acc", "time_ratio")
+
+
+def manifest_rows(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """A methods report's rows as a bundle's manifest records them: ``variant/method`` -> its figures."""
+    return {
+        f"{v}/{m}": {k: r[k] for k in MANIFEST_ROW_KEYS if k in r}
+        for v, rows in report["variants"].items()
+        for m, r in rows.items()
+    }
+
+
 def methods_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Held-out clips: {report['clips']} (first {report['clips']} of the set); ground-truth AV-Align "
