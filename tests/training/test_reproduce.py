@@ -122,7 +122,14 @@ def test_the_dit_trained_on_with_new_segments_follows_the_fine_tune_it_started_f
     assert bundle_dit(tmp_path) == "dit_v22"
     _run(tmp_path, "dit_v24", 80, 40.0, 40.0, 0, 2)
     assert bundle_dit(tmp_path) == "dit_v24"
-    assert _weight_stages(tmp_path, "dit_v24") == ("vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit_v24")
+    assert _weight_stages(tmp_path, "dit_v24") == (
+        "vae",
+        "encoders",
+        "lufs",
+        "vae_decoder",
+        "vae_pan",
+        "dit_v24",
+    )
     rec = training_manifest(tmp_path)["training"]
     # both runs it grew from count: the base DiT and the fine-tune
     assert list(rec["stages"])[-3:] == ["dit", "dit_v22", "dit_v24"]
