@@ -11,8 +11,8 @@ import sys
 
 import numpy as np
 import torch
-
 from triergon_studio.engine.pipeline import GenerationRequest, generate, run_to_end
+
 from triergon_studio.engine.sampling import SAMPLERS, VDenoiser, polyexponential_sigmas
 from triergon_studio.engine.weights import load_model
 

@@ -128,9 +128,9 @@ def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
 
 
 def ship(folder: Path) -> None:
-    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
-    from triergon_studio.training.eval.results import EvalReport, to_markdown
-    from triergon_studio.training.fileio import atomic_write_json, atomic_write_text
+    from bundle_install import install_bundle
+
+    from triergon_studio.training.fileio import atomic_write_json
 
     old = json.loads((BUNDLE / "manifest.json").read_text())
     if old["version"] != "2.2":
@@ -138,21 +138,7 @@ def ship(folder: Path) -> None:
     lufs_run = Path(json.loads((folder / "manifest.json").read_text())["training"]["lufs_run"])
     extra = _manifest_extra(old, lufs_run)
     atomic_write_json(RUNS / "manifest_v2_2.json", old)
-    model = load_model_dir(folder).eval()
-    new = BUNDLE.with_name(".compact-v2.3")
-    if new.exists():
-        shutil.rmtree(new)
-    save_model_dir(model, model.cfg, new, extra, version="2.3")
-    for f in sorted(json.loads((folder / "manifest.json").read_text())["files"]):
-        if f not in ("config.json", "model.safetensors"):
-            add_file_to_model_dir(new, folder / f, f)
-    retired = BUNDLE.with_name(".compact-v2.2")
-    BUNDLE.rename(retired)
-    new.rename(BUNDLE)
-    shutil.rmtree(retired)
-    report = EvalReport.from_dict(extra["eval"], BUNDLE / "manifest.json")
-    atomic_write_text(BUNDLE.with_name("compact_eval.md"), to_markdown(report) + "\n")
-    print(json.dumps({"version": "2.3", "files": sorted(p.name for p in BUNDLE.iterdir())}))
+    install_bundle(folder, BUNDLE, extra, "2.3")
 
 
 def main() -> int:

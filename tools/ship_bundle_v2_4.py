@@ -85,9 +85,9 @@ def _manifest_extra(old: dict[str, Any], dit_run: Path) -> dict[str, Any]:
 
 
 def ship(folder: Path) -> None:
-    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
-    from triergon_studio.training.eval.results import EvalReport, to_markdown
-    from triergon_studio.training.fileio import atomic_write_json, atomic_write_text
+    from bundle_install import install_bundle
+
+    from triergon_studio.training.fileio import atomic_write_json
 
     old = json.loads((BUNDLE / "manifest.json").read_text())
     if old["version"] != "2.3":
@@ -95,21 +95,7 @@ def ship(folder: Path) -> None:
     cand = json.loads((folder / "manifest.json").read_text())
     extra = _manifest_extra(old, Path(cand["training"]["dit_run"]))
     atomic_write_json(RUNS / "manifest_v2_3.json", old)
-    model = load_model_dir(folder).eval()
-    new = BUNDLE.with_name(".compact-v2.4")
-    if new.exists():
-        shutil.rmtree(new)
-    save_model_dir(model, model.cfg, new, extra, version="2.4")
-    for f in sorted(cand["files"]):
-        if f not in ("config.json", "model.safetensors"):
-            add_file_to_model_dir(new, folder / f, f)
-    retired = BUNDLE.with_name(".compact-v2.3")
-    BUNDLE.rename(retired)
-    new.rename(BUNDLE)
-    shutil.rmtree(retired)
-    report = EvalReport.from_dict(extra["eval"], BUNDLE / "manifest.json")
-    atomic_write_text(BUNDLE.with_name("compact_eval.md"), to_markdown(report) + "\n")
-    print(json.dumps({"version": "2.4", "files": sorted(p.name for p in BUNDLE.iterdir())}))
+    install_bundle(folder, BUNDLE, extra, "2.4")
 
 
 def main() -> int:
