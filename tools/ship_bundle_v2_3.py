@@ -63,30 +63,9 @@ def candidate(out: Path, lufs_run: Path) -> None:
 
 
 def measure(folder: Path) -> None:
-    import torch
+    from lufs_measure import measure_t_lufs
 
-    from triergon_studio.engine.weights import load_model_dir
-    from triergon_studio.training.eval.dev_check import DEV_SEED, dev_pool, t_lufs_heldout, t_lufs_report
-    from triergon_studio.training.eval.report import evaluate_model_dir
-    from triergon_studio.training.fileio import atomic_write_json
-
-    torch.set_num_threads(1)
-    RUNS.mkdir(parents=True, exist_ok=True)
-    pred = load_model_dir(folder).eval().lufs_predictor
-    dev = {"clips": 54, "seed": DEV_SEED, **t_lufs_report(pred, dev_pool(54))}
-    atomic_write_json(RUNS / "dev_check.json", dev)
-    atomic_write_json(
-        RUNS / "heldout_t_lufs.json", {"clips": 36, "t_lufs_mae_lu": t_lufs_heldout(pred, HELDOUT)}
-    )
-    report = evaluate_model_dir(
-        folder, heldout_dir=HELDOUT, classifier_path=folder / "eval_classifier.safetensors", rows=["V+T+pred"]
-    )
-    atomic_write_json(RUNS / "table3_pred.json", report.to_dict())
-    print(
-        json.dumps(
-            {"dev": dev["t_lufs_mae_lu"], "heldout": json.loads((RUNS / "heldout_t_lufs.json").read_text())}
-        )
-    )
+    measure_t_lufs(folder, RUNS, HELDOUT)
 
 
 def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:

@@ -122,6 +122,38 @@ def test_frame_cnn_sees_motion_and_left_right() -> None:
     assert not torch.allclose(cnn(still)[0], cnn(mirrored)[0], atol=1e-4)
 
 
+def test_frame_cnn_motion_next_sees_the_change_across_its_own_window() -> None:
+    """Curve frame k measures [k/6, (k+1)/6): with ``motion_next`` frame k's features change when picture
+    k+1 does; without it they do not (only frame k+1's do)."""
+    torch.manual_seed(0)
+    still = torch.zeros(4, 3, 32, 32)
+    still[..., 8:16, 4:12] = 1.0
+    moved = still.clone()
+    moved[2] = torch.roll(still[2], 8, dims=-1)
+    prev_only = FrameFeatureExtractor(FrameCNNConfig((8, 16), 16, 32, True)).eval()
+    both = FrameFeatureExtractor(FrameCNNConfig((8, 16), 16, 32, True, motion_next=True)).eval()
+    assert both.conv[0].in_channels == 9 and prev_only.conv[0].in_channels == 6
+    with torch.no_grad():
+        assert torch.allclose(prev_only(still)[1], prev_only(moved)[1], atol=1e-6)
+        assert not torch.allclose(both(still)[1], both(moved)[1], atol=1e-4)
+        assert torch.allclose(both(still)[0], both(moved)[0], atol=1e-6)  # two pictures away
+
+
+def test_frame_features_in_batches_match_the_whole_clip_with_motion_next() -> None:
+    """Batches of frames see the picture after their last one, so the batch size changes nothing."""
+    torch.manual_seed(0)
+    cfg = LufsPredictorConfig(
+        "probe", 32, 1, 2, frame_cnn=FrameCNNConfig((8, 16), 32, 32, True, motion_next=True)
+    )
+    model = LufsPredictor(cfg).eval()
+    frames = torch.randint(0, 256, (11, 40, 40, 3), dtype=torch.uint8)
+    whole = model.frame_features(frames, batch_size=64)
+    torch.testing.assert_close(model.frame_features(frames, batch_size=4), whole, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        images = model.features.prepare(frames)
+        torch.testing.assert_close(model.features(images), whole, atol=1e-5, rtol=1e-5)
+
+
 def test_dinov2_feature_path() -> None:
     cfg = LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14", dinov2_image_size=56)
     assert cfg.d_in == 3 * 384

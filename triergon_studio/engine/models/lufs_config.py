@@ -28,6 +28,14 @@ class FrameCNNConfig:
     image_size: int = 112
     use_motion: bool = True
     grid: tuple[int, int] = (2, 4)  # pooled rows x columns: keeps left/right apart for the stereo curves
+    # Also the difference to the next frame. Curve frame k measures [k/6, (k+1)/6) and picture k is shown at
+    # its start, so the change across frame k's own window is picture k+1 minus picture k; the difference to
+    # the previous picture describes the window before (onsets were called a frame late without it).
+    motion_next: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        return 3 * (1 + int(self.use_motion) + int(self.motion_next))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 The paper's module: frame features at 6 fps (DINOv2) -> transformer encoder -> L/R curves, trained with
 MSE, up to 60 s. Presets S (12 layers, 8 heads, 768) and L (14, 12, 768) follow the paper; ``small`` and
 ``tiny`` serve the bundled model and the tests. The bundled model uses ``FrameFeatureExtractor``, a small
-CNN that also sees the difference to the previous frame (motion drives most Foley loudness).
+CNN that also sees the difference to the previous frame, and optionally to the next one (motion drives most
+Foley loudness).
 
 The head predicts the normalised curve (L + 70) / 70 through a sigmoid; LUFS = 70 y - 70. A ``gated`` head
 also predicts per channel whether a frame is audible (above -60 LUFS); a frame it calls silent sits at the
@@ -51,7 +52,7 @@ class FrameFeatureExtractor(nn.Module):
         super().__init__()
         self.cfg = cfg
         layers: list[nn.Module] = []
-        c_in = 6 if cfg.use_motion else 3
+        c_in = cfg.in_channels
         for c in cfg.channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(8, c), c), nn.SiLU()]
             c_in = c
@@ -67,12 +68,19 @@ class FrameFeatureExtractor(nn.Module):
             x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         return imagenet_normalize(x)
 
-    def forward(self, images: Tensor, previous: Tensor | None = None) -> Tensor:
-        """``images`` are prepared frames; ``previous`` is the prepared frame before ``images[0]``."""
-        x = images
+    def forward(
+        self, images: Tensor, previous: Tensor | None = None, following: Tensor | None = None
+    ) -> Tensor:
+        """``images`` are prepared frames; ``previous`` / ``following`` are the prepared frames just before
+        ``images[0]`` and just after ``images[-1]`` (None at the clip's ends: no motion there)."""
+        parts = [images]
         if self.cfg.use_motion:
             before = torch.cat([images[:1] if previous is None else previous, images[:-1]])
-            x = torch.cat([images, images - before], dim=1)
+            parts.append(images - before)
+        if self.cfg.motion_next:
+            after = torch.cat([images[1:], images[-1:] if following is None else following])
+            parts.append(after - images)
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else images
         return self.proj(F.adaptive_avg_pool2d(self.conv(x), self.cfg.grid).flatten(1))
 
 
@@ -229,7 +237,11 @@ class LufsPredictor(nn.Module):
             chunk = t[i : i + batch_size].to(dev)
             if isinstance(self.features, FrameFeatureExtractor):
                 images = self.features.prepare(chunk).to(self.proj_in.weight.dtype)
-                out.append(self.features(images, previous))
+                following = None
+                if self.features.cfg.motion_next and i + batch_size < t.shape[0]:
+                    nxt = t[i + batch_size : i + batch_size + 1].to(dev)
+                    following = self.features.prepare(nxt).to(images.dtype)
+                out.append(self.features(images, previous, following))
                 previous = images[-1:]
             else:
                 images = preprocess_frames(chunk, self.cfg.dinov2_image_size, crop=False)
