@@ -37,11 +37,12 @@ def _bundle_version() -> str:
 
 
 def candidate(out: Path, lufs_run: Path) -> None:
+    from safetensors.torch import load_file
+
     from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
     from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
-    from triergon_studio.training.eval.dev_check import put_stage_weights
 
     if _bundle_version() != "2.4":
         raise SystemExit(f"{BUNDLE}: not version 2.4; nothing to do")
@@ -51,25 +52,17 @@ def candidate(out: Path, lufs_run: Path) -> None:
     lp = dataclasses.replace(lp, frame_cnn=dataclasses.replace(lp.frame_cnn, motion_next=True))
     cfg = dataclasses.replace(old.cfg, lufs_predictor=lp)
     model = build_model(cfg).eval()
+    lufs = load_file(str(lufs_run / "weights.safetensors"))
+    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
+        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
     kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
-    model.load_state_dict(kept, strict=False)
-    put_stage_weights(model, str(lufs_run / "weights.safetensors"), "lufs_predictor.", "lufs")
-    missing = set(model.state_dict()) - set(kept) - {f"lufs_predictor.{k}" for k in _run_keys(lufs_run)}
-    if missing:
-        raise SystemExit(f"{lufs_run}: these weights were not set: {sorted(missing)[:5]}")
+    model.load_state_dict({**kept, **lufs}, strict=True)  # every tensor set, every shape checked
     if out.exists():
         shutil.rmtree(out)
     save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.5")
     for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
         add_file_to_model_dir(out, BUNDLE / f, f)
     print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
-
-
-def _run_keys(lufs_run: Path) -> list[str]:
-    from safetensors import safe_open
-
-    with safe_open(str(lufs_run / "weights.safetensors"), "pt") as f:
-        return [k.removeprefix("lufs_predictor.") for k in f.keys()]
 
 
 def measure(folder: Path) -> None:

@@ -80,7 +80,7 @@ class FrameFeatureExtractor(nn.Module):
         if self.cfg.motion_next:
             after = torch.cat([images[1:], images[-1:] if following is None else following])
             parts.append(after - images)
-        x = torch.cat(parts, dim=1) if len(parts) > 1 else images
+        x = torch.cat(parts, dim=1)
         return self.proj(F.adaptive_avg_pool2d(self.conv(x), self.cfg.grid).flatten(1))
 
 
