@@ -36,7 +36,7 @@ def _bundle_version() -> str:
     return str(json.loads((BUNDLE / "manifest.json").read_text())["version"])
 
 
-def candidate(out: Path, lufs_run: Path) -> None:
+def candidate(out: Path, lufs_run: Path, base: str = "2.4", version: str = "2.5") -> None:
     from safetensors.torch import load_file
 
     from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
@@ -44,8 +44,8 @@ def candidate(out: Path, lufs_run: Path) -> None:
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
 
-    if _bundle_version() != "2.4":
-        raise SystemExit(f"{BUNDLE}: not version 2.4; nothing to do")
+    if _bundle_version() != base:
+        raise SystemExit(f"{BUNDLE}: not version {base}; nothing to do")
     old = load_model_dir(BUNDLE)
     lp = old.cfg.lufs_predictor
     assert lp is not None
@@ -59,19 +59,25 @@ def candidate(out: Path, lufs_run: Path) -> None:
     model.load_state_dict({**kept, **lufs}, strict=True)  # every tensor set, every shape checked
     if out.exists():
         shutil.rmtree(out)
-    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.5")
+    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version=version)
     for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
         add_file_to_model_dir(out, BUNDLE / f, f)
     print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
 
 
-def measure(folder: Path) -> None:
+def measure(folder: Path, runs: Path = RUNS) -> None:
     from lufs_measure import measure_t_lufs
 
-    measure_t_lufs(folder, RUNS, HELDOUT)
+    measure_t_lufs(folder, runs, HELDOUT)
 
 
-def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
+def _manifest_extra(
+    old: dict[str, Any],
+    lufs_run: Path,
+    runs: Path = RUNS,
+    version: str = "2.5",
+    what: str = "T_LUFS seeing the next picture",
+) -> dict[str, Any]:
     from triergon_studio.training.eval.results import TARGETS
     from triergon_studio.training.reproduce import stage_record
 
@@ -80,9 +86,9 @@ def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
     rec["config"] = "triergon_studio/training/configs/compact_lufs.json"
     training["stages"]["lufs"] = rec
     training["total_seconds"] = round(sum(v["seconds"] for v in training["stages"].values()), 1)
-    training["logs"] += ", docs/training_runs/compact-v2.5 (T_LUFS seeing the next picture)"
+    training["logs"] += f", {runs.relative_to(ROOT)} ({what})"
     ev = copy.deepcopy(old["eval"])
-    table = json.loads((RUNS / "table3_pred.json").read_text())
+    table = json.loads((runs / "table3_pred.json").read_text())
     ev["rows"]["V+T+pred"] = table["rows"]["V+T+pred"]
     ev["t_lufs_mae"] = table["t_lufs_mae"]
     t = TARGETS["t_lufs_mae"]
@@ -92,38 +98,41 @@ def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
         "met": table["t_lufs_mae"] <= t,
     }
     dev_check = copy.deepcopy(old["dev_check"])
-    dev = json.loads((RUNS / "dev_check.json").read_text())
-    dev_check["v2.4"] = {
+    dev = json.loads((runs / "dev_check.json").read_text())
+    dev_check[f"v{old['version']}"] = {
         "t_lufs_mae_lu": old["dev_check"]["t_lufs_mae_lu"],
         "t_lufs_breakdown": old["dev_check"]["t_lufs_breakdown"],
     }
     dev_check["t_lufs_mae_lu"] = dev["t_lufs_mae_lu"]
     dev_check["t_lufs_breakdown"] = dev["t_lufs_breakdown"]
     guide = copy.deepcopy(old["guide_default"])
-    motion = json.loads((RUNS / "motion.json").read_text())["motion"]
-    guide["heldout"]["motion_v2.5"] = {"report": str((RUNS / "motion.json").relative_to(ROOT)), **motion}
+    motion = json.loads((runs / "motion.json").read_text())["motion"]
+    guide["heldout"][f"motion_v{version}"] = {
+        "report": str((runs / "motion.json").relative_to(ROOT)),
+        **motion,
+    }
     return {
         "training": training,
         "eval": ev,
         "dev_check": dev_check,
         "guide_default": guide,
-        "known_limits": json.loads((RUNS / "known_limits.json").read_text()),
+        "known_limits": json.loads((runs / "known_limits.json").read_text()),
         **{k: old[k] for k in CARRIED},
     }
 
 
-def ship(folder: Path) -> None:
+def ship(folder: Path, base: str = "2.4", version: str = "2.5", runs: Path = RUNS, what: str = "") -> None:
     from bundle_install import install_bundle
 
     from triergon_studio.training.fileio import atomic_write_json
 
     old = json.loads((BUNDLE / "manifest.json").read_text())
-    if old["version"] != "2.4":
-        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not 2.4; nothing to do")
+    if old["version"] != base:
+        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not {base}; nothing to do")
     lufs_run = Path(json.loads((folder / "manifest.json").read_text())["training"]["lufs_run"])
-    extra = _manifest_extra(old, lufs_run)
-    atomic_write_json(RUNS / "manifest_v2_4.json", old)
-    install_bundle(folder, BUNDLE, extra, "2.5")
+    extra = _manifest_extra(old, lufs_run, runs, version, what or "T_LUFS seeing the next picture")
+    atomic_write_json(runs / f"manifest_v{base.replace('.', '_')}.json", old)
+    install_bundle(folder, BUNDLE, extra, version)
 
 
 def main() -> int:
