@@ -36,7 +36,7 @@ def _bundle_version() -> str:
     return str(json.loads((BUNDLE / "manifest.json").read_text())["version"])
 
 
-def candidate(out: Path, lufs_run: Path, base: str = "2.4", version: str = "2.5") -> None:
+def candidate(out: Path, lufs_run: Path) -> None:
     from safetensors.torch import load_file
 
     from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
@@ -44,8 +44,8 @@ def candidate(out: Path, lufs_run: Path, base: str = "2.4", version: str = "2.5"
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
 
-    if _bundle_version() != base:
-        raise SystemExit(f"{BUNDLE}: not version {base}; nothing to do")
+    if _bundle_version() != "2.4":
+        raise SystemExit(f"{BUNDLE}: not version 2.4; nothing to do")
     old = load_model_dir(BUNDLE)
     lp = old.cfg.lufs_predictor
     assert lp is not None
@@ -59,25 +59,19 @@ def candidate(out: Path, lufs_run: Path, base: str = "2.4", version: str = "2.5"
     model.load_state_dict({**kept, **lufs}, strict=True)  # every tensor set, every shape checked
     if out.exists():
         shutil.rmtree(out)
-    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version=version)
+    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.5")
     for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
         add_file_to_model_dir(out, BUNDLE / f, f)
     print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
 
 
-def measure(folder: Path, runs: Path = RUNS) -> None:
+def measure(folder: Path) -> None:
     from lufs_measure import measure_t_lufs
 
-    measure_t_lufs(folder, runs, HELDOUT)
+    measure_t_lufs(folder, RUNS, HELDOUT)
 
 
-def _manifest_extra(
-    old: dict[str, Any],
-    lufs_run: Path,
-    runs: Path = RUNS,
-    version: str = "2.5",
-    what: str = "T_LUFS seeing the next picture",
-) -> dict[str, Any]:
+def _manifest_extra(old: dict[str, Any], lufs_run: Path) -> dict[str, Any]:
     from triergon_studio.training.eval.results import TARGETS
     from triergon_studio.training.reproduce import stage_record
 
@@ -86,9 +80,9 @@ def _manifest_extra(
     rec["config"] = "triergon_studio/training/configs/compact_lufs.json"
     training["stages"]["lufs"] = rec
     training["total_seconds"] = round(sum(v["seconds"] for v in training["stages"].values()), 1)
-    training["logs"] += f", {runs.relative_to(ROOT)} ({what})"
+    training["logs"] += ", docs/training_runs/compact-v2.5 (T_LUFS seeing the next picture)"
     ev = copy.deepcopy(old["eval"])
-    table = json.loads((runs / "table3_pred.json").read_text())
+    table = json.loads((RUNS / "table3_pred.json").read_text())
     ev["rows"]["V+T+pred"] = table["rows"]["V+T+pred"]
     ev["t_lufs_mae"] = table["t_lufs_mae"]
     t = TARGETS["t_lufs_mae"]
@@ -98,41 +92,38 @@ def _manifest_extra(
         "met": table["t_lufs_mae"] <= t,
     }
     dev_check = copy.deepcopy(old["dev_check"])
-    dev = json.loads((runs / "dev_check.json").read_text())
-    dev_check[f"v{old['version']}"] = {
+    dev = json.loads((RUNS / "dev_check.json").read_text())
+    dev_check["v2.4"] = {
         "t_lufs_mae_lu": old["dev_check"]["t_lufs_mae_lu"],
         "t_lufs_breakdown": old["dev_check"]["t_lufs_breakdown"],
     }
     dev_check["t_lufs_mae_lu"] = dev["t_lufs_mae_lu"]
     dev_check["t_lufs_breakdown"] = dev["t_lufs_breakdown"]
     guide = copy.deepcopy(old["guide_default"])
-    motion = json.loads((runs / "motion.json").read_text())["motion"]
-    guide["heldout"][f"motion_v{version}"] = {
-        "report": str((runs / "motion.json").relative_to(ROOT)),
-        **motion,
-    }
+    motion = json.loads((RUNS / "motion.json").read_text())["motion"]
+    guide["heldout"]["motion_v2.5"] = {"report": str((RUNS / "motion.json").relative_to(ROOT)), **motion}
     return {
         "training": training,
         "eval": ev,
         "dev_check": dev_check,
         "guide_default": guide,
-        "known_limits": json.loads((runs / "known_limits.json").read_text()),
+        "known_limits": json.loads((RUNS / "known_limits.json").read_text()),
         **{k: old[k] for k in CARRIED},
     }
 
 
-def ship(folder: Path, base: str = "2.4", version: str = "2.5", runs: Path = RUNS, what: str = "") -> None:
+def ship(folder: Path) -> None:
     from bundle_install import install_bundle
 
     from triergon_studio.training.fileio import atomic_write_json
 
     old = json.loads((BUNDLE / "manifest.json").read_text())
-    if old["version"] != base:
-        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not {base}; nothing to do")
+    if old["version"] != "2.4":
+        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not 2.4; nothing to do")
     lufs_run = Path(json.loads((folder / "manifest.json").read_text())["training"]["lufs_run"])
-    extra = _manifest_extra(old, lufs_run, runs, version, what or "T_LUFS seeing the next picture")
-    atomic_write_json(runs / f"manifest_v{base.replace('.', '_')}.json", old)
-    install_bundle(folder, BUNDLE, extra, version)
+    extra = _manifest_extra(old, lufs_run)
+    atomic_write_json(RUNS / "manifest_v2_4.json", old)
+    install_bundle(folder, BUNDLE, extra, "2.5")
 
 
 def main() -> int:
