@@ -280,12 +280,22 @@ def test_dev_check_measures_vae_and_t_lufs_on_fresh_clips(
     perfect = dev_check(model, classifier, pool)
     assert perfect["classifier_acc_vae_reconstruction"] == perfect["classifier_acc_original"]
     assert perfect["vae_mel_shape_error_db"] == 0.0
+    assert perfect["vae_curve_mae_lu"] == 0.0 and perfect["vae_curve_mae_after_offset_lu"] == 0.0
     bal = perfect["stereo_balance"]  # a perfect codec keeps the balance exactly
     assert bal["lr_error_db"] == 0.0 and bal["reconstruction_abs_lr_db"] == bal["original_abs_lr_db"]
 
     class Mono(Identity):  # both channels equally loud: no balance left, whatever the input's
         def decode(self, z):  # type: ignore[no-untyped-def]
             return z.mean(1, keepdim=True).expand_as(z)
+
+    class Quieter(Identity):  # 6 dB down everywhere: 6.02 LU off, all of it one offset per clip
+        def decode(self, z):  # type: ignore[no-untyped-def]
+            return z * 0.5
+
+    model.vae = Quieter()
+    quiet = dev_check(model, classifier, pool)
+    assert quiet["vae_curve_mae_lu"] == pytest.approx(6.02, abs=0.02)
+    assert quiet["vae_curve_mae_after_offset_lu"] == pytest.approx(0.0, abs=0.01)
 
     model.vae = Mono()
     mono = dev_check(model, classifier, pool)["stereo_balance"]

@@ -337,3 +337,35 @@ def test_balance_loss_sees_the_balance_and_nothing_else() -> None:
     pred = louder_left.clone().requires_grad_(True)
     losses.balance_loss(pred, x).backward()
     assert pred.grad is not None and torch.isfinite(pred.grad).all() and float(pred.grad.abs().sum()) > 0
+
+
+def test_loudness_curve_loss_counts_level_in_lu_on_audible_frames() -> None:
+    from triergon_studio.training import losses
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 44100) * 0.05  # 1 s: six curve frames per channel, all audible
+    assert float(losses.loudness_curve_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
+    # K-weighting is linear, so 6.02 dB of gain is 6.02 LU in every frame: Huber (delta 3) = 3 * (6.02 - 1.5)
+    assert float(losses.loudness_curve_loss(2.0 * x, x)) == pytest.approx(13.56, abs=0.05)
+    assert float(losses.loudness_curve_loss(0.5 * x, x)) == pytest.approx(13.56, abs=0.05)
+    quiet = x.clone()
+    quiet[..., 22050:] *= 1e-5  # the second half 100 dB down: under -60 LUFS, so not counted
+    louder_silence = quiet.clone()
+    louder_silence[..., 22050 + 7350 :] *= 100.0  # 40 dB up, still silent, away from the last audible frame
+    assert float(losses.loudness_curve_loss(louder_silence, quiet)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.loudness_curve_loss(quiet, louder_silence)) == pytest.approx(0.0, abs=1e-6)
+    pred = (0.5 * x).requires_grad_(True)
+    losses.loudness_curve_loss(pred, x).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all()
+    assert float((pred.grad * pred).sum()) < 0  # the loss falls as the take gets louder
+
+
+def test_vae_decoder_run_with_the_loudness_term_logs_it(tmp_path: Path) -> None:
+    small = {"batch_size": 2, "crop_seconds": 0.5, "segment_seconds": 0.5, "pool_size": 6}
+    base = run_stage(_cfg("vae", tmp_path / "a", steps=2, **small))
+    cfg = _cfg(
+        "vae", tmp_path / "b", steps=3, freeze_encoder=True, loudness_weight=0.2, init=[base["weights"]], **small
+    )
+    run_stage(cfg)
+    rows = read_log(Path(cfg.out_dir))
+    assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] >= 0 for r in rows)

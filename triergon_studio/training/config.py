@@ -109,6 +109,10 @@ class VAEStageConfig(RunConfig):
     # difference (so a DiT trained on them stays close to valid), and export keeps their scale as it is
     anchor_weight: float = 0.0
     balance_weight: float = 0.0  # the L/R balance term (``losses.balance_loss``)
+    # the per-channel loudness-curve term (``losses.loudness_curve_loss``, LU): the decoder's level per 1/6 s
+    # frame against the input's, where the input is audible; the curves the DiT is conditioned on are only
+    # worth following if the decoder puts a latent's sound at the level it was encoded from
+    loudness_weight: float = 0.0
     # names (prefixes inside the autoencoder, e.g. "decoder.pan") of the only parameters trained; empty: all
     # (the decoder's with freeze_encoder)
     trainable: list[str] = field(default_factory=list)

@@ -110,6 +110,18 @@ def balance_loss(
     return ((bal_p - bal_t).abs() * audible).sum() / audible.sum().clamp_min(1.0)
 
 
+def loudness_curve_loss(pred: Tensor, target: Tensor, sr: int = 44100) -> Tensor:
+    """The paper's per-channel loudness curves (1/6 s frames, LUFS) of ``pred`` against ``target``
+    ``[B, C, N]``: a Huber distance in LU over the frames where the target is audible (above -60 LUFS), as the
+    adherence metric counts them. The prediction's curve is left unfloored so a frame it made silent still
+    pulls."""
+    from triergon_studio.engine.curve_control.loudness_torch import curve_loss, loudness_curves
+
+    with torch.no_grad():
+        goal = loudness_curves(target.float(), sr)
+    return curve_loss(loudness_curves(pred.float(), sr, floor=None), goal)
+
+
 def envelope_loss(pred: Tensor, target: Tensor, frame: int = 1024) -> Tensor:
     """L1 between per-channel frame energies in dB / 10 (a direct level-matching term; cheap, and it teaches a
     young decoder the loudness that the curves condition on long before the fine spectrum is right)."""

@@ -1,7 +1,8 @@
 """The four training stages. Each wraps the parts of a ``TriErgon`` model it trains in a module whose
 ``forward(batch)`` returns ``(loss, metrics)``, so the runner can put it under DistributedDataParallel.
 
-- vae: multi-resolution STFT + mid/side STFT + KL (+ optional STFT-discriminator hinge loss);
+- vae: multi-resolution STFT + mid/side STFT + KL (+ optional STFT-discriminator hinge loss, mel, balance and
+  loudness-curve terms);
 - encoders: language-centred contrastive alignment (InfoNCE audio<->text and video<->text, text as anchor);
 - dit: v-objective, modality dropout 0.3 each, full-condition dropout 0.1, curve dropout, EMA weights;
 - lufs: T_LUFS regression (MSE) of the normalised L/R curves from 6 fps frames; a gated head adds an
@@ -275,6 +276,10 @@ class VAEModule(nn.Module):
             bal = losses.balance_loss(y, x)
             loss = loss + self.cfg.balance_weight * bal
             metrics["balance"] = float(bal.detach())
+        if self.cfg.loudness_weight > 0:
+            lu = losses.loudness_curve_loss(y, x)
+            loss = loss + self.cfg.loudness_weight * lu
+            metrics["loudness_lu"] = float(lu.detach())
         if self.cfg.mel_weight > 0:
             mel = losses.multi_scale_mel(y, x)
             loss = loss + self.cfg.mel_weight * mel

@@ -1,8 +1,9 @@
 """Where a bundle's limits come from, measured on fresh corpus clips (a dev seed, never the held-out set):
 
 - the VAE alone: the evaluation classifier's accuracy on the VAE's reconstructions against the originals, the
-  mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB, and how well they
-  keep the left/right balance (``stereo_balance``: per 2048-sample block, L minus R level in dB);
+  mean per-clip error of the reconstructions' mel-band spectral shape (level removed), in dB, how well they
+  keep the left/right balance (``stereo_balance``: per 2048-sample block, L minus R level in dB), and how far
+  their loudness curves lie from the originals' (``vae_curve_mae_lu``, LU, as raw adherence is measured);
 - T_LUFS alone: its curve error (LU, frames whose true level is above -60 LUFS) on new clips.
 
     python -m triergon_studio.training.eval.dev_check model_weights/compact [--vae-weights RUN/weights.safetensors]
@@ -47,6 +48,13 @@ def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
 
 BALANCE_BLOCK = 2048  # samples (the compact latent's frame)
 BALANCE_AUDIBLE_DB = -50.0  # blocks quieter than this (mean square of the two channels, dB) are left out
+
+
+def _curves(audio: np.ndarray) -> np.ndarray:
+    """``[N, 2]`` audio -> its loudness curves ``[2, F]`` LUFS, as the evaluation measures takes."""
+    from triergon_studio.audio.loudness import channel_curves
+
+    return np.asarray(channel_curves(audio, 44100), dtype=np.float64)
 
 
 def block_balance(audio: np.ndarray, block: int = BALANCE_BLOCK) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +106,7 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
             shape_err.append(_mel_shape_error(originals[-1], recons[-1], mel))
     acc_orig = float((predict_proba(classifier, originals).argmax(1) == labels).mean())
     acc_recon = float((predict_proba(classifier, recons).argmax(1) == labels).mean())
+    curves = [(_curves(r), _curves(o)) for o, r in zip(originals, recons, strict=True)]
     out: dict[str, Any] = {
         "clips": len(pool),
         "seed": DEV_SEED,
@@ -105,6 +114,10 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
         "classifier_acc_vae_reconstruction": round(acc_recon, 4),
         "vae_mel_shape_error_db": round(float(np.mean(shape_err)), 2),
         "stereo_balance": stereo_balance(originals, recons),
+        # the reconstruction's loudness curves against the original's: what a DiT that made the original's
+        # latents exactly would score for raw adherence
+        "vae_curve_mae_lu": clip_mean_mae(curves),
+        "vae_curve_mae_after_offset_lu": t_lufs_breakdown(curves)["clip_mae_after_offset_lu"],
     }
     if model.lufs_predictor is not None:
         out.update(t_lufs_report(model.lufs_predictor, pool))
