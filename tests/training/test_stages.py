@@ -364,7 +364,13 @@ def test_vae_decoder_run_with_the_loudness_term_logs_it(tmp_path: Path) -> None:
     small = {"batch_size": 2, "crop_seconds": 0.5, "segment_seconds": 0.5, "pool_size": 6}
     base = run_stage(_cfg("vae", tmp_path / "a", steps=2, **small))
     cfg = _cfg(
-        "vae", tmp_path / "b", steps=3, freeze_encoder=True, loudness_weight=0.2, init=[base["weights"]], **small
+        "vae",
+        tmp_path / "b",
+        steps=3,
+        freeze_encoder=True,
+        loudness_weight=0.2,
+        init=[base["weights"]],
+        **small,
     )
     run_stage(cfg)
     rows = read_log(Path(cfg.out_dir))
