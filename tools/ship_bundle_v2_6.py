@@ -11,6 +11,9 @@ they are trained again for it by the shipped commands.
     bash docs/training_runs/compact-v2.6/measure.sh runs/s22/cand    # the held-out set, once
     .venv/bin/python tools/ship_bundle_v2_6.py ship runs/s22/cand --run runs/compact/vae_loudness
 
+Before ``ship``, add the run as the ``vae_loudness`` step of ``training.reproduce`` (after ``vae_pan``, its
+decoder keys loaded after that stage's), so the one-command recipe makes the shipped bundle.
+
 ``ship`` reads ``docs/training_runs/compact-v2.6/``: ``table3.json`` (every Table 3 row), ``methods.json``
 (the curve methods with the bundle's own guidance default, and the curves from motion), ``dev_check.json``
 (the candidate's autoencoder on the dev-check clips) and ``known_limits.json``. It keeps version 2.5's manifest

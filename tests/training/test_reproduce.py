@@ -89,23 +89,10 @@ def test_the_coherent_side_autoencoder_joins_only_with_the_dit_trained_on_its_la
     )
     # the tokens comparison DiT learnt the latents without the balance: no pan stage with it
     assert "vae_pan" not in _weight_stages(tmp_path, "dit_tokens")
-    _run(tmp_path, "vae_loudness", 30, 4.0, 4.0, 0, 2)  # the loudness decoder goes with the pan stage only
-    order = _weight_stages(tmp_path, "dit_v22")
-    assert order.index("vae_loudness") == order.index("vae_pan") + 1 and order[-1] == "dit_v22"
-    assert "vae_loudness" not in _weight_stages(tmp_path, "dit_tokens")
     rec = training_manifest(tmp_path)["training"]
-    assert list(rec["stages"]) == [
-        "vae",
-        "encoders",
-        "lufs",
-        "vae_decoder",
-        "vae_pan",
-        "vae_loudness",
-        "dit",
-        "dit_v22",
-    ]
+    assert list(rec["stages"]) == ["vae", "encoders", "lufs", "vae_decoder", "vae_pan", "dit", "dit_v22"]
     assert rec["stages"]["dit_v22"]["config"].endswith("compact_dit_v22.json")
-    assert rec["total_seconds"] == 10.0 * 5 + 5.0 + 4.0 + 30.0  # the base DiT's time counts too
+    assert rec["total_seconds"] == 10.0 * 5 + 5.0 + 30.0  # the base DiT's time counts too
 
 
 def test_only_the_coherent_side_bundle_carries_its_guidance_default(tmp_path: Path) -> None:

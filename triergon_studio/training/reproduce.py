@@ -9,8 +9,7 @@ as they are; its weights replace the decoder's in the bundle), ``vae_pan`` (the 
 per-bin balance input and pan of the mid, trained alone on the balance loss while the latents are held near
 the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine-tuned on those latents),
 ``dit_v24`` (that DiT and conditioner trained on with a second pool of new segments, ``pool_v24.npz``; version
-2.4; the latest of these DiT runs that has run is the bundle's), ``vae_loudness`` (the coherent-side decoder
-trained on with a loudness-curve term, the encoder frozen; version 2.6), ``assemble`` (one model
+2.4; the latest of these DiT runs that has run is the bundle's), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -47,7 +46,6 @@ ALL_STEPS = (
     "vae_pan",
     "dit_v22",
     "dit_v24",
-    "vae_loudness",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -59,14 +57,12 @@ STAGE_STEPS = ("vae", "encoders", "lufs", "dit")
 # dit_tokens: the comparison DiT with the paper's LUFS tokens only; the others: see the module's docstring
 DECODER_STEP, PAN_STEP, PAN_DIT = "vae_decoder", "vae_pan", "dit_v22"
 MORE_DIT = "dit_v24"  # PAN_DIT trained on with new segments
-# the coherent-side decoder trained on with the loudness-curve term, its encoder frozen (version 2.6)
-LOUDNESS_DECODER = "vae_loudness"
 PAN_DITS = (PAN_DIT, MORE_DIT)  # the DiT runs that learnt the coherent-side latents, in recipe order
 # the bundle's own guidance knobs (config sampling.guide): the free latent, not gains, once its latents keep the
 # L/R balance (36 dev clips, frame-aligned path: 47.2 % / 0.71 LU against gains' 44.4 % / 0.86 LU;
 # no-LUFS: 36.1 % both, 0.89 against 1.70 LU; docs/curve_methods_sweep/session12, session13)
 PAN_GUIDE: dict[str, float] = {"guide_gain": 0}
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, LOUDNESS_DECODER)
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -83,9 +79,7 @@ def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
     decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
     pan = (PAN_STEP,) if dit in PAN_DITS else ()  # only a DiT trained on its latents goes with it
-    # its latents are the pan stage's (frozen encoder), so it goes wherever that stage goes
-    loud = (LOUDNESS_DECODER,) if pan and _ran(work, LOUDNESS_DECODER) else ()
-    return (*STAGE_STEPS[:-1], *decoder, *pan, *loud, dit)
+    return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
 
 
 def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
