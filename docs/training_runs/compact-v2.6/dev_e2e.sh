@@ -10,9 +10,9 @@ unset PYTHONPATH
 C=${1:?candidate folder}
 TAG=${2:?tag}
 T=".venv/bin/python tools/guide_dev_takes.py"
-[ -f runs/guide_dev/b25_fr_none.npz ] || $T gen b25_fr_none off '{}' --variant frame --threads 2
-[ -f runs/guide_dev/b25_nl_none.npz ] || $T gen b25_nl_none off '{}' --variant nolufs --threads 2
-$T gen "${TAG}_fr_none" off '{}' --model "$C" --variant frame --threads 2
-$T gen "${TAG}_nl_none" off '{}' --model "$C" --variant nolufs --threads 2
+[ -f runs/guide_dev/b25_fr_none.npz ] || $T gen b25_fr_none off '{}' --variant frame --threads 1
+[ -f runs/guide_dev/b25_nl_none.npz ] || $T gen b25_nl_none off '{}' --variant nolufs --threads 1
+$T gen "${TAG}_fr_none" off '{}' --model "$C" --variant frame --threads 1
+$T gen "${TAG}_nl_none" off '{}' --model "$C" --variant nolufs --threads 1
 $T score b25_fr_none b25_fr_none_c "${TAG}_fr_none" "${TAG}_fr_none_c" \
     b25_nl_none b25_nl_none_c "${TAG}_nl_none" "${TAG}_nl_none_c"
