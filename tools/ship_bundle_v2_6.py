@@ -1,7 +1,8 @@
 """Ship the bundled model v2.6: version 2.5 with its decoder trained on with a loudness-curve term
 (``compact_vae_loudness.json``: the encoder frozen, so the latents, the DiT trained on them and T_LUFS stay
 version 2.5's, bit for bit). The loudness head and the gain direction net predict what the decoder makes, so
-they are trained again for it by the shipped commands.
+they are trained again for it by the shipped commands. No run has met its rule yet
+(``docs/training_runs/compact-v2.6/PLAN.md``); the commands below name the first run's folder.
 
     .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/s22/cand \
         --vae runs/compact/vae_loudness/weights.safetensors
@@ -34,10 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "training_runs" / "compact-v2.6"
 BUNDLE = ROOT / "model_weights" / "compact"
 STAGE = "vae_loudness"
-CARRIED = (
-    "lufs_mode",
-    "benchmark",
-)  # the tokens-only comparison and the speed: the decoder's shape is unchanged
+# the tokens-only comparison and the speed: the decoder's shape is unchanged
+CARRIED = ("lufs_mode", "benchmark")
 VAE_FIGURES = (
     "classifier_acc_vae_reconstruction",
     "vae_mel_shape_error_db",
