@@ -52,6 +52,10 @@ class VAEConfig:
     # (bundle v2.1: |L-R| 0.48 dB of the input's 3.96 dB); "coherent": the encoder also reads each bin's
     # balance and the decoder's side is a per-bin pan of the mid plus that free part (engine/models/stft_ae.py)
     side: Literal["free", "coherent"] = "free"
+    # "stft" only: a small head that reads the decoder's frame features and gives each channel a gain per latent
+    # frame, applied to the spectra before the inverse STFT. It changes levels and nothing else, so it can be
+    # trained on the loudness term alone without moving the spectral shape (docs/training_runs/compact-v2.6)
+    gain_head: bool = False
 
     @property
     def downsampling_ratio(self) -> int:
@@ -78,6 +82,8 @@ class VAEConfig:
             raise ModelError(
                 f"VAE config: side must be 'free' or, for kind 'stft', 'coherent'; got {self.side!r}"
             )
+        if self.gain_head and self.kind != "stft":
+            raise ModelError("VAE config: gain_head is for kind 'stft' only")
         if self.kind == "stft":
             if len(self.strides) != 1 or self.strides[0] < 2 or self.strides[0] % 2:
                 raise ModelError(f"VAE config: an stft autoencoder takes one even stride, got {self.strides}")

@@ -29,6 +29,8 @@ from triergon_studio.engine.models.vae import LatentAutoencoder
 LOG_FLOOR = 1e-5
 PAN_IN_INIT_SCALE = 0.1  # the encoder's balance input starts at a tenth of PyTorch's default conv init
 MAX_LOG_MAG = 6.0  # exp(6) ~ 400: far above any in-range spectrum bin, keeps early training finite
+MAX_LOG_GAIN = 2.0 * 1.1512925  # the gain head's bound, +-20 dB (ln 10 / 2 per 10 dB)
+GAIN_HIDDEN, GAIN_KERNEL = 64, 9  # 9 latent frames a layer: each gain sees about 0.8 s of features
 
 
 class ConvNeXtBlock(nn.Module):
@@ -112,6 +114,48 @@ class SpectralEncoder(nn.Module):
         return self.out(self.latent_blocks(self.down(x)))
 
 
+class GainHead(nn.Module):
+    """Frame features [B, F, W] -> one log gain per channel and latent frame, bounded to +-20 dB and
+    interpolated to the F + 1 synthesis frames. Zero at the start: a decoder given a head decodes as before."""
+
+    def __init__(self, width: int, stride: int, channels: int) -> None:
+        super().__init__()
+        self.stride = stride
+        pad = GAIN_KERNEL // 2
+        self.net = nn.Sequential(
+            nn.Conv1d(width, GAIN_HIDDEN, GAIN_KERNEL, padding=pad),
+            nn.GELU(),
+            nn.Conv1d(GAIN_HIDDEN, GAIN_HIDDEN, GAIN_KERNEL, padding=pad),
+            nn.GELU(),
+            nn.Conv1d(GAIN_HIDDEN, channels, 1),
+        )
+        last = self.net[-1]
+        assert isinstance(last, nn.Conv1d) and last.bias is not None
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, h: Tensor) -> Tensor:
+        b, f1, w = h.shape
+        t = (f1 - 1) // self.stride
+        pooled = h[:, : t * self.stride].reshape(b, t, self.stride, w).mean(2).transpose(1, 2)
+        g = self.net(pooled).float()
+        g = MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN)
+        return F.interpolate(g, size=f1, mode="linear", align_corners=False)  # [B, C, F + 1]
+
+    def cost_per_latent_frame(self) -> float:
+        return float(GAIN_KERNEL * GAIN_HIDDEN * (self.net[0].in_channels + GAIN_HIDDEN))
+
+
+def apply_channel_gains(spec: Tensor, log_gain: Tensor) -> Tensor:
+    """Scale left and right by their own gains on mid/side spectra [B, 2, bins, F]: with L = M + S and
+    R = M - S, M' = a M + d S and S' = d M + a S for a = (gL + gR) / 2, d = (gL - gR) / 2."""
+    g = torch.exp(log_gain)  # [B, 2, F]
+    a = ((g[:, 0] + g[:, 1]) / 2)[:, None]
+    d = ((g[:, 0] - g[:, 1]) / 2)[:, None]
+    mid, side = spec[:, 0], spec[:, 1]
+    return torch.stack([a * mid + d * side, d * mid + a * side], dim=1)
+
+
 class SpectralDecoder(nn.Module):
     window: Tensor
 
@@ -133,6 +177,7 @@ class SpectralDecoder(nn.Module):
             self.pan = nn.Linear(width, self.bins)
             nn.init.zeros_(self.pan.weight)
             nn.init.zeros_(self.pan.bias)
+        self.gain = GainHead(width, stride, cfg.io_channels) if cfg.gain_head else None
 
     def forward(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, 2, T * hop * stride]."""
@@ -146,6 +191,7 @@ class SpectralDecoder(nn.Module):
         frame."""
         w, s = self.up.in_channels, self.up.stride[0]
         block = 6.0 * w * w
+        gain = self.gain.cost_per_latent_frame() if self.gain is not None else 0.0
         return [
             (self.inp, float(w * self.inp.in_channels)),
             (self.latent_blocks, block),
@@ -153,7 +199,8 @@ class SpectralDecoder(nn.Module):
             *[(b, s * block) for b in self.frame_blocks],
             (
                 self._synthesise,
-                float(s * w * (self.head.out_features + (self.bins if self.pan is not None else 0))),
+                float(s * w * (self.head.out_features + (self.bins if self.pan is not None else 0)))
+                + gain,
             ),
         ]
 
@@ -171,6 +218,8 @@ class SpectralDecoder(nn.Module):
         if self.pan is not None:
             pan = torch.tanh(self.pan(h).float()).transpose(1, 2)  # [B, bins, F]
             spec = torch.stack([spec[:, 0], spec[:, 1] + pan * spec[:, 0]], dim=1)
+        if self.gain is not None:
+            spec = apply_channel_gains(spec, self.gain(h))
         spec = spec.reshape(b * self.channels, self.bins, frames)
         n = (frames - 1) * self.hop
         wave = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=n)
