@@ -9,8 +9,9 @@ ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUF
 ``runs/guide_dev/NAME.npz`` (the audio and seconds per take), and ``NAME_c.npz``, the same takes put through
 the exact conform. ``score`` prints, per take set: the evaluation classifier's top-1 accuracy against the
 prompt's class and its mean probability of that class, the raw adherence (mean over clips of the per-channel
-mean |error| against the clip's own curves, LU, frames above -60 LUFS), and AV-Align as a ratio of the
-ground truth's.
+mean |error| against the clip's own curves, LU, frames above -60 LUFS), AV-Align as a ratio of the
+ground truth's, and ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
+take makes audible (raw adherence does not count them).
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 
@@ -67,6 +68,7 @@ def _gen(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.core.constants import LUFS_ACTIVE
     from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.classifier import load_classifier, predict_proba
     from triergon_studio.training.eval.report import curve_mae, load_clips
@@ -81,17 +83,22 @@ def _score(args: argparse.Namespace) -> None:
         p = predict_proba(clf, audio)
         truth = np.array([classes.index(c.meta["label"]) for c in clips])
         right = p[np.arange(len(clips)), truth]
-        errs = [
-            curve_mae(c.gt_curves, np.asarray(channel_curves(a, 44100)))
-            for c, a in zip(clips, audio, strict=True)
-        ]
+        curves = [np.asarray(channel_curves(a, 44100)) for a in audio]
+        errs = [curve_mae(c.gt_curves, k) for c, k in zip(clips, curves, strict=True)]
+        lifted = silent = 0
+        for c, k in zip(clips, curves, strict=True):
+            f = min(k.shape[1], c.gt_curves.shape[1])
+            quiet = c.gt_curves[:, :f] <= LUFS_ACTIVE
+            silent += int(quiet.sum())
+            lifted += int((k[:, :f][quiet] > LUFS_ACTIVE).sum())
         raw = np.nanmean([np.mean(e) if e is not None else np.nan for e in errs])
         av = np.mean(
             [av_align(a, 44100, c.video_peaks, c.fps).score for c, a in zip(clips, audio, strict=True)]
         )
         print(
             f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
-            f"raw {raw:5.2f} LU  AV-Align {av / gt_av:.2f}  {d['secs'].mean():.2f} s per take"
+            f"raw {raw:5.2f} LU  AV-Align {av / gt_av:.2f}  gaps {100 * lifted / max(silent, 1):3.0f} %  "
+            f"{d['secs'].mean():.2f} s per take"
         )
 
 

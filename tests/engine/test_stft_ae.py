@@ -10,7 +10,7 @@ import torch
 
 from triergon_studio.engine.config import VAEConfig, get_preset
 from triergon_studio.engine.models.autoencoders import build_autoencoder
-from triergon_studio.engine.models.stft_ae import SpectralAE
+from triergon_studio.engine.models.stft_ae import MAX_LOG_GAIN, SpectralAE
 from triergon_studio.errors import ModelError
 
 
@@ -223,3 +223,66 @@ def test_a_coherent_side_is_refused_for_the_oobleck_vae() -> None:
     cfg.side = "stereo"  # type: ignore[assignment]
     with pytest.raises(ModelError, match="side"):
         cfg.validate()
+
+
+def test_a_gain_head_starts_silent_and_scales_each_channel_by_its_own_gain() -> None:
+    """``gain_head``: a decoder without one loads into one and decodes exactly as before; constant log gains
+    scale left and right by exactly those gains (mid/side rotated, not only scaled), the spectrum unchanged."""
+    torch.manual_seed(7)
+    cfg = small_cfg()
+    cfg.side = "coherent"
+    plain = build_autoencoder(cfg).eval()
+    cfg.gain_head = True
+    gained = build_autoencoder(cfg).eval()
+    missing, unexpected = gained.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("decoder.gain.") for k in missing) and not unexpected
+    z = torch.randn(1, 8, 6)
+    head = gained.decoder.gain
+    assert head is not None
+    with torch.no_grad():
+        y0 = plain.decode(z)
+        torch.testing.assert_close(gained.decode(z), y0)
+        head.net[-1].bias.copy_(torch.tensor([0.5, -0.25]))  # type: ignore[operator]
+        y = gained.decode(z)
+    bound = MAX_LOG_GAIN * torch.tanh(torch.tensor([0.5, -0.25]) / MAX_LOG_GAIN)
+    expect = y0 * torch.exp(bound)[None, :, None]
+    torch.testing.assert_close(y, expect, atol=1e-5, rtol=1e-4)
+
+
+def test_a_gain_head_is_bounded_and_learns_a_level_alone() -> None:
+    """Its gains stay within +-20 dB however large its output, and trained alone on a level error it moves
+    the output's level while the rest of the decoder gets no gradient."""
+    torch.manual_seed(8)
+    cfg = small_cfg()
+    cfg.gain_head = True
+    ae = build_autoencoder(cfg)
+    head = ae.decoder.gain
+    assert head is not None
+    z = torch.randn(1, 8, 4)
+    with torch.no_grad():
+        rms0 = float(ae.decode(z).pow(2).mean().sqrt())
+        head.net[-1].bias.fill_(1e3)  # type: ignore[operator]
+        rms = float(ae.decode(z).pow(2).mean().sqrt())
+        head.net[-1].bias.zero_()  # type: ignore[operator]
+    assert 20 * math.log10(rms / rms0) == pytest.approx(20.0, abs=0.01)
+    for p in ae.parameters():
+        p.requires_grad_(False)
+    for p in head.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-2)
+    z = torch.randn(2, 8, 6)
+    with torch.no_grad():
+        target = 10 * torch.log10(ae.decode(z).pow(2).mean()) - 6.0
+    for _ in range(40):
+        level = 10 * torch.log10(ae.decode(z).pow(2).mean())
+        loss = (level - target).abs()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 1.0
+    assert all(p.grad is None for n, p in ae.named_parameters() if not n.startswith("decoder.gain."))
+
+
+def test_a_gain_head_is_refused_for_the_oobleck_vae() -> None:
+    with pytest.raises(ModelError, match="gain_head"):
+        VAEConfig(kind="oobleck", gain_head=True).validate()

@@ -339,3 +339,33 @@ def test_dev_check_puts_a_coherent_side_decoder_into_a_free_side_model(tmp_path:
     save_file({"dit.x": torch.zeros(1)}, str(bad))
     with pytest.raises(StudioError, match="vae stage"):
         use_vae_weights(model, str(bad))
+
+
+def test_dev_check_puts_a_gain_head_into_a_model_without_one(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.config import get_preset
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.training.eval.dev_check import use_vae_weights
+
+    cfg = get_preset("tiny")
+    cfg.vae = dataclasses.replace(
+        cfg.vae, kind="stft", channels=16, c_mults=[], strides=[8], n_fft=256, hop_length=64
+    )
+    model = build_model(cfg)
+    torch.manual_seed(0)
+    gained = build_autoencoder(dataclasses.replace(cfg.vae, side="coherent", gain_head=True))
+    assert gained.decoder.gain is not None
+    with torch.no_grad():
+        gained.decoder.gain.net[-1].bias.fill_(0.2)  # type: ignore[operator]
+    path = tmp_path / "vae.safetensors"
+    save_file({f"vae.{k}": v.contiguous() for k, v in gained.state_dict().items()}, str(path))
+    use_vae_weights(model, str(path))
+    assert model.cfg.vae.gain_head and model.cfg.vae.side == "coherent"
+    z = torch.randn(1, cfg.vae.latent_dim, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(model.vae.decode(z), gained.eval().decode(z))

@@ -360,6 +360,57 @@ def test_loudness_curve_loss_counts_level_in_lu_on_audible_frames() -> None:
     assert float((pred.grad * pred).sum()) < 0  # the loss falls as the take gets louder
 
 
+def test_loudness_curve_loss_silence_part_holds_the_gaps_down() -> None:
+    """With ``silence``, a decode that lifts the input's silent frames costs the Huber distance of the rise
+    (here about 45 LU on the lifted frames); one that keeps them quiet costs nothing more."""
+    from triergon_studio.training import losses
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 88200) * 0.05
+    quiet = x.clone()
+    quiet[..., 44100:] *= 1e-5  # the second second silent (floored at -70 LUFS)
+    lifted = quiet.clone()
+    lifted[..., 44100 + 7350 :] *= 1e4  # back up to -46 LUFS, away from the last audible frame
+    assert float(losses.loudness_curve_loss(lifted, quiet)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.loudness_curve_loss(quiet, quiet, silence=1.0)) == pytest.approx(0.0, abs=1e-6)
+    held = float(losses.loudness_curve_loss(lifted, quiet, silence=1.0))
+    assert 20.0 < held < 3 * (24.0 - 1.5)  # part of the silent frames, each about 24 LU up
+    pred = lifted.clone().requires_grad_(True)
+    losses.loudness_curve_loss(pred, quiet, silence=1.0).backward()
+    assert pred.grad is not None and float((pred.grad * pred)[..., 44100 + 7350 :].sum()) > 0
+
+
+def test_vae_gain_head_run_trains_the_head_alone(tmp_path: Path) -> None:
+    """The compact recipe's gain run on the tiny preset with a spectral autoencoder: only ``decoder.gain``
+    moves, every other tensor stays bit for bit, and the loudness term with its silent part is logged."""
+    small = {"batch_size": 2, "crop_seconds": 0.5, "segment_seconds": 0.5, "pool_size": 6}
+    stft = {"vae": {"kind": "stft", "c_mults": [], "strides": [8], "n_fft": 256, "hop_length": 64}}
+    base = run_stage(_cfg("vae", tmp_path / "a", steps=2, model_overrides=stft, **small))
+    gain = {"vae": {**stft["vae"], "gain_head": True}}
+    cfg = _cfg(
+        "vae",
+        tmp_path / "b",
+        steps=4,
+        lr=1e-2,
+        freeze_encoder=True,
+        model_overrides=gain,
+        trainable=["decoder.gain"],
+        stft_weight=0.0,
+        stereo_weight=0.0,
+        loudness_weight=1.0,
+        loudness_silence=1.0,
+        init=[base["weights"]],
+        **small,
+    )
+    a, b = load_file(base["weights"]), load_file(run_stage(cfg)["weights"])
+    added = set(b) - set(a)
+    assert added and all(k.startswith("vae.decoder.gain.") for k in added) and not set(a) - set(b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(float(b[k].abs().max()) > 0 for k in added if k.endswith("net.4.weight"))
+    rows = read_log(Path(cfg.out_dir))
+    assert rows and all(np.isfinite(r["loudness_lu"]) for r in rows)
+
+
 def test_vae_decoder_run_with_the_loudness_term_logs_it(tmp_path: Path) -> None:
     small = {"batch_size": 2, "crop_seconds": 0.5, "segment_seconds": 0.5, "pool_size": 6}
     base = run_stage(_cfg("vae", tmp_path / "a", steps=2, **small))

@@ -113,6 +113,9 @@ class VAEStageConfig(RunConfig):
     # frame against the input's, where the input is audible; the curves the DiT is conditioned on are only
     # worth following if the decoder puts a latent's sound at the level it was encoded from
     loudness_weight: float = 0.0
+    # with loudness_weight: the weight of its silent-frame part (how far the decode rises above the input where
+    # the input is silent); a gain trained on the audible frames alone lifts the gaps (session 23)
+    loudness_silence: float = 0.0
     # names (prefixes inside the autoencoder, e.g. "decoder.pan") of the only parameters trained; empty: all
     # (the decoder's with freeze_encoder)
     trainable: list[str] = field(default_factory=list)

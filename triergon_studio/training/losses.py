@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from triergon_studio.core.constants import LUFS_ACTIVE
+
 LOG_EPS = 1e-3
 
 
@@ -110,16 +112,25 @@ def balance_loss(
     return ((bal_p - bal_t).abs() * audible).sum() / audible.sum().clamp_min(1.0)
 
 
-def loudness_curve_loss(pred: Tensor, target: Tensor, sr: int = 44100) -> Tensor:
+def loudness_curve_loss(pred: Tensor, target: Tensor, sr: int = 44100, silence: float = 0.0) -> Tensor:
     """The paper's per-channel loudness curves (1/6 s frames, LUFS) of ``pred`` against ``target``
     ``[B, C, N]``: a Huber distance in LU over the frames where the target is audible (above -60 LUFS), as the
     adherence metric counts them. The prediction's curve is left unfloored so a frame it made silent still
-    pulls."""
+    pulls. ``silence`` > 0 adds, with that weight, the Huber distance by which the prediction rises above the
+    target on the frames where the target is silent (floored at -70 LUFS): the audible-frame term alone leaves
+    a gain free to lift the gaps."""
     from triergon_studio.engine.curve_control.loudness_torch import curve_loss, loudness_curves
 
     with torch.no_grad():
         goal = loudness_curves(target.float(), sr)
-    return curve_loss(loudness_curves(pred.float(), sr, floor=None), goal)
+    got = loudness_curves(pred.float(), sr, floor=None)
+    loss = curve_loss(got, goal)
+    quiet = goal <= LUFS_ACTIVE
+    if silence > 0 and bool(quiet.any()):
+        rise = torch.relu(got.clamp_min(-100.0) - goal)
+        over = F.huber_loss(rise, torch.zeros_like(rise), reduction="none", delta=3.0)
+        loss = loss + silence * (over * quiet).sum() / quiet.sum()
+    return loss
 
 
 def envelope_loss(pred: Tensor, target: Tensor, frame: int = 1024) -> Tensor:

@@ -277,7 +277,7 @@ class VAEModule(nn.Module):
             loss = loss + self.cfg.balance_weight * bal
             metrics["balance"] = float(bal.detach())
         if self.cfg.loudness_weight > 0:
-            lu = losses.loudness_curve_loss(y, x)
+            lu = losses.loudness_curve_loss(y, x, silence=self.cfg.loudness_silence)
             loss = loss + self.cfg.loudness_weight * lu
             metrics["loudness_lu"] = float(lu.detach())
         if self.cfg.mel_weight > 0:

@@ -118,6 +118,9 @@ def dev_check(model: Any, classifier: Any, pool: Any) -> dict[str, Any]:
         # latents exactly would score for raw adherence
         "vae_curve_mae_lu": clip_mean_mae(curves),
         "vae_curve_mae_after_offset_lu": clip_mae_after_offset(curves),
+        # the other side of it: what the reconstruction puts where the original is silent (a gain that only
+        # chases the audible frames could lift the gaps)
+        "vae_silent_frames": silent_frame_leak(curves),
     }
     if model.lufs_predictor is not None:
         out.update(t_lufs_report(model.lufs_predictor, pool))
@@ -163,6 +166,19 @@ def clip_mae_after_offset(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
         if d.size:
             left.append(np.abs(d - np.median(d)).mean())
     return round(float(np.mean(left)), 3) if left else 0.0
+
+
+def silent_frame_leak(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Over all frames where the original is silent (at or under -60 LUFS): how many there are, the share of
+    them the reconstruction makes audible, and the reconstruction's mean level on them (LUFS, as floored)."""
+    got = np.concatenate([p[g <= AUDIBLE] for p, g in curves]) if curves else np.zeros(0)
+    if not got.size:
+        return {"frames": 0, "audible_share": 0.0, "mean_lufs": 0.0}
+    return {
+        "frames": int(got.size),
+        "audible_share": round(float((got > AUDIBLE).mean()), 4),
+        "mean_lufs": round(float(got.mean()), 2),
+    }
 
 
 def t_lufs_breakdown(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
@@ -236,8 +252,9 @@ def put_stage_weights(model: Any, path: str, prefix: str | tuple[str, ...], stag
 
 
 def use_vae_weights(model: Any, path: str) -> None:
-    """``put_stage_weights`` for a vae stage's weights; a decoder with a coherent side (``decoder.pan``) first
-    gets one, so a run of that kind can be measured in a bundle whose decoder has a free side."""
+    """``put_stage_weights`` for a vae stage's weights; a decoder first gets the parts the run's weights have
+    and the bundle's lack (a coherent side, ``decoder.pan``; a gain head, ``decoder.gain``), so a run of that
+    kind can be measured in a bundle without them."""
     import dataclasses
 
     from safetensors import safe_open
@@ -245,9 +262,14 @@ def use_vae_weights(model: Any, path: str) -> None:
     from triergon_studio.engine.models.autoencoders import build_autoencoder
 
     with safe_open(path, "pt") as f:
-        coherent = "vae.decoder.pan.weight" in f.keys()
-    if coherent and model.cfg.vae.side != "coherent":
-        model.cfg.vae = dataclasses.replace(model.cfg.vae, side="coherent")
+        keys = set(f.keys())
+    vae = model.cfg.vae
+    if "vae.decoder.pan.weight" in keys:
+        vae = dataclasses.replace(vae, side="coherent")
+    if any(k.startswith("vae.decoder.gain.") for k in keys):
+        vae = dataclasses.replace(vae, gain_head=True)
+    if vae != model.cfg.vae:
+        model.cfg.vae = vae
         model.vae = build_autoencoder(model.cfg.vae).eval()
     put_stage_weights(model, path, "vae.", "vae")
 
