@@ -199,8 +199,7 @@ class SpectralDecoder(nn.Module):
             *[(b, s * block) for b in self.frame_blocks],
             (
                 self._synthesise,
-                float(s * w * (self.head.out_features + (self.bins if self.pan is not None else 0)))
-                + gain,
+                float(s * w * (self.head.out_features + (self.bins if self.pan is not None else 0))) + gain,
             ),
         ]
 
