@@ -10,8 +10,9 @@ ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUF
 the exact conform. ``score`` prints, per take set: the evaluation classifier's top-1 accuracy against the
 prompt's class and its mean probability of that class, the raw adherence (mean over clips of the per-channel
 mean |error| against the clip's own curves, LU, frames above -60 LUFS), AV-Align as a ratio of the
-ground truth's, and ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
-take makes audible (raw adherence does not count them).
+ground truth's, ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
+take makes audible (raw adherence does not count them), and the raw error split in two: ``offset``, the mean
+|median error| of a clip (a level a gain could fix), and ``shape``, what is left after removing it.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 
@@ -71,6 +72,7 @@ def _score(args: argparse.Namespace) -> None:
     from triergon_studio.core.constants import LUFS_ACTIVE
     from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.classifier import load_classifier, predict_proba
+    from triergon_studio.training.eval.dev_check import clip_mae_after_offset
     from triergon_studio.training.eval.report import curve_mae, load_clips
 
     clf, meta = load_classifier(Path(args.classifier))
@@ -91,13 +93,22 @@ def _score(args: argparse.Namespace) -> None:
             quiet = c.gt_curves[:, :f] <= LUFS_ACTIVE
             silent += int(quiet.sum())
             lifted += int((k[:, :f][quiet] > LUFS_ACTIVE).sum())
+        pairs = [(k, c.gt_curves.astype(np.float64)) for c, k in zip(clips, curves, strict=True)]
+        offsets = []
+        for k, g in pairs:
+            f = min(k.shape[1], g.shape[1])
+            err = (k[:, :f] - g[:, :f])[g[:, :f] > LUFS_ACTIVE]
+            if err.size:
+                offsets.append(abs(float(np.median(err))))
+        shape = clip_mae_after_offset([(k[:, : g.shape[1]], g[:, : k.shape[1]]) for k, g in pairs])
         raw = np.nanmean([np.mean(e) if e is not None else np.nan for e in errs])
         av = np.mean(
             [av_align(a, 44100, c.video_peaks, c.fps).score for c, a in zip(clips, audio, strict=True)]
         )
         print(
             f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
-            f"raw {raw:5.2f} LU  AV-Align {av / gt_av:.2f}  gaps {100 * lifted / max(silent, 1):3.0f} %  "
+            f"raw {raw:5.2f} LU (offset {np.mean(offsets):5.2f}, shape {shape:5.2f})  AV-Align {av / gt_av:.2f}  "
+            f"gaps {100 * lifted / max(silent, 1):3.0f} %  "
             f"{d['secs'].mean():.2f} s per take"
         )
 
