@@ -120,7 +120,7 @@ class GainHead(nn.Module):
 
     def __init__(self, width: int, stride: int, channels: int) -> None:
         super().__init__()
-        self.stride = stride
+        self.stride, self.width = stride, width
         pad = GAIN_KERNEL // 2
         self.net = nn.Sequential(
             nn.Conv1d(width, GAIN_HIDDEN, GAIN_KERNEL, padding=pad),
@@ -143,7 +143,7 @@ class GainHead(nn.Module):
         return F.interpolate(g, size=f1, mode="linear", align_corners=False)  # [B, C, F + 1]
 
     def cost_per_latent_frame(self) -> float:
-        return float(GAIN_KERNEL * GAIN_HIDDEN * (self.net[0].in_channels + GAIN_HIDDEN))
+        return float(GAIN_KERNEL * GAIN_HIDDEN * (self.width + GAIN_HIDDEN))
 
 
 def apply_channel_gains(spec: Tensor, log_gain: Tensor) -> Tensor:
