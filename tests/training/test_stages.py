@@ -426,3 +426,51 @@ def test_vae_decoder_run_with_the_loudness_term_logs_it(tmp_path: Path) -> None:
     run_stage(cfg)
     rows = read_log(Path(cfg.out_dir))
     assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] >= 0 for r in rows)
+
+
+def _tiny_head(path: Path, level_db: float | None = None) -> Path:
+    from triergon_studio.engine.curve_control.latent_head import HeadConfig, LatentLoudnessHead, save_head
+
+    torch.manual_seed(0)
+    head = LatentLoudnessHead(HeadConfig(latent_channels=8, downsampling_ratio=2048, sample_rate=44100))
+    if level_db is not None:  # every block at this level, whatever the latent
+        out = head.net[-1]
+        assert isinstance(out, torch.nn.Conv1d) and out.bias is not None
+        with torch.no_grad():
+            out.weight.zero_()
+            out.bias.fill_(level_db)
+    return save_head(head, path)
+
+
+def test_dit_curve_term_is_the_huber_distance_in_lu_on_audible_frames(tmp_path: Path) -> None:
+    """A head that puts every block at -30 dB reads -30.691 LUFS everywhere; a target 6 LU louder on its
+    audible frames costs Huber(6, delta 3) = 13.5 there, silent target frames cost nothing, and each item
+    counts by its weight."""
+    from triergon_studio.training.config import DiTStageConfig
+    from triergon_studio.training.stage_dit import DiTModule
+
+    head = str(_tiny_head(tmp_path / "h.safetensors", -30.0))
+    cfg = DiTStageConfig("dit", str(tmp_path), loudness_weight=1.0, loudness_head=head)
+    module = DiTModule(torch.nn.Identity(), torch.nn.Identity(), 44100 / 2048, cfg)
+    estimate = torch.randn(2, 8, 22)  # about 1 s of latents: six curve frames
+    target = torch.full((2, 2, 6), -30.691 + 6.0)
+    target[0, :, 3:] = -70.0  # silent: left out
+    target[1] = -30.691  # met exactly
+    one = module._curve_term(estimate, target, torch.tensor([1.0, 0.0]))
+    assert float(one) == pytest.approx(13.5, abs=0.01)
+    both = module._curve_term(estimate, target, torch.tensor([1.0, 1.0]))
+    assert float(both) == pytest.approx(13.5 / 2, abs=0.01)
+    with pytest.raises(StudioError, match="loudness_head"):
+        DiTModule(
+            torch.nn.Identity(), torch.nn.Identity(), 1.0, DiTStageConfig("dit", "x", loudness_weight=1.0)
+        )
+
+
+def test_dit_stage_with_the_curve_term_logs_it_and_exports_no_head(tmp_path: Path) -> None:
+    head = str(_tiny_head(tmp_path / "head.safetensors"))
+    cfg = _cfg("dit", tmp_path / "a", steps=6, p_lufs=0.0, loudness_weight=0.05, loudness_head=head)
+    out = run_stage(cfg)
+    rows = read_log(Path(cfg.out_dir))
+    assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] > 0 for r in rows)
+    keys = load_file(out["weights"])
+    assert keys and all(k.startswith(("dit.", "conditioner.")) for k in keys)

@@ -141,6 +141,12 @@ class DiTStageConfig(RunConfig):
     p_modality: float = 0.3
     p_all: float = 0.1
     p_lufs: float = 0.2  # the curve is dropped too, so the model also learns to generate without one
+    # > 0: a curve term on the denoised estimate of items trained with their curve: a frozen latent loudness
+    # head (``loudness_head``, a loudness_head.safetensors trained for this autoencoder) reads the estimate's
+    # curves, and their Huber distance in LU to the segment's own curves on its audible frames, weighted by
+    # each item's signal share (alpha squared: a noisy estimate says little), is added with this weight
+    loudness_weight: float = 0.0
+    loudness_head: str = ""
 
 
 @dataclass

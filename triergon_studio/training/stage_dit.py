@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from triergon_studio.errors import StudioError
 from triergon_studio.training.config import Dist, DiTStageConfig
 from triergon_studio.training.stages import (
     Source,
@@ -31,11 +32,23 @@ class DiTModule(nn.Module):
         super().__init__()
         self.dit, self.conditioner = dit, conditioner
         self.latent_rate, self.cfg = latent_rate, cfg
+        # a list keeps the frozen head out of the trained (and exported) parameters
+        self.head: list[nn.Module] = []
+        if cfg.loudness_weight > 0:
+            from triergon_studio.engine.curve_control.latent_head import load_head
+
+            if not cfg.loudness_head:
+                raise StudioError("loudness_weight needs a loudness_head file", None)
+            head = load_head(cfg.loudness_head).eval()
+            for p in head.parameters():
+                p.requires_grad_(False)
+            self.head = [head]
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         from triergon_studio.engine.models.conditioning import Conditions, apply_condition_dropout
         from triergon_studio.engine.models.triergon import curve_to_frames
         from triergon_studio.engine.sampling import sample_training_t, v_loss
+        from triergon_studio.engine.sampling.schedule import add_noise, alpha_sigma, v_target
 
         x0 = batch["latents"]
         b, _, t_len = x0.shape
@@ -59,17 +72,35 @@ class DiTModule(nn.Module):
         t = sample_training_t(b, generator=gen).to(x0.device)
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)
         mask = batch["latent_mask"][:, None, :]
-        loss = v_loss(
-            self.dit,
-            x0,
-            t,
-            noise,
-            loss_mask=mask,
-            cond_tokens=ct.tokens,
-            global_cond=ct.global_cond,
-            frame_cond=frames,
-        )
-        return loss, {"with_curve": float(use_curve)}
+        cond = {"cond_tokens": ct.tokens, "global_cond": ct.global_cond, "frame_cond": frames}
+        if not (self.head and use_curve):
+            loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, **cond)
+            return loss, {"with_curve": float(use_curve)}
+        x_t = add_noise(x0, noise, t)
+        v = self.dit(x_t, t, **cond)
+        m = mask.to(v.dtype).expand_as(v)
+        loss = ((v - v_target(x0, noise, t)) ** 2 * m).sum() / m.sum().clamp_min(1.0)
+        a, s = alpha_sigma(t)
+        estimate = a[:, None, None] * x_t - s[:, None, None] * v
+        lu = self._curve_term(estimate, batch["curves_lufs"].float(), a * a)
+        return loss + self.cfg.loudness_weight * lu, {"with_curve": 1.0, "loudness_lu": float(lu.detach())}
+
+    def _curve_term(self, estimate: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+        """Huber distance in LU (delta 3) between the head's curves of the estimate and ``target`` [B, 2, F]
+        on the target's audible frames, averaged per item and weighted by ``weight`` [B]."""
+        import torch.nn.functional as F
+
+        from triergon_studio.core.constants import LUFS_ACTIVE
+        from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
+
+        head = self.head[0]
+        cfg = head.cfg  # type: ignore[attr-defined]
+        w = overlap_matrix(estimate.shape[-1], cfg.downsampling_ratio, cfg.sample_rate, target.shape[-1])
+        got = curve_from_blocks(head(estimate), w.to(estimate.device))
+        audible = (target > LUFS_ACTIVE).float()
+        err = F.huber_loss(got, target, reduction="none", delta=3.0) * audible
+        per_item = err.sum((1, 2)) / audible.sum((1, 2)).clamp_min(1.0)
+        return (weight * per_item).sum() / weight.sum().clamp_min(1e-6)
 
 
 class DiTStage(Stage):
@@ -134,7 +165,7 @@ class DiTStage(Stage):
                 if v is not None:
                     parts.setdefault(k, []).append(v.cpu())
         cache = {k: torch.cat(v) for k, v in parts.items()}
-        for k in ("curves", "seconds_start", "seconds_total"):
+        for k in ("curves", "curves_lufs", "seconds_start", "seconds_total"):
             cache[k] = torch.from_numpy(np.asarray(pool.arrays[k]))
         return cache
 
@@ -157,6 +188,7 @@ class DiTStage(Stage):
                 "latents": z,
                 "latent_mask": mask,
                 "curves": raw["curves"],
+                "curves_lufs": raw["curves_lufs"],
                 "seconds_start": raw["seconds_start"],
                 "seconds_total": raw["seconds_total"],
                 **self._conditions(raw["audio"], raw["video"], list(raw["caption"])),
