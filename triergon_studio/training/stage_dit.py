@@ -7,7 +7,7 @@ tokens are computed once before the first step; with the stream they are compute
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from triergon_studio.training.stages import (
     video_float,
 )
 
+if TYPE_CHECKING:
+    from triergon_studio.engine.curve_control.latent_head import LatentLoudnessHead
+
 
 class DiTModule(nn.Module):
     def __init__(
@@ -33,7 +36,7 @@ class DiTModule(nn.Module):
         self.dit, self.conditioner = dit, conditioner
         self.latent_rate, self.cfg = latent_rate, cfg
         # a list keeps the frozen head out of the trained (and exported) parameters
-        self.head: list[nn.Module] = []
+        self.head: list[LatentLoudnessHead] = []
         if cfg.loudness_weight > 0:
             from triergon_studio.engine.curve_control.latent_head import load_head
 
@@ -72,12 +75,12 @@ class DiTModule(nn.Module):
         t = sample_training_t(b, generator=gen).to(x0.device)
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)
         mask = batch["latent_mask"][:, None, :]
-        cond = {"cond_tokens": ct.tokens, "global_cond": ct.global_cond, "frame_cond": frames}
+        inputs = {"cond_tokens": ct.tokens, "global_cond": ct.global_cond, "frame_cond": frames}
         if not (self.head and use_curve):
-            loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, **cond)
+            loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, **inputs)
             return loss, {"with_curve": float(use_curve)}
         x_t = add_noise(x0, noise, t)
-        v = self.dit(x_t, t, **cond)
+        v = self.dit(x_t, t, **inputs)
         m = mask.to(v.dtype).expand_as(v)
         loss = ((v - v_target(x0, noise, t)) ** 2 * m).sum() / m.sum().clamp_min(1.0)
         a, s = alpha_sigma(t)
@@ -94,7 +97,7 @@ class DiTModule(nn.Module):
         from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
 
         head = self.head[0]
-        cfg = head.cfg  # type: ignore[attr-defined]
+        cfg = head.cfg
         w = overlap_matrix(estimate.shape[-1], cfg.downsampling_ratio, cfg.sample_rate, target.shape[-1])
         got = curve_from_blocks(head(estimate), w.to(estimate.device))
         audible = (target > LUFS_ACTIVE).float()
