@@ -12,17 +12,15 @@ C=${1:?candidate folder}
 TAG=${2:?tag}
 GUIDE=${3:-}
 T=".venv/bin/python tools/guide_dev_takes.py"
-[ -f runs/guide_dev/b25_fr_none.npz ] || $T gen b25_fr_none off '{}' --variant frame --threads 1
-[ -f runs/guide_dev/b25_nl_none.npz ] || $T gen b25_nl_none off '{}' --variant nolufs --threads 1
-$T gen "${TAG}_fr_none" off '{}' --model "$C" --variant frame --threads 1
-$T gen "${TAG}_nl_none" off '{}' --model "$C" --variant nolufs --threads 1
-$T score b25_fr_none b25_fr_none_c "${TAG}_fr_none" "${TAG}_fr_none_c" \
-    b25_nl_none b25_nl_none_c "${TAG}_nl_none" "${TAG}_nl_none_c"
+takes() {  # $1: none (unguided) or guide; $2: the follow-curves setting
+    for v in fr:frame nl:nolufs; do
+        [ -f "runs/guide_dev/b25_${v%%:*}_$1.npz" ] || $T gen "b25_${v%%:*}_$1" "$2" '{}' --variant "${v##*:}" --threads 1
+        $T gen "${TAG}_${v%%:*}_$1" "$2" '{}' --model "$C" --variant "${v##*:}" --threads 1
+    done
+    $T score "b25_fr_$1" "b25_fr_$1_c" "${TAG}_fr_$1" "${TAG}_fr_$1_c" \
+        "b25_nl_$1" "b25_nl_$1_c" "${TAG}_nl_$1" "${TAG}_nl_$1_c"
+}
+takes none off
 if [ "$GUIDE" = guide ]; then
-    [ -f runs/guide_dev/b25_fr_guide.npz ] || $T gen b25_fr_guide guide '{}' --variant frame --threads 1
-    [ -f runs/guide_dev/b25_nl_guide.npz ] || $T gen b25_nl_guide guide '{}' --variant nolufs --threads 1
-    $T gen "${TAG}_fr_guide" guide '{}' --model "$C" --variant frame --threads 1
-    $T gen "${TAG}_nl_guide" guide '{}' --model "$C" --variant nolufs --threads 1
-    $T score b25_fr_guide b25_fr_guide_c "${TAG}_fr_guide" "${TAG}_fr_guide_c" \
-        b25_nl_guide b25_nl_guide_c "${TAG}_nl_guide" "${TAG}_nl_guide_c"
+    takes guide guide
 fi
