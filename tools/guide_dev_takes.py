@@ -69,10 +69,13 @@ def _gen(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from triergon_studio.audio.loudness import channel_curves
-    from triergon_studio.core.constants import LUFS_ACTIVE
     from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.classifier import load_classifier, predict_proba
-    from triergon_studio.training.eval.dev_check import clip_mae_after_offset
+    from triergon_studio.training.eval.dev_check import (
+        clip_mae_after_offset,
+        clip_mean_abs_offset,
+        silent_frame_leak,
+    )
     from triergon_studio.training.eval.report import curve_mae, load_clips
 
     clf, meta = load_classifier(Path(args.classifier))
@@ -87,28 +90,19 @@ def _score(args: argparse.Namespace) -> None:
         right = p[np.arange(len(clips)), truth]
         curves = [np.asarray(channel_curves(a, 44100)) for a in audio]
         errs = [curve_mae(c.gt_curves, k) for c, k in zip(clips, curves, strict=True)]
-        lifted = silent = 0
+        pairs = []  # (take, ground truth) curves over their common frames
         for c, k in zip(clips, curves, strict=True):
             f = min(k.shape[1], c.gt_curves.shape[1])
-            quiet = c.gt_curves[:, :f] <= LUFS_ACTIVE
-            silent += int(quiet.sum())
-            lifted += int((k[:, :f][quiet] > LUFS_ACTIVE).sum())
-        pairs = [(k, c.gt_curves.astype(np.float64)) for c, k in zip(clips, curves, strict=True)]
-        offsets = []
-        for k, g in pairs:
-            f = min(k.shape[1], g.shape[1])
-            err = (k[:, :f] - g[:, :f])[g[:, :f] > LUFS_ACTIVE]
-            if err.size:
-                offsets.append(abs(float(np.median(err))))
-        shape = clip_mae_after_offset([(k[:, : g.shape[1]], g[:, : k.shape[1]]) for k, g in pairs])
+            pairs.append((k[:, :f].astype(np.float64), c.gt_curves[:, :f].astype(np.float64)))
+        gaps = silent_frame_leak(pairs)["audible_share"]
         raw = np.nanmean([np.mean(e) if e is not None else np.nan for e in errs])
         av = np.mean(
             [av_align(a, 44100, c.video_peaks, c.fps).score for c, a in zip(clips, audio, strict=True)]
         )
         print(
             f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
-            f"raw {raw:5.2f} LU (offset {np.mean(offsets):5.2f}, shape {shape:5.2f})  AV-Align {av / gt_av:.2f}  "
-            f"gaps {100 * lifted / max(silent, 1):3.0f} %  "
+            f"raw {raw:5.2f} LU (offset {clip_mean_abs_offset(pairs):5.2f}, shape {clip_mae_after_offset(pairs):5.2f})"
+            f"  AV-Align {av / gt_av:.2f}  gaps {100 * gaps:3.0f} %  "
             f"{d['secs'].mean():.2f} s per take"
         )
 

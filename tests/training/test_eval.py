@@ -369,3 +369,24 @@ def test_dev_check_puts_a_gain_head_into_a_model_without_one(tmp_path: Path) -> 
     z = torch.randn(1, cfg.vae.latent_dim, 3)
     with torch.no_grad():
         torch.testing.assert_close(model.vae.decode(z), gained.eval().decode(z))
+
+
+def test_curve_error_splits_into_offset_and_shape_and_gaps_are_counted() -> None:
+    """``clip_mean_abs_offset`` is each clip's median level error, ``clip_mae_after_offset`` what is left, and
+    ``silent_frame_leak`` the silent target frames a take makes audible (what the audible-frame error skips)."""
+    from triergon_studio.training.eval.dev_check import (
+        clip_mae_after_offset,
+        clip_mean_abs_offset,
+        silent_frame_leak,
+    )
+
+    g = np.array([[-20.0, -20.0, -20.0, -70.0], [-30.0, -30.0, -30.0, -70.0]])
+    louder = g + np.array([[4.0, 4.0, 4.0, 0.0], [4.0, 4.0, 4.0, 0.0]])  # 4 LU up, gaps kept
+    wobbly = g + np.array([[-2.0, 0.0, 2.0, 30.0], [0.0, 0.0, 0.0, 5.0]])  # shape off, one gap lifted
+    assert clip_mean_abs_offset([(louder, g)]) == pytest.approx(4.0)
+    assert clip_mae_after_offset([(louder, g)]) == pytest.approx(0.0)
+    assert clip_mean_abs_offset([(wobbly, g)]) == pytest.approx(0.0)
+    assert clip_mae_after_offset([(wobbly, g)]) == pytest.approx(4.0 / 6, abs=1e-3)
+    assert silent_frame_leak([(louder, g)]) == {"frames": 2, "audible_share": 0.0, "mean_lufs": -70.0}
+    assert silent_frame_leak([(wobbly, g)]) == {"frames": 2, "audible_share": 0.5, "mean_lufs": -52.5}
+    assert silent_frame_leak([])["frames"] == 0

@@ -51,7 +51,7 @@ class DiTModule(nn.Module):
         from triergon_studio.engine.models.conditioning import Conditions, apply_condition_dropout
         from triergon_studio.engine.models.triergon import curve_to_frames
         from triergon_studio.engine.sampling import sample_training_t, v_loss
-        from triergon_studio.engine.sampling.schedule import add_noise, alpha_sigma, v_target
+        from triergon_studio.engine.sampling.schedule import alpha_sigma
 
         x0 = batch["latents"]
         b, _, t_len = x0.shape
@@ -76,13 +76,17 @@ class DiTModule(nn.Module):
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)
         mask = batch["latent_mask"][:, None, :]
         inputs = {"cond_tokens": ct.tokens, "global_cond": ct.global_cond, "frame_cond": frames}
+        seen: list[tuple[Tensor, Tensor]] = []  # (x_t, v) of the pass, for the curve term
+
+        def dit(x_t: Tensor, t: Tensor, **kw: Any) -> Tensor:
+            v = self.dit(x_t, t, **kw)
+            seen.append((x_t, v))
+            return v
+
+        loss = v_loss(dit, x0, t, noise, loss_mask=mask, **inputs)
         if not (self.head and use_curve):
-            loss = v_loss(self.dit, x0, t, noise, loss_mask=mask, **inputs)
             return loss, {"with_curve": float(use_curve)}
-        x_t = add_noise(x0, noise, t)
-        v = self.dit(x_t, t, **inputs)
-        m = mask.to(v.dtype).expand_as(v)
-        loss = ((v - v_target(x0, noise, t)) ** 2 * m).sum() / m.sum().clamp_min(1.0)
+        x_t, v = seen[0]
         a, s = alpha_sigma(t)
         estimate = a[:, None, None] * x_t - s[:, None, None] * v
         lu = self._curve_term(estimate, batch["curves_lufs"].float(), a * a)

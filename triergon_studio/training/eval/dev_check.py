@@ -158,6 +158,12 @@ def clip_mean_mae(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return round(float(np.mean(errs)), 2)
 
 
+def clip_mean_abs_offset(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean over clips of |median error| on the audible frames: the level a gain per clip could take away."""
+    offs = [abs(float(np.median((p - g)[g > AUDIBLE]))) for p, g in curves if (g > AUDIBLE).any()]
+    return round(float(np.mean(offs)), 3) if offs else 0.0
+
+
 def clip_mae_after_offset(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean over clips of the audible-frame MAE left after removing each clip's median offset."""
     left = []
