@@ -133,16 +133,18 @@ def test_restored_pool_continues_the_same_stream(tmp_path: Path) -> None:
         np.testing.assert_array_equal(fa, fb)
 
 
-def test_the_background_generator_gives_the_same_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 3])
+def test_the_background_generator_gives_the_same_stream(tmp_path: Path, processes: int) -> None:
     spec = _spec(tmp_path / "a", fresh_fraction=1.0, prefetch=4)
     sync = _stream(RotatingPool(spec, batch_size=4), np.random.default_rng(6), 4)
     bg_pool = RotatingPool(_spec(tmp_path / "b", fresh_fraction=1.0, prefetch=4), batch_size=4)
-    bg_pool.start_generator(nice=0)
+    bg_pool.start_generator(nice=0, processes=processes)
     try:
         bg = _stream(bg_pool, np.random.default_rng(6), 4)
-        assert bg_pool._proc is not None and bg_pool._proc.is_alive()
+        assert len(bg_pool._procs) == processes and all(p.is_alive() for p in bg_pool._procs)
     finally:
         bg_pool.stop_generator()
+    assert not bg_pool._procs
     assert [k for k, _ in bg] == [k for k, _ in sync]
     for (_, fa), (_, fb) in zip(bg, sync, strict=True):
         np.testing.assert_array_equal(fa, fb)

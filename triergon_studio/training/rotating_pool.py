@@ -192,38 +192,44 @@ class RotatingPool:
         self.issued = 0
         self.wait_s = 0.0
         self.fresh_admitted = 0
-        self._proc: Any = None
+        self._procs: list[Any] = []
         self._admitted: Any = None
 
     # ---- the generator -------------------------------------------------------------------------------------
 
-    def start_generator(self, nice: int = 10) -> None:
-        """Start the background generator (one spawned process) from the next fresh clip not yet admitted."""
+    def start_generator(self, nice: int = 10, processes: int = 1) -> None:
+        """Start the background generators (``processes`` spawned processes, process j making every
+        ``processes``-th fresh clip from the j-th one not yet admitted), so the files appear in index order
+        whatever their number."""
         import multiprocessing as mp
 
-        if self._proc is not None:
+        if self._procs:
             return
+        if processes < 1:
+            raise StudioError(f"rotating T_LUFS pool: generator processes must be >= 1, got {processes}")
         self.spec.clip_dir.mkdir(parents=True, exist_ok=True)
         ctx = mp.get_context("spawn")
         self._admitted = ctx.Value("q", self._fresh_index(self.next_fresh))
-        args = (
-            str(self.spec.clip_dir),
-            self.spec.seed,
-            _corpus_dict(self.spec.corpus),
-            self.spec.size,
-            self._fresh_index(self.next_fresh),
-            self.spec.world_size,
-            self._admitted,
-            self.spec.prefetch,
-            nice,
-            os.getpid(),
-        )
         # one thread for the generator's numerical libraries (the environment is read when they load)
         saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         os.environ.update({k: "1" for k in saved})
         try:
-            self._proc = ctx.Process(target=generator_main, args=args, daemon=True, name="t_lufs-clips")
-            self._proc.start()
+            for j in range(processes):
+                args = (
+                    str(self.spec.clip_dir),
+                    self.spec.seed,
+                    _corpus_dict(self.spec.corpus),
+                    self.spec.size,
+                    self._fresh_index(self.next_fresh + j),
+                    self.spec.world_size * processes,
+                    self._admitted,
+                    self.spec.prefetch,
+                    nice,
+                    os.getpid(),
+                )
+                proc = ctx.Process(target=generator_main, args=args, daemon=True, name=f"t_lufs-clips-{j}")
+                proc.start()
+                self._procs.append(proc)
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -232,10 +238,11 @@ class RotatingPool:
                     os.environ[k] = v
 
     def stop_generator(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.join(5)
-            self._proc = None
+        for proc in self._procs:
+            proc.terminate()
+        for proc in self._procs:
+            proc.join(5)
+        self._procs = []
 
     # ---- admission -----------------------------------------------------------------------------------------
 
@@ -255,10 +262,11 @@ class RotatingPool:
             return self.reservoir.clip(i)
         path = clip_path(self.spec.clip_dir, self.spec.seed, i)
         t0 = time.perf_counter()
-        while not path.exists() and self._proc is not None:
-            if not self._proc.is_alive():
+        while not path.exists() and self._procs:
+            stopped = [p for p in self._procs if not p.is_alive()]
+            if stopped:
                 raise StudioError(
-                    f"the T_LUFS clip generator stopped (exit code {self._proc.exitcode})", path
+                    f"the T_LUFS clip generator stopped (exit code {stopped[0].exitcode})", path
                 )
             if time.perf_counter() - t0 > 900:
                 raise StudioError("the T_LUFS clip generator made no clip for 15 minutes", path)
@@ -369,7 +377,7 @@ class RotatingPool:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        if self._proc is not None:
+        if self._procs:
             raise RuntimeError("restore the pool before starting its generator")
         self.next_fresh = int(state["next_fresh"])
         self.next_reservoir = int(state["next_reservoir"])

@@ -577,7 +577,7 @@ class LufsStage(Stage):
             return super().next_batch(rng)
         cfg = cast(LufsStageConfig, self.cfg)
         if cfg.generator:  # started here, after a resume restored the pool's counters
-            self.rotating.start_generator(cfg.generator_nice)
+            self.rotating.start_generator(cfg.generator_nice, cfg.generator_processes)
         raw = self.rotating.batch(rng)
         batch = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in raw.items()}
         return to_device(batch, self.dist.device)
