@@ -466,6 +466,27 @@ def test_dit_curve_term_is_the_huber_distance_in_lu_on_audible_frames(tmp_path: 
         )
 
 
+def test_dit_curve_term_weights_items_by_signal_share_up_to_max_t(tmp_path: Path) -> None:
+    from triergon_studio.engine.sampling.schedule import alpha_sigma
+    from triergon_studio.training.config import DiTStageConfig
+    from triergon_studio.training.stage_dit import DiTModule
+
+    head = str(_tiny_head(tmp_path / "h.safetensors", -30.0))
+    t = torch.tensor([0.2, 0.5, 0.8])
+    a, _ = alpha_sigma(t)
+
+    def weights(max_t: float) -> torch.Tensor:
+        cfg = DiTStageConfig("dit", str(tmp_path), loudness_weight=1.0, loudness_head=head, loudness_max_t=max_t)
+        return DiTModule(torch.nn.Identity(), torch.nn.Identity(), 1.0, cfg).item_weights(t)
+
+    torch.testing.assert_close(weights(1.0), a * a)
+    torch.testing.assert_close(weights(0.5), torch.stack([a[0] ** 2, a[1] ** 2, torch.tensor(0.0)]))
+    assert float(a[0]) > float(a[1]) > float(a[2]) > 0
+    for bad in (0.0, 1.5):
+        with pytest.raises(StudioError, match="loudness_max_t"):
+            weights(bad)
+
+
 def test_dit_stage_with_the_curve_term_logs_it_and_exports_no_head(tmp_path: Path) -> None:
     head = str(_tiny_head(tmp_path / "head.safetensors"))
     cfg = _cfg("dit", tmp_path / "a", steps=6, p_lufs=0.0, loudness_weight=0.05, loudness_head=head)

@@ -42,6 +42,8 @@ class DiTModule(nn.Module):
 
             if not cfg.loudness_head:
                 raise StudioError("loudness_weight needs a loudness_head file", None)
+            if not 0.0 < cfg.loudness_max_t <= 1.0:
+                raise StudioError(f"loudness_max_t must be in (0, 1], got {cfg.loudness_max_t}", None)
             head = load_head(cfg.loudness_head).eval()
             for p in head.parameters():
                 p.requires_grad_(False)
@@ -89,8 +91,15 @@ class DiTModule(nn.Module):
         x_t, v = seen[0]
         a, s = alpha_sigma(t)
         estimate = a[:, None, None] * x_t - s[:, None, None] * v
-        lu = self._curve_term(estimate, batch["curves_lufs"].float(), a * a)
+        lu = self._curve_term(estimate, batch["curves_lufs"].float(), self.item_weights(t))
         return loss + self.cfg.loudness_weight * lu, {"with_curve": 1.0, "loudness_lu": float(lu.detach())}
+
+    def item_weights(self, t: Tensor) -> Tensor:
+        """Each item's weight in the curve term: its signal share alpha(t)^2, none above ``loudness_max_t``."""
+        from triergon_studio.engine.sampling.schedule import alpha_sigma
+
+        a, _ = alpha_sigma(t)
+        return a * a * (t <= self.cfg.loudness_max_t).to(a.dtype)
 
     def _curve_term(self, estimate: Tensor, target: Tensor, weight: Tensor) -> Tensor:
         """Huber distance in LU (delta 3) between the head's curves of the estimate and ``target`` [B, 2, F]
