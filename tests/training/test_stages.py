@@ -476,7 +476,9 @@ def test_dit_curve_term_weights_items_by_signal_share_up_to_max_t(tmp_path: Path
     a, _ = alpha_sigma(t)
 
     def weights(max_t: float) -> torch.Tensor:
-        cfg = DiTStageConfig("dit", str(tmp_path), loudness_weight=1.0, loudness_head=head, loudness_max_t=max_t)
+        cfg = DiTStageConfig(
+            "dit", str(tmp_path), loudness_weight=1.0, loudness_head=head, loudness_max_t=max_t
+        )
         return DiTModule(torch.nn.Identity(), torch.nn.Identity(), 1.0, cfg).item_weights(t)
 
     torch.testing.assert_close(weights(1.0), a * a)
