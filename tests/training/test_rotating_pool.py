@@ -205,3 +205,15 @@ def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:
     assert window_frames_from_seconds([4.0, 3.0, 0.5]) == (3, 18, 24)
     with pytest.raises(StudioError, match="1/6"):
         window_frames_from_seconds([0.25])
+
+
+def test_no_generator_processes_is_refused_before_training(tmp_path: Path) -> None:
+    from triergon_studio.training.config import Dist, LufsStageConfig, load_stage_config
+    from triergon_studio.training.stages import _rotating_pool
+
+    configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
+    cfg = load_stage_config(configs / "tiny_lufs.json")
+    assert isinstance(cfg, LufsStageConfig)
+    cfg.out_dir, cfg.rotating, cfg.generator_processes = str(tmp_path), True, 0
+    with pytest.raises(StudioError, match="generator_processes"):
+        _rotating_pool(cfg, Dist())

@@ -166,9 +166,8 @@ class LufsStageConfig(RunConfig):
     reservoir: bool = False  # the shared pool's segments (pool_path) as extra clips, each window used once
     generator: bool = True  # false: fresh clips are made in the training process (tests)
     generator_nice: int = 10
-    generator_processes: int = (
-        1  # more on a machine with cores to spare (a GPU host): clips are the bottleneck
-    )
+    # more on a machine with cores to spare (a GPU host), where making clips is what the trainer waits for
+    generator_processes: int = 1
     prefetch_clips: int = 32
     brightness_jitter: float = 0.1
     contrast_jitter: float = 0.2

@@ -605,6 +605,8 @@ def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
 
     if cfg.seed in (HELDOUT_SEED, DEV_SEED):
         raise StudioError(f"the T_LUFS clip seed {cfg.seed} is the held-out or dev seed; choose another")
+    if cfg.generator_processes < 1:
+        raise StudioError(f"generator_processes must be >= 1, got {cfg.generator_processes}")
     spec = RotatingSpec(
         seed=cfg.seed,
         size=cfg.lufs_size,
