@@ -137,8 +137,9 @@ def test_restored_pool_continues_the_same_stream(tmp_path: Path) -> None:
 def test_the_background_generator_gives_the_same_stream(tmp_path: Path, processes: int) -> None:
     spec = _spec(tmp_path / "a", fresh_fraction=1.0, prefetch=4)
     sync = _stream(RotatingPool(spec, batch_size=4), np.random.default_rng(6), 4)
-    bg_pool = RotatingPool(_spec(tmp_path / "b", fresh_fraction=1.0, prefetch=4), batch_size=4)
-    bg_pool.start_generator(nice=0, processes=processes)
+    bg_spec = _spec(tmp_path / "b", fresh_fraction=1.0, prefetch=4, processes=processes)
+    bg_pool = RotatingPool(bg_spec, batch_size=4)
+    bg_pool.start_generator(nice=0)
     try:
         bg = _stream(bg_pool, np.random.default_rng(6), 4)
         assert len(bg_pool._procs) == processes and all(p.is_alive() for p in bg_pool._procs)
@@ -207,7 +208,7 @@ def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:
         window_frames_from_seconds([0.25])
 
 
-def test_no_generator_processes_is_refused_before_training(tmp_path: Path) -> None:
+def test_no_generator_processes_is_refused_when_the_stage_builds_its_pool(tmp_path: Path) -> None:
     from triergon_studio.training.config import Dist, LufsStageConfig, load_stage_config
     from triergon_studio.training.stages import _rotating_pool
 
@@ -215,5 +216,5 @@ def test_no_generator_processes_is_refused_before_training(tmp_path: Path) -> No
     cfg = load_stage_config(configs / "tiny_lufs.json")
     assert isinstance(cfg, LufsStageConfig)
     cfg.out_dir, cfg.rotating, cfg.generator_processes = str(tmp_path), True, 0
-    with pytest.raises(StudioError, match="generator_processes"):
+    with pytest.raises(StudioError, match="generator processes must be >= 1"):
         _rotating_pool(cfg, Dist())

@@ -47,7 +47,10 @@ class RotatingSpec:
     live_clips: int = 48
     uses_per_clip: int = 12
     fresh_fraction: float = 1.0  # share of admissions that are fresh clips (the rest: the reservoir)
-    prefetch: int = 32  # how many clips the generator may run ahead of the trainer
+    prefetch: int = 32  # how many clips each generator process may run ahead of the trainer
+    processes: int = (
+        1  # generator processes (more where cores are spare: clips are what the trainer waits for)
+    )
     brightness: float = 0.1  # +- this fraction of full scale
     contrast: float = 0.2  # gain in 1 +- this
     rank: int = 0  # fresh clip indices rank, rank + world_size, ... (DDP ranks draw disjoint clips)
@@ -59,6 +62,8 @@ class RotatingSpec:
             bad = f"window lengths must be at least 2 frames (1/3 s), got {self.window_frames}"
         elif self.live_clips < 2 * batch_size:
             bad = f"live_clips ({self.live_clips}) must be at least twice batch_size ({batch_size})"
+        elif self.processes < 1:
+            bad = f"generator processes must be >= 1, got {self.processes}"
         elif self.uses_per_clip < 1:
             bad = f"uses_per_clip must be >= 1, got {self.uses_per_clip}"
         elif not 0.0 <= self.fresh_fraction <= 1.0:
@@ -197,16 +202,14 @@ class RotatingPool:
 
     # ---- the generator -------------------------------------------------------------------------------------
 
-    def start_generator(self, nice: int = 10, processes: int = 1) -> None:
-        """Start the background generators (``processes`` spawned processes, process j making every
-        ``processes``-th fresh clip from the j-th one not yet admitted), so the files appear in index order
-        whatever their number."""
+    def start_generator(self, nice: int = 10) -> None:
+        """Start the background generators (``spec.processes`` spawned processes, process j making every
+        n-th fresh clip from the j-th one not yet admitted), so the files appear in index order whatever n."""
         import multiprocessing as mp
 
         if self._procs:
             return
-        if processes < 1:
-            raise StudioError(f"rotating T_LUFS pool: generator processes must be >= 1, got {processes}")
+        processes = self.spec.processes
         self.spec.clip_dir.mkdir(parents=True, exist_ok=True)
         ctx = mp.get_context("spawn")
         self._admitted = ctx.Value("q", self._fresh_index(self.next_fresh))

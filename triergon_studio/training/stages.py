@@ -577,7 +577,7 @@ class LufsStage(Stage):
             return super().next_batch(rng)
         cfg = cast(LufsStageConfig, self.cfg)
         if cfg.generator:  # started here, after a resume restored the pool's counters
-            self.rotating.start_generator(cfg.generator_nice, cfg.generator_processes)
+            self.rotating.start_generator(cfg.generator_nice)
         raw = self.rotating.batch(rng)
         batch = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in raw.items()}
         return to_device(batch, self.dist.device)
@@ -605,8 +605,6 @@ def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
 
     if cfg.seed in (HELDOUT_SEED, DEV_SEED):
         raise StudioError(f"the T_LUFS clip seed {cfg.seed} is the held-out or dev seed; choose another")
-    if cfg.generator_processes < 1:
-        raise StudioError(f"generator_processes must be >= 1, got {cfg.generator_processes}")
     spec = RotatingSpec(
         seed=cfg.seed,
         size=cfg.lufs_size,
@@ -617,6 +615,7 @@ def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
         uses_per_clip=cfg.uses_per_clip,
         fresh_fraction=cfg.fresh_fraction,
         prefetch=cfg.prefetch_clips,
+        processes=cfg.generator_processes,
         brightness=cfg.brightness_jitter,
         contrast=cfg.contrast_jitter,
         rank=dist.rank,
