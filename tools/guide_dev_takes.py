@@ -8,7 +8,8 @@ runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V
 ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUFS curves) and writes
 ``runs/guide_dev/NAME.npz`` (the audio and seconds per take), and ``NAME_c.npz``, the same takes put through
 the exact conform. ``score`` prints, per take set: the evaluation classifier's top-1 accuracy against the
-prompt's class and its mean probability of that class, the raw adherence (mean over clips of the per-channel
+prompt's class and its mean probability of that class, ``KL``: the evaluation's KL(ref||gen) between the
+classifier's class probabilities for the clip's own audio and for the take (nats), the raw adherence (mean over clips of the per-channel
 mean |error| against the clip's own curves, LU, frames above -60 LUFS), AV-Align as a ratio of the
 ground truth's, ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
 take makes audible (raw adherence does not count them), and the raw error split in two: ``offset``, the mean
@@ -70,7 +71,7 @@ def _gen(args: argparse.Namespace) -> None:
 def _score(args: argparse.Namespace) -> None:
     from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.training.eval.av_align import av_align
-    from triergon_studio.training.eval.classifier import load_classifier, predict_proba
+    from triergon_studio.training.eval.classifier import kl_divergence, load_classifier, predict_proba
     from triergon_studio.training.eval.dev_check import (
         clip_mae_after_offset,
         clip_mean_abs_offset,
@@ -82,6 +83,7 @@ def _score(args: argparse.Namespace) -> None:
     classes = meta["classes"]
     clips = load_clips(Path(args.dev_dir), args.clips)
     gt_av = float(np.mean([av_align(c.gt_audio, 44100, c.video_peaks, c.fps).score for c in clips]))
+    p_ref = predict_proba(clf, [c.gt_audio for c in clips])  # the evaluation's KL(ref||gen) reference
     for name in args.names:
         d = np.load(OUT / f"{name}.npz")
         audio = [d[f"arr_{i}"] for i in range(len(clips))]
@@ -101,6 +103,7 @@ def _score(args: argparse.Namespace) -> None:
         )
         print(
             f"{name:24s} class acc {100 * np.mean(p.argmax(1) == truth):5.1f} %  p(right) {right.mean():.3f}  "
+            f"KL {kl_divergence(p_ref, p).mean():.3f}  "
             f"raw {raw:5.2f} LU (offset {clip_mean_abs_offset(pairs):5.2f}, shape {clip_mae_after_offset(pairs):5.2f})"
             f"  AV-Align {av / gt_av:.2f}  gaps {100 * gaps:3.0f} %  "
             f"{d['secs'].mean():.2f} s per take"
