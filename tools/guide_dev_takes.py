@@ -9,8 +9,9 @@ ground-truth curves as the target, or with ``--curves t_lufs`` the model's T_LUF
 ``runs/guide_dev/NAME.npz`` (the audio and seconds per take), and ``NAME_c.npz``, the same takes put through
 the exact conform. ``score`` prints, per take set: the evaluation classifier's top-1 accuracy against the
 prompt's class and its mean probability of that class, ``KL``: the evaluation's KL(ref||gen) between the
-classifier's class probabilities for the clip's own audio and for the take (nats), the raw adherence (mean over clips of the per-channel
-mean |error| against the clip's own curves, LU, frames above -60 LUFS), AV-Align as a ratio of the
+classifier's class probabilities for the clip's own audio and for the take (nats), the raw adherence (mean
+over clips of the per-channel mean |error| against the clip's own curves, LU, frames above -60 LUFS),
+AV-Align as a ratio of the
 ground truth's, ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
 take makes audible (raw adherence does not count them), and the raw error split in two: ``offset``, the mean
 |median error| of a clip (a level a gain could fix), and ``shape``, what is left after removing it.

@@ -2,7 +2,8 @@
 # What a decoder run does for generated takes, on the 36 dev clips (seed 4242; never the held-out set):
 # unguided takes of the frame-aligned path and of the no-LUFS variant with ground-truth curves, from the
 # bundle and from a candidate folder with the run's autoencoder (`tools/assemble_candidate.py`), judged by
-# the bundle's classifier (`tools/guide_dev_takes.py score`: accuracy, p(right class), raw adherence, AV-Align).
+# the bundle's classifier (`tools/guide_dev_takes.py score`: accuracy, p(right class), KL(ref||gen), raw
+# adherence, AV-Align).
 # With a third argument `guide` it also makes guided takes (the bundle's default guidance; the candidate needs
 # its own loudness head and gain net by then) and scores those against version 2.5's guided takes.
 set -e
