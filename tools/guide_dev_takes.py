@@ -11,10 +11,10 @@ the exact conform. ``score`` prints, per take set: the evaluation classifier's t
 prompt's class and its mean probability of that class, ``KL``: the evaluation's KL(ref||gen) between the
 classifier's class probabilities for the clip's own audio and for the take (nats), the raw adherence (mean
 over clips of the per-channel mean |error| against the clip's own curves, LU, frames above -60 LUFS),
-AV-Align as a ratio of the
-ground truth's, ``gaps``: the share of the frames the curves mark silent (at or under -60 LUFS) that the
-take makes audible (raw adherence does not count them), and the raw error split in two: ``offset``, the mean
-|median error| of a clip (a level a gain could fix), and ``shape``, what is left after removing it.
+AV-Align as a ratio of the ground truth's, ``gaps``: the share of the frames the curves mark silent (at or
+under -60 LUFS) that the take makes audible (raw adherence does not count them), and the raw error split in
+two: ``offset``, the mean |median error| of a clip (a level a gain could fix), and ``shape``, what is left
+after removing it.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 

@@ -48,9 +48,8 @@ class RotatingSpec:
     uses_per_clip: int = 12
     fresh_fraction: float = 1.0  # share of admissions that are fresh clips (the rest: the reservoir)
     prefetch: int = 32  # how many clips each generator process may run ahead of the trainer
-    processes: int = (
-        1  # generator processes (more where cores are spare: clips are what the trainer waits for)
-    )
+    # generator processes: more where cores are spare, since making clips is what the trainer waits for
+    processes: int = 1
     brightness: float = 0.1  # +- this fraction of full scale
     contrast: float = 0.2  # gain in 1 +- this
     rank: int = 0  # fresh clip indices rank, rank + world_size, ... (DDP ranks draw disjoint clips)
