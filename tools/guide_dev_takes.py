@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame] [--cfg S]
     .venv/bin/python tools/guide_dev_takes.py score NAME [NAME ...]
+    .venv/bin/python tools/guide_dev_takes.py reconform SOURCE DEST
 
 ``gen`` makes one take per dev clip (``runs/devclips36``: ``triergon-studio corpus write-heldout
 runs/devclips36 -n 36 --seed 4242``) with the evaluation's own spec and seeds (V+T prompts, the clip's
@@ -14,7 +15,8 @@ over clips of the per-channel mean |error| against the clip's own curves, LU, fr
 AV-Align as a ratio of the ground truth's, ``gaps``: the share of the frames the curves mark silent (at or
 under -60 LUFS) that the take makes audible (raw adherence does not count them), and the raw error split in
 two: ``offset``, the mean |median error| of a clip (a level a gain could fix), and ``shape``, what is left
-after removing it.
+after removing it. ``reconform`` puts saved takes (``SOURCE.npz``, made with ground-truth curves) through the
+current conform again and writes ``DEST.npz``, to compare conforms on the same takes.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 
@@ -34,8 +36,6 @@ OUT = Path("runs/guide_dev")
 def _gen(args: argparse.Namespace) -> None:
     import torch
 
-    from triergon_studio.audio.conform import conform_to_curve
-    from triergon_studio.core.curves import CurveSource, LoudnessCurve
     from triergon_studio.takes import generate_takes, load_model, run_to_end
     from triergon_studio.training.eval.curve_methods import NoLufs, _spec
     from triergon_studio.training.eval.report import load_clips
@@ -50,7 +50,8 @@ def _gen(args: argparse.Namespace) -> None:
     if args.variant == "nolufs":
         model = NoLufs(model)
     extra = json.loads(args.extra)
-    takes, conformed, secs = [], [], []
+    takes: list[np.ndarray] = []
+    secs: list[float] = []
     with torch.inference_mode():
         for i, c in enumerate(clips):
             t0 = time.perf_counter()
@@ -61,12 +62,33 @@ def _gen(args: argparse.Namespace) -> None:
             secs.append(time.perf_counter() - t0)
             audio = np.asarray(take.audio, np.float32)
             takes.append(audio)
-            curve = LoudnessCurve(targets[i][0], targets[i][1], len(audio) / 44100, 6.0, CurveSource.DRAWN)
-            conformed.append(np.asarray(conform_to_curve(audio, 44100, curve).audio, np.float32))
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez(OUT / f"{args.name}.npz", *takes, secs=np.array(secs))
-    np.savez(OUT / f"{args.name}_c.npz", *conformed, secs=np.array(secs))
+    np.savez(OUT / f"{args.name}_c.npz", *_conformed(takes, targets), secs=np.array(secs))
     print(f"{args.name}: {len(takes)} takes, {np.mean(secs):.2f} s per take")
+
+
+def _conformed(takes: list[np.ndarray], targets: list[np.ndarray]) -> list[np.ndarray]:
+    from triergon_studio.audio.conform import conform_to_curve
+    from triergon_studio.core.curves import CurveSource, LoudnessCurve
+
+    out = []
+    for audio, t in zip(takes, targets, strict=True):
+        curve = LoudnessCurve(t[0], t[1], len(audio) / 44100, 6.0, CurveSource.DRAWN)
+        out.append(np.asarray(conform_to_curve(audio, 44100, curve).audio, np.float32))
+    return out
+
+
+def _reconform(args: argparse.Namespace) -> None:
+    from triergon_studio.training.eval.report import load_clips
+
+    if (OUT / f"{args.dest}.npz").exists():
+        raise SystemExit(f"{OUT / args.dest}.npz exists; choose another name")
+    clips = load_clips(Path(args.dev_dir), args.clips)
+    d = np.load(OUT / f"{args.source}.npz")
+    takes = [d[f"arr_{i}"] for i in range(len(clips))]
+    np.savez(OUT / f"{args.dest}.npz", *_conformed(takes, [c.gt_curves for c in clips]), secs=d["secs"])
+    print(f"{args.dest}: {args.source} conformed again to the clips' own curves by the current conform")
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -128,14 +150,17 @@ def main() -> None:
         default="gt",
         help="the curves the takes follow and are conformed to: the clip's own, or the model's T_LUFS curves",
     )
+    r = sub.add_parser("reconform", help="conform saved takes (ground-truth curves) again: SOURCE -> DEST")
+    r.add_argument("source")
+    r.add_argument("dest")
     s = sub.add_parser("score")
     s.add_argument("names", nargs="+")
     s.add_argument("--classifier", default="model_weights/compact/eval_classifier.safetensors")
-    for p in (g, s):
+    for p in (g, r, s):
         p.add_argument("--dev-dir", default="runs/devclips36")
         p.add_argument("--clips", type=int, default=36)
     args = ap.parse_args()
-    _gen(args) if args.cmd == "gen" else _score(args)
+    {"gen": _gen, "reconform": _reconform, "score": _score}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,46 @@ def test_conform_reports_frames_beyond_max_gain() -> None:
     assert res.mae_lu <= 0.5
 
 
+def _noise_at(lufs: list[float], seconds_each: float, seed: int) -> np.ndarray:
+    """Stereo noise in equal sections, each channel of each section at the given momentary level."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((int(seconds_each * SR), 2))
+    x *= 10 ** ((-20.0 - ld.channel_curves(x, SR).mean(axis=1)) / 20)  # -20 LUFS per channel, well measurable
+    return np.concatenate([x * 10 ** ((level + 20.0) / 20) for level in lufs])
+
+
+def test_quiet_tail_above_the_floor_is_conformed() -> None:
+    # the middle second is quiet (-65 LUFS) but measurable; the drawn curve asks for -50 there
+    x = _noise_at([-30.0, -65.0, -30.0], 2.0, seed=4)
+    frames = 36
+    target = np.full(frames, -30.0)
+    target[12:24] = -50.0
+    res = conform_to_curve(x, SR, LoudnessCurve(target, target, 6.0))
+    middle = slice(14, 22)
+    assert res.conformable[:, middle].all() and not res.unmet_frames[:, middle].any()
+    np.testing.assert_allclose(res.measured[:, middle], -50.0, atol=0.5)
+
+
+def test_held_gain_stays_between_zero_and_the_frames_own_need() -> None:
+    # the middle section is under the meter's floor (-75 LUFS): no signal to conform, its gain is held
+    x = _noise_at([-45.0, -75.0, -45.0], 2.0, seed=5)
+    frames = 36
+    middle = slice(15, 21)
+    # neighbours boosted 20 dB, the middle drawn silent: the boost must not lift it into sound
+    drawn_silent = np.full(frames, -25.0)
+    drawn_silent[12:24] = -70.0
+    res = conform_to_curve(x, SR, LoudnessCurve(drawn_silent, drawn_silent, 6.0))
+    assert res.gain_db[:, 3:9].min() > 15.0  # the neighbours really were boosted
+    assert np.all(res.gain_db[:, middle] == 0.0)
+    assert np.all(res.measured[:, middle] <= -60.0)
+    # neighbours cut 10 dB, the middle drawn louder than it is: the cut must not push it further down
+    drawn_louder = np.full(frames, -55.0)
+    drawn_louder[12:24] = -65.0
+    res = conform_to_curve(x, SR, LoudnessCurve(drawn_louder, drawn_louder, 6.0))
+    assert res.gain_db[:, 3:9].max() < -5.0
+    assert np.all(res.gain_db[:, middle] >= 0.0) and np.all(res.gain_db[:, middle] <= 5.0 + 1e-9)
+
+
 def test_gain_slew_is_bounded_no_clicks() -> None:
     seconds = 3.0
     x = _source(seconds, seed=2)

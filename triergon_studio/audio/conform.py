@@ -6,10 +6,13 @@ The envelope holds one gain per 1/6 s frame and crosses each frame boundary with
 clicks). Gains are found iteratively: measure, correct each frame by the remaining error, re-measure; a
 few passes absorb the smearing of the K-weighting filter and the ramps.
 
-Frames count as *conformable* where the source has signal (above -60 LUFS) and the needed gain is at most
-``max_gain_db``. Elsewhere the gain is held from the neighbouring frames (silence is never pumped up to the
-target) or clamped, and those frames are reported in ``unmet_frames`` together with any conformable frame
-still more than ``tolerance_lu`` off after the last pass.
+Frames count as *conformable* where the source measures above the meter's floor (-70 LUFS: a quiet tail is
+signal too) and the needed gain is at most ``max_gain_db``. A frame at the floor holds the gain of its
+neighbours, limited to lie between 0 dB and the frame's own needed gain: silence is never pumped up, and a
+held gain never moves a frame away from its target or past it (a neighbour's boost would otherwise lift a
+frame drawn silent into sound). Frames with an audible target (above -60 LUFS) that are not conformable are
+reported in ``unmet_frames``, together with any conformable frame still more than ``tolerance_lu`` off
+after the last pass.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from triergon_studio.audio.loudness import channel_curves
 from triergon_studio.core.curves import CURVE_RATE_HZ, LUFS_FLOOR, LoudnessCurve
 
-SIGNAL_THRESHOLD_LUFS = -60.0
+AUDIBLE_LUFS = -60.0  # a target frame above this asks for sound
 MIN_GAIN_DB = -100.0
 
 
@@ -57,8 +60,9 @@ def gain_envelope(gain_db: np.ndarray, n: int, sr: int, ramp_s: float = 0.02) ->
     return (cs[:, ramp:] - cs[:, :-ramp]) / ramp
 
 
-def _fill_held(gain: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Replace gains outside ``ok`` by linear interpolation between the nearest ``ok`` frames."""
+def _fill_held(gain: np.ndarray, ok: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """Replace gains outside ``ok`` by linear interpolation between the nearest ``ok`` frames, limited to
+    lie between 0 dB and the frame's own ``needed`` gain."""
     out = gain.copy()
     for c in range(gain.shape[0]):
         good = np.flatnonzero(ok[c])
@@ -66,7 +70,8 @@ def _fill_held(gain: np.ndarray, ok: np.ndarray) -> np.ndarray:
             out[c] = 0.0
         elif good.size < gain.shape[1]:
             out[c] = np.interp(np.arange(gain.shape[1]), good, gain[c, good])
-    return out
+    held = np.clip(out, np.minimum(needed, 0.0), np.maximum(needed, 0.0))
+    return np.where(ok, out, held)
 
 
 def conform_to_curve(
@@ -139,10 +144,10 @@ def solve_gains(
     tgt_lr = curve.resample(CURVE_RATE_HZ, n_frames=frames)
     target = np.stack([tgt_lr[min(c, 1)] for c in range(chans)])
     needed = target - src
-    has_signal = src > SIGNAL_THRESHOLD_LUFS
+    has_signal = src > LUFS_FLOOR
     conformable = has_signal & (needed <= max_gain_db)
     gain = np.clip(needed, MIN_GAIN_DB, max_gain_db)
-    gain = _fill_held(np.where(has_signal, gain, 0.0), has_signal)
+    gain = _fill_held(np.where(has_signal, gain, 0.0), has_signal, needed)
     measured = src
     passes = max(1, iterations)
     for i in range(passes):
@@ -153,8 +158,8 @@ def solve_gains(
         settled = (target <= LUFS_FLOOR) & (measured <= LUFS_FLOOR)
         upd = has_signal & ~settled
         gain = np.where(upd, np.clip(gain + (target - measured), MIN_GAIN_DB, max_gain_db), gain)
-        gain = _fill_held(gain, has_signal)
+        gain = _fill_held(gain, has_signal, needed)
     err = np.abs(measured - target)
     mae = float(err[conformable].mean()) if conformable.any() else 0.0
-    unmet = (~conformable & (target > SIGNAL_THRESHOLD_LUFS)) | (conformable & (err > tolerance_lu))
+    unmet = (~conformable & (target > AUDIBLE_LUFS)) | (conformable & (err > tolerance_lu))
     return GainPlan(gain, unmet, mae, conformable, measured, target)
