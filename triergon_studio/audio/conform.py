@@ -35,7 +35,7 @@ class ConformResult:
     gain_db: np.ndarray  # [C, F] gain per 1/6 s frame
     unmet_frames: np.ndarray  # [C, F] bool: frames the target could not be met on
     mae_lu: float  # mean |measured - target| over the conformable frames
-    conformable: np.ndarray  # [C, F] bool: source above -60 LUFS and needed gain <= max_gain_db
+    conformable: np.ndarray  # [C, F] bool: source above the -70 LUFS floor, needed gain <= max_gain_db
     measured: np.ndarray  # [C, F] curves of the result
     target: np.ndarray  # [C, F] target curves on the source's frames
 
