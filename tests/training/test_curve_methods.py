@@ -148,12 +148,39 @@ def test_adherence_floors_measure_the_set_and_the_autoencoder() -> None:
     rng = np.random.default_rng(1)
     audio = (rng.standard_normal((3 * 44100, 2)) * np.array([0.1, 0.02])).astype(np.float32)  # L 14 dB up
     curves = np.asarray(channel_curves(audio, 44100))
-    clip = SimpleNamespace(gt_audio=audio, gt_curves=curves)
+    clip = SimpleNamespace(gt_audio=audio, gt_curves=curves, video_peaks=np.array([1.0]), fps=6.0)
     out = adherence_floors(_IdentityCodec(), [clip])
     assert out["autoencoder_lu"] == pytest.approx(0.0, abs=0.01)  # a perfect codec
     assert out["mono_lu"] == pytest.approx(np.mean(np.abs(curves[0] - curves[1])) / 2, abs=0.05)
     assert out["mono_lu"] > 6
-    assert adherence_floors(object(), [clip])["autoencoder_lu"] is None
+    no_codec = adherence_floors(object(), [clip])
+    assert no_codec["autoencoder_lu"] is None and no_codec["autoencoder_av_align_ratio"] is None
+
+
+class _SmearingCodec(_IdentityCodec):
+    """Gives back steady noise at the input's mean power: the level survives, the onsets do not."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        g = torch.Generator().manual_seed(0)
+        return torch.randn(z.shape, generator=g) * z.pow(2).mean().sqrt()
+
+
+def test_the_autoencoder_av_align_ratio_is_what_the_round_trip_keeps_of_the_onsets() -> None:
+    from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.training.eval.av_align import audio_peaks
+    from triergon_studio.training.eval.curve_methods import adherence_floors
+
+    rng = np.random.default_rng(2)
+    t = np.arange(4 * 44100) / 44100
+    bursts = ((t % 1.0) > 0.5) & ((t % 1.0) < 0.6)  # a hit every second, as the picture shows
+    audio = (rng.standard_normal((t.size, 2)) * np.where(bursts, 0.3, 0.001)[:, None]).astype(np.float32)
+    peaks = audio_peaks(audio, 44100)  # the picture's peaks where the audio's onsets are: AV-Align 1
+    assert len(peaks) >= 3
+    clip = SimpleNamespace(
+        gt_audio=audio, gt_curves=np.asarray(channel_curves(audio, 44100)), video_peaks=peaks, fps=6.0
+    )
+    assert adherence_floors(_IdentityCodec(), [clip])["autoencoder_av_align_ratio"] == pytest.approx(1.0)
+    assert adherence_floors(_SmearingCodec(), [clip])["autoencoder_av_align_ratio"] < 0.5
 
 
 def test_unknown_method_is_refused() -> None:

@@ -209,24 +209,31 @@ def adherence_floors(model: Any, clips: list[Any]) -> dict[str, Any]:
     whose L and R are equally loud (``report.mono_floor``), and ``autoencoder_lu``, the ground-truth audio
     through the model's own encoder and decoder (None for a model without an encoder). Guidance moves the
     latent, so it cannot do better than the decoder can make; a decoder that drops the L/R balance sits at the
-    mono floor."""
+    mono floor. ``autoencoder_av_align_ratio``: that round trip's AV-Align over the ground truth's, what the
+    decoder keeps of the onsets (a reference, not a bound: a generated take can have cleaner onsets than a
+    reconstruction; None without an encoder or when the ground truth scores 0)."""
     import torch
 
+    from triergon_studio.training.eval.av_align import av_align
     from triergon_studio.training.eval.report import mono_floor
 
     mono = [mono_floor(c.gt_curves) for c in clips]
     out: dict[str, Any] = {"mono_lu": round(float(np.mean([e for e in mono if e is not None])), 3)}
     encode = getattr(model, "encode", None)
     if not callable(encode):
-        out["autoencoder_lu"] = None
+        out["autoencoder_lu"] = out["autoencoder_av_align_ratio"] = None
         return out
-    errs = []
+    errs, av_trip, av_gt = [], [], []
     for c in clips:
         x = torch.from_numpy(np.ascontiguousarray(c.gt_audio.T, dtype=np.float32))[None]
         x = x.to(getattr(model, "device", "cpu"))
         y = model.decode(encode(x))[0].float().cpu().numpy().T[: len(c.gt_audio)]
         errs.append(_mae(y, c.gt_curves))
+        av_trip.append(av_align(y, SR, c.video_peaks, c.fps).score)
+        av_gt.append(av_align(c.gt_audio, SR, c.video_peaks, c.fps).score)
     out["autoencoder_lu"] = round(float(np.nanmean([e for e in errs if e is not None])), 3)
+    gt = float(np.mean(av_gt))
+    out["autoencoder_av_align_ratio"] = round(float(np.mean(av_trip)) / gt, 3) if gt > 0 else None
     return out
 
 
@@ -351,7 +358,8 @@ def methods_markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"Floors of raw adherence on these clips: a take with L and R equally loud {fl['mono_lu']} LU; "
-            f"the ground truth through the model's autoencoder {fl['autoencoder_lu']} LU",
+            f"the ground truth through the model's autoencoder {fl['autoencoder_lu']} LU "
+            f"(its AV-Align ratio {fl.get('autoencoder_av_align_ratio')})",
         ]
     if "motion" in report:
         mv = report["motion"]
