@@ -55,7 +55,9 @@ def _gen(args: argparse.Namespace) -> None:
     with torch.inference_mode():
         for i, c in enumerate(clips):
             t0 = time.perf_counter()
-            spec = _spec(c, args.follow, args.seed + i, args.steps, extra, None if args.curves == "gt" else targets[i])
+            spec = _spec(
+                c, args.follow, args.seed + i, args.steps, extra, None if args.curves == "gt" else targets[i]
+            )
             if args.cfg is not None:
                 spec = dataclasses.replace(spec, cfg=args.cfg)
             (take,) = run_to_end(generate_takes(spec, model))
@@ -144,7 +146,9 @@ def main() -> None:
     g.add_argument("--model", default="model_weights/compact")
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--cfg", type=float, default=None, help="CFG scale (default: the model's)")
-    g.add_argument("--seed", type=int, default=1234, help="clip i's seed is SEED + i (the evaluation's: 1234)")
+    g.add_argument(
+        "--seed", type=int, default=1234, help="clip i's seed is SEED + i (the evaluation's: 1234)"
+    )
     g.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
     g.add_argument(
         "--curves",
