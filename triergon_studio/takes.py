@@ -423,6 +423,77 @@ def _sample_take(
     return exact_length(audio, plan.n_samples)
 
 
+SEED_STRIDE = 1_000_003  # candidate j of seed s is s + j * stride, far from the variations' s + k
+
+
+def seed_search_steps(spec: TakeSpec, settings: Settings, model: GenerationModel, inputs: TakeInputs) -> int:
+    """Sampler steps the take's seed search (``guide_seeds``) adds before it, for the progress count."""
+    from triergon_studio.engine.curve_control.guidance import GuideSettings
+    from triergon_studio.engine.curve_control.hooks import guide_knobs
+
+    if spec.region is not None or "guide" not in settings.follow_curves or inputs.curves is None:
+        return 0
+    gs = GuideSettings.from_extra(guide_knobs(spec, model))
+    return gs.seeds * gs.seed_steps if gs.seeds > 1 else 0
+
+
+def _search_seeds(
+    run: _Run, seed: int, init_latent: torch.Tensor | None, cancel: threading.Event | None
+) -> Generator[Progress, None, tuple[int, dict[str, Any]]]:
+    """Curve guidance's seed search (``guide_seeds``; issue 13): each candidate seed is sampled unguided for
+    ``guide_seed_steps`` steps over the first window and decoded, and the take is sampled from the one whose
+    curves lie closest to the target (mean |error| in LU over frames whose target is audible). A guided take
+    moves less from a seed that already follows the curve. The take keeps its own seed: the same seed and
+    knobs pick the same candidate."""
+    import dataclasses
+
+    import torch
+
+    from triergon_studio.audio.conform import AUDIBLE_LUFS
+    from triergon_studio.audio.loudness import channel_curves
+    from triergon_studio.core.take_spec import MAX_SEED
+
+    gs, target = run.guide.settings, run.guide.curves
+    model, plan = run.model, run.plan
+    stride, sr = model.downsampling_ratio, model.info.sample_rate
+    frames = plan.chunk_frames
+    cond = run.cond if len(plan.starts) == 1 else model.window(run.cond, 0.0, frames * stride / sr)
+    init = None
+    if init_latent is not None:
+        init = torch.zeros((1, init_latent.shape[1], frames), device=init_latent.device)
+        piece = init_latent[..., :frames]
+        init[..., : piece.shape[-1]] = piece
+    seeds = [(seed + j * SEED_STRIDE) % (MAX_SEED + 1) for j in range(gs.seeds)]
+    errors: list[float] = []
+    for j, s in enumerate(seeds):
+        st = dataclasses.replace(run.settings, steps=gs.seed_steps, seed=s, follow_curves="off")
+        steps = model.sample(cond, frames, st, torch.Generator(model.device).manual_seed(s), init=init)
+        while True:
+            if cancel is not None and cancel.is_set():
+                steps.close()
+                raise CancelledError("generation cancelled")
+            try:
+                step = next(steps)
+            except StopIteration as stop:
+                latent: torch.Tensor = stop.value
+                break
+            run.done += 1
+            yield Progress(
+                run.done,
+                run.total_steps,
+                f"{run.label}: seed {j + 1}/{len(seeds)}, step {step.step}/{step.total}",
+                "sampling",
+            )
+        audio = _to_audio(latent, model)[: min(plan.n_samples, frames * stride)]
+        measured = np.asarray(channel_curves(audio, sr))
+        f = min(measured.shape[1], target.shape[1])
+        audible = target[:, :f] > AUDIBLE_LUFS
+        err = np.abs(measured[:, :f] - target[:, :f])[audible]
+        errors.append(float(err.mean()) if err.size else 0.0)
+    best = int(np.argmin(errors))
+    return seeds[best], {"seeds": seeds, "errors_lu": [round(e, 3) for e in errors], "picked": seeds[best]}
+
+
 def _encode(model: GenerationModel, audio: np.ndarray) -> torch.Tensor:
     import torch
 
@@ -636,7 +707,8 @@ def generate_takes(
     init_latent = _encode(model, inputs.init_audio) if inputs.init_audio is not None else None
     takes: list[GeneratedTake] = []
     units = decode_units(settings.steps)  # each window's decode counts as this many steps
-    total = (settings.steps + units) * len(plan.starts) * spec.variations
+    search = seed_search_steps(spec, settings, model, inputs)
+    total = ((settings.steps + units) * len(plan.starts) + search) * spec.variations
     done = 0
     for k in range(spec.variations):
         t0 = time.perf_counter()
@@ -662,10 +734,15 @@ def generate_takes(
                 model, st, cond, plan, total, done, preview_every, label, step_hook, decode_units=units
             )
             run.guide = make_guide(spec, st, model, inputs, plan.chunk_frames)  # curve control (issue 13)
-            gen = torch.Generator(model.device).manual_seed(seed)
+            picked, found = seed, None
+            if search:
+                picked, found = yield from _search_seeds(run, seed, init_latent, cancel)
+            gen = torch.Generator(model.device).manual_seed(picked)
             audio = yield from _sample_take(run, gen, cancel, init_latent)
             done = run.done
             extra = {"chunks": len(plan.starts)}
+            if found is not None:  # flat keys: the sidecar keeps plain values only
+                extra.update({f"seed_search_{k}": v for k, v in found.items()})
             if run.guide is not None:
                 extra.update(run.guide.summary())
         if spec.conform:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,39 @@ def test_short_curves_file_is_one_line_naming_it(model: TriErgonModel, tmp_path:
     with pytest.raises(ModelError) as err:
         run_to_end(generate_takes(spec, model))
     assert "\n" not in str(err.value) and "take ends at 3.00 s" in str(err.value)
+
+
+def test_seed_search_picks_a_candidate_and_its_take_is_that_seeds_take(model: TriErgonModel) -> None:
+    """``guide_seeds``: short unguided candidates judged against the curve; the take is the picked seed's own
+    guided take, and the record says which seeds were tried and how far each was from the curve."""
+    knobs = {"guide_budget": 2.0, "guide_seed_steps": 2.0}
+    progress = []
+    gen = generate_takes(_spec("guide", extra={**knobs, "guide_seeds": 3.0}), model)
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            (take,) = stop.value
+            break
+    meta = take.record["metadata"]
+    seeds, errors, picked = (
+        meta["seed_search_seeds"],
+        meta["seed_search_errors_lu"],
+        meta["seed_search_picked"],
+    )
+    assert len(seeds) == 3 and seeds[0] == 3 and len(set(seeds)) == 3 and len(errors) == 3
+    assert picked == seeds[int(np.argmin(errors))]
+    assert take.seed == 3  # the take keeps the seed it was asked for: the same seed picks the same candidate
+    assert progress[-1].step == progress[-1].total  # the search's steps are counted in the progress
+    assert any("seed 3/3" in p.message for p in progress)
+    spec = _spec("guide", extra=knobs)
+    direct = run_to_end(generate_takes(dataclasses.replace(spec, seed=picked), model))[0]
+    np.testing.assert_array_equal(take.audio, direct.audio)
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"), [("guide_seeds", 0.0), ("guide_seeds", 17.0), ("guide_seed_steps", 0.0)]
+)
+def test_seed_search_knobs_are_checked_before_any_work(model: TriErgonModel, knob: str, value: float) -> None:
+    with pytest.raises(ModelError, match=knob):
+        run_to_end(generate_takes(_spec("guide", extra={knob: value}), model))

@@ -114,6 +114,10 @@ class GuideSettings:
     gain: str = "off"
     # gain mode takes its directions from the model folder's gain direction net when it has one
     gain_net: bool = True
+    # seeds tried before a guided take: each sampled unguided for ``seed_steps`` steps and decoded, and the
+    # take is sampled from the one whose curves lie closest to the target (1: the take's own seed, no search)
+    seeds: int = 1
+    seed_steps: int = 5
 
     def __post_init__(self) -> None:
         checks = [
@@ -128,6 +132,8 @@ class GuideSettings:
             (0 <= self.final_at <= 1000, "guide_final_at must be 0..1000 steps"),
             (self.solver in SOLVERS, f"guide_solver must be one of {', '.join(SOLVERS)}"),
             (self.gain in GAIN_MODES, f"guide_gain must be one of {', '.join(GAIN_MODES)}"),
+            (1 <= self.seeds <= 16, "guide_seeds must be 1..16 candidate seeds"),
+            (1 <= self.seed_steps <= 100, "guide_seed_steps must be 1..100 sampler steps"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -159,7 +165,9 @@ class GuideSettings:
             elif name in ("backtrack", "head", "gain_net"):
                 kw[name] = bool(v)
             else:
-                kw[name] = int(v) if name in ("budget", "passes", "final_at") else float(v)
+                kw[name] = (
+                    int(v) if name in ("budget", "passes", "final_at", "seeds", "seed_steps") else float(v)
+                )
         if head and kw.get("head", True):
             kw = HEAD_DEFAULTS | kw
         return cls(**kw)

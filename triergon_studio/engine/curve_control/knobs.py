@@ -28,6 +28,8 @@ GUIDE_KNOBS: dict[str, str] = {
     "guide_head": "head",
     "guide_gain": "gain",
     "guide_gain_net": "gain_net",
+    "guide_seeds": "seeds",
+    "guide_seed_steps": "seed_steps",
 }
 
 
