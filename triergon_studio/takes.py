@@ -379,6 +379,18 @@ def _sample(
         yield Progress(run.done, run.total_steps, f"{label}: step {st.step}/{st.total}", "sampling", preview)
 
 
+def _window_init(init_latent: torch.Tensor | None, start: int, frames: int) -> torch.Tensor | None:
+    """The shaped init's latent for the window of ``frames`` from ``start``, zero-padded past its end."""
+    import torch
+
+    if init_latent is None:
+        return None
+    init = torch.zeros((1, init_latent.shape[1], frames), device=init_latent.device)
+    piece = init_latent[..., start : start + frames]
+    init[..., : piece.shape[-1]] = piece
+    return init
+
+
 def _sample_take(
     run: _Run, generator: torch.Generator, cancel: threading.Event | None, init_latent: torch.Tensor | None
 ) -> Generator[Progress, None, np.ndarray]:
@@ -402,11 +414,7 @@ def _sample_take(
             known[..., : plan.overlap_frames] = prev[..., -plan.overlap_frames :]
             mask[..., : plan.overlap_frames] = 0
             inpaint = (known, mask)
-        init = None
-        if init_latent is not None:
-            init = torch.zeros((1, init_latent.shape[1], frames), device=init_latent.device)
-            piece_init = init_latent[..., start : start + frames]
-            init[..., : piece_init.shape[-1]] = piece_init
+        init = _window_init(init_latent, start, frames)
         label = run.label + (f", chunk {c + 1}/{len(plan.starts)}" if len(plan.starts) > 1 else "")
         lat = yield from _sample(
             run, cond, frames, generator, cancel, label, inpaint=inpaint, init=init, chunk_start=start
@@ -458,32 +466,22 @@ def _search_seeds(
     stride, sr = model.downsampling_ratio, model.info.sample_rate
     frames = plan.chunk_frames
     cond = run.cond if len(plan.starts) == 1 else model.window(run.cond, 0.0, frames * stride / sr)
-    init = None
-    if init_latent is not None:
-        init = torch.zeros((1, init_latent.shape[1], frames), device=init_latent.device)
-        piece = init_latent[..., :frames]
-        init[..., : piece.shape[-1]] = piece
+    init = _window_init(init_latent, 0, frames)
     seeds = [(seed + j * SEED_STRIDE) % (MAX_SEED + 1) for j in range(gs.seeds)]
     errors: list[float] = []
     for j, s in enumerate(seeds):
         st = dataclasses.replace(run.settings, steps=gs.seed_steps, seed=s, follow_curves="off")
-        steps = model.sample(cond, frames, st, torch.Generator(model.device).manual_seed(s), init=init)
-        while True:
-            if cancel is not None and cancel.is_set():
-                steps.close()
-                raise CancelledError("generation cancelled")
-            try:
-                step = next(steps)
-            except StopIteration as stop:
-                latent: torch.Tensor = stop.value
-                break
-            run.done += 1
-            yield Progress(
-                run.done,
-                run.total_steps,
-                f"{run.label}: seed {j + 1}/{len(seeds)}, step {step.step}/{step.total}",
-                "sampling",
-            )
+        probe = dataclasses.replace(
+            run,
+            settings=st,
+            guide=None,
+            step_hook=None,
+            preview_every=0,
+            label=f"{run.label}: seed {j + 1}/{len(seeds)}",
+        )
+        gen = torch.Generator(model.device).manual_seed(s)
+        latent = yield from _sample(probe, cond, frames, gen, cancel, probe.label, init=init)
+        run.done = probe.done
         audio = _to_audio(latent, model)[: min(plan.n_samples, frames * stride)]
         measured = np.asarray(channel_curves(audio, sr))
         f = min(measured.shape[1], target.shape[1])
