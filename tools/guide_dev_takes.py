@@ -15,7 +15,8 @@ over clips of the per-channel mean |error| against the clip's own curves, LU, fr
 AV-Align as a ratio of the ground truth's, ``gaps``: the share of the frames the curves mark silent (at or
 under -60 LUFS) that the take makes audible (raw adherence does not count them), and the raw error split in
 two: ``offset``, the mean |median error| of a clip (a level a gain could fix), and ``shape``, what is left
-after removing it. ``reconform`` puts saved takes (``SOURCE.npz``, made with ground-truth curves) through the
+after removing it; with ``--encoder MODEL_DIR``, also how that model's own audio encoder hears the takes (the
+share whose nearest clip caption has the clip's class, and the cosine to its own caption). ``reconform`` puts saved takes (``SOURCE.npz``, made with ground-truth curves) through the
 current conform again and writes ``DEST.npz``, to compare conforms on the same takes.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
@@ -27,6 +28,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,6 +109,7 @@ def _score(args: argparse.Namespace) -> None:
     clf, meta = load_classifier(Path(args.classifier))
     classes = meta["classes"]
     clips = load_clips(Path(args.dev_dir), args.clips)
+    judge = _encoder_judge(args.encoder, clips) if args.encoder else None
     gt_av = float(np.mean([av_align(c.gt_audio, 44100, c.video_peaks, c.fps).score for c in clips]))
     p_ref = predict_proba(clf, [c.gt_audio for c in clips])  # the evaluation's KL(ref||gen) reference
     for name in args.names:
@@ -131,8 +134,32 @@ def _score(args: argparse.Namespace) -> None:
             f"KL {kl_divergence(p_ref, p).mean():.3f}  "
             f"raw {raw:5.2f} LU (offset {clip_mean_abs_offset(pairs):5.2f}, shape {clip_mae_after_offset(pairs):5.2f})"
             f"  AV-Align {av / gt_av:.2f}  gaps {100 * gaps:3.0f} %  "
-            f"{d['secs'].mean():.2f} s per take"
+            f"{d['secs'].mean():.2f} s per take" + (judge(audio) if judge else "")
         )
+
+
+def _encoder_judge(model_dir: str, clips: list) -> Any:
+    """audio -> how the model's own audio encoder hears the takes: the share whose nearest caption (of the
+    clips') has the clip's class, and the mean cosine to the clip's own caption."""
+    import torch
+
+    from triergon_studio.takes import load_model
+
+    enc = load_model(model_dir).net.encoders
+    labels = np.array([c.meta["label"] for c in clips])
+    with torch.no_grad():
+        text = enc.embed_text([str(c.meta["caption"]) for c in clips])
+
+    def judge(audio: list[np.ndarray]) -> str:
+        with torch.no_grad():
+            emb = torch.cat([enc.embed_audio(torch.from_numpy(a.T.copy())[None].float()) for a in audio])
+        sim = (emb @ text.T).numpy()
+        near = labels[sim.argmax(1)] == labels
+        return (
+            f"  encoder: caption class {100 * near.mean():5.1f} %, own caption cos {np.diag(sim).mean():.3f}"
+        )
+
+    return judge
 
 
 def main() -> None:
@@ -162,6 +189,11 @@ def main() -> None:
     s = sub.add_parser("score")
     s.add_argument("names", nargs="+")
     s.add_argument("--classifier", default="model_weights/compact/eval_classifier.safetensors")
+    s.add_argument(
+        "--encoder",
+        metavar="MODEL_DIR",
+        help="also judge the takes with this model's own audio encoder against the clips' captions",
+    )
     for p in (g, r, s):
         p.add_argument("--dev-dir", default="runs/devclips36")
         p.add_argument("--clips", type=int, default=36)
