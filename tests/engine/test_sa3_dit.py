@@ -33,6 +33,16 @@ GOLD = dict(np.load(FIX / "sa3_golden.npz"))
 TINY = json.loads(GOLD["tiny_configs"].tobytes().decode())
 
 
+# Float32 results move with the CPU's kernels (MKL and ATen pick AVX-512 or AVX2 paths), so the bounds sit
+# between that noise and a small real error, both measured on random weights (torch 2.11):
+# - one DiT call: 1e-6 (AVX-512) to 6.5e-5 (AVX2 forced);
+# - a sampling run: up to 1.8e-4 (AVX-512) and 1.1e-3 (AVX2; tiny_diff, euler at CFG 5), where a CFG scale
+#   2 % off moves every run by 5.2e-3 or more;
+# - the seconds token: 1.4e-5 and 2.2e-4. Its features are sines of up to 2 pi 1e4 rad in float32, 5e-3 from
+#   the same features in float64; a wrong range or feature order is off by order 1.
+CALL_TOL, RUN_TOL, SECONDS_TOL = 3e-4, 3e-3, 1e-3
+
+
 def rel_l2(a: torch.Tensor | np.ndarray, b: np.ndarray) -> float:
     a = np.asarray(a, dtype=np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-12))
@@ -107,12 +117,12 @@ def test_dit_forward_and_guidance_match_upstream(name: str, ci: int) -> None:
     local = torch.cat([keep, known * keep], dim=1)
     x, t = g(name, "x"), g(name, "t")
     plain = DiTCond(c.context, c.global_cond, local)
-    assert rel_l2(dit(x, t, plain), GOLD[f"{name}/v"]) < 1e-4
-    assert rel_l2(dit(x, t, DiTCond(c.context, c.global_cond, None)), GOLD[f"{name}/v_nolocal"]) < 1e-4
-    assert rel_l2(dit.guided(x, t, plain, 4.0, apg_scale=1.0), GOLD[f"{name}/v_cfg_apg"]) < 1e-4
-    assert rel_l2(dit.guided(x, t, plain, 4.0, apg_scale=0.0), GOLD[f"{name}/v_cfg_plain"]) < 1e-4
+    assert rel_l2(dit(x, t, plain), GOLD[f"{name}/v"]) < CALL_TOL
+    assert rel_l2(dit(x, t, DiTCond(c.context, c.global_cond, None)), GOLD[f"{name}/v_nolocal"]) < CALL_TOL
+    assert rel_l2(dit.guided(x, t, plain, 4.0, apg_scale=1.0), GOLD[f"{name}/v_cfg_apg"]) < CALL_TOL
+    assert rel_l2(dit.guided(x, t, plain, 4.0, apg_scale=0.0), GOLD[f"{name}/v_cfg_plain"]) < CALL_TOL
     neg = DiTCond(c.context, c.global_cond, local, c.negative_context)
-    assert rel_l2(dit.guided(x, t, neg, 3.0, apg_scale=1.0), GOLD[f"{name}/v_neg_apg"]) < 1e-4
+    assert rel_l2(dit.guided(x, t, neg, 3.0, apg_scale=1.0), GOLD[f"{name}/v_neg_apg"]) < CALL_TOL
     # The test can fail: the local (inpainting) condition changes the output.
     assert rel_l2(dit(x, t, plain), GOLD[f"{name}/v_nolocal"]) > 1e-3
 
@@ -122,7 +132,7 @@ def test_seconds_conditioner_matches_upstream() -> None:
     for ci, name in enumerate(TINY):
         _, cond, _ = build(name, ci)
         out = cond.seconds(torch.tensor([0.0, 3.5, 60.0, 1000.0]))
-        assert rel_l2(out, GOLD[f"{name}/cond_seconds"]) < 1e-5
+        assert rel_l2(out, GOLD[f"{name}/cond_seconds"]) < SECONDS_TOL
 
 
 def test_schedule_matches_upstream() -> None:
@@ -166,4 +176,4 @@ def test_full_sampling_run_matches_upstream(name: str, ci: int, run: str) -> Non
             generator=gen,
         )
     )
-    assert rel_l2(out, GOLD[f"{name}/{run}"]) < 1e-4
+    assert rel_l2(out, GOLD[f"{name}/{run}"]) < RUN_TOL
