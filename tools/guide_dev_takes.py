@@ -16,8 +16,9 @@ AV-Align as a ratio of the ground truth's, ``gaps``: the share of the frames the
 under -60 LUFS) that the take makes audible (raw adherence does not count them), and the raw error split in
 two: ``offset``, the mean |median error| of a clip (a level a gain could fix), and ``shape``, what is left
 after removing it; with ``--encoder MODEL_DIR``, also how that model's own audio encoder hears the takes (the
-share whose nearest clip caption has the clip's class, and the cosine to its own caption). ``reconform`` puts saved takes (``SOURCE.npz``, made with ground-truth curves) through the
-current conform again and writes ``DEST.npz``, to compare conforms on the same takes.
+share whose nearest clip caption has the clip's class, and the cosine to its own caption). ``reconform`` puts
+saved takes (``SOURCE.npz``, made with ground-truth curves) through the current conform again and writes
+``DEST.npz``, to compare conforms on the same takes.
 Session 8's runs (docs/curve_methods_sweep/README.md) were made with the scratch scripts this was folded from.
 """
 
@@ -27,8 +28,8 @@ import argparse
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def _score(args: argparse.Namespace) -> None:
         )
 
 
-def _encoder_judge(model_dir: str, clips: list) -> Any:
+def _encoder_judge(model_dir: str, clips: list) -> Callable[[list[np.ndarray]], str]:
     """audio -> how the model's own audio encoder hears the takes: the share whose nearest caption (of the
     clips') has the clip's class, and the mean cosine to the clip's own caption."""
     import torch
