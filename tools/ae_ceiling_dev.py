@@ -14,7 +14,10 @@ the right class:
 - ``N bands at latent rate``: the band powers averaged over each latent frame; at 16 bands a channel the code
   has as many numbers per frame as the latent;
 - ``32 mid bands at latent rate``: the latent's count of numbers spent on the mono mix alone (the classifier
-  hears the mono mix), the same in both channels.
+  hears the mono mix), the same in both channels;
+- ``PCA K of 2 x 64 bands``: the best linear code of K numbers per latent frame for the log powers of 64 mel
+  bands in each channel, fitted on another pool (seed 777): what a code of the latent's size (K = 32) could
+  keep if it spent its numbers well.
 A row far above the autoencoder's says the autoencoder loses more than that restriction forces; a row near it
 says that restriction alone explains the gap.
 """
@@ -78,6 +81,38 @@ def _bands(n_bands: int, latent_rate: bool = False) -> Callable[[torch.Tensor], 
     return through
 
 
+def _frame_log_powers(mag: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+    """``[2, bins, F]`` magnitudes -> ``[T, 2 * bands]`` log band powers averaged over each latent frame."""
+    import torch
+
+    p = torch.einsum("cft,fb->cbt", mag * mag, fb)
+    t = -(-p.shape[-1] // STRIDE)
+    p = torch.nn.functional.pad(p, (0, t * STRIDE - p.shape[-1]), mode="replicate")
+    p = p.reshape(*p.shape[:-1], t, STRIDE).mean(-1)
+    return torch.log(p + 1e-10).reshape(-1, t).T
+
+
+def _pca_code(fit: list[np.ndarray], n_bands: int, k: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The best linear code of ``k`` numbers per latent frame for the log band powers of both channels (PCA,
+    fitted on ``fit``), and the way back to magnitudes."""
+    import torch
+    import torchaudio
+
+    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, 22050.0, n_bands, 44100)
+    back = torch.linalg.pinv(fb)
+    x = torch.cat([_frame_log_powers(_stft_mag(torch.from_numpy(o)), fb) for o in fit]).double()
+    mean = x.mean(0)
+    basis = torch.linalg.svd(x - mean, full_matrices=False)[2][:k]  # [k, 2 * bands]
+
+    def through(mag: torch.Tensor) -> torch.Tensor:
+        v = _frame_log_powers(mag, fb).double()
+        rec = ((v - mean) @ basis.T @ basis + mean).float()  # [T, 2 * bands]
+        power = rec.exp().T.reshape(2, n_bands, -1).repeat_interleave(STRIDE, dim=-1)[..., : mag.shape[-1]]
+        return torch.einsum("cbt,bf->cft", power, back).clamp_min(0.0).sqrt()
+
+    return through
+
+
 def main() -> None:
     import torch
 
@@ -88,6 +123,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=54)
     ap.add_argument("--model", default="model_weights/compact")
+    ap.add_argument("--fit-clips", type=int, default=160, help="clips (seed 777) the PCA codes are fitted on")
     args = ap.parse_args()
     torch.set_num_threads(2)
     pool = dev_pool(args.clips)
@@ -107,6 +143,12 @@ def main() -> None:
         # 16 per channel: as many numbers per latent frame as the latent has (32)
         "16 bands at latent rate": _bands(16, latent_rate=True),
     }
+    fit = dev_pool(args.fit_clips, seed=777)
+    fit_audio = [
+        fit.arrays["audio"][i, :, : int(v)].astype(np.float32) for i, v in enumerate(fit.arrays["valid"])
+    ]
+    rows["PCA 32 of 2 x 64 bands, latent rate"] = _pca_code(fit_audio, 64, 32)
+    rows["PCA 64 of 2 x 64 bands, latent rate"] = _pca_code(fit_audio, 64, 64)
     sets: dict[str, list[np.ndarray]] = {"original": [o.T for o in originals], "autoencoder": []}
     with torch.inference_mode():
         for o in originals:
@@ -122,12 +164,19 @@ def main() -> None:
             _griffin_lim(mid(_stft_mag(torch.from_numpy(o.mean(0, keepdims=True)))), o.shape[1]).repeat(2, 1)
             for o in originals
         ]
+    import torchaudio
+
+    from triergon_studio.training.eval.dev_check import _mel_shape_error
+
+    mel = torchaudio.transforms.MelSpectrogram(44100, n_fft=2048, hop_length=512, n_mels=40)  # dev_check's
     print(f"{len(pool)} dev clips (seed 4242), evaluation classifier of {args.model}")
     for name, audio in sets.items():
         p = predict_proba(clf, audio)
         right = p[np.arange(len(labels)), labels]
+        shape = np.mean([_mel_shape_error(o.T, a, mel) for o, a in zip(originals, audio, strict=True)])
         print(
-            f"{name:26s} recognised {100 * np.mean(p.argmax(1) == labels):5.1f} %  p(right) {right.mean():.3f}"
+            f"{name:36s} recognised {100 * np.mean(p.argmax(1) == labels):5.1f} %  p(right) {right.mean():.3f}"
+            f"  mel-shape error {shape:.2f} dB"
         )
 
 
