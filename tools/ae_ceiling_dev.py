@@ -6,7 +6,8 @@ evaluation classifier (issue 17; the dev pool, never the held-out set).
 The classifier recognises about 96 % of the originals and about 57 % of the autoencoder's reconstructions.
 Each row removes one thing the latent (32 channels at 21.5 frames/s, from a 1024-point STFT at hop 256)
 cannot carry in full, with nothing learnt, and reports the classifier's accuracy and its mean probability of
-the right class:
+the right class, the mel-shape error (``dev_check``'s) and the loudness round trip (``dev_check``'s
+``vae_curve_mae_lu``, LU):
 - ``griffin-lim``: each channel's exact STFT magnitudes, phase rebuilt by Griffin-Lim (the phase the decoder
   has to invent);
 - ``latent rate``: the magnitudes averaged over each latent frame's 8 STFT frames (timing inside 46 ms lost);
@@ -166,7 +167,7 @@ def main() -> None:
         ]
     import torchaudio
 
-    from triergon_studio.training.eval.dev_check import _mel_shape_error
+    from triergon_studio.training.eval.dev_check import _curves, _mel_shape_error, clip_mean_mae
 
     mel = torchaudio.transforms.MelSpectrogram(44100, n_fft=2048, hop_length=512, n_mels=40)  # dev_check's
     print(f"{len(pool)} dev clips (seed 4242), evaluation classifier of {args.model}")
@@ -174,9 +175,11 @@ def main() -> None:
         p = predict_proba(clf, audio)
         right = p[np.arange(len(labels)), labels]
         shape = np.mean([_mel_shape_error(o.T, a, mel) for o, a in zip(originals, audio, strict=True)])
+        # dev_check's vae_curve_mae_lu: what a DiT that made these codes exactly would score for raw adherence
+        lu = clip_mean_mae([(_curves(a), _curves(o.T)) for o, a in zip(originals, audio, strict=True)])
         print(
             f"{name:36s} recognised {100 * np.mean(p.argmax(1) == labels):5.1f} %  p(right) {right.mean():.3f}"
-            f"  mel-shape error {shape:.2f} dB"
+            f"  mel-shape error {shape:.2f} dB  loudness round trip {lu:.2f} LU"
         )
 
 
