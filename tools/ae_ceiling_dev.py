@@ -45,10 +45,10 @@ def _stft_mag(x: torch.Tensor) -> torch.Tensor:
     return torch.stft(x, N_FFT, HOP, window=w, center=True, return_complex=True).abs()
 
 
-def _griffin_lim(mag: torch.Tensor, n: int) -> np.ndarray:
+def _griffin_lim(mag: torch.Tensor, n: int, iters: int = GL_ITERS) -> np.ndarray:
     import torchaudio
 
-    gl = torchaudio.transforms.GriffinLim(n_fft=N_FFT, hop_length=HOP, power=1.0, n_iter=GL_ITERS, length=n)
+    gl = torchaudio.transforms.GriffinLim(n_fft=N_FFT, hop_length=HOP, power=1.0, n_iter=iters, length=n)
     return gl(mag).T.numpy().astype(np.float32)
 
 
@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=54)
     ap.add_argument("--model", default="model_weights/compact")
     ap.add_argument("--fit-clips", type=int, default=160, help="clips (seed 777) the PCA codes are fitted on")
+    ap.add_argument("--gl-iters", type=int, default=GL_ITERS, help="Griffin-Lim iterations")
     args = ap.parse_args()
     torch.set_num_threads(2)
     pool = dev_pool(args.clips)
@@ -157,12 +158,16 @@ def main() -> None:
             sets["autoencoder"].append(vae.decode(vae.encode(x))[0, :, : o.shape[1]].T.numpy())
         for name, f in rows.items():
             torch.manual_seed(0)  # Griffin-Lim starts from random phase
-            sets[name] = [_griffin_lim(f(_stft_mag(torch.from_numpy(o))), o.shape[1]) for o in originals]
+            sets[name] = [
+                _griffin_lim(f(_stft_mag(torch.from_numpy(o))), o.shape[1], args.gl_iters) for o in originals
+            ]
         # the classifier hears the mono mix: all 32 numbers a frame spent on the mid, both channels alike
         torch.manual_seed(0)
         mid = _bands(32, latent_rate=True)
         sets["32 mid bands at latent rate"] = [
-            _griffin_lim(mid(_stft_mag(torch.from_numpy(o.mean(0, keepdims=True)))), o.shape[1]).repeat(2, 1)
+            _griffin_lim(
+                mid(_stft_mag(torch.from_numpy(o.mean(0, keepdims=True)))), o.shape[1], args.gl_iters
+            ).repeat(2, 1)
             for o in originals
         ]
     import torchaudio
@@ -170,7 +175,10 @@ def main() -> None:
     from triergon_studio.training.eval.dev_check import _curves, _mel_shape_error, clip_mean_mae
 
     mel = torchaudio.transforms.MelSpectrogram(44100, n_fft=2048, hop_length=512, n_mels=40)  # dev_check's
-    print(f"{len(pool)} dev clips (seed 4242), evaluation classifier of {args.model}")
+    print(
+        f"{len(pool)} dev clips (seed 4242), evaluation classifier of {args.model}, "
+        f"Griffin-Lim {args.gl_iters} iterations"
+    )
     for name, audio in sets.items():
         p = predict_proba(clf, audio)
         right = p[np.arange(len(labels)), labels]
