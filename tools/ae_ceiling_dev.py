@@ -93,6 +93,15 @@ def _frame_log_powers(mag: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
     return torch.log(p + 1e-10).reshape(-1, t).T
 
 
+def _magnitudes(log_powers: torch.Tensor, back: torch.Tensor, n_stft: int) -> torch.Tensor:
+    """The way back from ``_frame_log_powers``: ``[T, 2 * bands]`` -> ``[2, bins, n_stft]`` magnitudes, each
+    latent frame's band powers held over its STFT frames and spread over the bins by the pseudo-inverse."""
+    import torch
+
+    power = log_powers.float().exp().T.reshape(2, back.shape[0], -1).repeat_interleave(STRIDE, dim=-1)
+    return torch.einsum("cbt,bf->cft", power[..., :n_stft], back).clamp_min(0.0).sqrt()
+
+
 def _pca_code(fit: list[np.ndarray], n_bands: int, k: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """The best linear code of ``k`` numbers per latent frame for the log band powers of both channels (PCA,
     fitted on ``fit``), and the way back to magnitudes."""
@@ -107,9 +116,7 @@ def _pca_code(fit: list[np.ndarray], n_bands: int, k: int) -> Callable[[torch.Te
 
     def through(mag: torch.Tensor) -> torch.Tensor:
         v = _frame_log_powers(mag, fb).double()
-        rec = ((v - mean) @ basis.T @ basis + mean).float()  # [T, 2 * bands]
-        power = rec.exp().T.reshape(2, n_bands, -1).repeat_interleave(STRIDE, dim=-1)[..., : mag.shape[-1]]
-        return torch.einsum("cbt,bf->cft", power, back).clamp_min(0.0).sqrt()
+        return _magnitudes((v - mean) @ basis.T @ basis + mean, back, mag.shape[-1])
 
     return through
 

@@ -19,25 +19,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.ae_ceiling_dev import HOP, N_FFT, STRIDE, _griffin_lim, _stft_mag
+from tools.ae_ceiling_dev import HOP, N_FFT, _frame_log_powers, _griffin_lim, _magnitudes, _stft_mag
 
 if TYPE_CHECKING:
     import torch
 
 CONTEXT = 2  # latent frames each side
 RIDGE = 1e-1
-EPS = 1e-8
 
 
 def _band_targets(o: np.ndarray, fb: torch.Tensor, frames: int) -> np.ndarray:
-    """``[2, N]`` audio -> ``[2 * bands, frames]`` log band power averaged over each latent frame."""
+    """``[2, N]`` audio -> ``[frames, 2 * bands]`` log band powers of the first ``frames`` latent frames."""
     import torch
 
-    p = torch.einsum("cft,fb->cbt", _stft_mag(torch.from_numpy(o)) ** 2, fb)[..., : o.shape[1] // HOP]
-    t = frames * STRIDE
-    p = torch.nn.functional.pad(p, (0, max(0, t - p.shape[-1])), mode="replicate")[..., :t]
-    p = p.reshape(*p.shape[:-1], frames, STRIDE).mean(-1)
-    return torch.log(p + EPS).reshape(-1, frames).numpy()
+    return _frame_log_powers(_stft_mag(torch.from_numpy(o)), fb)[:frames].double().numpy()
 
 
 def _features(z: np.ndarray) -> np.ndarray:
@@ -96,19 +91,17 @@ def main() -> None:
         back = torch.linalg.pinv(fb)
         x = np.concatenate([_features(z) for z in lat["fit"]])
         y = np.concatenate(
-            [_band_targets(o, fb, z.shape[1]).T for o, z in zip(fit_audio, lat["fit"], strict=True)]
+            [_band_targets(o, fb, z.shape[1]) for o, z in zip(fit_audio, lat["fit"], strict=True)]
         )
         w = np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ y)
         out, truth, err = [], [], []
         for o, z in zip(dev_audio, lat["dev"], strict=True):
-            pred = (_features(z) @ w).T  # [2 * bands, T]
+            pred = _features(z) @ w  # [T, 2 * bands]
             tgt = _band_targets(o, fb, z.shape[1])
             err.append(np.abs(pred - tgt).mean() * 10 / np.log(10))  # dB
             for bands_log, sink in ((pred, out), (tgt, truth)):
-                power = torch.from_numpy(np.exp(bands_log)).float().reshape(2, nb, -1)
-                mag = torch.einsum("cbt,bf->cft", power, back).clamp_min(0.0).sqrt()
-                mag = mag.repeat_interleave(STRIDE, dim=-1)[..., : o.shape[1] // HOP + 1]
                 torch.manual_seed(0)
+                mag = _magnitudes(torch.from_numpy(bands_log), back, o.shape[1] // HOP + 1)
                 sink.append(_griffin_lim(mag, o.shape[1]))
         print(f"{nb} bands: the probe's mean band error {np.mean(err):.2f} dB")
         judge(f"  {nb} bands measured, Griffin-Lim", truth)

@@ -139,22 +139,33 @@ def _score(args: argparse.Namespace) -> None:
         )
 
 
-def _encoder_judge(model_dir: str, clips: list) -> Callable[[list[np.ndarray]], str]:
-    """audio -> how the model's own audio encoder hears the takes: the share whose nearest caption (of the
-    clips') has the clip's class, and the mean cosine to the clip's own caption."""
+def caption_cosines(model_dir: str, clips: list) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """audio (one take per clip) -> ``[takes, clips]``: the cosine of each take's embedding in the model's own
+    joint audio-text space with each clip's caption."""
     import torch
 
     from triergon_studio.takes import load_model
 
     enc = load_model(model_dir).net.encoders
-    labels = np.array([c.meta["label"] for c in clips])
     with torch.no_grad():
         text = enc.embed_text([str(c.meta["caption"]) for c in clips])
 
-    def judge(audio: list[np.ndarray]) -> str:
+    def cosines(audio: list[np.ndarray]) -> np.ndarray:
         with torch.no_grad():
             emb = torch.cat([enc.embed_audio(torch.from_numpy(a.T.copy())[None].float()) for a in audio])
-        sim = (emb @ text.T).numpy()
+        return (emb @ text.T).numpy()
+
+    return cosines
+
+
+def _encoder_judge(model_dir: str, clips: list) -> Callable[[list[np.ndarray]], str]:
+    """audio -> how the model's own audio encoder hears the takes: the share whose nearest caption (of the
+    clips') has the clip's class, and the mean cosine to the clip's own caption."""
+    cosines = caption_cosines(model_dir, clips)
+    labels = np.array([c.meta["label"] for c in clips])
+
+    def judge(audio: list[np.ndarray]) -> str:
+        sim = cosines(audio)
         near = labels[sim.argmax(1)] == labels
         return (
             f"  encoder: caption class {100 * near.mean():5.1f} %, own caption cos {np.diag(sim).mean():.3f}"

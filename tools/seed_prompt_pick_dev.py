@@ -1,6 +1,6 @@
 """Would the prompt help pick the seed? Seed pickers judged on dev takes (issue 13; never the held-out set).
 
-    .venv/bin/python tools/seed_prompt_pick_dev.py SEED [SEED ...] --dev-dir runs/devclips108 --clips 108
+    .venv/bin/python -m tools.seed_prompt_pick_dev SEED [SEED ...] --dev-dir runs/devclips108 --clips 108
 
 For each seed S it reads two take sets of ``tools/guide_dev_takes.py gen`` (no-LUFS variant): ``d108_u5_sS``,
 unguided at 5 steps (what the seed search sees of a candidate), and ``d108_g_sS``, the bundle's default
@@ -32,10 +32,10 @@ def _sign_p(gained: int, lost: int) -> float:
 def main() -> None:
     import torch
 
-    from triergon_studio.audio.loudness import channel_curves
-    from triergon_studio.takes import load_model
+    from tools.guide_dev_takes import caption_cosines
+    from tools.seed_pick_dev import _errors
     from triergon_studio.training.eval.classifier import load_classifier, predict_proba
-    from triergon_studio.training.eval.report import curve_mae, load_clips
+    from triergon_studio.training.eval.report import load_clips
 
     ap = argparse.ArgumentParser()
     ap.add_argument("seeds", nargs="+")
@@ -48,24 +48,16 @@ def main() -> None:
     clips = load_clips(Path(args.dev_dir), args.clips)
     clf, meta = load_classifier(Path(args.model) / "eval_classifier.safetensors")
     truth = np.array([meta["classes"].index(c.meta["label"]) for c in clips])
-    enc = load_model(args.model).net.encoders
-    with torch.no_grad():
-        text = enc.embed_text([str(c.meta["caption"]) for c in clips])
+    cosines = caption_cosines(args.model, clips)
     err, cos, hit, gcos = [], [], [], []
     for s in args.seeds:
         d5 = np.load(OUT / f"{args.prefix}_u5_s{s}.npz")
         dg = np.load(OUT / f"{args.prefix}_g_s{s}.npz")
         u5 = [d5[f"arr_{i}"] for i in range(len(clips))]
         g = [dg[f"arr_{i}"] for i in range(len(clips))]
-        e = [
-            curve_mae(c.gt_curves, np.asarray(channel_curves(a, 44100)))
-            for c, a in zip(clips, u5, strict=True)
-        ]
-        err.append([float(np.nanmean(x)) if x is not None else np.inf for x in e])
-        with torch.no_grad():
-            for takes, out in ((u5, cos), (g, gcos)):
-                emb = torch.cat([enc.embed_audio(torch.from_numpy(a.T.copy())[None].float()) for a in takes])
-                out.append((emb * text).sum(1).numpy())
+        err.append(_errors(u5, clips)[0])
+        cos.append(np.diag(cosines(u5)))
+        gcos.append(np.diag(cosines(g)))
         hit.append(predict_proba(clf, g).argmax(1) == truth)
     E, C, H, GC = np.array(err), np.array(cos), np.array(hit), np.array(gcos)
     cols = np.arange(len(clips))
