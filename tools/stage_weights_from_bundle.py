@@ -13,29 +13,35 @@ import argparse
 from pathlib import Path
 
 
+def write_stage_weights(model: Path, out: Path, prefixes: list[str]) -> int:
+    """Write the tensors of ``model`` under ``prefixes`` to ``out`` (which must not exist); their count."""
+    if out.exists():
+        raise SystemExit(f"{out}: already exists")
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(model), framework="pt") as f:
+        keys = list(f.keys())
+        for pre in prefixes:
+            if not any(k.startswith(pre) for k in keys):
+                raise SystemExit(f"{model}: no key starts with {pre!r}")
+        kept = {k: f.get_tensor(k) for k in keys if k.startswith(tuple(prefixes))}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    save_file(kept, str(tmp), metadata={"source": str(model), "prefixes": " ".join(prefixes)})
+    tmp.replace(out)
+    return len(kept)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", type=Path, help="a model.safetensors")
     p.add_argument("out", type=Path, help="the stage weights to write (must not exist)")
     p.add_argument("prefixes", nargs="+", help="key prefixes to keep, e.g. vae. encoders.")
     args = p.parse_args()
-    if args.out.exists():
-        raise SystemExit(f"{args.out}: already exists")
-
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    with safe_open(str(args.model), framework="pt") as f:
-        keys = list(f.keys())
-        for pre in args.prefixes:
-            if not any(k.startswith(pre) for k in keys):
-                raise SystemExit(f"{args.model}: no key starts with {pre!r}")
-        kept = {k: f.get_tensor(k) for k in keys if k.startswith(tuple(args.prefixes))}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    save_file(kept, str(tmp), metadata={"source": str(args.model), "prefixes": " ".join(args.prefixes)})
-    tmp.replace(args.out)
-    print(f"{args.out}: {len(kept)} tensors from {args.model}")
+    n = write_stage_weights(args.model, args.out, args.prefixes)
+    print(f"{args.out}: {n} tensors from {args.model}")
 
 
 if __name__ == "__main__":

@@ -151,3 +151,52 @@ def test_a_stage_with_its_own_pool_keeps_it_and_its_init_reads_the_work_folder(t
     assert cfg.init[-1] == str(tmp_path / "dit_v22" / "weights.safetensors")
     assert all(Path(p).parent.parent == tmp_path for p in cfg.init)
     assert stage_config("dit_v22", tmp_path).pool_path == str(tmp_path / "pool.npz")  # the shared one
+
+
+def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoencoder(tmp_path: Path) -> None:
+    """vae_mel fits the code on the DiT's pool and writes a run folder; once dit_mel has run it is the bundle's
+    DiT, assembled without the spectral autoencoder's runs, and the manifest counts the DiT it started from."""
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file
+
+    from triergon_studio.training.pool import Pool
+    from triergon_studio.training.reproduce import (
+        MEL_DIT,
+        _weight_stages,
+        assembled_config,
+        bundle_dit,
+        fit_mel_code,
+        stage_config,
+    )
+
+    rng = np.random.default_rng(0)
+    n = 3 * 44100
+    audio = (0.1 * rng.standard_normal((4, 2, n))).astype(np.float16)
+    Pool({"audio": audio, "valid": np.full(4, n)}, ["x"] * 4).save(
+        Path(stage_config(MEL_DIT, tmp_path).pool_path)
+    )
+    info = fit_mel_code(tmp_path, threads=1)
+    assert info["frames"] == 4 * (n // 2048) and 0 < info["final_loss"] < 1
+    sd = load_file(str(tmp_path / "vae_mel" / "weights.safetensors"))
+    assert set(sd) == {
+        f"vae.{p}.{b}" for p in ("encoder", "decoder") for b in ("pca_mean", "pca_basis", "latent_scale")
+    }
+    assert torch.equal(sd["vae.encoder.pca_basis"], sd["vae.decoder.pca_basis"])
+    assert fit_mel_code(tmp_path, threads=1) == {"skipped": True}
+
+    for stage in ("vae", "encoders", "lufs", "dit", "vae_decoder", "vae_pan", "dit_v22", "dit_v24"):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    assert bundle_dit(tmp_path) == "dit_v24"
+    _run(tmp_path, MEL_DIT, 50, 30.0, 30.0, 0, 2)
+    conf = json.loads((tmp_path / MEL_DIT / "config.json").read_text())
+    conf["model_overrides"] = {"vae": {"kind": "bandpca"}}
+    conf["pool_size"] = 3840
+    (tmp_path / MEL_DIT / "config.json").write_text(json.dumps(conf))
+    assert bundle_dit(tmp_path) == MEL_DIT
+    assert _weight_stages(tmp_path, MEL_DIT) == ("encoders", "lufs", "vae_mel", MEL_DIT)
+    cfg = assembled_config(tmp_path, MEL_DIT)
+    assert cfg.vae.kind == "bandpca" and cfg.name == "compact"
+    rec = training_manifest(tmp_path)["training"]
+    assert list(rec["stages"]) == ["encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT]
+    assert rec["corpus"]["pool_items"] == 3840  # dit_mel's pool, not the spectral autoencoder's

@@ -33,7 +33,10 @@ class VAEConfig:
     """The autoencoder. ``kind`` "oobleck": Stable Audio Open's VAE (the paper's presets and SAO checkpoints);
     "stft": the spectral autoencoder (engine/models/stft_ae.py) of the compact preset, where ``channels`` is
     its width, ``strides`` holds one latent stride over STFT frames of ``hop_length`` samples, and
-    ``c_mults`` is unused. Either encoder outputs 2*latent_dim channels (mean and scale)."""
+    ``c_mults`` is unused; "bandpca": the untrained band-PCA code of the compact preset from version 3
+    (engine/models/band_pca_ae.py), with the same STFT, stride and latent width, ``n_bands`` mel bands per
+    channel and ``gl_iters`` Griffin-Lim iterations in the decoder. Every encoder outputs 2*latent_dim channels
+    (mean and scale)."""
 
     io_channels: int = 2
     channels: int = 128
@@ -42,7 +45,7 @@ class VAEConfig:
     latent_dim: int = 64
     use_snake: bool = True
     final_tanh: bool = False
-    kind: Literal["oobleck", "stft"] = "oobleck"
+    kind: Literal["oobleck", "stft", "bandpca"] = "oobleck"
     n_fft: int = 1024
     hop_length: int = 256
     enc_blocks: int = 2
@@ -56,13 +59,20 @@ class VAEConfig:
     # frame, applied to the spectra before the inverse STFT. It changes levels and nothing else, so it can be
     # trained on the loudness term alone without moving the spectral shape (docs/training_runs/compact-v2.6)
     gain_head: bool = False
+    n_bands: int = 64
+    # 16: on 54 dev clips the same recognition as 48 (83.3 %) at a third of the time (docs/ae_ceiling)
+    gl_iters: int = 16
 
     @property
     def downsampling_ratio(self) -> int:
-        return math.prod(self.strides) * (self.hop_length if self.kind == "stft" else 1)
+        return math.prod(self.strides) * (self.hop_length if self.kind in ("stft", "bandpca") else 1)
 
     def activation_width(self) -> float:
         """Values per audio sample in the decoder's widest activation (for memory estimates)."""
+        if (
+            self.kind == "bandpca"
+        ):  # the complex spectra of Griffin-Lim (phase, previous, rebuilt) and magnitudes
+            return 7.0 * self.io_channels * (self.n_fft // 2 + 1) / self.hop_length
         if self.kind == "stft":  # frame features and the head's spectra per hop, or the iSTFT's overlap-add
             bins = self.n_fft // 2 + 1
             per_frame = (
@@ -84,6 +94,24 @@ class VAEConfig:
             )
         if self.gain_head and self.kind != "stft":
             raise ModelError("VAE config: gain_head is for kind 'stft' only")
+        if self.kind == "bandpca":
+            if (
+                len(self.strides) != 1
+                or self.strides[0] < 1
+                or self.hop_length < 1
+                or self.n_fft < 2 * self.hop_length
+            ):
+                raise ModelError(
+                    f"VAE config: a bandpca autoencoder takes one stride and n_fft >= 2 * hop_length, got "
+                    f"strides {self.strides}, n_fft {self.n_fft}, hop_length {self.hop_length}"
+                )
+            if self.n_bands < 1 or self.latent_dim > self.io_channels * self.n_bands or self.gl_iters < 0:
+                raise ModelError(
+                    f"VAE config: a bandpca autoencoder needs latent_dim <= io_channels * n_bands and "
+                    f"gl_iters >= 0, got latent_dim {self.latent_dim}, n_bands {self.n_bands}, "
+                    f"gl_iters {self.gl_iters}"
+                )
+            return
         if self.kind == "stft":
             if len(self.strides) != 1 or self.strides[0] < 2 or self.strides[0] % 2:
                 raise ModelError(f"VAE config: an stft autoencoder takes one even stride, got {self.strides}")
@@ -94,7 +122,7 @@ class VAEConfig:
                 )
             return
         if self.kind != "oobleck":
-            raise ModelError(f"VAE config: kind must be 'oobleck' or 'stft', got {self.kind!r}")
+            raise ModelError(f"VAE config: kind must be 'oobleck', 'stft' or 'bandpca', got {self.kind!r}")
         if len(self.c_mults) != len(self.strides) or not self.strides:
             raise ModelError(
                 f"VAE config: c_mults {self.c_mults} and strides {self.strides} differ in length"

@@ -9,7 +9,9 @@ as they are; its weights replace the decoder's in the bundle), ``vae_pan`` (the 
 per-bin balance input and pan of the mid, trained alone on the balance loss while the latents are held near
 the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine-tuned on those latents),
 ``dit_v24`` (that DiT and conditioner trained on with a second pool of new segments, ``pool_v24.npz``; version
-2.4; the latest of these DiT runs that has run is the bundle's), ``assemble`` (one model
+2.4; the latest of these DiT runs that has run is the bundle's), ``vae_mel`` (version 3: the band-PCA autoencoder,
+fitted in a minute on the segments of ``dit_mel``'s pool; nothing in it is trained), ``dit_mel`` (version 2.4's
+DiT and conditioner trained on its latents; once it has run, it is the bundle's DiT), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -46,6 +48,8 @@ ALL_STEPS = (
     "vae_pan",
     "dit_v22",
     "dit_v24",
+    "vae_mel",
+    "dit_mel",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -62,7 +66,9 @@ PAN_DITS = (PAN_DIT, MORE_DIT)  # the DiT runs that learnt the coherent-side lat
 # L/R balance (36 dev clips, frame-aligned path: 47.2 % / 0.71 LU against gains' 44.4 % / 0.86 LU;
 # no-LUFS: 36.1 % both, 0.89 against 1.70 LU; docs/curve_methods_sweep/session12, session13)
 PAN_GUIDE: dict[str, float] = {"guide_gain": 0}
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS)
+MEL_STEP, MEL_DIT = "vae_mel", "dit_mel"  # version 3: the band-PCA code and the DiT trained on its latents
+MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band powers
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, MEL_DIT)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -70,13 +76,18 @@ def _ran(work: Path, stage: str) -> bool:
 
 
 def bundle_dit(work: Path) -> str:
-    """The bundle's DiT: the last run of the coherent-side DiTs that has run, else the first DiT."""
+    """The bundle's DiT: the band-PCA DiT once it has run, else the last run of the coherent-side DiTs that has
+    run, else the first DiT."""
+    if _ran(work, MEL_DIT):
+        return MEL_DIT
     ran = [d for d in PAN_DITS if _ran(work, d)]
     return ran[-1] if ran else "dit"
 
 
 def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
+    if dit == MEL_DIT:  # the spectral autoencoder's runs do not fit the band-PCA autoencoder
+        return ("encoders", "lufs", MEL_STEP, MEL_DIT)
     decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
     pan = (PAN_STEP,) if dit in PAN_DITS else ()  # only a DiT trained on its latents goes with it
     return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
@@ -85,6 +96,8 @@ def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
 def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The weight stages plus the runs a fine-tuned DiT started from (their time is part of the recipe)."""
     stages = _weight_stages(work, dit)
+    if dit == MEL_DIT:  # it started from the last coherent-side DiT
+        return (*stages[:-1], *[d for d in PAN_DITS if _ran(work, d)][-1:], MEL_DIT)
     if dit not in PAN_DITS:
         return stages
     return (*stages[:-1], "dit", *PAN_DITS[: PAN_DITS.index(dit) + 1])
@@ -112,6 +125,66 @@ def build_shared_pool(work: Path) -> dict[str, Any]:
     pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
     pool.save(path)
     return {"pool": str(path), "items": len(pool), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def fit_mel_code(work: Path, threads: int) -> dict[str, Any]:
+    """The band-PCA autoencoder fitted on the first ``MEL_FIT_SEGMENTS`` segments of ``dit_mel``'s pool (built
+    here when missing), written as a run folder like a trained stage's."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+    from triergon_studio.engine.models.band_pca_ae import BandPCAAE, fit_band_pca
+    from triergon_studio.training.corpus import CorpusConfig
+    from triergon_studio.training.fileio import atomic_write_json
+    from triergon_studio.training.pool import Pool, build_pool
+    from triergon_studio.training.stages import resolve_model_config, segment_spec
+
+    out = work / MEL_STEP
+    if (out / "summary.json").exists():
+        return {"skipped": True}
+    t0 = time.perf_counter()
+    cfg = stage_config(MEL_DIT, work)
+    path = Path(cfg.pool_path)
+    if path.exists():
+        pool = Pool.load(path)
+    else:
+        spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
+        pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
+        pool.save(path)
+    model_cfg = resolve_model_config(cfg)
+    ae = build_autoencoder(model_cfg.vae, model_cfg.sample_rate)
+    assert isinstance(ae, BandPCAAE)
+    n = min(MEL_FIT_SEGMENTS, len(pool))
+    clips = [
+        torch.from_numpy(np.asarray(pool.arrays["audio"][i, :, : int(pool.arrays["valid"][i])], np.float32))
+        for i in range(n)
+    ]
+    torch.set_num_threads(threads)
+    fit = fit_band_pca(ae, clips)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "weights.safetensors.part"
+    save_file({f"vae.{k}": v.contiguous() for k, v in ae.state_dict().items()}, str(tmp))
+    tmp.replace(out / "weights.safetensors")
+    seconds = round(time.perf_counter() - t0, 1)
+    conf = {
+        "stage": MEL_STEP,
+        "comment": "the band-PCA code fitted (PCA of the log mel band powers, float64), nothing trained",
+        "steps": 0,
+        "seed": cfg.seed,
+        "batch_size": n,
+        "lr": 0.0,
+        "num_threads": threads,
+        "pool_path": cfg.pool_path,
+        "fit_segments": n,
+        "model_overrides": cfg.model_overrides,
+    }
+    atomic_write_json(out / "config.json", conf)
+    # final_loss: the share of the log band powers' variance the code leaves out
+    summary = {"stage": MEL_STEP, "steps": 0, "seconds": seconds, "final_loss": 1 - fit["explained_variance"]}
+    atomic_write_json(out / "summary.json", {**summary, **fit})
+    return {**summary, **fit}
 
 
 def hardware() -> str:
@@ -193,7 +266,8 @@ def training_manifest(work: Path, dit: str | None = None) -> dict[str, Any]:
 
     dit = dit or bundle_dit(work)
     stages = {s: stage_record(work, s) for s in _record_stages(work, dit)}
-    vae_conf = json.loads((work / "vae" / "config.json").read_text())
+    # the pool the autoencoder was trained (or, for the band-PCA code, fitted) on
+    vae_conf = json.loads((work / (MEL_DIT if dit == MEL_DIT else "vae") / "config.json").read_text())
     return {
         "training": {
             "hardware": hardware(),
@@ -243,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         if step == "pool":
             info: Any = build_shared_pool(work)
+        elif step == MEL_STEP:
+            info = fit_mel_code(work, args.threads)
         elif step in RUN_STEPS:
             from triergon_studio.training.runner import run_stage
 

@@ -244,16 +244,16 @@ class TriErgonModel:
 
         vae = self.net.vae
         with torch.no_grad():
-            return vae.encode(audio.to(self.device, next(vae.parameters()).dtype)).float()
+            return vae.encode(audio.to(self.device, vae.latent_dtype)).float()
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         vae = self.net.vae
-        return vae.decode(latent.to(next(vae.parameters()).dtype)).float()
+        return vae.decode(latent.to(vae.latent_dtype)).float()
 
     def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
         """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
         vae = self.net.vae
-        audio = yield from vae.decode_steps(latent.to(next(vae.parameters()).dtype))
+        audio = yield from vae.decode_steps(latent.to(vae.latent_dtype))
         return audio.float()
 
     # ------------------------------------------------------------------------------------------ T_LUFS

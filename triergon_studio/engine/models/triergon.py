@@ -63,7 +63,7 @@ class TriErgon(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.vae = build_autoencoder(cfg.vae)
+        self.vae = build_autoencoder(cfg.vae, cfg.sample_rate)
         self.dit = DiffusionTransformer(cfg.dit)
         self.conditioner = build_conditioner(cfg.conditioning)
         if encoders is None and build_encoders and cfg.encoders is not None:

@@ -235,6 +235,15 @@ class LatentAutoencoder(nn.Module):
     def stride(self) -> int:
         return self.cfg.downsampling_ratio
 
+    @property
+    def latent_dtype(self) -> torch.dtype:
+        """The dtype latents and audio go in as: the first parameter's, or the first floating buffer's for a
+        code with no parameters (the band-PCA autoencoder)."""
+        for t in (*self.parameters(), *self.buffers()):
+            if t.is_floating_point():
+                return t.dtype
+        return torch.float32
+
     def latent_frames(self, n_samples: int) -> int:
         return -(-n_samples // self.stride)
 

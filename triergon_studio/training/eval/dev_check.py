@@ -260,7 +260,8 @@ def put_stage_weights(model: Any, path: str, prefix: str | tuple[str, ...], stag
 def use_vae_weights(model: Any, path: str) -> None:
     """``put_stage_weights`` for a vae stage's weights; a decoder first gets the parts the run's weights have
     and the bundle's lack (a coherent side, ``decoder.pan``; a gain head, ``decoder.gain``), so a run of that
-    kind can be measured in a bundle without them."""
+    kind can be measured in a bundle without them; a fitted band-PCA code (``vae_mel``) replaces a spectral
+    autoencoder, and the reverse."""
     import dataclasses
 
     from safetensors import safe_open
@@ -270,13 +271,17 @@ def use_vae_weights(model: Any, path: str) -> None:
     with safe_open(path, "pt") as f:
         keys = set(f.keys())
     vae = model.cfg.vae
+    band_pca = "vae.encoder.pca_basis" in keys
+    if band_pca != (vae.kind == "bandpca"):
+        kind = "bandpca" if band_pca else "stft"
+        vae = dataclasses.replace(vae, kind=kind, side="free", gain_head=False)  # the spectral AE's options
     if "vae.decoder.pan.weight" in keys:
         vae = dataclasses.replace(vae, side="coherent")
     if any(k.startswith("vae.decoder.gain.") for k in keys):
         vae = dataclasses.replace(vae, gain_head=True)
     if vae != model.cfg.vae:
         model.cfg.vae = vae
-        model.vae = build_autoencoder(model.cfg.vae).eval()
+        model.vae = build_autoencoder(model.cfg.vae, model.cfg.sample_rate).eval()
     put_stage_weights(model, path, "vae.", "vae")
 
 

@@ -1,0 +1,174 @@
+"""The band-PCA autoencoder (bundle version 3): lengths, the fitted code's whitening, what a round trip keeps
+(band powers and loudness), determinism, gradients, the exact normalisation fold, config checks and a save and
+load through a model folder."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from triergon_studio.engine.config import VAEConfig
+from triergon_studio.engine.models.autoencoders import build_autoencoder
+from triergon_studio.engine.models.band_pca_ae import BandPCAAE, fit_band_pca
+from triergon_studio.errors import ModelError
+
+SR = 44100
+
+
+def small_cfg(**kw: object) -> VAEConfig:
+    base: dict[str, object] = {
+        "kind": "bandpca",
+        "c_mults": [],
+        "strides": [4],
+        "latent_dim": 12,
+        "n_fft": 512,
+        "hop_length": 128,
+        "n_bands": 16,
+        "gl_iters": 16,
+    }
+    return VAEConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _clips(n: int, seconds: float, seed: int) -> list[torch.Tensor]:
+    """Stereo clips with a class of sound each: filtered noise bursts, tones, panned and silent stretches."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * SR)) / SR
+    out = []
+    for i in range(n):
+        noise = torch.randn(int(seconds * SR), generator=g)
+        cutoff = 1 + i % 5
+        smooth = torch.nn.functional.avg_pool1d(noise[None, None], 2 * cutoff + 1, 1, cutoff)[0, 0]
+        tone = torch.sin(2 * math.pi * (220 + 110 * (i % 7)) * t)
+        env = (torch.sin(2 * math.pi * (0.5 + i % 3) * t) > 0).float()
+        mono = 0.1 * (smooth * env + 0.5 * tone * (1 - env))
+        pan = 0.2 + 0.6 * (i % 4) / 3
+        out.append(torch.stack([mono * pan, mono * (1 - pan)]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ae() -> BandPCAAE:
+    model = build_autoencoder(small_cfg(), SR)
+    assert isinstance(model, BandPCAAE)
+    fit = fit_band_pca(model, _clips(12, 2.0, 0))
+    assert fit["explained_variance"] > 0.9
+    return model.eval()
+
+
+@pytest.mark.parametrize("n", [1, 511, 512, 513, 44_101])
+def test_any_length_round_trips_shape(ae: BandPCAAE, n: int) -> None:
+    x = torch.randn(2, 2, n) * 0.1
+    with torch.inference_mode():
+        z = ae.encode(x)
+        assert z.shape == (2, 12, math.ceil(n / 512))
+        y = ae.decode(z, n)
+    assert y.shape == (2, 2, n) and torch.isfinite(y).all()
+
+
+def test_the_fitted_code_is_whitened_on_its_own_clips(ae: BandPCAAE) -> None:
+    with torch.inference_mode():
+        z = torch.cat([ae.encode(c[None])[0] for c in _clips(12, 2.0, 0)], dim=-1)
+    std = z.std(dim=-1)
+    assert torch.allclose(std, torch.ones_like(std), atol=0.05), std
+    assert z.mean(dim=-1).abs().max() < 0.05
+
+
+def _band_db(ae: BandPCAAE, x: torch.Tensor) -> torch.Tensor:
+    return ae.encoder.log_band_powers(x) * (10 / math.log(10))
+
+
+def test_a_round_trip_keeps_band_powers_and_loudness_of_unseen_clips(ae: BandPCAAE) -> None:
+    """Clips the code was not fitted on: the decoded audio's band powers (re-measured) stay within a few dB of
+    the input's where there is sound, and its loudness within 1 LU; an unfitted code of the same size (the
+    first 12 log band powers, unscaled) cannot do that."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(SR)
+    blank = build_autoencoder(small_cfg(), SR)
+    assert isinstance(blank, BandPCAAE)
+    errors, blank_errors = [], []
+    for x in _clips(4, 2.0, 99):
+        x = x[None]
+        with torch.inference_mode():
+            y, y0 = ae.decode(ae.encode(x), x.shape[-1]), blank.decode(blank.encode(x), x.shape[-1])
+        ref = _band_db(ae, x)
+        loud = ref > ref.max() - 40
+        errors.append((_band_db(ae, y) - ref)[loud].abs().mean().item())
+        blank_errors.append((_band_db(ae, y0) - ref)[loud].abs().mean().item())
+        lu_in = meter.integrated_loudness(x[0].T.numpy().astype(np.float64))
+        lu_out = meter.integrated_loudness(y[0].T.numpy().astype(np.float64))
+        assert abs(lu_out - lu_in) < 1.0, (lu_in, lu_out)
+    assert np.mean(errors) < 3.0, errors
+    assert np.mean(blank_errors) > 2 * np.mean(errors), (errors, blank_errors)
+
+
+def test_panning_survives_the_round_trip(ae: BandPCAAE) -> None:
+    x = _clips(4, 2.0, 5)[3][None]  # pan 0.8 left
+    with torch.inference_mode():
+        y = ae.decode(ae.encode(x), x.shape[-1])
+    rms = y.square().mean(-1).sqrt()[0]
+    ratio_db = 20 * math.log10(float(rms[0] / rms[1]))
+    assert ratio_db == pytest.approx(20 * math.log10(0.8 / 0.2), abs=1.5)
+
+
+def test_decode_is_deterministic_and_differentiable(ae: BandPCAAE) -> None:
+    z = torch.randn(1, 12, 6)
+    with torch.inference_mode():
+        assert torch.equal(ae.decode(z), ae.decode(z))
+    silent = torch.full((1, 12, 6), -30.0, requires_grad=True)  # a floor far under any band: magnitudes ~0
+    for latent in (z.clone().requires_grad_(True), silent):
+        ae.decode(latent).square().mean().backward()
+        assert latent.grad is not None and torch.isfinite(latent.grad).all()
+    assert silent.grad is not None and z.abs().sum() > 0
+
+
+def test_the_normalisation_fold_is_exact(ae: BandPCAAE) -> None:
+    model = build_autoencoder(small_cfg(), SR)
+    assert isinstance(model, BandPCAAE)
+    model.load_state_dict(ae.state_dict())
+    x = _clips(1, 1.0, 3)[0][None]
+    mean, std = torch.linspace(-0.5, 0.5, 12), torch.linspace(0.5, 2.0, 12)
+    with torch.inference_mode():
+        z = model.encode(x)
+        before = model.decode(z)
+        model.fold_latent_normalisation(mean, std)
+        z2 = model.encode(x)
+        after = model.decode(z2)
+    assert torch.allclose(z2, (z - mean[:, None]) / std[:, None], atol=1e-4)
+    assert torch.allclose(after, before, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kw", "word"),
+    [({"latent_dim": 40}, "latent_dim"), ({"strides": [4, 2]}, "one stride"), ({"gl_iters": -1}, "gl_iters")],
+)
+def test_bad_configs_are_refused(kw: dict[str, object], word: str) -> None:
+    with pytest.raises(ModelError, match=word):
+        small_cfg(**kw).validate()
+
+
+def test_fitting_on_too_little_audio_is_refused() -> None:
+    model = build_autoencoder(small_cfg(), SR)
+    assert isinstance(model, BandPCAAE)
+    with pytest.raises(ValueError, match="fewer than 12"):
+        fit_band_pca(model, [torch.zeros(2, 512 * 5)])
+
+
+def test_a_bf16_module_still_codes_in_float32(ae: BandPCAAE) -> None:
+    """On a GPU the model is cast to bf16: the code's buffers are read as float32, and a parameterless module
+    still names the dtype its inputs go in as."""
+    model = build_autoencoder(small_cfg(), SR)
+    assert isinstance(model, BandPCAAE)
+    model.load_state_dict(ae.state_dict())
+    x = _clips(1, 1.0, 3)[0][None]
+    with torch.inference_mode():
+        ref = ae.encode(x)
+        model.to(torch.bfloat16)
+        assert model.latent_dtype == torch.bfloat16
+        z = model.encode(x.to(torch.bfloat16))
+        y = model.decode(z)
+    assert y.dtype == torch.bfloat16 and torch.isfinite(y.float()).all()
+    assert (z.float() - ref).abs().max() < 0.05
