@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,32 @@ def candidate(out: Path, threads: int) -> None:
         print(json.dumps({"loudness_head": train_into_folder(out, HeadTrainSettings(threads=threads))[1]}))
     if not (out / GAIN_NET_FILE).exists():
         print(json.dumps({"gain_net": train_net_into(out, GainNetTrainSettings(threads=threads))[1]}))
+    _sync_sampling(out)
     print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
+
+
+def _sync_sampling(out: Path) -> None:
+    """Give a candidate the sampling defaults the recipe now assembles with (session 28 chose the CFG scale on
+    dev clips after this candidate's loudness head and gain net had trained; both read only latents and
+    decodes), keeping its weights, side files and training record."""
+    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+    from triergon_studio.training.reproduce import MEL_DIT, assembled_config
+
+    want = assembled_config(WORK, MEL_DIT).sampling
+    model = load_model_dir(out).eval()
+    if model.cfg.sampling == want:
+        return
+    manifest = json.loads((out / "manifest.json").read_text())
+    model.cfg.sampling = want
+    tmp = out.with_name(out.name + ".resync")
+    save_model_dir(model, model.cfg, tmp, {"training": manifest["training"]}, overwrite=True)
+    for f in sorted(manifest["files"]):
+        if f not in ("config.json", "model.safetensors"):
+            add_file_to_model_dir(tmp, out / f, f)
+    old = out.with_name(out.name + ".old")
+    out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old)
 
 
 def _read(name: str) -> Any:

@@ -162,6 +162,7 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
 
     from triergon_studio.training.pool import Pool
     from triergon_studio.training.reproduce import (
+        MEL_CFG,
         MEL_DIT,
         _weight_stages,
         assembled_config,
@@ -196,7 +197,7 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     assert bundle_dit(tmp_path) == MEL_DIT
     assert _weight_stages(tmp_path, MEL_DIT) == ("encoders", "lufs", "vae_mel", MEL_DIT)
     cfg = assembled_config(tmp_path, MEL_DIT)
-    assert cfg.vae.kind == "bandpca" and cfg.name == "compact"
+    assert cfg.vae.kind == "bandpca" and cfg.name == "compact" and cfg.sampling.cfg_scale == MEL_CFG
     rec = training_manifest(tmp_path)["training"]
     assert list(rec["stages"]) == ["encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT]
     assert rec["corpus"]["pool_items"] == 3840  # dit_mel's pool, not the spectral autoencoder's

@@ -67,6 +67,10 @@ PAN_DITS = (PAN_DIT, MORE_DIT)  # the DiT runs that learnt the coherent-side lat
 # no-LUFS: 36.1 % both, 0.89 against 1.70 LU; docs/curve_methods_sweep/session12, session13)
 PAN_GUIDE: dict[str, float] = {"guide_gain": 0}
 MEL_STEP, MEL_DIT = "vae_mel", "dit_mel"  # version 3: the band-PCA code and the DiT trained on its latents
+# the band-PCA bundle's CFG scale: on 36 dev clips (frame-aligned path, ground-truth curves, unguided) CFG 4
+# overshot the curves' level (raw 9.01 LU, 7.32 of it a level offset) where 2 kept 5.48 LU at 83.3 % prompt
+# accuracy (CFG 4: 80.6 %; 1.5: 5.17 LU, 80.6 %; 3: 7.04 LU, 80.6 %; docs/training_runs/compact-v3)
+MEL_CFG = 2.0
 MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band powers
 RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, MEL_DIT)
 
@@ -204,8 +208,10 @@ def assembled_config(work: Path, dit: str) -> ModelConfig:
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
-    if dit in PAN_DITS:
+    if dit in (*PAN_DITS, MEL_DIT):
         cfg.sampling.guide = dict(PAN_GUIDE)
+    if dit == MEL_DIT:
+        cfg.sampling.cfg_scale = MEL_CFG
     if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     return cfg
