@@ -209,3 +209,10 @@ def test_a_model_with_the_code_generates_guides_and_survives_its_folder(tmp_path
     assert np.array_equal(off, take("off"))
     guided = take("guide")
     assert np.isfinite(guided).all() and not np.allclose(off, guided)
+
+
+def test_it_builds_on_the_meta_device() -> None:
+    """model-info sizes a model on the meta device, where a filterbank cannot be computed."""
+    with torch.device("meta"):
+        model = build_autoencoder(small_cfg(), SR)
+    assert model.decoder.inverse_fbank.shape == (16, 257) and model.encoder.fbank.is_meta

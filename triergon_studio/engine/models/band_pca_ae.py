@@ -40,6 +40,8 @@ def mel_filterbank(n_fft: int, n_bands: int, sample_rate: int) -> Tensor:
     """[bins, bands] triangular HTK-mel filters over 0 .. sample_rate / 2 (torchaudio's ``melscale_fbanks``)."""
     import torchaudio
 
+    if torch.empty(0).device.type == "meta":  # a model built on the meta device to count its size
+        return torch.empty(n_fft // 2 + 1, n_bands)
     return torchaudio.functional.melscale_fbanks(
         n_fft // 2 + 1, 0.0, sample_rate / 2.0, n_bands, sample_rate
     ).float()
@@ -101,7 +103,8 @@ class BandPCADecoder(nn.Module):
         self.channels, self.gl_iters = cfg.io_channels, cfg.gl_iters
         features = cfg.io_channels * cfg.n_bands
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
-        inverse = torch.linalg.pinv(mel_filterbank(cfg.n_fft, cfg.n_bands, sample_rate).double()).float()
+        fbank = mel_filterbank(cfg.n_fft, cfg.n_bands, sample_rate)
+        inverse = fbank.T.clone() if fbank.is_meta else torch.linalg.pinv(fbank.double()).float()
         self.register_buffer("inverse_fbank", inverse, persistent=False)  # [bands, bins]
         self.register_buffer("pca_mean", torch.zeros(features))
         self.register_buffer("pca_basis", torch.eye(cfg.latent_dim, features))
