@@ -1,6 +1,7 @@
 """Wall time of curve control for a 10 s take, as a multiple of unguided generation measured in the same run.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
+        [--modes guide,shape]
 
 Modes run interleaved (off, shape, guide with the model's own knobs, guide moving the free latent, guide
 moving gains with directions from the model folder's gain direction net or from the encoder, shape+guide, and
@@ -25,6 +26,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--model", default=None)
+    ap.add_argument(
+        "--modes",
+        default=None,
+        help="a comma list of the modes' names to run (off is always run); all by default",
+    )
     args = ap.parse_args()
     model = load_model(args.model)
     t = np.arange(60) / 6
@@ -48,6 +54,12 @@ def main() -> None:
             {"guide_head": 0.0, "guide_gain": 0.0, "guide_crop_s": 2.0},
         ),
     }
+    if args.modes:
+        keep = {"off", *(m.strip() for m in args.modes.split(","))}
+        unknown = keep - set(modes)
+        if unknown:
+            raise SystemExit(f"unknown modes {sorted(unknown)}; choose from {list(modes)}")
+        modes = {k: v for k, v in modes.items() if k in keep}
     best: dict[str, float] = {}
     for r in range(args.repeats + 1):  # the first round warms up
         for name, (mode, extra) in modes.items():

@@ -47,24 +47,32 @@ def mel_filterbank(n_fft: int, n_bands: int, sample_rate: int) -> Tensor:
     ).float()
 
 
-class BandPCAEncoder(nn.Module):
+class _BandCode(nn.Module):
+    """The STFT settings and the fitted code (saved with the weights) that the encoder and decoder each hold."""
+
     window: Tensor
-    fbank: Tensor
     pca_mean: Tensor
     pca_basis: Tensor
     latent_scale: Tensor
 
-    def __init__(self, cfg: VAEConfig, sample_rate: int) -> None:
+    def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.n_fft, self.hop, self.stride = cfg.n_fft, cfg.hop_length, cfg.strides[0]
-        self.latent_dim = cfg.latent_dim
+        self.latent_dim, self.channels = cfg.latent_dim, cfg.io_channels
         features = cfg.io_channels * cfg.n_bands
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
-        self.register_buffer("fbank", mel_filterbank(cfg.n_fft, cfg.n_bands, sample_rate), persistent=False)
         # fitted by fit_band_pca; an unfitted code is the first latent_dim log band powers, unscaled
         self.register_buffer("pca_mean", torch.zeros(features))
         self.register_buffer("pca_basis", torch.eye(cfg.latent_dim, features))
         self.register_buffer("latent_scale", torch.ones(cfg.latent_dim))
+
+
+class BandPCAEncoder(_BandCode):
+    fbank: Tensor
+
+    def __init__(self, cfg: VAEConfig, sample_rate: int) -> None:
+        super().__init__(cfg)
+        self.register_buffer("fbank", mel_filterbank(cfg.n_fft, cfg.n_bands, sample_rate), persistent=False)
 
     def log_band_powers(self, audio: Tensor) -> Tensor:
         """[B, C, N] (N a multiple of hop * stride) -> [B, C * bands, N / (hop * stride)]."""
@@ -90,25 +98,15 @@ class BandPCAEncoder(nn.Module):
         return torch.cat([z, scale], dim=1).to(audio.dtype)
 
 
-class BandPCADecoder(nn.Module):
-    window: Tensor
+class BandPCADecoder(_BandCode):
     inverse_fbank: Tensor
-    pca_mean: Tensor
-    pca_basis: Tensor
-    latent_scale: Tensor
 
     def __init__(self, cfg: VAEConfig, sample_rate: int) -> None:
-        super().__init__()
-        self.n_fft, self.hop, self.stride = cfg.n_fft, cfg.hop_length, cfg.strides[0]
-        self.channels, self.gl_iters = cfg.io_channels, cfg.gl_iters
-        features = cfg.io_channels * cfg.n_bands
-        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        super().__init__(cfg)
+        self.gl_iters = cfg.gl_iters
         fbank = mel_filterbank(cfg.n_fft, cfg.n_bands, sample_rate)
         inverse = fbank.T.clone() if fbank.is_meta else torch.linalg.pinv(fbank.double()).float()
         self.register_buffer("inverse_fbank", inverse, persistent=False)  # [bands, bins]
-        self.register_buffer("pca_mean", torch.zeros(features))
-        self.register_buffer("pca_basis", torch.eye(cfg.latent_dim, features))
-        self.register_buffer("latent_scale", torch.ones(cfg.latent_dim))
 
     def magnitudes(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B * C, bins, T * stride + 1] STFT magnitudes (the last frame repeated, as a
