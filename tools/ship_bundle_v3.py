@@ -106,8 +106,12 @@ def _manifest_extra(old: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]
         "time_note": "run beside the Table 3 evaluation (one torch thread each on the 2 cores)",
         "v2.5": old["guide_default"]["heldout"]["rows"],
     }
-    dev_check = _read("dev_check.json")  # dev_check with the fitted code in version 2.5's bundle: the same parts
-    dev_check["text_embedding_acc_heldout_phrasings"] = old["dev_check"]["text_embedding_acc_heldout_phrasings"]
+    dev_check = _read(
+        "dev_check.json"
+    )  # dev_check with the fitted code in version 2.5's bundle: the same parts
+    dev_check["text_embedding_acc_heldout_phrasings"] = old["dev_check"][
+        "text_embedding_acc_heldout_phrasings"
+    ]
     dev_check["v2.5"] = {k: v for k, v in old["dev_check"].items() if not k.startswith("v")}
     return {
         "training": training,

@@ -10,7 +10,7 @@ import pytest
 
 from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
 from triergon_studio.errors import ModelError
-from triergon_studio.training.reproduce import PAN_GUIDE
+from triergon_studio.training.reproduce import MEL_CFG, PAN_GUIDE
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -70,13 +70,13 @@ def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> Non
     assert cfg.encoders.width == 128 and cfg.encoders.audio_channels == (16, 32, 64)
     assert cfg.lufs_predictor.d_model == 128 and cfg.lufs_predictor.frame_cnn.channels == (16, 32, 64, 96)
     assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
-    # version 2.2: the compact preset with the coherent-side autoencoder (compact_vae_pan.json's override)
-    # and its own guidance default, the one ``reproduce`` writes (tools/set_bundle_guide_default.py)
+    # version 3: the compact preset with the band-PCA autoencoder (compact_dit_mel.json's override), the
+    # guidance default version 2.2 chose and the CFG scale chosen for it, as ``reproduce`` assembles it
     compact = get_preset("compact")
-    assert cfg.vae.side == "coherent" and cfg == dataclasses.replace(
+    assert cfg.vae.kind == "bandpca" and cfg == dataclasses.replace(
         compact,
-        vae=dataclasses.replace(compact.vae, side="coherent"),
-        sampling=dataclasses.replace(compact.sampling, guide=PAN_GUIDE),
+        vae=dataclasses.replace(compact.vae, kind="bandpca", n_bands=64, gl_iters=16),
+        sampling=dataclasses.replace(compact.sampling, guide=PAN_GUIDE, cfg_scale=MEL_CFG),
     )
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.to_dict() == cfg.to_dict()

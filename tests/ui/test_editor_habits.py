@@ -356,7 +356,11 @@ def test_prompt_panel_follows_what_the_model_can_do(window, qtbot, tmp_path) -> 
     p = window.prompt_panel
     p.model.setCurrentText("compact")
     assert p.use_picture.isEnabled() and p.reference.isEnabled() and p.predict_button.isEnabled()
-    assert "25" in p.steps.specialValueText() and "4" in p.cfg.specialValueText()
+    from triergon_studio.engine.model_paths import bundled_dir
+
+    bundled = json.loads((bundled_dir() / "compact" / "config.json").read_text())["sampling"]
+    assert f"({bundled['steps']})" in p.steps.specialValueText()
+    assert f"({bundled['cfg_scale']:g})" in p.cfg.specialValueText()
     sao = tmp_path / "stable-audio-open-1.0"
     sao.mkdir()
     from tests.engine.sao_helpers import tiny_config
