@@ -33,6 +33,13 @@ directions cost about 0.7x of the unguided time; a model folder's gain direction
 them from the latent and its decode instead (36 dev clips: 47.2 %, 3.09 LU, 1.68 s per take against 50.0 %,
 3.24 LU, 2.56 s).
 
+The loudness track: a model whose autoencoder can tell a decode's K-weighted power from the latent without
+decoding (``loudness_track``; the band-PCA code of bundle version 3 reads it off the magnitudes Griffin-Lim
+rebuilds) is measured through it instead: about 1 % of a decode's time. The final step's first pass decodes
+once and keeps the decode's curve less the track's per frame (``_fix``, about 0.15 LU: Griffin-Lim's output
+keeps a little less energy than its target magnitudes), so the passes on the result measure what a decode
+would. ``guide_track=0`` decodes every pass.
+
 The cheaper path (``crop_s``): decode only a window of the latent (with a few frames of context each side),
 compare the curve frames that lie fully inside it, and move the window across the take from one guided step
 to the next. Its cost no longer grows with the take's length.
@@ -40,7 +47,8 @@ to the next. Its cost no longer grows with the take's length.
 Settings come from the model's own knobs (its config's ``sampling.guide``; the bundle moves the free latent)
 under the take's ``TakeSpec.extra`` (``guide_strength``, ``guide_budget``, ``guide_start``, ``guide_end``,
 ``guide_passes``, ``guide_crop_s``, ``guide_max_step``, ``guide_final``, ``guide_silence``,
-``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``, ``guide_gain_net``), validated by
+``guide_backtrack``, ``guide_solver``, ``guide_head``, ``guide_gain``, ``guide_gain_net``, ``guide_seeds``,
+``guide_seed_steps``, ``guide_track``), validated by
 ``GuideSettings.from_extra``.
 """
 
@@ -60,7 +68,7 @@ from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
 from triergon_studio.engine.curve_control.knobs import GUIDE_KNOBS, check_knob_names
 from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
-from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight
+from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight, track_frame_powers
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
@@ -78,6 +86,7 @@ HEAD_ITERATIONS = 10  # gradient steps through the loudness head per decoder pas
 # 52.8 %; raw 2.47 -> 3.24 LU; docs/curve_methods_sweep/, session 8)
 HEAD_DEFAULTS: dict[str, Any] = {"budget": 10, "gain": "all"}
 GAIN_STEP_DB = 6.0  # gain mode: cap on one step's RMS gain change, dB
+TRACK_FIX_LU = 3.0  # a decode's curve less the loudness track's, clamped: beyond it one of them is silence
 HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the latent at most
 
 
@@ -118,6 +127,8 @@ class GuideSettings:
     # take is sampled from the one whose curves lie closest to the target (1: the take's own seed, no search)
     seeds: int = 1
     seed_steps: int = 5
+    # measure through the model's loudness track when it has one (``CurveGuide.track``) instead of decoding
+    track: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -162,7 +173,7 @@ class GuideSettings:
                 if v not in (0, 1, 2):
                     raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
                 kw[name] = GAIN_MODES[int(v)]
-            elif name in ("backtrack", "head", "gain_net"):
+            elif name in ("backtrack", "head", "gain_net", "track"):
                 kw[name] = bool(v)
             else:
                 kw[name] = (
@@ -223,6 +234,13 @@ class CurveGuide:
     head: Any = None  # a LatentLoudnessHead: guide through it, corrected by forward-only decoder passes
     encode: Decode | None = None  # the family's encoder: needed by ``gain`` only
     gain_net: Any = None  # a GainDirectionNet: ``gain``'s directions without encoding
+    # the model's loudness track (latent -> K-weighted power [B, 2, M] every hop samples, and the hop): when
+    # given, passes measure through it instead of decoding (``_track_measure``)
+    track: Callable[[Tensor], tuple[Tensor, int]] | None = None
+    _fix: Tensor | None = (
+        None  # [2, F] LU: a decode's curve less the track's, from the final step's first pass
+    )
+    _calibrate: bool = False  # the next measurement decodes, to set ``_fix``
     _crop_at: int = 0
     _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
     _weights: Tensor | None = None  # the head's block -> curve frame overlap matrix for this chunk
@@ -261,6 +279,7 @@ class CurveGuide:
         rms = float(z0.float().pow(2).mean().sqrt()) or 1.0
         last = st.step == final_step(st.total, self.settings)
         passes = self.settings.final_passes if last else self.settings.passes
+        self._calibrate = last and self.track is not None and self._fix is None
         gain = self.settings.gain == "all" or (last and self.settings.gain == "final")
         if self.head is not None:
             z = self._head_steps(z0, rms, passes, gain)
@@ -349,6 +368,9 @@ class CurveGuide:
                 # once per guided step, from the decode of its first latent: its passes move the level a
                 # few dB, which changes the directions little; directions kept from earlier steps cost
                 # prompt accuracy (36 dev clips: 50.0 -> 36.1 %)
+                if audio is None:
+                    with torch.no_grad():
+                        audio = self.decode(z.float())
                 dirs = self._gain_directions(audio, z)
             znew = self._head_descend(z, offset, keep, radius, dirs)
             moved = float((znew - z).norm())
@@ -357,13 +379,18 @@ class CurveGuide:
             return best[0]
         return z
 
-    def _measure_true(self, z: Tensor) -> tuple[float, Tensor, np.ndarray, Tensor]:
+    def _measure_true(self, z: Tensor) -> tuple[float, Tensor, np.ndarray, Tensor | None]:
         """A forward-only decoder pass: the true loss at ``z``, the offset (true minus head curve), the
-        curve frames compared and the decoded audio."""
+        curve frames compared and the decoded audio (None when measured through the loudness track)."""
         frames = z.shape[-1]
+        audio: Tensor | None = None
         with torch.no_grad():
-            audio = self.decode(z.float())
-            measured, target, keep = self._measure(audio, 0, frames, frames)
+            if self.track is not None and not self._calibrate:
+                measured, target, keep = self._track_measure(z.float(), 0, frames, frames)
+            else:
+                audio = self.decode(z.float())
+                measured, target, keep = self._measure(audio, 0, frames, frames)
+                self._set_fix(z.float(), measured, keep, 0, frames)
             loss = float(curve_loss(measured, target, silence=self.settings.silence))
             offset = measured - self._head_curve(z)[:, torch.from_numpy(keep)]
         self.passes_used += 1
@@ -456,8 +483,11 @@ class CurveGuide:
                 zin = move(vin)
                 frames = zin.shape[-1]
                 a, b = 0, frames
-            audio = self.decode(zin)
-            measured, target, _ = self._measure(audio, a, b, frames)
+            if self.track is not None and not self._calibrate:
+                measured, target, _ = self._track_measure(zin, a, b, frames)
+            else:
+                measured, target, keep = self._measure(self.decode(zin), a, b, frames)
+                self._set_fix(zin.detach(), measured.detach(), keep, a, frames)
             loss = curve_loss(measured, target, silence=self.settings.silence)
             (g,) = torch.autograd.grad(loss, vin, allow_unused=True)
         self.passes_used += 1
@@ -495,28 +525,65 @@ class CurveGuide:
         self._crop_at = start + crop
         return max(0, start - CROP_CONTEXT_FRAMES), min(frames, start + crop + CROP_CONTEXT_FRAMES)
 
-    def _measure(self, audio: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor, np.ndarray]:
-        """Measured (unfloored) and target curves over the curve frames that lie fully inside the decoded
-        window, and those frames' indices on the chunk's global 6 Hz grid."""
-        r, sr = self.downsampling_ratio, self.sample_rate
-        s0 = a * r
-        seg = audio[0] if audio.ndim == 3 else audio
-        n_total = frames * r
-        starts, ends = _frame_bounds(n_total, sr, 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
+    def _frames_inside(
+        self, a: int, b: int, frames: int, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The chunk's 6 Hz curve frames that lie fully inside the window of latent frames ``[a, b)`` (``n``
+        samples decoded), and all frames' sample bounds on the chunk."""
+        r, sr, s0 = self.downsampling_ratio, self.sample_rate, a * self.downsampling_ratio
+        starts, ends = _frame_bounds(frames * r, sr, 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
         inner_a = s0 + (CROP_CONTEXT_FRAMES * r if a > 0 else 0)  # skip the filter's start-up in the context
-        inner_b = s0 + seg.shape[-1] - (CROP_CONTEXT_FRAMES * r if b < frames else 0)
+        inner_b = s0 + n - (CROP_CONTEXT_FRAMES * r if b < frames else 0)
         keep = np.flatnonzero(
             (starts >= inner_a) & (ends <= inner_b) & (np.arange(starts.size) < self.target.shape[-1])
         )
+        return keep, starts, ends
+
+    def _measure(self, audio: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor, np.ndarray]:
+        """Measured (unfloored) and target curves over the curve frames that lie fully inside the decoded
+        window, and those frames' indices on the chunk's global 6 Hz grid."""
+        s0 = a * self.downsampling_ratio
+        seg = audio[0] if audio.ndim == 3 else audio
+        keep, starts, ends = self._frames_inside(a, b, frames, seg.shape[-1])
         if keep.size == 0:
             return seg.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0], keep
-        y = k_weight(seg, sr).to(torch.float64)
+        y = k_weight(seg, self.sample_rate).to(torch.float64)
         cs = torch.nn.functional.pad(torch.cumsum(y * y, dim=-1), (1, 0))
         st = torch.from_numpy(starts[keep] - s0).to(seg.device)
         en = torch.from_numpy(ends[keep] - s0).to(seg.device)
         p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
         measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
         return measured, self.target[:, torch.from_numpy(keep)].to(measured), keep
+
+    def _track_measure(self, z: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor, np.ndarray]:
+        """``_measure`` of the latent window ``z`` (frames ``[a, b)`` of the chunk) through the model's
+        loudness track instead of a decode, plus ``_fix`` once the final step has measured it."""
+        assert self.track is not None
+        s0 = a * self.downsampling_ratio
+        power, hop = self.track(z)
+        keep, starts, ends = self._frames_inside(a, b, frames, z.shape[-1] * self.downsampling_ratio)
+        if keep.size == 0:
+            return power.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0], keep
+        p = track_frame_powers(power[0], hop, starts[keep] - s0, ends[keep] - s0)
+        measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
+        idx = torch.from_numpy(keep)
+        if self._fix is not None:
+            measured = measured + self._fix[:, idx].to(measured)
+        return measured, self.target[:, idx].to(measured), keep
+
+    def _set_fix(self, z: Tensor, decoded: Tensor, keep: np.ndarray, a: int, frames: int) -> None:
+        """When calibrating: ``_fix`` = the decode's curve less the track's on the frames measured (0
+        elsewhere, within +-``TRACK_FIX_LU``), so later track passes measure what a decode would."""
+        if not self._calibrate or self.track is None:
+            return
+        self._calibrate = False
+        with torch.no_grad():
+            est, _, _ = self._track_measure(z, a, a + z.shape[-1], frames)
+        fix = torch.zeros(2, int(self.target.shape[-1]))
+        fix[:, torch.from_numpy(keep)] = (decoded.detach().float() - est.float()).clamp(
+            -TRACK_FIX_LU, TRACK_FIX_LU
+        )
+        self._fix = fix.to(decoded.device)
 
 
 def encoded_gain_directions(encode: Decode, audio: Tensor, z: Tensor) -> Tensor:

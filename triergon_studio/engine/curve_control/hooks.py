@@ -97,6 +97,7 @@ class TakeGuide:
                 head=self.head,
                 encode=getattr(self.model, "encode", None),
                 gain_net=self.gain_net,
+                track=getattr(self.model, "loudness_track", None) if self.settings.track else None,
             )
             self.chunks[start] = g
         return g
@@ -121,6 +122,9 @@ class TakeGuide:
             if s.gain == "off"
             else ("net" if self.gain_net is not None else "encoder"),
             "guide_path": "head" if self.head is not None else "decoder",
+            "guide_measure": "track"
+            if self.settings.track and getattr(self.model, "loudness_track", None) is not None
+            else "decode",
             "guide_parameterisation": self.parameterisation,
         }
 

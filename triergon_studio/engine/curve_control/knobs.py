@@ -30,6 +30,7 @@ GUIDE_KNOBS: dict[str, str] = {
     "guide_gain_net": "gain_net",
     "guide_seeds": "seeds",
     "guide_seed_steps": "seed_steps",
+    "guide_track": "track",
 }
 
 

@@ -46,6 +46,32 @@ def _response(sr: int, mode: str, nfft: int) -> np.ndarray:
     return np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
 
 
+def stft_kweighted_power(power: Tensor, sr: int, window: Tensor, mode: str = "itu") -> Tensor:
+    """The K-weighted mean square of a signal around each STFT frame, from the frame's power spectrum
+    ``[..., n_fft // 2 + 1, M]`` (a one-sided ``|X|^2`` taken with ``window``) -> ``[..., M]``. Parseval over
+    one windowed frame: ``sum_f c_f |X(f)|^2 |K(f)|^2 / (n_fft * sum w^2)``, ``c_f`` 2 except at DC and
+    Nyquist; exact in expectation for a stationary signal. For decoders that rebuild audio from magnitudes,
+    this measures the loudness they aim at without building the waveform."""
+    bins = power.shape[-2]
+    n_fft = 2 * (bins - 1)
+    weight = np.abs(_response(int(sr), mode, n_fft)) ** 2
+    weight[1:-1] *= 2.0
+    w = torch.from_numpy(weight / (n_fft * float(window.double().square().sum()))).to(power)
+    return torch.einsum("...ft,f->...t", power, w)
+
+
+def track_frame_powers(track: Tensor, hop: int, starts: np.ndarray, ends: np.ndarray) -> Tensor:
+    """Mean of ``track`` ``[..., M]`` (values at samples ``m * hop``) over each window ``[start, end)``
+    -> ``[..., len(starts)]`` float64; a window with no sample point takes the nearest one before it."""
+    centres = np.arange(track.shape[-1]) * hop
+    lo = np.searchsorted(centres, starts)
+    hi = np.maximum(np.searchsorted(centres, ends), np.minimum(lo + 1, track.shape[-1]))
+    lo = np.minimum(lo, hi - 1)
+    cs = torch.nn.functional.pad(torch.cumsum(track.to(torch.float64), dim=-1), (1, 0))
+    a, b = torch.from_numpy(lo).to(track.device), torch.from_numpy(hi).to(track.device)
+    return (cs[..., b] - cs[..., a]).clamp_min(0.0) / (b - a).to(torch.float64)
+
+
 def _fast_len(n: int) -> int:
     """The next 2^a 3^b 5^c >= n (pocketfft and cuFFT are fast on those)."""
     best = 1 << max(0, (n - 1).bit_length())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,6 +249,13 @@ class TriErgonModel:
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         vae = self.net.vae
         return vae.decode(latent.to(vae.latent_dtype)).float()
+
+    @property
+    def loudness_track(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, int]] | None:
+        """The autoencoder's cheap estimate of a decode's K-weighted power (``[B, C, M]`` every ``hop``
+        samples) for curve guidance, when it has one (band-PCA), else None."""
+        track = getattr(self.net.vae, "loudness_track", None)
+        return track if callable(track) else None
 
     def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
         """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
