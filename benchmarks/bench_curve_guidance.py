@@ -3,7 +3,8 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
         [--modes guide,shape]
 
-Modes run interleaved (off, shape, guide with the model's own knobs, guide moving the free latent, guide
+Modes run interleaved (off, shape, guide with the model's own knobs, the same decoding every pass instead of
+reading a loudness track (where the model has one), guide moving the free latent, guide
 moving gains with directions from the model folder's gain direction net or from the encoder, shape+guide, and
 guide through the decoder alone: the free latent, gains, and a 2 s crop), each repeat in turn, so a change in
 machine load hits them alike; the best of the repeats is reported.
@@ -40,6 +41,8 @@ def main() -> None:
         "shape": ("shape", {}),
         # the model's own knobs (config sampling.guide), through its loudness head when its folder has one
         "guide": ("guide", {}),
+        # the same, decoding every pass where the model has a loudness track (guide_track 0)
+        "guide, decode every pass": ("guide", {"guide_track": 0.0}),
         "guide, free latent (guide_gain 0)": ("guide", {"guide_gain": 0.0}),
         "guide, gains (guide_gain 2)": ("guide", {"guide_gain": 2.0}),
         "guide, gains by encoding (guide_gain 2, guide_gain_net 0)": (

@@ -212,6 +212,27 @@ def test_guidance_measures_through_the_track_and_decodes_once(ae: BandPCAAE) -> 
     assert adherence_lu(after, target) < 0.5 * adherence_lu(own, target), (adherence_lu(own, target),)
 
 
+def test_the_codes_gain_directions_are_what_encoding_a_gain_finds(ae: BandPCAAE) -> None:
+    """Gain mode's directions without encoding: the code's own (a gain shifts its channel's log band powers)
+    equal the encoder's difference for audio 1 dB louder on one side, and moving along them makes the decode
+    that much louder on that side only."""
+    from triergon_studio.engine.curve_control.guidance import encoded_gain_directions
+
+    x = _clips(1, 2.0, 21)[0][None]
+    with torch.inference_mode():
+        z = ae.encode(x)
+        audio = ae.decode(z)
+        dirs = ae.gain_directions(z)
+        encoded = encoded_gain_directions(ae.encode, audio, z)
+        assert dirs.shape == (2, *z.shape)
+        assert torch.allclose(dirs, encoded, atol=1e-2 * float(dirs.abs().max())), (
+            (dirs - encoded).abs().max()
+        )
+        louder = ae.decode(z + 3.0 * dirs[0])
+    rise = 10 * torch.log10(louder.square().mean(-1) / audio.square().mean(-1))[0]
+    assert float(rise[0]) == pytest.approx(3.0, abs=0.2) and abs(float(rise[1])) < 0.1, rise
+
+
 def test_the_normalisation_fold_is_exact(ae: BandPCAAE) -> None:
     model = build_autoencoder(small_cfg(), SR)
     assert isinstance(model, BandPCAAE)
@@ -287,15 +308,22 @@ def test_a_model_with_the_code_generates_guides_and_survives_its_folder(tmp_path
     model = TriErgonModel(back)
     curve = LoudnessCurve(np.full(12, -20.0), np.full(12, -30.0), 2.0)
 
-    def take(follow: str) -> np.ndarray:
-        spec = TakeSpec(span=TimeSpan(0.0, 2.0), curves=curve, follow_curves=follow, steps=3, seed=5)
-        return np.asarray(run_to_end(generate_takes(spec, model))[0].audio)
+    def take(follow: str, **extra: float) -> tuple[np.ndarray, dict[str, object]]:
+        spec = TakeSpec(
+            span=TimeSpan(0.0, 2.0), curves=curve, follow_curves=follow, steps=3, seed=5, extra=extra
+        )
+        (t,) = run_to_end(generate_takes(spec, model))
+        return np.asarray(t.audio), dict(t.record["metadata"])
 
-    off = take("off")
+    off, _ = take("off")
     assert off.shape == (2 * SR, 2) and np.isfinite(off).all()
-    assert np.array_equal(off, take("off"))
-    guided = take("guide")
+    assert np.array_equal(off, take("off")[0])
+    guided, meta = take("guide")
     assert np.isfinite(guided).all() and not np.allclose(off, guided)
+    assert meta["guide_measure"] == "track"
+    gained, meta = take("guide", guide_gain=2, guide_track=0)
+    assert meta["guide_measure"] == "decode" and meta["guide_gain_dirs"] == "code"
+    assert not np.allclose(gained, guided)
 
 
 def test_it_builds_on_the_meta_device() -> None:

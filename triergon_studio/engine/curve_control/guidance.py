@@ -237,9 +237,10 @@ class CurveGuide:
     # the model's loudness track (latent -> K-weighted power [B, 2, M] every hop samples, and the hop): when
     # given, passes measure through it instead of decoding (``_track_measure``)
     track: Callable[[Tensor], tuple[Tensor, int]] | None = None
-    _fix: Tensor | None = (
-        None  # [2, F] LU: a decode's curve less the track's, from the final step's first pass
-    )
+    # the model's exact gain directions from the latent alone (``[2, *z.shape]`` per dB), when its code has them
+    gain_dirs: Callable[[Tensor], Tensor] | None = None
+    # [2, F] LU: a decode's curve less the track's, from the final step's first pass
+    _fix: Tensor | None = None
     _calibrate: bool = False  # the next measurement decodes, to set ``_fix``
     _crop_at: int = 0
     _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
@@ -368,9 +369,6 @@ class CurveGuide:
                 # once per guided step, from the decode of its first latent: its passes move the level a
                 # few dB, which changes the directions little; directions kept from earlier steps cost
                 # prompt accuracy (36 dev clips: 50.0 -> 36.1 %)
-                if audio is None:
-                    with torch.no_grad():
-                        audio = self.decode(z.float())
                 dirs = self._gain_directions(audio, z)
             znew = self._head_descend(z, offset, keep, radius, dirs)
             moved = float((znew - z).norm())
@@ -440,10 +438,16 @@ class CurveGuide:
         a0 = torch.zeros(2, interp.shape[0], dtype=torch.float32, device=z.device)
         return _gain_mover(z, dirs, interp), a0, GAIN_STEP_DB
 
-    def _gain_directions(self, audio: Tensor, z: Tensor) -> Tensor:
-        """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of
-        ``audio`` (the decode of ``z``): from the model folder's gain direction net when it has one and the
-        settings allow it, else through the encoder (``encoded_gain_directions``)."""
+    def _gain_directions(self, audio: Tensor | None, z: Tensor) -> Tensor:
+        """``[2, *z.shape]``: how each latent frame moves per dB of gain on the left / right channel of the
+        decode of ``z`` (``audio``, decoded here when None and needed): the model's own exact directions when
+        its code has them, else from the model folder's gain direction net when it has one and the settings
+        allow it, else through the encoder (``encoded_gain_directions``)."""
+        if self.gain_dirs is not None:
+            return self.gain_dirs(z)
+        if audio is None:
+            with torch.no_grad():
+                audio = self.decode(z.float())
         if self.gain_net is not None and self.settings.gain_net:
             return self.gain_net.directions(z, audio)
         if self.encode is None:
@@ -461,9 +465,7 @@ class CurveGuide:
         """Decoder passes (forward + backward) over curve-grid gains along ``_gain_directions``, which come
         from one more forward decode of ``z0`` (not counted in the budget); the passes share the gains and
         back off as ``_descend_backtracking`` does."""
-        with torch.no_grad():
-            audio = self.decode(z0.float())
-        move, a0, scale = self._variables(z0, self._gain_directions(audio, z0))
+        move, a0, scale = self._variables(z0, self._gain_directions(None, z0))
         gains = self._descend_backtracking(a0, scale, passes, lambda a: self._pass(a, move), decoder=True)
         return move(gains)
 

@@ -98,6 +98,7 @@ class TakeGuide:
                 encode=getattr(self.model, "encode", None),
                 gain_net=self.gain_net,
                 track=getattr(self.model, "loudness_track", None) if self.settings.track else None,
+                gain_dirs=getattr(self.model, "gain_directions", None),
             )
             self.chunks[start] = g
         return g
@@ -120,7 +121,11 @@ class TakeGuide:
             "guide_gain": s.gain,
             "guide_gain_dirs": "off"
             if s.gain == "off"
-            else ("net" if self.gain_net is not None else "encoder"),
+            else (
+                "code"
+                if getattr(self.model, "gain_directions", None) is not None
+                else ("net" if self.gain_net is not None else "encoder")
+            ),
             "guide_path": "head" if self.head is not None else "decoder",
             "guide_measure": "track"
             if self.settings.track and getattr(self.model, "loudness_track", None) is not None

@@ -257,6 +257,13 @@ class TriErgonModel:
         track = getattr(self.net.vae, "loudness_track", None)
         return track if callable(track) else None
 
+    @property
+    def gain_directions(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The autoencoder's exact latent change per dB of gain on each channel (``[2, *z.shape]``) for gain
+        mode, when its code has one (band-PCA), else None."""
+        dirs = getattr(self.net.vae, "gain_directions", None)
+        return dirs if callable(dirs) else None
+
     def decode_steps(self, latent: torch.Tensor) -> Generator[float, None, torch.Tensor]:
         """``decode`` a layer at a time, yielding the fraction done (the same samples)."""
         vae = self.net.vae

@@ -182,6 +182,16 @@ class BandPCAAE(LatentAutoencoder):
         """For curve guidance: ``decoder.kweighted_track`` of ``z`` and its hop in samples."""
         return self.decoder.kweighted_track(z), self.decoder.hop
 
+    def gain_directions(self, z: Tensor) -> Tensor:
+        """``[2, *z.shape]``: the latent change per dB of gain on the left / right channel, exact for this code
+        (above the decoder's floor): a gain multiplies each of its channel's band powers, so it adds
+        ``ln(10) / 10`` to each of their logs, whatever the latent."""
+        enc = self.encoder
+        basis = enc.pca_basis.float().view(enc.latent_dim, enc.channels, -1).sum(-1)  # [latent_dim, C]
+        per_db = basis * (math.log(10.0) / 10.0) / enc.latent_scale.float()[:, None]
+        dirs = per_db.T.to(device=z.device, dtype=z.dtype)[:, None, :, None]  # [C, 1, latent_dim, 1]
+        return dirs.expand(enc.channels, *z.shape)
+
     @torch.no_grad()
     def set_code(self, mean: Tensor, basis: Tensor, scale: Tensor) -> None:
         """Install a fitted code (mean [C * bands], basis [latent_dim, C * bands], scale [latent_dim])."""
