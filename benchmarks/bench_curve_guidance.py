@@ -1,7 +1,7 @@
 """Wall time of curve control for a 10 s take, as a multiple of unguided generation measured in the same run.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_curve_guidance.py [--repeats 2] [--model compact]
-        [--modes guide,shape]
+        [--modes guide,shape] [--modes "guide;guide, decode every pass"]
 
 Modes run interleaved (off, shape, guide with the model's own knobs, the same decoding every pass instead of
 reading a loudness track (where the model has one), guide moving the free latent, guide
@@ -30,7 +30,8 @@ def main() -> None:
     ap.add_argument(
         "--modes",
         default=None,
-        help="a comma list of the modes' names to run (off is always run); all by default",
+        help="the modes' names to run, split by commas, or by semicolons when a name has a comma (off is "
+        "always run); all by default",
     )
     args = ap.parse_args()
     model = load_model(args.model)
@@ -58,7 +59,8 @@ def main() -> None:
         ),
     }
     if args.modes:
-        keep = {"off", *(m.strip() for m in args.modes.split(","))}
+        names = args.modes.split(";" if ";" in args.modes else ",")  # ";" for names with commas
+        keep = {"off", *(m.strip() for m in names)}
         unknown = keep - set(modes)
         if unknown:
             raise SystemExit(f"unknown modes {sorted(unknown)}; choose from {list(modes)}")
