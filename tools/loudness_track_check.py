@@ -23,8 +23,7 @@ import numpy as np
 def main() -> None:
     import torch
 
-    from triergon_studio.audio.loudness import _frame_bounds
-    from triergon_studio.engine.curve_control.loudness_torch import loudness_curves, track_frame_powers
+    from triergon_studio.engine.curve_control.loudness_torch import loudness_curves, track_curves
     from triergon_studio.engine.models.band_pca_ae import BandPCAAE
     from triergon_studio.takes import load_model
     from triergon_studio.training.eval.report import load_clips
@@ -50,8 +49,7 @@ def main() -> None:
             decoded = ae.decode(z)[0]
             t1 = time.perf_counter()
             power, hop = ae.loudness_track(z)
-            starts, ends = _frame_bounds(decoded.shape[-1], sr, 1 / 6, 1 / 6)
-            est = -0.691 + 10 * torch.log10(track_frame_powers(power[0], hop, starts, ends) + 1e-12)
+            est = track_curves(power[0], hop, decoded.shape[-1], sr, floor=-120.0).double()
             t2 = time.perf_counter()
             ref = loudness_curves(decoded, sr).double()
         t_dec, t_track = t_dec + t1 - t0, t_track + t2 - t1

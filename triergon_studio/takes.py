@@ -449,8 +449,9 @@ def _search_seeds(
     run: _Run, seed: int, init_latent: torch.Tensor | None, cancel: threading.Event | None
 ) -> Generator[Progress, None, tuple[int, dict[str, Any]]]:
     """Curve guidance's seed search (``guide_seeds``; issue 13): each candidate seed is sampled unguided for
-    ``guide_seed_steps`` steps over the first window and decoded, and the take is sampled from the one whose
-    curves lie closest to the target (mean |error| in LU over frames whose target is audible). A guided take
+    ``guide_seed_steps`` steps over the first window and measured (decoded, or read off the model's loudness
+    track when it has one and ``guide_track`` allows), and the take is sampled from the one whose curves lie
+    closest to the target (mean |error| in LU over frames whose target is audible). A guided take
     moves less from a seed that already follows the curve. The take keeps its own seed: the same seed and
     knobs pick the same candidate."""
     import dataclasses
@@ -460,6 +461,7 @@ def _search_seeds(
     from triergon_studio.audio.conform import AUDIBLE_LUFS
     from triergon_studio.audio.loudness import channel_curves
     from triergon_studio.core.take_spec import MAX_SEED
+    from triergon_studio.engine.curve_control.loudness_torch import track_curves
 
     gs, target = run.guide.settings, run.guide.curves
     model, plan = run.model, run.plan
@@ -482,8 +484,14 @@ def _search_seeds(
         gen = torch.Generator(model.device).manual_seed(s)
         latent = yield from _sample(probe, cond, frames, gen, cancel, probe.label, init=init)
         run.done = probe.done
-        audio = _to_audio(latent, model)[: min(plan.n_samples, frames * stride)]
-        measured = np.asarray(channel_curves(audio, sr))
+        n = min(plan.n_samples, frames * stride)
+        track = getattr(model, "loudness_track", None) if gs.track else None
+        if track is not None:  # the candidate's curves without decoding it (as guidance's passes read them)
+            with torch.no_grad():
+                power, hop = track(latent)
+            measured = track_curves(power[0], hop, n, sr).cpu().numpy()
+        else:
+            measured = np.asarray(channel_curves(_to_audio(latent, model)[:n], sr))
         f = min(measured.shape[1], target.shape[1])
         audible = target[:, :f] > AUDIBLE_LUFS
         err = np.abs(measured[:, :f] - target[:, :f])[audible]

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.engine.config import VAEConfig
 from triergon_studio.engine.curve_control.loudness_torch import (
     adherence_lu,
     loudness_curves,
-    track_frame_powers,
+    track_curves,
 )
 from triergon_studio.engine.models.autoencoders import build_autoencoder
 from triergon_studio.engine.models.band_pca_ae import BandPCAAE, fit_band_pca
@@ -151,8 +150,7 @@ def test_the_phase_is_a_constant_of_the_backward_pass(ae: BandPCAAE) -> None:
 
 def _track_curve(ae: BandPCAAE, z: torch.Tensor, n: int) -> torch.Tensor:
     power, hop = ae.loudness_track(z)
-    starts, ends = _frame_bounds(n, SR, 1 / 6, 1 / 6)
-    return -0.691 + 10 * torch.log10(track_frame_powers(power[0], hop, starts, ends) + 1e-12)
+    return track_curves(power[0], hop, n, SR).double()
 
 
 def test_the_loudness_track_measures_what_a_decode_measures(ae: BandPCAAE) -> None:
@@ -324,6 +322,11 @@ def test_a_model_with_the_code_generates_guides_and_survives_its_folder(tmp_path
     gained, meta = take("guide", guide_gain=2, guide_track=0)
     assert meta["guide_measure"] == "decode" and meta["guide_gain_dirs"] == "code"
     assert not np.allclose(gained, guided)
+    # the seed search reads its candidates' curves off the track too: near what decoding them measures
+    by_track = take("guide", guide_seeds=3, guide_seed_steps=2)[1]["seed_search_errors_lu"]
+    by_decode = take("guide", guide_seeds=3, guide_seed_steps=2, guide_track=0)[1]["seed_search_errors_lu"]
+    assert isinstance(by_track, list) and isinstance(by_decode, list) and by_track != by_decode
+    assert np.allclose(by_track, by_decode, atol=1.0), (by_track, by_decode)
 
 
 def test_it_builds_on_the_meta_device() -> None:

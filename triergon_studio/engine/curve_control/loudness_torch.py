@@ -72,6 +72,14 @@ def track_frame_powers(track: Tensor, hop: int, starts: np.ndarray, ends: np.nda
     return (cs[..., b] - cs[..., a]).clamp_min(0.0) / (b - a).to(torch.float64)
 
 
+def track_curves(track: Tensor, hop: int, n: int, sr: int, floor: float = LUFS_FLOOR) -> Tensor:
+    """``loudness_curves`` of ``n`` samples read off a loudness track ``[..., C, M]`` (values at samples
+    ``m * hop``, as ``stft_kweighted_power`` gives) instead of the samples, ``[..., C, F]`` LUFS."""
+    starts, ends = _frame_bounds(n, int(sr), 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
+    lufs = -0.691 + 10.0 * torch.log10(track_frame_powers(track, hop, starts, ends) + _POWER_EPS)
+    return lufs.clamp_min(floor).float()
+
+
 def _fast_len(n: int) -> int:
     """The next 2^a 3^b 5^c >= n (pocketfft and cuFFT are fast on those)."""
     best = 1 << max(0, (n - 1).bit_length())
