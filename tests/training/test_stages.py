@@ -497,3 +497,39 @@ def test_dit_stage_with_the_curve_term_logs_it_and_exports_no_head(tmp_path: Pat
     assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] > 0 for r in rows)
     keys = load_file(out["weights"])
     assert keys and all(k.startswith(("dit.", "conditioner.")) for k in keys)
+
+
+def test_dit_curve_term_through_the_autoencoders_loudness_track(tmp_path: Path) -> None:
+    """``loudness_source="track"``: a band-PCA autoencoder's own loudness track reads the estimate's curves (no
+    head file); a target 2 LU above them costs Huber(2, delta 3) = 2.0; a stage run logs the term; an
+    autoencoder without a track is refused."""
+    from triergon_studio.engine.config import VAEConfig
+    from triergon_studio.engine.curve_control.loudness_torch import track_curves
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+    from triergon_studio.training.config import DiTStageConfig
+    from triergon_studio.training.stage_dit import DiTModule
+
+    code = {"kind": "bandpca", "c_mults": [], "strides": [8], "n_bands": 16, "gl_iters": 2}
+    ae = build_autoencoder(VAEConfig(latent_dim=8, **code), 44100)  # type: ignore[arg-type]
+    cfg = DiTStageConfig("dit", str(tmp_path), loudness_weight=1.0, loudness_source="track")
+    ratio = 44100 / ae.stride
+    module = DiTModule(torch.nn.Identity(), torch.nn.Identity(), ratio, cfg, track=ae.loudness_track)
+    estimate = torch.randn(1, 8, 22) * 0.3
+    power, hop = ae.loudness_track(estimate)
+    target = track_curves(power, hop, 22 * ae.stride, 44100).detach() + 2.0
+    assert bool((target > -60).all())
+    assert float(module._curve_term(estimate, target, torch.ones(1))) == pytest.approx(2.0, abs=1e-3)
+    with pytest.raises(StudioError, match="loudness track"):
+        DiTModule(torch.nn.Identity(), torch.nn.Identity(), ratio, cfg)
+    run = _cfg(
+        "dit",
+        tmp_path / "a",
+        steps=4,
+        p_lufs=0.0,
+        loudness_weight=0.05,
+        loudness_source="track",
+        model_overrides={"vae": code},
+    )
+    run_stage(run)
+    rows = read_log(Path(run.out_dir))
+    assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] > 0 for r in rows)

@@ -147,6 +147,9 @@ class DiTStageConfig(RunConfig):
     # each item's signal share (alpha squared: a noisy estimate says little), is added with this weight
     loudness_weight: float = 0.0
     loudness_head: str = ""
+    # what reads the estimate's curves: "head" (``loudness_head``) or "track" (the autoencoder's own loudness
+    # track, exact up to Griffin-Lim for a band-PCA code; no head file)
+    loudness_source: str = "head"
     # the term only on items whose noise level t is at most this (1: all); at high noise the head reads a blurred
     # estimate, so the term there asks the DiT for levels the estimate cannot carry yet
     loudness_max_t: float = 1.0

@@ -25,25 +25,46 @@ from triergon_studio.training.stages import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from triergon_studio.engine.curve_control.latent_head import LatentLoudnessHead
+
+    LoudnessTrack = Callable[[Tensor], tuple[Tensor, int]]
 
 
 class DiTModule(nn.Module):
     def __init__(
-        self, dit: nn.Module, conditioner: nn.Module, latent_rate: float, cfg: DiTStageConfig
+        self,
+        dit: nn.Module,
+        conditioner: nn.Module,
+        latent_rate: float,
+        cfg: DiTStageConfig,
+        track: LoudnessTrack | None = None,
+        sample_rate: int = 44100,
     ) -> None:
         super().__init__()
         self.dit, self.conditioner = dit, conditioner
         self.latent_rate, self.cfg = latent_rate, cfg
         # a list keeps the frozen head out of the trained (and exported) parameters
         self.head: list[LatentLoudnessHead] = []
-        if cfg.loudness_weight > 0:
+        self.track: LoudnessTrack | None = None
+        self.sample_rate = sample_rate
+        if cfg.loudness_weight > 0 and cfg.loudness_source not in ("head", "track"):
+            raise StudioError(f"loudness_source must be 'head' or 'track', got {cfg.loudness_source!r}", None)
+        if cfg.loudness_weight > 0 and not 0.0 < cfg.loudness_max_t <= 1.0:
+            raise StudioError(f"loudness_max_t must be in (0, 1], got {cfg.loudness_max_t}", None)
+        if cfg.loudness_weight > 0 and cfg.loudness_source == "track":
+            if track is None:
+                raise StudioError(
+                    "loudness_source 'track' needs an autoencoder with a loudness track (vae kind bandpca)",
+                    None,
+                )
+            self.track = track
+        elif cfg.loudness_weight > 0:
             from triergon_studio.engine.curve_control.latent_head import load_head
 
             if not cfg.loudness_head:
                 raise StudioError("loudness_weight needs a loudness_head file", None)
-            if not 0.0 < cfg.loudness_max_t <= 1.0:
-                raise StudioError(f"loudness_max_t must be in (0, 1], got {cfg.loudness_max_t}", None)
             head = load_head(cfg.loudness_head).eval()
             for p in head.parameters():
                 p.requires_grad_(False)
@@ -86,7 +107,7 @@ class DiTModule(nn.Module):
             return v
 
         loss = v_loss(dit, x0, t, noise, loss_mask=mask, **inputs)
-        if not (self.head and use_curve):
+        if not ((self.head or self.track is not None) and use_curve):
             return loss, {"with_curve": float(use_curve)}
         x_t, v = seen[0]
         a, s = alpha_sigma(t)
@@ -102,17 +123,30 @@ class DiTModule(nn.Module):
         return a * a * (t <= self.cfg.loudness_max_t).to(a.dtype)
 
     def _curve_term(self, estimate: Tensor, target: Tensor, weight: Tensor) -> Tensor:
-        """Huber distance in LU (delta 3) between the head's curves of the estimate and ``target`` [B, 2, F]
-        on the target's audible frames, averaged per item and weighted by ``weight`` [B]."""
-        import torch.nn.functional as F
-
-        from triergon_studio.core.constants import LUFS_ACTIVE
+        """Huber distance in LU (delta 3) between the estimate's curves (the head's, or the autoencoder's
+        loudness track's) and ``target`` [B, 2, F] on the target's audible frames, averaged per item and
+        weighted by ``weight`` [B]."""
         from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
+        from triergon_studio.engine.curve_control.loudness_torch import track_curves
 
+        if self.track is not None:
+            power, hop = self.track(estimate)
+            n = estimate.shape[-1] * round(self.sample_rate / self.latent_rate)  # the decode's length
+            got = track_curves(power, hop, n, self.sample_rate, floor=-120.0)
+            f = min(got.shape[-1], target.shape[-1])
+            return self._huber_lu(got[..., :f], target[..., :f], weight)
         head = self.head[0]
         cfg = head.cfg
         w = overlap_matrix(estimate.shape[-1], cfg.downsampling_ratio, cfg.sample_rate, target.shape[-1])
         got = curve_from_blocks(head(estimate), w.to(estimate.device))
+        return self._huber_lu(got, target, weight)
+
+    @staticmethod
+    def _huber_lu(got: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+        import torch.nn.functional as F
+
+        from triergon_studio.core.constants import LUFS_ACTIVE
+
         audible = (target > LUFS_ACTIVE).float()
         err = F.huber_loss(got, target, reduction="none", delta=3.0) * audible
         per_item = err.sum((1, 2)) / audible.sum((1, 2)).clamp_min(1.0)
@@ -132,7 +166,15 @@ class DiTStage(Stage):
         for part in (self.model.dit, self.model.conditioner):
             for p in part.parameters():
                 p.requires_grad_(True)
-        self.module = DiTModule(self.model.dit, self.model.conditioner, self.model.latent_rate_hz, cfg)
+        track = getattr(self.model.vae, "loudness_track", None)
+        self.module = DiTModule(
+            self.model.dit,
+            self.model.conditioner,
+            self.model.latent_rate_hz,
+            cfg,
+            track=track if callable(track) else None,
+            sample_rate=int(self.model.cfg.sample_rate),
+        )
         self.ema_target = self.module
         self.ema_decay = cfg.ema_decay
         self.source = Source(cfg, dist, segment_spec(cfg, with_video=True, with_frames6=False))
