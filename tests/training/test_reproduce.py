@@ -164,6 +164,7 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     from triergon_studio.training.reproduce import (
         MEL_CFG,
         MEL_DIT,
+        TRACK_DIT,
         _weight_stages,
         assembled_config,
         bundle_dit,
@@ -201,3 +202,16 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     rec = training_manifest(tmp_path)["training"]
     assert list(rec["stages"]) == ["encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT]
     assert rec["corpus"]["pool_items"] == 3840  # dit_mel's pool, not the spectral autoencoder's
+
+    # version 3.1: dit_track starts from dit_mel on its pool, and once it has run it is the bundle's DiT
+    track = stage_config(TRACK_DIT, tmp_path)
+    assert track.init[-1] == str(tmp_path / MEL_DIT / "weights.safetensors")
+    assert track.pool_path == stage_config(MEL_DIT, tmp_path).pool_path
+    _run(tmp_path, TRACK_DIT, 60, 5.0, 5.0, 0, 1)
+    (tmp_path / TRACK_DIT / "config.json").write_text(json.dumps(conf))
+    assert bundle_dit(tmp_path) == TRACK_DIT
+    assert _weight_stages(tmp_path, TRACK_DIT) == ("encoders", "lufs", "vae_mel", TRACK_DIT)
+    assert assembled_config(tmp_path, TRACK_DIT).sampling.cfg_scale == MEL_CFG
+    assert assembled_config(tmp_path, MEL_DIT).name == "compact-dit-mel"  # now a comparison model
+    rec = training_manifest(tmp_path)["training"]
+    assert list(rec["stages"]) == ["encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT, TRACK_DIT]

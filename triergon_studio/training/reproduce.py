@@ -11,7 +11,9 @@ the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine
 ``dit_v24`` (that DiT and conditioner trained on with a second pool of new segments, ``pool_v24.npz``; version
 2.4; the latest of these DiT runs that has run is the bundle's), ``vae_mel`` (version 3: the band-PCA autoencoder,
 fitted in a minute on the segments of ``dit_mel``'s pool; nothing in it is trained), ``dit_mel`` (version 2.4's
-DiT and conditioner trained on its latents; once it has run, it is the bundle's DiT), ``assemble`` (one model
+DiT and conditioner trained on its latents), ``dit_track`` (version 3.1: ``dit_mel`` 600 more steps with the
+curve term read through the band-PCA loudness track; the latest of the two that has run is the bundle's DiT),
+``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -50,6 +52,7 @@ ALL_STEPS = (
     "dit_v24",
     "vae_mel",
     "dit_mel",
+    "dit_track",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -72,7 +75,10 @@ MEL_STEP, MEL_DIT = "vae_mel", "dit_mel"  # version 3: the band-PCA code and the
 # accuracy (CFG 4: 80.6 %; 1.5: 5.17 LU, 80.6 %; 3: 7.04 LU, 80.6 %; docs/training_runs/compact-v3)
 MEL_CFG = 2.0
 MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band powers
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, MEL_DIT)
+# version 3.1: dit_mel 600 more steps with the curve term read through the band-PCA loudness track
+TRACK_DIT = "dit_track"
+MEL_DITS = (MEL_DIT, TRACK_DIT)  # the DiT runs on the band-PCA latents, in recipe order
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, *MEL_DITS)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -80,18 +86,19 @@ def _ran(work: Path, stage: str) -> bool:
 
 
 def bundle_dit(work: Path) -> str:
-    """The bundle's DiT: the band-PCA DiT once it has run, else the last run of the coherent-side DiTs that has
-    run, else the first DiT."""
-    if _ran(work, MEL_DIT):
-        return MEL_DIT
+    """The bundle's DiT: the last band-PCA DiT that has run, else the last run of the coherent-side DiTs that
+    has run, else the first DiT."""
+    mel = [d for d in MEL_DITS if _ran(work, d)]
+    if mel:
+        return mel[-1]
     ran = [d for d in PAN_DITS if _ran(work, d)]
     return ran[-1] if ran else "dit"
 
 
 def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
-    if dit == MEL_DIT:  # the spectral autoencoder's runs do not fit the band-PCA autoencoder
-        return ("encoders", "lufs", MEL_STEP, MEL_DIT)
+    if dit in MEL_DITS:  # the spectral autoencoder's runs do not fit the band-PCA autoencoder
+        return ("encoders", "lufs", MEL_STEP, dit)
     decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
     pan = (PAN_STEP,) if dit in PAN_DITS else ()  # only a DiT trained on its latents goes with it
     return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
@@ -100,8 +107,9 @@ def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
 def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The weight stages plus the runs a fine-tuned DiT started from (their time is part of the recipe)."""
     stages = _weight_stages(work, dit)
-    if dit == MEL_DIT:  # it started from the last coherent-side DiT
-        return (*stages[:-1], *[d for d in PAN_DITS if _ran(work, d)][-1:], MEL_DIT)
+    if dit in MEL_DITS:  # they started from the last coherent-side DiT, one after the other
+        started = [d for d in PAN_DITS if _ran(work, d)][-1:]
+        return (*stages[:-1], *started, *MEL_DITS[: MEL_DITS.index(dit) + 1])
     if dit not in PAN_DITS:
         return stages
     return (*stages[:-1], "dit", *PAN_DITS[: PAN_DITS.index(dit) + 1])
@@ -208,9 +216,9 @@ def assembled_config(work: Path, dit: str) -> ModelConfig:
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
-    if dit in (*PAN_DITS, MEL_DIT):
+    if dit in (*PAN_DITS, *MEL_DITS):
         cfg.sampling.guide = dict(PAN_GUIDE)
-    if dit == MEL_DIT:
+    if dit in MEL_DITS:
         cfg.sampling.cfg_scale = MEL_CFG
     if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
@@ -273,7 +281,7 @@ def training_manifest(work: Path, dit: str | None = None) -> dict[str, Any]:
     dit = dit or bundle_dit(work)
     stages = {s: stage_record(work, s) for s in _record_stages(work, dit)}
     # the pool the autoencoder was trained (or, for the band-PCA code, fitted) on
-    vae_conf = json.loads((work / (MEL_DIT if dit == MEL_DIT else "vae") / "config.json").read_text())
+    vae_conf = json.loads((work / (MEL_DIT if dit in MEL_DITS else "vae") / "config.json").read_text())
     return {
         "training": {
             "hardware": hardware(),
