@@ -40,8 +40,9 @@ def main() -> None:
     if not isinstance(ae, BandPCAAE):
         raise SystemExit(f"{args.model}: its autoencoder is not a band-PCA code, so it has no loudness track")
     sr = model.info.sample_rate
+    clips = load_clips(Path(args.dev_dir), args.clips)
     rows, t_dec, t_track = [], 0.0, 0.0
-    for clip in load_clips(Path(args.dev_dir), args.clips):
+    for clip in clips:
         audio = torch.from_numpy(np.ascontiguousarray(clip.gt_audio.T)).float()[None]
         with torch.inference_mode():
             z = ae.encode(audio)
@@ -59,7 +60,7 @@ def main() -> None:
         d = (est - ref)[audible].numpy()
         rows.append((np.abs(d).mean(), np.median(d), np.abs(d - np.median(d)).mean()))
     r = np.array(rows)
-    n = len(load_clips(Path(args.dev_dir), args.clips))
+    n = len(clips)
     print(f"{len(r)} clips with audible frames")
     print(f"track vs decode: mean |d| {r[:, 0].mean():.3f} LU; median per clip {r[:, 1].mean():+.3f} LU")
     print(f"  (spread over clips {r[:, 1].std():.3f}); left around the median {r[:, 2].mean():.3f} LU")

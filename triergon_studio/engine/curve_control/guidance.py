@@ -68,7 +68,12 @@ from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
 from triergon_studio.engine.curve_control.knobs import GUIDE_KNOBS, check_knob_names
 from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
-from triergon_studio.engine.curve_control.loudness_torch import curve_loss, k_weight, track_frame_powers
+from triergon_studio.engine.curve_control.loudness_torch import (
+    curve_loss,
+    k_weight,
+    power_to_lufs,
+    track_frame_powers,
+)
 from triergon_studio.engine.sampler_step import SamplerStep
 from triergon_studio.errors import ModelError
 
@@ -554,7 +559,7 @@ class CurveGuide:
         st = torch.from_numpy(starts[keep] - s0).to(seg.device)
         en = torch.from_numpy(ends[keep] - s0).to(seg.device)
         p = (cs[..., en] - cs[..., st]).clamp_min(0.0) / (en - st).to(torch.float64)
-        measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
+        measured = power_to_lufs(p).float()
         return measured, self.target[:, torch.from_numpy(keep)].to(measured), keep
 
     def _track_measure(self, z: Tensor, a: int, b: int, frames: int) -> tuple[Tensor, Tensor, np.ndarray]:
@@ -566,8 +571,9 @@ class CurveGuide:
         keep, starts, ends = self._frames_inside(a, b, frames, z.shape[-1] * self.downsampling_ratio)
         if keep.size == 0:
             return power.sum() * 0.0 + torch.zeros(2, 0), self.target[:, :0], keep
-        p = track_frame_powers(power[0], hop, starts[keep] - s0, ends[keep] - s0)
-        measured = (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
+        measured = power_to_lufs(
+            track_frame_powers(power[0], hop, starts[keep] - s0, ends[keep] - s0)
+        ).float()
         idx = torch.from_numpy(keep)
         if self._fix is not None:
             measured = measured + self._fix[:, idx].to(measured)

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from triergon_studio.audio.loudness import _frame_bounds
 from triergon_studio.core.constants import CURVE_RATE_HZ
-from triergon_studio.engine.curve_control.loudness_torch import k_weight
+from triergon_studio.engine.curve_control.loudness_torch import k_weight, power_to_lufs
 from triergon_studio.engine.curve_control.net_files import load_net, net_for_model, save_net
 from triergon_studio.errors import ModelError
 
@@ -112,7 +112,7 @@ def overlap_matrix(n_blocks: int, ratio: int, sample_rate: int, n_frames: int) -
 def curve_from_blocks(levels_db: Tensor, weights: Tensor) -> Tensor:
     """Per-channel curve in LUFS ``[..., 2, F]`` from block levels ``[..., 2, T]`` and ``overlap_matrix``."""
     p = torch.pow(10.0, levels_db.to(torch.float64) / 10.0) @ weights.to(torch.float64)
-    return (-0.691 + 10.0 * torch.log10(p + 1e-12)).float()
+    return power_to_lufs(p).float()
 
 
 # ------------------------------------------------------------------------------------------------ files

@@ -46,6 +46,12 @@ def _response(sr: int, mode: str, nfft: int) -> np.ndarray:
     return np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
 
 
+def power_to_lufs(power: Tensor) -> Tensor:
+    """LUFS of K-weighted mean squares (BS.1770's ``-0.691 + 10 log10``), unfloored; digital silence reads
+    -120.7 LUFS, so a loss keeps a finite gradient there."""
+    return -0.691 + 10.0 * torch.log10(power + _POWER_EPS)
+
+
 def stft_kweighted_power(power: Tensor, sr: int, window: Tensor, mode: str = "itu") -> Tensor:
     """The K-weighted mean square of a signal around each STFT frame, from the frame's power spectrum
     ``[..., n_fft // 2 + 1, M]`` (a one-sided ``|X|^2`` taken with ``window``) -> ``[..., M]``. Parseval over
@@ -76,8 +82,7 @@ def track_curves(track: Tensor, hop: int, n: int, sr: int, floor: float = LUFS_F
     """``loudness_curves`` of ``n`` samples read off a loudness track ``[..., C, M]`` (values at samples
     ``m * hop``, as ``stft_kweighted_power`` gives) instead of the samples, ``[..., C, F]`` LUFS."""
     starts, ends = _frame_bounds(n, int(sr), 1.0 / CURVE_RATE_HZ, 1.0 / CURVE_RATE_HZ)
-    lufs = -0.691 + 10.0 * torch.log10(track_frame_powers(track, hop, starts, ends) + _POWER_EPS)
-    return lufs.clamp_min(floor).float()
+    return power_to_lufs(track_frame_powers(track, hop, starts, ends)).clamp_min(floor).float()
 
 
 def _fast_len(n: int) -> int:
@@ -140,7 +145,7 @@ def loudness_curves(
     """Per-channel loudness curves ``[..., C, F]`` LUFS of ``[..., C, N]`` audio. ``floor=None`` leaves
     quiet frames unclipped (down to -120 LUFS) so a loss still has a gradient there."""
     p = frame_powers(audio, sr, window_s, hop_s, mode)
-    lufs = -0.691 + 10.0 * torch.log10(p + _POWER_EPS)
+    lufs = power_to_lufs(p)
     if floor is not None:
         lufs = lufs.clamp_min(floor)
     return lufs.to(torch.promote_types(audio.dtype, torch.float32))
