@@ -151,7 +151,9 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
     knobs = guide_knobs(spec, model)
     head = head_for_model(model) if GuideSettings.from_extra(knobs).head else None
     gs = GuideSettings.from_extra(knobs, head=head is not None)
-    gain_net = gain_net_for_model(model) if gs.gain != "off" and gs.gain_net else None
+    # a code with its own exact gain directions needs no net (``CurveGuide._gain_directions`` prefers them)
+    own_dirs = getattr(model, "gain_directions", None) is not None
+    gain_net = gain_net_for_model(model) if gs.gain != "off" and gs.gain_net and not own_dirs else None
     if gs.gain != "off" and gain_net is None and not callable(getattr(model, "encode", None)):
         raise ModelError(
             f"guide_gain needs an encoder or a gain direction net, and model '{model.info.name}' has "
