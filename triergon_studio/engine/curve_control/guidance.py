@@ -35,7 +35,7 @@ them from the latent and its decode instead (36 dev clips: 47.2 %, 3.09 LU, 1.68
 
 The loudness track: a model whose autoencoder can tell a decode's K-weighted power from the latent without
 decoding (``loudness_track``; the band-PCA code of bundle version 3 reads it off the magnitudes Griffin-Lim
-rebuilds) is measured through it instead: about 1 % of a decode's time. The final step's first pass decodes
+rebuilds) is measured through it instead: 1-2 % of a decode's time (36 dev clips). The final step's first pass decodes
 once and keeps the decode's curve less the track's per frame (``_fix``, about 0.15 LU: Griffin-Lim's output
 keeps a little less energy than its target magnitudes), so the passes on the result measure what a decode
 would. ``guide_track=0`` decodes every pass.

@@ -156,7 +156,7 @@ class BandPCADecoder(_BandCode):
     def kweighted_track(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, C, T * stride + 1]: the K-weighted mean square of the decode around each
         STFT frame (sample ``m * hop``), from the magnitudes Griffin-Lim rebuilds, without rebuilding them.
-        Differentiable, and about 1 % of a decode's time; Griffin-Lim's output keeps about 0.15 dB less
+        Differentiable, and 1-2 % of a decode's time; Griffin-Lim's output keeps about 0.15 dB less
         energy than its target magnitudes (36 dev clips, session 29)."""
         power = stft_kweighted_power(self.magnitudes(z).square(), self.sample_rate, self.window)
         return power.view(z.shape[0], self.channels, -1)
