@@ -231,6 +231,41 @@ def test_the_codes_gain_directions_are_what_encoding_a_gain_finds(ae: BandPCAAE)
     assert float(rise[0]) == pytest.approx(3.0, abs=0.2) and abs(float(rise[1])) < 0.1, rise
 
 
+@pytest.mark.parametrize("by_track", [True, False])
+def test_the_level_shift_brings_each_channel_to_the_curves_level(ae: BandPCAAE, by_track: bool) -> None:
+    """``guide_level``: one move along the code's gain directions puts each channel's median level on the
+    target's (6 dB up on the left, 9 dB down on the right here), keeps the shape within a channel, and costs
+    a counted pass only when it has to decode."""
+    from triergon_studio.engine.curve_control.guidance import CurveGuide, GuideSettings, target_for_chunk
+
+    x = _clips(2, 2.0, 11)[1][None]
+    with torch.inference_mode():
+        z = ae.encode(x)
+        own = loudness_curves(ae.decode(z)[0], SR).numpy()
+    target = own + np.array([[6.0], [-9.0]])
+    guide = CurveGuide(
+        ae.decode,
+        target_for_chunk(target, 0.0, z.shape[-1], ae.stride, SR),
+        SR,
+        ae.stride,
+        4,
+        GuideSettings(level=True, head=False),
+        track=ae.loudness_track if by_track else None,
+        gain_dirs=ae.gain_directions,
+    )
+    with torch.inference_mode():
+        shift = guide._level_shift(z)
+        assert shift is not None
+        after = loudness_curves(ae.decode(z + shift)[0], SR).numpy()
+    both = (own > -60) & (target > -60)
+    for c, want in ((0, 6.0), (1, -9.0)):
+        moved = after[c][both[c]] - own[c][both[c]]
+        assert float(np.median(moved)) == pytest.approx(want, abs=0.4), moved
+        assert float(np.std(moved)) < 0.3, moved  # a gain, not a reshaping
+    assert guide.passes_used == (0 if by_track else 1)
+    assert len(guide.level_db) == 1 and guide.record()["level_db"] == guide.level_db
+
+
 def test_the_normalisation_fold_is_exact(ae: BandPCAAE) -> None:
     model = build_autoencoder(small_cfg(), SR)
     assert isinstance(model, BandPCAAE)

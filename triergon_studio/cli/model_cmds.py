@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="curve guidance knob: guide_budget, guide_strength, guide_start, guide_end, guide_passes, "
         "guide_crop_s, guide_final, guide_max_step, guide_silence, guide_head 0 / 1, guide_gain 0 off / "
-        "1 final / 2 all, guide_gain_net 0 / 1, guide_seeds 1..16, guide_seed_steps, guide_track 0 / 1 "
+        "1 final / 2 all, guide_gain_net 0 / 1, guide_seeds 1..16, guide_seed_steps, guide_track 0 / 1, guide_level 0 / 1 "
         "(repeatable)",
     )
     curves.add_argument(

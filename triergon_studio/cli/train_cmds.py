@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
         help="with --methods: a guidance knob (guide_budget, guide_strength, guide_start, guide_end, "
         "guide_passes, guide_crop_s, guide_final, guide_max_step, guide_silence, guide_backtrack, "
         "guide_solver 0 polyak / 1 lbfgs, guide_head 0 / 1, guide_gain 0 off / 1 final / 2 all, "
-        "guide_gain_net 0 / 1, guide_seeds 1..16, guide_seed_steps, guide_track 0 / 1), repeatable",
+        "guide_gain_net 0 / 1, guide_seeds 1..16, guide_seed_steps, guide_track 0 / 1, guide_level 0 / 1), repeatable",
     )
     e.add_argument(
         "--no-motion",

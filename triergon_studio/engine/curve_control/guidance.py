@@ -65,7 +65,7 @@ import torch
 from torch import Tensor
 
 from triergon_studio.audio.loudness import _frame_bounds
-from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_FLOOR
+from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_ACTIVE, LUFS_FLOOR
 from triergon_studio.engine.curve_control.knobs import GUIDE_KNOBS, check_knob_names
 from triergon_studio.engine.curve_control.latent_head import curve_from_blocks, overlap_matrix
 from triergon_studio.engine.curve_control.loudness_torch import (
@@ -92,6 +92,7 @@ HEAD_ITERATIONS = 10  # gradient steps through the loudness head per decoder pas
 HEAD_DEFAULTS: dict[str, Any] = {"budget": 10, "gain": "all"}
 GAIN_STEP_DB = 6.0  # gain mode: cap on one step's RMS gain change, dB
 TRACK_FIX_LU = 3.0  # a decode's curve less the loudness track's, clamped: beyond it one of them is silence
+LEVEL_MAX_DB = 40.0  # cap on one level shift (the no-LUFS variant's takes lie up to ~45 LU under the curve)
 HEAD_TRUST = 0.3  # how far (x latent RMS) one pass's head steps may move the latent at most
 
 
@@ -134,6 +135,9 @@ class GuideSettings:
     seed_steps: int = 5
     # measure through the model's loudness track when it has one (``CurveGuide.track``) instead of decoding
     track: bool = True
+    # before each guided step's passes, move the whole chunk's level per channel along the gain directions
+    # by the median gap to the curve (``_level_shift``): the passes then only shape it
+    level: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -178,7 +182,7 @@ class GuideSettings:
                 if v not in (0, 1, 2):
                     raise ModelError("guide_gain must be 0 (off), 1 (final passes) or 2 (all passes)")
                 kw[name] = GAIN_MODES[int(v)]
-            elif name in ("backtrack", "head", "gain_net", "track"):
+            elif name in ("backtrack", "head", "gain_net", "track", "level"):
                 kw[name] = bool(v)
             else:
                 kw[name] = (
@@ -246,6 +250,7 @@ class CurveGuide:
     gain_dirs: Callable[[Tensor], Tensor] | None = None
     # [2, F] LU: a decode's curve less the track's, from the final step's first pass
     _fix: Tensor | None = None
+    level_db: list[list[float]] = field(default_factory=list)  # each ``_level_shift``'s [left, right] dB
     _calibrate: bool = False  # the next measurement decodes, to set ``_fix``
     _crop_at: int = 0
     _interp: Tensor | None = None  # curve frame -> latent frame gain interpolation for this chunk
@@ -270,6 +275,7 @@ class CurveGuide:
             "seconds": round(self.seconds, 3),
             "loss_first": round(self.losses[0], 3) if self.losses else None,
             "loss_last": round(self.losses[-1], 3) if self.losses else None,
+            **({"level_db": self.level_db} if s.level else {}),
         }
 
     # ------------------------------------------------------------------------------------------ one step
@@ -286,6 +292,9 @@ class CurveGuide:
         last = st.step == final_step(st.total, self.settings)
         passes = self.settings.final_passes if last else self.settings.passes
         self._calibrate = last and self.track is not None and self._fix is None
+        shift = self._level_shift(z0) if self.settings.level else None
+        if shift is not None:  # the passes start from the levelled latent and shape it
+            z0 = z0 + shift
         gain = self.settings.gain == "all" or (last and self.settings.gain == "final")
         if self.head is not None:
             z = self._head_steps(z0, rms, passes, gain)
@@ -303,8 +312,40 @@ class CurveGuide:
         self.seconds += time.perf_counter() - t0
         # the final passes' change goes in whole (after the last step x is the result; a few steps before
         # it, x is the clean latent plus a little noise); earlier ones are scaled by ``strength``
-        w = x_weight(self.parameterisation, st.sigma) * (1.0 if last else self.settings.strength)
-        return st.x + (z - z0).to(st.x.dtype) * w
+        xw = x_weight(self.parameterisation, st.sigma)
+        w = xw * (1.0 if last else self.settings.strength)
+        # the level shift goes in at its size: ``strength`` makes up for what the denoiser undoes of a free
+        # step, and a gain along exact directions is a change the code represents as it is
+        level = 0.0 if shift is None else shift.to(st.x.dtype) * xw
+        return st.x + (z - z0).to(st.x.dtype) * w + level
+
+    def _level_shift(self, z: Tensor) -> Tensor | None:
+        """The latent change that brings each channel of the chunk to the curve's level as a whole: the
+        median over frames audible in both the measured and the target curve of target less measured (dB,
+        within +-``LEVEL_MAX_DB``), along the gain directions. A clip-wide gain keeps the sound and its
+        rhythm (the evaluation classifier, which normalises each clip's level, cannot tell it), where a free
+        step buys the level by reshaping the spectrum. Measured through the track when the model has one,
+        else by a forward decode that counts against the budget. None when no frame is audible in both."""
+        frames = z.shape[-1]
+        audio: Tensor | None = None
+        with torch.no_grad():
+            if self.track is not None:
+                measured, target, _ = self._track_measure(z.float(), 0, frames, frames)
+            else:
+                audio = self.decode(z.float())
+                measured, target, _ = self._measure(audio, 0, frames, frames)
+                self.passes_used += 1
+        both = (target > LUFS_ACTIVE) & (measured > LUFS_ACTIVE)
+        db = [
+            float((target[c] - measured[c])[both[c]].median()) if bool(both[c].any()) else 0.0
+            for c in range(2)
+        ]
+        if not any(db):
+            return None
+        db = [max(-LEVEL_MAX_DB, min(LEVEL_MAX_DB, d)) for d in db]
+        self.level_db.append([round(d, 2) for d in db])
+        dirs = self._gain_directions(audio, z)
+        return dirs[0] * db[0] + dirs[1] * db[1]
 
     def _descend_backtracking(
         self,

@@ -78,7 +78,7 @@ class TakeGuide:
     total_steps: int
     parameterisation: str
     head: Any = None  # the model's latent loudness head, when it has one and the settings use it
-    gain_net: Any = None  # the model's gain direction net, when it has one and gain mode uses it
+    gain_net: Any = None  # the model's gain direction net, when it has one and gain or level mode uses it
     chunks: dict[int, CurveGuide] = field(default_factory=dict)
 
     def for_chunk(self, start: int, n_frames: int, total_steps: int) -> CurveGuide:
@@ -119,8 +119,9 @@ class TakeGuide:
             "guide_silence": s.silence,
             "guide_solver": s.solver,
             "guide_gain": s.gain,
+            "guide_level": s.level,
             "guide_gain_dirs": "off"
-            if s.gain == "off"
+            if s.gain == "off" and not s.level
             else (
                 "code"
                 if getattr(self.model, "gain_directions", None) is not None
@@ -153,11 +154,13 @@ def make_guide(spec: Any, settings: Any, model: Any, inputs: Any, chunk_frames: 
     gs = GuideSettings.from_extra(knobs, head=head is not None)
     # a code with its own exact gain directions needs no net (``CurveGuide._gain_directions`` prefers them)
     own_dirs = getattr(model, "gain_directions", None) is not None
-    gain_net = gain_net_for_model(model) if gs.gain != "off" and gs.gain_net and not own_dirs else None
-    if gs.gain != "off" and gain_net is None and not callable(getattr(model, "encode", None)):
+    dirs = gs.gain != "off" or gs.level  # the modes that move the latent along gain directions
+    gain_net = gain_net_for_model(model) if dirs and gs.gain_net and not own_dirs else None
+    if dirs and not own_dirs and gain_net is None and not callable(getattr(model, "encode", None)):
+        knob = "guide_gain" if gs.gain != "off" else "guide_level"
         raise ModelError(
-            f"guide_gain needs an encoder or a gain direction net, and model '{model.info.name}' has "
-            "neither; set guide_gain=0"
+            f"{knob} needs gain directions: an encoder or a gain direction net, and model "
+            f"'{model.info.name}' has neither; set {knob}=0"
         )
     if gs.gain != "off" and head is None and gs.crop_s > 0:
         raise ModelError("guide_gain moves gains over the whole chunk: set guide_crop_s=0 or guide_gain=0")

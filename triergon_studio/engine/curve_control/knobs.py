@@ -31,6 +31,7 @@ GUIDE_KNOBS: dict[str, str] = {
     "guide_seeds": "seeds",
     "guide_seed_steps": "seed_steps",
     "guide_track": "track",
+    "guide_level": "level",
 }
 
 
