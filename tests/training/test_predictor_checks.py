@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,19 @@ from triergon_studio.training.corpus import CLASS_NAMES
 
 
 class ConstantPredictor:
+    """A frame-CNN T_LUFS that predicts one level everywhere (as the app's video path sees a predictor)."""
+
+    cfg = SimpleNamespace(features="frame-cnn", frame_cnn=SimpleNamespace(image_size=64))
+
     def __init__(self, level: float) -> None:
         self.level = level
+        self.sizes: list[tuple[int, ...]] = []
 
-    def predict_curves(self, frames: Any) -> torch.Tensor:
+    def stage_weights(self) -> dict[str, float]:
+        return {"decode": 1.0, "predict": 1.0}
+
+    def predict_curves(self, frames: Any, progress: Any = None) -> torch.Tensor:
+        self.sizes.append(tuple(frames.shape[1:3]))
         return torch.full((2, len(frames)), self.level)
 
 
@@ -47,7 +57,9 @@ def test_t_lufs_heldout_reads_the_videos_and_their_curves(tmp_path: Path) -> Non
     gt = np.array([curves["left"], curves["right"]])
     err = curve_mae(gt, np.full_like(gt, -25.0))
     assert err is not None
-    assert abs(t_lufs_heldout(ConstantPredictor(-25.0), tmp_path / "h") - float(np.nanmean(err))) < 1e-3
+    pred = ConstantPredictor(-25.0)
+    assert abs(t_lufs_heldout(pred, tmp_path / "h") - float(np.nanmean(err))) < 1e-3
+    assert pred.sizes == [(64, 64)]  # decoded straight to the predictor's input size, as the app does
 
 
 class KeywordEncoder:

@@ -225,13 +225,11 @@ def _next_to(on: np.ndarray) -> np.ndarray:
 def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
     """T_LUFS on the held-out videos, as the evaluation report measures it (frames decoded from the mp4)."""
     from triergon_studio.training.corpus.heldout import load_heldout
-    from triergon_studio.training.eval.report import curve_mae
-    from triergon_studio.video.sampling import sample_frames_6fps
+    from triergon_studio.training.eval.report import curve_mae, video_curves
 
     errs = []
     for meta in load_heldout(heldout_dir)[:n]:
-        frames = sample_frames_6fps(str(meta["video"]), size=(224, 224))
-        pred = np.asarray(predictor.predict_curves(frames).double().cpu())
+        pred = video_curves(predictor, str(meta["video"]))
         curves = meta["curves"]
         assert isinstance(curves, dict)
         gt = np.array([curves["left"], curves["right"]], dtype=np.float64)

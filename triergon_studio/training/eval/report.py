@@ -141,10 +141,19 @@ def _as_family(model: Any) -> Any:
 
 
 def predicted_curves(model: Any, clip: Clip) -> np.ndarray:
-    from triergon_studio.video.sampling import sample_frames_6fps
+    """The model's T_LUFS curves [2, F] for the clip's video, read as the app reads them."""
+    return video_curves(model.lufs_predictor, clip.meta["video"])
 
-    frames = sample_frames_6fps(clip.meta["video"], size=(224, 224))
-    return np.asarray(model.lufs_predictor.predict_curves(frames).double().cpu())
+
+def video_curves(predictor: Any, video: str | Path) -> np.ndarray:
+    """T_LUFS's [2, F] curves for a video file through the app's own path (``predict_curves_for_video``:
+    frames decoded straight to the predictor's input size). Decoding to 224 px and letting the predictor scale
+    them down again, as the evaluation did until session 30, measured 5.78 LU on 36 dev clips against 5.58
+    for the app's path (rendered frames: 5.56)."""
+    from triergon_studio.engine.models.lufs_predictor import predict_curves_for_video
+
+    curve = predict_curves_for_video(video, predictor)
+    return np.stack([np.asarray(curve.left, np.float64), np.asarray(curve.right, np.float64)])
 
 
 def evaluate(
