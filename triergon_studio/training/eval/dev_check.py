@@ -223,7 +223,8 @@ def _next_to(on: np.ndarray) -> np.ndarray:
 
 
 def t_lufs_heldout(predictor: Any, heldout_dir: Path, n: int = 36) -> float:
-    """T_LUFS on the held-out videos, as the evaluation report measures it (frames decoded from the mp4)."""
+    """T_LUFS on the held-out videos, as the evaluation report measures it (the mp4s read as the app reads
+    them, ``report.video_curves``)."""
     from triergon_studio.training.corpus.heldout import load_heldout
     from triergon_studio.training.eval.report import curve_mae, video_curves
 
