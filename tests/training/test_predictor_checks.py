@@ -148,6 +148,30 @@ def test_a_dit_run_puts_both_its_parts_and_nothing_else(tmp_path: Path) -> None:
         put_stage_weights(model, str(mixed), parts, "dit")
 
 
+def test_t_lufs_by_class_groups_segments_worst_first_and_skips_silent_ones() -> None:
+    from triergon_studio.training.eval.dev_check import t_lufs_by_class
+
+    gt = np.array([[-30.0, -30.0], [-40.0, -40.0]])
+    silent = np.full((2, 2), -70.0)
+    curves = [
+        (gt + 2.0, gt),  # rain: 2 LU off
+        (gt + 6.0, gt),  # door: 6 LU off
+        (np.array([[-70.0, -30.0], [-40.0, -40.0]]), gt),  # door: one frame of four called silent (40 LU)
+        (silent, silent),  # rain: nothing audible, not counted
+    ]
+    out = t_lufs_by_class(curves, ["rain", "door", "door", "rain"])
+    assert list(out) == ["door", "rain"]
+    assert out["rain"] == {
+        "segments": 1,
+        "mae_lu": 2.0,
+        "audible_called_silent": 0.0,
+        "audible_called_audible_mae_lu": 2.0,
+    }
+    assert out["door"]["segments"] == 2 and out["door"]["mae_lu"] == round((6.0 + 10.0) / 2, 2)
+    assert out["door"]["audible_called_silent"] == 0.125
+    assert out["door"]["audible_called_audible_mae_lu"] == round(6.0 * 4 / 7, 3)
+
+
 def test_t_lufs_breakdown_splits_the_error_by_what_the_predictor_called_audible() -> None:
     from triergon_studio.training.eval.dev_check import clip_mean_mae, t_lufs_breakdown
 

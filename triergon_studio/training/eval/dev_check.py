@@ -147,9 +147,38 @@ def t_lufs_dev(predictor: Any, pool: Any) -> float:
 
 
 def t_lufs_report(predictor: Any, pool: Any) -> dict[str, Any]:
-    """T_LUFS's dev figures: ``t_lufs_mae_lu`` (as ``t_lufs_dev``) and ``t_lufs_breakdown``."""
+    """T_LUFS's dev figures: ``t_lufs_mae_lu`` (as ``t_lufs_dev``), ``t_lufs_breakdown`` and
+    ``t_lufs_by_class``."""
+    from triergon_studio.training.corpus import CLASS_NAMES
+
     curves = t_lufs_dev_curves(predictor, pool)
-    return {"t_lufs_mae_lu": clip_mean_mae(curves), "t_lufs_breakdown": t_lufs_breakdown(curves)}
+    labels = [CLASS_NAMES[int(c)] for c in pool.arrays["label"]]
+    return {
+        "t_lufs_mae_lu": clip_mean_mae(curves),
+        "t_lufs_breakdown": t_lufs_breakdown(curves),
+        "t_lufs_by_class": t_lufs_by_class(curves, labels),
+    }
+
+
+def t_lufs_by_class(
+    curves: list[tuple[np.ndarray, np.ndarray]], labels: list[str]
+) -> dict[str, dict[str, float]]:
+    """Per class, worst first: its segments, their mean audible-frame error (as ``clip_mean_mae``), the share
+    of its audible frames called silent, and the error on those called audible."""
+    by: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for c, label in zip(curves, labels, strict=True):
+        if (c[1] > AUDIBLE).any():
+            by.setdefault(label, []).append(c)
+    out = {}
+    for label, cs in by.items():
+        b = t_lufs_breakdown(cs)
+        out[label] = {
+            "segments": len(cs),
+            "mae_lu": clip_mean_mae(cs),
+            "audible_called_silent": b["audible_called_silent"],
+            "audible_called_audible_mae_lu": b["audible_called_audible_mae_lu"],
+        }
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["mae_lu"]))
 
 
 def clip_mean_mae(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
