@@ -45,6 +45,17 @@ def test_t_lufs_dev_is_the_audible_frame_error_per_clip() -> None:
     assert t_lufs_dev(ConstantPredictor(-30.0), pool) == round(float(np.mean(want)), 2)
 
 
+def test_dev_segments_are_rendered_at_the_predictors_own_input_size() -> None:
+    from triergon_studio.training.eval.dev_check import dev_pool, lufs_input_size
+
+    wide = ConstantPredictor(-30.0)
+    wide.cfg = SimpleNamespace(features="frame-cnn", frame_cnn=SimpleNamespace(image_size=96))
+    assert lufs_input_size(wide) == 96
+    assert lufs_input_size(SimpleNamespace(cfg=SimpleNamespace(features="dinov2-vits14"))) == 64
+    assert dev_pool(1, seconds=1.0, lufs_size=96).arrays["frames6"].shape[2:4] == (96, 96)
+    assert dev_pool(1, seconds=1.0).arrays["frames6"].shape[2:4] == (64, 64)
+
+
 def test_t_lufs_heldout_reads_the_videos_and_their_curves(tmp_path: Path) -> None:
     from triergon_studio.training.corpus.heldout import load_heldout, write_heldout
     from triergon_studio.training.eval.dev_check import t_lufs_heldout

@@ -25,15 +25,23 @@ DEV_SEED = 4242  # neither the pool's seed (11) nor the held-out set's (90210)
 AUDIBLE = -60.0
 
 
-def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0) -> Any:
+def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0, lufs_size: int = 64) -> Any:
+    """The dev segments, as the compact stages render them; ``lufs_size`` is the side of T_LUFS's 6 fps
+    frames (``lufs_input_size``: a predictor is measured on pictures rendered at its own input size)."""
     from triergon_studio.training.corpus import CorpusConfig
     from triergon_studio.training.data import SegmentSpec
     from triergon_studio.training.pool import build_pool
 
-    spec = SegmentSpec(
-        seconds=seconds, video_frames=8, video_size=64, lufs_size=64
-    )  # the compact stages' spec
+    spec = SegmentSpec(seconds=seconds, video_frames=8, video_size=64, lufs_size=lufs_size)
     return build_pool(n, seed, spec, CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0))
+
+
+def lufs_input_size(predictor: Any) -> int:
+    """The picture side a frame-CNN T_LUFS reads (64 for a DINOv2 one, which scales any size itself).
+    Rendering at 64 and letting a 96 px predictor scale up would measure it on blurred pictures."""
+    if predictor is not None and predictor.cfg.features == "frame-cnn":
+        return int(predictor.cfg.frame_cnn.image_size)
+    return 64
 
 
 def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
@@ -343,7 +351,7 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "clips": args.clips,
         "seed": DEV_SEED,
-        **t_lufs_report(pred, dev_pool(args.clips)),
+        **t_lufs_report(pred, dev_pool(args.clips, lufs_size=lufs_input_size(pred))),
     }
     if args.heldout:
         out["heldout_t_lufs_mae_lu"] = t_lufs_heldout(pred, Path(args.heldout), args.heldout_clips)
@@ -403,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         except StudioError as exc:
             raise SystemExit(str(exc)) from None
     classifier, _ = load_classifier(Path(args.classifier))
-    print(json.dumps(dev_check(model, classifier, dev_pool(args.clips)), indent=1))
+    pool = dev_pool(args.clips, lufs_size=lufs_input_size(model.lufs_predictor))
+    print(json.dumps(dev_check(model, classifier, pool), indent=1))
     return 0
 
 
