@@ -15,14 +15,24 @@ def measure_t_lufs(folder: Path, runs_dir: Path, heldout: Path) -> None:
     import torch
 
     from triergon_studio.engine.weights import load_model_dir
-    from triergon_studio.training.eval.dev_check import DEV_SEED, dev_pool, t_lufs_heldout, t_lufs_report
+    from triergon_studio.training.eval.dev_check import (
+        DEV_SEED,
+        dev_pool,
+        lufs_input_size,
+        t_lufs_heldout,
+        t_lufs_report,
+    )
     from triergon_studio.training.eval.report import evaluate_model_dir
     from triergon_studio.training.fileio import atomic_write_json
 
     torch.set_num_threads(1)
     runs_dir.mkdir(parents=True, exist_ok=True)
     pred = load_model_dir(folder).eval().lufs_predictor
-    dev = {"clips": 54, "seed": DEV_SEED, **t_lufs_report(pred, dev_pool(54))}
+    dev = {
+        "clips": 54,
+        "seed": DEV_SEED,
+        **t_lufs_report(pred, dev_pool(54, lufs_size=lufs_input_size(pred))),
+    }
     atomic_write_json(runs_dir / "dev_check.json", dev)
     atomic_write_json(
         runs_dir / "heldout_t_lufs.json", {"clips": 36, "t_lufs_mae_lu": t_lufs_heldout(pred, heldout)}
