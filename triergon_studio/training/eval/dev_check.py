@@ -37,8 +37,9 @@ def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0, lufs_size: int 
 
 
 def lufs_input_size(predictor: Any) -> int:
-    """The picture side a frame-CNN T_LUFS reads (64 for a DINOv2 one, which scales any size itself).
-    Rendering at 64 and letting a 96 px predictor scale up would measure it on blurred pictures."""
+    """The picture side a frame-CNN T_LUFS reads; 64, the stages' size, for a DINOv2 one (which resizes to
+    its own input). Rendering at 64 and letting a 96 px predictor scale up would measure it on blurred
+    pictures."""
     if predictor is not None and predictor.cfg.features == "frame-cnn":
         return int(predictor.cfg.frame_cnn.image_size)
     return 64
