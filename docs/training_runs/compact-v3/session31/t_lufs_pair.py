@@ -1,7 +1,9 @@
 """Scratch (session 31): version 3.1's T_LUFS and the small-width run read every frame together (mean normalised
 level, mean audibility logit, the hard gate on that mean), on the dev segments and the dev videos.
-Run from the repository root: python docs/training_runs/compact-v3/session31/t_lufs_pair.py"""
+Run from the repository root: python docs/training_runs/compact-v3/session31/t_lufs_pair.py [WEIGHTS ...]
+(default: the small-width run; each WEIGHTS is a 64 px lufs stage's weights.safetensors, read beside 3.1's)."""
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,10 +18,10 @@ from triergon_studio.training.eval.dev_check import (
 
 torch.set_num_threads(2)
 members = [load_model_dir(Path("model_weights/compact")).eval().lufs_predictor]
-w = Path("runs/s31/lufs_wide/weights.safetensors")
-m = build_model(stage_model_config(w))
-put_stage_weights(m, str(w), "lufs_predictor.", "lufs")
-members.append(m.eval().lufs_predictor)
+for w in [Path(a) for a in sys.argv[1:]] or [Path("runs/s31/lufs_wide/weights.safetensors")]:
+    m = build_model(stage_model_config(w))
+    put_stage_weights(m, str(w), "lufs_predictor.", "lufs")
+    members.append(m.eval().lufs_predictor)
 
 
 class Pair:
