@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from triergon_studio.engine.models.lufs_predictor import LufsPredictor, predict_curves_for_video  # noqa: E402
+from triergon_studio.training.eval.dev_check import lufs_input_size  # noqa: E402
 from triergon_studio.video.probe import probe  # noqa: E402
 from triergon_studio.video.sampling import sample_frames_6fps  # noqa: E402
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in preds.values():  # warm-up: first-call allocations and the decoder's start
         predict_curves_for_video(args.video, p)
     times: dict[str, list[float]] = {name: [] for name in preds}
-    size = preds["model"].cfg.frame_cnn.image_size
+    size = lufs_input_size(preds["model"])
     decode: list[float] = []
     with torch.inference_mode():
         for _ in range(args.repeats):

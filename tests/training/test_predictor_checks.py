@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from triergon_studio.engine.models.lufs_config import FrameCNNConfig, LufsPredictorConfig
 from triergon_studio.training.corpus import CLASS_NAMES
 
 
 class ConstantPredictor:
     """A frame-CNN T_LUFS that predicts one level everywhere (as the app's video path sees a predictor)."""
 
-    cfg = SimpleNamespace(features="frame-cnn", frame_cnn=SimpleNamespace(image_size=64))
+    cfg = LufsPredictorConfig(frame_cnn=FrameCNNConfig(image_size=64))
 
     def __init__(self, level: float) -> None:
         self.level = level
@@ -49,9 +50,10 @@ def test_dev_segments_are_rendered_at_the_predictors_own_input_size() -> None:
     from triergon_studio.training.eval.dev_check import dev_pool, lufs_input_size
 
     wide = ConstantPredictor(-30.0)
-    wide.cfg = SimpleNamespace(features="frame-cnn", frame_cnn=SimpleNamespace(image_size=96))
+    wide.cfg = LufsPredictorConfig(frame_cnn=FrameCNNConfig(image_size=96))
     assert lufs_input_size(wide) == 96
-    assert lufs_input_size(SimpleNamespace(cfg=SimpleNamespace(features="dinov2-vits14"))) == 64
+    assert lufs_input_size(SimpleNamespace(cfg=LufsPredictorConfig(features="dinov2-vits14"))) == 64
+    assert lufs_input_size(None) == 64  # a model with no T_LUFS: the stages' size
     assert dev_pool(1, seconds=1.0, lufs_size=96).arrays["frames6"].shape[2:4] == (96, 96)
     assert dev_pool(1, seconds=1.0).arrays["frames6"].shape[2:4] == (64, 64)
 

@@ -88,6 +88,12 @@ class LufsPredictorConfig:
         return 3 * d if self.dinov2_lr_pooling else d
 
     @property
+    def picture_size(self) -> int | None:
+        """The square side a frame-CNN predictor reads its pictures at; None for DINOv2, which scales each
+        picture to ``dinov2_image_size`` on its short side itself."""
+        return self.frame_cnn.image_size if self.features == "frame-cnn" else None
+
+    @property
     def window_frames(self) -> int:
         return round(self.window_s * CURVE_RATE_HZ)
 

@@ -321,8 +321,9 @@ def predict_curves_for_video(
 
     info = probe(video_path)
     # Decode straight to (about) the model's input size so a long video stays small in memory.
-    if model.cfg.features == "frame-cnn":
-        size = (model.cfg.frame_cnn.image_size,) * 2
+    side = model.cfg.picture_size
+    if side is not None:
+        size = (side, side)
     else:
         w, h = info.display_size
         scale = model.cfg.dinov2_image_size / max(1, min(w, h))

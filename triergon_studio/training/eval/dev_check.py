@@ -40,9 +40,8 @@ def lufs_input_size(predictor: Any) -> int:
     """The picture side a frame-CNN T_LUFS reads; 64, the stages' size, for a DINOv2 one (which resizes to
     its own input). Rendering at 64 and letting a 96 px predictor scale up would measure it on blurred
     pictures."""
-    if predictor is not None and predictor.cfg.features == "frame-cnn":
-        return int(predictor.cfg.frame_cnn.image_size)
-    return 64
+    side = predictor.cfg.picture_size if predictor is not None else None
+    return 64 if side is None else int(side)
 
 
 def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
