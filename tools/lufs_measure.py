@@ -17,8 +17,7 @@ def measure_t_lufs(folder: Path, runs_dir: Path, heldout: Path) -> None:
     from triergon_studio.engine.weights import load_model_dir
     from triergon_studio.training.eval.dev_check import (
         DEV_SEED,
-        dev_pool,
-        lufs_input_size,
+        dev_pool_for,
         t_lufs_heldout,
         t_lufs_report,
     )
@@ -31,7 +30,7 @@ def measure_t_lufs(folder: Path, runs_dir: Path, heldout: Path) -> None:
     dev = {
         "clips": 54,
         "seed": DEV_SEED,
-        **t_lufs_report(pred, dev_pool(54, lufs_size=lufs_input_size(pred))),
+        **t_lufs_report(pred, dev_pool_for(pred, 54)),
     }
     atomic_write_json(runs_dir / "dev_check.json", dev)
     atomic_write_json(

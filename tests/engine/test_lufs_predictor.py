@@ -154,6 +154,64 @@ def test_frame_features_in_batches_match_the_whole_clip_with_motion_next() -> No
         torch.testing.assert_close(model.features(images), whole, atol=1e-5, rtol=1e-5)
 
 
+def test_sub_frames_see_when_inside_the_window_a_change_happens() -> None:
+    """With ``sub_frames`` the frame CNN reads several pictures per curve frame: the same two end pictures
+    with the change early or late in the window give different features, and a 6 fps reader cannot tell."""
+    torch.manual_seed(0)
+    still = torch.zeros(3, 3, 32, 32)
+    still[..., 8:16, 4:12] = 1.0
+    moved = torch.roll(still[0], 8, dims=-1)
+    early = torch.stack(
+        [still[0], moved, moved, moved, moved, moved, moved, moved, moved, moved, moved, moved]
+    )
+    late = torch.stack(
+        [still[0], still[0], still[0], moved, moved, moved, moved, moved, moved, moved, moved, moved]
+    )
+    sub = FrameFeatureExtractor(FrameCNNConfig((8, 16), 16, 32, True, motion_next=True, sub_frames=4)).eval()
+    six = FrameFeatureExtractor(FrameCNNConfig((8, 16), 16, 32, True, motion_next=True)).eval()
+    assert sub.conv[0].in_channels == 9 + 12
+    with torch.no_grad():
+        f_early, f_late = sub(early), sub(late)
+        assert f_early.shape == (3, 16)
+        assert not torch.allclose(f_early[0], f_late[0], atol=1e-4)
+        torch.testing.assert_close(f_early[1:], f_late[1:])  # the later windows are the same in both
+        torch.testing.assert_close(six(early[::4]), six(late[::4]))
+    with pytest.raises(ModelError, match="4 pictures per curve frame"):
+        sub(early[:10])
+    with pytest.raises(ModelError, match="sub_frames 0"):
+        FrameCNNConfig(sub_frames=0)
+
+
+def test_sub_frames_with_zero_step_weights_read_as_the_six_fps_network() -> None:
+    """The step channels come last, so a 6 fps network widened with zero weights for them (how a fine-tune
+    starts from the bundled T_LUFS) gives the same curves from the pictures at the higher rate."""
+    torch.manual_seed(0)
+    cnn = FrameCNNConfig((8, 16), 32, 32, True, motion_next=True)
+    six = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, frame_cnn=cnn)).eval()
+    wide_cfg = LufsPredictorConfig(
+        "probe", 32, 1, 2, frame_cnn=FrameCNNConfig(**{**cnn.__dict__, "sub_frames": 3})
+    )
+    assert wide_cfg.picture_rate_hz == 18 and six.cfg.picture_rate_hz == 6
+    wide = LufsPredictor(wide_cfg).eval()
+    sd = six.state_dict()
+    w = sd["features.conv.0.weight"]
+    sd["features.conv.0.weight"] = torch.cat([w, torch.zeros(w.shape[0], 9, *w.shape[2:])], dim=1)
+    wide.load_state_dict(sd)
+    pictures = torch.randint(0, 256, (3 * 11, 40, 40, 3), dtype=torch.uint8)
+    torch.testing.assert_close(wide.predict_curves(pictures), six.predict_curves(pictures[::3]))
+    # step weights of its own and no motion_next: the steps alone need the picture after each batch
+    steps_only = FrameCNNConfig((8, 16), 32, 32, True, sub_frames=3)
+    fresh = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, frame_cnn=steps_only)).eval()
+    whole = fresh.frame_features(pictures, batch_size=64)
+    torch.testing.assert_close(fresh.frame_features(pictures, batch_size=4), whole, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fresh.features(fresh.features.prepare(pictures)), whole, atol=1e-5, rtol=1e-5
+        )
+    with pytest.raises(ModelError, match="3 pictures per curve frame"):
+        wide.frame_features(pictures[:-1])
+
+
 def test_dinov2_feature_path() -> None:
     cfg = LufsPredictorConfig("probe", 32, 1, 2, features="dinov2-vits14", dinov2_image_size=56)
     assert cfg.d_in == 3 * 384

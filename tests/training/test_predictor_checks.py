@@ -58,6 +58,24 @@ def test_dev_segments_are_rendered_at_the_predictors_own_input_size() -> None:
     assert dev_pool(1, seconds=1.0).arrays["frames6"].shape[2:4] == (64, 64)
 
 
+def test_a_t_lufs_reading_several_pictures_per_frame_is_measured_on_them(tmp_path: Path) -> None:
+    """Dev segments and videos reach a ``sub_frames`` T_LUFS at its picture rate; its curves keep 6 values
+    per second."""
+    from tests.video.video_factory import make_video
+    from triergon_studio.engine.models.lufs_predictor import LufsPredictor, predict_curves_for_video
+    from triergon_studio.training.eval.dev_check import dev_pool_for, lufs_pictures_per_frame, t_lufs_dev
+
+    cnn = FrameCNNConfig((8, 16), 32, 32, True, motion_next=True, sub_frames=3)
+    pred = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, frame_cnn=cnn)).eval()
+    assert lufs_pictures_per_frame(pred) == 3 and lufs_pictures_per_frame(None) == 1
+    pool = dev_pool_for(pred, 2, seconds=2.0)
+    assert pool.arrays["frames6"].shape[1:4] == (3 * 12, 32, 32)
+    assert np.isfinite(t_lufs_dev(pred, pool))
+    video = make_video(tmp_path / "clip.mp4", 50, fps=25)  # 2 s
+    curve = predict_curves_for_video(video, pred)
+    assert curve.left.shape == curve.right.shape == (12,)
+
+
 def test_t_lufs_heldout_reads_the_videos_and_their_curves(tmp_path: Path) -> None:
     from triergon_studio.training.corpus.heldout import load_heldout, write_heldout
     from triergon_studio.training.eval.dev_check import t_lufs_heldout

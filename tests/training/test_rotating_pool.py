@@ -151,6 +151,31 @@ def test_the_background_generator_gives_the_same_stream(tmp_path: Path, processe
         np.testing.assert_array_equal(fa, fb)
 
 
+def test_pictures_per_frame_follow_their_window(tmp_path: Path) -> None:
+    """A T_LUFS that reads three pictures per curve frame gets 3 W of them per window, the window's own (the
+    clip's pictures 3 off to 3 (off + n)), mirrored with its flip, padded by holding the last."""
+    from triergon_studio.training.data import corpus_clip
+
+    spec = _spec(tmp_path, fresh_fraction=1.0, brightness=0.0, contrast=0.0, per_frame=3)
+    pool = RotatingPool(spec, batch_size=2)
+    rng = np.random.default_rng(3)
+    seen = 0
+    for _ in range(6):
+        b = pool.batch(rng)
+        assert b["frames6"].shape[1] == 3 * b["curves"].shape[-1]
+        for i, key in enumerate(b["keys"]):
+            clip, off, n, flip = _parse(key)
+            whole = corpus_clip(5, int(clip.split(":")[1]), spec.corpus, S, per_frame=3)
+            assert whole["frames6"].shape[0] == 3 * whole["curves_lufs"].shape[1]
+            want = whole["frames6"][3 * off : 3 * (off + n)]
+            np.testing.assert_array_equal(b["frames6"][i, : 3 * n], want[:, :, ::-1] if flip else want)
+            assert (b["frames6"][i, 3 * n :] == b["frames6"][i, 3 * n - 1]).all()
+            seen += 1
+    assert seen == 12
+    with pytest.raises(StudioError, match="reservoir holds one picture per frame"):
+        RotatingPool(_spec(tmp_path, per_frame=3), batch_size=2, reservoir=_reservoir())
+
+
 def test_bad_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(StudioError, match="live_clips"):
         RotatingPool(_spec(tmp_path, live_clips=4), batch_size=4, reservoir=_reservoir())
@@ -158,39 +183,54 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
         RotatingPool(_spec(tmp_path, fresh_fraction=0.5), batch_size=2)
 
 
+def _tiny_lufs(tmp_path: Path, out: str, **over: Any) -> Any:
+    from triergon_studio.training.config import LufsStageConfig, load_stage_config
+
+    configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
+    c = load_stage_config(configs / "tiny_lufs.json")
+    assert isinstance(c, LufsStageConfig)
+    c.out_dir, c.rotating, c.generator, c.window_seconds = str(tmp_path / out), True, False, [0.5, 1.0]
+    c.live_clips, c.uses_per_clip, c.steps, c.batch_size, c.lufs_size = 8, 4, 4, 4, 16
+    c.corpus = {
+        "min_seconds": 1.0,
+        "max_seconds": 1.5,
+        "mean_seconds": 1.2,
+        "min_side": 32,
+        "max_side": 48,
+    }
+    for k, v in over.items():
+        setattr(c, k, v)
+    return c
+
+
 def test_lufs_stage_on_the_rotating_pool_resumes_exactly(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from triergon_studio.training.config import LufsStageConfig, load_stage_config
     from triergon_studio.training.runner import run_stage
 
-    configs = Path(__file__).resolve().parents[2] / "triergon_studio" / "training" / "configs"
-
-    def cfg(out: str, **over: Any) -> Any:
-        c = load_stage_config(configs / "tiny_lufs.json")
-        assert isinstance(c, LufsStageConfig)
-        c.out_dir, c.rotating, c.generator, c.window_seconds = str(tmp_path / out), True, False, [0.5, 1.0]
-        c.live_clips, c.uses_per_clip, c.steps, c.batch_size, c.lufs_size = 8, 4, 4, 4, 16
-        c.corpus = {
-            "min_seconds": 1.0,
-            "max_seconds": 1.5,
-            "mean_seconds": 1.2,
-            "min_side": 32,
-            "max_side": 48,
-        }
-        for k, v in over.items():
-            setattr(c, k, v)
-        return c
-
-    straight = run_stage(cfg("straight"))
-    run_stage(cfg("sliced", stop_at=2))
-    resumed = run_stage(cfg("sliced"), resume=True)
+    straight = run_stage(_tiny_lufs(tmp_path, "straight"))
+    run_stage(_tiny_lufs(tmp_path, "sliced", stop_at=2))
+    resumed = run_stage(_tiny_lufs(tmp_path, "sliced"), resume=True)
     assert (
         resumed["resumed_from"] == 2
         and resumed["final_pool_fresh_clips"] == straight["final_pool_fresh_clips"]
     )
     wa, wb = load_file(straight["weights"]), load_file(resumed["weights"])
     assert wa.keys() == wb.keys() and all(np.array_equal(wa[k].numpy(), wb[k].numpy()) for k in wa)
+
+
+def test_lufs_stage_trains_a_t_lufs_that_reads_several_pictures_per_frame(tmp_path: Path) -> None:
+    """``sub_frames`` comes from the model's T_LUFS: both data paths (the rotating pool and the segment
+    stream) render that many pictures per curve frame, and the trained weights load into that model."""
+    from safetensors.torch import load_file
+
+    from triergon_studio.training.runner import run_stage
+
+    over = {"lufs_predictor": {"preset": "tiny", "frame_cnn": {"sub_frames": 2}}}
+    for out, rotating in (("rot", True), ("stream", False)):
+        summary = run_stage(_tiny_lufs(tmp_path, out, model_overrides=over, rotating=rotating, steps=2))
+        w = load_file(summary["weights"])["lufs_predictor.features.conv.0.weight"]
+        assert w.shape[1] == 3 * (2 + 2)  # picture, motion, and the two steps across each window
 
 
 def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import math
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.video.video_factory import make_video, read_index
@@ -25,6 +26,19 @@ def test_6fps_on_rate_below_6(media_dir: Path) -> None:
     frames = sample_frames_6fps(path)
     assert frames.shape[0] == 15  # 2.5 s * 6
     assert [read_index(f) for f in frames] == [math.floor(k * 4 / 6) for k in range(15)]
+
+
+def test_pictures_per_frame_are_the_ones_shown_inside_each_sixth(clip_h264: Path) -> None:
+    """``per_frame`` = 4: picture j of frame k is the one on screen at (4k + j) / 24 s; past the last frame,
+    the last picture holds (the training corpus renders the same way)."""
+    frames = sample_frames_6fps(clip_h264, per_frame=4)
+    fps = Fraction(30000, 1001)
+    n6 = math.ceil(60 / fps * 6)
+    assert frames.shape == (4 * n6, 48, 80, 3)
+    assert [read_index(f) for f in frames] == [
+        min(59, math.floor(Fraction(k, 24) * fps)) for k in range(4 * n6)
+    ]
+    np.testing.assert_array_equal(frames[::4], sample_frames_6fps(clip_h264))
 
 
 def test_6fps_vfr_uses_timestamps(media_dir: Path) -> None:

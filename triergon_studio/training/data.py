@@ -29,6 +29,7 @@ class SegmentSpec:
     video_frames: int = 8  # frames for the prompt video encoder, spread over the segment
     video_size: int = 64
     lufs_size: int = 64  # the T_LUFS frames (6 fps over the segment)
+    lufs_per_frame: int = 1  # T_LUFS pictures per curve frame (its frame CNN's sub_frames)
     with_video: bool = True
     with_frames6: bool = True
 
@@ -90,21 +91,24 @@ def corpus_segment(
         item["video"] = _resize_frames(ex.video.frames_at(times_v), spec.video_size)
     if spec.with_frames6:
         n6 = min(spec.curve_frames, max(1, int(math.floor((total - start) * CURVE_RATE + 1e-6))))
-        f6 = ex.video.frames_at(start + np.arange(n6) / CURVE_RATE)
-        item["frames6"] = _pad_frames(_resize_frames(f6, spec.lufs_size), spec.curve_frames)
+        k = spec.lufs_per_frame
+        f6 = ex.video.frames_at(start + np.arange(n6 * k) / (CURVE_RATE * k))
+        item["frames6"] = _pad_frames(_resize_frames(f6, spec.lufs_size), spec.curve_frames * k)
     item.update(caption=ex.caption, label=ex.class_id, source="corpus", clip=f"corpus:{seed}:{index}")
     return item
 
 
-def corpus_clip(seed: int, index: int, cfg: CorpusConfig, size: int) -> dict[str, Any]:
+def corpus_clip(seed: int, index: int, cfg: CorpusConfig, size: int, per_frame: int = 1) -> dict[str, Any]:
     """A whole corpus clip for T_LUFS: its 6 fps frames [N, size, size, 3] uint8 (rendered at the clip's own
     size and scaled down, as decoded videos are at inference) and its L/R LUFS curves [2, N] over the same
-    1/6 s frames; N counts the whole frames inside the clip. A pure function of (seed, index)."""
+    1/6 s frames; N counts the whole frames inside the clip. With ``per_frame`` > 1 the frames are the
+    pictures shown ``per_frame`` times per 1/6 s, [N * per_frame, ...]. A pure function of (seed, index)."""
     from triergon_studio.audio.loudness import channel_curves
 
     ex = make_example(seed, index, cfg)
     n = max(1, int(math.floor(ex.duration_s * CURVE_RATE + 1e-6)))
-    frames = _resize_frames(ex.video.frames_at(np.arange(n) / CURVE_RATE), size)
+    times = np.arange(n * per_frame) / (CURVE_RATE * per_frame)
+    frames = _resize_frames(ex.video.frames_at(times), size)
     curves = np.full((2, n), -70.0, np.float32)
     c = np.asarray(channel_curves(ex.audio, SR), dtype=np.float32)
     m = min(n, c.shape[1])

@@ -52,6 +52,7 @@ class RotatingSpec:
     processes: int = 1
     brightness: float = 0.1  # +- this fraction of full scale
     contrast: float = 0.2  # gain in 1 +- this
+    per_frame: int = 1  # pictures per 1/6 s frame (the frame CNN's sub_frames)
     rank: int = 0  # fresh clip indices rank, rank + world_size, ... (DDP ranks draw disjoint clips)
     world_size: int = 1
 
@@ -86,14 +87,14 @@ def window_frames_from_seconds(seconds: list[float]) -> tuple[int, ...]:
 @dataclass
 class LiveClip:
     key: str  # "fresh:<index>" or "pool:<index>"
-    frames: np.ndarray  # [N, S, S, 3] uint8 at 6 fps
+    frames: np.ndarray  # [N * per_frame, S, S, 3] uint8: per_frame pictures per 1/6 s frame
     curves: np.ndarray  # [2, N] LUFS
     uses_left: int
     used: set[WindowKey] = field(default_factory=set)
 
     @property
     def n(self) -> int:
-        return int(self.frames.shape[0])
+        return int(self.curves.shape[1])
 
     def free(self, length: int) -> list[tuple[int, int]]:
         """(offset, flip) of the unused windows of ``length`` (a shorter clip: the whole clip)."""
@@ -124,6 +125,7 @@ def generator_main(
     seed: int,
     corpus: dict[str, Any],
     size: int,
+    per_frame: int,
     start: int,
     stride: int,
     admitted: Any,
@@ -147,7 +149,7 @@ def generator_main(
             continue
         path = clip_path(d, seed, i)
         if not path.exists():
-            write_clip(path, corpus_clip(seed, i, cfg, size))
+            write_clip(path, corpus_clip(seed, i, cfg, size, per_frame))
         i += stride
 
 
@@ -186,6 +188,11 @@ class RotatingPool:
             raise StudioError(
                 "rotating T_LUFS pool: fresh_fraction < 1 needs the reservoir (reservoir: true)"
             )
+        if reservoir is not None and spec.per_frame > 1:
+            raise StudioError(
+                f"rotating T_LUFS pool: the reservoir holds one picture per frame, this T_LUFS reads "
+                f"{spec.per_frame}; use fresh clips only (reservoir: false, fresh_fraction: 1)"
+            )
         self.spec, self.batch_size, self.reservoir = spec, batch_size, reservoir
         perm_rng = np.random.default_rng([spec.seed, 0x5E5E])
         self.order = perm_rng.permutation(len(reservoir))[spec.rank :: spec.world_size] if reservoir else None
@@ -222,6 +229,7 @@ class RotatingPool:
                     self.spec.seed,
                     _corpus_dict(self.spec.corpus),
                     self.spec.size,
+                    self.spec.per_frame,
                     self._fresh_index(self.next_fresh + j),
                     self.spec.world_size * processes,
                     self._admitted,
@@ -276,10 +284,12 @@ class RotatingPool:
         self.wait_s += time.perf_counter() - t0
         if path.exists():
             try:
-                return read_clip(path)
+                frames, curves = read_clip(path)
+                if frames.shape[0] == curves.shape[1] * self.spec.per_frame:
+                    return frames, curves
             except (OSError, ValueError, KeyError):
-                pass  # a damaged file: remake the clip (a pure function of seed and index)
-        clip = corpus_clip(self.spec.seed, i, self.spec.corpus, self.spec.size)
+                pass  # a damaged file (or one of another picture rate): remake the clip from (seed, index)
+        clip = corpus_clip(self.spec.seed, i, self.spec.corpus, self.spec.size, self.spec.per_frame)
         return clip["frames6"], clip["curves_lufs"]
 
     def _admit(self) -> None:
@@ -311,7 +321,8 @@ class RotatingPool:
     # ---- batches -------------------------------------------------------------------------------------------
 
     def batch(self, rng: np.random.Generator) -> dict[str, Any]:
-        """One batch of windows of one length: ``frames6`` [B, W, S, S, 3] uint8, ``curves`` (normalised) and
+        """One batch of windows of one length: ``frames6`` [B, W * per_frame, S, S, 3] uint8, ``curves``
+        (normalised) and
         ``curves_lufs`` [B, 2, W], ``n_frames`` [B] (real frames; the rest is padding), ``keys``."""
         self._fill()
         lengths = self.spec.window_frames
@@ -323,7 +334,8 @@ class RotatingPool:
         w = int(eligible[int(rng.integers(len(eligible)))])
         cands = [c for c in self.live if c.free(w)]
         pick = rng.choice(len(cands), size=self.batch_size, replace=False)
-        frames = np.empty((self.batch_size, w, *cands[0].frames.shape[1:]), np.uint8)
+        k = self.spec.per_frame
+        frames = np.empty((self.batch_size, w * k, *cands[0].frames.shape[1:]), np.uint8)
         curves = np.full((self.batch_size, 2, w), -70.0, np.float32)
         n_frames = np.zeros(self.batch_size, np.int64)
         keys = []
@@ -334,13 +346,13 @@ class RotatingPool:
             n = min(w, clip.n)
             clip.used.add((off, n, flip))
             clip.uses_left -= 1
-            f = clip.frames[off : off + n]
+            f = clip.frames[off * k : (off + n) * k]
             cv = clip.curves[:, off : off + n]
             if flip:  # mirror the picture and swap L/R with it
                 f = f[:, :, ::-1]
                 cv = cv[::-1]
-            frames[b, :n] = jitter(f, rng, self.spec.brightness, self.spec.contrast)
-            frames[b, n:] = frames[b, n - 1]  # pad by holding the last frame
+            frames[b, : n * k] = jitter(f, rng, self.spec.brightness, self.spec.contrast)
+            frames[b, n * k :] = frames[b, n * k - 1]  # pad by holding the last picture
             curves[b, :, :n] = cv
             n_frames[b] = n
             keys.append(f"{clip.key}/{off}/{n}/{flip}")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from triergon_studio.core.constants import LUFS_ACTIVE, LUFS_FLOOR
+from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_ACTIVE, LUFS_FLOOR
 from triergon_studio.engine.models.vae import vae_sample
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
@@ -567,10 +567,12 @@ class LufsStage(Stage):
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)
         self.rotating: RotatingPool | None = None
+        per_frame = model.lufs_predictor.cfg.picture_rate_hz // round(CURVE_RATE_HZ)
         if cfg.rotating:
-            self.rotating = _rotating_pool(cfg, dist)
+            self.rotating = _rotating_pool(cfg, dist, per_frame)
         else:
-            self.source = Source(cfg, dist, segment_spec(cfg, with_video=False, with_frames6=True))
+            spec = segment_spec(cfg, with_video=False, with_frames6=True)
+            self.source = Source(cfg, dist, dataclasses.replace(spec, lufs_per_frame=per_frame))
 
     def next_batch(self, rng: np.random.Generator) -> dict[str, Any]:
         if self.rotating is None:
@@ -599,7 +601,7 @@ class LufsStage(Stage):
         return super().export(ema)
 
 
-def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
+def _rotating_pool(cfg: LufsStageConfig, dist: Dist, per_frame: int = 1) -> RotatingPool:
     from triergon_studio.training.corpus.heldout import HELDOUT_SEED
     from triergon_studio.training.eval.dev_check import DEV_SEED
 
@@ -608,6 +610,7 @@ def _rotating_pool(cfg: LufsStageConfig, dist: Dist) -> RotatingPool:
     spec = RotatingSpec(
         seed=cfg.seed,
         size=cfg.lufs_size,
+        per_frame=per_frame,
         corpus=CorpusConfig(**cfg.corpus),
         clip_dir=Path(cfg.clip_dir) if cfg.clip_dir else Path(cfg.out_dir) / "clips",
         window_frames=window_frames_from_seconds(cfg.window_seconds),

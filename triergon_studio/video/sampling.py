@@ -14,15 +14,17 @@ from triergon_studio.video.reader import VideoReader
 SAMPLE_RATE_HZ = 6
 
 
-def sample_indices(reader: VideoReader, rate_hz: int = SAMPLE_RATE_HZ) -> list[int]:
-    """Frame index shown at each time k/rate_hz for every k with k/rate_hz inside the picture."""
+def sample_indices(reader: VideoReader, rate_hz: int = SAMPLE_RATE_HZ, per_frame: int = 1) -> list[int]:
+    """Frame index shown at each time k/rate_hz for every k with k/rate_hz inside the picture; with
+    ``per_frame`` > 1, also ``per_frame - 1`` evenly spaced times inside each of those 1/rate_hz steps (the
+    last step's may fall past the end: they show the last frame)."""
     duration = (
         Fraction(reader.info.duration_s)
         if reader.info.is_vfr
         else Fraction(reader.info.frame_count) / reader.info.fps
     )
     count = max(1, math.ceil(duration * rate_hz))
-    return [reader.index_at_time(Fraction(k, rate_hz)) for k in range(count)]
+    return [reader.index_at_time(Fraction(k, rate_hz * per_frame)) for k in range(count * per_frame)]
 
 
 def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -38,14 +40,16 @@ def sample_frames_6fps(
     size: tuple[int, int] | None = None,
     rate_hz: int = SAMPLE_RATE_HZ,
     progress: ProgressFn | None = None,
+    per_frame: int = 1,
 ) -> np.ndarray:
-    """[F, H, W, 3] uint8 RGB where frame k is the picture shown at k/6 s; ``size`` = (width, height).
+    """[F, H, W, 3] uint8 RGB where frame k is the picture shown at k/6 s; ``size`` = (width, height). With
+    ``per_frame`` > 1, [F * per_frame, ...]: the pictures shown at k / (6 per_frame) s (``sample_indices``).
 
     The file is decoded once, in order, so this costs one pass whatever the frame rate. ``progress(message,
     fraction)`` is called after each decoded frame (frames decoded / frames to decode).
     """
     with VideoReader(path) as reader:
-        wanted = sample_indices(reader, rate_hz)
+        wanted = sample_indices(reader, rate_hz, per_frame)
         needed = set(wanted)
         picked: dict[int, np.ndarray] = {}
         first, last = min(needed), max(needed)

@@ -32,10 +32,19 @@ class FrameCNNConfig:
     # its start, so the change across frame k's own window is picture k+1 minus picture k; the difference to
     # the previous picture describes the window before (onsets were called a frame late without it).
     motion_next: bool = False
+    # Pictures read per curve frame. Above 1, the frame also sees the changes between pictures taken that many
+    # times across its own window [k/6, (k+1)/6): where in the window an impact falls sets how much of it the
+    # 400 ms window holds, which pictures 1/6 s apart cannot show.
+    sub_frames: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.sub_frames <= 10:
+            raise ModelError(f"invalid T_LUFS config: frame_cnn sub_frames {self.sub_frames}; use 1 to 10")
 
     @property
     def in_channels(self) -> int:
-        return 3 * (1 + int(self.use_motion) + int(self.motion_next))
+        steps = self.sub_frames if self.sub_frames > 1 else 0
+        return 3 * (1 + int(self.use_motion) + int(self.motion_next) + steps)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,12 @@ class LufsPredictorConfig:
         """The square side a frame-CNN predictor reads its pictures at; None for DINOv2, which scales each
         picture to ``dinov2_image_size`` on its short side itself."""
         return self.frame_cnn.image_size if self.features == "frame-cnn" else None
+
+    @property
+    def picture_rate_hz(self) -> int:
+        """Pictures read per second: six (one per curve frame) times the frame CNN's ``sub_frames``."""
+        sub = self.frame_cnn.sub_frames if self.features == "frame-cnn" else 1
+        return round(CURVE_RATE_HZ) * sub
 
     @property
     def window_frames(self) -> int:

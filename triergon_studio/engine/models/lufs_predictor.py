@@ -71,15 +71,25 @@ class FrameFeatureExtractor(nn.Module):
     def forward(
         self, images: Tensor, previous: Tensor | None = None, following: Tensor | None = None
     ) -> Tensor:
-        """``images`` are prepared frames; ``previous`` / ``following`` are the prepared frames just before
-        ``images[0]`` and just after ``images[-1]`` (None at the clip's ends: no motion there)."""
-        parts = [images]
+        """``images`` are prepared pictures, ``sub_frames`` per curve frame [F * sub_frames, 3, H, W];
+        ``previous`` / ``following`` are the prepared pictures that open the curve frames just before and
+        just after these (None at the clip's ends: no motion there). -> [F, out_dim]."""
+        sub = self.cfg.sub_frames
+        if images.shape[0] % sub:
+            raise ModelError(f"T_LUFS reads {sub} pictures per curve frame, got {images.shape[0]} pictures")
+        main = images[::sub]
+        parts = [main]
         if self.cfg.use_motion:
-            before = torch.cat([images[:1] if previous is None else previous, images[:-1]])
-            parts.append(images - before)
+            before = torch.cat([main[:1] if previous is None else previous, main[:-1]])
+            parts.append(main - before)
         if self.cfg.motion_next:
-            after = torch.cat([images[1:], images[-1:] if following is None else following])
-            parts.append(after - images)
+            after = torch.cat([main[1:], main[-1:] if following is None else following])
+            parts.append(after - main)
+        if sub > 1:
+            # the sub_frames changes across each frame's window, the last one to the next frame's picture
+            seq = torch.cat([images, images[-1:] if following is None else following])
+            steps = seq[1:] - seq[:-1]
+            parts.append(steps.reshape(main.shape[0], sub * steps.shape[1], *steps.shape[2:]))
         x = torch.cat(parts, dim=1)
         return self.proj(F.adaptive_avg_pool2d(self.conv(x), self.cfg.grid).flatten(1))
 
@@ -225,29 +235,34 @@ class LufsPredictor(nn.Module):
     def frame_features(
         self, frames: Tensor | np.ndarray, batch_size: int = 32, progress: ProgressFn | None = None
     ) -> Tensor:
-        """uint8 [F, H, W, 3] (or float [F, 3, H, W] in [0, 1]) frames at 6 fps -> [F, d_in];
-        ``progress(message, fraction)`` after each batch (frames done / frames)."""
+        """uint8 [P, H, W, 3] (or float [P, 3, H, W] in [0, 1]) pictures at ``cfg.picture_rate_hz`` (P = F
+        curve frames times the frame CNN's ``sub_frames``) -> [F, d_in]; ``progress(message, fraction)`` after
+        each batch (frames done / frames)."""
         if self.features is None:
             raise ModelError("this T_LUFS was built without its frame feature network")
         t = torch.as_tensor(frames)
         dev = self.proj_in.weight.device
+        sub = self.cfg.picture_rate_hz // round(RATE_HZ)
+        if t.shape[0] % sub:
+            raise ModelError(f"T_LUFS reads {sub} pictures per curve frame, got {t.shape[0]} pictures")
+        n = t.shape[0] // sub
         out: list[Tensor] = []
         previous: Tensor | None = None
-        for i in range(0, t.shape[0], batch_size):
-            chunk = t[i : i + batch_size].to(dev)
+        for i in range(0, n, batch_size):
+            chunk = t[i * sub : (i + batch_size) * sub].to(dev)
             if isinstance(self.features, FrameFeatureExtractor):
                 images = self.features.prepare(chunk).to(self.proj_in.weight.dtype)
                 following = None
-                if self.features.cfg.motion_next and i + batch_size < t.shape[0]:
-                    nxt = t[i + batch_size : i + batch_size + 1].to(dev)
+                if (self.features.cfg.motion_next or sub > 1) and i + batch_size < n:
+                    nxt = t[(i + batch_size) * sub : (i + batch_size) * sub + 1].to(dev)
                     following = self.features.prepare(nxt).to(images.dtype)
                 out.append(self.features(images, previous, following))
-                previous = images[-1:]
+                previous = images[-sub : len(images) - sub + 1]
             else:
                 images = preprocess_frames(chunk, self.cfg.dinov2_image_size, crop=False)
                 out.append(self._dinov2_features(images.to(self.proj_in.weight.dtype)))
-            done = min(t.shape[0], i + batch_size)
-            report(progress, f"Frame features {done}/{t.shape[0]}", done / t.shape[0])
+            done = min(n, i + batch_size)
+            report(progress, f"Frame features {done}/{n}", done / n)
         return torch.cat(out) if out else torch.zeros(0, self.cfg.d_in, device=dev)
 
     def stage_weights(self) -> dict[str, float]:
@@ -270,7 +285,8 @@ class LufsPredictor(nn.Module):
 
     @torch.no_grad()
     def predict_curves(self, frames_6fps: Tensor | np.ndarray, progress: ProgressFn | None = None) -> Tensor:
-        """Frames sampled at 6 fps -> LUFS curves [2, F] (one value per frame per channel)."""
+        """Pictures sampled at ``cfg.picture_rate_hz`` (6 fps unless the frame CNN reads ``sub_frames``) ->
+        LUFS curves [2, F] (one value per curve frame per channel)."""
         was_training = self.training
         self.eval()
         weights = dict(self.stage_weights())
@@ -331,7 +347,9 @@ def predict_curves_for_video(
     weights = model.stage_weights()
     decode_share = weights["decode"] / sum(weights.values())
     stages = Stages(progress, {"decode": decode_share, "predict": 1.0 - decode_share})
-    frames = sample_frames_6fps(video_path, size=size, progress=stages.part("decode"))
+    frames = sample_frames_6fps(
+        video_path, size=size, per_frame=model.cfg.picture_rate_hz // RATE_HZ, progress=stages.part("decode")
+    )
     curves = model.predict_curves(frames, stages.part("predict")).double().cpu().numpy()
     return LoudnessCurve(curves[0], curves[1], float(info.duration_s), float(RATE_HZ), CurveSource.PREDICTED)
 

@@ -25,14 +25,19 @@ DEV_SEED = 4242  # neither the pool's seed (11) nor the held-out set's (90210)
 AUDIBLE = -60.0
 
 
-def dev_pool(n: int, seed: int = DEV_SEED, seconds: float = 6.0, lufs_size: int = 64) -> Any:
+def dev_pool(
+    n: int, seed: int = DEV_SEED, seconds: float = 6.0, lufs_size: int = 64, lufs_per_frame: int = 1
+) -> Any:
     """The dev segments, as the compact stages render them; ``lufs_size`` is the side of T_LUFS's 6 fps
-    frames (``lufs_input_size``: a predictor is measured on pictures rendered at its own input size)."""
+    frames and ``lufs_per_frame`` its pictures per frame (``lufs_input_size``, ``lufs_pictures_per_frame``: a
+    predictor is measured on pictures rendered as it reads them)."""
     from triergon_studio.training.corpus import CorpusConfig
     from triergon_studio.training.data import SegmentSpec
     from triergon_studio.training.pool import build_pool
 
-    spec = SegmentSpec(seconds=seconds, video_frames=8, video_size=64, lufs_size=lufs_size)
+    spec = SegmentSpec(
+        seconds=seconds, video_frames=8, video_size=64, lufs_size=lufs_size, lufs_per_frame=lufs_per_frame
+    )
     return build_pool(n, seed, spec, CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0))
 
 
@@ -42,6 +47,17 @@ def lufs_input_size(predictor: Any) -> int:
     pictures."""
     side = predictor.cfg.picture_size if predictor is not None else None
     return 64 if side is None else int(side)
+
+
+def lufs_pictures_per_frame(predictor: Any) -> int:
+    """The pictures a T_LUFS reads per 1/6 s curve frame (1 unless its frame CNN reads ``sub_frames``)."""
+    return 1 if predictor is None else int(predictor.cfg.picture_rate_hz) // 6
+
+
+def dev_pool_for(predictor: Any, n: int, seed: int = DEV_SEED, seconds: float = 6.0) -> Any:
+    """``dev_pool`` with T_LUFS's pictures rendered as ``predictor`` reads them (its size and picture rate)."""
+    size, per_frame = lufs_input_size(predictor), lufs_pictures_per_frame(predictor)
+    return dev_pool(n, seed, seconds, lufs_size=size, lufs_per_frame=per_frame)
 
 
 def _mel_shape_error(a: np.ndarray, b: np.ndarray, mel: Any) -> float:
@@ -143,7 +159,9 @@ def t_lufs_dev_curves(predictor: Any, pool: Any) -> list[tuple[np.ndarray, np.nd
     with torch.inference_mode():
         for i in range(len(pool)):
             nf = int(np.ceil(int(pool.arrays["valid"][i]) / 44100 * 6))
-            pred = predictor.predict_curves(torch.from_numpy(pool.arrays["frames6"][i][:nf])).numpy()
+            k = lufs_pictures_per_frame(predictor)
+            pictures = torch.from_numpy(pool.arrays["frames6"][i][: nf * k])
+            pred = predictor.predict_curves(pictures).numpy()
             gt = np.asarray(pool.arrays["curves_lufs"][i])[:, :nf]
             out.append((np.asarray(pred, np.float64)[:, : gt.shape[1]], gt.astype(np.float64)))
     return out
@@ -351,7 +369,7 @@ def lufs_only(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "clips": args.clips,
         "seed": DEV_SEED,
-        **t_lufs_report(pred, dev_pool(args.clips, lufs_size=lufs_input_size(pred))),
+        **t_lufs_report(pred, dev_pool_for(pred, args.clips)),
     }
     if args.heldout:
         out["heldout_t_lufs_mae_lu"] = t_lufs_heldout(pred, Path(args.heldout), args.heldout_clips)
@@ -411,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         except StudioError as exc:
             raise SystemExit(str(exc)) from None
     classifier, _ = load_classifier(Path(args.classifier))
-    pool = dev_pool(args.clips, lufs_size=lufs_input_size(model.lufs_predictor))
+    pool = dev_pool_for(model.lufs_predictor, args.clips)
     print(json.dumps(dev_check(model, classifier, pool), indent=1))
     return 0
 
