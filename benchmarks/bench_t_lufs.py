@@ -4,7 +4,8 @@ transformer windows), as ratios measured in this run (run by hand: python benchm
 - seconds of video per second of wall time for the model folder's T_LUFS, and for a candidate (a ``lufs``
   training stage's weights, built with that run's model overrides) when one is given;
 - the candidate's time as a multiple of the model folder's, the two timed alternately on the same file;
-- the decode alone (``sample_frames_6fps`` at the predictor's input size), the floor neither can go under.
+- the decode alone (``sample_frames_6fps`` at each predictor's input size and picture rate), the floor
+  neither can go under.
 
     python benchmarks/bench_t_lufs.py [--model model_weights/compact] [--candidate runs/X/weights.safetensors]
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from triergon_studio.engine.models.lufs_predictor import LufsPredictor, predict_curves_for_video  # noqa: E402
-from triergon_studio.training.eval.dev_check import lufs_input_size  # noqa: E402
+from triergon_studio.training.eval.dev_check import lufs_input_size, lufs_pictures_per_frame  # noqa: E402
 from triergon_studio.video.probe import probe  # noqa: E402
 from triergon_studio.video.sampling import sample_frames_6fps  # noqa: E402
 
@@ -71,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     for p in preds.values():  # warm-up: first-call allocations and the decoder's start
         predict_curves_for_video(args.video, p)
     times: dict[str, list[float]] = {name: [] for name in preds}
-    size = lufs_input_size(preds["model"])
-    decode: list[float] = []
+    decode: dict[str, list[float]] = {name: [] for name in preds}
     with torch.inference_mode():
         for _ in range(args.repeats):
             for name, p in preds.items():
                 times[name].append(timed(lambda p=p: predict_curves_for_video(args.video, p)))
-            decode.append(timed(lambda: sample_frames_6fps(args.video, size=(size, size))))
+                side, k = lufs_input_size(p), lufs_pictures_per_frame(p)
+                decode[name].append(
+                    timed(lambda s=side, k=k: sample_frames_6fps(args.video, size=(s, s), per_frame=k))
+                )
     print(f"video: {args.video.name}, {duration:.1f} s; {args.threads} threads; median of {args.repeats}")
     med = {name: statistics.median(v) for name, v in times.items()}
     for name, p in preds.items():
@@ -86,8 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:9s} {n / 1e6:5.2f} M parameters  {med[name]:6.2f} s  "
             f"({duration / med[name]:5.1f} s of video per second)"
         )
-    d = statistics.median(decode)
-    print(f"decode only at {size} px: {d:.2f} s ({d / med['model']:.2f} of the model's time)")
+    for name, p in preds.items():
+        d = statistics.median(decode[name])
+        print(
+            f"{name:9s} decode only ({lufs_input_size(p)} px, {p.cfg.picture_rate_hz} pictures/s): {d:.2f} s "
+            f"({d / med[name]:.2f} of its time)"
+        )
     if "candidate" in med:
         print(f"candidate / model time: {med['candidate'] / med['model']:.2f}x")
     return 0

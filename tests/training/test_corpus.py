@@ -22,6 +22,21 @@ def test_same_seed_same_example_and_different_index_differs() -> None:
     assert not (c.label == a.label and c.audio.shape == a.audio.shape and np.allclose(c.audio, a.audio))
 
 
+def test_a_sound_redraw_keeps_the_picture_and_changes_only_the_hidden_sound_draws() -> None:
+    """``sound_redraw`` gives the same video, caption and events with another sound track; each redraw is
+    its own and repeatable."""
+    a = make_example(5, 11, duration_s=3.0)
+    b = make_example(5, 11, duration_s=3.0, sound_redraw=0)
+    c = make_example(5, 11, duration_s=3.0, sound_redraw=1)
+    assert a.caption == b.caption and a.label == b.label
+    np.testing.assert_array_equal(a.events, b.events)
+    for k in (0, a.video.n_frames // 2, a.video.n_frames - 1):
+        np.testing.assert_array_equal(a.video.frame(k), b.video.frame(k))
+    assert a.audio.shape == b.audio.shape == c.audio.shape
+    assert not np.allclose(a.audio, b.audio) and not np.allclose(b.audio, c.audio)
+    np.testing.assert_array_equal(b.audio, make_example(5, 11, duration_s=3.0, sound_redraw=0).audio)
+
+
 @pytest.mark.parametrize("label", CLASS_NAMES)
 def test_every_class_makes_legal_stereo_matching_the_picture_length(label: str) -> None:
     ex = make_example(3, 1, label=label, duration_s=1.5)

@@ -177,8 +177,15 @@ def make_example(
     config: CorpusConfig | None = None,
     label: str | None = None,
     duration_s: float | None = None,
+    sound_redraw: int | None = None,
 ) -> Example:
-    """Build example ``index`` of the corpus with ``seed``; ``label``/``duration_s`` pin those draws."""
+    """Build example ``index`` of the corpus with ``seed``; ``label``/``duration_s`` pin those draws.
+
+    ``sound_redraw`` = k makes the same picture (and script) with the sound's draws that the picture does not
+    show (``_spatialise``: level jitter, room, noise floor) taken from a generator of their own, seeded by k:
+    another equally valid sound track of the same video (caption and events unchanged), for measuring what no
+    picture-only predictor can know.
+    """
     cfg = config or CorpusConfig()
     rng = np.random.default_rng([seed, index, 0x7E1])
     name = label if label is not None else str(rng.choice(cfg.classes))
@@ -195,7 +202,10 @@ def make_example(
     height = _even(int(rng.integers(cfg.min_side, min(width, cfg.max_side) + 1)))
     builder, level_db = CLASS_TABLE[name]
     script = builder(rng, n_samples / SR + 1e-6)
-    audio = _spatialise(rng, script, n_samples, level_db)
+    audio = _spatialise(rng, script, n_samples, level_db)  # always, so the draws after it stay the same
+    if sound_redraw is not None:
+        own = np.random.default_rng([seed, index, 0x50DD, sound_redraw])
+        audio = _spatialise(own, script, n_samples, level_db)
     caption, template = make_caption(rng, name, script.attrs, cfg.heldout_captions)
     video = SceneVideo(script, width, height, fps, n_frames)
     events = script.events[(script.events >= 0) & (script.events < dur)]

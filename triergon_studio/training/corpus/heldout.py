@@ -44,15 +44,18 @@ def _write_json(path: Path, obj: object) -> None:
     atomic_write_json(path, obj)
 
 
-def heldout_example(i: int, seed: int = HELDOUT_SEED, max_seconds: float = 8.0) -> Example:
-    """Clip i of the held-out set: classes cycle so every class is covered; odd clips use held-out captions."""
+def heldout_example(
+    i: int, seed: int = HELDOUT_SEED, max_seconds: float = 8.0, sound_redraw: int | None = None
+) -> Example:
+    """Clip i of the held-out set: classes cycle so every class is covered; odd clips use held-out captions.
+    ``sound_redraw``: as ``make_example``'s (the same video with another sound track)."""
     cfg = CorpusConfig(
         min_seconds=2.0,
         max_seconds=max_seconds,
         mean_seconds=min(5.0, max_seconds),
         heldout_captions=bool(i % 2),
     )
-    return make_example(seed, i, cfg, label=CLASS_NAMES[i % len(CLASS_NAMES)])
+    return make_example(seed, i, cfg, label=CLASS_NAMES[i % len(CLASS_NAMES)], sound_redraw=sound_redraw)
 
 
 def write_heldout(
