@@ -2,6 +2,9 @@
 and the paired differences (mean, standard error) against the first, to tell a gain from clip noise.
 
     python docs/training_runs/compact-v3/session32/paired_t_lufs.py OUT.json bundle RUN/weights.safetensors ...
+
+With ``VIDEOS=runs/devclips108 VIDEO_CLIPS=108`` in the environment the videos come from there (default: the 36
+of ``runs/devclips36``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ def per_clip(pred) -> dict[str, list[float]]:
         for p, g in t_lufs_dev_curves(pred, dev_pool_for(pred, 54))
     ]
     vids = []
-    for meta in load_heldout(ROOT / "runs" / "devclips36")[:36]:
+    import os
+
+    videos = ROOT / os.environ.get("VIDEOS", "runs/devclips36")
+    for meta in load_heldout(videos)[: int(os.environ.get("VIDEO_CLIPS", "36"))]:
         c = meta["curves"]
         gt = np.array([c["left"], c["right"]], np.float64)
         e = curve_mae(gt, video_curves(pred, str(meta["video"])))
