@@ -1,8 +1,9 @@
 """Start weights for fine-tuning a model's T_LUFS to read several pictures per curve frame (``sub_frames``).
 
 Takes the ``lufs_predictor.*`` weights of a model folder and widens the frame CNN's first convolution with
-zero weights for the step channels, which come last in its input: the widened T_LUFS gives exactly the curves
-of the original until training moves those weights (tested in ``tests/engine/test_lufs_predictor.py``).
+zero weights for the step channels (``widen_to_sub_frames``): the widened T_LUFS gives exactly the curves of
+the original until training moves those weights. (A lufs stage can do the same from a run's weights with
+``init_one_picture``.)
 ``--sub-frames 1`` writes the weights unchanged (the control run's start).
 
     python tools/t_lufs_sub_frames_init.py --model model_weights/compact --sub-frames 4 --out runs/s32/init4.safetensors
@@ -21,8 +22,9 @@ FIRST_CONV = "lufs_predictor.features.conv.0.weight"
 
 
 def widen(model_dir: Path, sub_frames: int) -> dict[str, object]:
-    import torch
+    import dataclasses
 
+    from triergon_studio.engine.models.lufs_predictor import widen_to_sub_frames
     from triergon_studio.engine.weights import load_model_dir
 
     model = load_model_dir(model_dir)
@@ -31,11 +33,13 @@ def widen(model_dir: Path, sub_frames: int) -> dict[str, object]:
         raise SystemExit(f"{model_dir}: this model has no frame-CNN T_LUFS")
     if pred.cfg.frame_cnn.sub_frames != 1:
         raise SystemExit(f"{model_dir}: its T_LUFS already reads {pred.cfg.frame_cnn.sub_frames} pictures")
-    sd = {f"lufs_predictor.{k}": v.detach().clone() for k, v in pred.state_dict().items()}
+    sd = {k: v.detach().clone() for k, v in pred.state_dict().items()}
     if sub_frames > 1:
-        w = sd[FIRST_CONV]
-        sd[FIRST_CONV] = torch.cat([w, torch.zeros(w.shape[0], 3 * sub_frames, *w.shape[2:])], dim=1)
-    return sd
+        wide = dataclasses.replace(
+            pred.cfg, frame_cnn=dataclasses.replace(pred.cfg.frame_cnn, sub_frames=sub_frames)
+        )
+        sd = widen_to_sub_frames(sd, wide)
+    return {f"lufs_predictor.{k}": v for k, v in sd.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

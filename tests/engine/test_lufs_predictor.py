@@ -15,6 +15,7 @@ from triergon_studio.engine.models.lufs_predictor import (
     build_lufs_predictor,
     seeded_lufs_predictor,
     transformer_params,
+    widen_to_sub_frames,
     window_starts,
     windowed_apply,
 )
@@ -193,10 +194,9 @@ def test_sub_frames_with_zero_step_weights_read_as_the_six_fps_network() -> None
     )
     assert wide_cfg.picture_rate_hz == 18 and six.cfg.picture_rate_hz == 6
     wide = LufsPredictor(wide_cfg).eval()
-    sd = six.state_dict()
-    w = sd["features.conv.0.weight"]
-    sd["features.conv.0.weight"] = torch.cat([w, torch.zeros(w.shape[0], 9, *w.shape[2:])], dim=1)
-    wide.load_state_dict(sd)
+    wide.load_state_dict(widen_to_sub_frames(six.state_dict(), wide_cfg))
+    with pytest.raises(ModelError, match="not its one-picture form"):
+        widen_to_sub_frames(wide.state_dict(), wide_cfg)  # already wide
     pictures = torch.randint(0, 256, (3 * 11, 40, 40, 3), dtype=torch.uint8)
     torch.testing.assert_close(wide.predict_curves(pictures), six.predict_curves(pictures[::3]))
     # step weights of its own and no motion_next: the steps alone need the picture after each batch

@@ -4,6 +4,7 @@ the stream is the same with or without the background generator, and a restored 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,31 @@ def test_lufs_stage_trains_a_t_lufs_that_reads_several_pictures_per_frame(tmp_pa
         summary = run_stage(_tiny_lufs(tmp_path, out, model_overrides=over, rotating=rotating, steps=2))
         w = load_file(summary["weights"])["lufs_predictor.features.conv.0.weight"]
         assert w.shape[1] == 3 * (2 + 2)  # picture, motion, and the two steps across each window
+
+
+def test_a_sub_frame_t_lufs_starts_from_a_one_picture_run(tmp_path: Path) -> None:
+    """``init_one_picture``: a one-picture run's weights, widened with zero step weights, start the stage;
+    weights of another shape are refused with the file named."""
+    import torch
+    from safetensors.torch import load_file
+
+    from triergon_studio.engine.models.lufs_config import LUFS_PRESETS
+    from triergon_studio.engine.models.lufs_predictor import build_lufs_predictor
+    from triergon_studio.training.runner import run_stage
+    from triergon_studio.training.stages import _load_one_picture_t_lufs
+
+    one = run_stage(_tiny_lufs(tmp_path, "one", steps=2))["weights"]
+    tiny = LUFS_PRESETS["t-lufs-tiny"]
+    wide_cfg = dataclasses.replace(tiny, frame_cnn=dataclasses.replace(tiny.frame_cnn, sub_frames=2))
+    wide = build_lufs_predictor(wide_cfg)
+    _load_one_picture_t_lufs(wide, Path(one))
+    src = load_file(one)["lufs_predictor.features.conv.0.weight"]
+    w = wide.state_dict()["features.conv.0.weight"]
+    assert torch.equal(w[:, : src.shape[1]], src) and not w[:, src.shape[1] :].any()
+    with pytest.raises(StudioError, match="does not fit this T_LUFS"):
+        _load_one_picture_t_lufs(build_lufs_predictor(tiny), Path(one))  # not a sub-frame T_LUFS
+    over = {"lufs_predictor": {"preset": "tiny", "frame_cnn": {"sub_frames": 2}}}
+    run_stage(_tiny_lufs(tmp_path, "wide", model_overrides=over, init_one_picture=one, steps=1))
 
 
 def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:

@@ -175,6 +175,9 @@ class LufsStageConfig(RunConfig):
     brightness_jitter: float = 0.1
     contrast_jitter: float = 0.2
     clip_dir: str = ""  # fresh clip files; default <out_dir>/clips
+    # weights of a T_LUFS that reads one picture per curve frame, to start a model whose frame CNN reads
+    # sub_frames: loaded with zero weights for the step channels, so the run starts at their curves
+    init_one_picture: str = ""
 
 
 StageConfig = VAEStageConfig | EncodersStageConfig | DiTStageConfig | LufsStageConfig

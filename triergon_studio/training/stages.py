@@ -563,6 +563,8 @@ class LufsStage(Stage):
             raise StudioError(
                 f"model {cfg.model!r} has no T_LUFS predictor (set lufs_predictor in its config)"
             )
+        if cfg.init_one_picture:
+            _load_one_picture_t_lufs(model.lufs_predictor, Path(cfg.init_one_picture))
         for p in model.lufs_predictor.parameters():
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)
@@ -599,6 +601,27 @@ class LufsStage(Stage):
             self.rotating.stop_generator()
             self.summary_extra = {f"final_{k}": v for k, v in self.rotating.stats().items()}
         return super().export(ema)
+
+
+def _load_one_picture_t_lufs(predictor: nn.Module, path: Path) -> None:
+    """Load a one-picture T_LUFS's stage weights (``lufs_predictor.*``) into ``predictor``, which reads
+    sub-frames: the step channels start at zero (``widen_to_sub_frames``)."""
+    from safetensors.torch import load_file
+
+    from triergon_studio.engine.models.lufs_predictor import LufsPredictor, widen_to_sub_frames
+    from triergon_studio.errors import ModelError
+
+    if not path.exists():
+        raise StudioError("the one-picture T_LUFS weights (init_one_picture) were not found", path)
+    prefix = "lufs_predictor."
+    sd = {k[len(prefix) :]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+    pred = cast(LufsPredictor, predictor)
+    try:
+        pred.load_state_dict(widen_to_sub_frames(sd, pred.cfg), strict=True)
+    except (ModelError, RuntimeError) as exc:
+        raise StudioError(
+            f"init_one_picture does not fit this T_LUFS: {str(exc).splitlines()[0]}", path
+        ) from exc
 
 
 def _rotating_pool(cfg: LufsStageConfig, dist: Dist, per_frame: int = 1) -> RotatingPool:

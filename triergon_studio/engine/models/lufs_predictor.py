@@ -300,6 +300,30 @@ class LufsPredictor(nn.Module):
             self.train(was_training)
 
 
+FIRST_CONV = "features.conv.0.weight"
+
+
+def widen_to_sub_frames(
+    state: dict[str, Tensor], cfg: LufsPredictorConfig, prefix: str = ""
+) -> dict[str, Tensor]:
+    """The state of a frame-CNN T_LUFS that reads one picture per curve frame, made to fit ``cfg`` (the same
+    network reading ``sub_frames`` pictures): its first convolution gets zero weights for the step channels,
+    which come last in the input, so the widened T_LUFS gives exactly the original's curves. Keys carry
+    ``prefix`` (e.g. ``"lufs_predictor."``)."""
+    key = prefix + FIRST_CONV
+    if cfg.features != "frame-cnn" or key not in state:
+        raise ModelError("only a frame-CNN T_LUFS can be widened to read sub-frames")
+    w = state[key]
+    extra = cfg.frame_cnn.in_channels - w.shape[1]
+    if cfg.frame_cnn.sub_frames < 2 or extra != 3 * cfg.frame_cnn.sub_frames:
+        raise ModelError(
+            f"these weights read {w.shape[1]} input channels; a T_LUFS reading {cfg.frame_cnn.sub_frames} "
+            f"pictures per frame has {cfg.frame_cnn.in_channels}, so they are not its one-picture form"
+        )
+    zeros = torch.zeros(w.shape[0], extra, *w.shape[2:], dtype=w.dtype)
+    return {**state, key: torch.cat([w, zeros], dim=1)}
+
+
 def build_lufs_predictor(
     name_or_cfg: str | LufsPredictorConfig, device: Any = "cpu", with_features: bool = True
 ) -> LufsPredictor:
@@ -362,6 +386,7 @@ __all__ = [
     "predict_curves_for_video",
     "seeded_lufs_predictor",
     "transformer_params",
+    "widen_to_sub_frames",
     "window_starts",
     "windowed_apply",
 ]
