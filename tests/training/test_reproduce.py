@@ -160,10 +160,12 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     import torch
     from safetensors.torch import load_file
 
+    from triergon_studio.training.config import LufsStageConfig
     from triergon_studio.training.pool import Pool
     from triergon_studio.training.reproduce import (
         MEL_CFG,
         MEL_DIT,
+        SUB_LUFS,
         TRACK_DIT,
         _weight_stages,
         assembled_config,
@@ -215,3 +217,21 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     assert assembled_config(tmp_path, MEL_DIT).name == "compact-dit-mel"  # now a comparison model
     rec = training_manifest(tmp_path)["training"]
     assert list(rec["stages"]) == ["encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT, TRACK_DIT]
+
+    before = rec["total_seconds"]
+    # version 3.2: lufs_sub starts from the lufs run's weights and, once it has run, is the bundle's T_LUFS,
+    # read with its own picture rate
+    sub = stage_config(SUB_LUFS, tmp_path)
+    assert isinstance(sub, LufsStageConfig)
+    assert sub.init_one_picture == str(tmp_path / "lufs" / "weights.safetensors") and not sub.init
+    assert assembled_config(tmp_path, TRACK_DIT).lufs_predictor.frame_cnn.sub_frames == 1
+    _run(tmp_path, SUB_LUFS, 70, 7.0, 7.0, 0, 1)
+    sub_conf = json.loads((tmp_path / SUB_LUFS / "config.json").read_text())
+    sub_conf["model_overrides"] = {"lufs_predictor": {"frame_cnn": {"sub_frames": 4}}}
+    (tmp_path / SUB_LUFS / "config.json").write_text(json.dumps(sub_conf))
+    assert _weight_stages(tmp_path, TRACK_DIT) == ("encoders", SUB_LUFS, "vae_mel", TRACK_DIT)
+    cfg = assembled_config(tmp_path, TRACK_DIT)
+    assert cfg.lufs_predictor.frame_cnn.sub_frames == 4 and cfg.vae.kind == "bandpca"
+    rec = training_manifest(tmp_path)["training"]
+    assert list(rec["stages"]) == ["encoders", "lufs", SUB_LUFS, "vae_mel", "dit_v24", MEL_DIT, TRACK_DIT]
+    assert rec["total_seconds"] == round(before + 7.0, 1)  # the fine-tune's time joins the lufs run's

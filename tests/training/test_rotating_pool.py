@@ -255,8 +255,22 @@ def test_a_sub_frame_t_lufs_starts_from_a_one_picture_run(tmp_path: Path) -> Non
     assert torch.equal(w[:, : src.shape[1]], src) and not w[:, src.shape[1] :].any()
     with pytest.raises(StudioError, match="does not fit this T_LUFS"):
         _load_one_picture_t_lufs(build_lufs_predictor(tiny), Path(one))  # not a sub-frame T_LUFS
+    # the same start as a run given the widened weights as an ordinary init file, step for step
+    from safetensors.torch import save_file
+
+    from triergon_studio.engine.models.lufs_predictor import widen_to_sub_frames
+
+    widened = widen_to_sub_frames(load_file(one), wide_cfg, prefix="lufs_predictor.")
+    save_file(widened, str(tmp_path / "widened.safetensors"))
     over = {"lufs_predictor": {"preset": "tiny", "frame_cnn": {"sub_frames": 2}}}
-    run_stage(_tiny_lufs(tmp_path, "wide", model_overrides=over, init_one_picture=one, steps=1))
+    a = run_stage(_tiny_lufs(tmp_path, "wide", model_overrides=over, init_one_picture=one, steps=2))
+    b = run_stage(
+        _tiny_lufs(
+            tmp_path, "wide_f", model_overrides=over, init=[str(tmp_path / "widened.safetensors")], steps=2
+        )
+    )
+    wa, wb = load_file(a["weights"]), load_file(b["weights"])
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_lufs_config_checks_its_window_lengths(tmp_path: Path) -> None:

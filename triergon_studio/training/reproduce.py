@@ -13,7 +13,8 @@ the first autoencoder's; version 2.2), ``dit_v22`` (the DiT and conditioner fine
 fitted in a minute on the segments of ``dit_mel``'s pool; nothing in it is trained), ``dit_mel`` (version 2.4's
 DiT and conditioner trained on its latents), ``dit_track`` (version 3.1: ``dit_mel`` 600 more steps with the
 curve term read through the band-PCA loudness track; the latest of the two that has run is the bundle's DiT),
-``assemble`` (one model
+``lufs_sub`` (version 3.2: ``lufs``'s T_LUFS fine-tuned to read four pictures per curve frame; once it has
+run it is the bundle's T_LUFS), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triergon_studio.training.config import StageConfig, load_stage_config, merge_overrides
+from triergon_studio.training.config import LufsStageConfig, StageConfig, load_stage_config, merge_overrides
 
 if TYPE_CHECKING:
     from triergon_studio.engine.config import ModelConfig
@@ -53,6 +54,7 @@ ALL_STEPS = (
     "vae_mel",
     "dit_mel",
     "dit_track",
+    "lufs_sub",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -78,7 +80,9 @@ MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band p
 # version 3.1: dit_mel 600 more steps with the curve term read through the band-PCA loudness track
 TRACK_DIT = "dit_track"
 MEL_DITS = (MEL_DIT, TRACK_DIT)  # the DiT runs on the band-PCA latents, in recipe order
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, *MEL_DITS)
+# version 3.2: the lufs stage's T_LUFS fine-tuned to read four pictures per curve frame (FrameCNNConfig.sub_frames)
+SUB_LUFS = "lufs_sub"
+RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, *MEL_DITS, SUB_LUFS)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -95,18 +99,28 @@ def bundle_dit(work: Path) -> str:
     return ran[-1] if ran else "dit"
 
 
+def _lufs_stage(work: Path) -> str:
+    """The bundle's T_LUFS run: the sub-frame fine-tune once it has run."""
+    return SUB_LUFS if _ran(work, SUB_LUFS) else "lufs"
+
+
 def _weight_stages(work: Path, dit: str) -> tuple[str, ...]:
     """The run folders whose weights make a bundle, in loading order (a later one overrides keys)."""
+    lufs = _lufs_stage(work)
     if dit in MEL_DITS:  # the spectral autoencoder's runs do not fit the band-PCA autoencoder
-        return ("encoders", "lufs", MEL_STEP, dit)
+        return ("encoders", lufs, MEL_STEP, dit)
     decoder = (DECODER_STEP,) if _ran(work, DECODER_STEP) else ()
     pan = (PAN_STEP,) if dit in PAN_DITS else ()  # only a DiT trained on its latents goes with it
-    return (*STAGE_STEPS[:-1], *decoder, *pan, dit)
+    return ("vae", "encoders", lufs, *decoder, *pan, dit)
 
 
 def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
-    """The weight stages plus the runs a fine-tuned DiT started from (their time is part of the recipe)."""
+    """The weight stages plus the runs a fine-tuned DiT or T_LUFS started from (their time is part of the
+    recipe)."""
     stages = _weight_stages(work, dit)
+    if SUB_LUFS in stages:  # it started from the lufs run
+        i = stages.index(SUB_LUFS)
+        stages = (*stages[:i], "lufs", *stages[i:])
     if dit in MEL_DITS:  # they started from the last coherent-side DiT, one after the other
         started = [d for d in PAN_DITS if _ran(work, d)][-1:]
         return (*stages[:-1], *started, *MEL_DITS[: MEL_DITS.index(dit) + 1])
@@ -120,6 +134,9 @@ def stage_config(stage: str, work: Path) -> StageConfig:
     cfg.out_dir = str(work / stage)
     cfg.pool_path = str(work / Path(cfg.pool_path or "pool.npz").name)  # the shared pool, or a stage's own
     cfg.init = [str(work / Path(p).parent.name / Path(p).name) for p in cfg.init]
+    if isinstance(cfg, LufsStageConfig) and cfg.init_one_picture:
+        one = Path(cfg.init_one_picture)
+        cfg.init_one_picture = str(work / one.parent.name / one.name)
     return cfg
 
 
@@ -216,6 +233,11 @@ def assembled_config(work: Path, dit: str) -> ModelConfig:
     dit_conf = json.loads((work / dit / "config.json").read_text())
     if dit_conf.get("model_overrides"):
         cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), dit_conf["model_overrides"]))
+    if _lufs_stage(work) == SUB_LUFS:  # its T_LUFS reads more pictures than the preset's
+        sub_conf = json.loads((work / SUB_LUFS / "config.json").read_text())
+        over = (sub_conf.get("model_overrides") or {}).get("lufs_predictor")
+        if over:
+            cfg = ModelConfig.from_dict(merge_overrides(cfg.to_dict(), {"lufs_predictor": over}))
     if dit in (*PAN_DITS, *MEL_DITS):
         cfg.sampling.guide = dict(PAN_GUIDE)
     if dit in MEL_DITS:
