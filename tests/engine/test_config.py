@@ -71,13 +71,18 @@ def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> Non
     assert cfg.lufs_predictor.d_model == 128 and cfg.lufs_predictor.frame_cnn.channels == (16, 32, 64, 96)
     assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
     # version 3: the compact preset with the band-PCA autoencoder (compact_dit_mel.json's override), the
-    # guidance default version 2.2 chose and the CFG scale chosen for it, as ``reproduce`` assembles it
+    # guidance default version 2.2 chose and the CFG scale chosen for it, as ``reproduce`` assembles it;
+    # version 3.2: T_LUFS reads four pictures per curve frame (compact_lufs_sub.json's override)
     compact = get_preset("compact")
+    lp = compact.lufs_predictor
+    assert lp is not None
     assert cfg.vae.kind == "bandpca" and cfg == dataclasses.replace(
         compact,
         vae=dataclasses.replace(compact.vae, kind="bandpca", n_bands=64, gl_iters=16),
         sampling=dataclasses.replace(compact.sampling, guide=PAN_GUIDE, cfg_scale=MEL_CFG),
+        lufs_predictor=dataclasses.replace(lp, frame_cnn=dataclasses.replace(lp.frame_cnn, sub_frames=4)),
     )
+    assert cfg.lufs_predictor.picture_rate_hz == 24
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.to_dict() == cfg.to_dict()
 
