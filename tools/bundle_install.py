@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,54 @@ def install_bundle(candidate: Path, bundle: Path, extra: dict[str, Any], version
     report = EvalReport.from_dict(extra["eval"], bundle / "manifest.json")
     atomic_write_text(bundle.with_name(f"{bundle.name}_eval.md"), to_markdown(report) + "\n")
     print(json.dumps({"version": version, "files": sorted(p.name for p in bundle.iterdir())}))
+
+
+def lufs_ship_cli(
+    doc: str,
+    candidate: Callable[[Path, Path], None],
+    measure: Callable[[Path], None],
+    ship: Callable[[Path], None],
+) -> int:
+    """The command line of a T_LUFS-only ship tool: ``candidate FOLDER --lufs RUN``, ``measure FOLDER``,
+    ``ship FOLDER``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("action", choices=("candidate", "measure", "ship"))
+    ap.add_argument("folder", type=Path, help="the candidate folder")
+    ap.add_argument("--lufs", type=Path, help="with candidate: the lufs stage's run folder")
+    args = ap.parse_args()
+    if args.action == "candidate":
+        if args.lufs is None:
+            ap.error("candidate needs --lufs RUN_FOLDER")
+        candidate(args.folder, args.lufs)
+    elif args.action == "measure":
+        measure(args.folder)
+    else:
+        ship(args.folder)
+    return 0
+
+
+def lufs_candidate(
+    old: Any, cfg: Any, lufs_run: Path, out: Path, version: str, side_files: tuple[str, ...], source: Path
+) -> None:
+    """A candidate folder: the model ``old`` with the lufs stage run's T_LUFS weights, under ``cfg`` (``old``'s
+    config with whatever the new T_LUFS changes), every tensor set and every shape checked, with ``source``'s
+    ``side_files`` copied in."""
+    from safetensors.torch import load_file
+
+    from triergon_studio.engine.models.triergon import build_model
+    from triergon_studio.engine.weights import add_file_to_model_dir, save_model_dir
+
+    model = build_model(cfg).eval()
+    lufs = load_file(str(lufs_run / "weights.safetensors"))
+    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
+        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
+    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
+    model.load_state_dict({**kept, **lufs}, strict=True)
+    if out.exists():
+        shutil.rmtree(out)
+    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version=version)
+    for f in side_files:
+        add_file_to_model_dir(out, source / f, f)
+    print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))

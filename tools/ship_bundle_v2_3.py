@@ -16,10 +16,8 @@ V+T+pred row on the held-out set, the only Table 3 row that reads T_LUFS) into
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,12 +32,11 @@ CARRIED = ("lufs_mode", "benchmark", "guide_default")  # manifest parts that T_L
 def candidate(out: Path, lufs_run: Path) -> None:
     import dataclasses
 
-    from safetensors.torch import load_file
+    from bundle_install import lufs_candidate
 
     from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
     from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
-    from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+    from triergon_studio.engine.weights import load_model_dir
 
     old = load_model_dir(BUNDLE)
     if json.loads((BUNDLE / "manifest.json").read_text())["version"] != "2.2":
@@ -48,18 +45,9 @@ def candidate(out: Path, lufs_run: Path) -> None:
     cfg = dataclasses.replace(
         old.cfg, lufs_predictor=dataclasses.replace(old.cfg.lufs_predictor, head="gated")
     )
-    model = build_model(cfg).eval()
-    lufs = load_file(str(lufs_run / "weights.safetensors"))
-    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
-        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
-    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
-    model.load_state_dict({**kept, **lufs}, strict=True)
-    if out.exists():
-        shutil.rmtree(out)
-    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.3")
-    for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
-        add_file_to_model_dir(out, BUNDLE / f, f)
-    print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
+    lufs_candidate(
+        old, cfg, lufs_run, out, "2.3", ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE), BUNDLE
+    )
 
 
 def measure(folder: Path) -> None:
@@ -121,20 +109,9 @@ def ship(folder: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("action", choices=("candidate", "measure", "ship"))
-    ap.add_argument("folder", type=Path, help="the candidate folder")
-    ap.add_argument("--lufs", type=Path, help="with candidate: the lufs stage's run folder")
-    args = ap.parse_args()
-    if args.action == "candidate":
-        if args.lufs is None:
-            ap.error("candidate needs --lufs RUN_FOLDER")
-        candidate(args.folder, args.lufs)
-    elif args.action == "measure":
-        measure(args.folder)
-    else:
-        ship(args.folder)
-    return 0
+    from bundle_install import lufs_ship_cli
+
+    return lufs_ship_cli(__doc__ or "", candidate, measure, ship)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,9 @@ the candidate into ``model_weights/compact`` and writes ``model_weights/compact_
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,12 +35,11 @@ def _bundle_version() -> str:
 
 
 def candidate(out: Path, lufs_run: Path) -> None:
-    from safetensors.torch import load_file
+    from bundle_install import lufs_candidate
 
     from triergon_studio.engine.curve_control.gain_net import GAIN_NET_FILE
     from triergon_studio.engine.curve_control.latent_head import HEAD_FILE
-    from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+    from triergon_studio.engine.weights import load_model_dir
 
     if _bundle_version() != "2.4":
         raise SystemExit(f"{BUNDLE}: not version 2.4; nothing to do")
@@ -51,18 +48,9 @@ def candidate(out: Path, lufs_run: Path) -> None:
     assert lp is not None
     lp = dataclasses.replace(lp, frame_cnn=dataclasses.replace(lp.frame_cnn, motion_next=True))
     cfg = dataclasses.replace(old.cfg, lufs_predictor=lp)
-    model = build_model(cfg).eval()
-    lufs = load_file(str(lufs_run / "weights.safetensors"))
-    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
-        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
-    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
-    model.load_state_dict({**kept, **lufs}, strict=True)  # every tensor set, every shape checked
-    if out.exists():
-        shutil.rmtree(out)
-    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="2.5")
-    for f in ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE):
-        add_file_to_model_dir(out, BUNDLE / f, f)
-    print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
+    lufs_candidate(
+        old, cfg, lufs_run, out, "2.5", ("eval_classifier.safetensors", HEAD_FILE, GAIN_NET_FILE), BUNDLE
+    )
 
 
 def measure(folder: Path) -> None:
@@ -127,20 +115,9 @@ def ship(folder: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("action", choices=("candidate", "measure", "ship"))
-    ap.add_argument("folder", type=Path, help="the candidate folder")
-    ap.add_argument("--lufs", type=Path, help="with candidate: the lufs stage's run folder")
-    args = ap.parse_args()
-    if args.action == "candidate":
-        if args.lufs is None:
-            ap.error("candidate needs --lufs RUN_FOLDER")
-        candidate(args.folder, args.lufs)
-    elif args.action == "measure":
-        measure(args.folder)
-    else:
-        ship(args.folder)
-    return 0
+    from bundle_install import lufs_ship_cli
+
+    return lufs_ship_cli(__doc__ or "", candidate, measure, ship)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ keeps version 3.1's manifest there as ``manifest_v3_1.json`` and puts the candid
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
@@ -41,10 +40,9 @@ def _old_manifest() -> dict[str, Any]:
 
 
 def candidate(out: Path, lufs_run: Path) -> None:
-    from safetensors.torch import load_file
+    from bundle_install import lufs_candidate
 
-    from triergon_studio.engine.models.triergon import build_model
-    from triergon_studio.engine.weights import add_file_to_model_dir, load_model_dir, save_model_dir
+    from triergon_studio.engine.weights import load_model_dir
 
     _old_manifest()
     if out.exists():
@@ -55,16 +53,7 @@ def candidate(out: Path, lufs_run: Path) -> None:
     assert lp is not None
     lp = dataclasses.replace(lp, frame_cnn=dataclasses.replace(lp.frame_cnn, **over["frame_cnn"]))
     cfg = dataclasses.replace(old.cfg, lufs_predictor=lp)
-    model = build_model(cfg).eval()
-    lufs = load_file(str(lufs_run / "weights.safetensors"))
-    if not lufs or not all(k.startswith("lufs_predictor.") for k in lufs):
-        raise SystemExit(f"{lufs_run}: not a lufs stage's weights")
-    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("lufs_predictor.")}
-    model.load_state_dict({**kept, **lufs}, strict=True)  # every tensor set, every shape checked
-    save_model_dir(model, cfg, out, {"training": {"lufs_run": str(lufs_run)}}, version="candidate")
-    for f in SIDE_FILES:
-        add_file_to_model_dir(out, BUNDLE / f, f)
-    print(json.dumps({"candidate": str(out), "files": sorted(p.name for p in out.iterdir())}))
+    lufs_candidate(old, cfg, lufs_run, out, "candidate", SIDE_FILES, BUNDLE)
 
 
 def measure(folder: Path) -> None:
@@ -131,20 +120,10 @@ def ship(folder: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("action", choices=("candidate", "measure", "ship"))
-    ap.add_argument("folder", type=Path, help="the candidate folder")
-    ap.add_argument("--lufs", type=Path, help="with candidate: the lufs_sub run folder")
-    args = ap.parse_args()
-    if args.action == "candidate":
-        if args.lufs is None:
-            ap.error("candidate needs --lufs RUN_FOLDER")
-        candidate(args.folder, args.lufs)
-    elif args.action == "measure":
-        measure(args.folder)
-    else:
-        ship(args.folder)
-    return 0
+    sys.path.insert(0, str(ROOT / "tools"))
+    from bundle_install import lufs_ship_cli
+
+    return lufs_ship_cli(__doc__ or "", candidate, measure, ship)
 
 
 if __name__ == "__main__":
