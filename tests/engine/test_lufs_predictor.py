@@ -193,6 +193,7 @@ def test_sub_frames_with_zero_step_weights_read_as_the_six_fps_network() -> None
         "probe", 32, 1, 2, frame_cnn=FrameCNNConfig(**{**cnn.__dict__, "sub_frames": 3})
     )
     assert wide_cfg.picture_rate_hz == 18 and six.cfg.picture_rate_hz == 6
+    assert wide_cfg.pictures_per_frame == 3 and six.cfg.pictures_per_frame == 1
     wide = LufsPredictor(wide_cfg).eval()
     wide.load_state_dict(widen_to_sub_frames(six.state_dict(), wide_cfg))
     with pytest.raises(ModelError, match="not its one-picture form"):

@@ -133,10 +133,13 @@ def stage_config(stage: str, work: Path) -> StageConfig:
     cfg = load_stage_config(CONFIG_DIR / f"compact_{stage}.json")
     cfg.out_dir = str(work / stage)
     cfg.pool_path = str(work / Path(cfg.pool_path or "pool.npz").name)  # the shared pool, or a stage's own
-    cfg.init = [str(work / Path(p).parent.name / Path(p).name) for p in cfg.init]
+
+    def in_work(p: str) -> str:  # a recorded runs/compact/<stage>/<file> path, in this work folder
+        return str(work / Path(p).parent.name / Path(p).name)
+
+    cfg.init = [in_work(p) for p in cfg.init]
     if isinstance(cfg, LufsStageConfig) and cfg.init_one_picture:
-        one = Path(cfg.init_one_picture)
-        cfg.init_one_picture = str(work / one.parent.name / one.name)
+        cfg.init_one_picture = in_work(cfg.init_one_picture)
     return cfg
 
 

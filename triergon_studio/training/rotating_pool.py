@@ -322,8 +322,8 @@ class RotatingPool:
 
     def batch(self, rng: np.random.Generator) -> dict[str, Any]:
         """One batch of windows of one length: ``frames6`` [B, W * per_frame, S, S, 3] uint8, ``curves``
-        (normalised) and
-        ``curves_lufs`` [B, 2, W], ``n_frames`` [B] (real frames; the rest is padding), ``keys``."""
+        (normalised) and ``curves_lufs`` [B, 2, W], ``n_frames`` [B] (real frames; the rest is padding),
+        ``keys``."""
         self._fill()
         lengths = self.spec.window_frames
         while True:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from triergon_studio.core.constants import CURVE_RATE_HZ, LUFS_ACTIVE, LUFS_FLOOR
+from triergon_studio.core.constants import LUFS_ACTIVE, LUFS_FLOOR
 from triergon_studio.engine.models.vae import vae_sample
 from triergon_studio.errors import StudioError
 from triergon_studio.training import losses
@@ -569,7 +569,7 @@ class LufsStage(Stage):
             p.requires_grad_(True)
         self.module = LufsModule(model.lufs_predictor)
         self.rotating: RotatingPool | None = None
-        per_frame = model.lufs_predictor.cfg.picture_rate_hz // round(CURVE_RATE_HZ)
+        per_frame = model.lufs_predictor.cfg.pictures_per_frame
         if cfg.rotating:
             self.rotating = _rotating_pool(cfg, dist, per_frame)
         else:

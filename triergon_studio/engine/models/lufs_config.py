@@ -103,10 +103,14 @@ class LufsPredictorConfig:
         return self.frame_cnn.image_size if self.features == "frame-cnn" else None
 
     @property
+    def pictures_per_frame(self) -> int:
+        """Pictures read per 1/6 s curve frame: the frame CNN's ``sub_frames``; one for DINOv2."""
+        return self.frame_cnn.sub_frames if self.features == "frame-cnn" else 1
+
+    @property
     def picture_rate_hz(self) -> int:
-        """Pictures read per second: six (one per curve frame) times the frame CNN's ``sub_frames``."""
-        sub = self.frame_cnn.sub_frames if self.features == "frame-cnn" else 1
-        return round(CURVE_RATE_HZ) * sub
+        """Pictures read per second."""
+        return round(CURVE_RATE_HZ) * self.pictures_per_frame
 
     @property
     def window_frames(self) -> int:

@@ -242,7 +242,7 @@ class LufsPredictor(nn.Module):
             raise ModelError("this T_LUFS was built without its frame feature network")
         t = torch.as_tensor(frames)
         dev = self.proj_in.weight.device
-        sub = self.cfg.picture_rate_hz // round(RATE_HZ)
+        sub = self.cfg.pictures_per_frame
         if t.shape[0] % sub:
             raise ModelError(f"T_LUFS reads {sub} pictures per curve frame, got {t.shape[0]} pictures")
         n = t.shape[0] // sub
@@ -372,7 +372,7 @@ def predict_curves_for_video(
     decode_share = weights["decode"] / sum(weights.values())
     stages = Stages(progress, {"decode": decode_share, "predict": 1.0 - decode_share})
     frames = sample_frames_6fps(
-        video_path, size=size, per_frame=model.cfg.picture_rate_hz // RATE_HZ, progress=stages.part("decode")
+        video_path, size=size, per_frame=model.cfg.pictures_per_frame, progress=stages.part("decode")
     )
     curves = model.predict_curves(frames, stages.part("predict")).double().cpu().numpy()
     return LoudnessCurve(curves[0], curves[1], float(info.duration_s), float(RATE_HZ), CurveSource.PREDICTED)

@@ -31,14 +31,20 @@ def dev_pool(
     """The dev segments, as the compact stages render them; ``lufs_size`` is the side of T_LUFS's 6 fps
     frames and ``lufs_per_frame`` its pictures per frame (``lufs_input_size``, ``lufs_pictures_per_frame``: a
     predictor is measured on pictures rendered as it reads them)."""
-    from triergon_studio.training.corpus import CorpusConfig
     from triergon_studio.training.data import SegmentSpec
     from triergon_studio.training.pool import build_pool
 
     spec = SegmentSpec(
         seconds=seconds, video_frames=8, video_size=64, lufs_size=lufs_size, lufs_per_frame=lufs_per_frame
     )
-    return build_pool(n, seed, spec, CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0))
+    return build_pool(n, seed, spec, dev_corpus())
+
+
+def dev_corpus() -> Any:
+    """The corpus settings the dev clips are drawn with (the compact stages' clip lengths)."""
+    from triergon_studio.training.corpus import CorpusConfig
+
+    return CorpusConfig(min_seconds=1.5, max_seconds=10.0, mean_seconds=5.0)
 
 
 def lufs_input_size(predictor: Any) -> int:
@@ -51,7 +57,7 @@ def lufs_input_size(predictor: Any) -> int:
 
 def lufs_pictures_per_frame(predictor: Any) -> int:
     """The pictures a T_LUFS reads per 1/6 s curve frame (1 unless its frame CNN reads ``sub_frames``)."""
-    return 1 if predictor is None else int(predictor.cfg.picture_rate_hz) // 6
+    return 1 if predictor is None else int(predictor.cfg.pictures_per_frame)
 
 
 def dev_pool_for(predictor: Any, n: int, seed: int = DEV_SEED, seconds: float = 6.0) -> Any:
