@@ -13,6 +13,7 @@ from triergon_studio.engine.models.lufs_predictor import (
     FrameFeatureExtractor,
     LufsPredictor,
     build_lufs_predictor,
+    mirror_pictures,
     seeded_lufs_predictor,
     transformer_params,
     widen_to_sub_frames,
@@ -211,6 +212,32 @@ def test_sub_frames_with_zero_step_weights_read_as_the_six_fps_network() -> None
         )
     with pytest.raises(ModelError, match="3 pictures per curve frame"):
         wide.frame_features(pictures[:-1])
+
+
+def test_flip_average_is_the_mean_of_the_reading_and_the_mirrored_reading_swapped_back() -> None:
+    torch.manual_seed(0)
+    cnn = FrameCNNConfig((8, 16), 32, 32, True, motion_next=True, sub_frames=2)
+    once = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, frame_cnn=cnn)).eval()
+    both = LufsPredictor(LufsPredictorConfig("probe", 32, 1, 2, frame_cnn=cnn, flip_average=True)).eval()
+    both.load_state_dict(once.state_dict())
+    pictures = torch.randint(0, 256, (2 * 9, 40, 48, 3), dtype=torch.uint8)
+    mirrored = mirror_pictures(pictures)
+    assert torch.equal(mirrored[:, :, 0], pictures[:, :, -1]) and torch.equal(
+        mirrored[:, 0], pictures[:, 0].flip(1)
+    )
+    as_float = pictures.permute(0, 3, 1, 2).float() / 255.0
+    torch.testing.assert_close(mirror_pictures(as_float), mirrored.permute(0, 3, 1, 2).float() / 255.0)
+    a, b = once.predict_curves(pictures), once.predict_curves(mirrored)
+    assert not torch.allclose(a, b.flip(0), atol=1e-3)  # random weights: the two readings differ
+    torch.testing.assert_close(both.predict_curves(pictures), (a + b.flip(0)) / 2)
+    # so the averaged reader is left/right symmetric by construction
+    torch.testing.assert_close(both.predict_curves(mirrored), both.predict_curves(pictures).flip(0))
+    messages: list[str] = []
+    both.predict_curves(pictures, lambda m, f: messages.append(m))
+    assert any(m.startswith("Mirrored: ") for m in messages)
+    assert LufsPredictorConfig.from_dict(both.cfg.to_dict()).flip_average is True
+    with pytest.raises(ModelError, match="flip_average must be true or false"):
+        LufsPredictorConfig.from_dict({"preset": "small", "flip_average": "yes"})
 
 
 def test_dinov2_feature_path() -> None:

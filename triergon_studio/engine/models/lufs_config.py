@@ -71,6 +71,9 @@ class LufsPredictorConfig:
     # How a gated head's output reads its gate: "hard" puts a frame whose audibility is under one half at the
     # floor; "soft" scales the normalised level by the probability, a smooth curve with no jumps to the floor.
     gate: str = "hard"
+    # Read the pictures also mirrored left to right (its channels swapped back) and take the mean curve in
+    # LUFS. Training flips clips with their curves, so the two readings differ only by their errors.
+    flip_average: bool = False
 
     def __post_init__(self) -> None:
         if self.head not in LUFS_HEADS:
@@ -80,6 +83,10 @@ class LufsPredictorConfig:
         if self.gate not in LUFS_GATES:
             raise ModelError(
                 f"invalid T_LUFS config: gate {self.gate!r}; choose one of {', '.join(LUFS_GATES)}"
+            )
+        if not isinstance(self.flip_average, bool):
+            raise ModelError(
+                f"invalid T_LUFS config: flip_average must be true or false, got {self.flip_average!r}"
             )
 
     @property

@@ -36,11 +36,12 @@ from triergon_studio.engine.models.lufs_config import LUFS_PRESETS, FrameCNNConf
 from triergon_studio.errors import ModelError
 
 RATE_HZ = 6
-# Shares of the bar for a whole video: decoding the 6 fps frames, frame features, the transformer windows.
-# Measured on bottle-detection.mp4 (40 s) with the bundled frame CNN: 1.8 s, 2.2 s, 0.14 s; DINOv2's
-# features cost several times the decoding.
+# Shares of the bar for a whole video: decoding the pictures, frame features, the transformer windows.
+# Measured on bottle-detection.mp4 (40 s, benchmarks/bench_t_lufs.py): the bundled frame CNN (version 3.2,
+# 24 pictures/s) spends 1.25 s of 1.36 s decoding, and older 6 fps runs measured features about 15x the
+# windows; DINOv2's features cost several times the decoding.
 STAGE_WEIGHTS = {
-    "frame-cnn": {"decode": 0.45, "features": 0.5, "windows": 0.05},
+    "frame-cnn": {"decode": 0.92, "features": 0.075, "windows": 0.005},
     "dinov2": {"decode": 0.15, "features": 0.8, "windows": 0.05},
 }
 
@@ -266,7 +267,10 @@ class LufsPredictor(nn.Module):
         return torch.cat(out) if out else torch.zeros(0, self.cfg.d_in, device=dev)
 
     def stage_weights(self) -> dict[str, float]:
-        return STAGE_WEIGHTS["frame-cnn" if self.cfg.features == "frame-cnn" else "dinov2"]
+        """Shares of the bar; a ``flip_average`` reader reads twice what it decodes once."""
+        weights = dict(STAGE_WEIGHTS["frame-cnn" if self.cfg.features == "frame-cnn" else "dinov2"])
+        readings = 2 if self.cfg.flip_average else 1
+        return {k: w if k == "decode" else w * readings for k, w in weights.items()}
 
     def _dinov2_features(self, images: Tensor) -> Tensor:
         assert isinstance(self.features, DinoV2)
@@ -291,13 +295,30 @@ class LufsPredictor(nn.Module):
         self.eval()
         weights = dict(self.stage_weights())
         weights.pop("decode")
-        stages = Stages(progress, weights)
+        readings = [torch.as_tensor(frames_6fps)]
+        if self.cfg.flip_average:
+            readings.append(mirror_pictures(readings[0]))
+        parts = {
+            f"{name} {i}": w / len(readings) for i in range(len(readings)) for name, w in weights.items()
+        }
+        stages = Stages(progress, parts)
         try:
-            feats = self.frame_features(frames_6fps, progress=stages.part("features"))
-            feats = feats.to(self.proj_in.weight.dtype)
-            return self.predict_lufs(feats[None], stages.part("windows"))[0].float()
+            curves = []
+            for i, pictures in enumerate(readings):
+                feats = self.frame_features(
+                    pictures, progress=stages.part(f"features {i}", "Mirrored: " if i else "")
+                )
+                feats = feats.to(self.proj_in.weight.dtype)
+                curve = self.predict_lufs(feats[None], stages.part(f"windows {i}"))[0].float()
+                curves.append(curve.flip(0) if i else curve)  # the mirrored reading's L is the video's R
+            return torch.stack(curves).mean(0)
         finally:
             self.train(was_training)
+
+
+def mirror_pictures(frames: Tensor) -> Tensor:
+    """Pictures mirrored left to right: uint8 [P, H, W, 3] or float [P, 3, H, W] (``to_float_frames``)."""
+    return frames.flip(2 if frames.dtype == torch.uint8 else 3)
 
 
 FIRST_CONV = "features.conv.0.weight"
@@ -383,6 +404,7 @@ __all__ = [
     "LufsPredictor",
     "build_lufs_predictor",
     "imagenet_normalize",
+    "mirror_pictures",
     "predict_curves_for_video",
     "seeded_lufs_predictor",
     "transformer_params",
