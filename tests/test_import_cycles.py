@@ -3,18 +3,13 @@ imports included, type-checking imports excepted)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+
+from tests.script_module import load_script
 
 pytest.importorskip("grimp")
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "import_cycles.py"
-spec = importlib.util.spec_from_file_location("import_cycles", TOOL)
-assert spec is not None and spec.loader is not None
-import_cycles = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(import_cycles)
+import_cycles = load_script("tools/import_cycles.py")
 
 
 def test_the_checker_finds_a_circle() -> None:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.script_module import load_script
 from triergon_studio.core.project import Project
 from triergon_studio.video.reader import VideoReader
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
-    spec = importlib.util.spec_from_file_location("make_demo", REPO_ROOT / "resources" / "make_demo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_demo"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
+    module = load_script("resources/make_demo.py")
     out = tmp_path_factory.mktemp("demo")
     assert module.main(["--ensure", "--out", str(out)]) == 0
     return module, out

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "t_lufs_floor.py"
+from tests.script_module import load_script
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("t_lufs_floor", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["t_lufs_floor"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/t_lufs_floor.py")
 
 
 def test_audible_median_takes_the_median_of_the_audible_outcomes_only() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,16 +11,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "weight_soup.py"
+from tests.script_module import load_script
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("weight_soup", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["weight_soup"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/weight_soup.py")
 
 
 def _run(tmp: Path, name: str, w: torch.Tensor, step: int = 7) -> Path:

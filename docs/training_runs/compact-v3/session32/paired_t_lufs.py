@@ -57,24 +57,34 @@ def per_clip(pred) -> dict[str, list[float]]:
     return {"segments": seg, "videos": vids}
 
 
+def paired(a_errs: list[float], b_errs: list[float]) -> dict[str, float]:
+    """Per-clip errors ``a`` against ``b`` on the clips both score: the mean difference, its standard error
+    and how many clips each way."""
+    a, b = np.array(a_errs), np.array(b_errs)
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = a[ok] - b[ok]
+    return {
+        "minus": round(float(d.mean()), 3),
+        "paired_se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 3) if len(d) > 1 and d.any() else 0.0,
+        "clips_better": int((d < 0).sum()),
+        "clips_worse": int((d > 0).sum()),
+    }
+
+
 def main() -> None:
     torch.set_num_threads(2)
     out, names = Path(sys.argv[1]), sys.argv[2:]
     errs = {n: per_clip(load(n)) for n in names}
     summary: dict[str, dict[str, object]] = {}
+    base = Path(names[0]).parent.name or names[0]
     for n in names:
         summary[n] = {}
         for part in ("segments", "videos"):
-            a = np.array(errs[n][part])
-            b = np.array(errs[names[0]][part])
-            ok = np.isfinite(a) & np.isfinite(b)
-            d = a[ok] - b[ok]
+            pair = paired(errs[n][part], errs[names[0]][part])
             summary[n][part] = {
-                "mean": round(float(np.nanmean(a)), 3),
-                f"minus_{Path(names[0]).parent.name or names[0]}": round(float(d.mean()), 3),
-                "paired_se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 3) if n != names[0] else 0.0,
-                "clips_better": int((d < 0).sum()),
-                "clips_worse": int((d > 0).sum()),
+                "mean": round(float(np.nanmean(errs[n][part])), 3),
+                f"minus_{base}": pair.pop("minus"),
+                **pair,
             }
     out.write_text(json.dumps({"summary": summary, "per_clip": errs}, indent=1))
     print(json.dumps(summary, indent=1))

@@ -32,16 +32,12 @@ def main() -> None:
     errs = {"bundle": paired.per_clip(once), "bundle+flip": paired.per_clip(both)}
     summary = {}
     for part in ("segments", "videos"):
-        a, b = np.array(errs["bundle+flip"][part]), np.array(errs["bundle"][part])
-        ok = np.isfinite(a) & np.isfinite(b)
-        d = a[ok] - b[ok]
+        pair = paired.paired(errs["bundle+flip"][part], errs["bundle"][part])
         summary[part] = {
-            "bundle": round(float(b[ok].mean()), 3),
-            "bundle+flip": round(float(a[ok].mean()), 3),
-            "flip_minus_bundle": round(float(d.mean()), 3),
-            "paired_se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 3),
-            "clips_better": int((d < 0).sum()),
-            "clips_worse": int((d > 0).sum()),
+            "bundle": round(float(np.nanmean(errs["bundle"][part])), 3),
+            "bundle+flip": round(float(np.nanmean(errs["bundle+flip"][part])), 3),
+            "flip_minus_bundle": pair.pop("minus"),
+            **pair,
         }
     out.write_text(json.dumps({"summary": summary, "per_clip": errs}, indent=1))
     print(json.dumps(summary, indent=1))
