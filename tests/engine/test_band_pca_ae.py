@@ -130,6 +130,27 @@ def test_decode_is_deterministic_and_differentiable(ae: BandPCAAE) -> None:
     assert silent.grad is not None and z.abs().sum() > 0
 
 
+def test_decode_steps_report_each_griffin_lim_iteration_with_the_same_samples(ae: BandPCAAE) -> None:
+    """A long take's decode reports progress while the phase search runs (it gave one update per window),
+    and stepping leaves the caller's grad mode alone between steps."""
+    z = torch.randn(1, 12, 9, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref = ae.decode(z)
+    fractions = []
+    with torch.enable_grad():
+        steps = ae.decode_steps(z)
+        while True:
+            try:
+                fractions.append(next(steps))
+            except StopIteration as stop:
+                out = stop.value
+                break
+            assert torch.is_grad_enabled()
+    assert torch.equal(out, ref)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(set(fractions)) == ae.decoder.gl_iters + 1
+
+
 def test_the_phase_is_a_constant_of_the_backward_pass(ae: BandPCAAE) -> None:
     """By default the Griffin-Lim phase search runs outside autograd: the same samples as the exact backward,
     and for a loudness-like loss nearly the same gradient."""

@@ -17,6 +17,7 @@ autoencoder of version 2.5 with the same latent size; its loudness round trip is
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from triergon_studio.engine.config import VAEConfig
 from triergon_studio.engine.curve_control.loudness_torch import stft_kweighted_power
-from triergon_studio.engine.models.vae import LatentAutoencoder
+from triergon_studio.engine.models.vae import LatentAutoencoder, run_steps
 
 POWER_FLOOR = 1e-10  # -100 dB under a full-scale band: silence is one fixed point of the code
 LOG_SCALE_FIXED = -12.0  # the encoder's "scale" channels: softplus(-12) ~ 6e-6, so sampling adds ~1e-4 noise
@@ -132,26 +133,33 @@ class BandPCADecoder(_BandCode):
         carries gradients: the same samples, with the phase held constant in the backward pass. Curve guidance
         needs how loudness moves with the magnitudes; the exact backward through every iteration cost 13x a
         forward decode (5.56 s against 0.41 s for 10 s of stereo, session 28)."""
+        return run_steps(self.griffin_lim_steps(mag))
+
+    def griffin_lim_steps(self, mag: Tensor) -> Generator[float, None, Tensor]:
+        """``griffin_lim``, yielding the fraction of its iterations done after each (the same samples). The
+        grad mode is set per iteration, never held across a yield, so the caller's own mode is untouched."""
         n = (mag.shape[-1] - 1) * self.hop
         window = self.window.float()
         track = self.exact_phase_grad and torch.is_grad_enabled()
-        with torch.set_grad_enabled(track):
-            phase = self._gl_phase(mag if track else mag.detach(), n, window)
-        return torch.istft(mag * phase, self.n_fft, self.hop, window=window, center=True, length=n)
-
-    def _gl_phase(self, mag: Tensor, n: int, window: Tensor) -> Tensor:
+        mag_in = mag if track else mag.detach()
         gen = torch.Generator().manual_seed(GL_PHASE_SEED)
         angle = torch.rand(mag.shape, generator=gen).to(mag.device) * (2 * math.pi)
-        phase = torch.polar(torch.ones_like(mag), angle)
+        phase = torch.polar(torch.ones_like(mag_in), angle)
         prev = torch.zeros_like(phase)
-        for _ in range(self.gl_iters):
-            wave = torch.istft(mag * phase, self.n_fft, self.hop, window=window, center=True, length=n)
-            rebuilt = torch.stft(wave, self.n_fft, self.hop, window=window, center=True, return_complex=True)
-            accel = rebuilt - (GL_MOMENTUM / (1 + GL_MOMENTUM)) * prev
-            # |a| from its squares with a floor: abs() of a complex zero has no gradient
-            phase = accel * torch.rsqrt(accel.real.square() + accel.imag.square() + PHASE_EPS)
-            prev = rebuilt
-        return phase
+        for i in range(self.gl_iters):
+            with torch.set_grad_enabled(track):
+                wave = torch.istft(mag_in * phase, self.n_fft, self.hop, window=window, center=True, length=n)
+                rebuilt = torch.stft(
+                    wave, self.n_fft, self.hop, window=window, center=True, return_complex=True
+                )
+                accel = rebuilt - (GL_MOMENTUM / (1 + GL_MOMENTUM)) * prev
+                # |a| from its squares with a floor: abs() of a complex zero has no gradient
+                phase = accel * torch.rsqrt(accel.real.square() + accel.imag.square() + PHASE_EPS)
+                prev = rebuilt
+            yield (i + 1) / (self.gl_iters + 1)
+        audio = torch.istft(mag * phase, self.n_fft, self.hop, window=window, center=True, length=n)
+        yield 1.0
+        return audio
 
     def kweighted_track(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, C, T * stride + 1]: the K-weighted mean square of the decode around each
@@ -163,7 +171,12 @@ class BandPCADecoder(_BandCode):
 
     def forward(self, z: Tensor) -> Tensor:
         """[B, latent_dim, T] -> [B, C, T * hop * stride]."""
-        wave = self.griffin_lim(self.magnitudes(z))
+        return run_steps(self.forward_steps(z))
+
+    def forward_steps(self, z: Tensor) -> Generator[float, None, Tensor]:
+        """``forward``, yielding the fraction of the Griffin-Lim iterations done after each (the same samples);
+        ``LatentAutoencoder.decode_steps`` drives it."""
+        wave = yield from self.griffin_lim_steps(self.magnitudes(z))
         return wave.view(z.shape[0], self.channels, -1).to(z.dtype)
 
 

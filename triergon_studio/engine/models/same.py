@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from triergon_studio.engine.models.same_blocks import TransformerBlock
 from triergon_studio.engine.models.same_config import SAMECoderConfig, SAMEConfig
-from triergon_studio.engine.models.vae import WNConv1d
+from triergon_studio.engine.models.vae import WNConv1d, run_steps
 from triergon_studio.errors import ModelError
 
 __all__ = ["SAMEAutoencoder", "SAMEConfig", "SAMECoderConfig", "UPSTREAM_PREFIX", "autoencoder_state_dict"]
@@ -160,14 +160,6 @@ class ResamplingStage(nn.Module):
                 return y.reshape(b, n, dim)
             out[i : i + per_slab] = y
         return out.reshape(b, n, dim)
-
-
-def _drive(steps: Generator[float, None, Tensor]) -> Tensor:
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def _stage_costs(layers: list[nn.Module]) -> list[float]:
@@ -322,7 +314,7 @@ class SAMEAutoencoder(nn.Module):
     def decode(self, latents: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Latents ``[B, latent_dim, T]`` -> float32 audio ``[B, C, T * downsampling_ratio]``. Computes in the
         model's dtype."""
-        return _drive(self.decode_steps(latents, generator))
+        return run_steps(self.decode_steps(latents, generator))
 
     def decode_steps(
         self, latents: Tensor, generator: torch.Generator | None = None
@@ -360,7 +352,7 @@ class SAMEAutoencoder(nn.Module):
         """Upstream's chunked decode (``decode_audio(chunked=True)``): windows of ``chunk_size`` latents hopping
         by ``chunk_size - overlap``, the last anchored at the end, each keeping all but half the overlap on its
         inner edges. Used when the model config sets ``pretransform.chunked``."""
-        return _drive(self.decode_chunked_steps(latents, chunk_size, overlap, generator))
+        return run_steps(self.decode_chunked_steps(latents, chunk_size, overlap, generator))
 
     def decode_chunked_steps(
         self,

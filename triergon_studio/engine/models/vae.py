@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -219,6 +220,15 @@ def vae_sample(
     return mean + std * noise, kl
 
 
+def run_steps(steps: Generator[float, None, Tensor]) -> Tensor:
+    """Run a stepwise decode (``decode_steps``) to its end and return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return cast(Tensor, stop.value)
+
+
 class LatentAutoencoder(nn.Module):
     """What the rest of the program uses of an autoencoder: ``encoder`` returns mean and scale stacked on the
     channel axis, ``decoder`` maps latents back to audio, and the total stride fixes the latent rate."""
@@ -273,7 +283,11 @@ class LatentAutoencoder(nn.Module):
     def decode_steps(self, latents: Tensor) -> Generator[float, None, Tensor]:
         """``decode`` one decoder step at a time (each residual unit and each other layer), yielding the fraction
         of the decode done (by the steps' estimated cost) after each; returns the same samples as ``decode``.
-        A decoder without ``steps()`` runs in one step."""
+        A decoder with its own ``forward_steps(latents)`` generator (band-PCA's Griffin-Lim) runs that; one with
+        neither runs in one step."""
+        own = getattr(self.decoder, "forward_steps", None)
+        if own is not None:
+            return (yield from own(latents))
         steps_of = getattr(self.decoder, "steps", None)
         if steps_of is None:
             audio = self.decoder(latents)
