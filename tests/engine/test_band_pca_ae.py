@@ -5,6 +5,7 @@ load through a model folder."""
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -348,7 +349,8 @@ def test_a_model_with_the_code_generates_guides_and_survives_its_folder(tmp_path
     from triergon_studio.engine.families.triergon import TriErgonModel
     from triergon_studio.engine.models.triergon import build_model
     from triergon_studio.engine.weights import load_model_dir, save_model_dir
-    from triergon_studio.takes import generate_takes, run_to_end
+    from triergon_studio.errors import CancelledError
+    from triergon_studio.takes import Progress, generate_takes, run_to_end
 
     cfg = get_preset("tiny")
     cfg.vae = VAEConfig(kind="bandpca", c_mults=[], strides=[8], latent_dim=8, n_bands=16, gl_iters=4)
@@ -383,6 +385,21 @@ def test_a_model_with_the_code_generates_guides_and_survives_its_folder(tmp_path
     by_decode = take("guide", guide_seeds=3, guide_seed_steps=2, guide_track=0)[1]["seed_search_errors_lu"]
     assert isinstance(by_track, list) and isinstance(by_decode, list) and by_track != by_decode
     assert np.allclose(by_track, by_decode, atol=1.0), (by_track, by_decode)
+    # the decode reports each Griffin-Lim iteration, and a cancel lands between two of them
+    plain = TakeSpec(span=TimeSpan(0.0, 2.0), steps=3, seed=5)
+    seen: list[Progress] = []
+    run_to_end(generate_takes(plain, model), seen.append)
+    decoding = [p.message for p in seen if p.stage == "decoding"]
+    assert len(set(decoding)) > back.vae.decoder.gl_iters, decoding
+    cancel = threading.Event()
+    shown = []
+    with pytest.raises(CancelledError):
+        for p in generate_takes(plain, model, cancel=cancel):
+            if p.stage == "decoding":
+                shown.append(p.message)
+                if p.message.endswith("%"):  # the first iteration is done
+                    cancel.set()
+    assert len(shown) == 2 and shown[-1].endswith("decoding 20%"), shown
 
 
 def test_it_builds_on_the_meta_device() -> None:
