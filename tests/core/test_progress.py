@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.steps import drive
 from triergon_studio.core.progress import Stages, counter, run_reporting, span
 from triergon_studio.errors import CancelledError, StudioError
 
@@ -35,14 +36,7 @@ def test_run_reporting_yields_every_step_and_returns() -> None:
         progress("again", 1.0)  # no movement: dropped
         return "result"
 
-    gen = run_reporting(work)
-    got: list[tuple[str, float]] = []
-    while True:
-        try:
-            got.append(next(gen))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    got, result = drive(run_reporting(work))
     assert result == "result"
     assert [f for _, f in got] == [i / 200 for i in range(1, 201)]  # a fast call loses no step
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.steps import drive
 from triergon_studio.engine.config import VAEConfig
 from triergon_studio.engine.curve_control.loudness_torch import (
     adherence_lu,
@@ -137,16 +138,12 @@ def test_decode_steps_report_each_griffin_lim_iteration_with_the_same_samples(ae
     z = torch.randn(1, 12, 9, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         ref = ae.decode(z)
-    fractions = []
+
+    def grad_mode_kept() -> None:
+        assert torch.is_grad_enabled()
+
     with torch.enable_grad():
-        steps = ae.decode_steps(z)
-        while True:
-            try:
-                fractions.append(next(steps))
-            except StopIteration as stop:
-                out = stop.value
-                break
-            assert torch.is_grad_enabled()
+        fractions, out = drive(ae.decode_steps(z), grad_mode_kept)
     assert torch.equal(out, ref)
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert len(set(fractions)) == ae.decoder.gl_iters + 1

@@ -4,12 +4,12 @@ loading and curve prediction report real fractions that only move forward and en
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from tests.steps import drive
 from tests.video.video_factory import make_video
 from triergon_studio.core.take_spec import TakeSpec, TimeSpan
 from triergon_studio.engine.families.triergon import TriErgonModel
@@ -34,15 +34,6 @@ class Recorder:
         assert f[-1] == 1.0 and len(set(f)) >= min_distinct, f
 
 
-def _drive(gen: Any) -> tuple[list[float], Any]:
-    seen = []
-    while True:
-        try:
-            seen.append(float(next(gen)))
-        except StopIteration as stop:
-            return seen, stop.value
-
-
 @pytest.fixture(scope="module")
 def model() -> TriErgonModel:
     return TriErgonModel(random_model("tiny", seed=0).eval())
@@ -53,7 +44,7 @@ def test_oobleck_decode_steps_give_the_same_samples(model: TriErgonModel) -> Non
     latent = torch.randn(1, model.latent_channels, 8)
     with torch.no_grad():
         ref = model.decode(latent)
-        fractions, out = _drive(model.decode_steps(latent))
+        fractions, out = drive(model.decode_steps(latent))
     assert torch.equal(ref, out)
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(set(fractions)) > 20
 
@@ -67,7 +58,7 @@ def test_a_decoder_without_steps_decodes_in_one_step(
     with torch.no_grad():
         ref = model.decode(latent)
         monkeypatch.delattr(OobleckDecoder, "steps")
-        fractions, out = _drive(model.decode_steps(latent))
+        fractions, out = drive(model.decode_steps(latent))
     assert fractions == [1.0] and torch.equal(ref, out)
 
 
@@ -79,10 +70,10 @@ def test_same_decode_steps_and_windows_give_the_same_samples() -> None:
     ae = SAMEAutoencoder(SAMEConfig.from_upstream(tiny_sa3_config())).eval()
     latent = torch.randn(1, ae.latent_dim, 20)
     with torch.no_grad():
-        fractions, out = _drive(ae.decode_steps(latent))
+        fractions, out = drive(ae.decode_steps(latent))
         assert torch.equal(ae.decode(latent), out)
         assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(set(fractions)) >= 2
-        chunked, out2 = _drive(ae.decode_chunked_steps(latent, chunk_size=8, overlap=2))
+        chunked, out2 = drive(ae.decode_chunked_steps(latent, chunk_size=8, overlap=2))
         assert torch.equal(ae.decode_chunked(latent, chunk_size=8, overlap=2), out2)
     assert chunked == sorted(chunked) and chunked[-1] == 1.0 and len(set(chunked)) > len(set(fractions))
 

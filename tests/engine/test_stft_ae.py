@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from tests.steps import drive
 from triergon_studio.engine.config import VAEConfig, get_preset
 from triergon_studio.engine.models.autoencoders import build_autoencoder
 from triergon_studio.engine.models.stft_ae import MAX_LOG_GAIN, SpectralAE
@@ -152,14 +153,7 @@ def test_saved_model_folder_round_trips(tmp_path: object) -> None:
 def test_stepwise_decode_gives_the_same_samples_and_moves(ae: SpectralAE) -> None:
     z = torch.randn(1, 8, 6)
     with torch.inference_mode():
-        gen = ae.decode_steps(z)
-        fractions = []
-        while True:
-            try:
-                fractions.append(next(gen))
-            except StopIteration as stop:
-                stepped = stop.value
-                break
+        fractions, stepped = drive(ae.decode_steps(z))
         whole = ae.decode(z)
     assert torch.equal(stepped, whole)
     assert len(fractions) >= 5 and fractions == sorted(fractions) and fractions[-1] == 1.0
