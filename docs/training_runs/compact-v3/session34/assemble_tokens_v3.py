@@ -20,7 +20,11 @@ cfg = ModelConfig.from_dict(raw)
 cfg.name = f"{cfg.name}-tokens-only"
 model = build_model(cfg)
 own = model.state_dict()
-rest = {k: v for k, v in load_file(str(bundle / "model.safetensors")).items() if not k.startswith(("dit.", "conditioner."))}
+rest = {
+    k: v
+    for k, v in load_file(str(bundle / "model.safetensors")).items()
+    if not k.startswith(("dit.", "conditioner."))
+}
 dit = load_file(str(dit_run / "weights.safetensors"))
 dit = {k: v for k, v in dit.items() if k.startswith(("dit.", "conditioner."))}
 state = {**rest, **dit}

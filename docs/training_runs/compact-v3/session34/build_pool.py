@@ -10,11 +10,17 @@ from triergon_studio.training.corpus import CorpusConfig
 from triergon_studio.training.pool import build_pool
 from triergon_studio.training.stages import segment_spec
 
-cfg = load_stage_config(Path(sys.argv[1]))
-if Path(cfg.pool_path).exists():
-    raise SystemExit(f"{cfg.pool_path}: already exists")
-t0 = time.perf_counter()
-spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
-pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
-pool.save(Path(cfg.pool_path))
-print("pool", cfg.pool_path, len(pool), f"{time.perf_counter() - t0:.1f} s")
+
+def main() -> None:
+    cfg = load_stage_config(Path(sys.argv[1]))
+    if Path(cfg.pool_path).exists():
+        raise SystemExit(f"{cfg.pool_path}: already exists")
+    t0 = time.perf_counter()
+    spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
+    pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
+    pool.save(Path(cfg.pool_path))
+    print("pool", cfg.pool_path, len(pool), f"{time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":  # the pool's workers are spawned and import this file
+    main()

@@ -15,7 +15,9 @@ outs = {
     "encoders": {k: v for k, v in cur.items() if k.startswith("encoders.")},
     "dit_v24": {k: v for k, v in old.items() if k.startswith(("dit.", "conditioner."))},
     "dit_v24_tokens": {
-        k: v for k, v in old.items() if k.startswith(("dit.", "conditioner.")) and ".lufs_frame_proj." not in k
+        k: v
+        for k, v in old.items()
+        if k.startswith(("dit.", "conditioner.")) and ".lufs_frame_proj." not in k
     },
 }
 assert all(bool((old[k] == v).all()) for k, v in outs["encoders"].items()), "encoders differ from version 2.5"
