@@ -235,3 +235,19 @@ def test_the_band_pca_bundle_is_fitted_from_a_pool_and_takes_only_its_own_autoen
     rec = training_manifest(tmp_path)["training"]
     assert list(rec["stages"]) == ["encoders", "lufs", SUB_LUFS, "vae_mel", "dit_v24", MEL_DIT, TRACK_DIT]
     assert rec["total_seconds"] == round(before + 7.0, 1)  # the fine-tune's time joins the lufs run's
+
+
+def test_build_stage_pool_saves_what_the_config_names(tmp_path: Path) -> None:
+    import numpy as np
+
+    from triergon_studio.training.pool import Pool
+    from triergon_studio.training.reproduce import MEL_DIT, build_stage_pool, stage_config
+
+    cfg = stage_config(MEL_DIT, tmp_path)
+    cfg.pool_size, cfg.pool_workers = 2, 1
+    cfg.corpus = {**cfg.corpus, "min_seconds": 1.0, "max_seconds": 2.0, "mean_seconds": 1.5}
+    pool = build_stage_pool(cfg)
+    again = Pool.load(Path(cfg.pool_path))
+    assert len(pool) == len(again) == 2 and Path(cfg.pool_path).name == "pool_mel.npz"
+    assert {"audio", "video", "frames6"} <= set(again.arrays)  # what every recipe step's pool carries
+    assert np.array_equal(pool.arrays["audio"], again.arrays["audio"])

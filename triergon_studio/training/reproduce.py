@@ -38,6 +38,7 @@ from triergon_studio.training.config import LufsStageConfig, StageConfig, load_s
 
 if TYPE_CHECKING:
     from triergon_studio.engine.config import ModelConfig
+    from triergon_studio.training.pool import Pool
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ALL_STEPS = (
@@ -143,19 +144,26 @@ def stage_config(stage: str, work: Path) -> StageConfig:
     return cfg
 
 
-def build_shared_pool(work: Path) -> dict[str, Any]:
+def build_stage_pool(cfg: StageConfig) -> Pool:
+    """The pool a stage config names (``pool_size`` segments from its ``seed`` and ``corpus``), saved at its
+    ``pool_path``, as every recipe step builds it."""
     from triergon_studio.training.corpus import CorpusConfig
     from triergon_studio.training.pool import build_pool
     from triergon_studio.training.stages import segment_spec
 
+    spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
+    pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
+    pool.save(Path(cfg.pool_path))
+    return pool
+
+
+def build_shared_pool(work: Path) -> dict[str, Any]:
     cfg = stage_config("vae", work)
     path = Path(cfg.pool_path)
     if path.exists():
         return {"pool": str(path), "skipped": True}
     t0 = time.perf_counter()
-    spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
-    pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
-    pool.save(path)
+    pool = build_stage_pool(cfg)
     return {"pool": str(path), "items": len(pool), "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -168,10 +176,9 @@ def fit_mel_code(work: Path, threads: int) -> dict[str, Any]:
 
     from triergon_studio.engine.models.autoencoders import build_autoencoder
     from triergon_studio.engine.models.band_pca_ae import BandPCAAE, fit_band_pca
-    from triergon_studio.training.corpus import CorpusConfig
     from triergon_studio.training.fileio import atomic_write_json
-    from triergon_studio.training.pool import Pool, build_pool
-    from triergon_studio.training.stages import resolve_model_config, segment_spec
+    from triergon_studio.training.pool import Pool
+    from triergon_studio.training.stages import resolve_model_config
 
     out = work / MEL_STEP
     if (out / "summary.json").exists():
@@ -179,12 +186,7 @@ def fit_mel_code(work: Path, threads: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     cfg = stage_config(MEL_DIT, work)
     path = Path(cfg.pool_path)
-    if path.exists():
-        pool = Pool.load(path)
-    else:
-        spec = dataclasses.replace(segment_spec(cfg), with_video=True, with_frames6=True)
-        pool = build_pool(cfg.pool_size, cfg.seed, spec, CorpusConfig(**cfg.corpus), workers=cfg.pool_workers)
-        pool.save(path)
+    pool = Pool.load(path) if path.exists() else build_stage_pool(cfg)
     model_cfg = resolve_model_config(cfg)
     ae = build_autoencoder(model_cfg.vae, model_cfg.sample_rate)
     assert isinstance(ae, BandPCAAE)

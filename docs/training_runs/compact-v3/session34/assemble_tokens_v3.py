@@ -19,19 +19,13 @@ raw["dit"]["lufs_mode"] = "tokens"
 cfg = ModelConfig.from_dict(raw)
 cfg.name = f"{cfg.name}-tokens-only"
 model = build_model(cfg)
-own = model.state_dict()
-rest = {
+bundle_rest = load_file(str(bundle / "model.safetensors"))
+rest = {k: v for k, v in bundle_rest.items() if not k.startswith(("dit.", "conditioner."))}
+dit = {
     k: v
-    for k, v in load_file(str(bundle / "model.safetensors")).items()
-    if not k.startswith(("dit.", "conditioner."))
+    for k, v in load_file(str(dit_run / "weights.safetensors")).items()
+    if k.startswith(("dit.", "conditioner."))
 }
-dit = load_file(str(dit_run / "weights.safetensors"))
-dit = {k: v for k, v in dit.items() if k.startswith(("dit.", "conditioner."))}
-state = {**rest, **dit}
-bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
-missing = [k for k in own if k not in state]
-if bad or missing:
-    raise SystemExit(f"{len(bad)} tensors do not fit, {len(missing)} untrained: {(bad + missing)[:3]}")
-model.load_state_dict(state)
+model.load_state_dict({**rest, **dit})  # strict: a missing, extra or misshapen tensor stops it
 note = {"comparison": "tokens-only, version 3.2 recipe (session 34, docs/training_runs/compact-v3/session34)"}
 print(save_model_dir(model, cfg, out, note))
