@@ -533,3 +533,58 @@ def test_dit_curve_term_through_the_autoencoders_loudness_track(tmp_path: Path) 
     run_stage(run)
     rows = read_log(Path(run.out_dir))
     assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] > 0 for r in rows)
+
+
+def test_dit_curve_term_through_gain_directions_only(tmp_path: Path) -> None:
+    """``loudness_gain_only``: the term's value is the free term's, and its gradient on the estimate lies in each
+    frame's span of the code's left and right gain directions (a gain can move a level, not a spectral
+    shape); without a code that has gain directions it is refused; a stage run trains with it."""
+    from triergon_studio.engine.config import VAEConfig
+    from triergon_studio.engine.curve_control.loudness_torch import track_curves
+    from triergon_studio.engine.models.autoencoders import build_autoencoder
+    from triergon_studio.training.config import DiTStageConfig
+    from triergon_studio.training.stage_dit import DiTModule
+
+    code = {"kind": "bandpca", "c_mults": [], "strides": [8], "n_bands": 16, "gl_iters": 2}
+    ae = build_autoencoder(VAEConfig(latent_dim=8, **code), 44100)  # type: ignore[arg-type]
+    ratio = 44100 / ae.stride
+    free_cfg = DiTStageConfig("dit", str(tmp_path), loudness_weight=1.0, loudness_source="track")
+    cfg = DiTStageConfig(
+        "dit", str(tmp_path), loudness_weight=1.0, loudness_source="track", loudness_gain_only=True
+    )
+    ident = torch.nn.Identity()
+    free = DiTModule(ident, ident, ratio, free_cfg, track=ae.loudness_track)
+    module = DiTModule(ident, ident, ratio, cfg, track=ae.loudness_track, gain_directions=ae.gain_directions)
+    torch.manual_seed(0)
+    base = torch.randn(2, 8, 22) * 0.3
+    power, hop = ae.loudness_track(base)
+    target = track_curves(power, hop, 22 * ae.stride, 44100).detach() + torch.randn(2, 2, 1) * 4.0
+    grads, values = [], []
+    for m, proj in ((free, False), (module, True)):
+        est = base.clone().requires_grad_(True)
+        term = m._curve_term(m.gain_only(est) if proj else est, target, torch.ones(2))
+        term.backward()
+        grads.append(est.grad)
+        values.append(float(term))
+    assert values[1] == pytest.approx(values[0], rel=1e-6)
+    dirs = ae.gain_directions(base)[:, 0, :, 0]  # [2, latent_dim]
+    q, _ = torch.linalg.qr(dirs.T)
+    inside = torch.einsum("kq,jq,bjt->bkt", q, q, grads[1])
+    assert float((grads[1] - inside).abs().max()) < 1e-6 * float(grads[1].abs().max())
+    free_outside = grads[0] - torch.einsum("kq,jq,bjt->bkt", q, q, grads[0])
+    assert float(free_outside.abs().max()) > 0.1 * float(grads[0].abs().max())  # the free term's is not
+    with pytest.raises(StudioError, match="gain directions"):
+        DiTModule(ident, ident, ratio, cfg, track=ae.loudness_track)
+    run = _cfg(
+        "dit",
+        tmp_path / "a",
+        steps=3,
+        p_lufs=0.0,
+        loudness_weight=0.05,
+        loudness_source="track",
+        loudness_gain_only=True,
+        model_overrides={"vae": code},
+    )
+    run_stage(run)
+    rows = read_log(Path(run.out_dir))
+    assert rows and all(np.isfinite(r["loudness_lu"]) and r["loudness_lu"] > 0 for r in rows)

@@ -153,6 +153,10 @@ class DiTStageConfig(RunConfig):
     # the term only on items whose noise level t is at most this (1: all); at high noise the head reads a blurred
     # estimate, so the term there asks the DiT for levels the estimate cannot carry yet
     loudness_max_t: float = 1.0
+    # the term's gradient reaches the estimate only along the code's per-channel gain directions, frame by frame
+    # (band-PCA: exact), so it can move each frame's level but not its spectral shape (session 35: the free term
+    # bought adherence with prompts)
+    loudness_gain_only: bool = False
 
 
 @dataclass

@@ -41,6 +41,7 @@ class DiTModule(nn.Module):
         cfg: DiTStageConfig,
         track: LoudnessTrack | None = None,
         sample_rate: int = 44100,
+        gain_directions: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.dit, self.conditioner = dit, conditioner
@@ -69,6 +70,14 @@ class DiTModule(nn.Module):
             for p in head.parameters():
                 p.requires_grad_(False)
             self.head = [head]
+        self.gain_directions: Callable[[Tensor], Tensor] | None = None
+        if cfg.loudness_weight > 0 and cfg.loudness_gain_only:
+            if gain_directions is None or cfg.loudness_source != "track":
+                raise StudioError(
+                    "loudness_gain_only needs loudness_source 'track' and a code with gain directions (bandpca)",
+                    None,
+                )
+            self.gain_directions = gain_directions
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         from triergon_studio.engine.models.conditioning import Conditions, apply_condition_dropout
@@ -112,8 +121,20 @@ class DiTModule(nn.Module):
         x_t, v = seen[0]
         a, s = alpha_sigma(t)
         estimate = a[:, None, None] * x_t - s[:, None, None] * v
+        if self.gain_directions is not None:
+            estimate = self.gain_only(estimate)
         lu = self._curve_term(estimate, batch["curves_lufs"].float(), self.item_weights(t))
         return loss + self.cfg.loudness_weight * lu, {"with_curve": 1.0, "loudness_lu": float(lu.detach())}
+
+    def gain_only(self, estimate: Tensor) -> Tensor:
+        """``estimate`` unchanged, with its gradient kept to the span of the code's left and right gain
+        directions in each frame."""
+        assert self.gain_directions is not None
+        dirs = self.gain_directions(estimate.detach())[:, 0, :, 0]  # [2, latent_dim]: the same in every frame
+        q, _ = torch.linalg.qr(dirs.T.float())  # [latent_dim, 2], orthonormal
+        q = q.to(estimate.dtype)
+        delta = estimate - estimate.detach()  # zero, carrying the gradient
+        return estimate.detach() + torch.einsum("kq,jq,bjt->bkt", q, q, delta)
 
     def item_weights(self, t: Tensor) -> Tensor:
         """Each item's weight in the curve term: its signal share alpha(t)^2, none above ``loudness_max_t``."""
@@ -167,6 +188,7 @@ class DiTStage(Stage):
             for p in part.parameters():
                 p.requires_grad_(True)
         track = getattr(self.model.vae, "loudness_track", None)
+        dirs = getattr(self.model.vae, "gain_directions", None)
         self.module = DiTModule(
             self.model.dit,
             self.model.conditioner,
@@ -174,6 +196,7 @@ class DiTStage(Stage):
             cfg,
             track=track if callable(track) else None,
             sample_rate=int(self.model.cfg.sample_rate),
+            gain_directions=dirs if callable(dirs) else None,
         )
         self.ema_target = self.module
         self.ema_decay = cfg.ema_decay
