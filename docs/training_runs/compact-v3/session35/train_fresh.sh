@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Session 35, fourth run: s35_fresh (two threads) on a fresh pool built from pool_s35.json; resumes from a
+# checkpoint. Needs train.sh's start file (runs/compact/dit_v32) and session 34's vae_mel and encoders cuts.
+set -euo pipefail
+cd "$(dirname "$0")/../../../.."
+unset PYTHONPATH
+S=docs/training_runs/compact-v3/session35
+[ -f runs/compact/pool_s35.npz ] || .venv/bin/python - <<'PY'
+from triergon_studio.training.config import load_stage_config
+from triergon_studio.training.reproduce import build_stage_pool
+
+build_stage_pool(load_stage_config("docs/training_runs/compact-v3/session35/pool_s35.json"))
+PY
+[ -f runs/s35/s35_fresh/summary.json ] || .venv/bin/triergon-studio train dit --config $S/s35_fresh.json \
+  $( [ -f runs/s35/s35_fresh/checkpoint.json ] && echo --resume )
