@@ -31,20 +31,31 @@ class _Relay(QObject):
         on_error: Callable[[str], None] | None,
         context: QObject | None = None,
     ) -> None:
-        super().__init__(context)
+        # Unparented, held by ``_live`` until it delivers: a worker thread may emit on it at any moment, so Qt
+        # must not delete it with its context (that race crashed a UI test). The context's end only drops the
+        # answer.
+        super().__init__()
+        self._dropped = False
+        if context is not None:
+            context.destroyed.connect(self._drop)
         self._on_done, self._on_error = on_done, on_error
         self.done.connect(self._deliver_done)
         self.failed.connect(self._deliver_error)
 
+    @Slot()
+    def _drop(self) -> None:
+        self._dropped = True
+
     @Slot(object)
     def _deliver_done(self, value: Any) -> None:
         _live.discard(self)
-        self._on_done(value)
+        if not self._dropped:
+            self._on_done(value)
 
     @Slot(str)
     def _deliver_error(self, message: str) -> None:
         _live.discard(self)
-        if self._on_error is not None:
+        if self._on_error is not None and not self._dropped:
             self._on_error(message)
 
 
