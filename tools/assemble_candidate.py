@@ -2,7 +2,12 @@
 put in, for dev-clip measurements before anything is shipped (issue 17).
 
     .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/compact_v22 \
-        [--vae runs/compact/vae_pan/weights.safetensors] [--dit runs/compact/dit_v22/weights.safetensors]
+        [--vae runs/compact/vae_pan/weights.safetensors] [--dit runs/compact/dit_v22/weights.safetensors] \
+        [--dit-set lufs_frame_blocks=true]
+
+``--dit-set KEY=VALUE`` (a JSON value; repeatable) changes the DiT's config first, for a dit stage run whose
+``model_overrides`` added parts the source lacks: the source's weights go into the rebuilt model, the run's
+weights must then cover every part the source lacked.
 
 With a new autoencoder the folder's loudness head and gain direction net are not copied (they belong to the
 source's autoencoder): train them for it with ``train-loudness-head`` and ``train-gain-net``. With a new DiT
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def main() -> None:
@@ -23,6 +29,7 @@ def main() -> None:
     p.add_argument("out", type=Path, help="the candidate folder (must not exist)")
     p.add_argument("--vae", help="a vae stage's weights.safetensors")
     p.add_argument("--dit", help="a dit stage's weights.safetensors (dit. and conditioner.)")
+    p.add_argument("--dit-set", action="append", default=[], metavar="KEY=VALUE", help="a DiT config change")
     args = p.parse_args()
     if not (args.vae or args.dit):
         p.error("give --vae, --dit or both")
@@ -35,6 +42,10 @@ def main() -> None:
     from triergon_studio.training.eval.dev_check import put_stage_weights, use_vae_weights
 
     model = load_model_dir(args.source).eval()
+    if args.dit_set:
+        if not args.dit:
+            p.error("--dit-set needs --dit (the run whose weights fill the new parts)")
+        model = _with_dit_config(model, args.dit_set, args.dit)
     parts = []
     if args.vae:
         use_vae_weights(model, args.vae)
@@ -49,6 +60,35 @@ def main() -> None:
             if (args.source / f).is_file():
                 add_file_to_model_dir(folder, args.source / f, f)
     print(f"{folder}: vae side {model.cfg.vae.side}")
+
+
+def _with_dit_config(model: Any, sets: list[str], dit_weights: str) -> Any:
+    """``model`` rebuilt with its DiT config changed by ``sets``; the new parts must all be in ``dit_weights``."""
+    import dataclasses
+    import json
+
+    from safetensors import safe_open
+
+    from triergon_studio.engine.models.triergon import build_model
+
+    changes = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(model.cfg.dit, key):
+            raise SystemExit(f"--dit-set {item!r}: expected KEY=VALUE with a DiT config field as KEY")
+        changes[key] = json.loads(value)
+    cfg = dataclasses.replace(model.cfg, dit=dataclasses.replace(model.cfg.dit, **changes))
+    cfg.validate()
+    new = build_model(cfg, "cpu").eval()
+    result = new.load_state_dict(model.state_dict(), strict=False)
+    if result.unexpected_keys:
+        raise SystemExit(f"--dit-set: the source has parts the new DiT lacks ({result.unexpected_keys[0]})")
+    with safe_open(dit_weights, "pt") as f:
+        have = set(f.keys())
+    lacking = [k for k in result.missing_keys if k not in have]
+    if lacking:
+        raise SystemExit(f"{dit_weights}: does not have the new DiT's {lacking[0]}")
+    return new
 
 
 if __name__ == "__main__":

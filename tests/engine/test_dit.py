@@ -141,3 +141,42 @@ def test_frame_path_zero_init_then_active() -> None:
     assert not torch.allclose(dit(x, t, ctx, g, f), dit(x, t, ctx, g, None))
     with pytest.raises(ValueError, match="frames"):
         dit(x, t, ctx, g, torch.rand(1, 2, 7))
+
+
+def _tiny_cfg(**kw: object) -> DiTConfig:
+    return DiTConfig(
+        io_channels=8, embed_dim=64, depth=2, num_heads=2, cond_token_dim=64, global_cond_dim=128, **kw
+    )  # type: ignore[arg-type]
+
+
+def test_frame_blocks_start_as_the_same_function_then_reach_every_block() -> None:
+    plain = _tiny_dit("tokens+frame")
+    blocks = DiffusionTransformer(_tiny_cfg(lufs_mode="tokens+frame", lufs_frame_blocks=True)).eval()
+    missing, unexpected = blocks.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected
+    assert sorted({k.split(".")[0] for k in missing}) == ["lufs_frame_block_proj", "lufs_frame_embed"]
+    assert blocks.lufs_frame_block_proj is not None and len(blocks.lufs_frame_block_proj) == 2
+    x, t = torch.randn(2, 8, 20), torch.tensor([0.3, 0.7])
+    ctx, g, f = torch.randn(2, 4, 64), torch.randn(2, 128), torch.rand(2, 2, 20)
+    # zero-initialised: a checkpoint without the new keys is the same function
+    torch.testing.assert_close(blocks(x, t, ctx, g, f), plain(x, t, ctx, g, f))
+    # the loss reaches each block's projection (zero weights, so only through their own gradient)
+    blocks(x, t, ctx, g, f).square().sum().backward()
+    for proj in blocks.lufs_frame_block_proj:
+        assert torch.count_nonzero(proj.weight.grad) > 0  # type: ignore[union-attr, index]
+    # once trained, the curve changes the output through the blocks even with the input path off
+    with torch.no_grad():
+        assert plain.lufs_frame_proj is not None and blocks.lufs_frame_proj is not None
+        blocks.lufs_frame_proj.weight.zero_()
+        blocks.lufs_frame_proj.bias.zero_()
+        blocks.lufs_frame_block_proj[1].weight.normal_(std=0.1)  # type: ignore[union-attr]
+    assert not torch.allclose(blocks(x, t, ctx, g, f), blocks(x, t, ctx, g, f.flip(-1)))
+    # without a curve (dropped) neither path is used
+    torch.testing.assert_close(blocks(x, t, ctx, g, None), plain(x, t, ctx, g, None))
+
+
+def test_frame_blocks_need_the_frame_path() -> None:
+    from triergon_studio.errors import ModelError
+
+    with pytest.raises(ModelError, match="lufs_frame_blocks"):
+        _tiny_cfg(lufs_mode="tokens", lufs_frame_blocks=True).validate()

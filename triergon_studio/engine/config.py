@@ -146,6 +146,10 @@ class DiTConfig:
     # "tokens": loudness only through the cross-attention tokens (the paper). "tokens+frame": also add the
     # L/R curves, resampled to the latent frame rate, to the input tokens through a zero-initialised Linear.
     lufs_mode: Literal["tokens", "tokens+frame"] = "tokens"
+    # "tokens+frame" only: the curves also reach every block, through a local embedding (a width-5 conv over
+    # the latent frames, SiLU) and one zero-initialised Linear per block, added before the block. Zero at init,
+    # so a checkpoint without these keys starts as the same function (session 36).
+    lufs_frame_blocks: bool = False
     # Stable Audio Open Small: condition tokens projected to embed_dim before cross-attention, and a LayerNorm
     # on each head's queries and keys (stable-audio-tools ``project_cond_tokens`` / ``attn_kwargs.qk_norm``).
     project_cond_tokens: bool = False
@@ -174,6 +178,8 @@ class DiTConfig:
             raise ModelError(f"DiT config: unknown lufs_mode {self.lufs_mode!r}")
         if self.qk_norm not in ("none", "ln"):
             raise ModelError(f"DiT config: unknown qk_norm {self.qk_norm!r} (none or ln)")
+        if self.lufs_frame_blocks and self.lufs_mode != "tokens+frame":
+            raise ModelError("DiT config: lufs_frame_blocks needs lufs_mode 'tokens+frame'")
 
 
 @dataclass

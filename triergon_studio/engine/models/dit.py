@@ -9,6 +9,9 @@ one token and removed at the output. Module names follow the Stable Audio Open k
 Tri-Ergon addition (config ``lufs_mode="tokens+frame"``): L/R loudness curves at the latent frame rate go
 through a zero-initialised ``lufs_frame_proj`` Linear(2 -> dim) and are added to the input tokens after
 ``project_in``, a ControlNet/Sketch2Sound-style frame-aligned path next to the paper's cross-attention path.
+With ``lufs_frame_blocks`` the curves also reach every block: ``lufs_frame_embed`` (a width-5 conv over the
+frames, SiLU) and one zero-initialised ``lufs_frame_block_proj`` Linear per block, added to the frame tokens
+before the block.
 """
 
 from __future__ import annotations
@@ -180,14 +183,21 @@ class ContinuousTransformer(nn.Module):
         )
 
     def forward(
-        self, x: Tensor, prepend: Tensor, context: Tensor | None, input_add: Tensor | None = None
+        self,
+        x: Tensor,
+        prepend: Tensor,
+        context: Tensor | None,
+        input_add: Tensor | None = None,
+        block_adds: list[Tensor] | None = None,
     ) -> Tensor:
         h = self.project_in(x)
         if input_add is not None:
             h = h + input_add
         h = torch.cat([prepend, h], dim=1)
         rotary = self.rotary_pos_emb(h.shape[1])
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            if block_adds is not None:  # the frame tokens only, not the prepended one
+                h = torch.cat([h[:, :1], h[:, 1:] + block_adds[i]], dim=1)
             h = layer(h, context, rotary)
         return self.project_out(h)
 
@@ -220,6 +230,15 @@ class DiffusionTransformer(nn.Module):
             self.lufs_frame_proj = nn.Linear(2, dim)
             nn.init.zeros_(self.lufs_frame_proj.weight)
             nn.init.zeros_(self.lufs_frame_proj.bias)
+        self.lufs_frame_embed: nn.Conv1d | None = None
+        self.lufs_frame_block_proj: nn.ModuleList | None = None
+        if cfg.lufs_frame_blocks:
+            self.lufs_frame_embed = nn.Conv1d(2, dim, 5, padding=2, padding_mode="replicate")
+            projs = [nn.Linear(dim, dim) for _ in range(cfg.depth)]
+            for proj in projs:
+                nn.init.zeros_(proj.weight)
+                nn.init.zeros_(proj.bias)
+            self.lufs_frame_block_proj = nn.ModuleList(projs)
 
     def forward(
         self,
@@ -243,6 +262,14 @@ class DiffusionTransformer(nn.Module):
                     f"frame condition has {frame_cond.shape[-1]} frames, latent has {x.shape[-1]}"
                 )
             add = self.lufs_frame_proj(frame_cond.to(dtype).transpose(1, 2))
-        out = self.transformer(x.transpose(1, 2), g[:, None, :], context, add)
+        block_adds = None
+        if (
+            frame_cond is not None
+            and self.lufs_frame_embed is not None
+            and self.lufs_frame_block_proj is not None
+        ):
+            e = F.silu(self.lufs_frame_embed(frame_cond.to(dtype))).transpose(1, 2)
+            block_adds = [proj(e) for proj in self.lufs_frame_block_proj]
+        out = self.transformer(x.transpose(1, 2), g[:, None, :], context, add, block_adds)
         out = out[:, 1:, :].transpose(1, 2)
         return self.postprocess_conv(out) + out
