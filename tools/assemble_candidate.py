@@ -3,11 +3,12 @@ put in, for dev-clip measurements before anything is shipped (issue 17).
 
     .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/compact_v22 \
         [--vae runs/compact/vae_pan/weights.safetensors] [--dit runs/compact/dit_v22/weights.safetensors] \
-        [--dit-set lufs_frame_blocks=true]
+        [--dit-set lufs_frame_blocks=true] [--sampling-set curve_cfg=-0.5]
 
 ``--dit-set KEY=VALUE`` (a JSON value; repeatable) changes the DiT's config first, for a dit stage run whose
 ``model_overrides`` added parts the source lacks: the source's weights go into the rebuilt model, the run's
-weights must then cover every part the source lacked.
+weights must then cover every part the source lacked. ``--sampling-set`` changes the folder's sampling
+defaults (``SamplingDefaults``) the same way.
 
 With a new autoencoder the folder's loudness head and gain direction net are not copied (they belong to the
 source's autoencoder): train them for it with ``train-loudness-head`` and ``train-gain-net``. With a new DiT
@@ -19,6 +20,8 @@ with ``--classifier``. Refuses an existing output folder.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,9 @@ def main() -> None:
     p.add_argument("--vae", help="a vae stage's weights.safetensors")
     p.add_argument("--dit", help="a dit stage's weights.safetensors (dit. and conditioner.)")
     p.add_argument("--dit-set", action="append", default=[], metavar="KEY=VALUE", help="a DiT config change")
+    p.add_argument(
+        "--sampling-set", action="append", default=[], metavar="KEY=VALUE", help="a sampling default's change"
+    )
     args = p.parse_args()
     if not (args.vae or args.dit):
         p.error("give --vae, --dit or both")
@@ -46,6 +52,13 @@ def main() -> None:
         if not args.dit:
             p.error("--dit-set needs --dit (the run whose weights fill the new parts)")
         model = _with_dit_config(model, args.dit_set, args.dit)
+    if args.sampling_set:
+        model.cfg = dataclasses.replace(
+            model.cfg,
+            sampling=dataclasses.replace(
+                model.cfg.sampling, **_changes(model.cfg.sampling, args.sampling_set)
+            ),
+        )
     parts = []
     if args.vae:
         use_vae_weights(model, args.vae)
@@ -62,22 +75,26 @@ def main() -> None:
     print(f"{folder}: vae side {model.cfg.vae.side}")
 
 
+def _changes(section: Any, sets: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items (JSON values) as changes to the config dataclass ``section``'s fields."""
+    changes = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or key not in {f.name for f in dataclasses.fields(section)}:
+            raise SystemExit(f"{item!r}: expected KEY=VALUE with a field of {type(section).__name__} as KEY")
+        changes[key] = json.loads(value)
+    return changes
+
+
 def _with_dit_config(model: Any, sets: list[str], dit_weights: str) -> Any:
     """``model`` rebuilt with its DiT config changed by ``sets``; the new parts must all be in ``dit_weights``."""
-    import dataclasses
-    import json
-
     from safetensors import safe_open
 
     from triergon_studio.engine.models.triergon import build_model
 
-    changes = {}
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not hasattr(model.cfg.dit, key):
-            raise SystemExit(f"--dit-set {item!r}: expected KEY=VALUE with a DiT config field as KEY")
-        changes[key] = json.loads(value)
-    cfg = dataclasses.replace(model.cfg, dit=dataclasses.replace(model.cfg.dit, **changes))
+    cfg = dataclasses.replace(
+        model.cfg, dit=dataclasses.replace(model.cfg.dit, **_changes(model.cfg.dit, sets))
+    )
     cfg.validate()
     new = build_model(cfg, "cpu").eval()
     result = new.load_state_dict(model.state_dict(), strict=False)

@@ -320,6 +320,26 @@ def test_batched_cfg_equals_two_separate_passes() -> None:
     assert not torch.allclose(guided, d_c, atol=1e-3)
 
 
+def test_a_condition_guided_on_its_own() -> None:
+    model = CondModel()
+    x, cond, uncond = _cond_inputs()
+    without = {"tokens": cond["tokens"] * 0.5, "extra": None}  # stands for "one condition dropped"
+    sigma = torch.tensor([0.5, 3.0, 40.0])
+    d_c, d_u, d_n = (VDenoiser(model, **k)(x, sigma) for k in (cond, uncond, without))
+    for scale, w in ((4.0, -0.5), (1.0, 2.0)):
+        model.batches.clear()
+        got = cfg_denoiser(model, cond, uncond, scale, (without, w))(x, sigma)
+        # the denoised estimate is affine in v with shared coefficients, so the formula holds on it too
+        assert torch.allclose(got, d_u + scale * (d_c - d_u) + w * (d_c - d_n), atol=1e-5)
+        assert model.batches == ([6, 3] if scale != 1.0 else [3, 3])  # one more pass of batch B
+    plain = cfg_denoiser(model, cond, uncond, 4.0)(x, sigma)
+    model.batches.clear()
+    assert torch.equal(cfg_denoiser(model, cond, uncond, 4.0, (without, 0.0))(x, sigma), plain)
+    assert model.batches == [6]  # weight 0: no extra pass
+    with pytest.raises(ValueError, match="dropped-condition keys"):
+        cfg_denoiser(model, cond, uncond, 4.0, ({"tokens": cond["tokens"]}, -0.5))
+
+
 def test_cfg_rejects_mismatched_conditions() -> None:
     model = CondModel()
     x, cond, _ = _cond_inputs()

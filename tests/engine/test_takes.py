@@ -158,6 +158,36 @@ def test_cfg_scale_one_equals_conditional(model: TriErgonModel) -> None:
         torch.testing.assert_close(d7, x * c_skip + (v_u + 7.0 * (v_c - v_u)) * c_out, atol=1e-4, rtol=1e-4)
 
 
+def test_the_curves_own_cfg_weight(model: TriErgonModel) -> None:
+    """``sampling.curve_cfg``: an extra DiT pass a step on the condition without the curve, only with a curve."""
+    calls: list[int] = []
+    real = model.net.denoise_v
+
+    def counted(x: torch.Tensor, *a: Any, **kw: Any) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return real(x, *a, **kw)
+
+    sampling = model.net.cfg.sampling
+    curve = _curve(np.linspace(-40.0, -10.0, 6), 1.0)
+    try:
+        model.net.denoise_v = counted  # type: ignore[method-assign]
+        plain = _gen(model, duration=1.0, curves=curve)[0].audio
+        assert set(calls) == {2}  # the batched CFG pass alone
+        sampling.curve_cfg = -0.5
+        calls.clear()
+        weighted = _gen(model, duration=1.0, curves=curve)[0].audio
+        assert calls.count(1) == calls.count(2) > 0  # one more pass of batch 1 a step
+        assert not np.allclose(weighted, plain, atol=1e-6)
+        calls.clear()
+        no_curve = _gen(model, duration=1.0)[0].audio
+        assert set(calls) == {2}  # without a curve there is nothing to weigh
+        sampling.curve_cfg = 0.0
+        assert np.array_equal(no_curve, _gen(model, duration=1.0)[0].audio)
+    finally:
+        sampling.curve_cfg = 0.0
+        del model.net.denoise_v
+
+
 def test_all_task_ids_through_the_use_case(model: TriErgonModel) -> None:
     rng = np.random.default_rng(0)
     outs = {}

@@ -44,11 +44,20 @@ def test_dit_set_builds_the_new_parts_from_the_run(tmp_path: Path, monkeypatch: 
 
     _run(
         tool,
-        [str(src), str(tmp_path / "cand"), "--dit", str(full), "--dit-set", "lufs_frame_blocks=true"],
+        [
+            str(src),
+            str(tmp_path / "cand"),
+            "--dit",
+            str(full),
+            "--dit-set",
+            "lufs_frame_blocks=true",
+            "--sampling-set",
+            "curve_cfg=-0.5",
+        ],
         monkeypatch,
     )
     cand = load_model_dir(tmp_path / "cand")
-    assert cand.cfg.dit.lufs_frame_blocks
+    assert cand.cfg.dit.lufs_frame_blocks and cand.cfg.sampling.curve_cfg == -0.5
     sd = cand.state_dict()
     for k, v in run_sd.items():  # the run's DiT, new parts included
         assert torch.equal(sd[k], v), k
@@ -66,7 +75,7 @@ def test_dit_set_builds_the_new_parts_from_the_run(tmp_path: Path, monkeypatch: 
             [str(src), str(tmp_path / "c2"), "--dit", str(part), "--dit-set", "lufs_frame_blocks=true"],
             monkeypatch,
         )
-    with pytest.raises(SystemExit, match="DiT config field"):
+    with pytest.raises(SystemExit, match="a field of DiTConfig"):
         _run(
             tool, [str(src), str(tmp_path / "c3"), "--dit", str(full), "--dit-set", "no_such=1"], monkeypatch
         )

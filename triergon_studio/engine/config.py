@@ -221,6 +221,10 @@ class SamplingDefaults:
     # the model's curve-guidance knobs (``TakeSpec.extra`` names, e.g. {"guide_gain": 0}), under a take's
     # own: measured per model on dev clips, so they travel with its folder
     guide: dict[str, float] = field(default_factory=dict)
+    # a DiT with a loudness input: the curve's own CFG weight w, v = u + s (c - u) + w (c - n), n the
+    # condition without the curve (one more DiT pass a step; 0: plain CFG). CFG alone extrapolates the curve
+    # against the floor, so takes overshoot its level; session 36 measured -0.5 on dev clips
+    curve_cfg: float = 0.0
 
 
 @dataclass

@@ -222,8 +222,11 @@ class TriErgonModel:
             un = self.net.condition(neg) if neg is not None else ct.unconditional()
             if neg is not None:
                 un = replace(un, global_cond=ct.global_cond)  # the positive timing, as Stable Audio does
+            drop = None
+            if s.curve_cfg and pos.lufs is not None:
+                drop = (self.net.model_kwargs(self.net.condition(replace(pos, lufs=None))), s.curve_cfg)
         denoiser = cfg_denoiser(
-            self.net.denoise_v, self.net.model_kwargs(ct), self.net.model_kwargs(un), settings.cfg
+            self.net.denoise_v, self.net.model_kwargs(ct), self.net.model_kwargs(un), settings.cfg, drop
         )
         sigma_max = s.sigma_max
         if init is not None:

@@ -87,20 +87,36 @@ def _join(cond: Any, uncond: Any, name: str) -> Any:
 
 
 def cfg_model_fn(
-    model_fn: ModelFn, cond_kwargs: Mapping[str, Any], uncond_kwargs: Mapping[str, Any], scale: float
+    model_fn: ModelFn,
+    cond_kwargs: Mapping[str, Any],
+    uncond_kwargs: Mapping[str, Any],
+    scale: float,
+    drop: tuple[Mapping[str, Any], float] | None = None,
 ) -> ModelFn:
     """A v-model that applies classifier-free guidance: ``uncond + scale (cond - uncond)``.
 
     Both halves run in one forward pass of batch 2B (conditional first). At ``scale == 1`` the
     unconditional half is skipped and the result is exactly the conditional prediction.
+
+    ``drop = (kwargs, w)``: a second term on one condition alone, ``w (cond - model(kwargs))``, with
+    ``kwargs`` the conditional ones less that condition (InstructPix2Pix's two-scale guidance); one more
+    forward pass of batch B. ``w = 1 - scale`` takes that condition once at its conditional weight.
     """
     if set(cond_kwargs) != set(uncond_kwargs):
         raise ValueError(f"CFG: conditional keys {sorted(cond_kwargs)} differ from {sorted(uncond_kwargs)}")
+    if drop is not None and set(drop[0]) != set(cond_kwargs):
+        raise ValueError(f"CFG: dropped-condition keys {sorted(drop[0])} differ from {sorted(cond_kwargs)}")
     scale = float(scale)
+    without, weight = (drop[0], float(drop[1])) if drop is not None else ({}, 0.0)
+
+    def plus_drop(v: Tensor, cond: Tensor, x: Tensor, t: Tensor) -> Tensor:
+        return v + weight * (cond - model_fn(x, t, **without)) if weight else v
+
     if scale == 1.0:
 
         def conditional(x: Tensor, t: Tensor) -> Tensor:
-            return model_fn(x, t, **cond_kwargs)
+            cond = model_fn(x, t, **cond_kwargs)
+            return plus_drop(cond, cond, x, t)
 
         return conditional
     joined = {k: _join(cond_kwargs[k], uncond_kwargs[k], k) for k in cond_kwargs}
@@ -109,14 +125,19 @@ def cfg_model_fn(
         b = x.shape[0]
         out = model_fn(torch.cat([x, x]), torch.cat([t, t]), **joined)
         cond, uncond = out[:b], out[b:]
-        return uncond + (cond - uncond) * scale
+        return plus_drop(uncond + (cond - uncond) * scale, cond, x, t)
 
     return guided
 
 
 def cfg_denoiser(
-    model_fn: ModelFn, cond_kwargs: Mapping[str, Any], uncond_kwargs: Mapping[str, Any], scale: float
+    model_fn: ModelFn,
+    cond_kwargs: Mapping[str, Any],
+    uncond_kwargs: Mapping[str, Any],
+    scale: float,
+    drop: tuple[Mapping[str, Any], float] | None = None,
 ) -> VDenoiser:
-    """A denoiser with classifier-free guidance. Guidance on v equals guidance on the denoised estimate
-    because the v-to-x0 map is affine with the same coefficients for both halves."""
-    return VDenoiser(cfg_model_fn(model_fn, cond_kwargs, uncond_kwargs, scale))
+    """A denoiser with classifier-free guidance (and ``drop``'s term, see ``cfg_model_fn``). Guidance on v
+    equals guidance on the denoised estimate because the v-to-x0 map is affine with the same coefficients for
+    every half."""
+    return VDenoiser(cfg_model_fn(model_fn, cond_kwargs, uncond_kwargs, scale, drop))
