@@ -4,7 +4,8 @@
 
 Prints the wall time of one full generation (text + predicted curves, the app's usual request) as ratios
 against references measured in the same run: the audio's own duration (real-time factor) and the bare
-network floor (the DiT's CFG forward passes plus one VAE decode, timed without the pipeline).
+network floor (the DiT's CFG forward passes, with the pass without the curve when the model's ``curve_cfg`` asks for
+it, plus one VAE decode, timed without the pipeline).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main() -> int:
         t0 = time.perf_counter()
         for _ in range(steps):
             model.denoise_v(x, torch.rand(2), ctx, g, fc)
+            if model.cfg.sampling.curve_cfg:  # the curve's own CFG weight: one more pass of batch 1
+                model.denoise_v(x[:1], torch.rand(1), ctx[:1], g[:1], None)
         dit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         model.vae.decode(x[:1])
@@ -61,7 +64,8 @@ def main() -> int:
     floor = dit_s + vae_s
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"model {args.model}: {steps} steps, CFG {model.cfg.sampling.cfg_scale}, {args.threads} threads, "
+        f"model {args.model}: {steps} steps, CFG {model.cfg.sampling.cfg_scale}, "
+        f"curve CFG weight {model.cfg.sampling.curve_cfg}, {args.threads} threads, "
         f"load average {load:.1f}"
     )
     print(f"generate {args.seconds:.0f} s stereo: {wall:.2f} s wall (best of {args.repeats})")
@@ -70,7 +74,7 @@ def main() -> int:
         f"({'within' if wall <= args.seconds else 'OVER'} the 10 s budget for 10 s)"
     )
     print(
-        f"  / network floor ({steps} CFG DiT passes {dit_s:.2f} s + VAE decode {vae_s:.2f} s = {floor:.2f} s): "
+        f"  / network floor ({steps} CFG DiT steps {dit_s:.2f} s + VAE decode {vae_s:.2f} s = {floor:.2f} s): "
         f"{wall / floor:.2f}x"
     )
     return 0
