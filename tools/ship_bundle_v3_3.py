@@ -1,0 +1,129 @@
+"""Ship the bundled model v3.3: version 3.2 with its DiT reading the curve at every block
+(``DiTConfig.lufs_frame_blocks``) and sampled with the curve's own CFG weight -0.5 (``SamplingDefaults.curve_cfg``;
+session 36). The DiT and conditioner are the element-wise midpoint of two 1200-step fine-tunes of version 3.2's,
+one with the v-objective alone and one with the curve term at 0.03; the autoencoder, the prompt encoders, T_LUFS
+and the loudness head are version 3.2's, bit for bit.
+
+    bash docs/training_runs/compact-v3/session36/train.sh
+    .venv/bin/python tools/weight_soup.py --out runs/s36/s36_mid/weights.safetensors \
+        runs/s36/s36_blk/weights.safetensors runs/s36/s36_blkw/weights.safetensors
+    .venv/bin/python tools/assemble_candidate.py model_weights/compact runs/v36/mid_cc \
+        --dit runs/s36/s36_mid/weights.safetensors --dit-set lufs_frame_blocks=true --sampling-set curve_cfg=-0.5
+    (dev clips, docs/training_runs/compact-v3/session36; the evaluation classifier added; then once:)
+    bash docs/training_runs/compact-v2.4/measure.sh runs/v36/mid_cc docs/training_runs/compact-v3/session36/heldout
+    .venv/bin/python tools/ship_bundle_v3_3.py runs/v36/mid_cc
+
+It reads ``docs/training_runs/compact-v3/session36/``: ``heldout/table3.json``, ``heldout/methods.json``,
+``benchmark.json``, ``known_limits.json`` and the two runs' ``summary.json``; keeps version 3.2's manifest there
+as ``manifest_v3_2.json`` and puts the candidate in place of ``model_weights/compact``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RUNS = ROOT / "docs" / "training_runs" / "compact-v3" / "session36"
+BUNDLE = ROOT / "model_weights" / "compact"
+OLD, NEW = "3.2", "3.3"
+FINE_TUNES = ("s36_blk", "s36_blkw")
+
+
+def _read(name: str) -> Any:
+    return json.loads((RUNS / name).read_text())
+
+
+def _stage(run: str) -> dict[str, Any]:
+    """A fine-tune's record in the manifest's ``training.stages`` form."""
+    summary, config = _read(f"{run}/summary.json"), _read(f"{run}/config.json")
+    return {
+        "steps": summary["steps"],
+        "planned_steps": config["steps"],
+        "seconds": summary["seconds"],
+        "resumed_from": summary["resumed_from"],
+        "final_loss": summary["final_loss"],
+        "seed": summary["seed"],
+        "batch_size": config["batch_size"],
+        "lr": config["lr"],
+        "stopped_by_time_limit": summary["stopped_by_time_limit"],
+        "config": f"docs/training_runs/compact-v3/session36/{run}.json",
+        "model_overrides": config["model_overrides"],
+        "loudness_weight": config.get("loudness_weight", 0.0),
+    }
+
+
+def _extra(old: dict[str, Any]) -> dict[str, Any]:
+    from triergon_studio.training.eval.curve_methods import manifest_rows
+
+    training = copy.deepcopy(old["training"])
+    stages = {run: _stage(run) for run in FINE_TUNES}
+    training["stages"].update(stages)
+    training["total_seconds"] = round(
+        old["training"]["total_seconds"] + sum(s["seconds"] for s in stages.values())
+    )
+    training["hardware_note"] += "; s36_blk 1, s36_blkw 1 (side by side)"
+    training["logs"] += ", docs/training_runs/compact-v3/session36 (the curve at every block of the DiT)"
+    training["dit_blocks_note"] = (
+        "version 3.3's DiT and conditioner are the element-wise mean (tools/weight_soup.py) of s36_blk and s36_blkw: "
+        "both start from version 3.2's, with the new per-block path zero-initialised, and see the same batches of "
+        "version 3's pool; not a step of training.reproduce, which still rebuilds version 3.2 "
+        "(docs/training_runs/compact-v3/session36/train.sh rebuilds the two runs from the bundle in git)"
+    )
+    methods = _read("heldout/methods.json")
+    guide = copy.deepcopy(old["guide_default"])
+    guide["heldout"] = {
+        "measured_after_the_choice": True,
+        "report": str((RUNS / "heldout" / "methods.json").relative_to(ROOT)),
+        "clips": methods["clips"],
+        "rows": manifest_rows(methods),
+        "targets": methods["targets"],
+        "time_note": "run beside the Table 3 evaluation (one torch thread each on the 2 cores)",
+        "v3.2": old["guide_default"]["heldout"],
+    }
+    return {
+        "training": training,
+        "eval": _read("heldout/table3.json"),
+        "guide_default": guide,
+        "dev_check": old["dev_check"],  # the autoencoder, the prompt encoders and T_LUFS are version 3.2's
+        "benchmark": _read("benchmark.json"),
+        "known_limits": _read("known_limits.json"),
+        "lufs_mode": old["lufs_mode"],
+        "eval_v3.2": old["eval"],
+        "eval_v3.1": old["eval_v3.1"],
+        "eval_v3.0": old["eval_v3.0"],
+        "eval_v2.5": old["eval_v2.5"],
+    }
+
+
+def ship(folder: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    from bundle_install import install_bundle
+
+    from triergon_studio.engine.weights import add_file_to_model_dir
+    from triergon_studio.training.fileio import atomic_write_json
+
+    old = json.loads((BUNDLE / "manifest.json").read_text())
+    if str(old["version"]) != OLD:
+        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not {OLD}; nothing to do")
+    if not (folder / "eval_classifier.safetensors").exists():
+        add_file_to_model_dir(folder, BUNDLE / "eval_classifier.safetensors", "eval_classifier.safetensors")
+    extra = _extra(old)
+    atomic_write_json(RUNS / "manifest_v3_2.json", old)
+    install_bundle(folder, BUNDLE, extra, NEW)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", type=Path, help="the measured candidate folder")
+    ship(ap.parse_args().folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
