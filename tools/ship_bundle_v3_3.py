@@ -70,10 +70,11 @@ def _extra(old: dict[str, Any]) -> dict[str, Any]:
     training["hardware_note"] += "; s36_blk 1, s36_blkw 1 (side by side)"
     training["logs"] += ", docs/training_runs/compact-v3/session36 (the curve at every block of the DiT)"
     training["dit_blocks_note"] = (
-        "version 3.3's DiT and conditioner are the element-wise mean (tools/weight_soup.py) of s36_blk and s36_blkw: "
-        "both start from version 3.2's, with the new per-block path zero-initialised, and see the same batches of "
-        "version 3's pool; not a step of training.reproduce, which still rebuilds version 3.2 "
-        "(docs/training_runs/compact-v3/session36/train.sh rebuilds the two runs from the bundle in git)"
+        "version 3.3's DiT and conditioner are the element-wise mean (training.reproduce step dit_mid) of s36"
+        "_blk and s36_blkw (recipe steps dit_blk and dit_blkw: the same configs with the recipe's folders), b"
+        "oth started from version 3.2's DiT and conditioner with the new per-block path zero-initialised, on "
+        "the same batches of version 3's pool; the session's runs took that start from the bundle (session 35"
+        "'s start.sh), which holds the recipe's dit_track weights as assembled"
     )
     methods = _read("heldout/methods.json")
     guide = copy.deepcopy(old["guide_default"])

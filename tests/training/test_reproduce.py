@@ -251,3 +251,72 @@ def test_build_stage_pool_saves_what_the_config_names(tmp_path: Path) -> None:
     assert len(pool) == len(again) == 2 and Path(cfg.pool_path).name == "pool_mel.npz"
     assert {"audio", "video", "frames6"} <= set(again.arrays)  # what every recipe step's pool carries
     assert np.array_equal(pool.arrays["audio"], again.arrays["audio"])
+
+
+def test_the_block_dits_and_their_mean_become_the_bundles_dit(tmp_path: Path) -> None:
+    """Version 3.3: dit_blk and dit_blkw start from dit_track on its pool; dit_mid, their element-wise mean, is
+    then the bundle's DiT with the curve at every block and the curve's own CFG weight, and the manifest counts
+    every run in its chain."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from triergon_studio.training.reproduce import (
+        BLOCK_DITS,
+        MEL_DIT,
+        MID_CURVE_CFG,
+        MID_DIT,
+        TRACK_DIT,
+        _weight_stages,
+        assembled_config,
+        bundle_dit,
+        mean_block_dits,
+        stage_config,
+    )
+
+    for stage in ("encoders", "lufs", "vae_mel", "dit_v24", MEL_DIT, TRACK_DIT, *BLOCK_DITS):
+        _run(tmp_path, stage, 100, 10.0, 10.0, 0, 1)
+    for run in BLOCK_DITS:
+        cfg = stage_config(run, tmp_path)
+        assert cfg.init[-1] == str(tmp_path / TRACK_DIT / "weights.safetensors")
+        assert cfg.pool_path == stage_config(TRACK_DIT, tmp_path).pool_path
+        assert cfg.model_overrides["dit"] == {"lufs_frame_blocks": True}
+        conf = json.loads((tmp_path / run / "config.json").read_text())
+        conf["model_overrides"] = cfg.model_overrides
+        (tmp_path / run / "config.json").write_text(json.dumps(conf))
+    assert stage_config(BLOCK_DITS[0], tmp_path).loudness_weight == 0.0
+    assert stage_config(BLOCK_DITS[1], tmp_path).loudness_weight == 0.03
+    assert bundle_dit(tmp_path) == TRACK_DIT  # the runs alone are not a bundle DiT
+    save_file(
+        {"dit.w": torch.zeros(3), "step": torch.tensor([5])},
+        str(tmp_path / "dit_blk" / "weights.safetensors"),
+    )
+    save_file(
+        {"dit.w": torch.ones(3), "step": torch.tensor([5])},
+        str(tmp_path / "dit_blkw" / "weights.safetensors"),
+    )
+
+    info = mean_block_dits(tmp_path)
+    assert info["tensors"] == 2 and mean_block_dits(tmp_path) == {"skipped": True}
+    sd = load_file(str(tmp_path / MID_DIT / "weights.safetensors"))
+    assert torch.equal(sd["dit.w"], torch.full((3,), 0.5)) and torch.equal(sd["step"], torch.tensor([5]))
+    assert bundle_dit(tmp_path) == MID_DIT
+    assert _weight_stages(tmp_path, MID_DIT) == ("encoders", "lufs", "vae_mel", MID_DIT)
+    cfg = assembled_config(tmp_path, MID_DIT)
+    assert cfg.dit.lufs_frame_blocks and cfg.sampling.curve_cfg == MID_CURVE_CFG and cfg.name == "compact"
+    assert assembled_config(tmp_path, TRACK_DIT).sampling.curve_cfg == 0.0  # now a comparison model
+    rec = training_manifest(tmp_path)["training"]
+    assert list(rec["stages"]) == [
+        "encoders",
+        "lufs",
+        "vae_mel",
+        "dit_v24",
+        MEL_DIT,
+        TRACK_DIT,
+        *BLOCK_DITS,
+        MID_DIT,
+    ]
+    assert (
+        rec["stages"][MID_DIT]["config"] == "the mean of dit_blk and dit_blkw"
+        and rec["stages"][MID_DIT]["steps"] == 0
+    )
+    assert rec["total_seconds"] == round(8 * 10.0 + rec["stages"][MID_DIT]["seconds"], 1)

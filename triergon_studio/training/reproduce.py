@@ -14,7 +14,9 @@ fitted in a minute on the segments of ``dit_mel``'s pool; nothing in it is train
 DiT and conditioner trained on its latents), ``dit_track`` (version 3.1: ``dit_mel`` 600 more steps with the
 curve term read through the band-PCA loudness track; the latest of the two that has run is the bundle's DiT),
 ``lufs_sub`` (version 3.2: ``lufs``'s T_LUFS fine-tuned to read four pictures per curve frame; once it has
-run it is the bundle's T_LUFS), ``assemble`` (one model
+run it is the bundle's T_LUFS), ``dit_blk`` and ``dit_blkw`` (``dit_track`` with the curve at every block, 1200
+more steps without and with the curve term), ``dit_mid`` (version 3.3: the element-wise mean of those two, sampled
+with the curve's own CFG weight; once it has run it is the bundle's DiT), ``assemble`` (one model
 folder with config.json, model.safetensors and manifest.json via the engine's ``save_model_dir``),
 ``classifier`` (the evaluation's prompt classifier, trained on corpus audio), ``loudness_head`` (the latent
 loudness head curve guidance uses, trained on the assembled model's own latents and decoder), ``gain_net``
@@ -56,6 +58,9 @@ ALL_STEPS = (
     "dit_mel",
     "dit_track",
     "lufs_sub",
+    "dit_blk",
+    "dit_blkw",
+    "dit_mid",
     "assemble",
     "assemble_tokens",
     "classifier",
@@ -80,10 +85,26 @@ MEL_CFG = 2.0
 MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band powers
 # version 3.1: dit_mel 600 more steps with the curve term read through the band-PCA loudness track
 TRACK_DIT = "dit_track"
-MEL_DITS = (MEL_DIT, TRACK_DIT)  # the DiT runs on the band-PCA latents, in recipe order
+# version 3.3: dit_track with the curve at every block, without and with the curve term, and their mean
+BLOCK_DITS, MID_DIT = ("dit_blk", "dit_blkw"), "dit_mid"
+MEL_DITS = (MEL_DIT, TRACK_DIT, MID_DIT)  # the bundle DiTs on the band-PCA latents, in recipe order
+# version 3.3's curve CFG weight: on 108 dev clips (frame-aligned path, ground-truth curves, unguided) the mean
+# at -0.5 kept 81.5 % of the prompts at 3.36 LU raw (version 3.2: 80.6 %, 4.44 LU; dit_blkw alone at -0.5 2.88 LU
+# at 78.7 %, at -1 3.94 LU; docs/training_runs/compact-v3/session36)
+MID_CURVE_CFG = -0.5
 # version 3.2: the lufs stage's T_LUFS fine-tuned to read four pictures per curve frame (FrameCNNConfig.sub_frames)
 SUB_LUFS = "lufs_sub"
-RUN_STEPS = (*STAGE_STEPS, "dit_tokens", DECODER_STEP, PAN_STEP, *PAN_DITS, *MEL_DITS, SUB_LUFS)
+RUN_STEPS = (
+    *STAGE_STEPS,
+    "dit_tokens",
+    DECODER_STEP,
+    PAN_STEP,
+    *PAN_DITS,
+    MEL_DIT,
+    TRACK_DIT,
+    SUB_LUFS,
+    *BLOCK_DITS,
+)
 
 
 def _ran(work: Path, stage: str) -> bool:
@@ -124,7 +145,8 @@ def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
         stages = (*stages[:i], "lufs", *stages[i:])
     if dit in MEL_DITS:  # they started from the last coherent-side DiT, one after the other
         started = [d for d in PAN_DITS if _ran(work, d)][-1:]
-        return (*stages[:-1], *started, *MEL_DITS[: MEL_DITS.index(dit) + 1])
+        chain = (MEL_DIT, TRACK_DIT, *BLOCK_DITS, MID_DIT)
+        return (*stages[:-1], *started, *chain[: chain.index(dit) + 1])
     if dit not in PAN_DITS:
         return stages
     return (*stages[:-1], "dit", *PAN_DITS[: PAN_DITS.index(dit) + 1])
@@ -221,6 +243,43 @@ def fit_mel_code(work: Path, threads: int) -> dict[str, Any]:
     return {**summary, **fit}
 
 
+def mean_block_dits(work: Path) -> dict[str, Any]:
+    """``dit_mid``: the element-wise mean of the ``BLOCK_DITS`` runs' weights, written as a run folder (their
+    config, a summary with no steps of its own)."""
+    from safetensors.torch import save_file
+
+    from triergon_studio.training.fileio import atomic_write_json
+    from triergon_studio.training.weight_soup import read_weights, soup
+
+    out = work / MID_DIT
+    if (out / "summary.json").exists():
+        return {"skipped": True}
+    t0 = time.perf_counter()
+    paths = [work / d / "weights.safetensors" for d in BLOCK_DITS]
+    mixed = soup([(p, read_weights(p)[0]) for p in paths])
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "weights.safetensors.part"
+    save_file(mixed, str(tmp))
+    tmp.replace(out / "weights.safetensors")
+    conf = json.loads((work / BLOCK_DITS[0] / "config.json").read_text())
+    conf.update(
+        stage=MID_DIT,
+        comment=f"the element-wise mean of {' and '.join(BLOCK_DITS)}",
+        steps=0,
+        lr=0.0,
+        out_dir=str(out),
+    )
+    atomic_write_json(out / "config.json", conf)
+    summary = {
+        "stage": MID_DIT,
+        "steps": 0,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "final_loss": None,
+    }
+    atomic_write_json(out / "summary.json", {**summary, "mean_of": [str(p) for p in paths]})
+    return {**summary, "tensors": len(mixed)}
+
+
 def hardware() -> str:
     import torch
 
@@ -247,6 +306,8 @@ def assembled_config(work: Path, dit: str) -> ModelConfig:
         cfg.sampling.guide = dict(PAN_GUIDE)
     if dit in MEL_DITS:
         cfg.sampling.cfg_scale = MEL_CFG
+    if dit == MID_DIT:
+        cfg.sampling.curve_cfg = MID_CURVE_CFG
     if dit != bundle_dit(work):  # a comparison model
         cfg.name = f"{cfg.name}-{dit.replace('_', '-')}"
     return cfg
@@ -296,7 +357,11 @@ def stage_record(work: Path, stage: str) -> dict[str, Any]:
         "batch_size": conf["batch_size"],
         "lr": conf["lr"],
         "stopped_by_time_limit": summ.get("stopped_by_time_limit", False),
-        "config": f"triergon_studio/training/configs/compact_{stage}.json",
+        "config": (
+            f"the mean of {' and '.join(BLOCK_DITS)}"
+            if stage == MID_DIT
+            else f"triergon_studio/training/configs/compact_{stage}.json"
+        ),
         "model_overrides": conf.get("model_overrides") or None,
     }
 
@@ -360,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
             info: Any = build_shared_pool(work)
         elif step == MEL_STEP:
             info = fit_mel_code(work, args.threads)
+        elif step == MID_DIT:
+            info = mean_block_dits(work)
         elif step in RUN_STEPS:
             from triergon_studio.training.runner import run_stage
 
