@@ -40,6 +40,40 @@ def install_bundle(candidate: Path, bundle: Path, extra: dict[str, Any], version
     print(json.dumps({"version": version, "files": sorted(p.name for p in bundle.iterdir())}))
 
 
+def ship_measured(
+    folder: Path,
+    bundle: Path,
+    versions: tuple[str, str],
+    keep_old_as: Path,
+    extra: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Ship a measured candidate ``folder`` as ``bundle``: refuse unless the bundle holds ``versions[0]``, give the
+    candidate the bundle's evaluation classifier when it lacks one, keep the old manifest at ``keep_old_as`` and
+    install with the manifest parts ``extra(old manifest)`` as version ``versions[1]``."""
+    from triergon_studio.engine.weights import add_file_to_model_dir
+    from triergon_studio.training.fileio import atomic_write_json
+
+    old_version, new_version = versions
+    old = json.loads((bundle / "manifest.json").read_text())
+    if str(old["version"]) != old_version:
+        raise SystemExit(f"{bundle}: holds version {old['version']}, not {old_version}; nothing to do")
+    if not (folder / "eval_classifier.safetensors").exists():
+        add_file_to_model_dir(folder, bundle / "eval_classifier.safetensors", "eval_classifier.safetensors")
+    parts = extra(old)
+    atomic_write_json(keep_old_as, old)
+    install_bundle(folder, bundle, parts, new_version)
+
+
+def ship_measured_cli(doc: str, ship: Callable[[Path], None]) -> int:
+    """The command line of a ship tool that takes one measured candidate folder."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("folder", type=Path, help="the measured candidate folder")
+    ship(ap.parse_args().folder)
+    return 0
+
+
 def lufs_ship_cli(
     doc: str,
     candidate: Callable[[Path, Path], None],

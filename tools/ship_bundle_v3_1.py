@@ -17,7 +17,6 @@ in place of ``model_weights/compact``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -72,26 +71,15 @@ def _extra(old: dict[str, Any]) -> dict[str, Any]:
 
 
 def ship(folder: Path) -> None:
-    from bundle_install import install_bundle
+    from bundle_install import ship_measured
 
-    from triergon_studio.engine.weights import add_file_to_model_dir
-    from triergon_studio.training.fileio import atomic_write_json
-
-    old = json.loads((BUNDLE / "manifest.json").read_text())
-    if str(old["version"]) != OLD:
-        raise SystemExit(f"{BUNDLE}: holds version {old['version']}, not {OLD}; nothing to do")
-    if not (folder / "eval_classifier.safetensors").exists():
-        add_file_to_model_dir(folder, BUNDLE / "eval_classifier.safetensors", "eval_classifier.safetensors")
-    extra = _extra(old)
-    atomic_write_json(RUNS / "manifest_v3_0.json", old)
-    install_bundle(folder, BUNDLE, extra, NEW)
+    ship_measured(folder, BUNDLE, (OLD, NEW), RUNS / "manifest_v3_0.json", _extra)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", type=Path, help="the measured candidate folder")
-    ship(ap.parse_args().folder)
-    return 0
+    from bundle_install import ship_measured_cli
+
+    return ship_measured_cli(__doc__ or "", ship)
 
 
 if __name__ == "__main__":
