@@ -10,7 +10,7 @@ import pytest
 
 from triergon_studio.engine.config import PRESETS, ModelConfig, get_preset
 from triergon_studio.errors import ModelError
-from triergon_studio.training.reproduce import MEL_CFG, PAN_GUIDE
+from triergon_studio.training.reproduce import MEL_CFG, MID_CURVE_CFG, PAN_GUIDE
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -72,14 +72,18 @@ def test_typed_encoder_and_lufs_configs_load_the_bundled_file_unchanged() -> Non
     assert cfg.lufs_predictor.frame_cnn.grid == (2, 4)  # from the preset, not in the file
     # version 3: the compact preset with the band-PCA autoencoder (compact_dit_mel.json's override), the
     # guidance default version 2.2 chose and the CFG scale chosen for it, as ``reproduce`` assembles it;
-    # version 3.2: T_LUFS reads four pictures per curve frame (compact_lufs_sub.json's override)
+    # version 3.2: T_LUFS reads four pictures per curve frame (compact_lufs_sub.json's override); version 3.3:
+    # the curve at every DiT block (compact_dit_blk.json's override) and the curve's own CFG weight
     compact = get_preset("compact")
     lp = compact.lufs_predictor
     assert lp is not None
     assert cfg.vae.kind == "bandpca" and cfg == dataclasses.replace(
         compact,
         vae=dataclasses.replace(compact.vae, kind="bandpca", n_bands=64, gl_iters=16),
-        sampling=dataclasses.replace(compact.sampling, guide=PAN_GUIDE, cfg_scale=MEL_CFG),
+        dit=dataclasses.replace(compact.dit, lufs_frame_blocks=True),
+        sampling=dataclasses.replace(
+            compact.sampling, guide=PAN_GUIDE, cfg_scale=MEL_CFG, curve_cfg=MID_CURVE_CFG
+        ),
         lufs_predictor=dataclasses.replace(lp, frame_cnn=dataclasses.replace(lp.frame_cnn, sub_frames=4)),
     )
     assert cfg.lufs_predictor.picture_rate_hz == 24
