@@ -82,7 +82,10 @@ def _changes(section: Any, sets: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or key not in {f.name for f in dataclasses.fields(section)}:
             raise SystemExit(f"{item!r}: expected KEY=VALUE with a field of {type(section).__name__} as KEY")
-        changes[key] = json.loads(value)
+        try:
+            changes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise SystemExit(f'{item!r}: the value is not JSON (true, -0.5, "text")') from None
     return changes
 
 

@@ -79,4 +79,10 @@ def test_dit_set_builds_the_new_parts_from_the_run(tmp_path: Path, monkeypatch: 
         _run(
             tool, [str(src), str(tmp_path / "c3"), "--dit", str(full), "--dit-set", "no_such=1"], monkeypatch
         )
-    assert not (tmp_path / "c2").exists() and not (tmp_path / "c3").exists()
+    with pytest.raises(SystemExit, match="not JSON"):
+        _run(
+            tool,
+            [str(src), str(tmp_path / "c4"), "--dit", str(full), "--sampling-set", "curve_cfg=minus"],
+            monkeypatch,
+        )
+    assert not any((tmp_path / c).exists() for c in ("c2", "c3", "c4"))
