@@ -40,6 +40,29 @@ def install_bundle(candidate: Path, bundle: Path, extra: dict[str, Any], version
     print(json.dumps({"version": version, "files": sorted(p.name for p in bundle.iterdir())}))
 
 
+def guide_with_heldout(
+    old: dict[str, Any], methods_file: Path, root: Path, old_version: str
+) -> dict[str, Any]:
+    """The old manifest's ``guide_default`` with the held-out curve-method figures of ``methods_file`` (an
+    ``eval --methods`` report) in place of its own, which are kept under ``v<old_version>``."""
+    import copy
+
+    from triergon_studio.training.eval.curve_methods import manifest_rows
+
+    methods = json.loads(methods_file.read_text())
+    guide = copy.deepcopy(old["guide_default"])
+    guide["heldout"] = {
+        "measured_after_the_choice": True,
+        "report": str(methods_file.relative_to(root)),
+        "clips": methods["clips"],
+        "rows": manifest_rows(methods),
+        "targets": methods["targets"],
+        "time_note": "run beside the Table 3 evaluation (one torch thread each on the 2 cores)",
+        f"v{old_version}": old["guide_default"]["heldout"],
+    }
+    return guide
+
+
 def ship_measured(
     folder: Path,
     bundle: Path,

@@ -17,7 +17,6 @@ in place of ``model_weights/compact``.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 from pathlib import Path
@@ -35,7 +34,8 @@ def _read(name: str) -> Any:
 
 
 def _extra(old: dict[str, Any]) -> dict[str, Any]:
-    from triergon_studio.training.eval.curve_methods import manifest_rows
+    from bundle_install import guide_with_heldout
+
     from triergon_studio.training.reproduce import TRACK_DIT, training_manifest
 
     training = training_manifest(WORK, TRACK_DIT)["training"]
@@ -46,17 +46,7 @@ def _extra(old: dict[str, Any]) -> dict[str, Any]:
         "the run started from version 3.0's model.safetensors, whose dit_mel, vae_mel and encoders tensors equal "
         "those run folders' weights (checked in session 29), as the recipe's config starts from them"
     )
-    methods = _read("heldout_trk/methods.json")
-    guide = copy.deepcopy(old["guide_default"])
-    guide["heldout"] = {
-        "measured_after_the_choice": True,
-        "report": str((RUNS / "heldout_trk" / "methods.json").relative_to(ROOT)),
-        "clips": methods["clips"],
-        "rows": manifest_rows(methods),
-        "targets": methods["targets"],
-        "time_note": "run beside the Table 3 evaluation (one torch thread each on the 2 cores)",
-        "v3.0": old["guide_default"]["heldout"],
-    }
+    guide = guide_with_heldout(old, RUNS / "heldout_trk" / "methods.json", ROOT, OLD)
     return {
         "training": training,
         "eval": _read("heldout_trk/table3.json"),

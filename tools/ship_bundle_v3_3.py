@@ -39,26 +39,18 @@ def _read(name: str) -> Any:
 
 
 def _stage(run: str) -> dict[str, Any]:
-    """A fine-tune's record in the manifest's ``training.stages`` form."""
-    summary, config = _read(f"{run}/summary.json"), _read(f"{run}/config.json")
+    """A fine-tune's record in the manifest's ``training.stages`` form, its config this folder's."""
+    from triergon_studio.training.reproduce import stage_record
+
     return {
-        "steps": summary["steps"],
-        "planned_steps": config["steps"],
-        "seconds": summary["seconds"],
-        "resumed_from": summary["resumed_from"],
-        "final_loss": summary["final_loss"],
-        "seed": summary["seed"],
-        "batch_size": config["batch_size"],
-        "lr": config["lr"],
-        "stopped_by_time_limit": summary["stopped_by_time_limit"],
+        **stage_record(RUNS, run),
         "config": f"docs/training_runs/compact-v3/session36/{run}.json",
-        "model_overrides": config["model_overrides"],
-        "loudness_weight": config.get("loudness_weight", 0.0),
+        "loudness_weight": _read(f"{run}/config.json").get("loudness_weight", 0.0),
     }
 
 
 def _extra(old: dict[str, Any]) -> dict[str, Any]:
-    from triergon_studio.training.eval.curve_methods import manifest_rows
+    from bundle_install import guide_with_heldout
 
     training = copy.deepcopy(old["training"])
     stages = {run: _stage(run) for run in FINE_TUNES}
@@ -75,17 +67,7 @@ def _extra(old: dict[str, Any]) -> dict[str, Any]:
         "the same batches of version 3's pool; the session's runs took that start from the bundle (session 35"
         "'s start.sh), which holds the recipe's dit_track weights as assembled"
     )
-    methods = _read("heldout/methods.json")
-    guide = copy.deepcopy(old["guide_default"])
-    guide["heldout"] = {
-        "measured_after_the_choice": True,
-        "report": str((RUNS / "heldout" / "methods.json").relative_to(ROOT)),
-        "clips": methods["clips"],
-        "rows": manifest_rows(methods),
-        "targets": methods["targets"],
-        "time_note": "run beside the Table 3 evaluation (one torch thread each on the 2 cores)",
-        "v3.2": old["guide_default"]["heldout"],
-    }
+    guide = guide_with_heldout(old, RUNS / "heldout" / "methods.json", ROOT, OLD)
     return {
         "training": training,
         "eval": _read("heldout/table3.json"),

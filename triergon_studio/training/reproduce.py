@@ -87,7 +87,8 @@ MEL_FIT_SEGMENTS = 400  # about 43,000 latent frames for a PCA of 128 log band p
 TRACK_DIT = "dit_track"
 # version 3.3: dit_track with the curve at every block, without and with the curve term, and their mean
 BLOCK_DITS, MID_DIT = ("dit_blk", "dit_blkw"), "dit_mid"
-MEL_DITS = (MEL_DIT, TRACK_DIT, MID_DIT)  # the bundle DiTs on the band-PCA latents, in recipe order
+MEL_CHAIN = (MEL_DIT, TRACK_DIT, *BLOCK_DITS, MID_DIT)  # the DiTs on the band-PCA latents, in recipe order
+MEL_DITS = tuple(d for d in MEL_CHAIN if d not in BLOCK_DITS)  # those that can be the bundle's DiT
 # version 3.3's curve CFG weight: on 108 dev clips (frame-aligned path, ground-truth curves, unguided) the mean
 # at -0.5 kept 81.5 % of the prompts at 3.36 LU raw (version 3.2: 80.6 %, 4.44 LU; dit_blkw alone at -0.5 2.88 LU
 # at 78.7 %, at -1 3.94 LU; docs/training_runs/compact-v3/session36)
@@ -145,8 +146,7 @@ def _record_stages(work: Path, dit: str) -> tuple[str, ...]:
         stages = (*stages[:i], "lufs", *stages[i:])
     if dit in MEL_DITS:  # they started from the last coherent-side DiT, one after the other
         started = [d for d in PAN_DITS if _ran(work, d)][-1:]
-        chain = (MEL_DIT, TRACK_DIT, *BLOCK_DITS, MID_DIT)
-        return (*stages[:-1], *started, *chain[: chain.index(dit) + 1])
+        return (*stages[:-1], *started, *MEL_CHAIN[: MEL_CHAIN.index(dit) + 1])
     if dit not in PAN_DITS:
         return stages
     return (*stages[:-1], "dit", *PAN_DITS[: PAN_DITS.index(dit) + 1])

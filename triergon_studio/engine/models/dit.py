@@ -196,8 +196,8 @@ class ContinuousTransformer(nn.Module):
         h = torch.cat([prepend, h], dim=1)
         rotary = self.rotary_pos_emb(h.shape[1])
         for i, layer in enumerate(self.layers):
-            if block_adds is not None:  # the frame tokens only, not the prepended one
-                h = torch.cat([h[:, :1], h[:, 1:] + block_adds[i]], dim=1)
+            if block_adds is not None:
+                h = h + block_adds[i]
             h = layer(h, context, rotary)
         return self.project_out(h)
 
@@ -269,7 +269,8 @@ class DiffusionTransformer(nn.Module):
             and self.lufs_frame_block_proj is not None
         ):
             e = F.silu(self.lufs_frame_embed(frame_cond.to(dtype))).transpose(1, 2)
-            block_adds = [proj(e) for proj in self.lufs_frame_block_proj]
+            # a zero row for the prepended timestep token, which the curve does not touch
+            block_adds = [F.pad(proj(e), (0, 0, 1, 0)) for proj in self.lufs_frame_block_proj]
         out = self.transformer(x.transpose(1, 2), g[:, None, :], context, add, block_adds)
         out = out[:, 1:, :].transpose(1, 2)
         return self.postprocess_conv(out) + out
