@@ -1,6 +1,6 @@
 """Guided takes on dev clips, judged as the evaluation judges them (issue 13; never the held-out set).
 
-    .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame] [--cfg S]
+    .venv/bin/python tools/guide_dev_takes.py gen NAME FOLLOW '{"guide_gain": 2}' [--variant nolufs|frame|text] [--cfg S]
     .venv/bin/python tools/guide_dev_takes.py score NAME [NAME ...]
     .venv/bin/python tools/guide_dev_takes.py reconform SOURCE DEST
 
@@ -63,6 +63,8 @@ def _gen(args: argparse.Namespace) -> None:
             )
             if args.cfg is not None:
                 spec = dataclasses.replace(spec, cfg=args.cfg)
+            if args.variant == "text":  # Table 3's T row: the caption alone, no picture, no curve
+                spec = dataclasses.replace(spec, use_video=False, curves=None)
             (take,) = run_to_end(generate_takes(spec, model))
             secs.append(time.perf_counter() - t0)
             audio = np.asarray(take.audio, np.float32)
@@ -181,7 +183,7 @@ def main() -> None:
     g.add_argument("name")
     g.add_argument("follow", help="off, guide, shape, shape+guide")
     g.add_argument("extra", help="TakeSpec.extra as JSON")
-    g.add_argument("--variant", choices=("nolufs", "frame"), default="nolufs")
+    g.add_argument("--variant", choices=("nolufs", "frame", "text"), default="nolufs")
     g.add_argument("--model", default="model_weights/compact")
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--cfg", type=float, default=None, help="CFG scale (default: the model's)")
